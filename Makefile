@@ -1,0 +1,77 @@
+# Firstmile: the two commands are `make dev` (the whole system on this machine) and `make test` (every check).
+# Everything is installed from the project's own files: uv from PyPI at a pinned version, Python packages from
+# uv.lock, the CDK CLI from package-lock.json.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+RUN := $(UV) run --locked --no-sync
+PYTHON ?= python3
+
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install dev test lint typecheck unit integration infra e2e openapi openapi-check synth bench clean
+
+help:
+	@echo "make dev     start the whole system locally (emulated AWS, real handlers, demo tenant)"
+	@echo "make test    install from the lock files and run every check"
+	@echo "make synth   synthesize the CDK app (cdk-nag and cfn-lint included)"
+	@echo "make bench   run the benchmarks under bench/"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --locked
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: .venv/.synced
+
+dev: install
+	$(RUN) firstmile dev
+
+test: install node_modules/.installed lint typecheck unit integration infra e2e openapi-check
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: install
+	$(RUN) mypy
+
+unit: install
+	$(RUN) pytest tests/unit -q
+
+integration: install
+	$(RUN) pytest tests/integration -q
+
+infra: install node_modules/.installed
+	$(RUN) pytest tests/infra -q
+
+e2e: install
+	$(RUN) pytest tests/e2e -q
+
+openapi: install
+	$(RUN) firstmile openapi --write docs/openapi.json
+
+openapi-check: install
+	$(RUN) firstmile openapi --check docs/openapi.json
+
+synth: install node_modules/.installed
+	npx --no-install cdk synth --quiet
+
+bench: install
+	$(RUN) python bench/cold_start.py
+
+clean:
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Firstmile's Lambda functions: one folder each, listed in ``catalog.py``."""

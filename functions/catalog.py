@@ -1,0 +1,160 @@
+"""THE list of every Lambda function of Firstmile.
+
+CDK (``infra/``), the local stack (``local/``) and the OpenAPI document are all generated from this list, and
+``tests/unit/test_catalog.py`` fails when a ``functions/<name>/`` folder and an entry disagree.
+
+A function has exactly one trigger:
+- ``Route``: an HTTP API route with the role it requires (``public``, ``user``, ``admin``, ``operator``);
+- ``Schedule``: an EventBridge Scheduler expression, ``rate(...)`` or ``cron(...)``;
+- ``Queue``: an SQS queue it consumes (the queue and its dead-letter queue are created with it);
+- ``TableStream``: the table's change stream.
+``Access`` states everything else the function may touch; CDK grants exactly that and nothing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Role = Literal["public", "user", "admin", "operator"]
+ROLES: tuple[Role, ...] = ("public", "user", "admin", "operator")
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+TableAccess = Literal["none", "read", "write"]
+
+FUNCTIONS_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Route:
+    method: HttpMethod
+    path: str
+    role: Role
+
+    @property
+    def key(self) -> str:
+        """The API Gateway route key, e.g. ``GET /health/live``."""
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    expression: str
+    # How often EventBridge Scheduler retries a failed invocation before it goes to the scheduler DLQ.
+    retry_attempts: int = 2
+    max_event_age_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    batch_size: int = 10
+    max_receive_count: int = 5
+    max_batching_window_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class TableStream:
+    batch_size: int = 100
+    retry_attempts: int = 5
+    max_batching_window_seconds: int = 1
+
+
+Trigger = Route | Schedule | Queue | TableStream
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a function may touch besides its own trigger."""
+
+    table: TableAccess = "none"
+    exports_bucket: Literal["none", "read", "write"] = "none"
+    # Queues it sends to, by logical name.
+    sends_to: tuple[str, ...] = ()
+    # Queues it may inspect (attributes only), by logical name.
+    inspects_queues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    domain: str
+    description: str
+    trigger: Trigger
+    memory_mb: int = 256
+    timeout_seconds: int = 10
+    reserved_concurrency: int | None = None
+    access: Access = field(default_factory=Access)
+
+    @property
+    def handler_path(self) -> Path:
+        return FUNCTIONS_DIR / self.name / "handler.py"
+
+    @property
+    def route(self) -> Route | None:
+        return self.trigger if isinstance(self.trigger, Route) else None
+
+
+_ALL_QUEUES = ("scheduler-dlq",)
+
+CATALOG: tuple[Function, ...] = (
+    Function(
+        name="health_live",
+        domain="health",
+        description="Liveness: the process is up and answering.",
+        trigger=Route("GET", "/health/live", "public"),
+        memory_mb=128,
+        timeout_seconds=3,
+    ),
+    Function(
+        name="health_ready",
+        domain="health",
+        description="Readiness: the table, queues and exports bucket answer, each with status and latency.",
+        trigger=Route("GET", "/health/ready", "public"),
+        timeout_seconds=6,
+        access=Access(table="read", exports_bucket="read", inspects_queues=_ALL_QUEUES),
+    ),
+    Function(
+        name="health_startup",
+        domain="health",
+        description="Startup: configuration is loaded and valid.",
+        trigger=Route("GET", "/health/startup", "public"),
+        memory_mb=128,
+        timeout_seconds=3,
+    ),
+    Function(
+        name="health_summary",
+        domain="health",
+        description="Version, commit and component states; full detail only to operators.",
+        trigger=Route("GET", "/health", "public"),
+        timeout_seconds=6,
+        access=Access(table="read", exports_bucket="read", inspects_queues=_ALL_QUEUES),
+    ),
+    Function(
+        name="synthetic_probe",
+        domain="health",
+        description="Every minute, checks readiness from inside the deployment and records the result.",
+        trigger=Schedule("rate(1 minute)"),
+        timeout_seconds=10,
+        reserved_concurrency=1,
+        access=Access(table="write", exports_bucket="read", inspects_queues=_ALL_QUEUES),
+    ),
+)
+
+
+def by_name(name: str) -> Function:
+    """The catalogue entry called ``name``."""
+    for function in CATALOG:
+        if function.name == name:
+            return function
+    raise KeyError(f"no function named {name!r} in the catalogue")
+
+
+def http_functions(catalog: tuple[Function, ...] = CATALOG) -> list[tuple[Function, Route]]:
+    """Every function served by an HTTP route, with its route."""
+    return [(f, f.trigger) for f in catalog if isinstance(f.trigger, Route)]
+
+
+def queues(catalog: tuple[Function, ...] = CATALOG) -> list[Queue]:
+    """Every queue a function consumes."""
+    return [f.trigger for f in catalog if isinstance(f.trigger, Queue)]

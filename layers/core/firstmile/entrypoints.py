@@ -1,0 +1,118 @@
+"""The outermost layer of every function: decorators in a fixed order, headers, roles, batch semantics.
+
+A handler module builds its resolver (or record handler) and exposes ``lambda_handler = entrypoints.http(app)``
+(or ``job`` / ``sqs_batch`` / ``stream_batch``). The order is always: logger context -> metrics -> tracer ->
+Firstmile's own wrapper, so every function logs, measures and traces the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from firstmile.config import get_settings
+from firstmile.http import headers as h
+from firstmile.http import problems as p
+from firstmile.http.auth import AuthContext, auth_from_event
+from firstmile.observability import logger, metrics, tracer
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def _instrumented(fn: Handler) -> Handler:
+    traced = tracer.capture_lambda_handler(fn)
+    measured = metrics.log_metrics(capture_cold_start_metric=True)(traced)
+    return logger.inject_lambda_context(clear_state=True)(measured)  # type: ignore[no-any-return]
+
+
+def http(app: APIGatewayHttpResolver) -> Handler:
+    """The Lambda entry point of an HTTP function served by ``app``."""
+
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        request_headers = event.get("headers") or {}
+        correlation_id = h.correlation_id_from(request_headers)
+        logger.set_correlation_id(correlation_id)
+        auth = auth_from_event(event)
+        if auth is not None:
+            logger.append_keys(tenant=auth.tenant)
+        refusal = _refuse(auth, event)
+        response = refusal if refusal is not None else app.resolve(event, context)
+        return _finish(response, correlation_id, h.header(request_headers, "origin"))
+
+    return _instrumented(handle)
+
+
+def _refuse(auth: AuthContext | None, event: dict[str, Any]) -> dict[str, Any] | None:
+    """Defence in depth: the function checks the catalogue's role even though the authorizer did too."""
+    role = get_settings().route_role
+    if role == "public":
+        return None
+    request_id = str((event.get("requestContext") or {}).get("requestId", ""))
+    if auth is None:
+        problem = p.Problem(p.AUTH_UNAUTHENTICATED, "This route needs a valid access token.")
+    elif not auth.has_role(role):
+        problem = p.Problem(p.PERM_FORBIDDEN, f"This route needs the {role} role.")
+    else:
+        return None
+    return {
+        "statusCode": problem.error.status,
+        "headers": {"Content-Type": p.PROBLEM_CONTENT_TYPE},
+        "body": json.dumps(problem.document(request_id)),
+        "isBase64Encoded": False,
+    }
+
+
+def _finish(response: dict[str, Any], correlation_id: str, origin: str | None) -> dict[str, Any]:
+    headers = dict(response.get("headers") or {})
+    present = {k.lower() for k in headers}
+    additions = {
+        **h.SECURITY_HEADERS,
+        "Cache-Control": h.DEFAULT_CACHE_CONTROL,
+        **h.cors_headers(origin, get_settings().cors_allow_origins),
+    }
+    for name, value in additions.items():
+        if name.lower() not in present:
+            headers[name] = value
+    headers[h.CORRELATION_HEADER] = correlation_id
+    return {**response, "headers": headers}
+
+
+def job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
+    """The entry point of a scheduled function: ``run`` gets the schedule event, returns a summary."""
+
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        summary = run(event)
+        logger.info("job finished", extra={"summary": summary})
+        return summary
+
+    return _instrumented(handle)
+
+
+def sqs_batch(record_handler: Callable[[Any], None]) -> Handler:
+    """The entry point of a queue consumer with partial batch failures: failed records return to the queue."""
+    return _batch(EventType.SQS, record_handler)
+
+
+def stream_batch(record_handler: Callable[[Any], None]) -> Handler:
+    """The entry point of a table-stream consumer with partial batch failures (bisect on the failed record)."""
+    return _batch(EventType.DynamoDBStreams, record_handler)
+
+
+def _batch(kind: EventType, record_handler: Callable[[Any], None]) -> Handler:
+    processor = BatchProcessor(event_type=kind)
+
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    return _instrumented(handle)

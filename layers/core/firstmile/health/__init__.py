@@ -1,0 +1,1 @@
+"""Health: liveness, readiness of the dependencies, startup checks, the synthetic probe."""

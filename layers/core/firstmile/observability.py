@@ -1,0 +1,59 @@
+"""One Logger, Tracer and Metrics for every function, and the filter that keeps secrets out of logs.
+
+Logs are JSON and carry the correlation id, the tenant (once known), the function name and cold start.
+Every record passes through ``redact`` before it is written: bearer tokens, JWTs, e-mail addresses and the
+values of secret-sounding keys never reach CloudWatch.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+SERVICE = "firstmile"
+METRICS_NAMESPACE = "Firstmile"
+REDACTED = "[REDACTED]"
+
+_SECRET_KEY = re.compile(
+    r"(authorization|cookie|password|passwd|secret|token|api[_-]?key|private[_-]?key|credential|signature)",
+    re.IGNORECASE,
+)
+_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 " + REDACTED),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[REDACTED_JWT]"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[REDACTED_EMAIL]"),
+)
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    """Return ``value`` with secrets removed: whole values under secret-sounding keys, patterns in text."""
+    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", [], {}):
+        return REDACTED
+    if isinstance(value, str):
+        for pattern, replacement in _TEXT_PATTERNS:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON formatter with every record redacted just before serialisation."""
+
+    # Keys that Powertools itself fills and that must stay readable.
+    _KEEP = frozenset({"correlation_id", "function_request_id", "xray_trace_id", "function_arn"})
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        cleaned = {k: (v if k in self._KEEP else redact(v, k)) for k, v in log.items()}
+        return super().serialize(cleaned)
+
+
+logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter(), utc=True)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)

@@ -1,0 +1,1 @@
+"""What every domain shares underneath: the table, AWS clients, versioned writes."""

@@ -1,0 +1,25 @@
+"""The deployment's shared AWS resources besides the table, named once for CDK and the local stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BucketDefinition:
+    logical_name: str
+    # The settings field that carries the bucket's name to the functions.
+    settings_field: str
+    expire_after_days: int | None = None
+
+
+EXPORTS_BUCKET = BucketDefinition("Exports", "exports_bucket", expire_after_days=30)
+BUCKETS: tuple[BucketDefinition, ...] = (EXPORTS_BUCKET,)
+
+# Scheduled invocations that fail after their retries land here, for inspection and redrive.
+SCHEDULER_DLQ = "scheduler-dlq"
+
+
+def dead_letter_queue_name(queue: str) -> str:
+    """The name of the dead-letter queue that backs ``queue``."""
+    return f"{queue}-dlq"
