@@ -27,4 +27,3 @@ def ready() -> Readiness:
 
 
 lambda_handler = entrypoints.http(app)
-

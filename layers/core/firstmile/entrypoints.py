@@ -111,8 +111,9 @@ def _batch(kind: EventType, record_handler: Callable[[Any], None]) -> Handler:
     processor = BatchProcessor(event_type=kind)
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return process_partial_response(
+        response = process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
+        return dict(response)
 
     return _instrumented(handle)

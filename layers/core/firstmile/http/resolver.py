@@ -26,26 +26,21 @@ def create_app() -> APIGatewayHttpResolver:
     def respond(problem: p.Problem) -> Response[str]:
         return problem_response(problem, _request_id(app))
 
-    @app.exception_handler(p.Problem)
     def _problem(exc: p.Problem) -> Response[str]:
         return respond(exc)
 
-    @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[str]:
         errors = [_field_problem(e) for e in exc.errors()]
         if any(e.type == "json_invalid" for e in errors):
             return respond(p.Problem(p.VAL_BAD_REQUEST, "The request body is not valid JSON.", errors=errors))
         return respond(p.Problem(p.VAL_REQUEST_INVALID, "Some fields of the request are invalid.", errors=errors))
 
-    @app.not_found
     def _no_route(_: RouteNotFoundError) -> Response[str]:
         return respond(p.Problem(p.RES_ROUTE_NOT_FOUND, "No route matches this method and path."))
 
-    @app.exception_handler(NotFoundError)
     def _missing(exc: NotFoundError) -> Response[str]:
         return respond(p.Problem(p.RES_NOT_FOUND, str(exc)))
 
-    @app.exception_handler(VersionConflictError)
     def _conflict(exc: VersionConflictError) -> Response[str]:
         headers = {"ETag": etag_for(exc.current_version)} if exc.current_version is not None else {}
         extensions = {"current": exc.current} if exc.current is not None else {}
@@ -58,11 +53,9 @@ def create_app() -> APIGatewayHttpResolver:
             )
         )
 
-    @app.exception_handler(IdempotencyValidationError)
     def _key_reused(_: IdempotencyValidationError) -> Response[str]:
         return respond(p.Problem(p.VAL_IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with another body."))
 
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
     def _in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
         return respond(
             p.Problem(
@@ -72,12 +65,10 @@ def create_app() -> APIGatewayHttpResolver:
             )
         )
 
-    @app.exception_handler(DependencyUnavailableError)
     def _dependency(exc: DependencyUnavailableError) -> Response[str]:
         logger.warning("dependency unavailable", extra={"component": exc.component, "reason": exc.reason})
         return respond(p.Problem(p.SYS_UNAVAILABLE, f"{exc.component} is unavailable; retry later."))
 
-    @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
         metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
@@ -85,6 +76,15 @@ def create_app() -> APIGatewayHttpResolver:
             p.Problem(p.SYS_INTERNAL, "An unexpected error occurred; quote the instance id when reporting it.")
         )
 
+    app.exception_handler(p.Problem)(_problem)
+    app.exception_handler(RequestValidationError)(_invalid)
+    app.not_found(_no_route)
+    app.exception_handler(NotFoundError)(_missing)
+    app.exception_handler(VersionConflictError)(_conflict)
+    app.exception_handler(IdempotencyValidationError)(_key_reused)
+    app.exception_handler(IdempotencyAlreadyInProgressError)(_in_progress)
+    app.exception_handler(DependencyUnavailableError)(_dependency)
+    app.exception_handler(Exception)(_unexpected)
     return app
 
 

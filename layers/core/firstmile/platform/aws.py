@@ -5,7 +5,7 @@ Endpoints come from the standard ``AWS_ENDPOINT_URL`` variable, which the local 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,25 +29,25 @@ def _session() -> Any:
     return boto3.session.Session()
 
 
-@lru_cache(maxsize=None)
+@cache
 def dynamodb() -> DynamoDBClient:
     """The low-level DynamoDB client."""
     return _session().client("dynamodb", config=_config())  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=None)
+@cache
 def table(name: str) -> Table:
     """The DynamoDB table resource called ``name``."""
     return _session().resource("dynamodb", config=_config()).Table(name)  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=None)
+@cache
 def sqs() -> SQSClient:
     """The SQS client."""
     return _session().client("sqs", config=_config())  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=None)
+@cache
 def s3() -> S3Client:
     """The S3 client."""
     return _session().client("s3", config=_config())  # type: ignore[no-any-return]

@@ -1,0 +1,105 @@
+"""``Idempotency-Key`` for writes a client may retry: a replay returns the first response.
+
+Built on Powertools idempotency, persisted in the main table under the caller's tenant
+(``pk = TENANT#<tenant>#IDEMPOTENCY``, ``sk = <function>#<hash>``), expiring via the table's TTL attribute.
+The key is scoped to tenant, user and route, so two callers never share a key; the same key with a different
+body is refused (``VAL_IDEMPOTENCY_KEY_REUSED``); a key still being processed answers 409 with ``Retry-After``.
+Only successful responses are kept: a failed request may be retried with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+from firstmile.config import get_settings
+from firstmile.http import problems as p
+from firstmile.http.auth import auth_from_event
+from firstmile.http.headers import header
+from firstmile.platform import aws
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_stores: dict[tuple[str, str], DynamoDBPersistenceLayer] = {}
+
+
+def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]) -> Response[Any]:
+    """Answer with ``produce()``, or with the stored first response when this is a replay of the same request.
+
+    Without an ``Idempotency-Key`` header the request simply runs.
+    """
+    event = app.current_event
+    key = header(event.headers, IDEMPOTENCY_HEADER)
+    if key is None:
+        return produce()
+    if not _KEY.match(key):
+        raise p.Problem(p.VAL_IDEMPOTENCY_KEY_INVALID, "Idempotency-Key must be 1-255 visible ASCII characters.")
+    caller = auth_from_event(event.raw_event)
+    partition = f"TENANT#{caller.tenant}#IDEMPOTENCY" if caller else "PUBLIC#IDEMPOTENCY"
+    scope = f"{caller.subject if caller else '-'} {event.request_context.http.method} {event.path}"
+    body_hash = hashlib.sha256((event.body or "").encode()).hexdigest()
+
+    def run(request: dict[str, str]) -> dict[str, Any]:
+        response = produce()
+        body = response.body
+        return {
+            "status": response.status_code,
+            "body": body if isinstance(body, str) else (body or b"").decode(),
+            "headers": {k: v for k, v in response.headers.items() if isinstance(v, str)},
+            "content_type": response.headers.get("Content-Type", "application/json"),
+        }
+
+    store = _store(partition)
+    config = _config()
+    if app.lambda_context is not None:
+        config.register_lambda_context(app.lambda_context)
+    guarded = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)(run)
+    stored = guarded(request={"scope": scope, "key": key, "body": body_hash})
+    headers = {k: v for k, v in stored["headers"].items() if k.lower() != "content-type"}
+    return Response(
+        status_code=int(stored["status"]),
+        content_type=stored["content_type"],
+        body=stored["body"],
+        headers=headers,
+    )
+
+
+def _mark_replay(response: Any, idempotent_data: DataRecord) -> Any:
+    return {**response, "headers": {**response.get("headers", {}), REPLAYED_HEADER: "true"}}
+
+
+def _config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="[scope, key]",
+        payload_validation_jmespath="body",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=get_settings().idempotency_ttl_seconds,
+        hash_function="sha256",
+        response_hook=_mark_replay,
+    )
+
+
+def _store(partition: str) -> DynamoDBPersistenceLayer:
+    # One store per tenant partition: Powertools fixes the partition value when a store is created.
+    table_name = get_settings().table_name
+    if (table_name, partition) not in _stores:
+        _stores[(table_name, partition)] = DynamoDBPersistenceLayer(
+            table_name=table_name,
+            key_attr="pk",
+            sort_key_attr="sk",
+            static_pk_value=partition,
+            expiry_attr="expires_at",
+            boto3_client=aws.dynamodb(),
+        )
+    return _stores[(table_name, partition)]

@@ -1,0 +1,42 @@
+"""Defaults every test shares: no real AWS, no tracing, settings and clients rebuilt per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from firstmile.config import reset_settings
+from firstmile.platform.aws import reset_clients
+from tests.factories import FakeLambdaContext
+
+# Set before anything creates a boto3 client: tests never reach a real AWS account.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Firstmile",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+for _name in [n for n in os.environ if n.startswith("FIRSTMILE_") or n == "AWS_ENDPOINT_URL"]:
+    del os.environ[_name]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_configuration() -> Iterator[None]:
+    reset_settings()
+    reset_clients()
+    yield
+    reset_settings()
+    reset_clients()
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
