@@ -8,6 +8,7 @@ Firstmile's own wrapper, so every function logs, measures and traces the same wa
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from firstmile.config import get_settings
+from firstmile.config import Settings, get_settings
 from firstmile.http import headers as h
 from firstmile.http import problems as p
 from firstmile.http.auth import AuthContext, auth_from_event
@@ -44,22 +45,38 @@ def http(app: APIGatewayHttpResolver) -> Handler:
         auth = auth_from_event(event)
         if auth is not None:
             logger.append_keys(tenant=auth.tenant)
-        refusal = _refuse(auth, event)
+        settings = _settings_or_none()
+        refusal = _refuse(settings, auth, event)
         response = refusal if refusal is not None else app.resolve(event, context)
-        return _finish(response, correlation_id, h.header(request_headers, "origin"))
+        allowed_origins = settings.cors_allow_origins if settings else ()
+        return _finish(response, correlation_id, h.header(request_headers, "origin"), allowed_origins)
 
     return _instrumented(handle)
 
 
-def _refuse(auth: AuthContext | None, event: dict[str, Any]) -> dict[str, Any] | None:
-    """Defence in depth: the function checks the catalogue's role even though the authorizer did too."""
-    role = get_settings().route_role
+def _settings_or_none() -> Settings | None:
+    try:
+        return get_settings()
+    except Exception:
+        # A broken configuration must not crash every request: /health/startup reports what is wrong.
+        logger.exception("configuration could not be loaded")
+        return None
+
+
+def _refuse(settings: Settings | None, auth: AuthContext | None, event: dict[str, Any]) -> dict[str, Any] | None:
+    """Defence in depth: the function checks the catalogue's role even though the authorizer did too.
+
+    Without a loadable configuration only public routes run (fail closed).
+    """
+    role = settings.route_role if settings else os.environ.get("FIRSTMILE_ROUTE_ROLE", "public")
     if role == "public":
         return None
     request_id = str((event.get("requestContext") or {}).get("requestId", ""))
-    if auth is None:
+    if settings is None:
+        problem = p.Problem(p.SYS_UNAVAILABLE, "This function's configuration is invalid; see /health/startup.")
+    elif auth is None:
         problem = p.Problem(p.AUTH_UNAUTHENTICATED, "This route needs a valid access token.")
-    elif not auth.has_role(role):
+    elif not auth.has_role(settings.route_role):
         problem = p.Problem(p.PERM_FORBIDDEN, f"This route needs the {role} role.")
     else:
         return None
@@ -71,13 +88,15 @@ def _refuse(auth: AuthContext | None, event: dict[str, Any]) -> dict[str, Any] |
     }
 
 
-def _finish(response: dict[str, Any], correlation_id: str, origin: str | None) -> dict[str, Any]:
+def _finish(
+    response: dict[str, Any], correlation_id: str, origin: str | None, allowed_origins: tuple[str, ...]
+) -> dict[str, Any]:
     headers = dict(response.get("headers") or {})
     present = {k.lower() for k in headers}
     additions = {
         **h.SECURITY_HEADERS,
         "Cache-Control": h.DEFAULT_CACHE_CONTROL,
-        **h.cors_headers(origin, get_settings().cors_allow_origins),
+        **h.cors_headers(origin, allowed_origins),
     }
     for name, value in additions.items():
         if name.lower() not in present:

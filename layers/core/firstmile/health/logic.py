@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +10,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from firstmile.health.models import (
     ComponentStatus,
@@ -70,13 +72,21 @@ def check_startup(load_settings: Callable[[], object]) -> Startup:
     """Whether the function could load its configuration (names of invalid settings, never their values)."""
     try:
         load_settings()
-    except ValidationError as exc:
-        names = sorted({".".join(str(part) for part in e["loc"]) for e in exc.errors()})
+    except (ValidationError, SettingsError) as exc:
+        names = invalid_setting_names(exc)
         return Startup(
             status="failed",
             checks=[StartupCheck(name="configuration", status="failed", reason="invalid: " + ", ".join(names))],
         )
     return Startup(status="ok", checks=[StartupCheck(name="configuration", status="ok")])
+
+
+def invalid_setting_names(exc: ValidationError | SettingsError) -> list[str]:
+    """The names of the settings that failed to load (a value that is not even parseable raises SettingsError)."""
+    if isinstance(exc, ValidationError):
+        return sorted({".".join(str(part) for part in e["loc"]) for e in exc.errors()})
+    match = re.search(r'field "([A-Za-z0-9_]+)"', str(exc))
+    return [match.group(1)] if match else ["configuration"]
 
 
 def summarize(readiness: Readiness, *, version: str, commit: str, stage: str, full_detail: bool) -> HealthSummary:

@@ -1,0 +1,90 @@
+"""Handlers against the moto emulator, with resources built from the same definitions CDK uses."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from firstmile.config import reset_settings
+from firstmile.platform.aws import reset_clients
+from firstmile.platform.table import MAIN_TABLE
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[str]:
+    """A moto server on 127.0.0.1 for the whole test session; its endpoint URL."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@dataclass
+class Deployment:
+    """The resources of one test's private deployment inside the emulator."""
+
+    endpoint: str
+    table_name: str
+    bucket: str
+    queue_name: str
+    queue_url: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
+
+    @property
+    def table(self) -> Any:
+        return boto3.resource("dynamodb", endpoint_url=self.endpoint, region_name="us-east-1").Table(self.table_name)
+
+
+@pytest.fixture
+def deployment(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    """A table, bucket and queue of their own for one test, wired into the functions' settings."""
+    suffix = uuid.uuid4().hex[:10]
+    dynamodb = boto3.client("dynamodb", endpoint_url=emulator, region_name="us-east-1")
+    s3 = boto3.client("s3", endpoint_url=emulator, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=emulator, region_name="us-east-1")
+    table_name, bucket, queue = f"firstmile-{suffix}", f"exports-{suffix}", f"scheduler-dlq-{suffix}"
+    dynamodb.create_table(**MAIN_TABLE.create_table_request(table_name))
+    dynamodb.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": MAIN_TABLE.ttl_attribute}
+    )
+    s3.create_bucket(Bucket=bucket)
+    queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
+    monkeypatch.setenv("FIRSTMILE_TABLE_NAME", table_name)
+    monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", bucket)
+    monkeypatch.setenv("FIRSTMILE_QUEUE_URLS", f'{{"scheduler-dlq": "{queue_url}"}}')
+    monkeypatch.setenv("FIRSTMILE_DEPENDENCY_TIMEOUT_SECONDS", "5")
+    reset_settings()
+    reset_clients()
+    yield Deployment(emulator, table_name, bucket, queue, queue_url)
+    for cleanup in (
+        lambda: dynamodb.delete_table(TableName=table_name),
+        lambda: _empty_and_delete_bucket(s3, bucket),
+        lambda: sqs.delete_queue(QueueUrl=queue_url),
+    ):
+        # A test may already have removed a resource on purpose.
+        with contextlib.suppress(Exception):
+            cleanup()
+
+
+def _empty_and_delete_bucket(s3: Any, bucket: str) -> None:
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    s3.delete_bucket(Bucket=bucket)
