@@ -8,7 +8,7 @@ from firstmile.http.resolver import create_app
 app = create_app()
 
 
-@app.get("/health/live", summary="Liveness", tags=["health"], responses=problem_responses(500))
+@app.get("/health/live", summary="Liveness", tags=["health"], responses=problem_responses())
 def live() -> Liveness:
     return Liveness()
 

@@ -12,7 +12,7 @@ from firstmile.http.resolver import create_app
 app = create_app()
 
 
-@app.get("/health/ready", summary="Readiness", tags=["health"], responses=problem_responses(500, 503))
+@app.get("/health/ready", summary="Readiness", tags=["health"], responses=problem_responses(503))
 def ready() -> Readiness:
     settings = get_settings()
     readiness = check_readiness(dependency_checks(settings), settings.dependency_timeout_seconds)

@@ -11,7 +11,7 @@ from firstmile.http.resolver import create_app
 app = create_app()
 
 
-@app.get("/health/startup", summary="Startup checks", tags=["health"], responses=problem_responses(500, 503))
+@app.get("/health/startup", summary="Startup checks", tags=["health"], responses=problem_responses(503))
 def startup() -> Startup:
     # A fresh read, not the cached settings: this answers whether the configuration is valid now.
     result = check_startup(Settings)

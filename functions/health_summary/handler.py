@@ -12,7 +12,7 @@ from firstmile.http.resolver import create_app
 app = create_app()
 
 
-@app.get("/health", summary="Health summary", tags=["health"], responses=problem_responses(500))
+@app.get("/health", summary="Health summary", tags=["health"], responses=problem_responses())
 def health() -> HealthSummary:
     settings = get_settings()
     readiness = check_readiness(dependency_checks(settings), settings.dependency_timeout_seconds)

@@ -181,8 +181,9 @@ def test_a_code_must_fit_its_family() -> None:
 
 
 def test_problem_responses_document_the_problem_schema() -> None:
-    responses = p.problem_responses(404, 409)
+    responses = p.problem_responses(404, 409, ok=201)
 
-    assert set(responses) == {404, 409}
+    assert set(responses) == {201, 404, 409, 422, 500}
+    assert "content" not in responses[201]
     assert responses[404]["content"]["application/problem+json"]["model"] is p.ProblemDetails
-    assert "RES_NOT_FOUND" in responses[404]["description"]
+    assert responses[404]["description"] == "Problem: Not found"

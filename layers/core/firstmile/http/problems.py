@@ -128,17 +128,38 @@ class Problem(Exception):  # noqa: N818 - it is a problem document, not an error
         return body
 
 
-def problem_responses(*statuses: int) -> dict[int, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the problem statuses a route can return."""
-    return {
-        status: {
+def problem_responses(*statuses: int, ok: int = 200, ok_description: str = "OK") -> dict[int, dict[str, Any]]:
+    """OpenAPI ``responses`` of a route: its success answer and every problem it can return.
+
+    The success entry takes its schema from the route's return type. 422 (invalid request) and 500 (unexpected
+    error) are declared for every route, since the resolver can answer them anywhere; they replace the
+    ``application/json`` 422 that Powertools would otherwise document but Firstmile never sends.
+    """
+    documented: dict[int, dict[str, Any]] = {ok: {"description": ok_description}}
+    for status in sorted({*statuses, 422, 500}):
+        documented[status] = {
             "description": _describe(status),
             "content": {PROBLEM_CONTENT_TYPE: {"model": ProblemDetails}},
         }
-        for status in sorted(set(statuses))
-    }
+    return documented
+
+
+_STATUS_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Authentication required or failed",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict with the current state",
+    410: "Gone",
+    422: "Request failed validation",
+    429: "Too many requests",
+    500: "Internal error",
+    502: "A dependency failed",
+    503: "Unavailable",
+    504: "A dependency timed out",
+}
 
 
 def _describe(status: int) -> str:
-    codes = sorted(c.code for c in CODES.values() if c.status == status)
-    return "Problem: " + ", ".join(codes) if codes else "Problem"
+    # Fixed per status, so the OpenAPI document does not change with the set of codes a process has imported.
+    return "Problem: " + _STATUS_DESCRIPTIONS.get(status, "see code")
