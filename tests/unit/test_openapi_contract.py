@@ -1,0 +1,32 @@
+"""Every route documents the problems the platform can answer on it, as problem+json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from functions.catalog import http_functions
+from tests.factories import load_handler
+
+PLATFORM_PROBLEMS = {422, 500}
+IDENTITY_PROBLEMS = {401, 403}
+
+
+def documented_responses(function_name: str, method: str, path: str) -> dict:  # type: ignore[type-arg]
+    app = load_handler(function_name).app
+    schema = json.loads(app.get_openapi_schema(title="t", version="0").model_dump_json(by_alias=True))
+    return schema["paths"][path][method.lower()]["responses"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("function", "route"), http_functions(), ids=lambda v: getattr(v, "name", ""))
+def test_problem_statuses_are_documented_as_problem_json(function, route) -> None:  # type: ignore[no-untyped-def]
+    responses = documented_responses(function.name, route.method, route.path)
+    required = PLATFORM_PROBLEMS | (IDENTITY_PROBLEMS if route.role != "public" else set())
+
+    assert required <= {int(status) for status in responses}
+    for status, response in responses.items():
+        if int(status) >= 400:
+            assert list(response["content"]) == ["application/problem+json"], status
+            assert response["content"]["application/problem+json"]["schema"]["$ref"].endswith("ProblemDetails")
+    assert any(200 <= int(status) < 300 for status in responses)
