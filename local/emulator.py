@@ -1,0 +1,107 @@
+"""The AWS emulator: moto's server, in this process, bound to 127.0.0.1 only, and clients that talk to it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+from local.config import AWS_PORT_ENV, DEFAULT_AWS_PORT, HOST
+from local.ports import listen
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+REGION = "us-east-1"
+# Fake credentials: the emulator accepts anything, and real ones must never be sent to it.
+FAKE_ACCESS_KEY = "local"
+FAKE_SECRET_KEY = "local"  # noqa: S105 - not a secret, the emulator's placeholder
+
+
+class Emulator:
+    """moto server on ``host:port``; ``start`` fails fast with ``PortInUseError`` when the port is taken.
+
+    moto's own ``ThreadedMotoServer`` binds inside its thread and then waits forever when the bind fails, so the
+    server is assembled here from the same parts with the bind in the caller's thread.
+    """
+
+    def __init__(self, port: int = DEFAULT_AWS_PORT, host: str = HOST, env_var: str = AWS_PORT_ENV) -> None:
+        self._requested_port = port
+        self._host = host
+        self._env_var = env_var
+        self._server: Any = None
+        self._port: int | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Emulator:
+        """Bind and serve in a background thread."""
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        # The development server logs every request; the stack reports what matters itself.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        app = DomainDispatcherApplication(create_backend_app)
+        sock = listen(self._host, self._requested_port, env_var=self._env_var, what="AWS emulator")
+        try:
+            # werkzeug duplicates the descriptor, so this socket is closed either way.
+            self._server = make_server(
+                self._host,
+                sock.getsockname()[1],
+                app,
+                threaded=True,
+                request_handler=MotoRequestHandler,
+                fd=sock.fileno(),
+            )
+        finally:
+            sock.close()
+        self._port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the emulator was never started")
+        return self._port
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+
+def client(service: str, endpoint: str) -> Any:
+    """A boto3 client for ``service`` on the emulator at ``endpoint``, with fake credentials."""
+    import boto3
+    from botocore.config import Config
+
+    # A session per client: creating clients from the shared default session is not thread-safe.
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY, region_name=REGION
+    )
+    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
+    return session.client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+
+
+def emulator_answers(endpoint: str, timeout: float = 2.0) -> bool:
+    """Whether a moto emulator answers at ``endpoint`` (another kind of server on the port does not count)."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/config", timeout=timeout) as response:  # noqa: S310
+            return 200 <= response.status < 300 and isinstance(json.loads(response.read()), dict)
+    except (OSError, ValueError, urllib.error.URLError):
+        return False

@@ -1,0 +1,356 @@
+"""The local API Gateway (HTTP API): routes from the catalogue, CORS preflight, the authorizer, payload v2.
+
+Each request becomes the payload v2 event API Gateway would send; non-public routes go through the catalogue's
+``authorizer`` function first (HTTP API REQUEST authorizer, simple responses); then the route's function runs in
+its own instance and its answer is turned back into HTTP. What API Gateway answers by itself (no route, CORS
+preflight, a refused token, a failed or timed-out function) is answered here in Firstmile's problem format.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from firstmile.http import headers as h
+from firstmile.http import problems as p
+from functions.catalog import Function, Route, http_functions
+from local.events import api_request_id, authorizer_event, http_event, match_path
+from local.ports import listen
+from local.runtime import Invocation, Runtime, RuntimeStoppedError
+
+log = logging.getLogger(__name__)
+
+# API Gateway answers 504 when the integration does not answer in time; Lambda's timeout is the local cause.
+EXT_FUNCTION_TIMEOUT = p.register_code("EXT_FUNCTION_TIMEOUT", 504, "The function did not answer in time")
+AUTHORIZER_FUNCTION = "authorizer"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+class RouteTable:
+    """The catalogue's routes, most specific first, as API Gateway prefers literal segments to parameters."""
+
+    def __init__(self, catalog: Iterable[Function]) -> None:
+        def specificity(entry: tuple[Function, Route]) -> tuple[int, int, str]:
+            segments = entry[1].path.strip("/").split("/")
+            greedy = int(any(s.endswith("+}") for s in segments))
+            params = sum(s.startswith("{") for s in segments)
+            return (greedy, params, entry[1].path)
+
+        self._routes = sorted(http_functions(tuple(catalog)), key=specificity)
+
+    def match(self, method: str, raw_path: str) -> tuple[Function, Route, dict[str, str]] | None:
+        """The function, route and path parameters for a request, or ``None`` (API Gateway's 404)."""
+        for function, route in self._routes:
+            if route.method != method:
+                continue
+            params = match_path(route.path, raw_path)
+            if params is not None:
+                return function, route, params
+        return None
+
+
+class GatewayApp:
+    """Turns one HTTP request into a response; independent of the HTTP server so it can be driven directly."""
+
+    def __init__(
+        self,
+        catalog: Iterable[Function],
+        runtime: Runtime,
+        cors_allow_origins: Iterable[str],
+        *,
+        openapi: Callable[[], dict[str, Any]] | None = None,
+        docs_page: Callable[[], str] | None = None,
+    ) -> None:
+        catalog = tuple(catalog)
+        self._routes = RouteTable(catalog)
+        self._runtime = runtime
+        self._allowed = tuple(cors_allow_origins)
+        self._has_authorizer = any(f.name == AUTHORIZER_FUNCTION for f in catalog)
+        self._openapi = openapi
+        self._docs_page = docs_page
+
+    def handle(self, request: Request) -> tuple[Response, str]:
+        """The response, and what served it (a function name or the gateway) for the access log."""
+        request_id = api_request_id()
+        if request.method == "OPTIONS":
+            return self._preflight(request), "cors"
+        matched = self._routes.match(request.method, request.path)
+        if matched is None:
+            own = self._own_page(request)
+            if own is not None:
+                return own, "gateway"
+            return self._problem(
+                request, request_id, p.RES_ROUTE_NOT_FOUND, "No route matches this method and path."
+            ), "gateway"
+        function, route, params = matched
+        if len(request.body) > MAX_BODY_BYTES:
+            return self._problem(
+                request, request_id, p.VAL_BAD_REQUEST, "The request body is larger than 10 MB."
+            ), "gateway"
+        event = http_event(
+            method=request.method,
+            raw_path=request.path,
+            raw_query=request.query,
+            headers=request.headers,
+            body=request.body,
+            route=route,
+            path_parameters=params,
+            source_ip=request.source_ip,
+            request_id=request_id,
+        )
+        if route.role != "public":
+            refusal = self._authorize(request, request_id, event)
+            if refusal is not None:
+                return refusal, AUTHORIZER_FUNCTION
+        try:
+            invocation = self._runtime.invoke(function.name, event)
+        except RuntimeStoppedError:
+            return self._problem(request, request_id, p.SYS_UNAVAILABLE, "The local stack is stopping."), function.name
+        return self._function_response(request, request_id, invocation), function.name
+
+    def malformed(self, request: Request) -> Response:
+        """The answer to a request whose body could not be read (bad Content-Length or chunking)."""
+        return self._problem(request, api_request_id(), p.VAL_BAD_REQUEST, "The request body is malformed.")
+
+    def _authorize(self, request: Request, request_id: str, event: dict[str, Any]) -> Response | None:
+        """Run the authorizer; ``None`` when the request may proceed (its context is then in the event)."""
+        if not self._has_authorizer:
+            return self._problem(
+                request,
+                request_id,
+                p.AUTH_UNAUTHENTICATED,
+                "This route needs an identity, and no authorizer is deployed yet.",
+            )
+        token = request.header("authorization")
+        if not token:
+            # API Gateway refuses a request without the identity source before calling the authorizer.
+            return self._problem(
+                request, request_id, p.AUTH_UNAUTHENTICATED, "This route needs a bearer access token in Authorization."
+            )
+        try:
+            invocation = self._runtime.invoke(AUTHORIZER_FUNCTION, authorizer_event(event, [token]))
+        except RuntimeStoppedError:
+            return self._problem(request, request_id, p.SYS_UNAVAILABLE, "The local stack is stopping.")
+        answer = invocation.payload if invocation.ok else None
+        if not isinstance(answer, dict) or not isinstance(answer.get("isAuthorized"), bool):
+            log.error("the authorizer failed or gave no simple response: %s", invocation.error or answer)
+            return self._problem(request, request_id, p.SYS_INTERNAL, "The request could not be authorized.")
+        if not answer["isAuthorized"]:
+            # API Gateway answers 403 whenever a simple-response authorizer says no.
+            return self._problem(request, request_id, p.PERM_FORBIDDEN, "The access token was refused.")
+        event["requestContext"]["authorizer"] = {"lambda": answer.get("context") or {}}
+        return None
+
+    def _function_response(self, request: Request, request_id: str, invocation: Invocation) -> Response:
+        if invocation.error is not None:
+            if invocation.error.kind == "timeout":
+                return self._problem(request, request_id, EXT_FUNCTION_TIMEOUT, "The function did not answer in time.")
+            log.error("%s failed (%s): %s", invocation.function, invocation.error.error_type, invocation.error.message)
+            return self._problem(
+                request,
+                request_id,
+                p.SYS_INTERNAL,
+                "An unexpected error occurred; quote the instance id when reporting it.",
+            )
+        try:
+            response = _http_response(invocation.payload)
+        except (TypeError, ValueError, KeyError) as exc:
+            log.error("%s answered with something that is not an HTTP API response: %s", invocation.function, exc)
+            return self._problem(request, request_id, p.SYS_INTERNAL, "The function's answer was malformed.")
+        response.headers.append(("apigw-requestid", request_id))
+        return response
+
+    def _preflight(self, request: Request) -> Response:
+        # API Gateway's CORS configuration answers every preflight itself, from the allow-list.
+        preflight = h.preflight_headers(request.header("origin"), self._allowed)
+        return Response(204, [*preflight.items(), *self._standard_headers(request, cors=False)])
+
+    def _own_page(self, request: Request) -> Response | None:
+        if request.method != "GET":
+            return None
+        try:
+            if request.path == "/openapi.json" and self._openapi is not None:
+                body = json.dumps(self._openapi(), indent=2, sort_keys=True).encode()
+                headers = [("Content-Type", "application/json"), *self._standard_headers(request)]
+                return Response(200, headers, body)
+            if request.path == "/docs" and self._docs_page is not None:
+                page = self._docs_page().encode()
+                headers = [("Content-Type", "text/html; charset=utf-8"), *self._standard_headers(request)]
+                # The page styles itself inline and runs no script.
+                headers = [(k, DOCS_CSP if k == "Content-Security-Policy" else v) for k, v in headers]
+                return Response(200, headers, page)
+        except Exception:  # a handler that cannot be documented must not take the gateway down
+            log.exception("the API description could not be generated")
+            return self._problem(
+                request, api_request_id(), p.SYS_INTERNAL, "The API description could not be generated."
+            )
+        return None
+
+    def _standard_headers(self, request: Request, *, cors: bool = True) -> list[tuple[str, str]]:
+        """What every Firstmile response carries: security headers, CORS for allowed origins, the correlation id."""
+        allowed = h.cors_headers(request.header("origin"), self._allowed) if cors else {}
+        return [
+            *h.SECURITY_HEADERS.items(),
+            ("Cache-Control", h.DEFAULT_CACHE_CONTROL),
+            *allowed.items(),
+            (h.CORRELATION_HEADER, h.correlation_id_from(dict(request.headers))),
+        ]
+
+    def _problem(self, request: Request, request_id: str, error: p.ErrorCode, detail: str) -> Response:
+        document = p.Problem(error, detail).document(request_id)
+        headers = [("Content-Type", p.PROBLEM_CONTENT_TYPE), *self._standard_headers(request)]
+        headers.append(("apigw-requestid", request_id))
+        return Response(error.status, headers, json.dumps(document).encode())
+
+
+def _http_response(payload: Any) -> Response:
+    """An HTTP API (payload v2) Lambda answer as HTTP; a bare value becomes a 200 JSON body, as in API Gateway."""
+    if not (isinstance(payload, dict) and "statusCode" in payload):
+        return Response(200, [("Content-Type", "application/json")], json.dumps(payload).encode())
+    status = int(payload["statusCode"])
+    if not 100 <= status <= 599:
+        raise ValueError(f"statusCode {status} is not an HTTP status")
+    headers = [(str(k), str(v)) for k, v in (payload.get("headers") or {}).items()]
+    headers += [("Set-Cookie", str(cookie)) for cookie in payload.get("cookies") or []]
+    raw = payload.get("body") or ""
+    if not isinstance(raw, str):
+        raise TypeError("body must be a string")
+    body = base64.b64decode(raw) if payload.get("isBase64Encoded") else raw.encode()
+    return Response(status, headers, body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Firstmile-local"
+    # An idle keep-alive connection or a stalled upload is dropped after this long.
+    timeout = 120
+    server: _Server
+
+    def _serve(self) -> None:
+        started = time.monotonic()
+        path, _, query = self.path.partition("?")
+        try:
+            body: bytes | None = self._read_body()
+        except ValueError:
+            body = None
+        request = Request(
+            method=self.command,
+            path=path,
+            query=query,
+            headers=list(self.headers.items()),
+            body=body or b"",
+            source_ip=self.client_address[0],
+        )
+        try:
+            if body is None:
+                self.close_connection = True  # the rest of the stream cannot be trusted
+                response, served_by = self.server.app.malformed(request), "gateway"
+            else:
+                response, served_by = self.server.app.handle(request)
+        except Exception:  # the gateway must answer even when it has a bug
+            log.exception("the gateway failed on %s %s", self.command, path)
+            response, served_by = Response(500, [("Content-Type", "text/plain")], b"gateway error"), "gateway"
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD" and response.status not in (204, 304):
+            self.wfile.write(response.body)
+        log.info(
+            "%s %s -> %d %s (%.0f ms)",
+            self.command,
+            path,
+            response.status,
+            served_by,
+            (time.monotonic() - started) * 1000,
+        )
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        # Every request is logged once by _serve; the stdlib's own line would repeat it.
+        return
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    app: GatewayApp
+
+
+class Gateway:
+    """The HTTP server on ``host:port``; binding happens in the constructor so a taken port fails at once."""
+
+    def __init__(self, host: str, port: int, *, env_var: str) -> None:
+        self._server = _Server((host, port), _Handler, bind_and_activate=False)
+        # Bound by ``listen`` for its clear message on a taken port (and no reverse DNS lookup of the host).
+        self._server.socket.close()
+        self._server.socket = listen(host, port, env_var=env_var, what="API gateway")
+        self._server.server_address = self._server.socket.getsockname()
+        self._server.server_name, self._server.server_port = host, self.port
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def serve(self, app: GatewayApp) -> None:
+        """Start answering requests with ``app`` in a background thread."""
+        self._server.app = app
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop answering and release the port."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+        self._server.server_close()

@@ -1,0 +1,182 @@
+"""The OpenAPI document of the whole API, merged from every HTTP function's own resolver.
+
+Each handler's Powertools resolver documents its route from the code (models, responses). This module loads every
+handler named in the catalogue, merges their paths and components, and adds what only the catalogue knows: the
+role of each route (a bearer token for every non-public one, with the 401/403 problems the authorizer and the
+function answer) and the function's description. The result is served by the local stack and committed as
+``docs/openapi.json``; ``--check`` fails when the committed copy drifts.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import firstmile
+from firstmile.http.problems import PROBLEM_CONTENT_TYPE, ProblemDetails, problem_responses
+from functions.catalog import CATALOG, Function, Route, http_functions
+
+TITLE = "Firstmile"
+DESCRIPTION = (
+    "Self-hosted, serverless onboarding backend: onboarding progress, feature flags, funnels, SLA and privacy. "
+    "Errors are RFC 9457 problem documents with a stable `code`."
+)
+BEARER_SCHEME = "bearerAuth"
+_SCHEMA_PREFIX = "#/components/schemas/"
+# Powertools documents validation failures with its own model; Firstmile's resolver answers them as problems.
+_POWERTOOLS_VALIDATION_SCHEMA = _SCHEMA_PREFIX + "HTTPValidationError"
+
+
+class OpenAPIError(RuntimeError):
+    """The handlers and the catalogue disagree, or two handlers define one schema differently."""
+
+
+def load_app(function: Function) -> Any:
+    """The Powertools resolver ``app`` of an HTTP function, imported under a name unique to the function."""
+    spec = importlib.util.spec_from_file_location(f"firstmile_openapi_{function.name}", function.handler_path)
+    if spec is None or spec.loader is None:
+        raise OpenAPIError(f"{function.name}: cannot load {function.handler_path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app = getattr(module, "app", None)
+    if app is None:
+        raise OpenAPIError(f"{function.name}: handler.py has no `app` resolver")
+    return app
+
+
+def build_document(catalog: Iterable[Function] = CATALOG) -> dict[str, Any]:
+    """The merged OpenAPI document of every HTTP function in ``catalog``."""
+    version = firstmile.__version__
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    owners: dict[str, str] = {}
+    operation_ids: dict[str, str] = {}
+    for function, route in sorted(http_functions(tuple(catalog)), key=lambda fr: (fr[1].path, fr[1].method)):
+        own = json.loads(load_app(function).get_openapi_json_schema(title=TITLE, version=version))
+        operation = _only_operation(function, route, own.get("paths") or {})
+        _annotate(operation, function, route)
+        previous = operation_ids.setdefault(operation["operationId"], function.name)
+        if previous != function.name:
+            raise OpenAPIError(f"{function.name} and {previous} share the operationId {operation['operationId']}")
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+        for name, schema in ((own.get("components") or {}).get("schemas") or {}).items():
+            if name in schemas and schemas[name] != schema:
+                raise OpenAPIError(f"{function.name} and {owners[name]} define the schema {name} differently")
+            schemas.setdefault(name, schema)
+            owners.setdefault(name, function.name)
+    _add_problem_schemas(schemas)
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": version, "description": DESCRIPTION},
+        "servers": [{"url": "/", "description": "The API this document is served by"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                BEARER_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An access token; the route's role (x-firstmile-role) must be among its roles.",
+                }
+            },
+        },
+        "tags": [
+            {"name": tag} for tag in sorted({t for ops in paths.values() for o in ops.values() for t in o["tags"]})
+        ],
+    }
+    document["components"]["schemas"] = _referenced_schemas(document)
+    return document
+
+
+def _only_operation(function: Function, route: Route, own_paths: dict[str, Any]) -> dict[str, Any]:
+    """The one operation a handler documents, which must be its catalogue route."""
+    declared = sorted(f"{method.upper()} {path}" for path, ops in own_paths.items() for method in ops)
+    if declared != [route.key]:
+        raise OpenAPIError(f"{function.name} serves {declared or 'no route'} but the catalogue says {route.key}")
+    return copy.deepcopy(own_paths[route.path][route.method.lower()])
+
+
+def _annotate(operation: dict[str, Any], function: Function, route: Route) -> None:
+    responses = operation.setdefault("responses", {})
+    validation = responses.get("422") or {}
+    if _POWERTOOLS_VALIDATION_SCHEMA in json.dumps(validation):
+        responses["422"] = _problem_response(422)
+    operation.setdefault("description", function.description)
+    operation["tags"] = operation.get("tags") or [function.domain]
+    operation["x-firstmile-role"] = route.role
+    if route.role != "public":
+        operation["security"] = [{BEARER_SCHEME: []}]
+        # The authorizer refuses a missing or invalid token; the function refuses a token without the role.
+        for status in (401, 403):
+            responses.setdefault(str(status), _problem_response(status))
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    description = problem_responses(status)[status]["description"]
+    return {
+        "description": description,
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": _SCHEMA_PREFIX + "ProblemDetails"}}},
+    }
+
+
+def _add_problem_schemas(schemas: dict[str, Any]) -> None:
+    # Present even when no handler declared a problem response itself, since the gateway answers with them.
+    generated = ProblemDetails.model_json_schema(ref_template=_SCHEMA_PREFIX + "{model}")
+    for name, schema in (generated.pop("$defs", {}) | {"ProblemDetails": generated}).items():
+        schemas.setdefault(name, schema)
+
+
+def _referenced_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """Only the schemas the paths reach (Powertools adds some that the merged operations no longer use)."""
+    schemas = document["components"]["schemas"]
+    reached: set[str] = set()
+    pending = schema_references(document["paths"])
+    while pending:
+        name = pending.pop()
+        if name in reached or name not in schemas:
+            continue
+        reached.add(name)
+        pending |= schema_references(schemas[name])
+    return {name: schemas[name] for name in sorted(reached)}
+
+
+def schema_references(node: Any) -> set[str]:
+    """The names of the component schemas ``node`` refers to, directly."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(_SCHEMA_PREFIX):
+                found.add(value[len(_SCHEMA_PREFIX) :])
+            else:
+                found |= schema_references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= schema_references(item)
+    return found
+
+
+def render(document: dict[str, Any]) -> str:
+    """The document as committed: sorted keys, two-space indent, a trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write(path: Path, catalog: Iterable[Function] = CATALOG) -> None:
+    """Write the document to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(build_document(catalog)), encoding="utf-8")
+
+
+def check(path: Path, catalog: Iterable[Function] = CATALOG) -> str | None:
+    """``None`` when ``path`` holds the current document, else what is wrong with it."""
+    expected = render(build_document(catalog))
+    if not path.exists():
+        return f"{path} does not exist; run `make openapi` and commit it."
+    if path.read_text(encoding="utf-8") != expected:
+        return f"{path} is out of date with the handlers and the catalogue; run `make openapi` and commit it."
+    return None

@@ -1,0 +1,269 @@
+"""Lambda's event source mappings, locally: SQS queues and the table's stream feed their consumers in batches.
+
+Queue poller: receives up to the catalogue's batch size, invokes the consumer with an SQS batch event, deletes
+what succeeded and leaves what failed (every message when the function raised or timed out, otherwise those in
+``batchItemFailures``) to reappear after the queue's visibility timeout. The queue's redrive policy, enforced by
+the emulator, moves a message to the dead-letter queue once it was received ``maxReceiveCount`` times.
+
+Stream poller: reads the table's stream in order, invokes the consumer with DynamoDB stream batches, and on a
+failure retries from the first failed record (the whole batch when the function raised) up to the catalogue's
+``retry_attempts``; then it sends a description of the failed records to the on-failure queue and moves on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from functions.catalog import Function, Queue, TableStream
+from local.environment import function_arn
+from local.events import sqs_event, stream_event
+from local.runtime import Invocation, Runtime, RuntimeStoppedError
+
+log = logging.getLogger(__name__)
+
+# ReceiveMessage returns at most ten messages per call.
+_SQS_MAX_PER_RECEIVE = 10
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One delivered batch: how many records it had and the ids of those that failed."""
+
+    size: int
+    failed: tuple[str, ...]
+
+
+def failed_items(invocation: Invocation, identifiers: list[str]) -> list[str]:
+    """The identifiers of the records a batch invocation failed, as Lambda reads a partial batch response.
+
+    All of them when the function raised or timed out, or when ``batchItemFailures`` names an identifier that is
+    empty or not in the batch; otherwise the ones it names.
+    """
+    if not invocation.ok:
+        return list(identifiers)
+    payload = invocation.payload
+    if not isinstance(payload, dict) or not payload.get("batchItemFailures"):
+        return []
+    named = [item.get("itemIdentifier") if isinstance(item, dict) else None for item in payload["batchItemFailures"]]
+    if any(not name or name not in identifiers for name in named):
+        return list(identifiers)
+    return [i for i in identifiers if i in named]
+
+
+class _Poller:
+    """A background loop calling ``poll_once`` until stopped, resting when there was nothing to deliver."""
+
+    def __init__(self, function: Function, runtime: Runtime, idle_wait_seconds: float) -> None:
+        self.function = function
+        self._runtime = runtime
+        self._idle_wait = idle_wait_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poll_once(self) -> BatchOutcome | None:
+        raise NotImplementedError
+
+    def start(self) -> _Poller:
+        self._thread = threading.Thread(target=self._loop, name=f"poller-{self.function.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delivered = self.poll_once()
+            except RuntimeStoppedError:
+                return
+            except Exception:  # the emulator may be stopping, or briefly unreachable: retry, never die
+                log.exception("the %s poller failed; retrying", self.function.name)
+                delivered = None
+            if delivered is None:
+                self._stop.wait(self._idle_wait)
+
+    def signal_stop(self) -> None:
+        """Deliver nothing more; returns at once."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Deliver nothing more and wait for the batch in flight."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+class QueuePoller(_Poller):
+    """Feeds one queue's messages to its consumer in batches."""
+
+    def __init__(
+        self,
+        function: Function,
+        runtime: Runtime,
+        sqs: Any,
+        queue_url: str,
+        *,
+        idle_wait_seconds: float = 0.5,
+    ) -> None:
+        if not isinstance(function.trigger, Queue):
+            raise TypeError(f"{function.name} does not consume a queue")
+        super().__init__(function, runtime, idle_wait_seconds)
+        self.trigger: Queue = function.trigger
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+
+    def poll_once(self) -> BatchOutcome | None:
+        """Deliver one batch; ``None`` when the queue had nothing visible."""
+        messages = self._receive_batch()
+        if not messages:
+            return None
+        invocation = self._runtime.invoke(self.function.name, sqs_event(messages, self._queue_arn))
+        ids = [m["MessageId"] for m in messages]
+        failed = failed_items(invocation, ids)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), _SQS_MAX_PER_RECEIVE):
+            chunk = done[start : start + _SQS_MAX_PER_RECEIVE]
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+        if failed:
+            log.warning(
+                "%s failed %d of %d messages; they return after the visibility timeout",
+                self.function.name,
+                len(failed),
+                len(messages),
+            )
+        return BatchOutcome(len(messages), tuple(failed))
+
+    def _receive_batch(self) -> list[dict[str, Any]]:
+        # Up to the batch size, waiting at most the batching window for a batch to fill.
+        messages: list[dict[str, Any]] = []
+        window_ends = time.monotonic() + self.trigger.max_batching_window_seconds
+        while len(messages) < self.trigger.batch_size:
+            received = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(_SQS_MAX_PER_RECEIVE, self.trigger.batch_size - len(messages)),
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            messages += received
+            if not received and (not messages or time.monotonic() >= window_ends or self._stop.wait(0.2)):
+                break
+        return messages
+
+
+class StreamPoller(_Poller):
+    """Feeds the table's stream to its consumer in order, with retries and an on-failure queue."""
+
+    def __init__(
+        self,
+        function: Function,
+        runtime: Runtime,
+        *,
+        dynamodb: Any,
+        streams: Any,
+        table_name: str,
+        sqs: Any,
+        failures_queue_url: str,
+        idle_wait_seconds: float = 0.5,
+        retry_delay_seconds: float = 0.5,
+    ) -> None:
+        if not isinstance(function.trigger, TableStream):
+            raise TypeError(f"{function.name} does not consume the table stream")
+        super().__init__(function, runtime, idle_wait_seconds)
+        self.trigger: TableStream = function.trigger
+        self._streams = streams
+        self._sqs = sqs
+        self._failures_queue_url = failures_queue_url
+        self._retry_delay = retry_delay_seconds
+        self.stream_arn: str = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+        shards = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        # From the oldest record on: the stack's table starts empty, so nothing written is missed.
+        self._iterators = {
+            shard["ShardId"]: streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for shard in shards
+        }
+
+    def poll_once(self) -> BatchOutcome | None:
+        """Deliver the next batch of one shard; ``None`` when no shard had new records."""
+        for shard_id in list(self._iterators):
+            records = self._read(shard_id, self.trigger.batch_size)
+            if records and len(records) < self.trigger.batch_size and self.trigger.max_batching_window_seconds:
+                # Lambda waits up to the batching window for a batch to fill.
+                self._stop.wait(self.trigger.max_batching_window_seconds)
+                records += self._read(shard_id, self.trigger.batch_size - len(records))
+            if records:
+                return self._deliver(shard_id, records)
+        return None
+
+    def _read(self, shard_id: str, limit: int) -> list[dict[str, Any]]:
+        answer = self._streams.get_records(ShardIterator=self._iterators[shard_id], Limit=limit)
+        self._iterators[shard_id] = answer["NextShardIterator"]
+        return list(answer.get("Records", []))
+
+    def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> BatchOutcome:
+        pending = records
+        retries = 0
+        while True:
+            invocation = self._runtime.invoke(self.function.name, stream_event(pending, self.stream_arn))
+            sequence = [r["dynamodb"]["SequenceNumber"] for r in pending]
+            failed = failed_items(invocation, sequence)
+            if not failed:
+                return BatchOutcome(len(records), ())
+            # Everything before the first failure is done (checkpointed); retry from there.
+            pending = pending[sequence.index(failed[0]) :]
+            retries += 1
+            if retries > self.trigger.retry_attempts:
+                self._send_to_failures_queue(shard_id, pending, invocation, retries)
+                return BatchOutcome(len(records), tuple(r["dynamodb"]["SequenceNumber"] for r in pending))
+            log.warning("%s failed at sequence %s; retry %d", self.function.name, failed[0], retries)
+            if self._stop.wait(self._retry_delay * retries):
+                raise RuntimeStoppedError("the stream poller is stopping")
+
+    def _send_to_failures_queue(
+        self, shard_id: str, records: list[dict[str, Any]], invocation: Invocation, invocations: int
+    ) -> None:
+        """Describe the records given up on, as Lambda's on-failure destination receives them."""
+        arrivals = [r["dynamodb"].get("ApproximateCreationDateTime") for r in records]
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if invocation.error is not None:
+            response["functionError"] = "Unhandled"
+        record = {
+            "requestContext": {
+                "requestId": invocation.request_id,
+                "functionArn": function_arn(self.function),
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": invocations,
+            },
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(arrivals[0]),
+                "approximateArrivalOfLastRecord": _iso(arrivals[-1]),
+                "batchSize": len(records),
+                "streamArn": self.stream_arn,
+            },
+        }
+        log.error(
+            "%s gave up on %d stream records; described in the on-failure queue", self.function.name, len(records)
+        )
+        self._sqs.send_message(QueueUrl=self._failures_queue_url, MessageBody=json.dumps(record))
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.astimezone(UTC).isoformat() if isinstance(moment, datetime) else None

@@ -1,0 +1,113 @@
+"""One function instance, as a Lambda execution environment: import once (the cold start), then invoke.
+
+Started by ``local.runtime`` as ``python -m local.worker HANDLER_PATH`` with the function's environment.
+Requests arrive as JSON lines on stdin; each answer is one JSON line on a private copy of the original stdout.
+The function's own stdout is joined to stderr, so its prints and logs reach the console and can never corrupt an
+answer. The worker ignores Ctrl-C: the stack stops its workers itself, after in-flight work.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+
+class LambdaContext:
+    """The context object Lambda passes to a handler, with the fields Powertools reads."""
+
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        memory_limit_in_mb: int,
+        invoked_function_arn: str,
+        aws_request_id: str,
+        deadline_ms: int,
+        log_group_name: str,
+        function_version: str = "$LATEST",
+    ) -> None:
+        self.function_name = function_name
+        self.function_version = function_version
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.invoked_function_arn = invoked_function_arn
+        self.aws_request_id = aws_request_id
+        self.log_group_name = log_group_name
+        self.log_stream_name = f"local/[{function_version}]{os.getpid()}"
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the local runtime stops this invocation."""
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def load_handler(path: Path) -> Callable[[Any, LambdaContext], Any]:
+    """Import ``path`` as Lambda imports ``handler.lambda_handler`` from the function's folder."""
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module.lambda_handler  # type: ignore[no-any-return]
+
+
+def _json_default(value: Any) -> Any:
+    # Lambda's runtime serialises Decimal (what DynamoDB returns) as a number; anything else is an error.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _error(error_type: str, message: str) -> dict[str, Any]:
+    return {"errorType": error_type, "errorMessage": message}
+
+
+def _send(channel: IO[str], message: dict[str, Any]) -> None:
+    try:
+        line = json.dumps(message, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        line = json.dumps({"kind": "error", "error": _error("Runtime.MarshalError", str(exc))})
+    channel.write(line + "\n")
+    channel.flush()
+
+
+def main(argv: list[str]) -> int:
+    """Run the instance until stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    started = time.perf_counter()
+    try:
+        handler = load_handler(Path(argv[1]))
+    except Exception as exc:  # an import failure is the invocation's answer (Runtime.ImportModuleError)
+        traceback.print_exc()
+        _send(answers, {"kind": "init_error", "error": _error("Runtime.ImportModuleError", repr(exc))})
+        return 1
+    _send(answers, {"kind": "ready", "init_ms": (time.perf_counter() - started) * 1000})
+    for line in sys.stdin:
+        request = json.loads(line)
+        context = LambdaContext(**request["context"])
+        try:
+            result = handler(request["event"], context)
+        except Exception as exc:  # the function's failure is reported, the instance lives on as in Lambda
+            traceback.print_exc()
+            _send(answers, {"kind": "error", "error": _error(type(exc).__name__, str(exc))})
+            continue
+        _send(answers, {"kind": "result", "payload": result})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

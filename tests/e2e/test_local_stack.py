@@ -1,0 +1,301 @@
+"""The local stack started for real (``firstmile dev``), driven over HTTP like a client, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.catalog import CATALOG, http_functions
+
+pytestmark = pytest.mark.e2e
+
+# Generous: a loaded two-core machine starts Python, moto and the first instances slowly.
+READY_TIMEOUT_SECONDS = 180.0
+STOP_TIMEOUT_SECONDS = 60.0
+ORIGIN = "http://localhost:3000"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).parent / "firstmile"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "local.cli"]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Any
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def call(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Reply:
+    """One request; every status is an answer, not an exception."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})  # noqa: S310 - 127.0.0.1 only
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return Reply(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.headers, error.read())
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[bytes]
+    api_url: str
+    port: int
+    aws_port: int
+    env: dict[str, str]
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> str:
+        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+
+
+def _start(directory: Path) -> RunningStack:
+    port, aws_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
+    env |= {"FIRSTMILE_PORT": str(port), "FIRSTMILE_AWS_PORT": str(aws_port)}
+    stdout, stderr = directory / "dev.out", directory / "dev.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(_command() + ["dev"], stdout=out, stderr=err, env=env)  # noqa: S603
+    stack = RunningStack(process, f"http://127.0.0.1:{port}", port, aws_port, env, stdout, stderr)
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"firstmile dev exited with {process.returncode}:\n{stack.output()}")
+        try:
+            if call(f"{stack.api_url}/health/live").status == 200:
+                return stack
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            _stop(stack)
+            raise AssertionError(f"firstmile dev was not ready after {READY_TIMEOUT_SECONDS:.0f} s:\n{stack.output()}")
+        time.sleep(0.5)
+
+
+def _stop(stack: RunningStack) -> int:
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGINT)
+        try:
+            stack.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            stack.process.kill()
+            stack.process.wait()
+    return stack.process.returncode
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = _start(tmp_path_factory.mktemp("stack"))
+    yield running
+    _stop(running)
+
+
+def test_health_endpoints_answer_with_their_components(stack: RunningStack) -> None:
+    # Given the stack started by `firstmile dev`
+    # When a client asks each health endpoint
+    live = call(f"{stack.api_url}/health/live")
+    ready = call(f"{stack.api_url}/health/ready")
+    summary = call(f"{stack.api_url}/health")
+    startup = call(f"{stack.api_url}/health/startup")
+
+    # Then each answers 200, readiness with the table, the bucket and the queues all ok
+    assert (live.status, live.json()["status"]) == (200, "ok")
+    assert ready.status == 200, ready.body
+    components = {c["name"]: c["status"] for c in ready.json()["components"]}
+    assert components["table"] == "ok"
+    assert any(name.startswith("bucket:") for name in components)
+    assert any(name.startswith("queue:") for name in components)
+    assert set(components.values()) == {"ok"}
+    assert (summary.status, summary.json()["status"], summary.json()["stage"]) == (200, "ok", "local")
+    assert (startup.status, startup.json()["status"]) == (200, "ok")
+
+
+def test_openapi_document_and_docs_page_are_served(stack: RunningStack) -> None:
+    # Given the running stack
+    # When a client fetches the API description and the docs page
+    document = call(f"{stack.api_url}/openapi.json")
+    docs = call(f"{stack.api_url}/docs")
+
+    # Then the document has every route of the catalogue and the page is HTML
+    assert document.status == 200
+    paths = document.json()["paths"]
+    assert {f"{m.upper()} {p}" for p, ops in paths.items() for m in ops} == {r.key for _, r in http_functions(CATALOG)}
+    assert docs.status == 200
+    assert docs.headers["Content-Type"].startswith("text/html")
+    assert b"/health/ready" in docs.body
+
+
+def test_unknown_route_is_a_404_problem_with_headers_and_correlation_id(stack: RunningStack) -> None:
+    # Given a correlation id chosen by the client
+    headers = {"X-Correlation-Id": "e2e-corr-42", "Origin": ORIGIN}
+
+    # When it asks for a route that does not exist
+    reply = call(f"{stack.api_url}/v1/does-not-exist", headers=headers)
+
+    # Then it gets a problem document with the stable code, the security headers and its correlation id back
+    assert reply.status == 404
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.json()["code"] == "RES_ROUTE_NOT_FOUND"
+    assert reply.headers["X-Correlation-Id"] == "e2e-corr-42"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["X-Frame-Options"] == "DENY"
+    assert "max-age" in reply.headers["Strict-Transport-Security"]
+    assert reply.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_function_responses_echo_the_correlation_id(stack: RunningStack) -> None:
+    # Given a correlation id chosen by the client
+    # When it calls a function through the gateway
+    reply = call(f"{stack.api_url}/health/live", headers={"X-Correlation-Id": "e2e-corr-43"})
+
+    # Then the function's answer carries it and the security headers
+    assert reply.headers["X-Correlation-Id"] == "e2e-corr-43"
+    assert reply.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert reply.headers["Cache-Control"] == "no-store"
+
+
+def test_cors_preflight_is_answered_for_an_allowed_origin(stack: RunningStack) -> None:
+    # Given a browser preflight from the default development origin
+    headers = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+
+    # When it is sent
+    reply = call(f"{stack.api_url}/health", method="OPTIONS", headers=headers)
+
+    # Then the gateway allows it
+    assert reply.status == 204
+    assert reply.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "GET" in reply.headers["Access-Control-Allow-Methods"]
+
+
+def _probe_items(stack: RunningStack, since: datetime) -> list[dict[str, Any]]:
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{stack.aws_port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    items: list[dict[str, Any]] = []
+    for day in sorted({since.date(), datetime.now(UTC).date(), (since + timedelta(minutes=5)).date()}):
+        items += dynamodb.query(
+            TableName="firstmile-local-table",
+            KeyConditionExpression="pk = :pk AND sk >= :since",
+            ExpressionAttributeValues={":pk": {"S": f"PROBE#{day.isoformat()}"}, ":since": {"S": since.isoformat()}},
+        )["Items"]
+    return items
+
+
+def test_jobs_run_fires_the_probe_against_the_running_stack(stack: RunningStack) -> None:
+    # Given the running stack and the probe results recorded from now on (the stack's own schedule may add some)
+    since = datetime.now(UTC)
+    before = len(_probe_items(stack, since))
+
+    # When the scheduled probe is fired by hand
+    result = subprocess.run(  # noqa: S603
+        _command() + ["jobs", "run", "synthetic_probe"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+    # Then it succeeded against the stack's resources and recorded its result in the table
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"status": "ok", "failed": []}
+    items = _probe_items(stack, since)
+    assert len(items) > before
+    assert {item["kind"]["S"] for item in items} == {"probe_result"}
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        found |= {int(c) for c in children}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    # A zombie has exited; only its exit status is left to collect.
+    return stat.exists() and stat.read_text().split(") ", 1)[-1][:1] != "Z"
+
+
+def _port_free(port: int) -> bool:
+    # As the stack binds: connections in TIME_WAIT do not count, a listener does.
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to see the instances")
+def test_ctrl_c_stops_everything_and_exits_cleanly(tmp_path: Path) -> None:
+    # Given a stack of its own that has started function instances
+    running = _start(tmp_path)
+    try:
+        assert call(f"{running.api_url}/health/ready").status == 200
+        instances = _children(running.process.pid)
+        assert instances, "the stack should run its functions in instances of their own"
+
+        # When it receives Ctrl-C
+        code = _stop(running)
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+
+    # Then it exits 0 after saying so, its instances are gone and both ports are free again
+    assert code == 0, running.output()
+    assert "Stopped." in running.stdout.read_text()
+    assert not [pid for pid in instances if _alive(pid)]
+    assert _port_free(running.port) and _port_free(running.aws_port)
+
+
+def test_a_taken_port_is_named_with_its_variable(tmp_path: Path) -> None:
+    # Given the gateway's port already held by another program
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
+        env |= {"FIRSTMILE_PORT": str(taken), "FIRSTMILE_AWS_PORT": str(_free_port())}
+
+        # When `firstmile dev` starts
+        result = subprocess.run(  # noqa: S603
+            _command() + ["dev"], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    # Then it exits non-zero naming the port and the variable to change
+    assert result.returncode != 0
+    assert str(taken) in result.stderr
+    assert "FIRSTMILE_PORT" in result.stderr

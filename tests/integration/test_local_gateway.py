@@ -1,0 +1,237 @@
+"""The local gateway against real function instances: payload v2 events, routing, CORS, authorizer, failures."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from functions.catalog import Route
+from local.config import LocalConfig
+from local.stack import LocalStack
+from tests.integration.local_fixtures import FixtureFunction, http_call
+
+ORIGIN = "http://localhost:3000"
+
+
+def _fixture(name: str, route: Route, *, code: str = "", timeout: int = 5) -> FixtureFunction:
+    return FixtureFunction(
+        name=name, domain="fixture", description=f"{name} fixture", trigger=route, timeout_seconds=timeout, code=code
+    )
+
+
+ECHO_CATALOG = (
+    _fixture("echo", Route("GET", "/fixture/items/{item_id}", "public")),
+    _fixture("echo_literal", Route("GET", "/fixture/items/latest", "public"), code="echo"),
+    _fixture("echo_post", Route("POST", "/fixture/items", "public"), code="echo"),
+    _fixture("slow", Route("GET", "/fixture/slow", "public"), timeout=1),
+    _fixture("crash", Route("GET", "/fixture/crash", "public")),
+    _fixture("private_echo", Route("GET", "/fixture/private", "user"), code="echo"),
+)
+AUTHORIZED_CATALOG = (
+    _fixture("private_echo", Route("GET", "/fixture/private", "user"), code="echo"),
+    # Its route is never called; the gateway finds the authorizer by name.
+    _fixture("authorizer", Route("POST", "/fixture/authorizer", "operator")),
+)
+
+
+def _start(catalog: tuple[FixtureFunction, ...]) -> LocalStack:
+    return LocalStack(LocalConfig(port=0, aws_port=0, cors_allow_origins=(ORIGIN,)), catalog).start()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    started = _start(ECHO_CATALOG)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def authorized_stack() -> Iterator[LocalStack]:
+    started = _start(AUTHORIZED_CATALOG)
+    yield started
+    started.stop()
+
+
+def test_request_becomes_a_faithful_payload_v2_event(stack: LocalStack) -> None:
+    # Given a request with a path parameter, repeated query parameters, cookies and mixed-case headers
+    headers = {"X-Custom-Header": "One", "Cookie": "a=1; b=2", "User-Agent": "tests/1.0", "Origin": ORIGIN}
+
+    # When it goes through the gateway
+    reply = http_call(stack.api_url, "GET", "/fixture/items/item%2042?tag=x&tag=y&empty=", headers=headers)
+
+    # Then the function got the event API Gateway would have sent
+    assert reply.status == 200
+    event = reply.json()["event"]
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /fixture/items/{item_id}"
+    assert event["rawPath"] == "/fixture/items/item%2042"
+    assert event["rawQueryString"] == "tag=x&tag=y&empty="
+    assert event["pathParameters"] == {"item_id": "item 42"}
+    assert event["queryStringParameters"] == {"tag": "x,y", "empty": ""}
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["headers"]["x-custom-header"] == "One"
+    assert "cookie" not in event["headers"]
+    context = event["requestContext"]
+    assert context["http"] == {
+        "method": "GET",
+        "path": "/fixture/items/item%2042",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.1",
+        "userAgent": "tests/1.0",
+    }
+    assert context["stage"] == "$default"
+    assert context["routeKey"] == "GET /fixture/items/{item_id}"
+    assert context["requestId"] == reply.header("apigw-requestid")
+    assert isinstance(context["timeEpoch"], int)
+    assert "authorizer" not in context
+    assert "body" not in event
+    # And the function's cookies come back as separate Set-Cookie headers
+    assert reply.headers["set-cookie"] == ["session=abc; HttpOnly", "theme=dark"]
+
+
+def test_literal_route_wins_over_a_parameter_and_bodies_arrive_as_text_or_base64(stack: LocalStack) -> None:
+    # Given a literal route and a parameter route that both match /fixture/items/latest
+    # When it is requested
+    literal = http_call(stack.api_url, "GET", "/fixture/items/latest")
+
+    # Then the literal route serves it, as in API Gateway
+    assert literal.json()["function_name"] == "echo_literal"
+
+    # When JSON and binary bodies are posted
+    text = http_call(
+        stack.api_url, "POST", "/fixture/items", headers={"Content-Type": "application/json"}, body=b'{"a":1}'
+    )
+    binary = http_call(
+        stack.api_url, "POST", "/fixture/items", headers={"Content-Type": "image/png"}, body=b"\x89PNG\x00"
+    )
+
+    # Then JSON arrives as text and binary as base64
+    assert (text.json()["event"]["body"], text.json()["event"]["isBase64Encoded"]) == ('{"a":1}', False)
+    assert (binary.json()["event"]["body"], binary.json()["event"]["isBase64Encoded"]) == ("iVBORwA=", True)
+
+
+def test_chunked_bodies_are_reassembled(stack: LocalStack) -> None:
+    # Given a client that streams its body in chunks
+    connection = http.client.HTTPConnection("127.0.0.1", int(stack.api_url.rsplit(":", 1)[1]), timeout=60)
+    try:
+        # When it posts them
+        connection.request(
+            "POST",
+            "/fixture/items",
+            body=iter([b'{"a":', b" 1}"]),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        reply = connection.getresponse()
+        event = json.loads(reply.read())["event"]
+    finally:
+        connection.close()
+
+    # Then the function gets the whole body
+    assert reply.status == 200
+    assert event["body"] == '{"a": 1}'
+
+
+def test_each_function_runs_with_its_own_environment_and_context(stack: LocalStack) -> None:
+    # Given a public and a non-public route served by the same code
+    # When the public one is called
+    reply = http_call(stack.api_url, "GET", "/fixture/items/1")
+
+    # Then its instance has its own role and a Lambda-like context with time left
+    body = reply.json()
+    assert body["route_role"] == "public"
+    assert body["function_name"] == "echo"
+    assert 0 < body["remaining_ms"] <= 5000
+
+
+def test_unknown_route_is_a_problem_with_security_headers_and_correlation_id(stack: LocalStack) -> None:
+    # Given a path and a method no route has
+    # When they are requested
+    missing = http_call(stack.api_url, "GET", "/nowhere", headers={"X-Correlation-Id": "corr-1", "Origin": ORIGIN})
+    wrong_method = http_call(stack.api_url, "DELETE", "/fixture/items/1")
+
+    # Then the gateway answers 404 in the problem format, with the headers every response carries
+    assert missing.status == 404
+    assert missing.header("content-type") == "application/problem+json"
+    assert missing.json()["code"] == "RES_ROUTE_NOT_FOUND"
+    assert missing.json()["instance"] == missing.header("apigw-requestid")
+    assert missing.header("x-correlation-id") == "corr-1"
+    assert missing.header("x-content-type-options") == "nosniff"
+    assert missing.header("strict-transport-security")
+    assert missing.header("access-control-allow-origin") == ORIGIN
+    assert wrong_method.status == 404
+
+
+def test_cors_preflight_is_answered_by_the_gateway_from_the_allow_list(stack: LocalStack) -> None:
+    # Given a preflight from an allowed origin and one from another origin
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+
+    # When both are sent
+    allowed = http_call(stack.api_url, "OPTIONS", "/fixture/items", headers={"Origin": ORIGIN, **preflight})
+    other = http_call(
+        stack.api_url, "OPTIONS", "/fixture/items", headers={"Origin": "https://evil.example", **preflight}
+    )
+
+    # Then only the allowed origin gets CORS headers, each header once
+    assert allowed.status == 204
+    assert allowed.headers["access-control-allow-origin"] == [ORIGIN]
+    assert "POST" in (allowed.header("access-control-allow-methods") or "")
+    assert other.status == 204
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_function_that_times_out_is_replaced_and_answers_504(stack: LocalStack) -> None:
+    # Given a warm instance of a function whose timeout is one second
+    first_pid = http_call(stack.api_url, "GET", "/fixture/slow").json()["pid"]
+
+    # When an invocation runs past the timeout
+    timed_out = http_call(stack.api_url, "GET", "/fixture/slow?sleep=30")
+
+    # Then the gateway answers 504 with the timeout code, and the next call runs in a new instance
+    assert timed_out.status == 504
+    assert timed_out.json()["code"] == "EXT_FUNCTION_TIMEOUT"
+    assert timed_out.header("x-correlation-id")
+    assert first_pid not in stack.runtime.instance_pids()  # type: ignore[union-attr]
+    assert http_call(stack.api_url, "GET", "/fixture/slow").json()["pid"] != first_pid
+
+
+def test_a_function_that_raises_answers_500_without_leaking_the_error(stack: LocalStack) -> None:
+    # Given a function that raises out of its handler
+    # When it is called
+    reply = http_call(stack.api_url, "GET", "/fixture/crash")
+
+    # Then the client sees a generic internal problem, never the exception's text
+    assert reply.status == 500
+    assert reply.json()["code"] == "SYS_INTERNAL"
+    assert b"internal detail" not in reply.body
+
+
+def test_non_public_route_without_an_authorizer_is_refused(stack: LocalStack) -> None:
+    # Given no authorizer in the catalogue
+    # When a non-public route is called, even with a token
+    reply = http_call(stack.api_url, "GET", "/fixture/private", headers={"Authorization": "Bearer good"})
+
+    # Then nothing is reachable without a verified identity
+    assert reply.status == 401
+    assert reply.json()["code"] == "AUTH_UNAUTHENTICATED"
+
+
+def test_authorizer_decides_and_its_context_reaches_the_function(authorized_stack: LocalStack) -> None:
+    # Given a catalogue with an authorizer that accepts only "Bearer good"
+    url = authorized_stack.api_url
+
+    # When the protected route is called without a token, with a bad one and with the good one
+    missing = http_call(url, "GET", "/fixture/private")
+    refused = http_call(url, "GET", "/fixture/private", headers={"Authorization": "Bearer bad"})
+    allowed = http_call(url, "GET", "/fixture/private", headers={"Authorization": "Bearer good"})
+
+    # Then no token is 401, a refused one 403, and an accepted one reaches the function with the context
+    assert (missing.status, missing.json()["code"]) == (401, "AUTH_UNAUTHENTICATED")
+    assert (refused.status, refused.json()["code"]) == (403, "PERM_FORBIDDEN")
+    assert allowed.status == 200
+    event = allowed.json()["event"]
+    assert event["requestContext"]["authorizer"] == {"lambda": {"tenant": "t-1", "sub": "u-1", "roles": "user"}}
+    assert allowed.json()["route_role"] == "user"
