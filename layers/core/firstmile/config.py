@@ -35,6 +35,29 @@ class Settings(BaseSettings):
     # A dependency check slower than this counts as failed for readiness.
     dependency_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
 
+    # Identity and rate limits (docs/decisions/0010-0016).
+    # The signing keys live in this Secrets Manager secret (KMS-encrypted); its name, not a secret.
+    signing_keys_secret: str = "firstmile-signing-keys"  # noqa: S105
+    issuer: str = "urn:firstmile:local"
+    audience: str = "urn:firstmile:api"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=900)
+    # A session (refresh-token family) ends this long after it started, however often it is refreshed.
+    refresh_absolute_lifetime_seconds: int = Field(default=30 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
+    # ...or this long after its last refresh, whichever comes first.
+    refresh_idle_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
+    # How long the token just rotated away answers "superseded" instead of counting as reuse.
+    refresh_overlap_seconds: int = Field(default=5, ge=0, le=10)
+    # How stale a verifier's view of a user's revocations may be: the stated revocation bound.
+    revocation_cache_seconds: int = Field(default=5, ge=0, le=60)
+    # A new signing key is published this long before it signs anything.
+    key_publish_ahead_seconds: int = Field(default=3600, ge=300, le=7 * 24 * 3600)
+    # The current signing key is replaced after this many days.
+    key_rotation_days: int = Field(default=30, ge=1, le=365)
+    # After a client secret is rotated, the old secret keeps working this long.
+    client_secret_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
+    # Per route class, a limit replacing the default (requests per window), e.g. {"user_write": 40}.
+    rate_limit_overrides: dict[str, int] = Field(default_factory=dict)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -1,0 +1,1 @@
+"""Audit log: who did what to whom, in a hash chain per tenant that shows tampering."""

@@ -1,0 +1,262 @@
+"""The audit log in the main table: one chain per tenant, appended atomically, listed by keys.
+
+Key formats (see docs/data-model.md):
+- entry: ``pk = TENANT#<t>#AUDIT``, ``sk = ENTRY#<at>#<sequence:012d>``; ``gsi1pk = TENANT#<t>#AUDIT#ACTION#<action>``,
+  ``gsi1sk = <sk>`` (list by action and time);
+- the same entry under its actor: ``pk = TENANT#<t>#AUDIT#ACTOR#<actor>``, ``sk = <sk>`` (list by actor and time);
+- the chain's head: ``pk = TENANT#<t>#AUDIT``, ``sk = HEAD`` with ``sequence``, ``hash``, ``at``.
+
+An append reads the head, then writes the entry, its actor copy and the new head in one transaction whose head
+write is conditioned on the sequence it read. Two concurrent appends cannot both win; the loser re-reads the head
+and tries again, so the chain never forks. Entries are never updated or deleted by Firstmile.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from firstmile.audit.logic import format_time, next_entry, parse_time, verify_chain
+from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification, UnreadableEntry
+from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from firstmile.platform.errors import DependencyUnavailableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+_ENTRY_FIELDS = ("tenant", "sequence", "actor", "action", "target", "correlation_id", "details", "previous_hash")
+
+
+class AuditAppendContendedError(DependencyUnavailableError):
+    """An append lost the race for the chain's head more often than it may retry (answered as 503)."""
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__("audit log", f"append to the chain of {tenant} stayed contended")
+
+
+def _chain_pk(tenant: str) -> str:
+    return f"TENANT#{tenant}#AUDIT"
+
+
+def _action_pk(tenant: str, action: str) -> str:
+    return f"TENANT#{tenant}#AUDIT#ACTION#{action}"
+
+
+def _actor_pk(tenant: str, actor: str) -> str:
+    return f"TENANT#{tenant}#AUDIT#ACTOR#{actor}"
+
+
+def _entry_sk(entry: AuditEntry) -> str:
+    return f"ENTRY#{format_time(entry.at)}#{entry.sequence:012d}"
+
+
+_HEAD_SK = "HEAD"
+
+
+def _now() -> float:
+    return time.time()
+
+
+class AuditStore:
+    """Appends to, lists and verifies the per-tenant audit chains."""
+
+    def __init__(
+        self,
+        table: Table,
+        *,
+        clock: Callable[[], float] = _now,
+        max_attempts: int = 25,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._table = table
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+
+    # --- appending ---------------------------------------------------------------------------------------------
+
+    def record(self, event: AuditEvent) -> AuditEntry:
+        """Append ``event`` to its tenant's chain; retries when a concurrent append took the head first."""
+        for attempt in range(1, self._max_attempts + 1):
+            head = self.head(event.tenant)
+            entry = next_entry(event, head, datetime.fromtimestamp(self._clock(), UTC))
+            if self._append(entry, head):
+                return entry
+            # Full jitter, capped: contention on one tenant's chain is short-lived.
+            self._sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not security
+        raise AuditAppendContendedError(event.tenant)
+
+    def _append(self, entry: AuditEntry, head: ChainHead | None) -> bool:
+        sk = _entry_sk(entry)
+        body = _entry_item(entry)
+        chain_pk = _chain_pk(entry.tenant)
+        head_condition: dict[str, Any] = (
+            {
+                "ConditionExpression": "#seq = :read",
+                "ExpressionAttributeNames": {"#seq": "sequence"},
+                "ExpressionAttributeValues": {":read": head.sequence},
+            }
+            if head
+            else {"ConditionExpression": "attribute_not_exists(pk)"}
+        )
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {
+                        "pk": chain_pk,
+                        "sk": sk,
+                        "gsi1pk": _action_pk(entry.tenant, entry.action),
+                        "gsi1sk": sk,
+                        "kind": "audit_entry",
+                        **body,
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {"pk": _actor_pk(entry.tenant, entry.actor), "sk": sk, "kind": "audit_actor_entry", **body},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {
+                        "pk": chain_pk,
+                        "sk": _HEAD_SK,
+                        "kind": "audit_head",
+                        "sequence": entry.sequence,
+                        "hash": entry.hash,
+                        "at": format_time(entry.at),
+                    },
+                    **head_condition,
+                }
+            },
+        ]
+        try:
+            self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if _error_code(exc) == "TransactionCanceledException":
+                return False
+            raise DependencyUnavailableError("table", _error_code(exc)) from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailableError("table", type(exc).__name__) from exc
+        return True
+
+    def head(self, tenant: str) -> ChainHead | None:
+        """The newest entry's sequence and hash, read consistently."""
+        item = _call(
+            lambda: self._table.get_item(Key={"pk": _chain_pk(tenant), "sk": _HEAD_SK}, ConsistentRead=True)
+        ).get("Item")
+        if not item:
+            return None
+        return ChainHead(sequence=int(item["sequence"]), hash=str(item["hash"]), at=parse_time(str(item["at"])))
+
+    # --- reading -------------------------------------------------------------------------------------------------
+
+    def list_entries(
+        self, tenant: str, filters: AuditFilter | None = None, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[AuditEntry]:
+        """One page of a tenant's entries, newest first, by actor, by action or all, within an optional time range.
+
+        Each filter is a key condition: the actor copy's partition, the action index, or the chain's partition;
+        an action filter on top of an actor filter is applied to that actor's entries only.
+        """
+        filters = filters or AuditFilter()
+        low = "ENTRY#" + (format_time(filters.since) if filters.since else "")
+        high = "ENTRY#" + (format_time(filters.until) if filters.until else "") + "~"
+        query: dict[str, Any] = {
+            "ScanIndexForward": False,
+            "Limit": max(1, min(limit, MAX_LIMIT)),
+            "ExpressionAttributeValues": {":low": low, ":high": high},
+        }
+        if filters.actor:
+            partition = _actor_pk(tenant, filters.actor)
+            query["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :low AND :high"
+            if filters.action:
+                query["FilterExpression"] = "#action = :action"
+                query["ExpressionAttributeNames"] = {"#action": "action"}
+                query["ExpressionAttributeValues"][":action"] = filters.action
+        elif filters.action:
+            partition = _action_pk(tenant, filters.action)
+            query["IndexName"] = "gsi1"
+            query["KeyConditionExpression"] = "gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high"
+        else:
+            partition = _chain_pk(tenant)
+            query["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :low AND :high"
+        query["ExpressionAttributeValues"][":pk"] = partition
+        # The cursor is bound to the list it came from: partition, range and the extra action filter.
+        cursor_scope = f"{partition}|{low}|{high}|{filters.action or ''}"
+        start = decode_cursor(cursor, cursor_scope)
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = _call(lambda: self._table.query(**query))
+        entries = [_entry_from(item) for item in response.get("Items", [])]
+        return Page[AuditEntry](
+            items=[e for e in entries if isinstance(e, AuditEntry)],
+            next_cursor=encode_cursor(response.get("LastEvaluatedKey"), cursor_scope),
+        )
+
+    def verify(self, tenant: str) -> ChainVerification:
+        """Walk the tenant's whole chain in order and report the first broken link (if any)."""
+        head = self.head(tenant)
+        return verify_chain(self._chain(tenant), head)
+
+    def _chain(self, tenant: str) -> Iterator[AuditEntry | UnreadableEntry]:
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
+            "ExpressionAttributeValues": {":pk": _chain_pk(tenant), ":entry": "ENTRY#"},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = _call(lambda: self._table.query(**query))
+            for item in response.get("Items", []):
+                yield _entry_from(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _entry_item(entry: AuditEntry) -> dict[str, Any]:
+    body = entry.model_dump(include=set(_ENTRY_FIELDS))
+    return {**body, "at": format_time(entry.at), "hash": entry.hash}
+
+
+def _entry_from(item: dict[str, Any]) -> AuditEntry | UnreadableEntry:
+    try:
+        return AuditEntry(
+            tenant=item["tenant"],
+            sequence=int(item["sequence"]),
+            at=parse_time(str(item["at"])),
+            actor=item["actor"],
+            action=item["action"],
+            target=item["target"],
+            correlation_id=item["correlation_id"],
+            details=dict(item["details"]),
+            previous_hash=item["previous_hash"],
+            hash=item["hash"],
+        )
+    except (KeyError, TypeError, ValueError, ValidationError):
+        tail = str(item.get("sk", "")).rsplit("#", 1)[-1]
+        return UnreadableEntry(sequence=int(tail) if tail.isdigit() else None)
+
+
+def _call(operation: Callable[[], Any]) -> Any:
+    try:
+        return operation()
+    except ClientError as exc:
+        raise DependencyUnavailableError("table", _error_code(exc)) from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailableError("table", type(exc).__name__) from exc
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "ClientError"))

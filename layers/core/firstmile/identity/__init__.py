@@ -1,0 +1,1 @@
+"""Identity: tenants, API clients, sessions (refresh-token families), access tokens, signing keys, revocation."""

@@ -1,0 +1,477 @@
+"""Identity in the main table: tenants, API clients, sessions, refresh pointers, revocations, published keys.
+
+Key formats (see docs/data-model.md):
+- tenant: ``pk = TENANT#<t>``, ``sk = TENANT``;
+- API client: ``pk = CLIENT#<client id>``, ``sk = CLIENT``; ``gsi1pk = TENANT#<t>#CLIENTS``,
+  ``gsi1sk = CLIENT#<created ms>#<client id>`` (a tenant's clients);
+- session (refresh-token family): ``pk = TENANT#<t>#USER#<u>``, ``sk = FAMILY#<family id>``, ``expires_at`` = the
+  family's absolute expiry;
+- refresh pointer: ``pk = REFRESH#<sha256 of the token>``, ``sk = REFRESH`` -> tenant, user, family id;
+  ``gsi1pk = TENANT#<t>#USER#<u>#REFRESH``, ``gsi1sk = <family id>#<generation>`` (to erase a user's pointers);
+- revocations, under the user: ``sk = REVOKED#ALL`` (``revoked_before``), ``REVOKED#FAMILY#<family id>``,
+  ``REVOKED#JTI#<jti>``, each expiring once no access token it concerns can still be alive;
+- published public keys: ``pk = SIGNING_KEYS``, ``sk = JWKS`` (versioned).
+
+A rotation is one transaction: the family's update, conditioned on the presented hash still being current and the
+family being alive and unrevoked, plus the new token's pointer. Two refreshes with one token cannot both win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import BotoCoreError, ClientError
+
+from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
+from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
+from firstmile.platform.versioned import VERSION, put_versioned
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+_JWKS_KEY = {"pk": "SIGNING_KEYS", "sk": "JWKS"}
+_KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "kind", "expires_at", VERSION)
+
+
+class AlreadyExistsError(Exception):
+    """A create found the item already there."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} already exists")
+        self.what = what
+
+
+def _tenant_key(tenant_id: str) -> dict[str, str]:
+    return {"pk": f"TENANT#{tenant_id}", "sk": "TENANT"}
+
+
+def _client_key(client_id: str) -> dict[str, str]:
+    return {"pk": f"CLIENT#{client_id}", "sk": "CLIENT"}
+
+
+def _clients_index(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}#CLIENTS"
+
+
+def user_partition(tenant: str, user: str) -> str:
+    """The partition that holds everything personal of one user."""
+    return f"TENANT#{tenant}#USER#{user}"
+
+
+def _family_key(tenant: str, user: str, family_id: str) -> dict[str, str]:
+    return {"pk": user_partition(tenant, user), "sk": f"FAMILY#{family_id}"}
+
+
+def _pointer_key(token_hash: str) -> dict[str, str]:
+    return {"pk": f"REFRESH#{token_hash}", "sk": "REFRESH"}
+
+
+def _pointers_index(tenant: str, user: str) -> str:
+    return f"TENANT#{tenant}#USER#{user}#REFRESH"
+
+
+def _number(value: float) -> Decimal:
+    return Decimal(str(round(value, 3)))
+
+
+def _epoch(value: float) -> int:
+    """A TTL value: whole epoch seconds, rounded up so nothing expires early."""
+    return math.ceil(value)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals as ints or floats, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _fields(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in item.items() if k not in _KEY_ATTRIBUTES}
+
+
+class IdentityStore:
+    """Every read and write of identity items."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    # --- tenants ------------------------------------------------------------------------------------------------
+
+    def create_tenant(self, tenant: Tenant) -> Tenant:
+        """Store a new tenant; ``AlreadyExistsError`` when the id is taken."""
+        item = {**_tenant_key(tenant.tenant_id), "kind": "tenant", **tenant.model_dump()}
+        item["created_at"] = _number(tenant.created_at)
+        if not self._put_if_absent(item):
+            raise AlreadyExistsError(f"tenant {tenant.tenant_id}")
+        return tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        """The tenant, if it exists."""
+        item = self._get(_tenant_key(tenant_id))
+        return Tenant.model_validate(_fields(item)) if item else None
+
+    # --- API clients --------------------------------------------------------------------------------------------
+
+    def create_client(self, client: ApiClient) -> ApiClient:
+        """Store a new API client (its secret's hash only)."""
+        item = {
+            **_client_key(client.client_id),
+            "gsi1pk": _clients_index(client.tenant_id),
+            "gsi1sk": f"CLIENT#{int(client.created_at * 1000):015d}#{client.client_id}",
+            "kind": "api_client",
+            **_client_attributes(client),
+        }
+        if not self._put_if_absent(item):
+            raise AlreadyExistsError(f"client {client.client_id}")
+        return client
+
+    def get_client(self, client_id: str) -> ApiClient | None:
+        """The client, read consistently (a disabled client must be refused at once)."""
+        item = self._get(_client_key(client_id))
+        return ApiClient.model_validate(_fields(item)) if item else None
+
+    def list_clients(self, tenant_id: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page[ApiClient]:
+        """One page of a tenant's clients, oldest first."""
+        partition = _clients_index(tenant_id)
+        query: dict[str, Any] = {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": Key("gsi1pk").eq(partition),
+            "Limit": max(1, min(limit, MAX_LIMIT)),
+        }
+        start = decode_cursor(cursor, partition)
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = _call(lambda: self._table.query(**query))
+        return Page[ApiClient](
+            items=[ApiClient.model_validate(_fields(item)) for item in response.get("Items", [])],
+            next_cursor=encode_cursor(response.get("LastEvaluatedKey"), partition),
+        )
+
+    def replace_client(self, before: ApiClient, after: ApiClient) -> ApiClient:
+        """Write ``after`` over ``before`` (secret rotation); ``VersionConflictError`` when it changed meanwhile."""
+        try:
+            _call(
+                lambda: self._table.put_item(
+                    Item={
+                        **_client_key(after.client_id),
+                        "gsi1pk": _clients_index(after.tenant_id),
+                        "gsi1sk": f"CLIENT#{int(after.created_at * 1000):015d}#{after.client_id}",
+                        "kind": "api_client",
+                        **_client_attributes(after),
+                    },
+                    ConditionExpression=Attr("secret_hash").eq(before.secret_hash) & Attr("disabled").eq(False),
+                ),
+                conditional=True,
+            )
+        except _ConditionFailedError:
+            raise VersionConflictError(None, None) from None
+        return after
+
+    def disable_client(self, client_id: str, now: float) -> ApiClient | None:
+        """Disable the client (idempotent); ``None`` when there is no such client."""
+        try:
+            response = _call(
+                lambda: self._table.update_item(
+                    Key=_client_key(client_id),
+                    UpdateExpression="SET disabled = :true, disabled_at = if_not_exists(disabled_at, :now)",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":true": True, ":now": _number(now)},
+                    ReturnValues="ALL_NEW",
+                ),
+                conditional=True,
+            )
+        except _ConditionFailedError:
+            return None
+        return ApiClient.model_validate(_fields(response["Attributes"]))
+
+    # --- sessions -----------------------------------------------------------------------------------------------
+
+    def start_family(self, family: Family) -> None:
+        """Store a new family and the pointer of its first refresh token, together."""
+        self._transact(
+            [
+                {"Put": self._put(self._family_item(family), "attribute_not_exists(pk)")},
+                {"Put": self._put(self._pointer_item(family), "attribute_not_exists(pk)")},
+            ]
+        )
+
+    def find_pointer(self, token_hash: str) -> RefreshPointer | None:
+        """Which family the token hashing to ``token_hash`` belongs to (any token ever issued, until expiry)."""
+        item = self._get(_pointer_key(token_hash))
+        if not item:
+            return None
+        return RefreshPointer(
+            token_hash=token_hash,
+            tenant=str(item["tenant"]),
+            user=str(item["user"]),
+            family_id=str(item["family_id"]),
+            expires_at=float(item["expires_at"]),
+        )
+
+    def get_family(self, tenant: str, user: str, family_id: str) -> Family | None:
+        """The family, read consistently."""
+        item = self._get(_family_key(tenant, user, family_id))
+        return Family.model_validate(_fields(item)) if item else None
+
+    def list_families(self, tenant: str, user: str) -> list[Family]:
+        """Every family of a user (revoked and expired ones until the TTL sweeper removes them)."""
+        return [
+            Family.model_validate(_fields(item))
+            for item in self._query_all(
+                KeyConditionExpression=Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with("FAMILY#")
+            )
+        ]
+
+    def rotate_family(self, before: Family, after: Family, now: float) -> bool:
+        """Swap the family's current token for ``after.current_hash``, atomically; ``False`` when it lost.
+
+        The update only applies while ``before.current_hash`` is still current and the family is alive and not
+        revoked, so of two concurrent rotations with the same token exactly one succeeds.
+        """
+        update = {
+            "TableName": self._table.name,
+            "Key": _family_key(before.tenant, before.user, before.family_id),
+            "UpdateExpression": (
+                "SET current_hash = :new, previous_hash = :presented, previous_rotated_at = :now, "
+                "generation = :generation, idle_expires_at = :idle"
+            ),
+            "ConditionExpression": (
+                "current_hash = :presented AND revoked = :false AND absolute_expires_at > :now "
+                "AND idle_expires_at > :now"
+            ),
+            "ExpressionAttributeValues": {
+                ":new": after.current_hash,
+                ":presented": before.current_hash,
+                ":now": _number(now),
+                ":generation": after.generation,
+                ":idle": _number(after.idle_expires_at),
+                ":false": False,
+            },
+        }
+        try:
+            self._transact(
+                [{"Update": update}, {"Put": self._put(self._pointer_item(after), "attribute_not_exists(pk)")}]
+            )
+        except _ConditionFailedError:
+            return False
+        return True
+
+    def revoke_family(
+        self, tenant: str, user: str, family_id: str, *, now: float, reason: str, access_ttl_seconds: int
+    ) -> Family | None:
+        """Revoke one session: its refresh tokens at once, its access tokens through the revocation item.
+
+        Returns the family as it is now (``None`` when it does not exist; the revocation item is written anyway,
+        so access tokens naming it stop working).
+        """
+        self._put_revocation(tenant, user, f"REVOKED#FAMILY#{family_id}", now + access_ttl_seconds + 60)
+        try:
+            response = _call(
+                lambda: self._table.update_item(
+                    Key=_family_key(tenant, user, family_id),
+                    UpdateExpression=(
+                        "SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now), "
+                        "revoked_reason = if_not_exists(revoked_reason, :reason)"
+                    ),
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":true": True, ":now": _number(now), ":reason": reason},
+                    ReturnValues="ALL_NEW",
+                ),
+                conditional=True,
+            )
+        except _ConditionFailedError:
+            return None
+        return Family.model_validate(_fields(response["Attributes"]))
+
+    def revoke_user(self, tenant: str, user: str, *, now: float, access_ttl_seconds: int, reason: str) -> list[str]:
+        """Sign the user out everywhere: every token issued until ``now`` and every session. Returns the sessions."""
+        revoked_before = int(now)
+        # Never move the mark backwards (a slow container's clock): a failed condition is fine.
+        with contextlib.suppress(_ConditionFailedError):
+            _call(
+                lambda: self._table.update_item(
+                    Key={"pk": user_partition(tenant, user), "sk": "REVOKED#ALL"},
+                    UpdateExpression="SET revoked_before = :before, expires_at = :expires, kind = :kind",
+                    ConditionExpression="attribute_not_exists(revoked_before) OR revoked_before < :before",
+                    ExpressionAttributeValues={
+                        ":before": revoked_before,
+                        ":expires": _epoch(now + access_ttl_seconds + 60),
+                        ":kind": "revocation",
+                    },
+                ),
+                conditional=True,
+            )
+        revoked = []
+        for family in self.list_families(tenant, user):
+            if not family.revoked:
+                self.revoke_family(
+                    tenant, user, family.family_id, now=now, reason=reason, access_ttl_seconds=access_ttl_seconds
+                )
+                revoked.append(family.family_id)
+        return revoked
+
+    def revoke_token(self, tenant: str, user: str, jti: str, expires_at: float) -> None:
+        """Revoke one access token until it would have expired anyway."""
+        self._put_revocation(tenant, user, f"REVOKED#JTI#{jti}", expires_at)
+
+    def revocations(self, tenant: str, user: str, now: float) -> Revocations:
+        """Every live revocation of a user, with one Query."""
+        families, token_ids, revoked_before = set(), set(), None
+        for item in self._query_all(
+            KeyConditionExpression=Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with("REVOKED#"),
+        ):
+            if float(item.get("expires_at", 0)) <= now:
+                continue  # expired; the TTL sweeper has not removed it yet
+            sk = str(item["sk"])
+            if sk == "REVOKED#ALL":
+                revoked_before = int(item["revoked_before"])
+            elif sk.startswith("REVOKED#FAMILY#"):
+                families.add(sk.removeprefix("REVOKED#FAMILY#"))
+            elif sk.startswith("REVOKED#JTI#"):
+                token_ids.add(sk.removeprefix("REVOKED#JTI#"))
+        return Revocations(revoked_before=revoked_before, families=frozenset(families), token_ids=frozenset(token_ids))
+
+    def delete_user_sessions(self, tenant: str, user: str) -> int:
+        """Erase a user's sessions, refresh pointers and revocations (for erasure). Returns how many items."""
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in self._query_all(
+                KeyConditionExpression=Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with("FAMILY#")
+            )
+        ]
+        keys += [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in self._query_all(
+                KeyConditionExpression=Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with("REVOKED#")
+            )
+        ]
+        keys += [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in self._query_all(
+                IndexName="gsi1", KeyConditionExpression=Key("gsi1pk").eq(_pointers_index(tenant, user))
+            )
+        ]
+        with self._table.batch_writer() as batch:
+            for key in keys:
+                batch.delete_item(Key=key)
+        return len(keys)
+
+    # --- published keys -------------------------------------------------------------------------------------------
+
+    def published_jwks(self) -> tuple[dict[str, Any], int]:
+        """The JWKS verifiers use, and its version (0 before the first publication)."""
+        item = self._get(_JWKS_KEY, consistent=False)
+        if not item:
+            return {"keys": []}, 0
+        return json.loads(str(item["jwks"])), int(item[VERSION])
+
+    def publish_jwks(self, jwks: dict[str, Any], expected_version: int) -> int:
+        """Replace the published JWKS if it is still at ``expected_version``; the new version."""
+        stored = put_versioned(
+            self._table, {**_JWKS_KEY, "kind": "published_keys", "jwks": json.dumps(jwks)}, expected_version
+        )
+        return int(stored[VERSION])
+
+    # --- plumbing -------------------------------------------------------------------------------------------------
+
+    def _family_item(self, family: Family) -> dict[str, Any]:
+        body = family.model_dump()
+        for name in ("created_at", "absolute_expires_at", "idle_expires_at", "previous_rotated_at", "revoked_at"):
+            if body[name] is not None:
+                body[name] = _number(body[name])
+        body["roles"] = list(family.roles)
+        body = {k: v for k, v in body.items() if v is not None}
+        return {
+            **_family_key(family.tenant, family.user, family.family_id),
+            "kind": "session_family",
+            **body,
+            "expires_at": _epoch(family.absolute_expires_at),
+        }
+
+    def _pointer_item(self, family: Family) -> dict[str, Any]:
+        return {
+            **_pointer_key(family.current_hash),
+            "gsi1pk": _pointers_index(family.tenant, family.user),
+            "gsi1sk": f"{family.family_id}#{family.generation:08d}",
+            "kind": "refresh_pointer",
+            "tenant": family.tenant,
+            "user": family.user,
+            "family_id": family.family_id,
+            "expires_at": _epoch(family.absolute_expires_at),
+        }
+
+    def _put_revocation(self, tenant: str, user: str, sk: str, expires_at: float) -> None:
+        item: dict[str, Any] = {
+            "pk": user_partition(tenant, user),
+            "sk": sk,
+            "kind": "revocation",
+            "expires_at": _epoch(expires_at),
+        }
+        _call(lambda: self._table.put_item(Item=item))
+
+    def _put(self, item: dict[str, Any], condition: str) -> dict[str, Any]:
+        return {"TableName": self._table.name, "Item": item, "ConditionExpression": condition}
+
+    def _put_if_absent(self, item: dict[str, Any]) -> bool:
+        try:
+            _call(
+                lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)"),
+                conditional=True,
+            )
+        except _ConditionFailedError:
+            return False
+        return True
+
+    def _get(self, key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = _call(lambda: self._table.get_item(Key=key, ConsistentRead=consistent)).get(
+            "Item"
+        )
+        return item
+
+    def _query_all(self, **query: Any) -> Iterator[dict[str, Any]]:
+        while True:
+            response = _call(lambda: self._table.query(**query))
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        _call(lambda: self._table.meta.client.transact_write_items(TransactItems=items), conditional=True)  # type: ignore[arg-type]
+
+
+def _client_attributes(client: ApiClient) -> dict[str, Any]:
+    body = client.model_dump()
+    for name in ("created_at", "previous_secret_expires_at", "secret_rotated_at", "disabled_at"):
+        if body[name] is not None:
+            body[name] = _number(body[name])
+    body["allowed_roles"] = list(client.allowed_roles)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+class _ConditionFailedError(Exception):
+    """A conditional write (or a transaction) did not apply because a condition failed."""
+
+
+def _call(operation: Callable[[], Any], *, conditional: bool = False) -> Any:
+    try:
+        return operation()
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
+        if conditional and code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+            raise _ConditionFailedError(code) from None
+        raise DependencyUnavailableError("table", code) from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailableError("table", type(exc).__name__) from exc

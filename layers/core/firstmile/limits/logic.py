@@ -1,0 +1,123 @@
+"""Fixed-window rate limiting: the decision, the headers, and what happens when the counter store fails.
+
+A window is ``[floor(now / w) * w, +w)``. Every request increments the window's counter atomically and is allowed
+while the count stays within the limit. Fixed windows let a caller spend up to twice the limit across a window
+boundary; that is accepted in exchange for one atomic write per request (see docs/decisions).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from firstmile.http import problems as p
+from firstmile.limits.models import DEFAULT_RULES, LimitRule, LimitSubject, RateDecision, RouteClass
+from firstmile.observability import logger
+from firstmile.platform.errors import DependencyUnavailableError
+
+LIMITER_UNAVAILABLE_RETRY_SECONDS = 5
+
+
+class Counter(Protocol):
+    """Atomically adds one to a window's counter and returns the new count."""
+
+    def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int: ...
+
+
+def window_start(now: float, window_seconds: int) -> int:
+    """The start (epoch seconds) of the fixed window containing ``now``."""
+    return int(now // window_seconds) * window_seconds
+
+
+def decide(count: int, rule: LimitRule, now: float) -> RateDecision:
+    """Whether the ``count``-th request of the current window is allowed, with the numbers for the headers."""
+    reset = max(1, math.ceil(window_start(now, rule.window_seconds) + rule.window_seconds - now))
+    allowed = count <= rule.limit
+    return RateDecision(
+        allowed=allowed,
+        limit=rule.limit,
+        remaining=max(0, rule.limit - count),
+        reset_seconds=reset,
+        retry_after_seconds=None if allowed else reset,
+    )
+
+
+def rate_limit_headers(decision: RateDecision) -> dict[str, str]:
+    """``RateLimit-Limit``, ``-Remaining``, ``-Reset`` (delta seconds), and ``Retry-After`` when refused."""
+    headers = {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(decision.reset_seconds),
+    }
+    if decision.retry_after_seconds is not None:
+        headers["Retry-After"] = str(decision.retry_after_seconds)
+    return headers
+
+
+def raise_if_limited(decision: RateDecision) -> RateDecision:
+    """``decision`` when allowed; a 429 ``RATE_LIMITED`` problem with the rate-limit headers otherwise."""
+    if not decision.allowed:
+        raise p.Problem(
+            p.RATE_LIMITED,
+            f"Too many requests; retry in {decision.retry_after_seconds} seconds.",
+            headers=rate_limit_headers(decision),
+        )
+    return decision
+
+
+def rules_with_overrides(overrides: Mapping[str, int] | None = None) -> dict[RouteClass, LimitRule]:
+    """The default rules with some limits replaced (``Settings.rate_limit_overrides``); unknown names refused."""
+    rules = dict(DEFAULT_RULES)
+    for name, limit in (overrides or {}).items():
+        route_class = RouteClass(name)
+        base = rules[route_class]
+        rules[route_class] = LimitRule(route_class, limit, base.window_seconds, base.fail_closed)
+    return rules
+
+
+class RateLimiter:
+    """Counts requests per subject and route class, and decides.
+
+    When the counter fails: rules that fail open allow the request (``degraded``) and log it; rules that fail
+    closed refuse it with 503 ``SYS_UNAVAILABLE`` and ``Retry-After``.
+    """
+
+    def __init__(
+        self,
+        counter: Counter,
+        *,
+        rules: Mapping[RouteClass, LimitRule] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._counter = counter
+        self._rules = dict(rules or DEFAULT_RULES)
+        self._clock = clock
+
+    def rule(self, route_class: RouteClass) -> LimitRule:
+        """The rule that applies to ``route_class``."""
+        return self._rules[route_class]
+
+    def check(self, route_class: RouteClass, subject: LimitSubject) -> RateDecision:
+        """Count this request and decide; never raises for being limited (see ``enforce``)."""
+        rule, now = self._rules[route_class], self._clock()
+        start = window_start(now, rule.window_seconds)
+        try:
+            count = self._counter.hit(subject, route_class, start, rule.window_seconds)
+        except DependencyUnavailableError as exc:
+            if rule.fail_closed:
+                logger.warning("rate limiter unavailable; refusing", extra={"route_class": route_class.value})
+                raise p.Problem(
+                    p.SYS_UNAVAILABLE,
+                    "The request could not be checked against its rate limit; retry shortly.",
+                    headers={"Retry-After": str(LIMITER_UNAVAILABLE_RETRY_SECONDS)},
+                ) from exc
+            logger.warning("rate limiter unavailable; allowing", extra={"route_class": route_class.value})
+            reset = max(1, math.ceil(start + rule.window_seconds - now))
+            return RateDecision(True, rule.limit, rule.limit, reset, degraded=True)
+        return decide(count, rule, now)
+
+    def enforce(self, route_class: RouteClass, subject: LimitSubject) -> RateDecision:
+        """Count this request; raise the 429 problem when it is over the limit."""
+        return raise_if_limited(self.check(route_class, subject))

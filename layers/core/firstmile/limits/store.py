@@ -1,0 +1,57 @@
+"""Rate-limit counters in the main table: one item per subject, route class and window, removed by TTL.
+
+Key formats (see docs/data-model.md):
+- a user's counter: ``pk = TENANT#<t>#USER#<u>``, ``sk = RATE#<route class>#<window start>``;
+- an API client's counter: ``pk = CLIENT#<client id>``, ``sk = RATE#<route class>#<window start>``.
+Each carries ``count`` and ``expires_at`` (the window's end plus a minute). A user's counters live in the user's
+partition, so they leave with the user's data.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from firstmile.limits.models import LimitSubject, RouteClass
+from firstmile.platform.errors import DependencyUnavailableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+# Counters outlive their window a little, so a request at the very end still finds its item.
+_EXPIRY_MARGIN_SECONDS = 60
+
+
+def _partition(subject: LimitSubject) -> str:
+    if subject.kind == "user":
+        return f"TENANT#{subject.tenant}#USER#{subject.id}"
+    return f"CLIENT#{subject.id}"
+
+
+class RateLimitStore:
+    """Atomic fixed-window counters (``UpdateItem`` with ``ADD``)."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int:
+        """Add one to the window's counter and return the new count (one atomic write, no read)."""
+        try:
+            response = self._table.update_item(
+                Key={"pk": _partition(subject), "sk": f"RATE#{route_class.value}#{window_start}"},
+                UpdateExpression="ADD #count :one SET expires_at = if_not_exists(expires_at, :expires), kind = :kind",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={
+                    ":one": 1,
+                    ":expires": window_start + window_seconds + _EXPIRY_MARGIN_SECONDS,
+                    ":kind": "rate_counter",
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            raise DependencyUnavailableError("table", str(exc.response.get("Error", {}).get("Code"))) from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailableError("table", type(exc).__name__) from exc
+        attributes: dict[str, Any] = dict(response.get("Attributes", {}))
+        return int(attributes["count"])

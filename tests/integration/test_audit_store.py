@@ -1,0 +1,185 @@
+"""The audit log against the emulator: appends that never fork, listing by keys, and tamper detection."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from firstmile.audit.models import AuditEvent, AuditFilter
+from firstmile.audit.store import AuditAppendContendedError, AuditStore
+from firstmile.http import problems as p
+from firstmile.platform import aws
+from tests.integration.conftest import Deployment
+from tests.integration.emulator_isolation import serialize_dynamodb
+
+NOW = 1_800_000_000.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def event(n: int, *, actor: str = "admin:u-1", action: str = "flag.updated", tenant: str = "t-acme") -> AuditEvent:
+    return AuditEvent(tenant=tenant, actor=actor, action=action, target=f"flag:f-{n}", correlation_id=f"c-{n}")
+
+
+@pytest.fixture
+def audit(deployment: Deployment) -> tuple[AuditStore, FakeClock]:
+    clock = FakeClock()
+    return AuditStore(aws.table(deployment.table_name), clock=clock), clock
+
+
+def entry_key(deployment: Deployment, sequence: int) -> dict[str, str]:
+    items = deployment.table.query(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :e)",
+        ExpressionAttributeValues={":pk": "TENANT#t-acme#AUDIT", ":e": "ENTRY#"},
+    )["Items"]
+    item = next(i for i in items if i["sequence"] == sequence)
+    return {"pk": item["pk"], "sk": item["sk"]}
+
+
+def test_entries_are_chained_and_listed_newest_first_in_pages(audit: tuple[AuditStore, FakeClock]) -> None:
+    store, clock = audit
+    for n in range(5):
+        clock.now += 1
+        store.record(event(n))
+    store.record(event(99, tenant="t-other"))
+
+    first = store.list_entries("t-acme", limit=3)
+    second = store.list_entries("t-acme", limit=3, cursor=first.next_cursor)
+
+    sequences = [e.sequence for e in first.items + second.items]
+    assert sequences == [5, 4, 3, 2, 1]
+    assert second.next_cursor is None
+    assert first.items[0].previous_hash == first.items[1].hash
+    assert store.head("t-acme") is not None and store.head("t-other") is not None
+
+
+def test_filters_are_served_by_keys_and_cursors_stay_with_their_filter(audit: tuple[AuditStore, FakeClock]) -> None:
+    store, clock = audit
+    plan = [
+        ("admin:u-1", "flag.updated"),
+        ("admin:u-2", "flag.updated"),
+        ("admin:u-1", "client.created"),
+        ("operator:ops", "client.disabled"),
+        ("admin:u-1", "flag.updated"),
+    ]
+    for n, (actor, action) in enumerate(plan):
+        clock.now += 60
+        store.record(event(n, actor=actor, action=action))
+
+    def sequences(filters: AuditFilter) -> list[int]:
+        return [e.sequence for e in store.list_entries("t-acme", filters).items]
+
+    assert sequences(AuditFilter(action="flag.updated")) == [5, 2, 1]
+    assert sequences(AuditFilter(actor="admin:u-1")) == [5, 3, 1]
+    assert sequences(AuditFilter(actor="admin:u-1", action="flag.updated")) == [5, 1]
+    since, until = datetime.fromtimestamp(NOW + 120, UTC), datetime.fromtimestamp(NOW + 240, UTC)
+    assert sequences(AuditFilter(since=since, until=until)) == [4, 3, 2]
+    assert sequences(AuditFilter(action="flag.updated", since=since)) == [5, 2]
+    page = store.list_entries("t-acme", AuditFilter(action="flag.updated"), limit=1)
+    with pytest.raises(p.Problem):
+        store.list_entries("t-acme", AuditFilter(action="client.created"), cursor=page.next_cursor)
+
+
+def test_an_untouched_chain_verifies(audit: tuple[AuditStore, FakeClock]) -> None:
+    store, _ = audit
+    for n in range(4):
+        store.record(event(n))
+
+    report = store.verify("t-acme")
+
+    assert report.ok and report.checked == 4 and report.head_sequence == 4
+
+
+def test_tampering_with_one_stored_entry_makes_verify_report_exactly_that_entry(
+    deployment: Deployment, audit: tuple[AuditStore, FakeClock]
+) -> None:
+    # Given a chain of six entries
+    store, clock = audit
+    for n in range(6):
+        clock.now += 1
+        store.record(event(n))
+
+    # When someone with table access rewrites the target of entry 4
+    deployment.table.update_item(
+        Key=entry_key(deployment, 4),
+        UpdateExpression="SET target = :t",
+        ExpressionAttributeValues={":t": "flag:something-else"},
+    )
+
+    # Then verify reports entry 4, and only it, as the first broken link
+    report = store.verify("t-acme")
+    assert not report.ok and report.checked == 3
+    assert report.first_broken is not None
+    assert (report.first_broken.sequence, report.first_broken.reason) == (4, "hash_mismatch")
+
+
+def test_a_deleted_entry_and_a_removed_attribute_are_reported(
+    deployment: Deployment, audit: tuple[AuditStore, FakeClock]
+) -> None:
+    store, _ = audit
+    for n in range(5):
+        store.record(event(n))
+
+    deployment.table.update_item(Key=entry_key(deployment, 4), UpdateExpression="REMOVE actor")
+    unreadable = store.verify("t-acme").first_broken
+    deployment.table.delete_item(Key=entry_key(deployment, 2))
+    gap = store.verify("t-acme").first_broken
+
+    assert unreadable is not None and (unreadable.sequence, unreadable.reason) == (4, "unreadable")
+    assert gap is not None and (gap.sequence, gap.reason) == (2, "sequence_gap")
+
+
+def test_concurrent_appends_never_fork_the_chain(
+    deployment: Deployment, audit: tuple[AuditStore, FakeClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serialize_dynamodb(monkeypatch)
+    _, clock = audit
+    writers, per_writer = 4, 4
+    start = threading.Barrier(writers)
+    failures: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        # One store (and boto3 resource) per thread, like one Lambda container each.
+        store = AuditStore(deployment.table, clock=clock)
+        start.wait()
+        try:
+            for n in range(per_writer):
+                store.record(event(worker * 100 + n, actor=f"admin:u-{worker}"))
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    store = audit[0]
+    assert failures == []
+    report = store.verify("t-acme")
+    assert report.ok and report.checked == writers * per_writer and report.head_sequence == writers * per_writer
+    listed = store.list_entries("t-acme", limit=100).items
+    assert sorted(e.target for e in listed) == sorted(
+        f"flag:f-{w * 100 + n}" for w in range(writers) for n in range(per_writer)
+    )
+
+
+def test_an_append_that_keeps_losing_gives_up_as_unavailable(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    naps: list[float] = []
+    store = AuditStore(aws.table(deployment.table_name), max_attempts=3, sleep=naps.append)
+    monkeypatch.setattr(store, "_append", lambda entry, head: False)
+
+    with pytest.raises(AuditAppendContendedError):
+        store.record(event(1))
+
+    assert len(naps) == 3 and all(0 <= nap <= 0.25 for nap in naps)

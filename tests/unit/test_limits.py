@@ -1,0 +1,151 @@
+"""Rate limits: fixed windows, the 429 problem and its headers, and failing open or closed per route class."""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from firstmile.http import problems as p
+from firstmile.limits.logic import RateLimiter, decide, rate_limit_headers, rules_with_overrides, window_start
+from firstmile.limits.models import DEFAULT_RULES, LimitRule, LimitSubject, RouteClass
+from firstmile.platform.errors import DependencyUnavailableError
+
+NOW = 1_800_000_000.0
+ALICE = LimitSubject.user("t-acme", "u-alice")
+BOB = LimitSubject.user("t-acme", "u-bob")
+
+
+class InMemoryCounter:
+    """Counts like the table does: one counter per subject, route class and window."""
+
+    def __init__(self) -> None:
+        self.counts: Tally[tuple[LimitSubject, RouteClass, int]] = Tally()
+
+    def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int:
+        self.counts[(subject, route_class, window_start)] += 1
+        return self.counts[(subject, route_class, window_start)]
+
+
+class BrokenCounter:
+    def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int:
+        raise DependencyUnavailableError("table", "ProvisionedThroughputExceededException")
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_defaults_are_those_the_product_promises() -> None:
+    assert (DEFAULT_RULES[RouteClass.USER_WRITE].limit, DEFAULT_RULES[RouteClass.USER_WRITE].window_seconds) == (20, 60)
+    privacy = DEFAULT_RULES[RouteClass.PRIVACY_REQUEST]
+    assert (privacy.limit, privacy.window_seconds) == (3, 86400)
+    assert {c for c, r in DEFAULT_RULES.items() if r.fail_closed} == {
+        RouteClass.AUTH_TOKEN,
+        RouteClass.AUTH_REFRESH,
+        RouteClass.VERIFICATION_CHECK,
+    }
+
+
+def test_the_21st_user_write_in_a_minute_is_limited_with_the_headers() -> None:
+    # Given a user who wrote 20 times in one minute
+    clock = Clock(window_start(NOW, 60) + 10)
+    limiter = RateLimiter(InMemoryCounter(), clock=clock)
+    decisions = [limiter.enforce(RouteClass.USER_WRITE, ALICE) for _ in range(20)]
+    assert [d.remaining for d in decisions[-2:]] == [1, 0]
+
+    # When the 21st arrives 40 s into the window
+    clock.now += 30
+    with pytest.raises(p.Problem) as limited:
+        limiter.enforce(RouteClass.USER_WRITE, ALICE)
+
+    # Then it is refused with 429 and told when to come back
+    assert limited.value.error is p.RATE_LIMITED and limited.value.error.status == 429
+    assert limited.value.headers == {
+        "RateLimit-Limit": "20",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "20",
+        "Retry-After": "20",
+    }
+    # ...while another user is not affected, and the next window starts afresh
+    assert limiter.enforce(RouteClass.USER_WRITE, BOB).remaining == 19
+    clock.now += 20
+    assert limiter.enforce(RouteClass.USER_WRITE, ALICE).remaining == 19
+
+
+def test_the_4th_privacy_request_in_a_day_is_limited_until_midnight_utc() -> None:
+    day = window_start(NOW, 86400)
+    clock = Clock(day + 3600)
+    limiter = RateLimiter(InMemoryCounter(), clock=clock)
+    for _ in range(3):
+        limiter.enforce(RouteClass.PRIVACY_REQUEST, ALICE)
+
+    clock.now = day + 86399
+    with pytest.raises(p.Problem) as limited:
+        limiter.enforce(RouteClass.PRIVACY_REQUEST, ALICE)
+
+    assert limited.value.headers["Retry-After"] == "1"
+    clock.now = day + 86400
+    assert limiter.enforce(RouteClass.PRIVACY_REQUEST, ALICE).allowed
+
+
+def test_route_classes_have_separate_budgets() -> None:
+    limiter = RateLimiter(InMemoryCounter(), clock=Clock(NOW))
+    for _ in range(3):
+        limiter.enforce(RouteClass.PRIVACY_REQUEST, ALICE)
+
+    assert limiter.enforce(RouteClass.USER_WRITE, ALICE).remaining == 19
+
+
+def test_ordinary_writes_fail_open_when_the_counter_store_fails() -> None:
+    limiter = RateLimiter(BrokenCounter(), clock=Clock(NOW))
+
+    decision = limiter.enforce(RouteClass.USER_WRITE, ALICE)
+
+    assert decision.allowed and decision.degraded
+
+
+@pytest.mark.parametrize("route_class", [RouteClass.AUTH_TOKEN, RouteClass.AUTH_REFRESH, RouteClass.VERIFICATION_CHECK])
+def test_auth_and_verification_fail_closed_when_the_counter_store_fails(route_class: RouteClass) -> None:
+    limiter = RateLimiter(BrokenCounter(), clock=Clock(NOW))
+
+    with pytest.raises(p.Problem) as refused:
+        limiter.enforce(route_class, LimitSubject.client("t-acme", "fmc_x"))
+
+    assert refused.value.error is p.SYS_UNAVAILABLE
+    assert refused.value.headers["Retry-After"] == "5"
+
+
+def test_overrides_replace_a_limit_and_keep_the_window_and_failure_mode() -> None:
+    rules = rules_with_overrides({"user_write": 40})
+
+    assert rules[RouteClass.USER_WRITE] == LimitRule(RouteClass.USER_WRITE, 40, 60, fail_closed=False)
+    with pytest.raises(ValueError):
+        rules_with_overrides({"no_such_class": 1})
+
+
+@given(
+    st.integers(min_value=1, max_value=1000),
+    st.integers(min_value=1, max_value=86400),
+    st.integers(min_value=1, max_value=2000),
+    st.floats(min_value=0, max_value=4e9, allow_nan=False),
+)
+def test_a_decision_allows_exactly_the_first_limit_requests_and_resets_within_the_window(
+    limit: int, window: int, count: int, now: float
+) -> None:
+    rule = LimitRule(RouteClass.USER_WRITE, limit, window, fail_closed=False)
+
+    decision = decide(count, rule, now)
+
+    assert decision.allowed is (count <= limit)
+    assert decision.remaining == max(0, limit - count)
+    assert 1 <= decision.reset_seconds <= window
+    assert window_start(now, window) <= now < window_start(now, window) + window
+    headers = rate_limit_headers(decision)
+    assert ("Retry-After" in headers) is (not decision.allowed)
