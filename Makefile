@@ -13,6 +13,7 @@ RUN := $(UV) run --locked --no-sync
 PYTHON ?= python3
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: help install dev test lint typecheck unit integration infra e2e openapi openapi-check synth bench clean
@@ -69,6 +70,7 @@ openapi-check: install
 
 synth: install node_modules/.installed
 	npx --no-install cdk synth --quiet
+	$(RUN) python -m infra.cfnlint cdk.out
 
 bench: install
 	$(RUN) python bench/cold_start.py

@@ -1,0 +1,1 @@
+"""Reusable constructs: one factory per kind of thing, driven by the catalogue."""

@@ -1,0 +1,200 @@
+"""The one function factory: a catalogue entry becomes a Lambda function with its log group, role and grants.
+
+Nothing here is specific to one function. The entry's ``Access`` is turned into exactly the grants it states,
+and nothing else: a function that does not name a queue cannot see it, one that does not read the table has
+no table permission at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from firstmile.platform.resources import BUCKETS
+from functions.catalog import Function, Route, Schedule, TableStream
+from infra.nag import acknowledge, flattened
+from infra.platform import Platform
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+HANDLER = "handler.lambda_handler"
+
+CodeLocator = Callable[[Function], Path]
+
+
+def function_folder(spec: Function) -> Path:
+    """Where a catalogue function's code lives: its own ``functions/<name>/`` folder."""
+    return spec.handler_path.parent
+
+
+class CatalogFunction(Construct):
+    """One catalogue entry as a Lambda function (ARM64, newest Python, traced, JSON logs, own log group)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: Function,
+        platform: Platform,
+        layer: lambda_.ILayerVersion,
+        locate_code: CodeLocator = function_folder,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.spec = spec
+        settings = platform.settings
+        # Named like the log group Lambda would create itself, so the console's links and every tool that
+        # expects /aws/lambda/<name> find it; deleted with the stack so the stage can be deployed again.
+        function_name = f"firstmile-{settings.stage}-{spec.name}"
+        if len(function_name) > 64:
+            raise ValueError(f"{function_name!r} is longer than Lambda's 64 characters; shorten the name")
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            retention=retention(settings.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # An own role without AWS managed policies: the managed basic-execution policy would allow writing to
+        # every log group in the account, this one may write to its own log group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Firstmile {settings.stage} function {spec.name}",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            description=spec.description[:256],
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(locate_code(spec)), exclude=["__pycache__", "*.pyc"]),
+            layers=[layer],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            role=self.role,
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            # Platform START/END/REPORT lines cost log storage and say nothing the metrics do not.
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=self.log_group,
+            environment=self._environment(platform),
+            recursive_loop=lambda_.RecursiveLoop.TERMINATE,
+        )
+        if isinstance(spec.trigger, Schedule):
+            self._handle_async_failures(spec.trigger, platform)
+        self._grant(platform)
+        wildcard_reason = "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
+        if isinstance(spec.trigger, TableStream):
+            wildcard_reason += "and dynamodb:ListStreams (the stream event source) "
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            wildcard_reason + "support no resource-level permissions; every other statement names its resource.",
+        )
+
+    def _handle_async_failures(self, schedule: Schedule, platform: Platform) -> None:
+        """Retry policy and on-failure destination for the one asynchronous caller, EventBridge Scheduler.
+
+        Scheduler hands the event to Lambda's own queue, so its retry policy and DLQ only cover delivery;
+        failures of the function itself are retried and dead-lettered by Lambda, configured here.
+        """
+        self.function.configure_async_invoke(
+            # Lambda allows at most 2 retries and 6 hours for asynchronous events.
+            retry_attempts=min(schedule.retry_attempts, 2),
+            max_event_age=Duration.seconds(min(max(schedule.max_event_age_seconds, 60), 6 * 3600)),
+            on_failure=destinations.SqsDestination(platform.scheduler_dead_letter),
+        )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "Asynchronous failures go to an on-failure destination (the scheduler DLQ), whose record carries "
+            "the event and the error; a DeadLetterConfig would keep the event only and duplicate the route.",
+        )
+
+    def _environment(self, platform: Platform) -> dict[str, str]:
+        """The ``FIRSTMILE_*`` variables ``firstmile.config.Settings`` reads, plus Powertools' own."""
+        settings = platform.settings
+        access = self.spec.access
+        named_queues = sorted({*access.sends_to, *access.inspects_queues})
+        environment = {
+            "FIRSTMILE_STAGE": settings.stage,
+            "FIRSTMILE_VERSION": settings.version,
+            "FIRSTMILE_COMMIT": settings.commit,
+            "FIRSTMILE_TABLE_NAME": platform.table_name,
+            "FIRSTMILE_QUEUE_URLS": Stack.of(self).to_json_string(
+                {name: platform.queue(name).queue_url for name in named_queues}
+            ),
+            "FIRSTMILE_CORS_ALLOW_ORIGINS": json.dumps(list(settings.cors_allow_origins)),
+            "POWERTOOLS_SERVICE_NAME": "firstmile",
+            "POWERTOOLS_METRICS_NAMESPACE": "Firstmile",
+        }
+        for bucket in BUCKETS:
+            environment[f"FIRSTMILE_{bucket.settings_field.upper()}"] = platform.buckets[
+                bucket.settings_field
+            ].bucket_name
+        if isinstance(self.spec.trigger, Route):
+            environment["FIRSTMILE_ROUTE_ROLE"] = self.spec.trigger.role
+        return environment
+
+    def _grant(self, platform: Platform) -> None:
+        """Exactly what the entry's ``Access`` states."""
+        access = self.spec.access
+        if access.table == "read":
+            platform.table.grant_read_data(self.role)
+        elif access.table == "write":
+            platform.table.grant_read_write_data(self.role)
+        if access.table != "none":
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::{flattened(self, platform.table.table_arn)}/index/*]",
+                "Access to the table includes its global secondary indexes, which the data model queries.",
+            )
+        if access.exports_bucket != "none":
+            bucket = platform.exports_bucket
+            # ListBucket on the bucket itself: readiness checks it with HeadBucket, and a missing object
+            # then reads as 404 rather than 403.
+            actions = ["s3:GetObject"] + (
+                ["s3:PutObject", "s3:AbortMultipartUpload"] if access.exports_bucket == "write" else []
+            )
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+            )
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects("*")])
+            )
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::{flattened(self, bucket.bucket_arn)}/*]",
+                "Export objects are keyed per request at run time; access is limited to this one bucket.",
+            )
+        for name in access.inspects_queues:
+            platform.queue(name).grant(self.role, "sqs:GetQueueAttributes")
+        for name in access.sends_to:
+            platform.queue(name).grant_send_messages(self.role)
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """The CloudWatch Logs retention enum for ``days`` (one of the values CloudWatch accepts)."""
+    by_days = {
+        1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+        60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
+        365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS",
+        1096: "THREE_YEARS", 1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS",
+        2922: "EIGHT_YEARS", 3288: "NINE_YEARS", 3653: "TEN_YEARS",
+    }  # fmt: skip
+    return getattr(logs.RetentionDays, by_days[days])  # type: ignore[no-any-return]

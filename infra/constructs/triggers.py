@@ -1,0 +1,155 @@
+"""Connects a catalogue function to its one trigger: an HTTP route, a schedule, a queue or the table stream."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+
+from functions.catalog import Queue, Route, Schedule, TableStream
+from infra.constructs.function import CatalogFunction
+from infra.nag import acknowledge, flattened
+from infra.platform import STREAM_FAILURES_QUEUE, Platform
+
+_SYNC_INVOCATION = (
+    "Invoked synchronously by {caller}: a failure returns to {caller}, so a DeadLetterConfig, which only "
+    "applies to asynchronous invocations, would never receive anything."
+)
+
+
+def connect_trigger(fn: CatalogFunction, platform: Platform) -> None:
+    """Wire ``fn`` to the trigger its catalogue entry names."""
+    trigger = fn.spec.trigger
+    if isinstance(trigger, Route):
+        _connect_route(fn, trigger, platform)
+    elif isinstance(trigger, Schedule):
+        _connect_schedule(fn, trigger, platform)
+    elif isinstance(trigger, Queue):
+        _connect_queue(fn, trigger, platform)
+    elif isinstance(trigger, TableStream):
+        _connect_stream(fn, trigger, platform)
+    else:  # pragma: no cover - the catalogue's Trigger union is closed
+        raise TypeError(f"{fn.spec.name}: unknown trigger {trigger!r}")
+
+
+def _connect_route(fn: CatalogFunction, route: Route, platform: Platform) -> None:
+    if platform.http_api is None:
+        raise ValueError(f"{fn.spec.name} serves {route.key} but the app has no HTTP API")
+    if route.role != "public" and platform.authorizer_id is None:
+        raise ValueError(
+            f"{route.key} needs the {route.role!r} role, but the catalogue has no 'authorizer' function; "
+            "a non-public route is never deployed without one"
+        )
+    # The route and its integration live in this (the function's) stack and only refer to the API: the
+    # API stack never refers back, so there is no cycle between the stacks.
+    http_route = apigwv2.HttpRoute(
+        fn,
+        "Route",
+        http_api=platform.http_api,
+        route_key=apigwv2.HttpRouteKey.with_(route.path, apigwv2.HttpMethod(route.method)),
+        integration=integrations.HttpLambdaIntegration(
+            "Integration",
+            fn.function,
+            payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+        ),
+    )
+    if route.role == "public":
+        acknowledge(
+            http_route,
+            "AwsSolutions-APIG4",
+            f"{route.key} is public by design in the catalogue: {fn.spec.description}",
+        )
+    else:
+        # The API stack owns the one authorizer; it is attached here by id on the L1 route, because binding an
+        # L2 authorizer to an imported API would create another authorizer in every domain stack.
+        cfn_route = http_route.node.default_child
+        assert isinstance(cfn_route, apigwv2.CfnRoute)  # noqa: S101 - the L2 route always has its L1 child
+        cfn_route.authorization_type = "CUSTOM"
+        cfn_route.authorizer_id = platform.authorizer_id
+    _acknowledge_sync(fn, "API Gateway")
+
+
+def _connect_schedule(fn: CatalogFunction, schedule: Schedule, platform: Platform) -> None:
+    # An own role, so its permissions sit next to the function they belong to (the target grants it exactly
+    # lambda:InvokeFunction on this function and sqs:SendMessage on the scheduler DLQ).
+    role = iam.Role(
+        fn,
+        "ScheduleRole",
+        assumed_by=iam.ServicePrincipal(
+            "scheduler.amazonaws.com",
+            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(fn).account}},
+        ),
+        description=f"EventBridge Scheduler invoking {fn.spec.name}",
+    )
+    scheduler.Schedule(
+        fn,
+        "Schedule",
+        description=f"Runs {fn.spec.name}: {fn.spec.description}"[:512],
+        schedule=scheduler.ScheduleExpression.expression(schedule.expression),
+        target=scheduler_targets.LambdaInvoke(
+            fn.function,
+            dead_letter_queue=platform.scheduler_dead_letter,
+            retry_attempts=schedule.retry_attempts,
+            max_event_age=Duration.seconds(schedule.max_event_age_seconds),
+            role=role,
+        ),
+    )
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{flattened(fn, fn.function.function_arn)}:*]",
+        "Invoking a function also needs its qualified ARNs (versions and aliases); the grant names this one function.",
+    )
+
+
+def _connect_queue(fn: CatalogFunction, queue: Queue, platform: Platform) -> None:
+    fn.function.add_event_source(
+        sources.SqsEventSource(
+            platform.queue(queue.name),
+            batch_size=queue.batch_size,
+            max_batching_window=Duration.seconds(queue.max_batching_window_seconds)
+            if queue.max_batching_window_seconds
+            else None,
+            report_batch_item_failures=True,
+            # A consumer capped by reserved concurrency would otherwise be throttled, and every throttled
+            # receive counts toward maxReceiveCount: work would be dead-lettered without ever running.
+            max_concurrency=fn.spec.reserved_concurrency if (fn.spec.reserved_concurrency or 0) >= 2 else None,
+        )
+    )
+    _acknowledge_sync(fn, "its SQS event source mapping")
+    no_destination = (
+        "SQS event source mappings take no on-failure destination; a message that keeps failing goes to the "
+        "queue's own dead-letter queue (redrive policy), which is alarmed."
+    )
+    acknowledge(fn.function, "Serverless-LambdaEventSourceMappingDestination", no_destination)
+    # cfn-lint-serverless ES1001 asks the same of every mapping; exempted for the same reason.
+    for child in fn.function.node.children:
+        if isinstance(child, lambda_.EventSourceMapping):
+            cfn_mapping = child.node.default_child
+            assert isinstance(cfn_mapping, lambda_.CfnEventSourceMapping)  # noqa: S101 - L2 always has its L1
+            cfn_mapping.add_metadata("cfn-lint", {"config": {"ignore_checks": ["ES1001"]}})
+
+
+def _connect_stream(fn: CatalogFunction, stream: TableStream, platform: Platform) -> None:
+    fn.function.add_event_source(
+        sources.DynamoEventSource(
+            platform.table,
+            starting_position=lambda_.StartingPosition.LATEST,
+            batch_size=stream.batch_size,
+            max_batching_window=Duration.seconds(stream.max_batching_window_seconds),
+            retry_attempts=stream.retry_attempts,
+            bisect_batch_on_error=True,
+            report_batch_item_failures=True,
+            # Receives a pointer to the failed records (shard, sequence numbers), not the records themselves.
+            on_failure=sources.SqsDlq(platform.queue(STREAM_FAILURES_QUEUE)),
+        )
+    )
+    _acknowledge_sync(fn, "its DynamoDB stream event source mapping")
+
+
+def _acknowledge_sync(fn: CatalogFunction, caller: str) -> None:
+    acknowledge(fn.function, "Serverless-LambdaDLQ", _SYNC_INVOCATION.format(caller=caller))

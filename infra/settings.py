@@ -1,0 +1,117 @@
+"""The deployment's settings, read from CDK context (``cdk.json`` or ``cdk synth -c key=value``).
+
+Context given on the command line always arrives as a string, so every reader accepts both the JSON value
+from ``cdk.json`` and its string form.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from constructs import Construct
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+_STAGE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+
+
+class SettingsError(ValueError):
+    """A context value is missing its expected shape."""
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    """Everything about one deployment that is not in the catalogue."""
+
+    stage: str = "dev"
+    version: str = "0.0.0"
+    commit: str = "unknown"
+    cors_allow_origins: tuple[str, ...] = ()
+    # Default route throttling of the HTTP API stage: steady requests per second and burst.
+    api_throttle_rate: int = 100
+    api_throttle_burst: int = 200
+    log_retention_days: int = 30
+    # How long API Gateway reuses an authorizer answer for the same Authorization header. Off by default:
+    # a cached "allow" outlives a revoked token, and the identity design bounds revocation to seconds.
+    authorizer_cache_seconds: int = 0
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> DeploymentSettings:
+        """Read the settings from the context of ``scope``, with defaults for anything not given."""
+
+        def get(key: str) -> Any:
+            return scope.node.try_get_context(key)
+
+        settings = cls(
+            stage=_text(get("stage"), "dev"),
+            version=_text(get("version"), project_version()),
+            commit=_text(get("commit"), "unknown"),
+            cors_allow_origins=_origins(get("corsAllowOrigins")),
+            api_throttle_rate=_integer(get("apiThrottleRate"), cls.api_throttle_rate, "apiThrottleRate"),
+            api_throttle_burst=_integer(get("apiThrottleBurst"), cls.api_throttle_burst, "apiThrottleBurst"),
+            log_retention_days=_integer(get("logRetentionDays"), cls.log_retention_days, "logRetentionDays"),
+            authorizer_cache_seconds=_integer(
+                get("authorizerCacheSeconds"), cls.authorizer_cache_seconds, "authorizerCacheSeconds"
+            ),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse values AWS would reject at deploy time, so the mistake shows at synth."""
+        if not _STAGE.match(self.stage):
+            raise SettingsError(f"stage {self.stage!r}: lower-case letters, digits and '-', at most 16")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise SettingsError(f"logRetentionDays must be one of {LOG_RETENTION_DAYS}")
+        if not 1 <= self.api_throttle_rate <= 10_000 or not 1 <= self.api_throttle_burst <= 5_000:
+            raise SettingsError("apiThrottleRate must be 1..10000 and apiThrottleBurst 1..5000")
+        if not 0 <= self.authorizer_cache_seconds <= 3600:
+            raise SettingsError("authorizerCacheSeconds must be 0..3600")
+        for origin in self.cors_allow_origins:
+            if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+                raise SettingsError(f"CORS origin {origin!r} must be scheme://host[:port] with no path")
+
+    def stack_name(self, suffix: str) -> str:
+        """The CloudFormation name of a stack, unique per stage so stages can share an account."""
+        return f"firstmile-{self.stage}-{suffix}"
+
+
+def project_version() -> str:
+    """The product version from ``pyproject.toml``."""
+    with (REPO_ROOT / "pyproject.toml").open("rb") as file:
+        return str(tomllib.load(file)["project"]["version"])
+
+
+def _text(value: Any, default: str) -> str:
+    return default if value is None or value == "" else str(value)
+
+
+def _integer(value: Any, default: int, key: str) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError) as error:
+        raise SettingsError(f"{key} must be an integer, got {value!r}") from error
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    """A list from cdk.json, or a JSON list / comma-separated string from the command line."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        stripped = value.strip()
+        value = json.loads(stripped) if stripped.startswith("[") else stripped.split(",")
+    if not isinstance(value, list | tuple):
+        raise SettingsError(f"corsAllowOrigins must be a list of origins, got {value!r}")
+    return tuple(str(origin).strip() for origin in value if str(origin).strip())

@@ -1,0 +1,1 @@
+"""Thin stacks that compose the constructs: shared data, the HTTP API, and one stack per domain."""

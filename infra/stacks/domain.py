@@ -1,0 +1,59 @@
+"""One stack per catalogue domain: its functions, their triggers and their routes on the shared API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from functions.catalog import Function, Route
+from infra.constructs.core_layer import core_layer
+from infra.constructs.function import CatalogFunction, CodeLocator, function_folder
+from infra.constructs.triggers import connect_trigger
+from infra.layer import LayerBuild
+from infra.platform import AUTHORIZER_FUNCTION, import_platform
+from infra.settings import DeploymentSettings
+
+
+class DomainStack(Stack):
+    """Every function of one domain, built by the one factory and connected to its trigger."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: list[Function],
+        catalog: tuple[Function, ...],
+        settings: DeploymentSettings,
+        layer: LayerBuild,
+        locate_code: CodeLocator = function_folder,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        routes = [f.trigger for f in functions if isinstance(f.trigger, Route)]
+        platform = import_platform(
+            self,
+            settings,
+            catalog,
+            with_api=bool(routes),
+            with_authorizer=any(route.role != "public" for route in routes) and _has_authorizer(catalog),
+        )
+        shared_layer = core_layer(self, layer)
+        self.functions: dict[str, CatalogFunction] = {}
+        for spec in functions:
+            fn = CatalogFunction(
+                self,
+                "".join(part.capitalize() for part in spec.name.split("_")),
+                spec=spec,
+                platform=platform,
+                layer=shared_layer,
+                locate_code=locate_code,
+            )
+            connect_trigger(fn, platform)
+            self.functions[spec.name] = fn
+
+
+def _has_authorizer(catalog: tuple[Function, ...]) -> bool:
+    return any(f.name == AUTHORIZER_FUNCTION for f in catalog)

@@ -1,0 +1,169 @@
+"""Every catalogue entry becomes one function configured by the one factory, granted exactly its Access."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from firstmile.platform.resources import SCHEDULER_DLQ
+from functions.catalog import Queue, Route, Schedule, TableStream
+from infra.platform import STREAM_FAILURES_QUEUE
+from tests.infra.assembly import Assembly, ResourceRef, as_list, function_resources, role_statements
+from tests.infra.conftest import Synth
+
+TABLE_READ = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
+TABLE_WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
+def test_every_catalogue_entry_is_one_function(any_synth: Synth) -> None:
+    assert set(function_resources(any_synth.assembly)) == {f.name for f in any_synth.catalog}
+
+
+def test_functions_run_the_newest_python_on_arm64_traced_with_json_logs(any_synth: Synth) -> None:
+    for name, (_stack, _, function) in function_resources(any_synth.assembly).items():
+        properties = function["Properties"]
+        spec = any_synth.spec(name)
+        assert properties["Runtime"] == "python3.14", name
+        assert properties["Architectures"] == ["arm64"], name
+        assert properties["TracingConfig"] == {"Mode": "Active"}, name
+        assert properties["Handler"] == "handler.lambda_handler"
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON", name
+        assert properties["MemorySize"] == spec.memory_mb
+        assert properties["Timeout"] == spec.timeout_seconds
+        assert properties.get("ReservedConcurrentExecutions") == spec.reserved_concurrency
+        assert len(properties["Layers"]) == 1
+
+
+def test_every_function_logs_to_its_own_log_group_with_retention(any_synth: Synth) -> None:
+    assembly = any_synth.assembly
+    seen: set[ResourceRef] = set()
+    for name, (stack, _, function) in function_resources(assembly).items():
+        log_group = assembly.resolve(stack, function["Properties"]["LoggingConfig"]["LogGroup"])
+        assert log_group is not None and log_group not in seen, name
+        seen.add(log_group)
+        properties = assembly.resource(log_group)["Properties"]
+        assert properties["RetentionInDays"] == int(any_synth.context.get("logRetentionDays", 30))
+        assert properties["LogGroupName"] == function["Properties"]["FunctionName"].join(["/aws/lambda/", ""])
+
+
+def test_the_environment_carries_the_settings_each_function_reads(fixture_synth: Synth) -> None:
+    assembly = fixture_synth.assembly
+    for name, (_stack, _, function) in function_resources(assembly).items():
+        spec = fixture_synth.spec(name)
+        env = function["Properties"]["Environment"]["Variables"]
+
+        assert env["FIRSTMILE_STAGE"] == "test"
+        assert env["FIRSTMILE_COMMIT"] == "0123abc"
+        assert json.loads(env["FIRSTMILE_CORS_ALLOW_ORIGINS"]) == json.loads(
+            str(fixture_synth.context["corsAllowOrigins"])
+        )
+        assert env["POWERTOOLS_SERVICE_NAME"] == "firstmile"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Firstmile"
+        assert env["FIRSTMILE_TABLE_NAME"] == {"Fn::ImportValue": "firstmile-test-table-name"}
+        assert env["FIRSTMILE_EXPORTS_BUCKET"] == {"Fn::ImportValue": "firstmile-test-exports-bucket-name"}
+        if isinstance(spec.trigger, Route):
+            assert env["FIRSTMILE_ROUTE_ROLE"] == spec.trigger.role
+        else:
+            assert "FIRSTMILE_ROUTE_ROLE" not in env
+        # Only the queues the entry's Access names, as a JSON object of name -> URL.
+        assert _queue_url_names(env["FIRSTMILE_QUEUE_URLS"]) == {*spec.access.sends_to, *spec.access.inspects_queues}
+
+
+def _queue_url_names(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return set(json.loads(value))
+    parts = value["Fn::Join"][1]
+    # Each URL is an import; stand a placeholder in for it to read the JSON object's keys.
+    text = "".join(p if isinstance(p, str) else "url" for p in parts)
+    return set(json.loads(text))
+
+
+def _allowed(assembly: Assembly, stack: str, role: str) -> list[tuple[str, ResourceRef | str | None]]:
+    """(action, resource) pairs a role is allowed, resources resolved to the app's resources."""
+    pairs = []
+    for statement in role_statements(assembly, stack, role):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                target = "*" if resource == "*" else assembly.resolve_arn_prefix(stack, resource)
+                pairs.append((action, target))
+    return pairs
+
+
+def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
+    assembly = fixture_synth.assembly
+    stage = assembly.stage
+    table = assembly.resolve(*assembly.exports[f"firstmile-{stage}-table-arn"])
+    bucket = assembly.resolve(*assembly.exports[f"firstmile-{stage}-exports-bucket-arn"])
+    queues = {
+        name.removeprefix(f"firstmile-{stage}-queue-").removesuffix("-arn"): assembly.resolve(*value)
+        for name, value in assembly.exports.items()
+        if name.startswith(f"firstmile-{stage}-queue-") and name.endswith("-arn")
+    }
+    for name, (stack, _, function) in function_resources(assembly).items():
+        spec = fixture_synth.spec(name)
+        access = spec.access
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        role_properties = assembly.templates[stack]["Resources"][role]["Properties"]
+        assert "ManagedPolicyArns" not in role_properties, f"{name}: managed policies grant more than Access"
+        allowed = _allowed(assembly, stack, role)
+        actions_on = {a for a, r in allowed if r is not None and r != "*" and r.logical_id == table.logical_id}  # type: ignore[union-attr]
+
+        # Table: nothing, read only, or read and write, as Access says.
+        if access.table == "none" and not isinstance(spec.trigger, TableStream):
+            assert not actions_on, name
+        if access.table == "read":
+            assert actions_on >= TABLE_READ and not TABLE_WRITE & actions_on, name
+        if access.table == "write":
+            assert actions_on >= TABLE_READ | TABLE_WRITE, name
+
+        # Exports bucket: ListBucket for HeadBucket, GetObject to read, PutObject only to write.
+        bucket_actions = {a for a, r in allowed if isinstance(r, ResourceRef) and r.logical_id == bucket.logical_id}  # type: ignore[union-attr]
+        expected_bucket = {
+            "none": set(),
+            "read": {"s3:ListBucket", "s3:GetObject"},
+            "write": {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"},
+        }[access.exports_bucket]
+        assert bucket_actions == expected_bucket, name
+
+        # Queues: send only to sends_to; attributes of inspects_queues; nothing on any other queue.
+        for queue_name, queue in queues.items():
+            on_queue = {a for a, r in allowed if r == queue}
+            expected: set[str] = set()
+            if queue_name in access.sends_to:
+                expected |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+            if queue_name in access.inspects_queues:
+                expected |= {"sqs:GetQueueAttributes"}
+            if isinstance(spec.trigger, Queue) and spec.trigger.name == queue_name:
+                expected |= {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
+                             "sqs:DeleteMessage", "sqs:GetQueueAttributes"}  # fmt: skip
+            if isinstance(spec.trigger, Schedule) and queue_name == SCHEDULER_DLQ:
+                expected |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+            if isinstance(spec.trigger, TableStream) and queue_name == STREAM_FAILURES_QUEUE:
+                expected |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+            assert on_queue == expected, f"{name} on {queue_name}"
+
+        # The only unscoped statement is tracing (and stream listing for stream consumers).
+        unscoped = {a for a, r in allowed if r == "*"}
+        expected_unscoped = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+        if isinstance(spec.trigger, TableStream):
+            expected_unscoped.add("dynamodb:ListStreams")
+        assert unscoped == expected_unscoped, name
+
+
+def test_functions_may_write_only_to_their_own_log_group(any_synth: Synth) -> None:
+    assembly = any_synth.assembly
+    for name, (stack, _, function) in function_resources(assembly).items():
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        log_group = assembly.resolve(stack, function["Properties"]["LoggingConfig"]["LogGroup"])
+        assert log_group is not None
+        writes = {r for a, r in _allowed(assembly, stack, role) if a.startswith("logs:")}
+        assert writes == {ResourceRef(stack, log_group.logical_id, "Arn")}, name
+
+
+def test_the_layer_is_for_arm64_and_the_lambda_python(any_synth: Synth) -> None:
+    layers = any_synth.assembly.resources("AWS::Lambda::LayerVersion")
+    assert layers
+    for _, _, layer in layers:
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]

@@ -1,0 +1,45 @@
+"""Context values become deployment settings, and impossible ones are refused at synth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+from infra.settings import DeploymentSettings, SettingsError
+
+
+def settings(**context: Any) -> DeploymentSettings:
+    return DeploymentSettings.from_context(App(context=context))
+
+
+def test_defaults_when_the_context_says_nothing() -> None:
+    result = settings()
+    assert (result.stage, result.commit, result.cors_allow_origins) == ("dev", "unknown", ())
+    assert (result.api_throttle_rate, result.api_throttle_burst) == (100, 200)
+
+
+def test_origins_from_cdk_json_list_or_command_line_string() -> None:
+    assert settings(corsAllowOrigins=["https://a.example"]).cors_allow_origins == ("https://a.example",)
+    assert settings(corsAllowOrigins='["https://a.example"]').cors_allow_origins == ("https://a.example",)
+    assert settings(corsAllowOrigins="https://a.example, https://b.example").cors_allow_origins == (
+        "https://a.example",
+        "https://b.example",
+    )
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"stage": "Prod"},
+        {"stage": "a-stage-name-that-is-too-long"},
+        {"logRetentionDays": 10},
+        {"apiThrottleRate": "fast"},
+        {"apiThrottleBurst": 0},
+        {"corsAllowOrigins": "https://a.example/path"},
+    ],
+)
+def test_impossible_values_are_refused(context: dict[str, Any]) -> None:
+    with pytest.raises(SettingsError):
+        settings(**context)
