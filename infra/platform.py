@@ -18,14 +18,19 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from firstmile.platform.resources import BUCKETS, EXPORTS_BUCKET, SCHEDULER_DLQ, dead_letter_queue_name
+from firstmile.platform.resources import (
+    BUCKETS,
+    EXPORTS_BUCKET,
+    SCHEDULER_DLQ,
+    STREAM_FAILURES_QUEUE,
+    dead_letter_queue_name,
+)
 from firstmile.platform.table import MAIN_TABLE
 from functions.catalog import Function, Queue, TableStream
 from infra.settings import DeploymentSettings
 
 # Records the table-stream consumers could not process, after bisecting and retrying. The local stack uses the
 # same logical name (local/resources.py); a test keeps the two equal.
-STREAM_FAILURES_QUEUE = "stream-failures"
 # The catalogue entry that verifies tokens for every non-public route; the API stack builds it.
 AUTHORIZER_FUNCTION = "authorizer"
 

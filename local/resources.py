@@ -15,14 +15,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from firstmile.platform.resources import BUCKETS, SCHEDULER_DLQ, BucketDefinition, dead_letter_queue_name
+from firstmile.platform.resources import (
+    BUCKETS,
+    SCHEDULER_DLQ,
+    STREAM_FAILURES_QUEUE,
+    BucketDefinition,
+    dead_letter_queue_name,
+)
 from firstmile.platform.table import MAIN_TABLE, TableDefinition
 from functions.catalog import CATALOG, Function, Queue, TableStream
 from local.config import STAGE
 from local.emulator import client
 
 # Where stream batches go once their retries are exhausted (Lambda's on-failure destination).
-STREAM_FAILURES_QUEUE = "stream-failures"
 # SQS's own default, for queues no function consumes.
 DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
 # AWS's guidance for a queue feeding Lambda: at least six times the consumer's timeout.

@@ -14,7 +14,7 @@ app = create_app()
 @app.get("/health/startup", summary="Startup checks", tags=["health"], responses=problem_responses(503))
 def startup() -> Startup:
     # A fresh read, not the cached settings: this answers whether the configuration is valid now.
-    result = check_startup(Settings)
+    result = check_startup(Settings.from_environment)
     if result.status == "failed":
         failed = [c for c in result.checks if c.status == "failed"]
         raise p.Problem(

@@ -49,7 +49,7 @@ def test_a_hanging_dependency_times_out_instead_of_hanging_the_check() -> None:
 def test_startup_names_invalid_settings_without_their_values(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("FIRSTMILE_DEPENDENCY_TIMEOUT_SECONDS", "-7")
 
-    startup = check_startup(Settings)
+    startup = check_startup(Settings.from_environment)
 
     assert startup.status == "failed"
     assert startup.checks[0].reason == "invalid: dependency_timeout_seconds"
@@ -57,7 +57,7 @@ def test_startup_names_invalid_settings_without_their_values(monkeypatch) -> Non
 
 
 def test_startup_with_defaults_is_ok() -> None:
-    assert check_startup(Settings).status == "ok"
+    assert check_startup(Settings.from_environment).status == "ok"
 
 
 def test_only_full_detail_shows_latency_and_reasons() -> None:

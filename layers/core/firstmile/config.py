@@ -7,19 +7,30 @@ environment variable; only calling ``get_settings()`` reads them.
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal, get_origin
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["public", "user", "admin", "operator"]
 
 
-class Settings(BaseSettings):
-    """What a function needs to know about the deployment it runs in."""
+ENV_PREFIX = "FIRSTMILE_"
+_STRUCTURED = (dict, list, tuple)
 
-    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True)
+
+class Settings(BaseModel):
+    """What a function needs to know about the deployment it runs in.
+
+    A plain pydantic model filled from ``FIRSTMILE_*`` variables by ``from_environment`` rather than a
+    pydantic-settings class: the loader is a dozen lines, and pydantic-settings alone added about a third to every
+    function's cold import (docs/decisions/0004-settings-without-pydantic-settings.md).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     stage: str = "local"
     version: str = "0.1.0"
@@ -58,11 +69,32 @@ class Settings(BaseSettings):
     # Per route class, a limit replacing the default (requests per window), e.g. {"user_write": 40}.
     rate_limit_overrides: dict[str, int] = Field(default_factory=dict)
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``FIRSTMILE_<FIELD>`` variables; dicts and lists are given as JSON.
+
+        A value that is not valid JSON is passed on as text, so validation fails naming the field.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, field in cls.model_fields.items():
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is None:
+                continue
+            if get_origin(field.annotation) in _STRUCTURED or field.annotation in _STRUCTURED:
+                try:
+                    values[name] = json.loads(raw)
+                    continue
+                except ValueError:
+                    pass
+            values[name] = raw
+        return cls.model_validate(values)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The deployment settings, read once per container."""
-    return Settings()
+    return Settings.from_environment()
 
 
 def reset_settings() -> None:

@@ -10,14 +10,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from firstmile.config import Settings, get_settings
@@ -25,6 +19,12 @@ from firstmile.http import headers as h
 from firstmile.http import problems as p
 from firstmile.http.auth import AuthContext, auth_from_event
 from firstmile.observability import logger, metrics, tracer
+
+# The HTTP resolver and the batch utilities are imported only where a function of that kind needs them: a
+# scheduled function should not pay for loading either at cold start (docs/performance.md).
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    from aws_lambda_powertools.utilities.batch import EventType
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -118,15 +118,21 @@ def job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
 
 def sqs_batch(record_handler: Callable[[Any], None]) -> Handler:
     """The entry point of a queue consumer with partial batch failures: failed records return to the queue."""
+    from aws_lambda_powertools.utilities.batch import EventType
+
     return _batch(EventType.SQS, record_handler)
 
 
 def stream_batch(record_handler: Callable[[Any], None]) -> Handler:
     """The entry point of a table-stream consumer with partial batch failures (bisect on the failed record)."""
+    from aws_lambda_powertools.utilities.batch import EventType
+
     return _batch(EventType.DynamoDBStreams, record_handler)
 
 
 def _batch(kind: EventType, record_handler: Callable[[Any], None]) -> Handler:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
+
     processor = BatchProcessor(event_type=kind)
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -8,10 +8,15 @@ values of secret-sounding keys never reach CloudWatch.
 from __future__ import annotations
 
 import re
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
+import botocore
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+if TYPE_CHECKING:
+    from botocore.session import Session
 
 SERVICE = "firstmile"
 METRICS_NAMESPACE = "Firstmile"
@@ -58,5 +63,22 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter(), utc=True)
-tracer = Tracer(service=SERVICE)
+# X-Ray traces AWS calls by patching botocore's client. Powertools' default (patch every library X-Ray supports,
+# now) loads that client into every function at cold start, also into those that never call AWS. So the client
+# is patched when the first botocore session is created instead: every AWS client comes from a session, so the
+# same calls are traced. sqlite3 is the only other library of X-Ray's default list in the layer; a library X-Ray
+# can trace that the layer gains must be added here.
+tracer = Tracer(service=SERVICE, patch_modules=("sqlite3",))
+
+
+def _trace_aws_calls(_: Session | None = None) -> None:
+    tracer.patch(["botocore"])
+
+
+if not tracer.disabled:
+    if "botocore.client" in sys.modules:
+        _trace_aws_calls()  # some code loaded the client first: a session may already exist
+    else:
+        botocore.register_initializer(_trace_aws_calls)
+
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)

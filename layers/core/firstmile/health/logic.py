@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +9,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
-from pydantic_settings import SettingsError
 
 from firstmile.health.models import (
     ComponentStatus,
@@ -72,7 +70,7 @@ def check_startup(load_settings: Callable[[], object]) -> Startup:
     """Whether the function could load its configuration (names of invalid settings, never their values)."""
     try:
         load_settings()
-    except (ValidationError, SettingsError) as exc:
+    except ValidationError as exc:
         names = invalid_setting_names(exc)
         return Startup(
             status="failed",
@@ -81,12 +79,9 @@ def check_startup(load_settings: Callable[[], object]) -> Startup:
     return Startup(status="ok", checks=[StartupCheck(name="configuration", status="ok")])
 
 
-def invalid_setting_names(exc: ValidationError | SettingsError) -> list[str]:
-    """The names of the settings that failed to load (a value that is not even parseable raises SettingsError)."""
-    if isinstance(exc, ValidationError):
-        return sorted({".".join(str(part) for part in e["loc"]) for e in exc.errors()})
-    match = re.search(r'field "([A-Za-z0-9_]+)"', str(exc))
-    return [match.group(1)] if match else ["configuration"]
+def invalid_setting_names(exc: ValidationError) -> list[str]:
+    """The names of the settings that failed validation (never their values)."""
+    return sorted({".".join(str(part) for part in e["loc"]) for e in exc.errors()})
 
 
 def summarize(readiness: Readiness, *, version: str, commit: str, stage: str, full_detail: bool) -> HealthSummary:

@@ -20,6 +20,10 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from firstmile.config import get_settings
@@ -65,7 +69,17 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
     if app.lambda_context is not None:
         config.register_lambda_context(app.lambda_context)
     guarded = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)(run)
-    stored = guarded(request={"scope": scope, "key": key, "body": body_hash})
+    # Powertools' errors become problems here, so only functions that use idempotency import its package.
+    try:
+        stored = guarded(request={"scope": scope, "key": key, "body": body_hash})
+    except IdempotencyValidationError:
+        raise p.Problem(p.VAL_IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with another body.") from None
+    except IdempotencyAlreadyInProgressError:
+        raise p.Problem(
+            p.RES_REQUEST_IN_PROGRESS,
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            headers={"Retry-After": "1"},
+        ) from None
     headers = {k: v for k, v in stored["headers"].items() if k.lower() != "content-type"}
     return Response(
         status_code=int(stored["status"]),

@@ -8,10 +8,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from firstmile.http import problems as p
 from firstmile.http.versioning import etag_for
@@ -53,18 +49,6 @@ def create_app() -> APIGatewayHttpResolver:
             )
         )
 
-    def _key_reused(_: IdempotencyValidationError) -> Response[str]:
-        return respond(p.Problem(p.VAL_IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with another body."))
-
-    def _in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
-        return respond(
-            p.Problem(
-                p.RES_REQUEST_IN_PROGRESS,
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                headers={"Retry-After": "1"},
-            )
-        )
-
     def _dependency(exc: DependencyUnavailableError) -> Response[str]:
         logger.warning("dependency unavailable", extra={"component": exc.component, "reason": exc.reason})
         return respond(p.Problem(p.SYS_UNAVAILABLE, f"{exc.component} is unavailable; retry later."))
@@ -81,8 +65,6 @@ def create_app() -> APIGatewayHttpResolver:
     app.not_found(_no_route)
     app.exception_handler(NotFoundError)(_missing)
     app.exception_handler(VersionConflictError)(_conflict)
-    app.exception_handler(IdempotencyValidationError)(_key_reused)
-    app.exception_handler(IdempotencyAlreadyInProgressError)(_in_progress)
     app.exception_handler(DependencyUnavailableError)(_dependency)
     app.exception_handler(Exception)(_unexpected)
     return app

@@ -18,6 +18,8 @@ BUCKETS: tuple[BucketDefinition, ...] = (EXPORTS_BUCKET,)
 
 # Scheduled invocations that fail after their retries land here, for inspection and redrive.
 SCHEDULER_DLQ = "scheduler-dlq"
+# Table-stream records that still fail after their retries land here, for inspection and redrive.
+STREAM_FAILURES_QUEUE = "stream-failures"
 
 
 def dead_letter_queue_name(queue: str) -> str:
