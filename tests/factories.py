@@ -12,6 +12,22 @@ from typing import Any
 
 from functions.catalog import by_name
 
+NOW = 1_800_000_000.0
+"""A fixed moment (2027-01-15) that clock-driven tests start from."""
+
+
+@dataclass
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    now: float = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
 
 @dataclass
 class FakeLambdaContext:

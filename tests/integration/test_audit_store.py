@@ -11,18 +11,9 @@ from firstmile.audit.models import AuditEvent, AuditFilter
 from firstmile.audit.store import AuditAppendContendedError, AuditStore
 from firstmile.http import problems as p
 from firstmile.platform import aws
+from tests.factories import NOW, FakeClock
 from tests.integration.conftest import Deployment
 from tests.integration.emulator_isolation import serialize_dynamodb
-
-NOW = 1_800_000_000.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def event(n: int, *, actor: str = "admin:u-1", action: str = "flag.updated", tenant: str = "t-acme") -> AuditEvent:

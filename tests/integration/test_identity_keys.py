@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -18,19 +17,11 @@ from firstmile.identity.tokens import RejectionReason, TokenRejected, Verifier, 
 from firstmile.identity.tokens import public_keys_from_jwks as keys_of
 from firstmile.platform import aws
 from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
+from tests.factories import FakeClock
 from tests.integration.conftest import Deployment
 
-NOW = 1_800_000_000.0
 DAY = 86400
 POLICY = RotationPolicy(rotate_every_seconds=30 * DAY, publish_ahead_seconds=3600, retire_after_seconds=1020)
-
-
-@dataclass
-class FakeClock:
-    now: float = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

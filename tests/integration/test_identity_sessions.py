@@ -22,10 +22,10 @@ from firstmile.identity.tokens import RejectionReason, TokenRejected, Verifier, 
 from firstmile.limits.logic import RateLimiter
 from firstmile.limits.store import RateLimitStore
 from firstmile.platform import aws
+from tests.factories import NOW, FakeClock
 from tests.integration.conftest import Deployment
 from tests.integration.emulator_isolation import serialize_dynamodb
 
-NOW = 1_800_000_000.0
 DAY = 86400
 ISSUER, AUDIENCE = "urn:firstmile:test", "urn:firstmile:test-api"
 POLICY = SessionPolicy(
@@ -34,17 +34,6 @@ POLICY = SessionPolicy(
     access_ttl_seconds=900,
     family=FamilyPolicy(absolute_lifetime_seconds=30 * DAY, idle_timeout_seconds=7 * DAY, overlap_seconds=5),
 )
-
-
-@dataclass
-class FakeClock:
-    now: float = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

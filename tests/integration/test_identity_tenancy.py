@@ -16,18 +16,10 @@ from firstmile.identity.store import IdentityStore
 from firstmile.identity.tenancy import OperatorAlreadyBootstrappedError, TenancyService
 from firstmile.platform import aws
 from firstmile.platform.errors import NotFoundError
+from tests.factories import NOW, FakeClock
 from tests.integration.conftest import Deployment
 
-NOW = 1_800_000_000.0
 OPERATOR = "operator:fmc_test"
-
-
-@dataclass
-class FakeClock:
-    now: float = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -9,18 +9,10 @@ from firstmile.limits.logic import RateLimiter, rate_limit_headers, window_start
 from firstmile.limits.models import LimitSubject, RouteClass
 from firstmile.limits.store import RateLimitStore
 from firstmile.platform import aws
+from tests.factories import NOW, FakeClock
 from tests.integration.conftest import Deployment
 
-NOW = 1_800_000_000.0
 ALICE = LimitSubject.user("t-acme", "u-alice")
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def limiter(deployment: Deployment, clock: FakeClock, table_name: str | None = None) -> RateLimiter:

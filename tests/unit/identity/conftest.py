@@ -8,23 +8,10 @@ import pytest
 
 from firstmile.identity import keys, tokens
 from firstmile.identity.keys import KeySet, RotationPolicy
+from tests.factories import NOW, FakeClock
 
-NOW = 1_800_000_000.0
 ISSUER = "urn:firstmile:test"
 AUDIENCE = "urn:firstmile:test-api"
-
-
-@dataclass
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    now: float = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
