@@ -25,11 +25,16 @@ TableAccess = Literal["none", "read", "write"]
 FUNCTIONS_DIR = Path(__file__).resolve().parent
 
 
+RateClass = Literal["user_write", "privacy_request", "verification_check"]
+
+
 @dataclass(frozen=True)
 class Route:
     method: HttpMethod
     path: str
     role: Role
+    # The rate limit the route counts against, per tenant and user (firstmile.limits); enforced by the entry point.
+    rate_class: RateClass | None = None
 
     @property
     def key(self) -> str:
@@ -60,7 +65,18 @@ class TableStream:
     max_batching_window_seconds: int = 1
 
 
-Trigger = Route | Schedule | Queue | TableStream
+@dataclass(frozen=True)
+class Authorizer:
+    """The HTTP API's Lambda authorizer: runs before every non-public route and verifies the access token.
+
+    It has no identity source and no result cache, so it runs for every such request (a missing header included)
+    and a revocation takes effect within the stated bound (docs/decisions/0013, 0006).
+    """
+
+    result_ttl_seconds: int = 0
+
+
+Trigger = Route | Schedule | Queue | TableStream | Authorizer
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,8 @@ class Access:
     sends_to: tuple[str, ...] = ()
     # Queues it may inspect (attributes only), by logical name.
     inspects_queues: tuple[str, ...] = ()
+    # The signing keys' secret: read to sign tokens, write to rotate them.
+    signing_keys: Literal["none", "read", "write"] = "none"
 
 
 @dataclass(frozen=True)
@@ -138,6 +156,107 @@ CATALOG: tuple[Function, ...] = (
         timeout_seconds=10,
         reserved_concurrency=1,
         access=Access(table="write", exports_bucket="read", inspects_queues=_ALL_QUEUES),
+    ),
+    Function(
+        name="authorizer",
+        domain="identity",
+        description="Verifies the bearer access token and passes tenant, user, roles and attributes on.",
+        trigger=Authorizer(),
+        memory_mb=256,
+        timeout_seconds=5,
+        access=Access(table="read"),
+    ),
+    Function(
+        name="auth_token",
+        domain="identity",
+        description="Mints a session for a user (client credentials) or rotates one (refresh token).",
+        trigger=Route("POST", "/v1/auth/token", "public"),
+        timeout_seconds=6,
+        access=Access(table="write", signing_keys="read"),
+    ),
+    Function(
+        name="auth_revoke",
+        domain="identity",
+        description="Revokes the caller's token, session or every session; admins revoke users of their tenant.",
+        trigger=Route("POST", "/v1/auth/revoke", "user", rate_class="user_write"),
+        timeout_seconds=6,
+        access=Access(table="write"),
+    ),
+    Function(
+        name="auth_logout",
+        domain="identity",
+        description="Ends the session a refresh token (or the session cookie) belongs to, and clears the cookie.",
+        trigger=Route("POST", "/v1/auth/logout", "public"),
+        timeout_seconds=6,
+        access=Access(table="write"),
+    ),
+    Function(
+        name="jwks",
+        domain="identity",
+        description="The public signing keys (current, next and previous) as a JSON Web Key Set.",
+        trigger=Route("GET", "/.well-known/jwks.json", "public"),
+        memory_mb=128,
+        timeout_seconds=3,
+        access=Access(table="read"),
+    ),
+    Function(
+        name="signing_key_rotation",
+        domain="identity",
+        description="Hourly: publishes a new signing key ahead of use, promotes it, retires old keys after use.",
+        trigger=Schedule("rate(1 hour)"),
+        timeout_seconds=30,
+        reserved_concurrency=1,
+        access=Access(table="write", signing_keys="write"),
+    ),
+    Function(
+        name="operator_tenant_create",
+        domain="identity",
+        description="Creates a tenant.",
+        trigger=Route("POST", "/v1/operator/tenants", "operator"),
+        access=Access(table="write"),
+    ),
+    Function(
+        name="operator_client_create",
+        domain="identity",
+        description="Creates an API client of a tenant; its secret is shown once.",
+        trigger=Route("POST", "/v1/operator/tenants/{tenant_id}/clients", "operator"),
+        access=Access(table="write"),
+    ),
+    Function(
+        name="operator_client_list",
+        domain="identity",
+        description="Lists a tenant's API clients (never their secrets).",
+        trigger=Route("GET", "/v1/operator/tenants/{tenant_id}/clients", "operator"),
+        access=Access(table="read"),
+    ),
+    Function(
+        name="operator_client_rotate",
+        domain="identity",
+        description="Issues a new secret for an API client; the old one works for a grace period.",
+        trigger=Route("POST", "/v1/operator/tenants/{tenant_id}/clients/{client_id}/rotate-secret", "operator"),
+        access=Access(table="write"),
+    ),
+    Function(
+        name="operator_client_disable",
+        domain="identity",
+        description="Disables an API client: it can mint no more sessions.",
+        trigger=Route("POST", "/v1/operator/tenants/{tenant_id}/clients/{client_id}/disable", "operator"),
+        access=Access(table="write"),
+    ),
+    Function(
+        name="admin_audit_list",
+        domain="audit",
+        description="The tenant's audit log, newest first, filtered by actor, action and time.",
+        trigger=Route("GET", "/v1/admin/audit", "admin"),
+        access=Access(table="read"),
+    ),
+    Function(
+        name="admin_audit_verify",
+        domain="audit",
+        description="Walks the tenant's audit hash chain and reports the first broken link.",
+        trigger=Route("GET", "/v1/admin/audit/verify", "admin"),
+        timeout_seconds=30,
+        access=Access(table="read"),
     ),
 )
 

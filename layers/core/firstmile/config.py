@@ -42,6 +42,8 @@ class Settings(BaseModel):
     cors_allow_origins: tuple[str, ...] = ()
     # The role the route served by this function requires; set per function from the catalogue.
     route_role: Role = "public"
+    # The rate-limit class the route is counted in (firstmile.limits.models.RouteClass), if any; from the catalogue.
+    route_rate_class: Literal["user_write", "privacy_request", "verification_check"] | None = None
     idempotency_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     # A dependency check slower than this counts as failed for readiness.
     dependency_timeout_seconds: float = Field(default=2.0, gt=0, le=10)

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
+# The authorizer's context key naming why a token was refused (an AUTH_* or SYS_* code).
+AUTH_ERROR_KEY = "auth_error"
+
 
 def _instrumented(fn: Handler) -> Handler:
     traced = tracer.capture_lambda_handler(fn)
@@ -47,7 +50,11 @@ def http(app: APIGatewayHttpResolver) -> Handler:
             logger.append_keys(tenant=auth.tenant)
         settings = _settings_or_none()
         refusal = _refuse(settings, auth, event)
+        limit_headers: dict[str, str] = {}
+        if refusal is None and settings is not None and settings.route_rate_class and auth is not None:
+            refusal, limit_headers = _count(settings.route_rate_class, auth, event)
         response = refusal if refusal is not None else app.resolve(event, context)
+        response = {**response, "headers": {**(response.get("headers") or {}), **limit_headers}}
         allowed_origins = settings.cors_allow_origins if settings else ()
         return _finish(response, correlation_id, h.header(request_headers, "origin"), allowed_origins)
 
@@ -75,17 +82,49 @@ def _refuse(settings: Settings | None, auth: AuthContext | None, event: dict[str
     if settings is None:
         problem = p.Problem(p.SYS_UNAVAILABLE, "This function's configuration is invalid; see /health/startup.")
     elif auth is None:
-        problem = p.Problem(p.AUTH_UNAUTHENTICATED, "This route needs a valid access token.")
+        problem = _unauthenticated(event)
     elif not auth.has_role(settings.route_role):
         problem = p.Problem(p.PERM_FORBIDDEN, f"This route needs the {role} role.")
     else:
         return None
+    return _problem_answer(problem, request_id)
+
+
+def _count(route_class: str, auth: AuthContext, event: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """Count the request against the route's rate limit: a 429 (or fail-closed 503) answer, or the headers."""
+    # Imported here: only rate-limited functions load the limiter and its store.
+    from firstmile.identity.runtime import rate_limiter
+    from firstmile.limits.logic import rate_limit_headers
+    from firstmile.limits.models import LimitSubject, RouteClass
+
+    try:
+        decision = rate_limiter().enforce(RouteClass(route_class), LimitSubject.user(auth.tenant, auth.subject))
+    except p.Problem as problem:
+        return _problem_answer(problem, str((event.get("requestContext") or {}).get("requestId", ""))), {}
+    return None, rate_limit_headers(decision)
+
+
+def _problem_answer(problem: p.Problem, request_id: str) -> dict[str, Any]:
+    headers = {"Content-Type": p.PROBLEM_CONTENT_TYPE, **problem.headers}
+    if problem.error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="firstmile"'
     return {
         "statusCode": problem.error.status,
-        "headers": {"Content-Type": p.PROBLEM_CONTENT_TYPE},
+        "headers": headers,
         "body": json.dumps(problem.document(request_id)),
         "isBase64Encoded": False,
     }
+
+
+def _unauthenticated(event: dict[str, Any]) -> p.Problem:
+    """Why there is no caller: the authorizer names the refused token's code (it never says which check failed)."""
+    context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
+    error = p.CODES.get(str(context.get(AUTH_ERROR_KEY, "")))
+    if error is None or error.status not in (401, 503):
+        return p.Problem(p.AUTH_UNAUTHENTICATED, "This route needs a valid access token.")
+    if error.status == 503:
+        return p.Problem(error, "The access token could not be checked right now; retry shortly.")
+    return p.Problem(error, "The access token was refused; obtain a new one.")
 
 
 def _finish(
@@ -112,6 +151,15 @@ def job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
         summary = run(event)
         logger.info("job finished", extra={"summary": summary})
         return summary
+
+    return _instrumented(handle)
+
+
+def authorizer(decide: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
+    """The entry point of the HTTP API's Lambda authorizer: ``decide`` maps the request to a simple response."""
+
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return decide(event)
 
     return _instrumented(handle)
 

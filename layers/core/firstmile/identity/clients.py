@@ -18,11 +18,11 @@ import secrets
 
 from firstmile.http import problems as p
 from firstmile.identity.keys import b64url
-from firstmile.identity.models import ApiClient, SessionRole
+from firstmile.identity.models import CLIENT_ID_PATTERN, ApiClient, SessionRole
 
 CLIENT_ID_PREFIX = "fmc_"
 CLIENT_SECRET_PREFIX = "fms_"  # noqa: S105 - a prefix, not a secret
-_CLIENT_ID = re.compile(r"^fmc_[A-Za-z0-9_-]{22}$")
+_CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 _CLIENT_SECRET = re.compile(r"^fms_[A-Za-z0-9_-]{43}$")
 # Compared against when the client is unknown, so timing does not tell known ids from unknown ones.
 _NO_SECRET_HASH = hashlib.sha256(b"no client has this secret").hexdigest()

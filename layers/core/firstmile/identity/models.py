@@ -21,6 +21,8 @@ OPERATOR_ROLES: frozenset[SessionRole] = frozenset({"operator"})
 
 # Tenant ids are lower-case slugs; the platform's own tenant starts with "_" so no operator can create it by API.
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,47}$"
+# An API client id: "fmc_" and 128 random bits, base64url (identity/clients.py makes them).
+CLIENT_ID_PATTERN = r"^fmc_[A-Za-z0-9_-]{22}$"
 PLATFORM_TENANT = "_platform"
 # User ids come from the customer's backend (e.g. "auth0|123", "u-42", an e-mail-free UUID). No "#": it is the
 # key separator.
@@ -269,4 +271,7 @@ class RevokeRequest(BaseModel):
 
     target: Literal["token", "session", "all"] = Field(
         default="session", description="This access token, its whole session, or every session of the user"
+    )
+    user_id: UserId | None = Field(
+        default=None, description="Admins only: revoke every session of this user of the admin's tenant"
     )

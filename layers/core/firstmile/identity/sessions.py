@@ -242,16 +242,30 @@ class SessionService:
     def revoke(
         self, claims: AccessClaims, target: Literal["token", "session", "all"], *, correlation_id: str = ""
     ) -> None:
-        """A user revokes their own access token, its session, or all their sessions."""
-        actor = f"user:{claims.sub}"
+        """Revoke the caller's own access token, its session, or all of the caller's sessions."""
+        self.revoke_own(
+            claims.tenant, claims.sub, claims.sid, claims.jti, claims.exp, target, correlation_id=correlation_id
+        )
+
+    def revoke_own(
+        self,
+        tenant: str,
+        user: str,
+        session_id: str,
+        token_id: str,
+        expires_at: int,
+        target: Literal["token", "session", "all"],
+        *,
+        correlation_id: str = "",
+    ) -> None:
+        """``revoke`` from the parts of a verified token the authorizer passed on."""
+        actor = f"user:{user}"
         if target == "token":
-            self._store.revoke_token(claims.tenant, claims.sub, claims.jti, claims.exp)
+            self._store.revoke_token(tenant, user, token_id, expires_at)
         elif target == "session":
-            self.revoke_session(
-                claims.tenant, claims.sub, claims.sid, actor=actor, correlation_id=correlation_id, reason="revoked"
-            )
+            self.revoke_session(tenant, user, session_id, actor=actor, correlation_id=correlation_id, reason="revoked")
         else:
-            self.revoke_user_sessions(claims.tenant, claims.sub, actor=actor, correlation_id=correlation_id)
+            self.revoke_user_sessions(tenant, user, actor=actor, correlation_id=correlation_id)
 
     def revoke_session(
         self, tenant: str, user: str, family_id: str, *, actor: str, correlation_id: str = "", reason: str = "revoked"

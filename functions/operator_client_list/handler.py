@@ -1,0 +1,31 @@
+"""GET /v1/operator/tenants/{tenant_id}/clients: a tenant's API clients, never their secrets."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from firstmile import entrypoints
+from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from firstmile.http.problems import problem_responses
+from firstmile.http.resolver import create_app
+from firstmile.identity.models import TENANT_ID_PATTERN, ApiClientView
+from firstmile.identity.runtime import tenancy_service
+
+app = create_app()
+
+
+@app.get(
+    "/v1/operator/tenants/<tenant_id>/clients",
+    summary="List API clients",
+    tags=["operator"],
+    responses=problem_responses(400, 401, 403),
+)
+def list_clients(
+    tenant_id: Annotated[str, Path(pattern=TENANT_ID_PATTERN)],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Page[ApiClientView]:
+    return tenancy_service().list_clients(tenant_id, limit=limit, cursor=cursor)
+
+
+lambda_handler = entrypoints.http(app)
