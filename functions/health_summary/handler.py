@@ -5,9 +5,11 @@ from firstmile.config import get_settings
 from firstmile.health.logic import check_readiness, summarize
 from firstmile.health.models import HealthSummary
 from firstmile.health.store import dependency_checks
-from firstmile.http.auth import auth_from_event
+from firstmile.http.headers import header
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
+from firstmile.identity.authorizer import optional_claims
+from firstmile.identity.runtime import revocation_cache, token_verifier
 
 app = create_app()
 
@@ -16,13 +18,16 @@ app = create_app()
 def health() -> HealthSummary:
     settings = get_settings()
     readiness = check_readiness(dependency_checks(settings), settings.dependency_timeout_seconds)
-    caller = auth_from_event(app.current_event.raw_event)
+    # A public route: no authorizer runs, so an operator's token is verified here to unlock the detail.
+    caller = optional_claims(
+        header(app.current_event.headers, "authorization"), verifier=token_verifier(), revocations=revocation_cache()
+    )
     return summarize(
         readiness,
         version=settings.version,
         commit=settings.commit,
         stage=settings.stage,
-        full_detail=caller is not None and caller.has_role("operator"),
+        full_detail=caller is not None and "operator" in caller.roles,
     )
 
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.factories import body_of, caller, http_event, load_handler
+from firstmile.config import Settings
+from firstmile.identity import keys, tokens
+from firstmile.identity.runtime import reset_identity_runtime
+from firstmile.identity.store import IdentityStore
+from tests.factories import body_of, http_event, load_handler
 from tests.integration.conftest import Deployment
+
+
+@pytest.fixture(autouse=True)
+def _fresh_identity_caches() -> Iterator[None]:
+    reset_identity_runtime()
+    yield
+    reset_identity_runtime()
 
 
 def call(name: str, path: str, context, **kwargs):  # type: ignore[no-untyped-def]
@@ -83,13 +96,39 @@ def test_startup_reports_invalid_configuration(lambda_context, monkeypatch) -> N
     assert body_of(response)["checks"][0]["reason"] == "invalid: queue_urls"
 
 
+def bearer(deployment: Deployment, role: str) -> dict[str, str]:
+    """An Authorization header with a real access token, its key published in the deployment's table."""
+    now = time.time()
+    key = keys.generate_signing_key(now, "current")
+    IdentityStore(deployment.table).publish_jwks(keys.jwks_document(keys.KeySet(keys=(key,))), 0)
+    claims = tokens.access_claims(
+        issuer=Settings.from_environment().issuer,
+        audience=Settings.from_environment().audience,
+        tenant="_platform" if role == "operator" else "t-acme",
+        subject="someone",
+        roles=[role],  # type: ignore[list-item]
+        attributes={},
+        session_id="s-0123456789abcdef",
+        now=now,
+        ttl_seconds=300,
+    )
+    return {"Authorization": f"Bearer {tokens.sign_access_token(claims, key)}"}
+
+
 def test_summary_shows_detail_only_to_operators(deployment: Deployment, lambda_context, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Given a degraded deployment and callers with and without an operator's token
     monkeypatch.setenv("FIRSTMILE_VERSION", "1.2.3")
     monkeypatch.setenv("FIRSTMILE_COMMIT", "abc123")
     deployment.client("s3").delete_bucket(Bucket=deployment.bucket)
+    operator_header = bearer(deployment, "operator")
 
+    # When each asks for the summary (a public route: the function verifies an offered token itself)
     anonymous = body_of(call("health_summary", "/health", lambda_context))
-    operator = body_of(call("health_summary", "/health", lambda_context, auth=caller(roles="operator")))
+    forged = body_of(call("health_summary", "/health", lambda_context, headers={"Authorization": "Bearer x.y.z"}))
+    operator = body_of(call("health_summary", "/health", lambda_context, headers=operator_header))
+
+    # Then only the operator sees reasons and latencies
+    assert all(c.get("reason") is None for c in forged["components"])
 
     assert anonymous["status"] == "degraded"
     assert (anonymous["version"], anonymous["commit"]) == ("1.2.3", "abc123")

@@ -46,3 +46,19 @@ def simple_response(claims: AccessClaims | None) -> dict[str, Any]:
     if claims is None:
         return {"isAuthorized": False}
     return {"isAuthorized": True, "context": authorizer_context(claims)}
+
+
+def optional_claims(
+    authorization: str | None, *, verifier: Verifier, revocations: RevocationCache
+) -> AccessClaims | None:
+    """The caller's verified claims on a public route that shows more to some callers; ``None`` for anyone else.
+
+    Public routes have no authorizer in front of them, so a route like ``GET /health`` verifies an offered token
+    itself. A missing, refused or uncheckable token simply means an anonymous caller.
+    """
+    if not authorization:
+        return None
+    try:
+        return authorize(authorization, verifier=verifier, revocations=revocations)
+    except Exception:  # anything but a verified token is an anonymous caller here
+        return None
