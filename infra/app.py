@@ -18,15 +18,14 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 from aws_cdk import App, Tags  # noqa: E402
 
-from functions.catalog import CATALOG, Function  # noqa: E402
+from functions.catalog import CATALOG, Authorizer, Function  # noqa: E402
 from infra.constructs.function import CodeLocator, function_folder  # noqa: E402
 from infra.layer import build_core_layer  # noqa: E402
 from infra.nag import add_rule_packs, unacknowledged_findings  # noqa: E402
-from infra.platform import AUTHORIZER_FUNCTION  # noqa: E402
 from infra.settings import REPO_ROOT, DeploymentSettings  # noqa: E402
 from infra.stacks.api import ApiStack  # noqa: E402
 from infra.stacks.data import DataStack  # noqa: E402
-from infra.stacks.domain import DomainStack  # noqa: E402
+from infra.stacks.domain import DomainStack, stack_suffix  # noqa: E402
 
 
 def build_app(
@@ -63,7 +62,7 @@ def build_app(
             settings=settings,
             layer=layer,
             locate_code=locate_code,
-            **_stack(settings, domain.replace("_", "-"), f"the {domain} domain"),
+            **_stack(settings, stack_suffix(domain), f"the {domain} domain"),
         )
         # Imports by name are invisible to CDK's ordering: deploy the exporting stacks first.
         stack.add_stack_dependency(data)
@@ -82,7 +81,7 @@ def project_context() -> dict[str, Any]:
 def _by_domain(catalog: tuple[Function, ...]) -> dict[str, list[Function]]:
     domains: dict[str, list[Function]] = defaultdict(list)
     for function in catalog:
-        if function.name == AUTHORIZER_FUNCTION:
+        if isinstance(function.trigger, Authorizer):
             continue  # built by the API stack, see ApiStack
         domains[function.domain].append(function)
     clashing = {"data", "api"} & set(domains)

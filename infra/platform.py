@@ -18,6 +18,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+# STREAM_FAILURES_QUEUE: records the table-stream consumers could not process, after bisecting and retrying. The
+# local stack uses the same logical name (local/resources.py); a test keeps the two equal.
 from firstmile.platform.resources import (
     BUCKETS,
     EXPORTS_BUCKET,
@@ -26,13 +28,21 @@ from firstmile.platform.resources import (
     dead_letter_queue_name,
 )
 from firstmile.platform.table import MAIN_TABLE
-from functions.catalog import Function, Queue, TableStream
+from functions.catalog import Authorizer, Function, Queue, TableStream
 from infra.settings import DeploymentSettings
 
-# Records the table-stream consumers could not process, after bisecting and retrying. The local stack uses the
-# same logical name (local/resources.py); a test keeps the two equal.
-# The catalogue entry that verifies tokens for every non-public route; the API stack builds it.
-AUTHORIZER_FUNCTION = "authorizer"
+
+def authorizer_function(catalog: tuple[Function, ...]) -> Function | None:
+    """The catalogue entry whose trigger is ``Authorizer`` (the API stack builds it), if there is one."""
+    found = [f for f in catalog if isinstance(f.trigger, Authorizer)]
+    if len(found) > 1:
+        raise ValueError(f"the catalogue has {len(found)} Authorizer functions ({[f.name for f in found]}); one only")
+    return found[0] if found else None
+
+
+def signing_keys_secret_name(settings: DeploymentSettings) -> str:
+    """The Secrets Manager secret holding the stage's signing keys (``FIRSTMILE_SIGNING_KEYS_SECRET``)."""
+    return f"firstmile-{settings.stage}-signing-keys"
 
 
 def export_name(settings: DeploymentSettings, key: str) -> str:
@@ -72,6 +82,15 @@ def queue_names(catalog: tuple[Function, ...]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class SigningKeys:
+    """The secret holding the private signing keys and the KMS key that encrypts it, as one stack sees them."""
+
+    secret_name: str
+    secret_arn: str
+    key_arn: str
+
+
+@dataclass(frozen=True)
 class Platform:
     """Shared resources as one stack sees them, by the names the catalogue and ``firstmile`` use."""
 
@@ -83,6 +102,7 @@ class Platform:
     # Logical queue name -> queue.
     queues: dict[str, sqs.IQueue]
     alarm_topic: sns.ITopic
+    signing_keys: SigningKeys
     http_api: apigwv2.IHttpApi | None = None
     # The id of the Lambda authorizer every non-public route uses, when the catalogue has one.
     authorizer_id: str | None = None
@@ -152,6 +172,11 @@ def import_platform(
         buckets=buckets,
         queues=queues,
         alarm_topic=sns.Topic.from_topic_arn(shared, "AlarmTopic", imported(settings, "alarm-topic-arn")),
+        signing_keys=SigningKeys(
+            secret_name=imported(settings, "signing-keys-secret-name"),
+            secret_arn=imported(settings, "signing-keys-secret-arn"),
+            key_arn=imported(settings, "signing-keys-kms-key-arn"),
+        ),
         http_api=http_api,
         authorizer_id=imported(settings, "http-authorizer-id") if with_authorizer else None,
     )
@@ -165,6 +190,7 @@ def publish_data(
     buckets: dict[str, s3.IBucket],
     queues: dict[str, sqs.IQueue],
     alarm_topic: sns.ITopic,
+    signing_keys: SigningKeys,
 ) -> None:
     """Export everything :func:`import_platform` reads from the data stack."""
     publish(stack, settings, "table-name", table.table_name, "The one DynamoDB table")
@@ -177,6 +203,9 @@ def publish_data(
         publish(stack, settings, f"queue-{name}-arn", queue.queue_arn, f"Queue {name}")
         publish(stack, settings, f"queue-{name}-url", queue.queue_url, f"Queue {name}")
     publish(stack, settings, "alarm-topic-arn", alarm_topic.topic_arn, "SNS topic every alarm notifies")
+    publish(stack, settings, "signing-keys-secret-name", signing_keys.secret_name, "Secret holding the signing keys")
+    publish(stack, settings, "signing-keys-secret-arn", signing_keys.secret_arn, "Secret holding the signing keys")
+    publish(stack, settings, "signing-keys-kms-key-arn", signing_keys.key_arn, "KMS key of the signing-keys secret")
 
 
 def _key(settings_field: str) -> str:

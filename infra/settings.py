@@ -23,6 +23,8 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+# A URI with a scheme (``urn:...``, ``https://...``): JWT's StringOrURI requires one for any value with a colon.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]{1,250}$")
 
 
 class SettingsError(ValueError):
@@ -41,9 +43,16 @@ class DeploymentSettings:
     api_throttle_rate: int = 100
     api_throttle_burst: int = 200
     log_retention_days: int = 30
-    # How long API Gateway reuses an authorizer answer for the same Authorization header. Off by default:
-    # a cached "allow" outlives a revoked token, and the identity design bounds revocation to seconds.
-    authorizer_cache_seconds: int = 0
+    # The access tokens' ``iss`` and ``aud``, the same for every function; empty means the stage's default
+    # (``urn:firstmile:<stage>`` and ``urn:firstmile:<stage>:api``).
+    issuer: str = ""
+    audience: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.issuer:
+            object.__setattr__(self, "issuer", f"urn:firstmile:{self.stage}")
+        if not self.audience:
+            object.__setattr__(self, "audience", f"urn:firstmile:{self.stage}:api")
 
     @classmethod
     def from_context(cls, scope: Construct) -> DeploymentSettings:
@@ -60,10 +69,16 @@ class DeploymentSettings:
             api_throttle_rate=_integer(get("apiThrottleRate"), cls.api_throttle_rate, "apiThrottleRate"),
             api_throttle_burst=_integer(get("apiThrottleBurst"), cls.api_throttle_burst, "apiThrottleBurst"),
             log_retention_days=_integer(get("logRetentionDays"), cls.log_retention_days, "logRetentionDays"),
-            authorizer_cache_seconds=_integer(
-                get("authorizerCacheSeconds"), cls.authorizer_cache_seconds, "authorizerCacheSeconds"
-            ),
+            issuer=_text(get("issuer"), ""),
+            audience=_text(get("audience"), ""),
         )
+        # The authorizer's result cache is the catalogue's (Authorizer.result_ttl_seconds): the authorizer has no
+        # identity source, so API Gateway could not key a cache, and revocation is promised within 5 s.
+        if _integer(get("authorizerCacheSeconds"), 0, "authorizerCacheSeconds") != 0:
+            raise SettingsError(
+                "authorizerCacheSeconds is no longer read: the authorizer result cache is set by the catalogue's "
+                "Authorizer trigger and must stay 0 (docs/decisions/0035-infra-authorizer-wiring.md)"
+            )
         settings.validate()
         return settings
 
@@ -75,8 +90,9 @@ class DeploymentSettings:
             raise SettingsError(f"logRetentionDays must be one of {LOG_RETENTION_DAYS}")
         if not 1 <= self.api_throttle_rate <= 10_000 or not 1 <= self.api_throttle_burst <= 5_000:
             raise SettingsError("apiThrottleRate must be 1..10000 and apiThrottleBurst 1..5000")
-        if not 0 <= self.authorizer_cache_seconds <= 3600:
-            raise SettingsError("authorizerCacheSeconds must be 0..3600")
+        for key, value in (("issuer", self.issuer), ("audience", self.audience)):
+            if not _URI.match(value):
+                raise SettingsError(f"{key} {value!r} must be a URI such as urn:firstmile:prod or https://host")
         for origin in self.cors_allow_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
                 raise SettingsError(f"CORS origin {origin!r} must be scheme://host[:port] with no path")

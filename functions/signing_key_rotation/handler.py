@@ -14,7 +14,7 @@ def rotate(event: dict[str, Any]) -> dict[str, Any]:
         identity_store(),
         now=time.time(),
         policy=rotation_policy(),
-        rotate_now=bool(event.get("rotate_now", False)),
+        rotate_now=bool((event or {}).get("rotate_now", False)),
     )
     return {"events": [{"kid": e.kid, "event": e.event} for e in events]}
 

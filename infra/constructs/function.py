@@ -18,6 +18,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from firstmile.observability import METRICS_NAMESPACE, SERVICE
 from firstmile.platform.resources import BUCKETS
 from functions.catalog import Function, Route, Schedule, TableStream
 from infra.nag import acknowledge, flattened
@@ -94,6 +95,9 @@ class CatalogFunction(Construct):
             log_group=self.log_group,
             environment=self._environment(platform),
             recursive_loop=lambda_.RecursiveLoop.TERMINATE,
+            # Versions exist only where something invokes one (the run-once trigger); a replaced version is
+            # deleted rather than kept forever in the account's code storage.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
         )
         if isinstance(spec.trigger, Schedule):
             self._handle_async_failures(spec.trigger, platform)
@@ -140,8 +144,12 @@ class CatalogFunction(Construct):
                 {name: platform.queue(name).queue_url for name in named_queues}
             ),
             "FIRSTMILE_CORS_ALLOW_ORIGINS": json.dumps(list(settings.cors_allow_origins)),
-            "POWERTOOLS_SERVICE_NAME": "firstmile",
-            "POWERTOOLS_METRICS_NAMESPACE": "Firstmile",
+            # Its name only: whether the function may read it is its role's business (Access.signing_keys).
+            "FIRSTMILE_SIGNING_KEYS_SECRET": platform.signing_keys.secret_name,
+            "FIRSTMILE_ISSUER": settings.issuer,
+            "FIRSTMILE_AUDIENCE": settings.audience,
+            "POWERTOOLS_SERVICE_NAME": SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
         for bucket in BUCKETS:
             environment[f"FIRSTMILE_{bucket.settings_field.upper()}"] = platform.buckets[
@@ -149,6 +157,8 @@ class CatalogFunction(Construct):
             ].bucket_name
         if isinstance(self.spec.trigger, Route):
             environment["FIRSTMILE_ROUTE_ROLE"] = self.spec.trigger.role
+            if self.spec.trigger.rate_class is not None:
+                environment["FIRSTMILE_ROUTE_RATE_CLASS"] = self.spec.trigger.rate_class
         return environment
 
     def _grant(self, platform: Platform) -> None:
@@ -186,6 +196,32 @@ class CatalogFunction(Construct):
             platform.queue(name).grant(self.role, "sqs:GetQueueAttributes")
         for name in access.sends_to:
             platform.queue(name).grant_send_messages(self.role)
+        if access.signing_keys != "none":
+            self._grant_signing_keys(platform, write=access.signing_keys == "write")
+
+    def _grant_signing_keys(self, platform: Platform, *, write: bool) -> None:
+        """GetSecretValue (and PutSecretValue to write) on the one secret, and the KMS operations Secrets Manager
+        performs for it: Decrypt to read, GenerateDataKey for each new version. KMS use is allowed only through
+        Secrets Manager and only for this secret (its ARN is in the encryption context of every call)."""
+        keys = platform.signing_keys
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"] + (["secretsmanager:PutSecretValue"] if write else []),
+                resources=[keys.secret_arn],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"] + (["kms:GenerateDataKey"] if write else []),
+                resources=[keys.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com",
+                        "kms:EncryptionContext:SecretARN": keys.secret_arn,
+                    }
+                },
+            )
+        )
 
 
 def retention(days: int) -> logs.RetentionDays:

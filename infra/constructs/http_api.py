@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from functions.catalog import Authorizer
 from infra.constructs.function import retention
 from infra.settings import DeploymentSettings
 
@@ -98,8 +99,19 @@ class FirstmileHttpApi(Construct):
         )
         self.authorizer: apigwv2.HttpAuthorizer | None = None
 
-    def use_authorizer(self, handler: lambda_.IFunction, settings: DeploymentSettings) -> apigwv2.HttpAuthorizer:
-        """Make ``handler`` the Lambda authorizer of the API; routes in other stacks attach it by id."""
+    def use_authorizer(self, handler: lambda_.IFunction, trigger: Authorizer) -> apigwv2.HttpAuthorizer:
+        """Make ``handler`` the Lambda authorizer of the API; routes in other stacks attach it by id.
+
+        No identity source: API Gateway would answer a request without one with its own bare 401 before the
+        authorizer runs, while the design wants every refusal as problem+json from the function (the authorizer
+        passes an ``auth_error`` code on). Without an identity source API Gateway has no cache key, so the result
+        cache must be off, which decision 0013 (revocation within 5 s) requires anyway.
+        """
+        if trigger.result_ttl_seconds != 0:
+            raise ValueError(
+                f"Authorizer(result_ttl_seconds={trigger.result_ttl_seconds}): an authorizer without an identity "
+                "source cannot cache its results; the TTL must be 0"
+            )
         stack = Stack.of(self)
         self.authorizer = apigwv2.HttpAuthorizer(
             self,
@@ -107,8 +119,8 @@ class FirstmileHttpApi(Construct):
             http_api=self.api,
             authorizer_name="firstmile-token",
             type=apigwv2.HttpAuthorizerType.LAMBDA,
-            identity_source=["$request.header.Authorization"],
-            # Simple responses: the handler answers isAuthorized plus the tenant/sub/roles context.
+            identity_source=[],
+            # Simple responses: the handler answers isAuthorized plus the caller's (or the refusal's) context.
             enable_simple_responses=True,
             payload_format_version=apigwv2.AuthorizerPayloadVersion.VERSION_2_0,
             authorizer_uri=stack.format_arn(
@@ -117,7 +129,7 @@ class FirstmileHttpApi(Construct):
                 resource="path/2015-03-31/functions",
                 resource_name=f"{handler.function_arn}/invocations",
             ),
-            results_cache_ttl=Duration.seconds(settings.authorizer_cache_seconds),
+            results_cache_ttl=Duration.seconds(trigger.result_ttl_seconds),
         )
         handler.add_permission(
             "InvokedByApiGateway",

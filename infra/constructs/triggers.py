@@ -1,4 +1,7 @@
-"""Connects a catalogue function to its one trigger: an HTTP route, a schedule, a queue or the table stream."""
+"""Connects a catalogue function to its one trigger: an HTTP route, a schedule, a queue or the table stream.
+
+The ``Authorizer`` trigger is the API's own: ``ApiStack`` builds that function and wires it (FirstmileHttpApi).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 
-from functions.catalog import Queue, Route, Schedule, TableStream
+from functions.catalog import Authorizer, Queue, Route, Schedule, TableStream
 from infra.constructs.function import CatalogFunction
 from infra.nag import acknowledge, flattened
 from infra.platform import STREAM_FAILURES_QUEUE, Platform
@@ -33,6 +36,8 @@ def connect_trigger(fn: CatalogFunction, platform: Platform) -> None:
         _connect_queue(fn, trigger, platform)
     elif isinstance(trigger, TableStream):
         _connect_stream(fn, trigger, platform)
+    elif isinstance(trigger, Authorizer):
+        raise ValueError(f"{fn.spec.name}: an Authorizer function is built and wired by the API stack only")
     else:  # pragma: no cover - the catalogue's Trigger union is closed
         raise TypeError(f"{fn.spec.name}: unknown trigger {trigger!r}")
 
@@ -42,8 +47,8 @@ def _connect_route(fn: CatalogFunction, route: Route, platform: Platform) -> Non
         raise ValueError(f"{fn.spec.name} serves {route.key} but the app has no HTTP API")
     if route.role != "public" and platform.authorizer_id is None:
         raise ValueError(
-            f"{route.key} needs the {route.role!r} role, but the catalogue has no 'authorizer' function; "
-            "a non-public route is never deployed without one"
+            f"{route.key} needs the {route.role!r} role, but the catalogue has no function with an Authorizer "
+            "trigger; a non-public route is never deployed without one"
         )
     # The route and its integration live in this (the function's) stack and only refer to the API: the
     # API stack never refers back, so there is no cycle between the stacks.

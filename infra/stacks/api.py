@@ -1,4 +1,5 @@
-"""FirstmileApi: the HTTP API, its default stage, and the Lambda authorizer when the catalogue has one."""
+"""FirstmileApi: the HTTP API, its default stage, and the Lambda authorizer when the catalogue has one (the
+function whose trigger is ``Authorizer``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from functions.catalog import Function
+from functions.catalog import Authorizer, Function
 from infra.constructs.core_layer import core_layer
 from infra.constructs.function import CatalogFunction, CodeLocator, function_folder
 from infra.constructs.http_api import FirstmileHttpApi
 from infra.layer import LayerBuild
 from infra.nag import acknowledge
-from infra.platform import AUTHORIZER_FUNCTION, import_platform, publish
+from infra.platform import authorizer_function, import_platform, publish
 from infra.settings import DeploymentSettings
 
 
@@ -40,22 +41,24 @@ class ApiStack(Stack):
         publish(self, settings, "http-api-id", self.http.api.api_id, "The HTTP API routes attach to")
         publish(self, settings, "http-api-url", self.http.stage.url, "Base URL of the HTTP API", export=False)
         self.authorizer_function: CatalogFunction | None = None
-        spec = next((f for f in catalog if f.name == AUTHORIZER_FUNCTION), None)
+        spec = authorizer_function(catalog)
         if spec is None:
             return
+        assert isinstance(spec.trigger, Authorizer)  # noqa: S101 - authorizer_function selects by this type
         self.authorizer_function = CatalogFunction(
             self,
-            "Authorizer",
+            "".join(part.capitalize() for part in spec.name.split("_")),
             spec=spec,
             platform=import_platform(self, settings, catalog, with_api=False, with_authorizer=False),
             layer=core_layer(self, layer),
             locate_code=locate_code,
         )
-        authorizer = self.http.use_authorizer(self.authorizer_function.function, settings)
+        authorizer = self.http.use_authorizer(self.authorizer_function.function, spec.trigger)
         publish(self, settings, "http-authorizer-id", authorizer.authorizer_id, "Authorizer of non-public routes")
         acknowledge(
             self.authorizer_function.function,
             "Serverless-LambdaDLQ",
-            "Invoked synchronously by API Gateway as the authorizer: a failure denies the request, so a "
-            "DeadLetterConfig, which only applies to asynchronous invocations, would never receive anything.",
+            "Invoked synchronously by API Gateway as the authorizer: a failure ends that request with API Gateway's "
+            "error answer, so a DeadLetterConfig, which only applies to asynchronous invocations, would never "
+            "receive anything.",
         )

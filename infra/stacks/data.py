@@ -1,4 +1,4 @@
-"""FirstmileData: state and plumbing every domain shares (table, buckets, queues, alarm topic)."""
+"""FirstmileData: state and plumbing every domain shares (table, buckets, queues, signing keys, alarms)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ from constructs import Construct
 from firstmile.platform.resources import BUCKETS, SCHEDULER_DLQ, dead_letter_queue_name
 from firstmile.platform.table import MAIN_TABLE
 from functions.catalog import Function, Queue
+from infra.constructs.alarms import ApplicationAlarms
 from infra.constructs.buckets import Buckets
 from infra.constructs.queues import DeadLetterQueue, WorkQueue
+from infra.constructs.signing_keys import SigningKeysSecret
 from infra.constructs.table import MainTable
-from infra.platform import STREAM_FAILURES_QUEUE, publish_data, queue_names
+from infra.platform import STREAM_FAILURES_QUEUE, publish_data, queue_names, signing_keys_secret_name
 from infra.settings import DeploymentSettings
 
 
 class DataStack(Stack):
-    """The table, buckets, every queue (with DLQs and alarms) and the SNS topic alarms notify."""
+    """The table, buckets, every queue (with DLQs and alarms), the signing-keys secret, the application alarms and
+    the SNS topic every alarm notifies."""
 
     def __init__(
         self,
@@ -51,6 +54,10 @@ class DataStack(Stack):
             self.queues[STREAM_FAILURES_QUEUE] = DeadLetterQueue(
                 self, "StreamFailures", purpose="the table-stream consumers", alarm_topic=self.alarm_topic
             ).queue
+        self.signing_keys = SigningKeysSecret(
+            self, "SigningKeys", name=signing_keys_secret_name(settings), stage=settings.stage
+        )
+        self.alarms = ApplicationAlarms(self, "ApplicationAlarms", stage=settings.stage, alarm_topic=self.alarm_topic)
         publish_data(
             self,
             settings,
@@ -58,6 +65,7 @@ class DataStack(Stack):
             buckets=dict(self.buckets.by_field),
             queues=self.queues,
             alarm_topic=self.alarm_topic,
+            signing_keys=self.signing_keys.reference,
         )
 
     def _add_work_queue(self, consumer: Function, trigger: Queue) -> None:

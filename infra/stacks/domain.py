@@ -9,11 +9,17 @@ from constructs import Construct
 
 from functions.catalog import Function, Route
 from infra.constructs.core_layer import core_layer
+from infra.constructs.first_run import run_after_deploy, runs_after_deploy
 from infra.constructs.function import CatalogFunction, CodeLocator, function_folder
 from infra.constructs.triggers import connect_trigger
 from infra.layer import LayerBuild
-from infra.platform import AUTHORIZER_FUNCTION, import_platform
+from infra.platform import authorizer_function, import_platform
 from infra.settings import DeploymentSettings
+
+
+def stack_suffix(domain: str) -> str:
+    """The suffix of a domain stack's CloudFormation name, ``firstmile-<stage>-<suffix>``."""
+    return domain.replace("_", "-")
 
 
 class DomainStack(Stack):
@@ -38,7 +44,8 @@ class DomainStack(Stack):
             settings,
             catalog,
             with_api=bool(routes),
-            with_authorizer=any(route.role != "public" for route in routes) and _has_authorizer(catalog),
+            with_authorizer=any(route.role != "public" for route in routes)
+            and authorizer_function(catalog) is not None,
         )
         shared_layer = core_layer(self, layer)
         self.functions: dict[str, CatalogFunction] = {}
@@ -53,7 +60,5 @@ class DomainStack(Stack):
             )
             connect_trigger(fn, platform)
             self.functions[spec.name] = fn
-
-
-def _has_authorizer(catalog: tuple[Function, ...]) -> bool:
-    return any(f.name == AUTHORIZER_FUNCTION for f in catalog)
+            if runs_after_deploy(spec):
+                run_after_deploy(fn, settings=settings, stack_suffix=stack_suffix(spec.domain))

@@ -73,11 +73,25 @@ class Assembly:
         return self.resolve(stack, parts[0]) if parts else None
 
 
+def trigger_providers(assembly: Assembly) -> set[ResourceRef]:
+    """The functions that run ``Custom::Trigger`` resources (aws-cdk-lib's trigger provider), one per stack."""
+    found = set()
+    for stack, _, trigger in assembly.resources("Custom::Trigger"):
+        provider = assembly.resolve(stack, trigger["Properties"]["ServiceToken"])
+        assert provider is not None and assembly.resource(provider)["Type"] == "AWS::Lambda::Function"
+        found.add(ResourceRef(provider.stack, provider.logical_id))
+    return found
+
+
 def function_resources(assembly: Assembly) -> dict[str, tuple[str, str, dict[str, Any]]]:
-    """Every Lambda function by catalogue name (its ``FunctionName`` is ``firstmile-<stage>-<name>``)."""
+    """Every catalogue function by catalogue name (its ``FunctionName`` is ``firstmile-<stage>-<name>``): every
+    Lambda function of the app except the trigger providers."""
     prefix = f"firstmile-{assembly.stage}-"
+    providers = trigger_providers(assembly)
     found = {}
     for stack, logical_id, resource in assembly.resources("AWS::Lambda::Function"):
+        if ResourceRef(stack, logical_id) in providers:
+            continue
         name = resource["Properties"]["FunctionName"]
         assert name.startswith(prefix), f"{stack}/{logical_id} is named {name!r}, not {prefix}<name>"
         found[name.removeprefix(prefix)] = (stack, logical_id, resource)

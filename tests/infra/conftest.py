@@ -3,7 +3,9 @@
 Three apps are synthesized:
 - the real catalogue, exactly as ``make synth`` builds it;
 - a fixture catalogue that adds every kind of trigger (queue consumer and producer, stream consumer,
-  scheduled job, the ``authorizer`` and non-public routes of every role), so each invariant is exercised;
+  scheduled job, non-public routes of every role, a rate-limited route) and replaces the real authorizer by one
+  of its own under another name (the API stack finds it by its ``Authorizer`` trigger), so each invariant is
+  exercised;
 - the fixture catalogue again with cdk-nag acknowledgements switched off, to prove each one is needed.
 """
 
@@ -22,7 +24,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 from aws_cdk import App  # noqa: E402
 
-from functions.catalog import CATALOG, Access, Function, Queue, Route, Schedule, TableStream  # noqa: E402
+from functions.catalog import CATALOG, Access, Authorizer, Function, Queue, Route, Schedule, TableStream  # noqa: E402
 from infra.app import build_app  # noqa: E402
 from infra.constructs.function import function_folder  # noqa: E402
 from infra.nag import ACKNOWLEDGEMENTS_CONTEXT  # noqa: E402
@@ -36,23 +38,24 @@ FIXTURE_CONTEXT: dict[str, Any] = {
     "apiThrottleBurst": "50",
     "logRetentionDays": 14,
     "commit": "0123abc",
+    "issuer": "https://auth.example.com",
+    "audience": "urn:example:onboarding-api",
 }
 
 FIXTURE_FUNCTIONS: tuple[Function, ...] = (
     Function(
-        name="authorizer",
-        domain="identity",
+        name="fixture_authorizer",
+        domain="fixture",
         description="Verifies access tokens for every non-public route.",
-        # The catalogue has no trigger kind for an authorizer yet; the API stack never wires this one.
-        trigger=Route("GET", "/v1/fixture/authorizer-trigger-is-ignored", "public"),
-        timeout_seconds=5,
+        trigger=Authorizer(result_ttl_seconds=0),
+        timeout_seconds=4,
         access=Access(table="read"),
     ),
     Function(
         name="fixture_submit",
         domain="fixture",
         description="Accepts a job for a user and queues it.",
-        trigger=Route("POST", "/v1/fixture/jobs", "user"),
+        trigger=Route("POST", "/v1/fixture/jobs", "user", rate_class="user_write"),
         access=Access(table="write", sends_to=(FIXTURE_QUEUE,)),
     ),
     Function(
@@ -78,7 +81,7 @@ FIXTURE_FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=20,
         memory_mb=512,
         reserved_concurrency=3,
-        access=Access(table="write", exports_bucket="write"),
+        access=Access(table="write", exports_bucket="write", signing_keys="read"),
     ),
     Function(
         name="fixture_aggregator",
@@ -97,7 +100,10 @@ FIXTURE_FUNCTIONS: tuple[Function, ...] = (
         access=Access(table="write", inspects_queues=(f"{FIXTURE_QUEUE}-dlq",)),
     ),
 )
-FIXTURE_CATALOG: tuple[Function, ...] = CATALOG + FIXTURE_FUNCTIONS
+# The real catalogue without its authorizer (a catalogue has one at most), plus the fixture's functions.
+FIXTURE_CATALOG: tuple[Function, ...] = (
+    tuple(f for f in CATALOG if not isinstance(f.trigger, Authorizer)) + FIXTURE_FUNCTIONS
+)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.catalog import CATALOG, Function, Route, http_functions
+from functions.catalog import CATALOG, Authorizer, Function, Route, http_functions
 from infra.app import build_app
 from tests.infra.assembly import Assembly, ResourceRef, function_resources
 from tests.infra.conftest import FIXTURE_CONTEXT, Synth
@@ -23,22 +23,28 @@ def routes(assembly: Assembly) -> dict[str, tuple[str, dict[str, object]]]:
     return found
 
 
+def authorizer_spec(synth: Synth) -> Function:
+    """The one catalogue entry whose trigger is ``Authorizer``."""
+    [spec] = [f for f in synth.catalog if isinstance(f.trigger, Authorizer)]
+    return spec
+
+
 def test_the_routes_are_exactly_the_catalogue_routes(any_synth: Synth) -> None:
     # Given the catalogue's routes (the authorizer is no route of its own)
-    expected = {route.key for f, route in http_functions(any_synth.catalog) if f.name != "authorizer"}
+    expected = {route.key for _, route in http_functions(any_synth.catalog)}
 
     # Then the app has these routes and no others
     assert set(routes(any_synth.assembly)) == expected
 
 
-def test_every_non_public_route_uses_the_lambda_authorizer(fixture_synth: Synth) -> None:
-    # Given the fixture's authorizer and its routes of every role
-    assembly = fixture_synth.assembly
+def test_every_non_public_route_uses_the_lambda_authorizer(any_synth: Synth) -> None:
+    # Given the app's authorizer and its non-public routes (the fixture has routes of every role)
+    assembly = any_synth.assembly
     authorizers = assembly.resources("AWS::ApiGatewayV2::Authorizer")
     assert len(authorizers) == 1
     api_stack, authorizer_id, _ = authorizers[0]
     by_key = routes(assembly)
-    non_public = [r for _, r in http_functions(fixture_synth.catalog) if r.role != "public"]
+    non_public = [r for _, r in http_functions(any_synth.catalog) if r.role != "public"]
     assert {r.role for r in non_public} == {"user", "admin", "operator"}
 
     for route in non_public:
@@ -51,39 +57,55 @@ def test_every_non_public_route_uses_the_lambda_authorizer(fixture_synth: Synth)
 
 def test_public_routes_need_no_authorization(any_synth: Synth) -> None:
     by_key = routes(any_synth.assembly)
-    public = [r for f, r in http_functions(any_synth.catalog) if r.role == "public" and f.name != "authorizer"]
+    public = [r for _, r in http_functions(any_synth.catalog) if r.role == "public"]
     assert public
     for route in public:
         assert by_key[route.key][1]["AuthorizationType"] == "NONE"
 
 
-def test_the_authorizer_is_the_catalogue_function_with_simple_responses_on_the_authorization_header(
-    fixture_synth: Synth,
-) -> None:
-    # Given the authorizer of the fixture app
-    assembly = fixture_synth.assembly
-    stack, _, authorizer = assembly.resources("AWS::ApiGatewayV2::Authorizer")[0]
+def test_the_authorizer_is_the_function_with_the_authorizer_trigger_run_for_every_request(any_synth: Synth) -> None:
+    # Given the authorizer of the app and the catalogue entry whose trigger is Authorizer (in the fixture it has
+    # another name than the real one: nothing depends on the name)
+    assembly = any_synth.assembly
+    [(stack, _, authorizer)] = assembly.resources("AWS::ApiGatewayV2::Authorizer")
     properties = authorizer["Properties"]
-    function_stack, function_id, _ = function_resources(assembly)["authorizer"]
+    spec = authorizer_spec(any_synth)
+    assert isinstance(spec.trigger, Authorizer)
+    function_stack, function_id, _ = function_resources(assembly)[spec.name]
 
-    # Then it invokes the `authorizer` function with payload 2.0 simple responses and no cache
+    # Then it invokes that function with payload 2.0 simple responses ...
     uri_parts = properties["AuthorizerUri"]["Fn::Join"][1]
-    assert {"Fn::GetAtt": [function_id, "Arn"]} in uri_parts and function_stack == stack
+    assert {"Fn::GetAtt": [function_id, "Arn"]} in uri_parts and function_stack == stack == "FirstmileApi"
     assert properties["AuthorizerType"] == "REQUEST"
     assert properties["EnableSimpleResponses"] is True
     assert properties["AuthorizerPayloadFormatVersion"] == "2.0"
-    assert properties["IdentitySource"] == ["$request.header.Authorization"]
-    assert properties["AuthorizerResultTtlInSeconds"] == 0
+    # ... with no identity source, so API Gateway runs it for requests without an Authorization header too (the
+    # function answers those with problem+json), and therefore without a result cache (the trigger's TTL, 0)
+    assert properties.get("IdentitySource", []) == []
+    assert properties["AuthorizerResultTtlInSeconds"] == spec.trigger.result_ttl_seconds == 0
+    # ... and only API Gateway may invoke it, only as this API's authorizer
     permissions = [
         p["Properties"]
         for s, _, p in assembly.resources("AWS::Lambda::Permission")
         if s == stack and p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
     assert [p["Principal"] for p in permissions] == ["apigateway.amazonaws.com"]
+    assert "/authorizers/" in json.dumps(permissions[0]["SourceArn"])
+
+
+def test_the_authorizer_function_gets_no_route_and_no_domain_stack(any_synth: Synth) -> None:
+    # Given the authorizer's catalogue entry
+    spec = authorizer_spec(any_synth)
+
+    # Then its function is in the API stack, and no integration invokes it as a route
+    stack, function_id, _ = function_resources(any_synth.assembly)[spec.name]
+    assert stack == "FirstmileApi"
+    for _, _, integration in any_synth.assembly.resources("AWS::ApiGatewayV2::Integration"):
+        assert integration["Properties"]["IntegrationUri"] != {"Fn::GetAtt": [function_id, "Arn"]}
 
 
 def test_a_non_public_route_without_an_authorizer_in_the_catalogue_fails_the_synth(tmp_path: Path) -> None:
-    # Given a catalogue with a user route and no authorizer
+    # Given a catalogue with a user route and no Authorizer function
     private = Function(
         name="health_live",
         domain="health",
@@ -92,8 +114,29 @@ def test_a_non_public_route_without_an_authorizer_in_the_catalogue_fails_the_syn
     )
 
     # When the app is built, then it refuses
-    with pytest.raises(Exception, match="no 'authorizer' function"):
+    with pytest.raises(Exception, match="no function with an Authorizer trigger"):
         build_app((private,), outdir=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("authorizers", "message"),
+    [
+        ((Authorizer(result_ttl_seconds=300),), "cannot cache"),
+        ((Authorizer(), Authorizer()), "one only"),
+    ],
+)
+def test_a_caching_authorizer_or_a_second_one_fails_the_synth(
+    tmp_path: Path, authorizers: tuple[Authorizer, ...], message: str
+) -> None:
+    # Given a catalogue whose authorizer caches (impossible without an identity source), or with two authorizers
+    catalog = tuple(
+        Function(name=f"health_live{i or ''}", domain="health", description="An authorizer.", trigger=trigger)
+        for i, trigger in enumerate(authorizers)
+    )
+
+    # When the app is built, then it refuses
+    with pytest.raises(ValueError, match=message):
+        build_app(catalog, outdir=str(tmp_path))
 
 
 def test_the_default_stage_logs_every_request_as_json(any_synth: Synth) -> None:

@@ -48,6 +48,7 @@ def test_every_function_logs_to_its_own_log_group_with_retention(any_synth: Synt
 
 def test_the_environment_carries_the_settings_each_function_reads(fixture_synth: Synth) -> None:
     assembly = fixture_synth.assembly
+    assert any(isinstance(f.trigger, Route) and f.trigger.rate_class for f in fixture_synth.catalog)
     for name, (_stack, _, function) in function_resources(assembly).items():
         spec = fixture_synth.spec(name)
         env = function["Properties"]["Environment"]["Variables"]
@@ -61,12 +62,28 @@ def test_the_environment_carries_the_settings_each_function_reads(fixture_synth:
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Firstmile"
         assert env["FIRSTMILE_TABLE_NAME"] == {"Fn::ImportValue": "firstmile-test-table-name"}
         assert env["FIRSTMILE_EXPORTS_BUCKET"] == {"Fn::ImportValue": "firstmile-test-exports-bucket-name"}
+        # Every function knows the secret's name (whether it may read it is up to its role) and the token
+        # issuer and audience, the same for all.
+        assert env["FIRSTMILE_SIGNING_KEYS_SECRET"] == {"Fn::ImportValue": "firstmile-test-signing-keys-secret-name"}
+        assert env["FIRSTMILE_ISSUER"] == fixture_synth.context["issuer"]
+        assert env["FIRSTMILE_AUDIENCE"] == fixture_synth.context["audience"]
         if isinstance(spec.trigger, Route):
             assert env["FIRSTMILE_ROUTE_ROLE"] == spec.trigger.role
+            assert env.get("FIRSTMILE_ROUTE_RATE_CLASS") == spec.trigger.rate_class, name
         else:
             assert "FIRSTMILE_ROUTE_ROLE" not in env
+            assert "FIRSTMILE_ROUTE_RATE_CLASS" not in env
         # Only the queues the entry's Access names, as a JSON object of name -> URL.
         assert _queue_url_names(env["FIRSTMILE_QUEUE_URLS"]) == {*spec.access.sends_to, *spec.access.inspects_queues}
+
+
+def test_issuer_and_audience_default_to_the_stage(real_synth: Synth) -> None:
+    # Given the real app, built without issuer and audience in the context (stage dev)
+    for _, _, function in function_resources(real_synth.assembly).values():
+        env = function["Properties"]["Environment"]["Variables"]
+
+        # Then every function has the stage's URNs
+        assert (env["FIRSTMILE_ISSUER"], env["FIRSTMILE_AUDIENCE"]) == ("urn:firstmile:dev", "urn:firstmile:dev:api")
 
 
 def _queue_url_names(value: Any) -> set[str]:
@@ -95,6 +112,9 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
     stage = assembly.stage
     table = assembly.resolve(*assembly.exports[f"firstmile-{stage}-table-arn"])
     bucket = assembly.resolve(*assembly.exports[f"firstmile-{stage}-exports-bucket-arn"])
+    secret = assembly.resolve(*assembly.exports[f"firstmile-{stage}-signing-keys-secret-arn"])
+    key = assembly.resolve(*assembly.exports[f"firstmile-{stage}-signing-keys-kms-key-arn"])
+    assert {f.access.signing_keys for f in fixture_synth.catalog} == {"none", "read", "write"}
     queues = {
         name.removeprefix(f"firstmile-{stage}-queue-").removesuffix("-arn"): assembly.resolve(*value)
         for name, value in assembly.exports.items()
@@ -142,6 +162,18 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
             if isinstance(spec.trigger, TableStream) and queue_name == STREAM_FAILURES_QUEUE:
                 expected |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
             assert on_queue == expected, f"{name} on {queue_name}"
+
+        # Signing keys: nothing, read (GetSecretValue, and Decrypt through Secrets Manager) or also write.
+        secret_actions = {a for a, r in allowed if isinstance(r, ResourceRef) and r.logical_id == secret.logical_id}  # type: ignore[union-attr]
+        key_actions = {a for a, r in allowed if isinstance(r, ResourceRef) and r.logical_id == key.logical_id}  # type: ignore[union-attr]
+        assert (secret_actions, key_actions) == {
+            "none": (set(), set()),
+            "read": ({"secretsmanager:GetSecretValue"}, {"kms:Decrypt"}),
+            "write": (
+                {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
+                {"kms:Decrypt", "kms:GenerateDataKey"},
+            ),
+        }[access.signing_keys], name
 
         # The only unscoped statement is tracing (and stream listing for stream consumers).
         unscoped = {a for a, r in allowed if r == "*"}

@@ -18,6 +18,23 @@ def test_defaults_when_the_context_says_nothing() -> None:
     result = settings()
     assert (result.stage, result.commit, result.cors_allow_origins) == ("dev", "unknown", ())
     assert (result.api_throttle_rate, result.api_throttle_burst) == (100, 200)
+    assert (result.issuer, result.audience) == ("urn:firstmile:dev", "urn:firstmile:dev:api")
+
+
+def test_issuer_and_audience_follow_the_stage_unless_given() -> None:
+    assert (settings(stage="prod").issuer, settings(stage="prod").audience) == (
+        "urn:firstmile:prod",
+        "urn:firstmile:prod:api",
+    )
+    given = settings(stage="prod", issuer="https://auth.example.com", audience="urn:example:api")
+    assert (given.issuer, given.audience) == ("https://auth.example.com", "urn:example:api")
+
+
+def test_the_authorizer_cache_is_no_context_value_any_more() -> None:
+    # cdk.json's 0 is still accepted; anything else would be ignored silently, so it is refused
+    assert settings(authorizerCacheSeconds=0).stage == "dev"
+    with pytest.raises(SettingsError, match="Authorizer trigger"):
+        settings(authorizerCacheSeconds="300")
 
 
 def test_origins_from_cdk_json_list_or_command_line_string() -> None:
@@ -38,6 +55,8 @@ def test_origins_from_cdk_json_list_or_command_line_string() -> None:
         {"apiThrottleRate": "fast"},
         {"apiThrottleBurst": 0},
         {"corsAllowOrigins": "https://a.example/path"},
+        {"issuer": "firstmile prod"},
+        {"audience": "api"},
     ],
 )
 def test_impossible_values_are_refused(context: dict[str, Any]) -> None:

@@ -1,0 +1,84 @@
+"""Alarms on the application's own metrics (Powertools EMF, namespace ``Firstmile``), each with its runbook.
+
+Powertools' ``Metrics(service="firstmile")`` publishes every metric with the one dimension ``service`` (the
+``function_name`` dimension is added to the ``ColdStart`` metric only), so an alarm names that dimension and sees
+the metric from every function that emits it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from firstmile.identity.sessions import REUSE_METRIC
+from firstmile.observability import METRICS_NAMESPACE, SERVICE
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """An alarm when a count metric reaches ``threshold`` within ``period_minutes``."""
+
+    key: str
+    metric_name: str
+    threshold: int
+    period_minutes: int
+    description: str
+    runbook: str
+
+
+APPLICATION_ALARMS: tuple[MetricAlarm, ...] = (
+    MetricAlarm(
+        key="refresh-token-reuse",
+        metric_name=REUSE_METRIC,
+        threshold=1,
+        period_minutes=5,
+        description=(
+            "A refresh token was presented again after it had been rotated (possible theft); its session was revoked."
+        ),
+        runbook="docs/runbooks/refresh-token-reuse.md",
+    ),
+)
+
+
+class ApplicationAlarms(Construct):
+    """One CloudWatch alarm per :data:`APPLICATION_ALARMS` entry, notifying ``alarm_topic`` on alarm and on recovery."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        alarm_topic: sns.ITopic,
+        definitions: tuple[MetricAlarm, ...] = APPLICATION_ALARMS,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        for definition in definitions:
+            alarm = cloudwatch.Alarm(
+                self,
+                "".join(part.capitalize() for part in definition.key.split("-")),
+                # Named, so the notification says what happened without a lookup.
+                alarm_name=f"firstmile-{stage}-{definition.key}",
+                alarm_description=f"{definition.description} Runbook: {definition.runbook}",
+                metric=cloudwatch.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=definition.metric_name,
+                    dimensions_map={"service": SERVICE},
+                    statistic=cloudwatch.Stats.SUM,
+                    period=Duration.minutes(definition.period_minutes),
+                ),
+                threshold=definition.threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                # The metric is only emitted when the event happens: no data means nothing happened.
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+            alarm.add_ok_action(cloudwatch_actions.SnsAction(alarm_topic))
+            self.alarms[definition.key] = alarm
