@@ -41,7 +41,7 @@ def token(request: Annotated[TokenRequest, Body()]) -> Response[TokenResponse]:
         browser = presented.browser_mode
     body = token_response(issued, time.time(), refresh_in_body=not browser)
     cookies = [refresh_cookie(issued.refresh_token, body.refresh_token_expires_in)] if browser else None
-    return Response(200, "application/json", body.model_dump_json(exclude_none=True), cookies=cookies)
+    return Response(200, "application/json", body.model_dump(mode="json"), cookies=cookies)
 
 
 lambda_handler = entrypoints.http(app)

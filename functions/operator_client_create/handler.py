@@ -29,7 +29,7 @@ def create_client(
     issued = tenancy_service().create_client(
         tenant_id, request, actor=f"operator:{caller.subject}", correlation_id=logger.get_correlation_id() or ""
     )
-    return Response(201, "application/json", issued.model_dump_json())
+    return Response(201, "application/json", issued.model_dump(mode="json"))
 
 
 lambda_handler = entrypoints.http(app)

@@ -5,6 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from firstmile import entrypoints
+from firstmile.http.auth import require_caller
 from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -25,6 +26,7 @@ def list_clients(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Page[ApiClientView]:
+    require_caller(app.current_event.raw_event)
     return tenancy_service().list_clients(tenant_id, limit=limit, cursor=cursor)
 
 

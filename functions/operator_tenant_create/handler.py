@@ -27,7 +27,7 @@ def create_tenant(request: Annotated[TenantCreate, Body()]) -> Response[Tenant]:
     tenant = tenancy_service().create_tenant(
         request, actor=f"operator:{caller.subject}", correlation_id=logger.get_correlation_id() or ""
     )
-    return Response(201, "application/json", tenant.model_dump_json())
+    return Response(201, "application/json", tenant.model_dump(mode="json"))
 
 
 lambda_handler = entrypoints.http(app)

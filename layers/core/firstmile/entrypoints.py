@@ -107,7 +107,7 @@ def _count(route_class: str, auth: AuthContext, event: dict[str, Any]) -> tuple[
 def _problem_answer(problem: p.Problem, request_id: str) -> dict[str, Any]:
     headers = {"Content-Type": p.PROBLEM_CONTENT_TYPE, **problem.headers}
     if problem.error.status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="firstmile"'
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="firstmile"')
     return {
         "statusCode": problem.error.status,
         "headers": headers,
@@ -123,8 +123,14 @@ def _unauthenticated(event: dict[str, Any]) -> p.Problem:
     if error is None or error.status not in (401, 503):
         return p.Problem(p.AUTH_UNAUTHENTICATED, "This route needs a valid access token.")
     if error.status == 503:
-        return p.Problem(error, "The access token could not be checked right now; retry shortly.")
-    return p.Problem(error, "The access token was refused; obtain a new one.")
+        return p.Problem(
+            error, "The access token could not be checked right now; retry shortly.", headers={"Retry-After": "5"}
+        )
+    return p.Problem(
+        error,
+        "The access token was refused; obtain a new one.",
+        headers={"WWW-Authenticate": 'Bearer realm="firstmile", error="invalid_token"'},
+    )
 
 
 def _finish(

@@ -26,6 +26,13 @@ def create_app() -> APIGatewayHttpResolver:
         return respond(exc)
 
     def _invalid(exc: RequestValidationError) -> Response[str]:
+        if any(tuple(e.get("loc", ()))[:1] == ("response",) for e in exc.errors()):
+            # Powertools reports a response that fails its model like a request error; it is our fault, not the
+            # client's: answer 500 and log what did not match.
+            logger.error("response failed validation", extra={"errors": exc.errors()})
+            return respond(
+                p.Problem(p.SYS_INTERNAL, "An unexpected error occurred; quote the instance id when reporting it.")
+            )
         errors = [_field_problem(e) for e in exc.errors()]
         if any(e.type == "json_invalid" for e in errors):
             return respond(p.Problem(p.VAL_BAD_REQUEST, "The request body is not valid JSON.", errors=errors))

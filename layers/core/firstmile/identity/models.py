@@ -261,7 +261,7 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a token type
     expires_in: int = Field(description="Seconds until the access token expires")
-    refresh_token: str | None = Field(default=None, description="Absent when it was set as a cookie")
+    refresh_token: str | None = Field(default=None, description="null when it was set as the session cookie")
     refresh_token_expires_in: int = Field(description="Seconds until the refresh token expires unless rotated")
     session_id: str
 

@@ -100,7 +100,11 @@ class TokenRejected(Exception):  # noqa: N818 - a verdict on a token, not a faul
 
     def problem(self) -> p.Problem:
         """The problem the client sees: the code and a fixed detail, never which check failed."""
-        return p.Problem(self.error, _DETAILS[self.error.code], headers={"WWW-Authenticate": 'Bearer realm="api"'})
+        return p.Problem(
+            self.error,
+            _DETAILS[self.error.code],
+            headers={"WWW-Authenticate": 'Bearer realm="firstmile", error="invalid_token"'},
+        )
 
 
 # --- minting ---------------------------------------------------------------------------------------------------

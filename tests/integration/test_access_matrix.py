@@ -1,0 +1,575 @@
+"""Who may call what, generated from the catalogue and run through every route's real handler.
+
+Two matrices:
+
+- **Roles.** Every non-public route refuses an anonymous call with 401 ``AUTH_*`` and a caller without its role
+  with 403 ``PERM_*``, before its body runs. Roles: ``user`` < ``admin`` < ``operator``, with operators apart: an
+  operator's token holds ``operator`` only (``identity.models.OPERATOR_ROLES``), an admin's ``user,admin``, a
+  user's ``user``. So a route is called by every token that lacks its role: the roles strictly below its own, and
+  also an operator on a tenant route. A caller holding the role gets through (the positive control, which shows
+  that the refusals come from the role and not from a request the route could not have served anyway).
+- **Tenants.** Tenant A's data is seeded (its tenant, API client, a session, audit entries); a caller of tenant B
+  holding the route's role calls every route, with tenant A's ids wherever a request can carry one. The answer is
+  403/404 or a 2xx, never carrying tenant A's identifiers, and tenant A's items are left exactly as they were.
+
+``PROBES`` says how to call each route (body, query, which ids). ``test_every_catalogued_route_has_a_probe`` fails
+when a route is added to the catalogue without one, so a new route cannot slip past both matrices.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import jwt
+import pytest
+
+from firstmile.audit.models import AuditEvent
+from firstmile.audit.store import AuditStore
+from firstmile.config import get_settings, reset_settings
+from firstmile.identity import keys
+from firstmile.identity.keys import KeySet, RotationPolicy
+from firstmile.identity.models import ApiClientCreate, ClientCredentialsGrant, TenantCreate
+from firstmile.identity.refresh import new_refresh_token
+from firstmile.identity.runtime import reset_identity_runtime
+from firstmile.identity.sessions import SessionPolicy, SessionService
+from firstmile.identity.store import IdentityStore
+from firstmile.identity.tenancy import TenancyService
+from firstmile.identity.tokens import new_token_id
+from firstmile.platform import aws
+from functions.catalog import Function, Route, http_functions
+from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
+from tests.integration.conftest import Deployment
+
+TENANT_A = "alpha-corp"
+TENANT_B = "bravo-corp"
+OPERATOR_ACTOR = "operator:fmc_matrix"
+SUCCESS = range(200, 300)
+
+
+# --- callers --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    """A kind of access token, by the roles it carries."""
+
+    name: str
+    roles: str
+
+    def holds(self, role: str) -> bool:
+        return role in self.roles.split(",")
+
+
+USER = Token("user", "user")
+ADMIN = Token("admin", "user,admin")
+OPERATOR = Token("operator", "operator")
+NO_ROLE = Token("no-role", "")
+TOKENS = (USER, ADMIN, OPERATOR, NO_ROLE)
+HOLDER = {"user": USER, "admin": ADMIN, "operator": OPERATOR}
+
+
+def authorizer_context(tenant: str, subject: str, token: Token) -> dict[str, str]:
+    """What the authorizer passes on for a verified token of ``tenant``/``subject`` (sid, jti, exp included)."""
+    return {
+        **caller(tenant=tenant, sub=subject, roles=token.roles),
+        "sid": new_token_id(),
+        "jti": new_token_id(),
+        "exp": str(int(time.time()) + 600),
+    }
+
+
+# --- tenants' data --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TenantData:
+    """One seeded tenant and everything of it a response must never show to another tenant."""
+
+    tenant: str
+    client_id: str
+    client_name: str
+    client_secret: str
+    user: str
+    session_id: str
+    refresh_token: str
+    access_token: str
+    audit_actor: str
+    audit_action: str
+    audit_target: str
+    audit_hashes: tuple[str, ...]
+    audit_cursor: str | None
+
+    def identifiers(self) -> dict[str, str]:
+        """What identifies this tenant's data in a response body (user ids are per tenant, so not included)."""
+        named = {
+            "tenant": self.tenant,
+            "client_id": self.client_id,
+            "client_name": self.client_name,
+            "client_secret": self.client_secret,
+            "session_id": self.session_id,
+            "refresh_token": self.refresh_token,
+            "access_token": self.access_token,
+            "audit_actor": self.audit_actor,
+            "audit_target": self.audit_target,
+        }
+        return named | {f"audit_hash_{n}": h for n, h in enumerate(self.audit_hashes)}
+
+
+@dataclass
+class World:
+    """Tenant A (whose data is probed for) and tenant B (whose caller probes)."""
+
+    a: TenantData
+    b: TenantData
+
+
+# The role matrix's table stays empty: its requests only need ids and bodies of the right shape.
+UNSEEDED_IDS = {"tenant_id": TENANT_A, "client_id": "fmc_" + "A" * 22}
+_NOBODY = TenantData(
+    tenant=TENANT_A,
+    client_id=UNSEEDED_IDS["client_id"],
+    client_name="-",
+    client_secret="-",
+    user="u-alpha-1",
+    session_id="-",
+    refresh_token="-",
+    access_token="-",
+    audit_actor="admin:alpha-corp-admin",
+    audit_action="flow.published",
+    audit_target="-",
+    audit_hashes=(),
+    audit_cursor=None,
+)
+UNSEEDED = World(a=_NOBODY, b=_NOBODY)
+
+
+# --- how to call each route -----------------------------------------------------------------------------------
+
+Body = Callable[[World], Any]
+Query = Callable[[World], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One way of calling a route, as its clients do.
+
+    ``token``: the caller's token kind (default: the one holding the route's role; ``USER`` on public routes).
+    ``also_allowed``: refusals besides 403/404 that are a correct answer to this probe, as (status, code).
+    ``check``: what else the answer must show (for instance, that it is about tenant B's data).
+    """
+
+    label: str
+    body: Body | None = None
+    query: Query | None = None
+    token: Token | None = None
+    also_allowed: frozenset[tuple[int, str]] = frozenset()
+    check: Callable[[World, dict[str, Any]], None] | None = None
+
+    def token_for(self, route: Route) -> Token:
+        return self.token or HOLDER.get(route.role, USER)
+
+
+def _minted_for_tenant_b(world: World, response: dict[str, Any]) -> None:
+    # The client's tenant decides the session's tenant, whatever user id the backend names.
+    claims = jwt.decode(body_of(response)["access_token"], options={"verify_signature": False})
+    assert (claims["tenant"], claims["sub"]) == (TENANT_B, world.a.user)
+
+
+def _verified_tenant_bs_chain(world: World, response: dict[str, Any]) -> None:
+    verification = body_of(response)
+    assert verification["ok"] is True
+    assert verification["checked"] == len(world.b.audit_hashes)
+
+
+def _only_tenant_bs_entries(world: World, response: dict[str, Any]) -> None:
+    assert {entry["tenant"] for entry in body_of(response)["items"]} <= {TENANT_B}
+
+
+def _forged_cursor(world: World) -> str:
+    """A cursor bound to tenant B's unfiltered list whose start key points into tenant A's chain."""
+    scope = f"TENANT#{TENANT_B}#AUDIT|ENTRY#|ENTRY#~|"
+    start = {"pk": f"TENANT#{TENANT_A}#AUDIT", "sk": "ENTRY#9999"}
+    raw = json.dumps({"p": scope, "k": start}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+CURSOR_REFUSED = frozenset({(400, "VAL_CURSOR_INVALID")})
+
+PROBES: dict[str, tuple[Probe, ...]] = {
+    "GET /health/live": (Probe("plain"),),
+    "GET /health/ready": (Probe("plain"),),
+    "GET /health/startup": (Probe("plain"),),
+    "GET /health": (Probe("plain"),),
+    "GET /.well-known/jwks.json": (Probe("plain"),),
+    "POST /v1/auth/token": (
+        Probe(
+            "own client, user id of tenant A",
+            body=lambda w: {
+                "grant_type": "client_credentials",
+                "client_id": w.b.client_id,
+                "client_secret": w.b.client_secret,
+                "user_id": w.a.user,
+                "roles": ["user", "admin"],
+            },
+            check=_minted_for_tenant_b,
+        ),
+        Probe(
+            "tenant A's client id with own secret",
+            body=lambda w: {
+                "grant_type": "client_credentials",
+                "client_id": w.a.client_id,
+                "client_secret": w.b.client_secret,
+                "user_id": w.b.user,
+            },
+            also_allowed=frozenset({(401, "AUTH_CLIENT_INVALID")}),
+        ),
+    ),
+    "POST /v1/auth/revoke": (
+        Probe("own token", body=lambda w: {"target": "token"}),
+        Probe("a user of tenant A, as a user", body=lambda w: {"target": "all", "user_id": w.a.user}),
+        Probe("a user of tenant A, as an admin", body=lambda w: {"target": "all", "user_id": w.a.user}, token=ADMIN),
+    ),
+    # Logging out with a refresh token is the token holder's right whoever calls, so only an unknown one is probed.
+    "POST /v1/auth/logout": (Probe("unknown refresh token", body=lambda w: {"refresh_token": new_refresh_token()}),),
+    "GET /v1/admin/audit": (
+        Probe("unfiltered", check=_only_tenant_bs_entries),
+        Probe(
+            "tenant A's actor and action",
+            query=lambda w: {"actor": w.a.audit_actor, "action": w.a.audit_action},
+            check=_only_tenant_bs_entries,
+        ),
+        Probe("tenant A's action", query=lambda w: {"action": w.a.audit_action}, check=_only_tenant_bs_entries),
+        Probe(
+            "tenant A's cursor",
+            query=lambda w: {"cursor": str(w.a.audit_cursor)},
+            also_allowed=CURSOR_REFUSED,
+        ),
+        Probe(
+            "a cursor forged to start in tenant A's chain",
+            query=lambda w: {"cursor": _forged_cursor(w)},
+            also_allowed=CURSOR_REFUSED,
+            check=_only_tenant_bs_entries,
+        ),
+    ),
+    "GET /v1/admin/audit/verify": (Probe("plain", check=_verified_tenant_bs_chain),),
+    # Operator routes name the tenant they act on in the path by design: operators act on tenants. Their tenant
+    # boundary is that nobody but an operator reaches them, which the role matrix checks; the probes below are the
+    # positive control (an operator acting on tenant A).
+    "POST /v1/operator/tenants": (Probe("new tenant", body=lambda w: {"name": "Charlie", "tenant_id": "charlie-co"}),),
+    "POST /v1/operator/tenants/{tenant_id}/clients": (Probe("new client", body=lambda w: {"name": "second"}),),
+    "GET /v1/operator/tenants/{tenant_id}/clients": (Probe("plain"),),
+    "POST /v1/operator/tenants/{tenant_id}/clients/{client_id}/rotate-secret": (Probe("plain"),),
+    "POST /v1/operator/tenants/{tenant_id}/clients/{client_id}/disable": (Probe("plain"),),
+}
+
+ROUTES = http_functions()
+NON_PUBLIC = [(f, r) for f, r in ROUTES if r.role != "public"]
+
+
+def fill_path(route: Route, ids: dict[str, str]) -> str:
+    """The route's path with its ``{name}`` parameters replaced; a parameter the matrix does not know fails."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in ids, f"{route.key}: the access matrix does not know what to put in {{{name}}}; extend it"
+        return ids[name]
+
+    return re.sub(r"\{(\w+)\}", value, route.path)
+
+
+def tenant_ids(data: TenantData) -> dict[str, str]:
+    return {"tenant_id": data.tenant, "client_id": data.client_id}
+
+
+# --- fixtures -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keyset() -> KeySet:
+    """A signing key that is current from now on."""
+    initial, _ = keys.advance(KeySet(), time.time(), RotationPolicy())
+    return initial
+
+
+@pytest.fixture
+def signing_secret(deployment: Deployment, keyset: KeySet, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The signing-key secret the token function reads, holding ``keyset``."""
+    client = deployment.client("secretsmanager")
+    name = f"signing-keys-{deployment.table_name}"
+    client.create_secret(Name=name, SecretString=keys.keyset_to_secret(keyset))
+    monkeypatch.setenv("FIRSTMILE_SIGNING_KEYS_SECRET", name)
+    reset_settings()
+    yield name
+    client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_identity_runtime() -> Iterator[None]:
+    reset_identity_runtime()
+    yield
+    reset_identity_runtime()
+
+
+def serve(function: Function, route: Route, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Configure the environment as CDK does for ``function`` (role and rate class from the catalogue); its handler."""
+    monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", route.role)
+    if route.rate_class:
+        monkeypatch.setenv("FIRSTMILE_ROUTE_RATE_CLASS", route.rate_class)
+    else:
+        monkeypatch.delenv("FIRSTMILE_ROUTE_RATE_CLASS", raising=False)
+    reset_settings()
+    reset_identity_runtime()
+    return load_handler(function.name)
+
+
+def call(
+    handler: ModuleType,
+    route: Route,
+    *,
+    auth: dict[str, str] | None,
+    ids: dict[str, str],
+    probe: Probe,
+    world: World,
+) -> dict[str, Any]:
+    """One request of ``probe`` to the route's handler, as API Gateway would deliver it after the authorizer."""
+    event = http_event(
+        route.method,
+        fill_path(route, ids),
+        route_key=route.key,
+        headers={"content-type": "application/json"},
+        body=probe.body(world) if probe.body else None,
+        query=probe.query(world) if probe.query else None,
+        auth=auth,
+        request_id="req-matrix",
+    )
+    return handler.lambda_handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
+
+
+def seed_tenant(tenant: str, keyset: KeySet) -> TenantData:
+    """A tenant as it is after a day of use: an API client, a session of one user, and audit entries."""
+    table = aws.table(get_settings().table_name)
+    store, audit = IdentityStore(table), AuditStore(table)
+    tenancy = TenancyService(store, audit=audit)
+    tenancy.create_tenant(TenantCreate(name=f"{tenant} Ltd", tenant_id=tenant), actor=OPERATOR_ACTOR)
+    issued = tenancy.create_client(tenant, ApiClientCreate(name=f"{tenant}-backend"), actor=OPERATOR_ACTOR)
+    client = store.get_client(issued.client.client_id)
+    assert client is not None and keyset.current is not None
+    current = keyset.current
+    settings = get_settings()
+    sessions = SessionService(
+        store,
+        signing_key=lambda: current,
+        policy=SessionPolicy(issuer=settings.issuer, audience=settings.audience),
+        audit=audit,
+    )
+    user = f"u-{tenant.split('-')[0]}-1"
+    session = sessions.start_session(client, ClientCredentialsGrant(grant_type="client_credentials", user_id=user))
+    actor, action, target = f"admin:{tenant}-admin", "flow.published", f"flow:{tenant}-welcome"
+    for _ in range(3):
+        audit.record(AuditEvent(tenant=tenant, actor=actor, action=action, target=target))
+    chain = audit.list_entries(tenant, limit=100).items
+    cursor = audit.list_entries(tenant, limit=1).next_cursor
+    assert cursor is not None, "a one-entry page of the chain must leave a cursor to replay"
+    return TenantData(
+        tenant=tenant,
+        client_id=issued.client.client_id,
+        client_name=issued.client.name,
+        client_secret=issued.client_secret,
+        user=user,
+        session_id=session.claims.sid,
+        refresh_token=session.refresh_token,
+        access_token=session.access_token,
+        audit_actor=actor,
+        audit_action=action,
+        audit_target=target,
+        audit_hashes=tuple(e.hash for e in chain),
+        audit_cursor=cursor,
+    )
+
+
+@pytest.fixture
+def world(deployment: Deployment, signing_secret: str, keyset: KeySet) -> World:
+    """Tenants A and B, each with a client, a session and an audit chain."""
+    return World(a=seed_tenant(TENANT_A, keyset), b=seed_tenant(TENANT_B, keyset))
+
+
+def table_items(deployment: Deployment) -> list[dict[str, Any]]:
+    """Every item of the test's table (a Scan: fine in a test, never in runtime code)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"ConsistentRead": True}
+    while True:
+        page = deployment.table.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda i: (i["pk"], i["sk"]))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def items_of(deployment: Deployment, data: TenantData) -> list[dict[str, Any]]:
+    """The items that belong to ``data``'s tenant: any attribute naming the tenant or its API client."""
+    marks = (data.tenant, data.client_id)
+    return [i for i in table_items(deployment) if any(m in str(v) for v in i.values() for m in marks)]
+
+
+def assert_refused_before_the_route_ran(
+    response: dict[str, Any], status: int, family: str, deployment: Deployment
+) -> None:
+    assert response["statusCode"] == status
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    problem = body_of(response)
+    assert problem["status"] == status and problem["code"].startswith(family)
+    assert problem["instance"] == "req-matrix"
+    # Nothing but the problem document came back, and nothing was written (no rate counter either).
+    assert set(problem) == {"type", "title", "status", "detail", "instance", "code"}
+    assert table_items(deployment) == []
+
+
+def never_resolved(handler: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Record every event that reaches the route's resolver (a refused call must record none)."""
+    reached: list[dict[str, Any]] = []
+    resolve = handler.app.resolve
+
+    def spy(event: dict[str, Any], context: Any) -> Any:
+        reached.append(event)
+        return resolve(event, context)
+
+    monkeypatch.setattr(handler.app, "resolve", spy)
+    return reached
+
+
+# --- the catalogue and the probes agree -----------------------------------------------------------------------
+
+
+def test_every_catalogued_route_has_a_probe() -> None:
+    # Given the catalogue's HTTP routes and the matrix's table of how to call them
+    catalogued = {route.key for _, route in ROUTES}
+
+    # Then each route has at least one probe, and no probe names a route that is gone
+    missing = sorted(catalogued - set(PROBES))
+    assert not missing, f"add these routes to PROBES in {__name__} so the access matrix covers them: {missing}"
+    assert sorted(set(PROBES) - catalogued) == []
+    assert all(PROBES[key] for key in catalogued)
+
+
+def test_the_matrix_covers_every_role_of_the_catalogue() -> None:
+    # Every role a route can require has a token holding it (a new role needs a new token kind here).
+    assert {route.role for _, route in NON_PUBLIC} <= set(HOLDER)
+
+
+# --- role matrix ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("function", "route"), NON_PUBLIC, ids=[f.name for f, _ in NON_PUBLIC])
+def test_an_anonymous_call_is_refused_with_401_before_the_route_runs(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, function: Function, route: Route
+) -> None:
+    # Given the route's real handler configured from the catalogue, over an empty table
+    handler = serve(function, route, monkeypatch)
+    reached = never_resolved(handler, monkeypatch)
+
+    # When it is called without a verified caller (a request the route could otherwise serve)
+    response = call(handler, route, auth=None, ids=UNSEEDED_IDS, probe=PROBES[route.key][0], world=UNSEEDED)
+
+    # Then it answers 401 AUTH_* with a challenge, and the route's body never ran
+    assert_refused_before_the_route_ran(response, 401, "AUTH_", deployment)
+    assert response["headers"]["WWW-Authenticate"].startswith("Bearer ")
+    assert reached == []
+
+
+ROLE_REFUSALS = [
+    pytest.param(function, route, token, id=f"{function.name}-as-{token.name}")
+    for function, route in NON_PUBLIC
+    for token in TOKENS
+    if not token.holds(route.role)
+]
+
+
+@pytest.mark.parametrize(("function", "route", "token"), ROLE_REFUSALS)
+def test_a_caller_without_the_routes_role_is_refused_with_403_before_the_route_runs(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, function: Function, route: Route, token: Token
+) -> None:
+    # Given the route's real handler configured from the catalogue, over an empty table
+    handler = serve(function, route, monkeypatch)
+    reached = never_resolved(handler, monkeypatch)
+
+    # When a verified caller whose token lacks the route's role calls it (of the tenant named in the path, if any)
+    auth = authorizer_context(TENANT_A, "u-alpha-1", token)
+    response = call(handler, route, auth=auth, ids=UNSEEDED_IDS, probe=PROBES[route.key][0], world=UNSEEDED)
+
+    # Then it answers 403 PERM_*, and the route's body never ran
+    assert_refused_before_the_route_ran(response, 403, "PERM_", deployment)
+    assert reached == []
+
+
+ROLE_HOLDERS = [pytest.param(function, route, id=function.name) for function, route in NON_PUBLIC]
+
+
+@pytest.mark.parametrize(("function", "route"), ROLE_HOLDERS)
+def test_a_caller_holding_the_routes_role_gets_through(
+    world: World, monkeypatch: pytest.MonkeyPatch, function: Function, route: Route
+) -> None:
+    # Given the route's real handler, and tenant A's data
+    handler = serve(function, route, monkeypatch)
+    probe = PROBES[route.key][0]
+
+    # When a caller holding exactly the route's role calls it about tenant A (operators from the platform tenant)
+    token = HOLDER[route.role]
+    tenant, subject = ("_platform", "op-1") if route.role == "operator" else (TENANT_A, world.a.user)
+    auth = authorizer_context(tenant, subject, token)
+    response = call(handler, route, auth=auth, ids=tenant_ids(world.a), probe=probe, world=world)
+
+    # Then the same request that the matrices send is served
+    assert response["statusCode"] in SUCCESS, response["body"]
+
+
+# --- cross-tenant matrix --------------------------------------------------------------------------------------
+
+# Operator routes are left out on purpose: see PROBES. Whatever else is catalogued is probed.
+CROSS_TENANT = [
+    pytest.param(
+        function,
+        route,
+        probe,
+        id=f"{function.name}-{probe.label.replace(' ', '-')}",
+    )
+    for function, route in ROUTES
+    if route.role != "operator"
+    for probe in PROBES.get(route.key, ())
+]
+
+
+@pytest.mark.parametrize(("function", "route", "probe"), CROSS_TENANT)
+def test_a_caller_of_another_tenant_never_reaches_tenant_as_data(
+    deployment: Deployment,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    function: Function,
+    route: Route,
+    probe: Probe,
+) -> None:
+    # Given tenant A's data, and the route's real handler
+    handler = serve(function, route, monkeypatch)
+    before = items_of(deployment, world.a)
+
+    # When a caller of tenant B holding the route's role calls it, naming tenant A's ids wherever it can
+    auth = authorizer_context(TENANT_B, world.b.user, probe.token_for(route))
+    response = call(handler, route, auth=auth, ids=tenant_ids(world.a), probe=probe, world=world)
+
+    # Then the answer is a refusal or a success that carries none of tenant A's data
+    status = response["statusCode"]
+    code = (body_of(response) or {}).get("code") if status >= 400 else None
+    assert status in SUCCESS or status in (403, 404) or (status, code) in probe.also_allowed, body_of(response)
+    text = response.get("body") or ""
+    leaked = {name for name, value in world.a.identifiers().items() if value in text}
+    assert leaked == set()
+    # ...and tenant A's items are exactly as they were
+    assert items_of(deployment, world.a) == before
+    if probe.check is not None and status in SUCCESS:
+        probe.check(world, response)
