@@ -51,6 +51,20 @@ def test_a_cursor_from_another_tenants_list_is_refused() -> None:
         decode_cursor(cursor, "TENANT#a")
 
 
+def test_a_forged_start_key_outside_the_listed_partition_is_refused() -> None:
+    # Given a cursor with the right scope but a start key in another tenant's partition
+    forged = encode_cursor({"pk": "TENANT#b#AUDIT", "sk": "ENTRY#9"}, "TENANT#a#AUDIT")
+
+    # When it is decoded for tenant a's list, then it is refused; an honest one is not
+    with pytest.raises(p.Problem):
+        decode_cursor(forged, "TENANT#a#AUDIT", key_partition="TENANT#a#AUDIT")
+    honest = encode_cursor({"pk": "TENANT#a#AUDIT", "sk": "ENTRY#9"}, "TENANT#a#AUDIT")
+    assert decode_cursor(honest, "TENANT#a#AUDIT", key_partition="TENANT#a#AUDIT") == {
+        "pk": "TENANT#a#AUDIT",
+        "sk": "ENTRY#9",
+    }
+
+
 @given(st.integers(min_value=0, max_value=10**12))
 def test_if_match_reads_back_the_etag(version: int) -> None:
     assert parse_if_match(etag_for(version)) == version

@@ -195,7 +195,7 @@ class AuditStore:
         query["ExpressionAttributeValues"][":pk"] = partition
         # The cursor is bound to the list it came from: partition, range and the extra action filter.
         cursor_scope = f"{partition}|{low}|{high}|{filters.action or ''}"
-        start = decode_cursor(cursor, cursor_scope)
+        start = decode_cursor(cursor, cursor_scope, key_partition=partition)
         if start:
             query["ExclusiveStartKey"] = start
         response = _call(lambda: self._table.query(**query))

@@ -38,8 +38,13 @@ def encode_cursor(last_key: dict[str, Any] | None, partition: str) -> str | None
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, partition: str) -> dict[str, Any] | None:
-    """The ``ExclusiveStartKey`` a cursor stands for; refuses cursors that are malformed or from another list."""
+def decode_cursor(cursor: str | None, partition: str, *, key_partition: str | None = None) -> dict[str, Any] | None:
+    """The ``ExclusiveStartKey`` a cursor stands for; refuses cursors that are malformed or from another list.
+
+    ``partition`` is the list's scope as it was encoded; ``key_partition``, when given, is the partition-key value
+    being queried, which the start key must hold (a forged key pointing elsewhere is refused here rather than by
+    DynamoDB).
+    """
     if not cursor:
         return None
     refusal = p.Problem(p.VAL_CURSOR_INVALID, "The cursor is not one this list returned.")
@@ -54,5 +59,7 @@ def decode_cursor(cursor: str | None, partition: str) -> dict[str, Any] | None:
         raise refusal
     key: dict[str, Any] = data["k"]
     if not all(isinstance(v, (str, int)) for v in key.values()):
+        raise refusal
+    if key_partition is not None and key_partition not in key.values():
         raise refusal
     return key

@@ -150,7 +150,7 @@ class IdentityStore:
             "KeyConditionExpression": Key("gsi1pk").eq(partition),
             "Limit": max(1, min(limit, MAX_LIMIT)),
         }
-        start = decode_cursor(cursor, partition)
+        start = decode_cursor(cursor, partition, key_partition=partition)
         if start:
             query["ExclusiveStartKey"] = start
         response = _call(lambda: self._table.query(**query))
