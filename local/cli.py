@@ -1,9 +1,11 @@
 """``firstmile``: run the local stack, invoke one function, fire a job, and keep the OpenAPI document current.
 
-firstmile dev                          the whole system on 127.0.0.1 (``make dev``)
+firstmile dev                          the whole system on 127.0.0.1 (``make dev``), with a demo tenant and tokens
 firstmile invoke FUNCTION EVENT_FILE   one invocation of one function with a sample event
 firstmile jobs list                    the schedules and when they fire next
 firstmile jobs run NAME                fire one scheduled function now, against the running stack
+firstmile token [--user ID] [--roles R,R]  a fresh access token from the running stack (demo client credentials)
+firstmile bootstrap-operator [--force] the first operator credentials, locally or on a deployment
 firstmile openapi --write PATH         write the merged OpenAPI document
 firstmile openapi --check PATH         fail when PATH differs from the generated document
 """
@@ -14,6 +16,8 @@ import argparse
 import contextlib
 import json
 import logging
+import os
+import shlex
 import signal
 import sys
 import threading
@@ -24,7 +28,7 @@ from types import FrameType
 from typing import Any
 
 from functions.catalog import CATALOG, Function, Schedule
-from local import openapi
+from local import openapi, seed
 from local.config import AWS_PORT_ENV, ConfigError, LocalConfig
 from local.emulator import Emulator, emulator_answers
 from local.environment import LocalEnvironment
@@ -70,6 +74,37 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("name", help="a scheduled function, e.g. synthetic_probe")
     run.set_defaults(run=_jobs_run)
 
+    token = commands.add_parser(
+        "token",
+        help="a fresh access token from the running stack",
+        description="Mint a session over the running stack's POST /v1/auth/token with the demo API client's "
+        "credentials (or the operator's) read from the tokens file `firstmile dev` wrote; prints the access token.",
+    )
+    token.add_argument(
+        "--user", default=None, help=f"the user id (default {seed.DEMO_USER}, {seed.OPERATOR_USER} with --operator)"
+    )
+    token.add_argument("--roles", default=None, help="comma-separated roles, e.g. user,admin (default user)")
+    token.add_argument(
+        "--attr", action="append", default=[], metavar="NAME=VALUE", help="an attribute of the user (repeatable)"
+    )
+    token.add_argument("--operator", action="store_true", help="use the operator client (role operator)")
+    token.add_argument("--json", action="store_true", help="print the whole answer, refresh token included")
+    token.add_argument(
+        "--tokens-file", type=Path, default=None, help=f"default ${seed.TOKENS_FILE_ENV} or .local/tokens.env"
+    )
+    token.set_defaults(run=_token)
+
+    bootstrap = commands.add_parser(
+        "bootstrap-operator",
+        help="create the first operator credentials",
+        description="Create the first operator API client and print its secret once. With FIRSTMILE_TABLE_NAME "
+        "set it works on that table wherever the AWS environment points (a deployment, or AWS_ENDPOINT_URL); "
+        "otherwise on the running local stack's emulator.",
+    )
+    bootstrap.add_argument("--name", default="operator", help="a name for the client (default operator)")
+    bootstrap.add_argument("--force", action="store_true", help="create one even though operator clients exist")
+    bootstrap.set_defaults(run=_bootstrap_operator)
+
     spec = commands.add_parser("openapi", help="the merged OpenAPI document")
     mode = spec.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", type=Path, metavar="PATH", help="write the document to PATH")
@@ -88,7 +123,11 @@ def _dev(_: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     stack = LocalStack(config).start()
-    _print_banner(stack)
+    tokens_path: Path | None = None
+    if stack.demo is not None:
+        tokens_path = seed.tokens_file()
+        seed.write_tokens_file(tokens_path, stack.demo)
+    _print_banner(stack, tokens_path)
     # A short wait in a loop keeps the main thread responsive to signals.
     while not stopping.wait(0.5):
         pass
@@ -98,33 +137,93 @@ def _dev(_: argparse.Namespace) -> int:
     return 0
 
 
-def _print_banner(stack: LocalStack) -> None:
+def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
     api = stack.api_url
     deployment = stack.deployment
     counts = {
         kind: sum(1 for f in stack.catalog if type(f.trigger).__name__ == kind)
-        for kind in ("Route", "Schedule", "Queue", "TableStream")
+        for kind in ("Route", "Schedule", "Queue", "TableStream", "Authorizer")
     }
     lines = [
         f"Firstmile local stack is up (stage {deployment.stage}).",
         f"  API            {api}",
         f"  API docs       {api}/docs",
         f"  OpenAPI        {api}/openapi.json",
+        f"  JWKS           {api}/.well-known/jwks.json",
         f"  AWS emulator   {stack.aws_endpoint}  (moto; any access key works, e.g. AWS_ACCESS_KEY_ID=local)",
         f"  Table          {deployment.table_name}",
         f"  Buckets        {', '.join(b.name for b in deployment.buckets)}",
         f"  Queues         {', '.join(q.name for q in deployment.queues)}",
-        f"  Functions      {len(stack.catalog)} (routes: {counts['Route']}, schedules: {counts['Schedule']}, "
-        f"queue consumers: {counts['Queue']}, stream consumers: {counts['TableStream']})",
     ]
-    if stack.seeded is not None:
-        lines += [f"  Token ({label})  {token}" for label, token in stack.seeded.tokens.items()]
+    if deployment.signing_keys_secret is not None:
+        lines.append(f"  Signing keys   secret {deployment.signing_keys_secret}")
+    lines.append(
+        f"  Functions      {len(stack.catalog)} (routes: {counts['Route']}, schedules: {counts['Schedule']}, "
+        f"queue consumers: {counts['Queue']}, stream consumers: {counts['TableStream']}, "
+        f"authorizer: {counts['Authorizer']})"
+    )
+    if stack.demo is not None:
+        lines += _demo_lines(stack.demo, tokens_path)
+    elif stack.seed_error is not None:
+        lines.append(f"No demo data: {stack.seed_error}")
     lines += ["Try:", f"  curl -i {api}/health/ready"]
+    if stack.demo is not None:
+        lines += [
+            f"  curl -s {api}/.well-known/jwks.json",
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_ADMIN_TOKEN" {api}/v1/admin/audit',
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_ADMIN_TOKEN" {api}/v1/admin/audit/verify',
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_OPERATOR_TOKEN" '
+            f"{api}/v1/operator/tenants/{stack.demo.tenant_id}/clients",
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_USER_TOKEN" -X POST {api}/v1/auth/revoke '
+            """-d '{"target":"token"}'   # revokes this very token""",
+        ]
     scheduled = scheduled_functions(stack.catalog)
     if scheduled:
         lines.append(f"  firstmile jobs run {scheduled[0].name}     # fire a scheduled function now")
     lines.append("Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
+
+
+def _demo_lines(demo: seed.DemoCredentials, tokens_path: Path | None) -> list[str]:
+    api = demo.api_url
+    attributes = ", ".join(f"{k}={v}" for k, v in seed.DEMO_ATTRIBUTES.items())
+    shown = _shown_path(tokens_path) if tokens_path is not None else None
+    grant = json.dumps(
+        {"grant_type": "client_credentials", "user_id": seed.DEMO_USER, "roles": ["user"]}, separators=(",", ":")
+    )
+    lines = [
+        f"Demo tenant {demo.tenant_name!r} ({demo.tenant_id}); signing key {demo.signing_key_id}.",
+        "  Secrets are shown once; copy them now" + (f" (they are also in {shown})." if shown else "."),
+        f"  API client       {demo.client_id}",
+        f"  client secret    {demo.client_secret}",
+        f"  Operator client  {demo.operator_client_id}",
+        f"  operator secret  {demo.operator_client_secret}",
+        f"  User token ({seed.DEMO_USER}, roles user, {attributes}):",
+        f"    {demo.user.access_token}",
+        f"  User refresh token ({seed.DEMO_USER}):",
+        f"    {demo.user.refresh_token}",
+        f"  Admin token ({seed.DEMO_ADMIN}, roles user+admin):",
+        f"    {demo.admin.access_token}",
+        f"  Operator token ({seed.OPERATOR_USER}, role operator):",
+        f"    {demo.operator.access_token}",
+    ]
+    if shown:
+        lines.append(f"  As shell variables: source {shown}")
+    lines += [
+        f"Access tokens live {demo.user.expires_in // 60} minutes. A fresh one:",
+        "  .venv/bin/firstmile token --user demo-user --roles user,admin",
+        f'  curl -s -u "$FIRSTMILE_CLIENT_ID:$FIRSTMILE_CLIENT_SECRET" -H "Content-Type: application/json" '
+        f"-d '{grant}' {api}/v1/auth/token",
+    ]
+    return lines
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it, as a developer would type it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _function(name: str) -> Function:
@@ -231,6 +330,92 @@ def _jobs_run(args: argparse.Namespace) -> int:
     environment = LocalEnvironment(deployment, config.aws_endpoint, urls, config.cors_allow_origins)
     event = schedule_event(function, stage=config.stage, scheduled_time=datetime.now(UTC))
     return _run_once(function, event, environment)
+
+
+def _token(args: argparse.Namespace) -> int:
+    path = args.tokens_file or seed.tokens_file()
+    try:
+        saved = seed.read_tokens_file(path)
+    except OSError:
+        print(
+            f"firstmile token: no tokens file at {path}. Start the stack with `make dev` (it writes one), or name "
+            f"another with --tokens-file or {seed.TOKENS_FILE_ENV}.",
+            file=sys.stderr,
+        )
+        return 1
+    prefix = "FIRSTMILE_OPERATOR_CLIENT" if args.operator else "FIRSTMILE_CLIENT"
+    client_id, client_secret = saved.get(f"{prefix}_ID"), saved.get(f"{prefix}_SECRET")
+    if not client_id or not client_secret:
+        print(f"firstmile token: {path} has no {prefix}_ID and {prefix}_SECRET.", file=sys.stderr)
+        return 1
+    user = args.user or (seed.OPERATOR_USER if args.operator else seed.DEMO_USER)
+    roles = [r.strip() for r in (args.roles or ("operator" if args.operator else "user")).split(",") if r.strip()]
+    attributes: dict[str, str] = {}
+    for pair in args.attr:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            print(f"firstmile token: --attr wants NAME=VALUE, not {pair!r}", file=sys.stderr)
+            return 1
+        attributes[name] = value
+    api_url = saved.get("FIRSTMILE_API_URL") or LocalConfig.from_env().api_url
+    try:
+        answer = seed.mint_token(api_url, client_id, client_secret, user, roles, attributes)
+    except seed.SeedError as exc:
+        print(f"firstmile token: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"firstmile token: no local stack answers on {api_url} ({exc}). Is `make dev` running?", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({**answer.__dict__, "user_id": user, "roles": roles}, indent=2))
+    else:
+        print(answer.access_token)
+    return 0
+
+
+def _bootstrap_operator(args: argparse.Namespace) -> int:
+    from firstmile.identity.tenancy import OperatorAlreadyBootstrappedError
+
+    table = os.environ.get("FIRSTMILE_TABLE_NAME", "").strip()
+    if table:
+        # A deployment (or whatever AWS_ENDPOINT_URL names): the services a function builds, from this environment.
+        from firstmile.identity.runtime import tenancy_service
+
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS (the environment's credentials and region)"
+        where, tenancy = f"table {table} on {endpoint}", tenancy_service()
+    else:
+        config = LocalConfig.from_env()
+        if not emulator_answers(config.aws_endpoint):
+            print(
+                f"firstmile bootstrap-operator: no local stack answers on {config.aws_endpoint}. Start it with "
+                f"`make dev`, or set FIRSTMILE_TABLE_NAME (and AWS credentials) to bootstrap a deployment.",
+                file=sys.stderr,
+            )
+            return 1
+        deployment = deployment_for(CATALOG, config.stage)
+        where = f"table {deployment.table_name} on the local emulator {config.aws_endpoint}"
+        tenancy = seed.local_tenancy(deployment, config.aws_endpoint)
+    try:
+        issued = seed.bootstrap_operator(tenancy, name=args.name, actor="system:cli", force=args.force)
+    except OperatorAlreadyBootstrappedError as exc:
+        print(f"firstmile bootstrap-operator: {exc} ({where}). Use --force to add one anyway.", file=sys.stderr)
+        return 1
+    client_id, secret = issued.client.client_id, issued.client_secret
+    grant = json.dumps({"grant_type": "client_credentials", "user_id": "YOUR-NAME", "roles": ["operator"]})
+    print(
+        "\n".join(
+            [
+                f"Operator client created in {where}.",
+                f"  client_id      {client_id}",
+                f"  client_secret  {secret}",
+                "The secret is shown only now: store it in your secret manager. Mint an operator token with:",
+                f"  curl -s -u {shlex.quote(client_id + ':' + secret)} -H 'Content-Type: application/json' "
+                f"-d {shlex.quote(grant)} https://YOUR-API/v1/auth/token",
+            ]
+        ),
+        flush=True,
+    )
+    return 0
 
 
 def _openapi(args: argparse.Namespace) -> int:

@@ -47,6 +47,9 @@ class LocalEnvironment:
             "FIRSTMILE_QUEUE_URLS": json.dumps(self.queue_urls, sort_keys=True),
             "FIRSTMILE_CORS_ALLOW_ORIGINS": json.dumps(list(self.cors_allow_origins)),
             "FIRSTMILE_ROUTE_ROLE": role,
+            # Identity (docs/decisions/0010-0013): who issues tokens, for which API, where the keys live.
+            "FIRSTMILE_ISSUER": self.deployment.issuer,
+            "FIRSTMILE_AUDIENCE": self.deployment.audience,
             # Powertools, as CDK configures it.
             "POWERTOOLS_SERVICE_NAME": "firstmile",
             "POWERTOOLS_METRICS_NAMESPACE": "Firstmile",
@@ -78,6 +81,10 @@ class LocalEnvironment:
         }
         for bucket in self.deployment.buckets:
             env[f"FIRSTMILE_{bucket.definition.settings_field.upper()}"] = bucket.name
+        if self.deployment.signing_keys_secret is not None:
+            env["FIRSTMILE_SIGNING_KEYS_SECRET"] = self.deployment.signing_keys_secret
+        if isinstance(function.trigger, Route) and function.trigger.rate_class is not None:
+            env["FIRSTMILE_ROUTE_RATE_CLASS"] = function.trigger.rate_class
         return env
 
 

@@ -1,9 +1,11 @@
 """The local API Gateway (HTTP API): routes from the catalogue, CORS preflight, the authorizer, payload v2.
 
 Each request becomes the payload v2 event API Gateway would send; non-public routes go through the catalogue's
-``authorizer`` function first (HTTP API REQUEST authorizer, simple responses); then the route's function runs in
-its own instance and its answer is turned back into HTTP. What API Gateway answers by itself (no route, CORS
-preflight, a refused token, a failed or timed-out function) is answered here in Firstmile's problem format.
+``Authorizer`` function first (HTTP API REQUEST authorizer, payload 2.0, simple responses, no identity source and
+no cache: it runs for every such request, a missing ``Authorization`` header included); then the route's function
+runs in its own instance with the authorizer's context and its answer is turned back into HTTP. What API Gateway
+answers by itself (no route, CORS preflight, an authorizer's "no" or failure, a failed or timed-out function) is
+answered here in Firstmile's problem format.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from firstmile.http import headers as h
 from firstmile.http import problems as p
-from functions.catalog import Function, Route, http_functions
+from functions.catalog import Authorizer, Function, Route, http_functions
 from local.events import api_request_id, authorizer_event, http_event, match_path
 from local.ports import listen
 from local.runtime import Invocation, Runtime, RuntimeStoppedError
@@ -29,7 +31,6 @@ log = logging.getLogger(__name__)
 
 # API Gateway answers 504 when the integration does not answer in time; Lambda's timeout is the local cause.
 EXT_FUNCTION_TIMEOUT = p.register_code("EXT_FUNCTION_TIMEOUT", 504, "The function did not answer in time")
-AUTHORIZER_FUNCTION = "authorizer"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
@@ -97,7 +98,7 @@ class GatewayApp:
         self._routes = RouteTable(catalog)
         self._runtime = runtime
         self._allowed = tuple(cors_allow_origins)
-        self._has_authorizer = any(f.name == AUTHORIZER_FUNCTION for f in catalog)
+        self._authorizer = authorizer_of(catalog)
         self._openapi = openapi
         self._docs_page = docs_page
 
@@ -133,7 +134,7 @@ class GatewayApp:
         if route.role != "public":
             refusal = self._authorize(request, request_id, event)
             if refusal is not None:
-                return refusal, AUTHORIZER_FUNCTION
+                return refusal, self._authorizer or "gateway"
         try:
             invocation = self._runtime.invoke(function.name, event)
         except RuntimeStoppedError:
@@ -145,22 +146,21 @@ class GatewayApp:
         return self._problem(request, api_request_id(), p.VAL_BAD_REQUEST, "The request body is malformed.")
 
     def _authorize(self, request: Request, request_id: str, event: dict[str, Any]) -> Response | None:
-        """Run the authorizer; ``None`` when the request may proceed (its context is then in the event)."""
-        if not self._has_authorizer:
+        """Run the authorizer; ``None`` when the request may proceed (its context is then in the event).
+
+        The authorizer has no identity source, so it runs for every request to a non-public route, with or
+        without an ``Authorization`` header: it answers "allowed" with either the caller or ``auth_error``, and
+        the function turns the latter into a 401 problem naming the code.
+        """
+        if self._authorizer is None:
             return self._problem(
                 request,
                 request_id,
                 p.AUTH_UNAUTHENTICATED,
-                "This route needs an identity, and no authorizer is deployed yet.",
-            )
-        token = request.header("authorization")
-        if not token:
-            # API Gateway refuses a request without the identity source before calling the authorizer.
-            return self._problem(
-                request, request_id, p.AUTH_UNAUTHENTICATED, "This route needs a bearer access token in Authorization."
+                "This route needs an identity, and no authorizer is deployed.",
             )
         try:
-            invocation = self._runtime.invoke(AUTHORIZER_FUNCTION, authorizer_event(event, [token]))
+            invocation = self._runtime.invoke(self._authorizer, authorizer_event(event, []))
         except RuntimeStoppedError:
             return self._problem(request, request_id, p.SYS_UNAVAILABLE, "The local stack is stopping.")
         answer = invocation.payload if invocation.ok else None
@@ -169,8 +169,9 @@ class GatewayApp:
             return self._problem(request, request_id, p.SYS_INTERNAL, "The request could not be authorized.")
         if not answer["isAuthorized"]:
             # API Gateway answers 403 whenever a simple-response authorizer says no.
-            return self._problem(request, request_id, p.PERM_FORBIDDEN, "The access token was refused.")
-        event["requestContext"]["authorizer"] = {"lambda": answer.get("context") or {}}
+            return self._problem(request, request_id, p.PERM_FORBIDDEN, "The request was refused by the authorizer.")
+        context = answer.get("context")
+        event["requestContext"]["authorizer"] = {"lambda": context if isinstance(context, dict) else {}}
         return None
 
     def _function_response(self, request: Request, request_id: str, invocation: Invocation) -> Response:
@@ -233,6 +234,14 @@ class GatewayApp:
         headers = [("Content-Type", p.PROBLEM_CONTENT_TYPE), *self._standard_headers(request)]
         headers.append(("apigw-requestid", request_id))
         return Response(error.status, headers, json.dumps(document).encode())
+
+
+def authorizer_of(catalog: Iterable[Function]) -> str | None:
+    """The name of the catalogue's ``Authorizer`` function, if it has one (at most one is allowed)."""
+    names = [f.name for f in catalog if isinstance(f.trigger, Authorizer)]
+    if len(names) > 1:
+        raise ValueError(f"the catalogue has more than one authorizer: {names}")
+    return names[0] if names else None
 
 
 def _http_response(payload: Any) -> Response:

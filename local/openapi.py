@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,14 @@ def load_app(function: Function) -> Any:
     if spec is None or spec.loader is None:
         raise OpenAPIError(f"{function.name}: cannot load {function.handler_path}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # Registered before it runs, as an import does: pydantic resolves generic models (``Page[Item]``) declared at
+    # module level through ``sys.modules``.
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(spec.name, None)
+        raise
     app = getattr(module, "app", None)
     if app is None:
         raise OpenAPIError(f"{function.name}: handler.py has no `app` resolver")

@@ -2,13 +2,15 @@
 
 The one place that maps the catalogue and the shared definitions (``firstmile.platform.table``,
 ``firstmile.platform.resources``) to concrete resources: the table, the buckets, every consumed queue with its
-dead-letter queue, the scheduler's dead-letter queue and, when a stream consumer exists, the queue that receives
-stream batches that failed all their retries.
+dead-letter queue, the scheduler's dead-letter queue, when a stream consumer exists the queue that receives
+stream batches that failed all their retries, and, when a function uses signing keys, the Secrets Manager secret
+that holds them.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,9 @@ from functions.catalog import CATALOG, Function, Queue, TableStream
 from local.config import STAGE
 from local.emulator import client
 
-# Where stream batches go once their retries are exhausted (Lambda's on-failure destination).
+# The secret holding the private signing keys (docs/decisions/0011), named like every other resource:
+# ``firstmile-<stage>-signing-keys``, as the CDK app names it.
+SIGNING_KEYS_SECRET = "signing-keys"  # noqa: S105 - a name, not a secret
 # SQS's own default, for queues no function consumes.
 DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
 # AWS's guidance for a queue feeding Lambda: at least six times the consumer's timeout.
@@ -60,16 +64,25 @@ class BucketResource:
 
 @dataclass(frozen=True)
 class Deployment:
-    """Every resource of one stage of Firstmile, by name.
-
-    No secret is declared in the shared definitions yet; when one is, it belongs here beside the buckets.
-    """
+    """Every resource of one stage of Firstmile, by name, and the identity settings that follow from the stage."""
 
     stage: str
     table_name: str
     buckets: tuple[BucketResource, ...]
     queues: tuple[QueueResource, ...]
+    # The signing keys' secret; ``None`` when no function of the catalogue signs or rotates keys.
+    signing_keys_secret: str | None = None
     table: TableDefinition = MAIN_TABLE
+
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` of this deployment's access tokens."""
+        return f"urn:firstmile:{self.stage}"
+
+    @property
+    def audience(self) -> str:
+        """The ``aud`` of this deployment's access tokens: its API."""
+        return f"urn:firstmile:{self.stage}:api"
 
     def queue(self, logical_name: str) -> QueueResource:
         """The queue known to functions as ``logical_name``."""
@@ -107,6 +120,9 @@ def deployment_for(catalog: Iterable[Function] = CATALOG, stage: str = STAGE) ->
         table_name=resource_name(stage, MAIN_TABLE.logical_name),
         buckets=tuple(BucketResource(b, resource_name(stage, b.logical_name)) for b in BUCKETS),
         queues=tuple(queues),
+        signing_keys_secret=(
+            resource_name(stage, SIGNING_KEYS_SECRET) if any(f.access.signing_keys != "none" for f in catalog) else None
+        ),
     )
 
 
@@ -138,6 +154,8 @@ def create_resources(deployment: Deployment, endpoint: str) -> dict[str, str]:
     s3 = client("s3", endpoint)
     for bucket in deployment.buckets:
         _create_bucket(s3, bucket)
+    if deployment.signing_keys_secret is not None:
+        _create_secret(client("secretsmanager", endpoint), deployment.signing_keys_secret)
     return _create_queues(client("sqs", endpoint), deployment)
 
 
@@ -190,6 +208,23 @@ def _create_bucket(s3: Any, bucket: BucketResource) -> None:
                 ]
             },
         )
+
+
+def _create_secret(secretsmanager: Any, name: str) -> None:
+    """The signing keys' secret, holding what CDK's generated secret holds at first: a random value, no key set.
+
+    The first run of ``signing_key_rotation`` replaces it with a key set (``SecretsManagerKeyStore`` reads anything
+    else as an empty set).
+    """
+    try:
+        secretsmanager.create_secret(
+            Name=name,
+            Description="Firstmile's private signing keys (ES256), written by signing_key_rotation",
+            SecretString=secrets.token_urlsafe(32),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceExistsException":
+            raise
 
 
 def _create_queues(sqs: Any, deployment: Deployment) -> dict[str, str]:

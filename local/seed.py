@@ -1,25 +1,336 @@
-"""The hook where the local stack prepares its data once the emulator is up.
+"""The demo data ``firstmile dev`` prepares once the stack is up: a signing key, a tenant, clients and tokens.
 
-Identity is not built yet, so there is no demo tenant and no token to hand out: today seeding only makes sure
-every resource of the deployment exists. When identity arrives, ``seed_demo`` also creates the demo tenant and
-returns its ready-to-use tokens, which ``firstmile dev`` prints.
+Everything goes through the code a deployment runs (docs/decisions/0024-local-demo-seed-through-the-real-paths.md):
+
+1. the ``signing_key_rotation`` function runs once, in its own instance, as the scheduler fires it (its first run
+   creates a current key at once);
+2. the first operator credentials come from ``TenancyService.bootstrap_operator``, the code behind
+   ``firstmile bootstrap-operator``, on the emulator's table;
+3. every token is minted by ``POST /v1/auth/token`` over the local gateway, with client credentials;
+4. the demo tenant and its API client are created by the operator routes over the gateway, with the operator's
+   token, so the authorizer, the role check and the audit chain all take part.
+
+The emulator keeps everything in memory, so each ``make dev`` starts empty and seeds afresh; seeding still
+tolerates data that already exists (an existing tenant is kept, an existing operator is superseded by a forced
+bootstrap, a new API client is created each time since a secret cannot be shown twice).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import base64
+import contextlib
+import json
+import logging
+import os
+import shlex
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from local.resources import Deployment, create_resources
+from functions.catalog import Function
+from local.emulator import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION
+from local.environment import REPO_ROOT
+from local.resources import Deployment
+from local.runtime import Runtime, RuntimeStoppedError
+from local.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+DEMO_TENANT_ID = "demo"
+DEMO_TENANT_NAME = "Demo Co"
+DEMO_CLIENT_NAME = "Demo backend"
+DEMO_USER = "demo-user"
+DEMO_ADMIN = "demo-admin"
+DEMO_ATTRIBUTES = {"plan": "trial", "locale": "en"}
+OPERATOR_CLIENT_NAME = "local operator"
+OPERATOR_USER = "local-operator"
+ROTATION_FUNCTION = "signing_key_rotation"
+# The functions seeding calls; a catalogue without them (the local stack's own tests) is not seeded.
+REQUIRED_FUNCTIONS = frozenset({ROTATION_FUNCTION, "auth_token", "operator_tenant_create", "operator_client_create"})
+WARM_TIMEOUT_SECONDS = 60.0
+
+TOKENS_FILE_ENV = "FIRSTMILE_TOKENS_FILE"
+DEFAULT_TOKENS_FILE = REPO_ROOT / ".local" / "tokens.env"
+HTTP_TIMEOUT_SECONDS = 60
+
+
+class SeedError(RuntimeError):
+    """A step of seeding failed; the message names the step and the answer it got."""
 
 
 @dataclass(frozen=True)
-class SeedResult:
-    """What seeding produced: the queue URLs by logical name, and tokens to print by label."""
+class TokenAnswer:
+    """What ``POST /v1/auth/token`` answered."""
 
-    queue_urls: dict[str, str]
-    tokens: dict[str, str] = field(default_factory=dict)
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
 
 
-def seed_demo(deployment: Deployment, endpoint: str) -> SeedResult:
-    """Prepare the emulator at ``endpoint`` for ``deployment``: its resources (and, later, a demo tenant)."""
-    return SeedResult(queue_urls=create_resources(deployment, endpoint))
+@dataclass(frozen=True)
+class DemoCredentials:
+    """Everything seeding produced that a developer needs, each secret shown once."""
+
+    api_url: str
+    tenant_id: str
+    tenant_name: str
+    client_id: str
+    client_secret: str
+    operator_client_id: str
+    operator_client_secret: str
+    user: TokenAnswer
+    admin: TokenAnswer
+    operator: TokenAnswer
+    signing_key_id: str
+
+    def exports(self) -> dict[str, str]:
+        """The shell variables of ``tokens.env``, by name."""
+        return {
+            "FIRSTMILE_API_URL": self.api_url,
+            "FIRSTMILE_TENANT_ID": self.tenant_id,
+            "FIRSTMILE_CLIENT_ID": self.client_id,
+            "FIRSTMILE_CLIENT_SECRET": self.client_secret,
+            "FIRSTMILE_USER_ID": DEMO_USER,
+            "FIRSTMILE_USER_TOKEN": self.user.access_token,
+            "FIRSTMILE_USER_REFRESH_TOKEN": self.user.refresh_token,
+            "FIRSTMILE_ADMIN_ID": DEMO_ADMIN,
+            "FIRSTMILE_ADMIN_TOKEN": self.admin.access_token,
+            "FIRSTMILE_OPERATOR_CLIENT_ID": self.operator_client_id,
+            "FIRSTMILE_OPERATOR_CLIENT_SECRET": self.operator_client_secret,
+            "FIRSTMILE_OPERATOR_TOKEN": self.operator.access_token,
+        }
+
+
+def can_seed(catalog: Iterable[Function]) -> bool:
+    """Whether ``catalog`` has every function seeding needs."""
+    return {f.name for f in catalog} >= REQUIRED_FUNCTIONS
+
+
+def functions_to_warm(catalog: Iterable[Function], authorizer: str | None) -> list[str]:
+    """The functions seeding calls over the gateway (the authorizer included), to start ahead."""
+    names = {f.name for f in catalog} & (REQUIRED_FUNCTIONS - {ROTATION_FUNCTION})
+    return sorted(names | ({authorizer} if authorizer else set()))
+
+
+def seed_demo(
+    *,
+    deployment: Deployment,
+    endpoint: str,
+    api_url: str,
+    scheduler: Scheduler,
+    runtime: Runtime,
+    warm: Iterable[str] = (),
+) -> DemoCredentials:
+    """Prepare the demo data on a started stack (its emulator at ``endpoint``, its gateway at ``api_url``).
+
+    The functions named in ``warm`` (those seeding calls over the gateway) are initialised in parallel with the
+    rotation job and the operator's bootstrap, so their cold starts overlap instead of adding up.
+    """
+    rotation: list[str | BaseException] = []
+    threads = [threading.Thread(target=_warm, args=(runtime, name), name=f"warm-{name}", daemon=True) for name in warm]
+    threads.append(threading.Thread(target=_capture, args=(_first_signing_key, scheduler, rotation), daemon=True))
+    for thread in threads:
+        thread.start()
+    # Meanwhile, in this process: the operator client, straight on the table (there is no operator to ask yet).
+    operator = bootstrap_operator(
+        local_tenancy(deployment, endpoint), name=OPERATOR_CLIENT_NAME, actor="system:firstmile-dev", force=None
+    )
+    for thread in threads:
+        thread.join(WARM_TIMEOUT_SECONDS)
+    if not rotation or isinstance(rotation[0], BaseException):
+        raise SeedError(f"the first signing-key rotation did not finish: {rotation[0] if rotation else 'timed out'}")
+    signing_key_id = rotation[0]
+    operator_client_id, operator_secret = operator.client.client_id, operator.client_secret
+    operator_token = mint_token(api_url, operator_client_id, operator_secret, OPERATOR_USER, ["operator"])
+    bearer = {"Authorization": f"Bearer {operator_token.access_token}"}
+    status, tenant = call_api(
+        api_url,
+        "POST",
+        "/v1/operator/tenants",
+        {"tenant_id": DEMO_TENANT_ID, "name": DEMO_TENANT_NAME},
+        headers=bearer,
+    )
+    if status == 409 and tenant.get("code") == "RES_TENANT_EXISTS":
+        log.info("the demo tenant %s exists already; keeping it", DEMO_TENANT_ID)
+    elif status != 201:
+        raise SeedError(f"creating the demo tenant answered {status}: {tenant}")
+    status, issued = call_api(
+        api_url,
+        "POST",
+        f"/v1/operator/tenants/{DEMO_TENANT_ID}/clients",
+        {"name": DEMO_CLIENT_NAME, "allowed_roles": ["user", "admin"]},
+        headers=bearer,
+    )
+    if status != 201:
+        raise SeedError(f"creating the demo API client answered {status}: {issued}")
+    client_id, client_secret = issued["client"]["client_id"], issued["client_secret"]
+    user = mint_token(api_url, client_id, client_secret, DEMO_USER, ["user"], DEMO_ATTRIBUTES)
+    admin = mint_token(api_url, client_id, client_secret, DEMO_ADMIN, ["user", "admin"], DEMO_ATTRIBUTES)
+    return DemoCredentials(
+        api_url=api_url,
+        tenant_id=DEMO_TENANT_ID,
+        tenant_name=DEMO_TENANT_NAME,
+        client_id=client_id,
+        client_secret=client_secret,
+        operator_client_id=operator_client_id,
+        operator_client_secret=operator_secret,
+        user=user,
+        admin=admin,
+        operator=operator_token,
+        signing_key_id=signing_key_id,
+    )
+
+
+def _capture(step: Callable[[Scheduler], str], scheduler: Scheduler, into: list[str | BaseException]) -> None:
+    try:
+        into.append(step(scheduler))
+    except Exception as exc:  # reported by the thread that waits for it
+        into.append(exc)
+
+
+def _warm(runtime: Runtime, name: str) -> None:
+    with contextlib.suppress(RuntimeStoppedError):
+        runtime.warm(name)
+
+
+def _first_signing_key(scheduler: Scheduler) -> str:
+    """Run the rotation job once now, as its schedule would (with its retries), so a current key exists; its kid."""
+    outcome = scheduler.run(ROTATION_FUNCTION, datetime.now(UTC))
+    if outcome is None:
+        raise SeedError("the stack stopped before the first signing-key rotation ran")
+    if outcome.dead_lettered:
+        error = outcome.last.error
+        reason = f"{error.error_type}: {error.message}" if error else "unknown"
+        raise SeedError(f"the first signing-key rotation failed after {outcome.attempts} attempts ({reason})")
+    summary = outcome.last.payload if isinstance(outcome.last.payload, dict) else {}
+    activated = [e.get("kid") for e in summary.get("events", []) if e.get("event") == "activated"]
+    return str(activated[-1]) if activated else "unchanged"
+
+
+# --- operators ----------------------------------------------------------------------------------------------------
+
+
+def local_tenancy(deployment: Deployment, endpoint: str) -> Any:
+    """``TenancyService`` on the emulator's table: the class the operator routes use, wired to the emulator."""
+    import boto3
+
+    from firstmile.audit.store import AuditStore
+    from firstmile.identity.store import IdentityStore
+    from firstmile.identity.tenancy import TenancyService
+
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY, region_name=REGION
+    )
+    table = session.resource("dynamodb", endpoint_url=endpoint).Table(deployment.table_name)
+    return TenancyService(IdentityStore(table), audit=AuditStore(table))
+
+
+def bootstrap_operator(tenancy: Any, *, name: str, actor: str, force: bool | None) -> Any:
+    """``tenancy.bootstrap_operator``; with ``force=None`` an existing operator is superseded (local demo data).
+
+    Returns the ``IssuedClientSecret``; ``OperatorAlreadyBootstrappedError`` when one exists and ``force`` is False.
+    """
+    from firstmile.identity.tenancy import OperatorAlreadyBootstrappedError
+
+    try:
+        return tenancy.bootstrap_operator(name=name, actor=actor, force=bool(force))
+    except OperatorAlreadyBootstrappedError:
+        if force is not None:
+            raise
+        log.info("an operator client exists already; creating another one for this run")
+        return tenancy.bootstrap_operator(name=name, actor=actor, force=True)
+
+
+# --- the API, as a client calls it ------------------------------------------------------------------------------
+
+
+def call_api(
+    api_url: str,
+    method: str,
+    path: str,
+    body: Mapping[str, Any] | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """One JSON request to the gateway; the status and the decoded body (any status is an answer)."""
+    data = json.dumps(body).encode() if body is not None else None
+    sent = {"Accept": "application/json", **({"Content-Type": "application/json"} if data else {}), **(headers or {})}
+    request = urllib.request.Request(api_url + path, data=data, method=method, headers=sent)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - 127.0.0.1
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        decoded = json.loads(raw) if raw else {}
+    except ValueError:
+        decoded = {"body": raw.decode(errors="replace")}
+    return status, decoded if isinstance(decoded, dict) else {"body": decoded}
+
+
+def mint_token(
+    api_url: str,
+    client_id: str,
+    client_secret: str,
+    user_id: str,
+    roles: list[str],
+    attributes: Mapping[str, str] | None = None,
+) -> TokenAnswer:
+    """A new session for ``user_id`` from ``POST /v1/auth/token`` (client credentials in HTTP Basic)."""
+    basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    body = {
+        "grant_type": "client_credentials",
+        "user_id": user_id,
+        "roles": roles,
+        "attributes": dict(attributes or {}),
+    }
+    status, answer = call_api(api_url, "POST", "/v1/auth/token", body, headers={"Authorization": f"Basic {basic}"})
+    if status != 200:
+        raise SeedError(f"minting a session for {user_id} answered {status}: {answer}")
+    return TokenAnswer(
+        access_token=answer["access_token"],
+        refresh_token=answer.get("refresh_token", ""),
+        expires_in=int(answer["expires_in"]),
+        session_id=answer["session_id"],
+    )
+
+
+# --- .local/tokens.env --------------------------------------------------------------------------------------------
+
+
+def tokens_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the demo credentials are written: ``FIRSTMILE_TOKENS_FILE``, by default ``.local/tokens.env``."""
+    env = os.environ if environ is None else environ
+    raw = env.get(TOKENS_FILE_ENV, "").strip()
+    return Path(raw) if raw else DEFAULT_TOKENS_FILE
+
+
+def write_tokens_file(path: Path, credentials: DemoCredentials) -> None:
+    """``export NAME=value`` lines, readable by the owner only (the file holds client secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"# Written by `firstmile dev` at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC for {credentials.api_url}.",
+        "# Valid while that stack runs. Access tokens live 15 minutes: `firstmile token --user ID` mints a new one.",
+        *(f"export {name}={shlex.quote(value)}" for name, value in credentials.exports().items()),
+    ]
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
+def read_tokens_file(path: Path) -> dict[str, str]:
+    """The variables of a ``tokens.env`` file; ``FileNotFoundError`` when there is none."""
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words = shlex.split(line, comments=True)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, _, value = words[1].partition("=")
+            values[name] = value
+    return values

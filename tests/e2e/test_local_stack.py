@@ -4,116 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from functions.catalog import CATALOG, http_functions
+from tests.e2e.harness import RunningStack, call, command, free_port, run_cli, start, stop
 
 pytestmark = pytest.mark.e2e
 
-# Generous: a loaded two-core machine starts Python, moto and the first instances slowly.
-READY_TIMEOUT_SECONDS = 180.0
-STOP_TIMEOUT_SECONDS = 60.0
 ORIGIN = "http://localhost:3000"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).parent / "firstmile"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "local.cli"]
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: Any
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def call(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Reply:
-    """One request; every status is an answer, not an exception."""
-    request = urllib.request.Request(url, method=method, headers=headers or {})  # noqa: S310 - 127.0.0.1 only
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            return Reply(response.status, response.headers, response.read())
-    except urllib.error.HTTPError as error:
-        return Reply(error.code, error.headers, error.read())
-
-
-@dataclass
-class RunningStack:
-    process: subprocess.Popen[bytes]
-    api_url: str
-    port: int
-    aws_port: int
-    env: dict[str, str]
-    stdout: Path
-    stderr: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
-
-
-def _start(directory: Path) -> RunningStack:
-    port, aws_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
-    env |= {"FIRSTMILE_PORT": str(port), "FIRSTMILE_AWS_PORT": str(aws_port)}
-    stdout, stderr = directory / "dev.out", directory / "dev.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(_command() + ["dev"], stdout=out, stderr=err, env=env)  # noqa: S603
-    stack = RunningStack(process, f"http://127.0.0.1:{port}", port, aws_port, env, stdout, stderr)
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"firstmile dev exited with {process.returncode}:\n{stack.output()}")
-        try:
-            if call(f"{stack.api_url}/health/live").status == 200:
-                return stack
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            _stop(stack)
-            raise AssertionError(f"firstmile dev was not ready after {READY_TIMEOUT_SECONDS:.0f} s:\n{stack.output()}")
-        time.sleep(0.5)
-
-
-def _stop(stack: RunningStack) -> int:
-    if stack.process.poll() is None:
-        stack.process.send_signal(signal.SIGINT)
-        try:
-            stack.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            stack.process.kill()
-            stack.process.wait()
-    return stack.process.returncode
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = _start(tmp_path_factory.mktemp("stack"))
-    yield running
-    _stop(running)
 
 
 def test_health_endpoints_answer_with_their_components(stack: RunningStack) -> None:
@@ -194,13 +98,7 @@ def test_cors_preflight_is_answered_for_an_allowed_origin(stack: RunningStack) -
 
 
 def _probe_items(stack: RunningStack, since: datetime) -> list[dict[str, Any]]:
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{stack.aws_port}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    dynamodb = stack.aws("dynamodb")
     items: list[dict[str, Any]] = []
     for day in sorted({since.date(), datetime.now(UTC).date(), (since + timedelta(minutes=5)).date()}):
         items += dynamodb.query(
@@ -217,14 +115,7 @@ def test_jobs_run_fires_the_probe_against_the_running_stack(stack: RunningStack)
     before = len(_probe_items(stack, since))
 
     # When the scheduled probe is fired by hand
-    result = subprocess.run(  # noqa: S603
-        _command() + ["jobs", "run", "synthetic_probe"],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = run_cli(stack, "jobs", "run", "synthetic_probe")
 
     # Then it succeeded against the stack's resources and recorded its result in the table
     assert result.returncode == 0, result.stderr
@@ -262,14 +153,14 @@ def _port_free(port: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to see the instances")
 def test_ctrl_c_stops_everything_and_exits_cleanly(tmp_path: Path) -> None:
     # Given a stack of its own that has started function instances
-    running = _start(tmp_path)
+    running = start(tmp_path)
     try:
         assert call(f"{running.api_url}/health/ready").status == 200
         instances = _children(running.process.pid)
         assert instances, "the stack should run its functions in instances of their own"
 
         # When it receives Ctrl-C
-        code = _stop(running)
+        code = stop(running)
     finally:
         if running.process.poll() is None:
             running.process.kill()
@@ -288,11 +179,11 @@ def test_a_taken_port_is_named_with_its_variable(tmp_path: Path) -> None:
         holder.listen()
         taken = holder.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
-        env |= {"FIRSTMILE_PORT": str(taken), "FIRSTMILE_AWS_PORT": str(_free_port())}
+        env |= {"FIRSTMILE_PORT": str(taken), "FIRSTMILE_AWS_PORT": str(free_port())}
 
         # When `firstmile dev` starts
         result = subprocess.run(  # noqa: S603
-            _command() + ["dev"], env=env, capture_output=True, text=True, timeout=120, check=False
+            [*command(), "dev"], env=env, capture_output=True, text=True, timeout=120, check=False
         )
 
     # Then it exits non-zero naming the port and the variable to change

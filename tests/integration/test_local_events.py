@@ -12,10 +12,19 @@ from typing import Any
 
 import pytest
 
-from functions.catalog import CATALOG, Function, Queue, Route, Schedule, TableStream
+from functions.catalog import CATALOG, Authorizer, Function, Queue, Route, Schedule, TableStream
 from local.events import match_path
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
+# ``firstmile invoke`` runs a sample on an empty emulator of its own. These samples name the demo tenant and its
+# API client, which exist only in a seeded stack (``make dev``), so there they answer the problem they should:
+# by sample name, the status and problem code expected on an empty deployment.
+ON_AN_EMPTY_DEPLOYMENT = {
+    "auth_token": (401, "AUTH_CLIENT_INVALID"),
+    "operator_client_create": (404, "RES_NOT_FOUND"),
+    "operator_client_rotate": (404, "RES_NOT_FOUND"),
+    "operator_client_disable": (404, "RES_NOT_FOUND"),
+}
 
 
 def samples_of(function: Function) -> list[Path]:
@@ -25,6 +34,7 @@ def samples_of(function: Function) -> list[Path]:
 
 
 SAMPLES = [(function, path) for function in CATALOG for path in samples_of(function)]
+PROTECTED_SAMPLES = [(f, p) for f, p in SAMPLES if isinstance(f.trigger, Route) and f.trigger.role != "public"]
 
 
 def _closed_port() -> int:
@@ -62,6 +72,26 @@ def test_sample_is_shaped_like_its_trigger(function: Function, path: Path) -> No
         assert {r["eventSource"] for r in event["Records"]} == {"aws:sqs"}
     elif isinstance(trigger, TableStream):
         assert {r["eventSource"] for r in event["Records"]} == {"aws:dynamodb"}
+    elif isinstance(trigger, Authorizer):
+        assert (event["version"], event["type"]) == ("2.0", "REQUEST")
+        assert event["routeArn"].startswith("arn:aws:execute-api:")
+        assert event["requestContext"]["routeKey"] == event["routeKey"]
+
+
+@pytest.mark.parametrize(("function", "path"), PROTECTED_SAMPLES, ids=[p.stem for _, p in PROTECTED_SAMPLES])
+def test_protected_route_samples_carry_the_authorizers_context(function: Function, path: Path) -> None:
+    # Given a sample of a route that needs a role
+    trigger = function.trigger
+    assert isinstance(trigger, Route)
+    event: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+
+    # When its request context is read
+    context = event["requestContext"]["authorizer"]["lambda"]
+
+    # Then it holds what the authorizer passes on for a caller with the route's role
+    assert set(context) == {"tenant", "sub", "roles", "attributes", "sid", "jti", "exp"}
+    assert trigger.role in context["roles"].split(",")
+    assert isinstance(json.loads(context["attributes"]), dict)
 
 
 @pytest.mark.parametrize(("function", "path"), SAMPLES, ids=[p.stem for _, p in SAMPLES])
@@ -80,10 +110,17 @@ def test_firstmile_invoke_runs_the_sample(function: Function, path: Path) -> Non
         check=False,
     )
 
-    # Then the function succeeded (an HTTP function with a 2xx answer)
+    # Then the function succeeded (an HTTP function with a 2xx answer, or the problem its sample must get on an
+    # empty deployment; the authorizer with its "allowed, with the caller or the refusal's code" answer)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    if isinstance(function.trigger, Route):
+    if path.stem in ON_AN_EMPTY_DEPLOYMENT:
+        status, code = ON_AN_EMPTY_DEPLOYMENT[path.stem]
+        assert (answer["statusCode"], json.loads(answer["body"])["code"]) == (status, code), answer
+    elif isinstance(function.trigger, Route):
         assert 200 <= answer["statusCode"] < 300, answer
+    elif isinstance(function.trigger, Authorizer):
+        assert answer["isAuthorized"] is True
+        assert answer["context"]["auth_error"].startswith("AUTH_")
     else:
         assert "errorType" not in answer

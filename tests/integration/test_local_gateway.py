@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from functions.catalog import Route
+from functions.catalog import Authorizer, Route
 from local.config import LocalConfig
 from local.stack import LocalStack
 from tests.integration.local_fixtures import FixtureFunction, http_call
@@ -16,9 +16,9 @@ from tests.integration.local_fixtures import FixtureFunction, http_call
 ORIGIN = "http://localhost:3000"
 
 
-def _fixture(name: str, route: Route, *, code: str = "", timeout: int = 5) -> FixtureFunction:
+def _fixture(name: str, trigger: Route | Authorizer, *, code: str = "", timeout: int = 5) -> FixtureFunction:
     return FixtureFunction(
-        name=name, domain="fixture", description=f"{name} fixture", trigger=route, timeout_seconds=timeout, code=code
+        name=name, domain="fixture", description=f"{name} fixture", trigger=trigger, timeout_seconds=timeout, code=code
     )
 
 
@@ -32,8 +32,10 @@ ECHO_CATALOG = (
 )
 AUTHORIZED_CATALOG = (
     _fixture("private_echo", Route("GET", "/fixture/private", "user"), code="echo"),
-    # Its route is never called; the gateway finds the authorizer by name.
-    _fixture("authorizer", Route("POST", "/fixture/authorizer", "operator")),
+    _fixture("public_echo", Route("GET", "/fixture/public", "public"), code="echo"),
+    _fixture("protected_app", Route("GET", "/fixture/me", "user")),
+    # Found by its trigger, whatever its name.
+    _fixture("gatekeeper", Authorizer(), code="authorizer"),
 )
 
 
@@ -219,19 +221,68 @@ def test_non_public_route_without_an_authorizer_is_refused(stack: LocalStack) ->
     assert reply.json()["code"] == "AUTH_UNAUTHENTICATED"
 
 
-def test_authorizer_decides_and_its_context_reaches_the_function(authorized_stack: LocalStack) -> None:
-    # Given a catalogue with an authorizer that accepts only "Bearer good"
+def test_authorizer_runs_for_every_protected_request_and_its_context_reaches_the_function(
+    authorized_stack: LocalStack,
+) -> None:
+    # Given a catalogue whose Authorizer-triggered function accepts only "Bearer good" and passes anything else on
     url = authorized_stack.api_url
 
-    # When the protected route is called without a token, with a bad one and with the good one
+    # When the protected route is called without a token, with a refused one and with the good one
     missing = http_call(url, "GET", "/fixture/private")
     refused = http_call(url, "GET", "/fixture/private", headers={"Authorization": "Bearer bad"})
     allowed = http_call(url, "GET", "/fixture/private", headers={"Authorization": "Bearer good"})
 
-    # Then no token is 401, a refused one 403, and an accepted one reaches the function with the context
-    assert (missing.status, missing.json()["code"]) == (401, "AUTH_UNAUTHENTICATED")
-    assert (refused.status, refused.json()["code"]) == (403, "PERM_FORBIDDEN")
-    assert allowed.status == 200
-    event = allowed.json()["event"]
-    assert event["requestContext"]["authorizer"] == {"lambda": {"tenant": "t-1", "sub": "u-1", "roles": "user"}}
+    # Then the authorizer ran every time, with a REQUEST payload 2.0 event, and its context reached the function
+    route = "GET /fixture/private arn:aws:execute-api:us-east-1:123456789012:firstmile/$default/GET/fixture/private"
+    seen = {"seen_type": "REQUEST", "seen_version": "2.0", "seen_route": route}
+    assert [r.status for r in (missing, refused, allowed)] == [200, 200, 200]
+    assert missing.json()["event"]["requestContext"]["authorizer"] == {
+        "lambda": {"auth_error": "AUTH_UNAUTHENTICATED", **seen}
+    }
+    assert refused.json()["event"]["requestContext"]["authorizer"]["lambda"]["auth_error"] == "AUTH_TOKEN_INVALID"
+    assert allowed.json()["event"]["requestContext"]["authorizer"] == {
+        "lambda": {"tenant": "t-1", "sub": "u-1", "roles": "user", **seen}
+    }
     assert allowed.json()["route_role"] == "user"
+
+
+def test_the_function_answers_the_authorizers_code_as_a_problem(authorized_stack: LocalStack) -> None:
+    # Given a protected route served by Firstmile's real entry point
+    url = authorized_stack.api_url
+
+    # When it is called without a token, while the authorizer cannot check tokens, and with a good one
+    missing = http_call(url, "GET", "/fixture/me")
+    unavailable = http_call(url, "GET", "/fixture/me", headers={"Authorization": "Bearer unavailable"})
+    allowed = http_call(url, "GET", "/fixture/me", headers={"Authorization": "Bearer good"})
+
+    # Then the refusals are problems naming the authorizer's code, and the good token gets the answer
+    assert (missing.status, missing.json()["code"]) == (401, "AUTH_UNAUTHENTICATED")
+    assert missing.header("content-type") == "application/problem+json"
+    assert (missing.header("www-authenticate") or "").startswith("Bearer")
+    assert (unavailable.status, unavailable.json()["code"]) == (503, "SYS_UNAVAILABLE")
+    assert (allowed.status, allowed.json()) == (200, {"tenant": "t-1"})
+
+
+def test_an_authorizer_that_says_no_or_fails_is_answered_by_the_gateway(authorized_stack: LocalStack) -> None:
+    # Given the authorizer
+    url = authorized_stack.api_url
+
+    # When it answers isAuthorized=false, and when it raises
+    denied = http_call(url, "GET", "/fixture/private", headers={"Authorization": "Bearer deny"})
+    crashed = http_call(url, "GET", "/fixture/private", headers={"Authorization": "Bearer crash"})
+
+    # Then the gateway answers 403 (as API Gateway does for a simple-response "no") and 500, without the function
+    assert (denied.status, denied.json()["code"]) == (403, "PERM_FORBIDDEN")
+    assert (crashed.status, crashed.json()["code"]) == (500, "SYS_INTERNAL")
+    assert b"the authorizer broke" not in crashed.body
+    assert denied.header("apigw-requestid") == denied.json()["instance"]
+
+
+def test_public_routes_never_call_the_authorizer(authorized_stack: LocalStack) -> None:
+    # Given a public route in a catalogue with an authorizer
+    # When it is called, even with a token the authorizer would refuse
+    reply = http_call(authorized_stack.api_url, "GET", "/fixture/public", headers={"Authorization": "Bearer crash"})
+
+    # Then the function runs without any authorizer context
+    assert reply.status == 200
+    assert "authorizer" not in reply.json()["event"]["requestContext"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,7 @@ def test_docs_page_lists_every_route_without_scripts() -> None:
     # Then each route appears with its summary and role, and the page needs nothing from the network
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            assert f"{method.upper()}</span>{path}</h2>" in page
-            assert operation["summary"] in page
+            assert f"{method.upper()}</span>{escape(path)}</h2>" in page
+            assert escape(operation["summary"]) in page
     assert "<script" not in page
     assert "http://" not in page and "https://" not in page

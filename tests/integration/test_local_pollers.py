@@ -56,8 +56,7 @@ def stack() -> Iterator[LocalStack]:
 
 
 def _url(stack: LocalStack, logical_name: str) -> str:
-    assert stack.seeded is not None
-    return stack.seeded.queue_urls[logical_name]
+    return stack.queue_urls[logical_name]
 
 
 def _message_counts(sqs: Any, url: str) -> tuple[int, int]:
@@ -86,7 +85,7 @@ def test_resources_follow_the_catalogue(stack: LocalStack) -> None:
     assert redrive["maxReceiveCount"] == 2
     assert redrive["deadLetterTargetArn"].endswith(":firstmile-local-fixture-redrive-dlq")
     assert {"fixture-partial-dlq", "fixture-redrive-dlq", "scheduler-dlq", STREAM_FAILURES_QUEUE} <= set(
-        stack.seeded.queue_urls  # type: ignore[union-attr]
+        stack.queue_urls
     )
 
 

@@ -1,0 +1,148 @@
+"""Starting ``firstmile dev`` for real, calling it like a client, and stopping it with Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local.seed import TOKENS_FILE_ENV, read_tokens_file
+
+# Generous: a loaded two-core machine starts Python, moto and the first instances slowly.
+READY_TIMEOUT_SECONDS = 180.0
+STOP_TIMEOUT_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def command() -> list[str]:
+    """How to run the ``firstmile`` CLI of this checkout."""
+    script = Path(sys.executable).parent / "firstmile"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "local.cli"]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Any
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def code(self) -> str | None:
+        """The problem code, when the answer is a problem document."""
+        if self.headers.get("Content-Type") != "application/problem+json":
+            return None
+        return str(self.json().get("code"))
+
+
+def call(
+    url: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+) -> Reply:
+    """One request; a ``body`` is sent as JSON. Every status is an answer, not an exception."""
+    data = json.dumps(body).encode() if body is not None else None
+    sent = {**({"Content-Type": "application/json"} if data is not None else {}), **(headers or {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=sent)  # noqa: S310 - 127.0.0.1 only
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return Reply(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.headers, error.read())
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[bytes]
+    api_url: str
+    port: int
+    aws_port: int
+    env: dict[str, str]
+    stdout: Path
+    stderr: Path
+    tokens_path: Path
+
+    def output(self) -> str:
+        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client for the stack's emulator."""
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def tokens(self) -> dict[str, str]:
+        """What ``firstmile dev`` wrote to its tokens file."""
+        return read_tokens_file(self.tokens_path)
+
+    def url(self, path: str) -> str:
+        return self.api_url + path
+
+
+def start(directory: Path) -> RunningStack:
+    """``firstmile dev`` on free ports, its tokens file in ``directory``; returns once it answers."""
+    port, aws_port = free_port(), free_port()
+    tokens_path = directory / "tokens.env"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
+    env |= {"FIRSTMILE_PORT": str(port), "FIRSTMILE_AWS_PORT": str(aws_port), TOKENS_FILE_ENV: str(tokens_path)}
+    stdout, stderr = directory / "dev.out", directory / "dev.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen([*command(), "dev"], stdout=out, stderr=err, env=env)  # noqa: S603
+    stack = RunningStack(process, f"http://127.0.0.1:{port}", port, aws_port, env, stdout, stderr, tokens_path)
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"firstmile dev exited with {process.returncode}:\n{stack.output()}")
+        # The banner is printed once everything is up and seeded.
+        if "Stop with Ctrl-C." in stdout.read_text(errors="replace"):
+            return stack
+        if time.monotonic() > deadline:
+            stop(stack)
+            raise AssertionError(f"firstmile dev was not ready after {READY_TIMEOUT_SECONDS:.0f} s:\n{stack.output()}")
+        time.sleep(0.2)
+
+
+def stop(stack: RunningStack) -> int:
+    """Ctrl-C, then wait (a kill after the timeout); the exit status."""
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGINT)
+        try:
+            stack.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            stack.process.kill()
+            stack.process.wait()
+    return stack.process.returncode
+
+
+def run_cli(stack: RunningStack, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """One ``firstmile`` command with the stack's environment."""
+    return subprocess.run(  # noqa: S603 - this checkout's own CLI
+        [*command(), *args], env=env or stack.env, capture_output=True, text=True, timeout=180, check=False
+    )
