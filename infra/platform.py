@@ -24,8 +24,10 @@ from firstmile.platform.resources import (
     BUCKETS,
     EXPORTS_BUCKET,
     SCHEDULER_DLQ,
+    SIGNING_KEYS_SECRET,
     STREAM_FAILURES_QUEUE,
     dead_letter_queue_name,
+    deployed_name,
 )
 from firstmile.platform.table import MAIN_TABLE
 from functions.catalog import Authorizer, Function, Queue, TableStream
@@ -42,7 +44,7 @@ def authorizer_function(catalog: tuple[Function, ...]) -> Function | None:
 
 def signing_keys_secret_name(settings: DeploymentSettings) -> str:
     """The Secrets Manager secret holding the stage's signing keys (``FIRSTMILE_SIGNING_KEYS_SECRET``)."""
-    return f"firstmile-{settings.stage}-signing-keys"
+    return deployed_name(settings.stage, SIGNING_KEYS_SECRET)
 
 
 def export_name(settings: DeploymentSettings, key: str) -> str:

@@ -20,18 +20,17 @@ from botocore.exceptions import ClientError
 from firstmile.platform.resources import (
     BUCKETS,
     SCHEDULER_DLQ,
+    SIGNING_KEYS_SECRET,
     STREAM_FAILURES_QUEUE,
     BucketDefinition,
     dead_letter_queue_name,
+    deployed_name,
 )
 from firstmile.platform.table import MAIN_TABLE, TableDefinition
 from functions.catalog import CATALOG, Function, Queue, TableStream
 from local.config import STAGE
 from local.emulator import client
 
-# The secret holding the private signing keys (docs/decisions/0011), named like every other resource:
-# ``firstmile-<stage>-signing-keys``, as the CDK app names it.
-SIGNING_KEYS_SECRET = "signing-keys"  # noqa: S105 - a name, not a secret
 # SQS's own default, for queues no function consumes.
 DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
 # AWS's guidance for a queue feeding Lambda: at least six times the consumer's timeout.
@@ -98,7 +97,7 @@ class Deployment:
 
 def resource_name(stage: str, logical_name: str) -> str:
     """The name of a resource on the emulator, e.g. ``firstmile-local-exports``."""
-    return f"firstmile-{stage}-{logical_name}".lower()
+    return deployed_name(stage, logical_name).lower()
 
 
 def deployment_for(catalog: Iterable[Function] = CATALOG, stage: str = STAGE) -> Deployment:

@@ -52,6 +52,11 @@ def register_code(code: str, status: int, title: str) -> ErrorCode:
 
 
 AUTH_UNAUTHENTICATED = register_code("AUTH_UNAUTHENTICATED", 401, "Authentication required")
+# The authorizer's verdicts on an access token; every HTTP function answers them (firstmile.entrypoints).
+AUTH_TOKEN_MALFORMED = register_code("AUTH_TOKEN_MALFORMED", 401, "Malformed access token")
+AUTH_TOKEN_INVALID = register_code("AUTH_TOKEN_INVALID", 401, "Invalid access token")
+AUTH_TOKEN_EXPIRED = register_code("AUTH_TOKEN_EXPIRED", 401, "Access token expired")
+AUTH_TOKEN_REVOKED = register_code("AUTH_TOKEN_REVOKED", 401, "Access token revoked")
 PERM_FORBIDDEN = register_code("PERM_FORBIDDEN", 403, "Not allowed")
 VAL_BAD_REQUEST = register_code("VAL_BAD_REQUEST", 400, "Malformed request")
 VAL_REQUEST_INVALID = register_code("VAL_REQUEST_INVALID", 422, "Request failed validation")

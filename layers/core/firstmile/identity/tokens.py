@@ -47,10 +47,11 @@ MAX_ACCESS_TOKEN_LIFETIME_SECONDS = 900
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "tenant", "roles", "jti", "sid", "iat", "nbf", "exp")
 _SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
-AUTH_TOKEN_MALFORMED = p.register_code("AUTH_TOKEN_MALFORMED", 401, "Malformed access token")
-AUTH_TOKEN_INVALID = p.register_code("AUTH_TOKEN_INVALID", 401, "Invalid access token")
-AUTH_TOKEN_EXPIRED = p.register_code("AUTH_TOKEN_EXPIRED", 401, "Access token expired")
-AUTH_TOKEN_REVOKED = p.register_code("AUTH_TOKEN_REVOKED", 401, "Access token revoked")
+# Registered with the platform codes: every function's entry point must know them to answer the authorizer's verdict.
+AUTH_TOKEN_MALFORMED = p.AUTH_TOKEN_MALFORMED
+AUTH_TOKEN_INVALID = p.AUTH_TOKEN_INVALID
+AUTH_TOKEN_EXPIRED = p.AUTH_TOKEN_EXPIRED
+AUTH_TOKEN_REVOKED = p.AUTH_TOKEN_REVOKED
 
 
 class RejectionReason(StrEnum):

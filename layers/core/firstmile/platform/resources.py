@@ -22,6 +22,15 @@ SCHEDULER_DLQ = "scheduler-dlq"
 STREAM_FAILURES_QUEUE = "stream-failures"
 
 
+# The Secrets Manager secret holding the private signing keys; deployed as ``firstmile-<stage>-signing-keys``.
+SIGNING_KEYS_SECRET = "signing-keys"  # noqa: S105 - a name, not a secret
+
+
+def deployed_name(stage: str, logical: str) -> str:
+    """The name a shared resource has in a deployment of ``stage``."""
+    return f"firstmile-{stage}-{logical}"
+
+
 def dead_letter_queue_name(queue: str) -> str:
     """The name of the dead-letter queue that backs ``queue``."""
     return f"{queue}-dlq"
