@@ -74,6 +74,7 @@ synth: install node_modules/.installed
 
 bench: install
 	$(RUN) python bench/cold_start.py
+	$(RUN) python bench/auth.py
 
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

@@ -29,7 +29,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -38,6 +38,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 
+from bench.measure import Samples
 from firstmile.identity import keys, tokens
 from firstmile.identity.authorizer import authorize
 from firstmile.identity.keys import KeySet, RotationPolicy
@@ -51,27 +52,13 @@ TENANTS = 7
 
 
 @dataclass
-class Measurement:
+class Measurement(Samples):
     """One way of verifying every token, and its per-token times (seconds) per round."""
 
     name: str
     # Verifies the tokens numbered [start, stop) of the fixture.
     verify: Callable[[int, int], None]
     kind: str = "measured"
-    samples: list[float] = field(default_factory=list)
-    cpu_samples: list[float] = field(default_factory=list)
-
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    def cpu_median(self) -> float:
-        return statistics.median(self.cpu_samples)
-
-    def iqr(self) -> float:
-        if len(self.samples) < 2:
-            return 0.0
-        q1, _, q3 = statistics.quantiles(self.samples, n=4, method="inclusive")
-        return q3 - q1
 
 
 @dataclass

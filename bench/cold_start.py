@@ -20,13 +20,12 @@ import json
 import os
 import platform
 import random
-import statistics
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +33,8 @@ from typing import Any, Literal
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from bench.measure import Samples
 
 REPO = Path(__file__).resolve().parents[1]
 CORE_LAYER_DIR = REPO / "layers" / "core"
@@ -106,27 +107,13 @@ Kind = Literal["baseline", "reference", "function"]
 
 
 @dataclass
-class Module:
+class Module(Samples):
     """One handler module under measurement and what was measured of it."""
 
     name: str
     handler_path: Path
     kind: Kind = "function"
-    samples: list[float] = field(default_factory=list)
-    cpu_samples: list[float] = field(default_factory=list)
     error: str | None = None
-
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    def cpu_median(self) -> float:
-        return statistics.median(self.cpu_samples)
-
-    def iqr(self) -> float:
-        if len(self.samples) < 2:
-            return 0.0
-        q1, _, q3 = statistics.quantiles(self.samples, n=4, method="inclusive")
-        return q3 - q1
 
 
 def venv_site_packages() -> list[str]:

@@ -56,22 +56,6 @@ class FakeAuditStore:
         return ChainVerification(ok=True, checked=0, head_sequence=None)
 
 
-@pytest.fixture(scope="module")
-def keyset() -> KeySet:
-    initial, _ = keys.advance(KeySet(), NOW - 3600, RotationPolicy())
-    return initial
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def loader(keyset: KeySet) -> KeyLoader:
-    return KeyLoader(keyset)
-
-
 @pytest.fixture
 def revocations() -> RevocationSource:
     return RevocationSource()
