@@ -21,8 +21,6 @@ import cProfile
 import gc
 import io
 import json
-import os
-import platform
 import pstats
 import random
 import statistics
@@ -38,7 +36,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 
-from bench.measure import Samples
+from bench.measure import Samples, run_header
 from firstmile.identity import keys, tokens
 from firstmile.identity.authorizer import authorize
 from firstmile.identity.keys import KeySet, RotationPolicy
@@ -195,23 +193,9 @@ def results(items: list[Measurement], target: float) -> list[dict[str, Any]]:
     return rows
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_description(args: argparse.Namespace, started: datetime) -> dict[str, Any]:
     return {
-        "run_at": started.isoformat(timespec="seconds"),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
+        **run_header(started),
         "pyjwt": metadata.version("pyjwt"),
         "cryptography": metadata.version("cryptography"),
         "openssl": openssl_backend.openssl_version_text(),

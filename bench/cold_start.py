@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from typing import Any, Literal
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from bench.measure import Samples
+from bench.measure import Samples, run_header
 
 REPO = Path(__file__).resolve().parents[1]
 CORE_LAYER_DIR = REPO / "layers" / "core"
@@ -252,16 +251,6 @@ def run_rounds(modules: list[Module], packages: tuple[str, ...], rounds: int, wa
         print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def package_version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -271,11 +260,7 @@ def package_version(name: str) -> str:
 
 def machine_description(args: argparse.Namespace, started: datetime) -> dict[str, Any]:
     return {
-        "run_at": started.isoformat(timespec="seconds"),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
+        **run_header(started),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "powertools": package_version("aws-lambda-powertools"),
         "rounds": args.rounds,
