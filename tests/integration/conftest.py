@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,26 +10,18 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from firstmile.config import reset_settings
 from firstmile.platform.aws import reset_clients
 from firstmile.platform.table import MAIN_TABLE
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from local.emulator import Emulator
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[str]:
-    """A moto server on 127.0.0.1 for the whole test session; its endpoint URL."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
+    """The local stack's AWS emulator on a free 127.0.0.1 port for the whole test session; its endpoint URL."""
+    server = Emulator(port=0).start()
+    yield server.endpoint
     server.stop()
 
 
