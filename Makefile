@@ -54,7 +54,7 @@ unit: install
 	$(RUN) pytest tests/unit -q
 
 integration: install
-	$(RUN) pytest tests/integration -q
+	$(RUN) pytest tests/integration -q --numprocesses=auto --maxprocesses=4
 
 infra: install node_modules/.installed
 	$(RUN) pytest tests/infra -q
@@ -75,6 +75,7 @@ synth: install node_modules/.installed
 bench: install
 	$(RUN) python bench/cold_start.py
 	$(RUN) python bench/auth.py
+	$(RUN) python bench/onboarding.py
 
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

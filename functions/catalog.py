@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
+
 Role = Literal["public", "user", "admin", "operator"]
 ROLES: tuple[Role, ...] = ("public", "user", "admin", "operator")
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -25,7 +27,7 @@ TableAccess = Literal["none", "read", "write"]
 FUNCTIONS_DIR = Path(__file__).resolve().parent
 
 
-RateClass = Literal["user_write", "privacy_request", "verification_check"]
+RateClass = Literal["user_write", "progress_write", "privacy_request", "verification_check"]
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class Function:
         return self.trigger if isinstance(self.trigger, Route) else None
 
 
-_ALL_QUEUES = ("scheduler-dlq",)
+_ALL_QUEUES = ("scheduler-dlq", ONBOARDING_MIGRATIONS_QUEUE)
 
 CATALOG: tuple[Function, ...] = (
     Function(
@@ -259,6 +261,147 @@ CATALOG: tuple[Function, ...] = (
         access=Access(table="read"),
     ),
 )
+
+
+# --- onboarding (docs/decisions/0050-0055) ---------------------------------------------------------------------
+MIGRATION_QUEUE = ONBOARDING_MIGRATIONS_QUEUE
+
+
+def _user(name: str, method: HttpMethod, path: str, description: str, *, table: TableAccess = "write") -> Function:
+    rate: RateClass | None = "progress_write" if method == "POST" else None
+    return Function(
+        name=name,
+        domain="onboarding",
+        description=description,
+        trigger=Route(method, path, "user", rate_class=rate),
+        access=Access(table=table),
+    )
+
+
+def _admin(
+    name: str,
+    method: HttpMethod,
+    path: str,
+    description: str,
+    *,
+    table: TableAccess = "write",
+    timeout_seconds: int = 10,
+    sends_to: tuple[str, ...] = (),
+) -> Function:
+    return Function(
+        name=name,
+        domain="onboarding_admin",
+        description=description,
+        trigger=Route(method, path, "admin"),
+        timeout_seconds=timeout_seconds,
+        access=Access(table=table, sends_to=sends_to),
+    )
+
+
+ONBOARDING: tuple[Function, ...] = (
+    _user("onboarding_status", "GET", "/v1/onboarding/status", "The user's onboarding; the first call enrols them."),
+    _user("onboarding_step", "POST", "/v1/onboarding/step", "Starts, completes or skips one step."),
+    _user(
+        "onboarding_complete",
+        "POST",
+        "/v1/onboarding/complete",
+        "Completes the onboarding once required steps are done.",
+    ),
+    _user("onboarding_skip", "POST", "/v1/onboarding/skip", "Skips the whole onboarding."),
+    _user(
+        "onboarding_mark_sample_workflow",
+        "POST",
+        "/v1/onboarding/mark-sample-workflow",
+        "Records that the user created the sample workflow.",
+    ),
+    _user(
+        "onboarding_mark_sample_agent",
+        "POST",
+        "/v1/onboarding/mark-sample-agent",
+        "Records that the user created the sample agent.",
+    ),
+    _user("onboarding_mark_first_run", "POST", "/v1/onboarding/mark-first-run", "Records the user's first run."),
+    _user(
+        "onboarding_sample_workflow",
+        "GET",
+        "/v1/onboarding/sample-workflow",
+        "The sample workflow and agent configuration of the user's flow version.",
+        table="read",
+    ),
+    _admin("admin_flow_list", "GET", "/v1/admin/onboarding/flows", "Lists the tenant's flows.", table="read"),
+    _admin("admin_flow_create", "POST", "/v1/admin/onboarding/flows", "Creates a draft flow."),
+    _admin("admin_flow_get", "GET", "/v1/admin/onboarding/flows/{flow_id}", "Reads a flow's draft.", table="read"),
+    _admin("admin_flow_update", "PUT", "/v1/admin/onboarding/flows/{flow_id}", "Edits a flow's draft (If-Match)."),
+    _admin(
+        "admin_flow_publish",
+        "POST",
+        "/v1/admin/onboarding/flows/{flow_id}/publish",
+        "Publishes the draft as the next immutable, numbered version.",
+    ),
+    _admin(
+        "admin_flow_versions",
+        "GET",
+        "/v1/admin/onboarding/flows/{flow_id}/versions",
+        "Lists a flow's published versions, newest first.",
+        table="read",
+    ),
+    _admin(
+        "admin_flow_version_get",
+        "GET",
+        "/v1/admin/onboarding/flows/{flow_id}/versions/{version}",
+        "Reads one published version of a flow.",
+        table="read",
+    ),
+    _admin(
+        "admin_default_flow_get",
+        "GET",
+        "/v1/admin/onboarding/default-flow",
+        "The flow new users are enrolled on.",
+        table="read",
+    ),
+    _admin(
+        "admin_default_flow_set", "PUT", "/v1/admin/onboarding/default-flow", "Sets the flow new users are enrolled on."
+    ),
+    _admin(
+        "admin_onboarding_restart",
+        "POST",
+        "/v1/admin/onboarding/users/{user_id}/restart",
+        "Starts a user's onboarding over.",
+    ),
+    _admin(
+        "admin_sample_users_create",
+        "POST",
+        "/v1/admin/onboarding/sample-users",
+        "Generates demo users that walk the real state machine (tagged sample, removed by TTL).",
+        timeout_seconds=30,
+    ),
+    _admin(
+        "admin_migration_start",
+        "POST",
+        "/v1/admin/onboarding/migrate-version",
+        "Previews (dry run) or starts moving users from one flow version to another along a step map.",
+        timeout_seconds=30,
+        sends_to=(MIGRATION_QUEUE,),
+    ),
+    _admin(
+        "admin_migration_get",
+        "GET",
+        "/v1/admin/onboarding/migrations/{migration_id}",
+        "A migration's progress.",
+        table="read",
+    ),
+    Function(
+        name="onboarding_migration_worker",
+        domain="onboarding_admin",
+        description="Lists the users of a migration page by page and migrates them in batches, once each.",
+        trigger=Queue(MIGRATION_QUEUE, batch_size=5),
+        timeout_seconds=60,
+        reserved_concurrency=5,
+        access=Access(table="write", sends_to=(MIGRATION_QUEUE,)),
+    ),
+)
+
+CATALOG = CATALOG + ONBOARDING
 
 
 def by_name(name: str) -> Function:

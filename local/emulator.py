@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -45,6 +46,7 @@ class Emulator:
 
         # The development server logs every request; the stack reports what matters itself.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        share_stream_records_in_transaction_backups()
         app = DomainDispatcherApplication(create_backend_app)
         sock = listen(self._host, self._requested_port, env_var=self._env_var, what="AWS emulator")
         try:
@@ -83,6 +85,32 @@ class Emulator:
             self._thread.join(timeout=10)
         self._server = None
         self._thread = None
+
+
+def share_stream_records_in_transaction_backups() -> None:
+    """Keep moto's ``TransactWriteItems`` from copying every stream record the table ever produced.
+
+    To roll a failed transaction back, moto deep-copies each table it touches, once per item of the transaction,
+    and the copy includes the table's stream shard, which keeps every change record (old and new images) forever.
+    A transaction's cost thus grew with every write ever made: generating 20 sample users took about four times
+    as long as with this change, longer than the function's timeout. Stream records never change once written,
+    so a backup can share them: its shard gets its own list of the same records, which is all a rollback needs
+    (records appended by the failed transaction stay out of the restored list). Idempotent.
+    """
+    from moto.dynamodb.models.table import StreamShard
+
+    if getattr(StreamShard, "_firstmile_shared_records", False):
+        return
+
+    def deepcopy_sharing_records(self: Any, memo: dict[int, Any]) -> Any:
+        copied = StreamShard.__new__(StreamShard)
+        memo[id(self)] = copied
+        for name, value in self.__dict__.items():
+            copied.__dict__[name] = list(value) if name == "items" else copy.deepcopy(value, memo)
+        return copied
+
+    setattr(StreamShard, "__deepcopy__", deepcopy_sharing_records)  # noqa: B010 - moto's class has no such method
+    setattr(StreamShard, "_firstmile_shared_records", True)  # noqa: B010
 
 
 def client(service: str, endpoint: str) -> Any:

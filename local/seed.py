@@ -8,7 +8,9 @@ Everything goes through the code a deployment runs (docs/decisions/0024-local-de
    ``firstmile bootstrap-operator``, on the emulator's table;
 3. every token is minted by ``POST /v1/auth/token`` over the local gateway, with client credentials;
 4. the demo tenant and its API client are created by the operator routes over the gateway, with the operator's
-   token, so the authorizer, the role check and the audit chain all take part.
+   token, so the authorizer, the role check and the audit chain all take part;
+5. when the onboarding functions are in the catalogue, the demo admin creates, publishes and selects a demo flow and
+   generates sample users through the admin routes, so the demo user's first status call enrols them.
 
 The emulator keeps everything in memory, so each ``make dev`` starts empty and seeds afresh; seeding still
 tolerates data that already exists (an existing tenant is kept, an existing operator is superseded by a forced
@@ -53,6 +55,77 @@ ROTATION_FUNCTION = "signing_key_rotation"
 # The functions seeding calls; a catalogue without them (the local stack's own tests) is not seeded.
 REQUIRED_FUNCTIONS = frozenset({ROTATION_FUNCTION, "auth_token", "operator_tenant_create", "operator_client_create"})
 WARM_TIMEOUT_SECONDS = 60.0
+# Seeding the demo onboarding needs these; without them (a reduced catalogue) it is left out.
+ONBOARDING_FUNCTIONS = frozenset(
+    {"admin_flow_create", "admin_flow_publish", "admin_default_flow_set", "admin_sample_users_create"}
+)
+DEMO_FLOW_ID = "getting-started"
+DEMO_SAMPLE_USERS = 20
+# Sample users are generated a few per request, so no request comes near the function's timeout on a loaded machine.
+SAMPLE_USERS_PER_REQUEST = 5
+DEMO_FLOW: dict[str, Any] = {
+    "flow_id": DEMO_FLOW_ID,
+    "name": "Getting started",
+    "description": "From an empty workspace to the first successful run.",
+    "allow_out_of_order": True,
+    "steps": [
+        {"id": "create-workspace", "title": "Create your workspace", "kind": "task", "required": True, "order": 10},
+        {
+            "id": "connect-data",
+            "title": "Connect a data source",
+            "description": "Any database, spreadsheet or API the workflow should read.",
+            "kind": "task",
+            "required": True,
+            "order": 20,
+        },
+        {
+            "id": "tour-editor",
+            "title": "Take the editor tour",
+            "kind": "tutorial",
+            "required": False,
+            "order": 30,
+            "hint": "Drag a block from the left panel onto the canvas to add a step.",
+        },
+        {
+            "id": "sample-workflow",
+            "title": "Create the sample workflow",
+            "kind": "milestone",
+            "required": True,
+            "order": 40,
+            "completion_criteria": {"milestone": "sample_workflow"},
+        },
+        {
+            "id": "sample-agent",
+            "title": "Create the sample agent",
+            "kind": "milestone",
+            "required": False,
+            "order": 50,
+            "completion_criteria": {"milestone": "sample_agent"},
+        },
+        {
+            "id": "invite-teammate",
+            "title": "Invite a teammate",
+            "kind": "task",
+            "required": False,
+            "order": 60,
+            "gating_flag": "team-invites",
+        },
+        {
+            "id": "first-run",
+            "title": "Run your first workflow",
+            "kind": "milestone",
+            "required": True,
+            "order": 70,
+            "completion_criteria": {"milestone": "first_run"},
+        },
+    ],
+    "sample_workflow": {
+        "name": "Welcome digest",
+        "trigger": {"type": "schedule", "every": "1d"},
+        "steps": [{"action": "fetch", "source": "sample-data"}, {"action": "summarise"}, {"action": "notify"}],
+    },
+    "sample_agent": {"name": "Helper", "instructions": "Answer questions about the sample data.", "tools": ["search"]},
+}
 
 TOKENS_FILE_ENV = "FIRSTMILE_TOKENS_FILE"
 DEFAULT_TOKENS_FILE = REPO_ROOT / ".local" / "tokens.env"
@@ -114,7 +187,7 @@ def can_seed(catalog: Iterable[Function]) -> bool:
 
 def functions_to_warm(catalog: Iterable[Function], authorizer: str | None) -> list[str]:
     """The functions seeding calls over the gateway (the authorizer included), to start ahead."""
-    names = {f.name for f in catalog} & (REQUIRED_FUNCTIONS - {ROTATION_FUNCTION})
+    names = {f.name for f in catalog} & ((REQUIRED_FUNCTIONS | ONBOARDING_FUNCTIONS) - {ROTATION_FUNCTION})
     return sorted(names | ({authorizer} if authorizer else set()))
 
 
@@ -172,6 +245,12 @@ def seed_demo(
     client_id, client_secret = issued["client"]["client_id"], issued["client_secret"]
     user = mint_token(api_url, client_id, client_secret, DEMO_USER, ["user"], DEMO_ATTRIBUTES)
     admin = mint_token(api_url, client_id, client_secret, DEMO_ADMIN, ["user", "admin"], DEMO_ATTRIBUTES)
+    if all(runtime.has(name) for name in ONBOARDING_FUNCTIONS):
+        try:
+            seed_demo_onboarding(api_url, admin.access_token)
+        except SeedError as exc:
+            # The tenant, clients and tokens are there and usable; only the demo onboarding data is missing.
+            log.error("the demo onboarding could not be seeded: %s", exc)
     return DemoCredentials(
         api_url=api_url,
         tenant_id=DEMO_TENANT_ID,
@@ -185,6 +264,34 @@ def seed_demo(
         operator=operator_token,
         signing_key_id=signing_key_id,
     )
+
+
+def seed_demo_onboarding(api_url: str, admin_token: str) -> None:
+    """The demo flow, published and made the default, and sample users on it, through the admin routes."""
+    bearer = {"Authorization": f"Bearer {admin_token}"}
+    status, answer = call_api(api_url, "POST", "/v1/admin/onboarding/flows", DEMO_FLOW, headers=bearer)
+    if status == 409 and answer.get("code") == "RES_FLOW_EXISTS":
+        log.info("the demo flow %s exists already; keeping it", DEMO_FLOW_ID)
+    elif status != 201:
+        raise SeedError(f"creating the demo flow answered {status}: {answer}")
+    else:
+        status, answer = call_api(
+            api_url, "POST", f"/v1/admin/onboarding/flows/{DEMO_FLOW_ID}/publish", None, headers=bearer
+        )
+        if status not in (200, 201):
+            raise SeedError(f"publishing the demo flow answered {status}: {answer}")
+    status, answer = call_api(
+        api_url, "PUT", "/v1/admin/onboarding/default-flow", {"flow_id": DEMO_FLOW_ID}, headers=bearer
+    )
+    if status != 200:
+        raise SeedError(f"making the demo flow the default answered {status}: {answer}")
+    for first in range(0, DEMO_SAMPLE_USERS, SAMPLE_USERS_PER_REQUEST):
+        count = min(SAMPLE_USERS_PER_REQUEST, DEMO_SAMPLE_USERS - first)
+        status, answer = call_api(
+            api_url, "POST", "/v1/admin/onboarding/sample-users", {"count": count, "seed": 7 + first}, headers=bearer
+        )
+        if status not in (200, 201):
+            raise SeedError(f"generating sample users answered {status}: {answer}")
 
 
 def _capture(step: Callable[[Scheduler], str], scheduler: Scheduler, into: list[str | BaseException]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ import boto3
 import pytest
 
 from firstmile.config import reset_settings
+from firstmile.onboarding.runtime import reset_onboarding_runtime
 from firstmile.platform.aws import reset_clients
 from firstmile.platform.table import MAIN_TABLE
+from functions.catalog import MIGRATION_QUEUE
 from local.emulator import Emulator
 
 
@@ -34,6 +37,8 @@ class Deployment:
     bucket: str
     queue_name: str
     queue_url: str
+    # The onboarding migration queue (functions.catalog.MIGRATION_QUEUE) of this deployment.
+    migration_queue_url: str = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
@@ -57,18 +62,23 @@ def deployment(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deplo
     )
     s3.create_bucket(Bucket=bucket)
     queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    migration_queue_url = sqs.create_queue(QueueName=f"onboarding-migrations-{suffix}")["QueueUrl"]
+    queue_urls = {"scheduler-dlq": queue_url, MIGRATION_QUEUE: migration_queue_url}
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
     monkeypatch.setenv("FIRSTMILE_TABLE_NAME", table_name)
     monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", bucket)
-    monkeypatch.setenv("FIRSTMILE_QUEUE_URLS", f'{{"scheduler-dlq": "{queue_url}"}}')
+    monkeypatch.setenv("FIRSTMILE_QUEUE_URLS", json.dumps(queue_urls))
     monkeypatch.setenv("FIRSTMILE_DEPENDENCY_TIMEOUT_SECONDS", "5")
     reset_settings()
     reset_clients()
-    yield Deployment(emulator, table_name, bucket, queue, queue_url)
+    reset_onboarding_runtime()
+    yield Deployment(emulator, table_name, bucket, queue, queue_url, migration_queue_url)
+    reset_onboarding_runtime()
     for cleanup in (
         lambda: dynamodb.delete_table(TableName=table_name),
         lambda: _empty_and_delete_bucket(s3, bucket),
         lambda: sqs.delete_queue(QueueUrl=queue_url),
+        lambda: sqs.delete_queue(QueueUrl=migration_queue_url),
     ):
         # A test may already have removed a resource on purpose.
         with contextlib.suppress(Exception):

@@ -42,6 +42,9 @@ from firstmile.identity.sessions import SessionPolicy, SessionService
 from firstmile.identity.store import IdentityStore
 from firstmile.identity.tenancy import TenancyService
 from firstmile.identity.tokens import new_token_id
+from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, MigrationAccepted, MigrationRequest
+from firstmile.onboarding.service import OnboardingService
+from firstmile.onboarding.store import OnboardingStore
 from firstmile.platform import aws
 from functions.catalog import Function, Route, http_functions
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
@@ -105,6 +108,10 @@ class TenantData:
     audit_target: str
     audit_hashes: tuple[str, ...]
     audit_cursor: str | None
+    # Onboarding: a published flow (versions 1 and 2, the default; its name carries the tenant id, so a response
+    # showing it is caught as a leak) on which ``user`` is enrolled, and a migration between the two versions.
+    flow_id: str = ""
+    migration_id: str = ""
 
     def identifiers(self) -> dict[str, str]:
         """What identifies this tenant's data in a response body (user ids are per tenant, so not included)."""
@@ -131,7 +138,14 @@ class World:
 
 
 # The role matrix's table stays empty: its requests only need ids and bodies of the right shape.
-UNSEEDED_IDS = {"tenant_id": TENANT_A, "client_id": "fmc_" + "A" * 22}
+UNSEEDED_IDS = {
+    "tenant_id": TENANT_A,
+    "client_id": "fmc_" + "A" * 22,
+    "flow_id": "welcome-alpha",
+    "version": "1",
+    "user_id": "u-alpha-1",
+    "migration_id": "mig_" + "A" * 22,
+}
 _NOBODY = TenantData(
     tenant=TENANT_A,
     client_id=UNSEEDED_IDS["client_id"],
@@ -146,6 +160,8 @@ _NOBODY = TenantData(
     audit_target="-",
     audit_hashes=(),
     audit_cursor=None,
+    flow_id=UNSEEDED_IDS["flow_id"],
+    migration_id=UNSEEDED_IDS["migration_id"],
 )
 UNSEEDED = World(a=_NOBODY, b=_NOBODY)
 
@@ -201,6 +217,93 @@ def _forged_cursor(world: World) -> str:
 
 
 CURSOR_REFUSED = frozenset({(400, "VAL_CURSOR_INVALID")})
+
+
+def probe_flow(flow_id: str | None, name: str) -> dict[str, Any]:
+    """A flow definition as an admin writes it (with ``flow_id``, the body that creates it): every step optional, so
+    a user may complete the onboarding at once, which the positive control of ``POST /v1/onboarding/complete``
+    needs."""
+    definition: dict[str, Any] = {
+        "name": name,
+        "steps": [
+            {"id": "connect", "title": "Connect", "kind": "task", "required": False, "order": 10},
+            {"id": "tour", "title": "Tour", "kind": "tutorial", "required": False, "order": 20, "hint": "Look."},
+            {
+                "id": "first-run",
+                "title": "First run",
+                "kind": "milestone",
+                "required": False,
+                "order": 30,
+                "completion_criteria": {"milestone": "first_run"},
+            },
+        ],
+        "sample_workflow": {"name": f"{name} workflow"},
+        "sample_agent": {"name": f"{name} agent"},
+    }
+    return definition if flow_id is None else {"flow_id": flow_id, **definition}
+
+
+def _only_tenant_bs_flows(world: World, response: dict[str, Any]) -> None:
+    assert {flow["flow_id"] for flow in body_of(response)["items"]} <= {world.b.flow_id}
+
+
+def _on_tenant_bs_flow(world: World, response: dict[str, Any]) -> None:
+    assert body_of(response)["flow_id"] == world.b.flow_id
+
+
+def _migration(world: World, *, dry_run: bool) -> dict[str, Any]:
+    return {"flow_id": world.a.flow_id, "from_version": 1, "to_version": 2, "dry_run": dry_run}
+
+
+# The user routes act on the caller's own onboarding (tenant and user from the token), so their cross-tenant
+# probes are tenant B's user acting on itself while tenant A's items must stay as they were.
+ONBOARDING_PROBES: dict[str, tuple[Probe, ...]] = {
+    "GET /v1/onboarding/status": (Probe("own onboarding", check=_on_tenant_bs_flow),),
+    "POST /v1/onboarding/step": (
+        Probe("start a step", body=lambda w: {"step_id": "connect", "action": "start"}, check=_on_tenant_bs_flow),
+    ),
+    "POST /v1/onboarding/complete": (Probe("own onboarding", check=_on_tenant_bs_flow),),
+    "POST /v1/onboarding/skip": (Probe("own onboarding", check=_on_tenant_bs_flow),),
+    "POST /v1/onboarding/mark-sample-workflow": (Probe("own onboarding", check=_on_tenant_bs_flow),),
+    "POST /v1/onboarding/mark-sample-agent": (Probe("own onboarding", check=_on_tenant_bs_flow),),
+    "POST /v1/onboarding/mark-first-run": (Probe("own onboarding", check=_on_tenant_bs_flow),),
+    "GET /v1/onboarding/sample-workflow": (Probe("own onboarding", check=_on_tenant_bs_flow),),
+    "GET /v1/admin/onboarding/flows": (
+        Probe("unfiltered", check=_only_tenant_bs_flows),
+        Probe("limit 1", query=lambda w: {"limit": "1"}, check=_only_tenant_bs_flows),
+    ),
+    "POST /v1/admin/onboarding/flows": (
+        Probe("new flow", body=lambda w: probe_flow("probe-flow", "Probe flow")),
+        # Flow ids are per tenant: the same id as tenant A's makes a flow of tenant B, and leaves A's alone.
+        Probe("tenant A's flow id", body=lambda w: probe_flow(w.a.flow_id, "Probe flow")),
+    ),
+    "GET /v1/admin/onboarding/flows/{flow_id}": (Probe("tenant A's flow"),),
+    "PUT /v1/admin/onboarding/flows/{flow_id}": (
+        Probe("tenant A's flow", body=lambda w: probe_flow(None, "Edited by a probe")),
+    ),
+    "POST /v1/admin/onboarding/flows/{flow_id}/publish": (Probe("tenant A's flow"),),
+    "GET /v1/admin/onboarding/flows/{flow_id}/versions": (Probe("tenant A's flow"),),
+    "GET /v1/admin/onboarding/flows/{flow_id}/versions/{version}": (Probe("tenant A's flow"),),
+    "GET /v1/admin/onboarding/default-flow": (Probe("plain", check=_on_tenant_bs_flow),),
+    "PUT /v1/admin/onboarding/default-flow": (
+        Probe("tenant A's flow", body=lambda w: {"flow_id": w.a.flow_id}),
+        Probe("own flow", body=lambda w: {"flow_id": w.b.flow_id}, check=_on_tenant_bs_flow),
+    ),
+    # User ids are per tenant: restarting tenant A's user id restarts (enrols) a user of that id in tenant B.
+    "POST /v1/admin/onboarding/users/{user_id}/restart": (
+        Probe("tenant A's user", check=_on_tenant_bs_flow),
+        Probe("tenant A's user on tenant A's flow", body=lambda w: {"flow_id": w.a.flow_id}),
+    ),
+    "POST /v1/admin/onboarding/sample-users": (
+        Probe("two users", body=lambda w: {"count": 2, "seed": 1}, check=_on_tenant_bs_flow),
+        Probe("on tenant A's flow", body=lambda w: {"count": 1, "flow_id": w.a.flow_id}),
+    ),
+    "POST /v1/admin/onboarding/migrate-version": (
+        Probe("dry run of tenant A's flow", body=lambda w: _migration(w, dry_run=True)),
+        Probe("tenant A's flow", body=lambda w: _migration(w, dry_run=False)),
+    ),
+    "GET /v1/admin/onboarding/migrations/{migration_id}": (Probe("tenant A's migration"),),
+}
 
 PROBES: dict[str, tuple[Probe, ...]] = {
     "GET /health/live": (Probe("plain"),),
@@ -267,6 +370,7 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "GET /v1/operator/tenants/{tenant_id}/clients": (Probe("plain"),),
     "POST /v1/operator/tenants/{tenant_id}/clients/{client_id}/rotate-secret": (Probe("plain"),),
     "POST /v1/operator/tenants/{tenant_id}/clients/{client_id}/disable": (Probe("plain"),),
+    **ONBOARDING_PROBES,
 }
 
 ROUTES = http_functions()
@@ -285,7 +389,14 @@ def fill_path(route: Route, ids: dict[str, str]) -> str:
 
 
 def tenant_ids(data: TenantData) -> dict[str, str]:
-    return {"tenant_id": data.tenant, "client_id": data.client_id}
+    return {
+        "tenant_id": data.tenant,
+        "client_id": data.client_id,
+        "flow_id": data.flow_id,
+        "version": "1",
+        "user_id": data.user,
+        "migration_id": data.migration_id,
+    }
 
 
 # --- fixtures -------------------------------------------------------------------------------------------------
@@ -374,6 +485,7 @@ def seed_tenant(tenant: str, keyset: KeySet) -> TenantData:
     actor, action, target = f"admin:{tenant}-admin", "flow.published", f"flow:{tenant}-welcome"
     for _ in range(3):
         audit.record(AuditEvent(tenant=tenant, actor=actor, action=action, target=target))
+    flow_id, migration_id = seed_onboarding(tenant, user, actor)
     chain = audit.list_entries(tenant, limit=100).items
     cursor = audit.list_entries(tenant, limit=1).next_cursor
     assert cursor is not None, "a one-entry page of the chain must leave a cursor to replay"
@@ -391,7 +503,27 @@ def seed_tenant(tenant: str, keyset: KeySet) -> TenantData:
         audit_target=target,
         audit_hashes=tuple(e.hash for e in chain),
         audit_cursor=cursor,
+        flow_id=flow_id,
+        migration_id=migration_id,
     )
+
+
+def seed_onboarding(tenant: str, user: str, actor: str) -> tuple[str, str]:
+    """The tenant's flow (published twice and the default), ``user`` enrolled on it, and a migration from version 1
+    to version 2 (its first message waits in the queue); the flow id and the migration id."""
+    table = aws.table(get_settings().table_name)
+    service = OnboardingService.from_settings(OnboardingStore(table), AuditStore(table))
+    flow_id = f"welcome-{tenant.split('-')[0]}"
+    service.create_flow(tenant, FlowCreate.model_validate(probe_flow(flow_id, f"{tenant} welcome")), actor)
+    service.publish(tenant, flow_id, None, actor)
+    service.publish(tenant, flow_id, None, actor)
+    service.set_default(tenant, DefaultFlowUpdate(flow_id=flow_id), actor)
+    service.status(tenant, user)
+    started = service.migrate(
+        tenant, MigrationRequest(flow_id=flow_id, from_version=1, to_version=2, dry_run=False), actor
+    )
+    assert isinstance(started, MigrationAccepted)
+    return flow_id, started.migration_id
 
 
 @pytest.fixture

@@ -34,7 +34,12 @@ def test_ready_lists_every_component_with_latency(deployment: Deployment, lambda
     body = body_of(response)
     assert body["status"] == "ok"
     names = {c["name"]: c for c in body["components"]}
-    assert set(names) == {"table", f"bucket:{deployment.bucket}", "queue:scheduler-dlq"}
+    assert set(names) == {
+        "table",
+        f"bucket:{deployment.bucket}",
+        "queue:scheduler-dlq",
+        "queue:onboarding-migrations",
+    }
     assert all(c["status"] == "ok" and c["latency_ms"] >= 0 for c in names.values())
 
 

@@ -24,6 +24,27 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "operator_client_create": (404, "RES_NOT_FOUND"),
     "operator_client_rotate": (404, "RES_NOT_FOUND"),
     "operator_client_disable": (404, "RES_NOT_FOUND"),
+    # Onboarding samples name the demo flow, which an empty deployment does not have.
+    "admin_flow_get": (404, "RES_FLOW_NOT_FOUND"),
+    "admin_flow_update": (404, "RES_FLOW_NOT_FOUND"),
+    "admin_flow_publish": (404, "RES_FLOW_NOT_FOUND"),
+    "admin_flow_versions": (404, "RES_FLOW_NOT_FOUND"),
+    "admin_flow_version_get": (404, "RES_FLOW_VERSION_NOT_FOUND"),
+    "admin_default_flow_get": (409, "BIZ_NO_DEFAULT_FLOW"),
+    "admin_default_flow_set": (404, "RES_FLOW_NOT_FOUND"),
+    "admin_onboarding_restart": (404, "RES_FLOW_NOT_FOUND"),
+    "admin_sample_users_create": (404, "RES_FLOW_NOT_FOUND"),
+    "admin_migration_start": (404, "RES_FLOW_NOT_FOUND"),
+    "admin_migration_get": (404, "RES_MIGRATION_NOT_FOUND"),
+    # ...and no default flow to enrol the user on.
+    "onboarding_status": (409, "BIZ_NO_DEFAULT_FLOW"),
+    "onboarding_step": (409, "BIZ_NO_DEFAULT_FLOW"),
+    "onboarding_complete": (409, "BIZ_NO_DEFAULT_FLOW"),
+    "onboarding_skip": (409, "BIZ_NO_DEFAULT_FLOW"),
+    "onboarding_mark_sample_workflow": (409, "BIZ_NO_DEFAULT_FLOW"),
+    "onboarding_mark_sample_agent": (409, "BIZ_NO_DEFAULT_FLOW"),
+    "onboarding_mark_first_run": (409, "BIZ_NO_DEFAULT_FLOW"),
+    "onboarding_sample_workflow": (409, "BIZ_NO_DEFAULT_FLOW"),
 }
 
 

@@ -43,7 +43,7 @@ class Settings(BaseModel):
     # The role the route served by this function requires; set per function from the catalogue.
     route_role: Role = "public"
     # The rate-limit class the route is counted in (firstmile.limits.models.RouteClass), if any; from the catalogue.
-    route_rate_class: Literal["user_write", "privacy_request", "verification_check"] | None = None
+    route_rate_class: Literal["user_write", "progress_write", "privacy_request", "verification_check"] | None = None
     idempotency_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     # A dependency check slower than this counts as failed for readiness.
     dependency_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
@@ -70,6 +70,14 @@ class Settings(BaseModel):
     client_secret_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
     # Per route class, a limit replacing the default (requests per window), e.g. {"user_write": 40}.
     rate_limit_overrides: dict[str, int] = Field(default_factory=dict)
+
+    # Onboarding (docs/decisions/0050-0055).
+    # Transition events are kept this long under the user's partition, then removed by TTL.
+    onboarding_event_retention_days: int = Field(default=400, ge=1, le=3650)
+    # Generated sample users (their progress and events) are removed by TTL after this many days.
+    sample_user_ttl_days: int = Field(default=7, ge=1, le=90)
+    # A dry run of a migration examines at most this many users on the source version.
+    migration_dry_run_max_users: int = Field(default=1000, ge=10, le=10_000)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

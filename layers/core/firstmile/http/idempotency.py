@@ -10,6 +10,7 @@ Only successful responses are kept: a failed request may be retried with the sam
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -56,10 +57,9 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
 
     def run(request: dict[str, str]) -> dict[str, Any]:
         response = produce()
-        body = response.body
         return {
             "status": response.status_code,
-            "body": body if isinstance(body, str) else (body or b"").decode(),
+            "body": _text(response.body),
             "headers": {k: v for k, v in response.headers.items() if isinstance(v, str)},
             "content_type": response.headers.get("Content-Type", "application/json"),
         }
@@ -84,9 +84,25 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
     return Response(
         status_code=int(stored["status"]),
         content_type=stored["content_type"],
-        body=stored["body"],
+        body=_data(stored["body"], stored["content_type"]),
         headers=headers,
     )
+
+
+def _data(text: str, content_type: str) -> Any:
+    """A stored JSON body as data again, so the route's response model validates a replay like the first answer."""
+    if text and content_type.split(";")[0].strip().endswith("json"):
+        return json.loads(text)
+    return text
+
+
+def _text(body: Any) -> str:
+    """A response body as the text sent: text as is, bytes decoded, JSON-ready data serialised."""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, bytes | bytearray):
+        return bytes(body).decode()
+    return "" if body is None else json.dumps(body, separators=(",", ":"), default=str)
 
 
 def _mark_replay(response: Any, idempotent_data: DataRecord) -> Any:

@@ -11,6 +11,7 @@ class RouteClass(StrEnum):
     """Routes that share one budget."""
 
     USER_WRITE = "user_write"
+    PROGRESS_WRITE = "progress_write"
     PRIVACY_REQUEST = "privacy_request"
     AUTH_TOKEN = "auth_token"  # noqa: S105 - a route class name
     AUTH_REFRESH = "auth_refresh"
@@ -37,6 +38,8 @@ class LimitRule:
 DEFAULT_RULES: dict[RouteClass, LimitRule] = {
     # Ordinary writes of a user: an unavailable counter must not take the product down with it.
     RouteClass.USER_WRITE: LimitRule(RouteClass.USER_WRITE, 20, 60, fail_closed=False),
+    # Onboarding progress: a user clicking through steps (start and complete each) makes bursts of writes.
+    RouteClass.PROGRESS_WRITE: LimitRule(RouteClass.PROGRESS_WRITE, 120, 60, fail_closed=False),
     # Export and deletion requests: each one starts expensive work; a legal right, so not blocked by our outage.
     RouteClass.PRIVACY_REQUEST: LimitRule(RouteClass.PRIVACY_REQUEST, 3, 24 * 3600, fail_closed=False),
     # Session minting per API client, and refreshes per user: credential stuffing and token grinding targets.

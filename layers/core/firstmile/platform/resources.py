@@ -22,6 +22,9 @@ SCHEDULER_DLQ = "scheduler-dlq"
 STREAM_FAILURES_QUEUE = "stream-failures"
 
 
+# Onboarding migrations fan out through this queue: pages of users to list, batches of users to migrate.
+ONBOARDING_MIGRATIONS_QUEUE = "onboarding-migrations"
+
 # The Secrets Manager secret holding the private signing keys; deployed as ``firstmile-<stage>-signing-keys``.
 SIGNING_KEYS_SECRET = "signing-keys"  # noqa: S105 - a name, not a secret
 

@@ -1,0 +1,35 @@
+"""PUT /v1/admin/onboarding/flows/{flow_id}: replace a flow's draft; ``If-Match`` guards against lost edits."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+
+from firstmile import entrypoints
+from firstmile.http.auth import require_caller
+from firstmile.http.problems import problem_responses
+from firstmile.http.resolver import create_app
+from firstmile.onboarding.http import expected_version, versioned_response
+from firstmile.onboarding.models import FLOW_ID_PATTERN, FlowDefinition, FlowDraft
+from firstmile.onboarding.runtime import onboarding_service
+
+app = create_app()
+
+
+@app.put(
+    "/v1/admin/onboarding/flows/<flow_id>",
+    summary="Edit an onboarding flow's draft",
+    tags=["onboarding admin"],
+    responses=problem_responses(400, 401, 403, 404, 409, ok_description="The edited draft and its new ETag"),
+)
+def update_flow(
+    flow_id: Annotated[str, Path(pattern=FLOW_ID_PATTERN)], definition: Annotated[FlowDefinition, Body()]
+) -> Response[FlowDraft]:
+    caller = require_caller(app.current_event.raw_event)
+    draft = onboarding_service().update_flow(
+        caller.tenant, flow_id, definition, expected_version(app), actor=f"admin:{caller.subject}"
+    )
+    return versioned_response(draft, draft.version)
+
+
+lambda_handler = entrypoints.http(app)

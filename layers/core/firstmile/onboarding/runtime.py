@@ -1,0 +1,31 @@
+"""The onboarding service wired to this deployment, built once per container."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from firstmile.config import get_settings
+from firstmile.identity.runtime import audit_store
+from firstmile.onboarding.service import OnboardingService
+from firstmile.onboarding.store import OnboardingStore
+from firstmile.platform import aws
+
+
+@lru_cache(maxsize=1)
+def onboarding_store() -> OnboardingStore:
+    settings = get_settings()
+    return OnboardingStore(
+        aws.table(settings.table_name), event_retention_days=settings.onboarding_event_retention_days
+    )
+
+
+@lru_cache(maxsize=1)
+def onboarding_service() -> OnboardingService:
+    """Flows, progress and migrations; published flow versions are cached for the container's life."""
+    return OnboardingService.from_settings(onboarding_store(), audit_store())
+
+
+def reset_onboarding_runtime() -> None:
+    """Forget the cached service (tests switch deployments)."""
+    onboarding_service.cache_clear()
+    onboarding_store.cache_clear()

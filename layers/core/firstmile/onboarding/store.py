@@ -1,0 +1,648 @@
+"""Onboarding in the main table: flows, their versions, the default flow, users' progress and events, migrations.
+
+Key formats (docs/data-model.md, rows 20-31):
+- a tenant's flows live in one partition ``pk = TENANT#<t>#FLOWS``:
+  draft ``sk = FLOW#<flow_id>`` (``kind = flow_draft``, versioned), published version
+  ``sk = VERSION#<flow_id>#<version:06d>`` (``kind = flow_version``, immutable), default ``sk = DEFAULT``
+  (``kind = default_flow``), migration ``sk = MIGRATION#<migration_id>`` (``kind = onboarding_migration``);
+- a migration's batch markers: ``pk = TENANT#<t>#MIGRATION#<migration_id>``, ``sk = PAGE#<token>`` /
+  ``BATCH#<batch_id>`` (``kind = migration_marker``, ``expires_at`` 30 days) so each page and batch counts once;
+- a user's progress: ``pk = TENANT#<t>#USER#<u>``, ``sk = ONBOARDING#PROGRESS`` (``kind = onboarding_progress``,
+  versioned), indexed ``gsi1pk = TENANT#<t>#FLOW#<flow_id>#V#<version>``, ``gsi1sk = USER#<u>`` so a migration
+  finds the users of a version without a Scan;
+- a user's transition events: ``pk = TENANT#<t>#USER#<u>``,
+  ``sk = ONBOARDING#EVENT#<at ISO-8601>#<progress_version:010d>#<n:02d>`` (``kind = onboarding_event``,
+  ``expires_at`` = at + retention), written in the same transaction as the progress they describe.
+
+Every model is stored flat: its JSON form (``model_dump(mode="json")``, floats as ``Decimal``, ``None`` fields
+left out) next to the key attributes, and read back with ``model_validate`` on the model's own fields. So the
+conditions can name ``version``, ``status`` or the migration counters directly.
+
+Transactions go through the table resource's client, which converts plain Python values to DynamoDB's typed form
+on the way out (like every other store); only the item DynamoDB returns inside a cancellation reason comes back
+typed and is deserialized here. A transaction cancelled by ``TransactionConflict`` (another transaction on the
+same item at that moment) wrote nothing, so it is sent again a few times after a jittered pause.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
+
+from firstmile.http.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
+from firstmile.identity.store import user_partition
+from firstmile.onboarding.models import (
+    DefaultFlow,
+    FlowDraft,
+    FlowVersion,
+    FlowVersionSummary,
+    Migration,
+    Progress,
+    Transition,
+    TransitionEvent,
+)
+from firstmile.platform.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+M = TypeVar("M", bound=BaseModel)
+
+_PROGRESS_SK = "ONBOARDING#PROGRESS"
+_EVENT_PREFIX = "ONBOARDING#EVENT#"
+_DEFAULT_SK = "DEFAULT"
+_MARKER_TTL_SECONDS = 30 * 24 * 3600
+# One transaction holds at most 100 items: the progress and 99 events.
+MAX_EVENTS_PER_TRANSITION = 99
+_TRANSACT_ATTEMPTS = 4
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_TRANSACTION_CONFLICT = "TransactionConflict"
+_deserializer = TypeDeserializer()
+
+
+class ProgressConflictError(VersionConflictError):
+    """A progress write lost a race; carries the stored progress (``None`` when it has gone)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        super().__init__(progress.model_dump(mode="json") if progress else None, progress.version if progress else None)
+        self.progress = progress
+
+
+class DraftConflictError(VersionConflictError):
+    """A draft write lost a race; carries the stored draft."""
+
+    def __init__(self, draft: FlowDraft | None) -> None:
+        super().__init__(draft.model_dump(mode="json") if draft else None, draft.version if draft else None)
+        self.draft = draft
+
+
+class FlowExistsError(Exception):
+    """The tenant already has a flow with this id."""
+
+    def __init__(self, flow_id: str) -> None:
+        super().__init__(f"flow {flow_id} already exists")
+        self.flow_id = flow_id
+
+
+# --- keys --------------------------------------------------------------------------------------------------
+
+
+def _flows_partition(tenant: str) -> str:
+    return f"TENANT#{tenant}#FLOWS"
+
+
+def _draft_key(tenant: str, flow_id: str) -> dict[str, str]:
+    return {"pk": _flows_partition(tenant), "sk": f"FLOW#{flow_id}"}
+
+
+def _versions_prefix(flow_id: str) -> str:
+    return f"VERSION#{flow_id}#"
+
+
+def _version_key(tenant: str, flow_id: str, version: int) -> dict[str, str]:
+    return {"pk": _flows_partition(tenant), "sk": f"{_versions_prefix(flow_id)}{version:06d}"}
+
+
+def _default_key(tenant: str) -> dict[str, str]:
+    return {"pk": _flows_partition(tenant), "sk": _DEFAULT_SK}
+
+
+def _migration_key(tenant: str, migration_id: str) -> dict[str, str]:
+    return {"pk": _flows_partition(tenant), "sk": f"MIGRATION#{migration_id}"}
+
+
+def _marker_key(tenant: str, migration_id: str, marker: str) -> dict[str, str]:
+    return {"pk": f"TENANT#{tenant}#MIGRATION#{migration_id}", "sk": marker}
+
+
+def _progress_key(tenant: str, user: str) -> dict[str, str]:
+    return {"pk": user_partition(tenant, user), "sk": _PROGRESS_SK}
+
+
+def _users_on_version(tenant: str, flow_id: str, version: int) -> str:
+    return f"TENANT#{tenant}#FLOW#{flow_id}#V#{version}"
+
+
+def _event_sk(event: TransitionEvent, n: int) -> str:
+    at = event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{_EVENT_PREFIX}{at}#{event.progress_version:010d}#{n:02d}"
+
+
+# --- items -------------------------------------------------------------------------------------------------
+
+
+def _storable(value: Any) -> Any:
+    """A JSON value as boto3 stores it: floats become ``Decimal`` (boto3 refuses floats), recursively."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals as ints or floats, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _body(model: BaseModel) -> dict[str, Any]:
+    """A model's fields as item attributes; ``None`` fields are left out (they read back as their default)."""
+    return {k: _storable(v) for k, v in model.model_dump(mode="json").items() if v is not None}
+
+
+def _model(cls: type[M], item: dict[str, Any]) -> M:
+    """The model stored in ``item`` (key attributes and anything else that is not a field are ignored)."""
+    return cls.model_validate({k: _plain(v) for k, v in item.items() if k in cls.model_fields})
+
+
+def _typed_item(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An item in DynamoDB's typed form (as a cancellation reason carries it) as plain Python values."""
+    return {k: _deserializer.deserialize(v) for k, v in raw.items()} if raw else None
+
+
+def _epoch(moment: datetime) -> int:
+    """A TTL value: whole epoch seconds, rounded up so nothing expires early."""
+    return math.ceil(moment.timestamp())
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _pause(attempt: int) -> None:
+    # Full jitter, capped: a conflicting transaction on one item finishes within milliseconds.
+    time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))  # noqa: S311 - jitter, not security
+
+
+class OnboardingStore:
+    """All onboarding reads and writes. Errors from AWS become ``DependencyUnavailableError``."""
+
+    def __init__(self, table: Table, *, event_retention_days: int = 400) -> None:
+        self._table = table
+        self._event_retention_days = event_retention_days
+
+    # --- flows ---------------------------------------------------------------------------------------------
+
+    def create_draft(self, tenant: str, draft: FlowDraft) -> FlowDraft:
+        """Store a new draft as edit version 1; ``FlowExistsError`` when the tenant already has that flow id."""
+        stored = draft.model_copy(update={"version": 1})
+        item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **_body(stored)}
+        if not self._put_if_absent(item):
+            raise FlowExistsError(draft.flow_id)
+        return stored
+
+    def get_draft(self, tenant: str, flow_id: str) -> FlowDraft | None:
+        """One GetItem (consistent)."""
+        item = self._get(_draft_key(tenant, flow_id))
+        return _model(FlowDraft, item) if item else None
+
+    def replace_draft(self, tenant: str, draft: FlowDraft, expected_version: int) -> FlowDraft:
+        """Write ``draft`` as version ``expected_version + 1``; ``DraftConflictError`` with the stored draft when the
+        stored version differs (or the draft has gone: then it carries ``None``). One PutItem, which returns the
+        stored draft when its condition fails."""
+        stored = draft.model_copy(update={"version": expected_version + 1})
+        item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **_body(stored)}
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="#v = :expected",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":expected": expected_version},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise DependencyUnavailableError("table", _error_code(exc)) from exc
+            current = _typed_item(exc.response.get("Item"))  # type: ignore[arg-type]
+            raise DraftConflictError(_model(FlowDraft, current) if current else None) from None
+        except BotoCoreError as exc:
+            raise DependencyUnavailableError("table", type(exc).__name__) from exc
+        return stored
+
+    def list_drafts(self, tenant: str, *, limit: int, cursor: str | None) -> Page[FlowDraft]:
+        """Query ``begins_with(sk, FLOW#)``, in flow-id order, cursor-paged (``decode_cursor`` with
+        ``key_partition``; a cursor of another tenant's or another list is refused with VAL_CURSOR_INVALID)."""
+        partition = _flows_partition(tenant)
+        scope = f"{partition}|FLOW#"
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(partition) & Key("sk").begins_with("FLOW#"),
+            "Limit": max(1, min(limit, MAX_LIMIT)),
+        }
+        start = decode_cursor(cursor, scope, key_partition=partition)
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = _call(lambda: self._table.query(**query))
+        return Page[FlowDraft](
+            items=[_model(FlowDraft, item) for item in response.get("Items", [])],
+            next_cursor=encode_cursor(response.get("LastEvaluatedKey"), scope),
+        )
+
+    def publish(self, tenant: str, draft: FlowDraft, version: FlowVersion) -> FlowDraft:
+        """One TransactWriteItems: put the version if absent, and update the draft's ``latest_published_version``
+        (bumping its edit version) on condition that its edit version is still ``draft.version``. Returns the
+        updated draft; ``DraftConflictError`` with the stored draft when either condition fails (the draft was
+        edited or published concurrently)."""
+        version_item = {
+            **_version_key(tenant, version.flow_id, version.version),
+            "kind": "flow_version",
+            # Kept beside the definition so a list of versions reads a summary without the whole definition.
+            "step_count": len(version.definition.steps),
+            **_body(version),
+        }
+        reasons = self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self._table.name,
+                        "Item": version_item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": _draft_key(tenant, draft.flow_id),
+                        "UpdateExpression": "SET latest_published_version = :published, #v = :next",
+                        "ConditionExpression": "#v = :expected",
+                        "ExpressionAttributeNames": {"#v": "version"},
+                        "ExpressionAttributeValues": {
+                            ":published": version.version,
+                            ":next": draft.version + 1,
+                            ":expected": draft.version,
+                        },
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+        if reasons is None:
+            return draft.model_copy(update={"latest_published_version": version.version, "version": draft.version + 1})
+        returned = _typed_item(reasons[1].get("Item")) if reasons[1].get("Code") == _CONDITION_FAILED else None
+        raise DraftConflictError(_model(FlowDraft, returned) if returned else self.get_draft(tenant, draft.flow_id))
+
+    def get_version(self, tenant: str, flow_id: str, version: int) -> FlowVersion | None:
+        """One GetItem (eventually consistent is fine: versions never change)."""
+        item = self._get(_version_key(tenant, flow_id, version), consistent=False)
+        return _model(FlowVersion, item) if item else None
+
+    def list_versions(self, tenant: str, flow_id: str, *, limit: int, cursor: str | None) -> Page[FlowVersionSummary]:
+        """Query ``begins_with(sk, VERSION#<flow_id>#)``, newest first, cursor-paged; reads only the summary's
+        attributes (not the definitions)."""
+        partition = _flows_partition(tenant)
+        prefix = _versions_prefix(flow_id)
+        scope = f"{partition}|{prefix}"
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(partition) & Key("sk").begins_with(prefix),
+            "ScanIndexForward": False,
+            "Limit": max(1, min(limit, MAX_LIMIT)),
+            "ProjectionExpression": "#f, #v, #d.#n, #c, #at, #by",
+            "ExpressionAttributeNames": {
+                "#f": "flow_id",
+                "#v": "version",
+                "#d": "definition",
+                "#n": "name",
+                "#c": "step_count",
+                "#at": "published_at",
+                "#by": "published_by",
+            },
+        }
+        start = decode_cursor(cursor, scope, key_partition=partition)
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = _call(lambda: self._table.query(**query))
+        summaries = [
+            FlowVersionSummary(
+                flow_id=str(item["flow_id"]),
+                version=int(item["version"]),
+                name=str(item["definition"]["name"]),
+                steps=int(item["step_count"]),
+                published_at=item["published_at"],
+                published_by=str(item["published_by"]),
+            )
+            for item in response.get("Items", [])
+        ]
+        return Page[FlowVersionSummary](
+            items=summaries, next_cursor=encode_cursor(response.get("LastEvaluatedKey"), scope)
+        )
+
+    def get_default(self, tenant: str) -> DefaultFlow | None:
+        """The tenant's default flow, if one is set. One GetItem (consistent: a user enrolled right after an admin
+        set it gets the new one)."""
+        item = self._get(_default_key(tenant))
+        return _model(DefaultFlow, item) if item else None
+
+    def set_default(self, tenant: str, default: DefaultFlow) -> DefaultFlow:
+        """Make ``default`` the tenant's default flow (the last writer wins). One PutItem. The drafts'
+        ``is_default`` flags are not touched here."""
+        item = {**_default_key(tenant), "kind": "default_flow", **_body(default)}
+        _call(lambda: self._table.put_item(Item=item))
+        return default
+
+    # --- progress ------------------------------------------------------------------------------------------
+
+    def get_progress(self, tenant: str, user: str) -> Progress | None:
+        """One GetItem (consistent)."""
+        item = self._get(_progress_key(tenant, user))
+        return _model(Progress, item) if item else None
+
+    def write_transition(self, transition: Transition) -> None:
+        """One TransactWriteItems: put the progress on condition that the stored version is
+        ``transition.progress.version - 1`` (absent when that is 0), and put each event if absent. Raises
+        ``ProgressConflictError`` with the stored progress when the condition fails (taken from the cancellation
+        reasons when DynamoDB returns the item, otherwise read once). Does nothing when ``transition.events`` is
+        empty.
+
+        Each event expires ``event_retention_days`` after it happened, or with the progress when that expires
+        earlier (a sample user's). A transaction that keeps meeting a concurrent one on the same progress is
+        answered as a conflict too. ``ValueError`` when the events are not the progress's user's or are more than
+        ``MAX_EVENTS_PER_TRANSITION``.
+        """
+        if not transition.events:
+            return
+        progress = transition.progress
+        if len(transition.events) > MAX_EVENTS_PER_TRANSITION:
+            raise ValueError(f"a transition records at most {MAX_EVENTS_PER_TRANSITION} events")
+        if any(e.tenant != progress.tenant or e.user != progress.user for e in transition.events):
+            raise ValueError("a transition's events belong to the user whose progress it writes")
+        expected = progress.version - 1
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if expected == 0
+            else {
+                "ConditionExpression": "#v = :expected",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":expected": expected},
+            }
+        )
+        progress_item = {
+            **_progress_key(progress.tenant, progress.user),
+            "gsi1pk": _users_on_version(progress.tenant, progress.flow_id, progress.flow_version),
+            "gsi1sk": f"USER#{progress.user}",
+            "kind": "onboarding_progress",
+            **_body(progress),
+        }
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": progress_item,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    **condition,
+                }
+            }
+        ]
+        partition = user_partition(progress.tenant, progress.user)
+        for n, event in enumerate(transition.events):
+            item = {
+                "pk": partition,
+                "sk": _event_sk(event, n),
+                "kind": "onboarding_event",
+                **_body(event),
+                "expires_at": self._event_expiry(event, progress),
+            }
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table.name,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        reasons = self._transact(items)
+        if reasons is None:
+            return
+        returned = _typed_item(reasons[0].get("Item")) if reasons[0].get("Code") == _CONDITION_FAILED else None
+        stored = _model(Progress, returned) if returned else self.get_progress(progress.tenant, progress.user)
+        raise ProgressConflictError(stored)
+
+    def list_events(self, tenant: str, user: str) -> list[TransitionEvent]:
+        """The user's onboarding events, oldest first (Query ``begins_with(sk, ONBOARDING#EVENT#)``, every page),
+        without those past their ``expires_at`` that the TTL sweeper has not removed yet."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with(_EVENT_PREFIX),
+            "FilterExpression": "expires_at > :now",
+            "ExpressionAttributeValues": {":now": int(_now())},
+        }
+        events = []
+        while True:
+            response = _call(lambda: self._table.query(**query))
+            events += [_model(TransitionEvent, item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return events
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def list_progress_on_version(
+        self, tenant: str, flow_id: str, version: int, *, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[Progress], dict[str, Any] | None]:
+        """One Query of gsi1 for users on a flow version: a page of their progress and the key to continue from
+        (``None`` after the last page). The key holds strings only, so it travels in a queue message as JSON;
+        ``ValueError`` for a key of another version's list. The index is eventually consistent: a user who moved
+        a moment ago may still be listed, so callers check the progress they get."""
+        partition = _users_on_version(tenant, flow_id, version)
+        query: dict[str, Any] = {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": Key("gsi1pk").eq(partition),
+            "Limit": max(1, limit),
+        }
+        if start_key:
+            if start_key.get("gsi1pk") != partition:
+                raise ValueError("the start key belongs to another list")
+            query["ExclusiveStartKey"] = start_key
+        response = _call(lambda: self._table.query(**query))
+        last: dict[str, Any] | None = response.get("LastEvaluatedKey")
+        return [_model(Progress, item) for item in response.get("Items", [])], last
+
+    # --- migrations ----------------------------------------------------------------------------------------
+
+    def create_migration(self, tenant: str, migration: Migration) -> Migration:
+        """Store a new migration (one conditional PutItem); ``VersionConflictError`` when the id is taken."""
+        item = {**_migration_key(tenant, migration.migration_id), "kind": "onboarding_migration", **_body(migration)}
+        if not self._put_if_absent(item):
+            raise VersionConflictError(None, None)
+        return migration
+
+    def get_migration(self, tenant: str, migration_id: str) -> Migration | None:
+        """One GetItem (consistent)."""
+        item = self._get(_migration_key(tenant, migration_id))
+        return _model(Migration, item) if item else None
+
+    def record_page(
+        self, tenant: str, migration_id: str, page_token: str, *, users: int, batches: int, last: bool
+    ) -> Migration | None:
+        """Count one listed page once: TransactWriteItems [put ``PAGE#<token>`` marker if absent, update the
+        migration ``ADD users_enqueued, batches_enqueued`` and ``SET listing_done = true`` when ``last``]. Returns
+        the updated migration (read once more, consistently), or ``None`` when this page was already counted.
+        Retries a few times on ``TransactionConflict``, then ``DependencyUnavailableError``; ``NotFoundError``
+        when there is no such migration."""
+        update = "ADD users_enqueued :users, batches_enqueued :batches" + (" SET listing_done = :true" if last else "")
+        values: dict[str, Any] = {":users": users, ":batches": batches}
+        if last:
+            values[":true"] = True
+        return self._count_once(tenant, migration_id, f"PAGE#{page_token}", update, values)
+
+    def page_counted(self, tenant: str, migration_id: str, page_token: str) -> bool:
+        """Whether ``record_page`` already counted this page (one consistent GetItem of its marker), so a redelivered
+        page message can stop before listing and fanning out again."""
+        return self._get(_marker_key(tenant, migration_id, f"PAGE#{page_token}")) is not None
+
+    def record_batch(
+        self, tenant: str, migration_id: str, batch_id: str, *, migrated: int, skipped: int
+    ) -> Migration | None:
+        """Count one processed batch once (same pattern as ``record_page``: ``BATCH#<id>`` marker and
+        ``ADD users_migrated, users_skipped, batches_done``). ``None`` when already counted."""
+        return self._count_once(
+            tenant,
+            migration_id,
+            f"BATCH#{batch_id}",
+            "ADD users_migrated :migrated, users_skipped :skipped, batches_done :one",
+            {":migrated": migrated, ":skipped": skipped, ":one": 1},
+        )
+
+    def complete_migration(self, tenant: str, migration_id: str, at: str) -> bool:
+        """Set ``status = completed`` and ``completed_at`` (ISO-8601) on condition that it is running,
+        ``listing_done`` and ``batches_done = batches_enqueued``; ``True`` when this call completed it. One
+        UpdateItem (sent again when it meets a concurrent counting transaction)."""
+        request: dict[str, Any] = {
+            "Key": _migration_key(tenant, migration_id),
+            "UpdateExpression": "SET #status = :completed, completed_at = :at",
+            "ConditionExpression": ("#status = :running AND listing_done = :true AND batches_done = batches_enqueued"),
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":completed": "completed", ":running": "running", ":at": at, ":true": True},
+        }
+        for attempt in range(1, _TRANSACT_ATTEMPTS + 1):
+            try:
+                self._table.update_item(**request)
+            except ClientError as exc:
+                code = _error_code(exc)
+                if code == "ConditionalCheckFailedException":
+                    return False
+                if code == "TransactionConflictException" and attempt < _TRANSACT_ATTEMPTS:
+                    _pause(attempt)
+                    continue
+                raise DependencyUnavailableError("table", code) from exc
+            except BotoCoreError as exc:
+                raise DependencyUnavailableError("table", type(exc).__name__) from exc
+            return True
+        raise AssertionError("unreachable")
+
+    # --- plumbing ------------------------------------------------------------------------------------------
+
+    def _event_expiry(self, event: TransitionEvent, progress: Progress) -> int:
+        expiry = _epoch(event.at + timedelta(days=self._event_retention_days))
+        return min(expiry, progress.expires_at) if progress.expires_at is not None else expiry
+
+    def _count_once(
+        self, tenant: str, migration_id: str, marker: str, update: str, values: dict[str, Any]
+    ) -> Migration | None:
+        marker_item = {
+            **_marker_key(tenant, migration_id, marker),
+            "kind": "migration_marker",
+            "expires_at": math.ceil(_now()) + _MARKER_TTL_SECONDS,
+        }
+        reasons = self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self._table.name,
+                        "Item": marker_item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": _migration_key(tenant, migration_id),
+                        "UpdateExpression": update,
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+            ]
+        )
+        if reasons is not None:
+            if reasons[0].get("Code") == _CONDITION_FAILED:
+                return None
+            if reasons[1].get("Code") == _CONDITION_FAILED:
+                raise NotFoundError(f"migration {migration_id}")
+            raise DependencyUnavailableError("table", f"the counters of migration {migration_id} stayed contended")
+        migration = self.get_migration(tenant, migration_id)
+        if migration is None:
+            raise NotFoundError(f"migration {migration_id}")
+        return migration
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Write ``items`` in one transaction: ``None`` when it applied, otherwise the cancellation reason of each
+        item (a condition failed, or a concurrent transaction kept winning).
+
+        Any other failure is ``DependencyUnavailableError``.
+        """
+        for attempt in range(1, _TRANSACT_ATTEMPTS + 1):
+            try:
+                self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            except ClientError as exc:
+                code = _error_code(exc)
+                reasons: list[dict[str, Any]] = list(exc.response.get("CancellationReasons", []))  # type: ignore[arg-type]
+                codes = [str(r.get("Code", "None")) for r in reasons]
+                if code != "TransactionCanceledException" or len(reasons) != len(items):
+                    raise DependencyUnavailableError("table", code) from exc
+                if _CONDITION_FAILED in codes:
+                    return reasons
+                if _TRANSACTION_CONFLICT in codes:
+                    if attempt < _TRANSACT_ATTEMPTS:
+                        _pause(attempt)
+                        continue
+                    return reasons
+                raise DependencyUnavailableError("table", f"{code}: {', '.join(codes)}") from exc
+            except BotoCoreError as exc:
+                raise DependencyUnavailableError("table", type(exc).__name__) from exc
+            return None
+        raise AssertionError("unreachable")
+
+    def _put_if_absent(self, item: dict[str, Any]) -> bool:
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise DependencyUnavailableError("table", _error_code(exc)) from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailableError("table", type(exc).__name__) from exc
+        return True
+
+    def _get(self, key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = _call(lambda: self._table.get_item(Key=key, ConsistentRead=consistent)).get(
+            "Item"
+        )
+        return item
+
+
+def _call(operation: Callable[[], Any]) -> Any:
+    try:
+        return operation()
+    except ClientError as exc:
+        raise DependencyUnavailableError("table", _error_code(exc)) from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailableError("table", type(exc).__name__) from exc
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "ClientError"))
