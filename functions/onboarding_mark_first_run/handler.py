@@ -1,17 +1,12 @@
 """POST /v1/onboarding/mark-first-run: the caller reached the first-run milestone."""
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
 
 from firstmile import entrypoints
-from firstmile.http.auth import require_caller
-from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.onboarding.http import expected_version, versioned_response
+from firstmile.onboarding.http import PROGRESS_CHANGE_PROBLEMS, change_progress
 from firstmile.onboarding.models import Milestone, OnboardingStatus
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -21,18 +16,13 @@ app = create_app()
     summary="Record the first-run milestone",
     description="The caller's first run; steps completed by this milestone complete with it.",
     tags=["onboarding"],
-    responses=problem_responses(400, 401, 403, 404, 409, 422, 429, 503),
+    responses=problem_responses(*PROGRESS_CHANGE_PROBLEMS),
 )
 def onboarding_mark_first_run() -> Response[OnboardingStatus]:
     # No body: whatever a client sends (nothing, or {}) is ignored, though an Idempotency-Key replay compares it.
-    caller = require_caller(app.current_event.raw_event)
-    expected = expected_version(app)
-
-    def produce() -> Response[Any]:
-        status, version = onboarding_service().milestone(caller.tenant, caller.subject, Milestone.FIRST_RUN, expected)
-        return versioned_response(status, version)
-
-    return idempotent(app, produce)
+    return change_progress(
+        app, lambda service, tenant, user, expected: service.milestone(tenant, user, Milestone.FIRST_RUN, expected)
+    )
 
 
 lambda_handler = entrypoints.http(app)

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from firstmile.audit.logic import format_time, next_entry, parse_time, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification, UnreadableEntry
 from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
-from firstmile.platform.errors import DependencyUnavailableError
+from firstmile.platform.errors import DependencyUnavailableError, aws_error_code, table_call
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -144,16 +144,16 @@ class AuditStore:
         try:
             self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
-            if _error_code(exc) == "TransactionCanceledException":
+            if aws_error_code(exc) == "TransactionCanceledException":
                 return False
-            raise DependencyUnavailableError("table", _error_code(exc)) from exc
+            raise DependencyUnavailableError("table", aws_error_code(exc)) from exc
         except BotoCoreError as exc:
             raise DependencyUnavailableError("table", type(exc).__name__) from exc
         return True
 
     def head(self, tenant: str) -> ChainHead | None:
         """The newest entry's sequence and hash, read consistently."""
-        item = _call(
+        item = table_call(
             lambda: self._table.get_item(Key={"pk": _chain_pk(tenant), "sk": _HEAD_SK}, ConsistentRead=True)
         ).get("Item")
         if not item:
@@ -198,7 +198,7 @@ class AuditStore:
         start = decode_cursor(cursor, cursor_scope, key_partition=partition)
         if start:
             query["ExclusiveStartKey"] = start
-        response = _call(lambda: self._table.query(**query))
+        response = table_call(lambda: self._table.query(**query))
         entries = [_entry_from(item) for item in response.get("Items", [])]
         return Page[AuditEntry](
             items=[e for e in entries if isinstance(e, AuditEntry)],
@@ -217,7 +217,7 @@ class AuditStore:
             "ConsistentRead": True,
         }
         while True:
-            response = _call(lambda: self._table.query(**query))
+            response = table_call(lambda: self._table.query(**query))
             for item in response.get("Items", []):
                 yield _entry_from(item)
             if "LastEvaluatedKey" not in response:
@@ -247,16 +247,3 @@ def _entry_from(item: dict[str, Any]) -> AuditEntry | UnreadableEntry:
     except (KeyError, TypeError, ValueError, ValidationError):
         tail = str(item.get("sk", "")).rsplit("#", 1)[-1]
         return UnreadableEntry(sequence=int(tail) if tail.isdigit() else None)
-
-
-def _call(operation: Callable[[], Any]) -> Any:
-    try:
-        return operation()
-    except ClientError as exc:
-        raise DependencyUnavailableError("table", _error_code(exc)) from exc
-    except BotoCoreError as exc:
-        raise DependencyUnavailableError("table", type(exc).__name__) from exc
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "ClientError"))

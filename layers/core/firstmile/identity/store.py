@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
 from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
+from firstmile.platform.items import plain
 from firstmile.platform.versioned import VERSION, put_versioned
 
 if TYPE_CHECKING:
@@ -86,19 +87,8 @@ def _epoch(value: float) -> int:
     return math.ceil(value)
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals as ints or floats, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, set, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _fields(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in item.items() if k not in _KEY_ATTRIBUTES}
+    return {k: plain(v) for k, v in item.items() if k not in _KEY_ATTRIBUTES}
 
 
 class IdentityStore:

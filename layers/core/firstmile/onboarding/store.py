@@ -29,9 +29,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.conditions import Key
@@ -51,7 +49,14 @@ from firstmile.onboarding.models import (
     Transition,
     TransitionEvent,
 )
-from firstmile.platform.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
+from firstmile.platform.errors import (
+    DependencyUnavailableError,
+    NotFoundError,
+    VersionConflictError,
+    aws_error_code,
+    table_call,
+)
+from firstmile.platform.items import plain, storable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -141,36 +146,14 @@ def _event_sk(event: TransitionEvent, n: int) -> str:
 # --- items -------------------------------------------------------------------------------------------------
 
 
-def _storable(value: Any) -> Any:
-    """A JSON value as boto3 stores it: floats become ``Decimal`` (boto3 refuses floats), recursively."""
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals as ints or floats, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, set, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _body(model: BaseModel) -> dict[str, Any]:
     """A model's fields as item attributes; ``None`` fields are left out (they read back as their default)."""
-    return {k: _storable(v) for k, v in model.model_dump(mode="json").items() if v is not None}
+    return {k: storable(v) for k, v in model.model_dump(mode="json").items() if v is not None}
 
 
 def _model(cls: type[M], item: dict[str, Any]) -> M:
     """The model stored in ``item`` (key attributes and anything else that is not a field are ignored)."""
-    return cls.model_validate({k: _plain(v) for k, v in item.items() if k in cls.model_fields})
+    return cls.model_validate({k: plain(v) for k, v in item.items() if k in cls.model_fields})
 
 
 def _typed_item(raw: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -229,8 +212,8 @@ class OnboardingStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
-                raise DependencyUnavailableError("table", _error_code(exc)) from exc
+            if aws_error_code(exc) != "ConditionalCheckFailedException":
+                raise DependencyUnavailableError("table", aws_error_code(exc)) from exc
             current = _typed_item(exc.response.get("Item"))  # type: ignore[arg-type]
             raise DraftConflictError(_model(FlowDraft, current) if current else None) from None
         except BotoCoreError as exc:
@@ -249,7 +232,7 @@ class OnboardingStore:
         start = decode_cursor(cursor, scope, key_partition=partition)
         if start:
             query["ExclusiveStartKey"] = start
-        response = _call(lambda: self._table.query(**query))
+        response = table_call(lambda: self._table.query(**query))
         return Page[FlowDraft](
             items=[_model(FlowDraft, item) for item in response.get("Items", [])],
             next_cursor=encode_cursor(response.get("LastEvaluatedKey"), scope),
@@ -327,7 +310,7 @@ class OnboardingStore:
         start = decode_cursor(cursor, scope, key_partition=partition)
         if start:
             query["ExclusiveStartKey"] = start
-        response = _call(lambda: self._table.query(**query))
+        response = table_call(lambda: self._table.query(**query))
         summaries = [
             FlowVersionSummary(
                 flow_id=str(item["flow_id"]),
@@ -353,7 +336,7 @@ class OnboardingStore:
         """Make ``default`` the tenant's default flow (the last writer wins). One PutItem. The drafts'
         ``is_default`` flags are not touched here."""
         item = {**_default_key(tenant), "kind": "default_flow", **_body(default)}
-        _call(lambda: self._table.put_item(Item=item))
+        table_call(lambda: self._table.put_item(Item=item))
         return default
 
     # --- progress ------------------------------------------------------------------------------------------
@@ -444,7 +427,7 @@ class OnboardingStore:
         }
         events = []
         while True:
-            response = _call(lambda: self._table.query(**query))
+            response = table_call(lambda: self._table.query(**query))
             events += [_model(TransitionEvent, item) for item in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
                 return events
@@ -467,7 +450,7 @@ class OnboardingStore:
             if start_key.get("gsi1pk") != partition:
                 raise ValueError("the start key belongs to another list")
             query["ExclusiveStartKey"] = start_key
-        response = _call(lambda: self._table.query(**query))
+        response = table_call(lambda: self._table.query(**query))
         last: dict[str, Any] | None = response.get("LastEvaluatedKey")
         return [_model(Progress, item) for item in response.get("Items", [])], last
 
@@ -532,7 +515,7 @@ class OnboardingStore:
             try:
                 self._table.update_item(**request)
             except ClientError as exc:
-                code = _error_code(exc)
+                code = aws_error_code(exc)
                 if code == "ConditionalCheckFailedException":
                     return False
                 if code == "TransactionConflictException" and attempt < _TRANSACT_ATTEMPTS:
@@ -599,7 +582,7 @@ class OnboardingStore:
             try:
                 self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             except ClientError as exc:
-                code = _error_code(exc)
+                code = aws_error_code(exc)
                 reasons: list[dict[str, Any]] = list(exc.response.get("CancellationReasons", []))  # type: ignore[arg-type]
                 codes = [str(r.get("Code", "None")) for r in reasons]
                 if code != "TransactionCanceledException" or len(reasons) != len(items):
@@ -621,28 +604,15 @@ class OnboardingStore:
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
+            if aws_error_code(exc) == "ConditionalCheckFailedException":
                 return False
-            raise DependencyUnavailableError("table", _error_code(exc)) from exc
+            raise DependencyUnavailableError("table", aws_error_code(exc)) from exc
         except BotoCoreError as exc:
             raise DependencyUnavailableError("table", type(exc).__name__) from exc
         return True
 
     def _get(self, key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = _call(lambda: self._table.get_item(Key=key, ConsistentRead=consistent)).get(
+        item: dict[str, Any] | None = table_call(lambda: self._table.get_item(Key=key, ConsistentRead=consistent)).get(
             "Item"
         )
         return item
-
-
-def _call(operation: Callable[[], Any]) -> Any:
-    try:
-        return operation()
-    except ClientError as exc:
-        raise DependencyUnavailableError("table", _error_code(exc)) from exc
-    except BotoCoreError as exc:
-        raise DependencyUnavailableError("table", type(exc).__name__) from exc
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "ClientError"))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 
 class NotFoundError(Exception):
@@ -29,3 +32,18 @@ class DependencyUnavailableError(Exception):
         super().__init__(f"{component} is unavailable: {reason}")
         self.component = component
         self.reason = reason
+
+
+def aws_error_code(exc: ClientError) -> str:
+    """The error code AWS answered with (``ConditionalCheckFailedException``, ``TransactionCanceledException``...)."""
+    return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+
+
+def table_call(operation: Callable[[], Any]) -> Any:
+    """Run one table request; an AWS failure becomes ``DependencyUnavailableError`` naming the table."""
+    try:
+        return operation()
+    except ClientError as exc:
+        raise DependencyUnavailableError("table", aws_error_code(exc)) from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailableError("table", type(exc).__name__) from exc
