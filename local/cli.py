@@ -174,7 +174,13 @@ def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
             f'  curl -i -H "Authorization: Bearer $FIRSTMILE_ADMIN_TOKEN" {api}/v1/admin/audit/verify',
             f'  curl -i -H "Authorization: Bearer $FIRSTMILE_OPERATOR_TOKEN" '
             f"{api}/v1/operator/tenants/{stack.demo.tenant_id}/clients",
-            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_USER_TOKEN" -X POST {api}/v1/auth/revoke '
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_USER_TOKEN" {api}/v1/onboarding/status',
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_USER_TOKEN" -H "Content-Type: application/json" '
+            f"-X POST {api}/v1/onboarding/step "
+            """-d '{"step_id":"create-workspace","action":"complete"}'""",
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_ADMIN_TOKEN" {api}/v1/admin/onboarding/flows',
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_USER_TOKEN" -H "Content-Type: application/json" '
+            f"-X POST {api}/v1/auth/revoke "
             """-d '{"target":"token"}'   # revokes this very token""",
         ]
     scheduled = scheduled_functions(stack.catalog)

@@ -402,7 +402,8 @@ def test_the_banner_and_the_tokens_file_hand_out_the_credentials(stack: RunningS
     for name in ("CLIENT_ID", "CLIENT_SECRET", "USER_TOKEN", "USER_REFRESH_TOKEN", "ADMIN_TOKEN", "OPERATOR_TOKEN"):
         assert tokens[f"FIRSTMILE_{name}"] in banner, name
     assert f"{stack.api_url}/.well-known/jwks.json" in banner
-    assert '"Authorization: Bearer $FIRSTMILE_USER_TOKEN" -X POST' in banner
+    assert f'"Authorization: Bearer $FIRSTMILE_USER_TOKEN" {stack.api_url}/v1/onboarding/status' in banner
+    assert '-H "Content-Type: application/json" -X POST' in banner
     assert "firstmile token --user" in banner
 
 
