@@ -1,0 +1,439 @@
+"""Feature flags in the main table: a tenant's flags, their history, its segments, and its epoch.
+
+Key formats (docs/data-model.md, rows 32-37). Everything of one tenant's flags lives in one partition
+``pk = TENANT#<t>#FLAGS``:
+- a flag: ``sk = FLAG#<key>`` (``kind = flag``): ``key``, ``version``, ``flag`` (the flag's JSON form as a map, its
+  own ``version`` included), ``updated_at``, ``updated_by``;
+- a version of a flag: ``sk = HISTORY#<key>#<version:08d>`` (``kind = flag_version``, immutable): ``key``,
+  ``version``, ``flag`` (the whole flag at that version), ``changed_by``, ``changed_at``, ``diff``
+  (``[{field, before, after}]``, see ``firstmile.flags.history``);
+- a segment: ``sk = SEGMENT#<key>`` (``kind = flag_segment``): ``key``, ``segment`` (its JSON form),
+  ``updated_at``, ``updated_by``;
+- the epoch: ``sk = EPOCH`` (``kind = flag_epoch``): ``version`` (the flag set's version: a counter that every
+  change of a flag or segment adds one to) and the kill switch ``all``, ``flags`` and ``tags`` (lists), with
+  ``kill_switch_updated_at`` / ``kill_switch_updated_by``.
+
+Every change of a flag or segment is one TransactWriteItems that writes it and adds one to the epoch's
+``version``, so no reader can see the change without the bump or the bump without the change. That is why the
+cache's order, epoch then load, never keeps a stale set: ``epoch`` reads version ``v`` (strongly consistent); a
+``load`` that follows reads every change counted in ``v`` (its Queries are strongly consistent too), and perhaps a
+few newer ones that raced it. The cache files that set under ``v``; a newer change makes the next epoch read differ
+from ``v``, and the cache loads again. ``load`` reads the epoch first for the same reason: the set it returns holds
+at least the changes counted in its ``version``, never fewer.
+
+The kill switch lives on the epoch item, so a kill is seen by the one consistent GetItem every check makes. Setting
+it does not change ``version``: the cache compares kill switches itself and recompiles without reloading.
+
+Transactions go through the table resource's client with plain Python values, like every other store; only the item
+a cancellation reason carries comes back in DynamoDB's typed form and is deserialized here. A transaction cancelled
+by ``TransactionConflict`` wrote nothing, so it is sent again a few times after a jittered pause.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from firstmile.flags.cache import FlagEpoch
+from firstmile.flags.history import FlagHistoryEntry, flag_diff
+from firstmile.flags.models import Flag, FlagSet, KillSwitch, Segment
+from firstmile.http.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
+from firstmile.platform.errors import (
+    DependencyUnavailableError,
+    NotFoundError,
+    VersionConflictError,
+    aws_error_code,
+    table_call,
+)
+from firstmile.platform.items import plain, storable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+_FLAG_PREFIX = "FLAG#"
+_HISTORY_PREFIX = "HISTORY#"
+_SEGMENT_PREFIX = "SEGMENT#"
+_EPOCH_SK = "EPOCH"
+_TRANSACT_ATTEMPTS = 4
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_TRANSACTION_CONFLICT = "TransactionConflict"
+_deserializer = TypeDeserializer()
+
+
+class FlagConflictError(VersionConflictError):
+    """A flag write lost a race (or named a stale version); carries the stored flag."""
+
+    def __init__(self, flag: Flag | None) -> None:
+        super().__init__(flag.model_dump(mode="json") if flag else None, flag.version if flag else None)
+        self.flag = flag
+
+
+class FlagExistsError(FlagConflictError):
+    """The tenant already has a flag with this key; carries the stored flag."""
+
+
+# --- keys --------------------------------------------------------------------------------------------------
+
+
+def flags_partition(tenant: str) -> str:
+    """The partition that holds all of a tenant's flags, their history, segments and epoch."""
+    return f"TENANT#{tenant}#FLAGS"
+
+
+def _flag_key(tenant: str, key: str) -> dict[str, str]:
+    return {"pk": flags_partition(tenant), "sk": f"{_FLAG_PREFIX}{key}"}
+
+
+def _history_prefix(key: str) -> str:
+    return f"{_HISTORY_PREFIX}{key}#"
+
+
+def _history_key(tenant: str, key: str, version: int) -> dict[str, str]:
+    return {"pk": flags_partition(tenant), "sk": f"{_history_prefix(key)}{version:08d}"}
+
+
+def _segment_key(tenant: str, key: str) -> dict[str, str]:
+    return {"pk": flags_partition(tenant), "sk": f"{_SEGMENT_PREFIX}{key}"}
+
+
+def _epoch_key(tenant: str) -> dict[str, str]:
+    return {"pk": flags_partition(tenant), "sk": _EPOCH_SK}
+
+
+# --- items -------------------------------------------------------------------------------------------------
+
+
+def _json_map(value: Any) -> Any:
+    """A model's JSON form as an attribute value: ``None`` fields left out (they read back as their default)."""
+    return storable({k: v for k, v in value.model_dump(mode="json").items() if v is not None})
+
+
+def _flag_of(item: dict[str, Any]) -> Flag:
+    return Flag.model_validate(plain(item["flag"]))
+
+
+def _segment_of(item: dict[str, Any]) -> Segment:
+    return Segment.model_validate(plain(item["segment"]))
+
+
+def _history_of(item: dict[str, Any]) -> FlagHistoryEntry:
+    return FlagHistoryEntry.model_validate(
+        {name: plain(item[name]) for name in ("key", "version", "flag", "changed_by", "changed_at", "diff")}
+    )
+
+
+def _kill_switch_of(item: dict[str, Any]) -> KillSwitch:
+    return KillSwitch(
+        all=bool(item.get("all", False)),
+        flags=frozenset(str(k) for k in item.get("flags") or ()),
+        tags=frozenset(str(t) for t in item.get("tags") or ()),
+    )
+
+
+def _epoch_of(item: dict[str, Any]) -> FlagEpoch:
+    return FlagEpoch(version=int(item.get("version", 0)), kill_switch=_kill_switch_of(item))
+
+
+def _typed_item(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An item in DynamoDB's typed form (as a cancellation reason carries it) as plain Python values."""
+    return {k: _deserializer.deserialize(v) for k, v in raw.items()} if raw else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _pause(attempt: int) -> None:
+    # Full jitter, capped: a conflicting transaction on the epoch finishes within milliseconds.
+    time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))  # noqa: S311 - jitter, not security
+
+
+class FlagStore:
+    """All reads and writes of feature flags; a ``FlagSetSource`` for ``FlagSetCache``. Errors from AWS become
+    ``DependencyUnavailableError``."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    # --- flags ---------------------------------------------------------------------------------------------
+
+    def create_flag(self, tenant: str, flag: Flag, actor: str, at: datetime) -> Flag:
+        """Store a new flag as version 1, with its first history entry, and add one to the epoch version: one
+        TransactWriteItems. ``FlagExistsError`` with the stored flag when the tenant already has that key."""
+        stored = flag.model_copy(update={"version": 1})
+        reasons = self._write_flag(tenant, stored, None, actor, at)
+        if reasons is None:
+            return stored
+        self._refuse_contention(tenant, reasons)
+        raise FlagExistsError(self._returned_flag(reasons) or self.get_flag(tenant, flag.key))
+
+    def get_flag(self, tenant: str, key: str) -> Flag | None:
+        """One GetItem (consistent)."""
+        item = self._get(_flag_key(tenant, key))
+        return _flag_of(item) if item else None
+
+    def replace_flag(self, tenant: str, flag: Flag, expected_version: int, actor: str, at: datetime) -> Flag:
+        """Store ``flag`` as version ``expected_version + 1`` with a history entry holding its diff from the stored
+        version, and add one to the epoch version. ``FlagConflictError`` with the stored flag when its version is not
+        ``expected_version``; ``NotFoundError`` when there is no such flag.
+
+        One consistent GetItem (the version the diff is taken against) and one TransactWriteItems conditioned on
+        that version still being stored. Archiving is a replace with ``archived = true``; a rollback is a replace
+        with the content of ``get_history_version`` (it gets a new version number).
+        """
+        previous = self.get_flag(tenant, flag.key)
+        if previous is None:
+            raise NotFoundError(f"flag {flag.key}")
+        if previous.version != expected_version:
+            raise FlagConflictError(previous)
+        stored = flag.model_copy(update={"version": expected_version + 1})
+        reasons = self._write_flag(tenant, stored, previous, actor, at)
+        if reasons is None:
+            return stored
+        self._refuse_contention(tenant, reasons)
+        raise FlagConflictError(self._returned_flag(reasons) or self.get_flag(tenant, flag.key))
+
+    def list_flags(self, tenant: str, *, limit: int, cursor: str | None) -> Page[Flag]:
+        """Query ``begins_with(sk, FLAG#)`` (consistent), in key order, archived flags included, cursor-paged; a
+        cursor of another tenant's or another list is refused with VAL_CURSOR_INVALID."""
+        items, next_cursor = self._page(tenant, _FLAG_PREFIX, limit=limit, cursor=cursor)
+        return Page[Flag](items=[_flag_of(item) for item in items], next_cursor=next_cursor)
+
+    def history(self, tenant: str, key: str, *, limit: int, cursor: str | None) -> Page[FlagHistoryEntry]:
+        """Query ``begins_with(sk, HISTORY#<key>#)``, newest version first, cursor-paged."""
+        items, next_cursor = self._page(tenant, _history_prefix(key), limit=limit, cursor=cursor, newest_first=True)
+        return Page[FlagHistoryEntry](items=[_history_of(item) for item in items], next_cursor=next_cursor)
+
+    def get_history_version(self, tenant: str, key: str, version: int) -> FlagHistoryEntry | None:
+        """One version of a flag, as a rollback needs it. One GetItem (consistent: it may have just been written)."""
+        item = self._get(_history_key(tenant, key, version))
+        return _history_of(item) if item else None
+
+    # --- segments ------------------------------------------------------------------------------------------
+
+    def put_segment(self, tenant: str, segment: Segment, actor: str, at: datetime) -> Segment:
+        """Create or replace a segment (the last writer wins) and add one to the epoch version: one
+        TransactWriteItems."""
+        item = {
+            **_segment_key(tenant, segment.key),
+            "kind": "flag_segment",
+            "key": segment.key,
+            "segment": _json_map(segment),
+            "updated_at": _iso(at),
+            "updated_by": actor,
+        }
+        reasons = self._transact([self._put(item, if_absent=False), self._bump_epoch(tenant)])
+        if reasons is not None:
+            raise DependencyUnavailableError("table", f"the flags of tenant {tenant} stayed contended")
+        return segment
+
+    def get_segment(self, tenant: str, key: str) -> Segment | None:
+        """One GetItem (consistent)."""
+        item = self._get(_segment_key(tenant, key))
+        return _segment_of(item) if item else None
+
+    def list_segments(self, tenant: str, *, limit: int, cursor: str | None) -> Page[Segment]:
+        """Query ``begins_with(sk, SEGMENT#)`` (consistent), in key order, cursor-paged."""
+        items, next_cursor = self._page(tenant, _SEGMENT_PREFIX, limit=limit, cursor=cursor)
+        return Page[Segment](items=[_segment_of(item) for item in items], next_cursor=next_cursor)
+
+    # --- the epoch and the kill switch ---------------------------------------------------------------------
+
+    def set_kill_switch(self, tenant: str, kill_switch: KillSwitch, actor: str, at: datetime) -> KillSwitch:
+        """Store the tenant's kill-switch state (replacing the previous one) on the epoch item: one UpdateItem,
+        sent again when it meets a concurrent flag change. The epoch version stays: caches compare kill switches."""
+        request: dict[str, Any] = {
+            "Key": _epoch_key(tenant),
+            "UpdateExpression": "SET #kind = :kind, #all = :all, #flags = :flags, #tags = :tags, #at = :at, #by = :by",
+            "ExpressionAttributeNames": {
+                "#kind": "kind",
+                "#all": "all",
+                "#flags": "flags",
+                "#tags": "tags",
+                "#at": "kill_switch_updated_at",
+                "#by": "kill_switch_updated_by",
+            },
+            "ExpressionAttributeValues": {
+                ":kind": "flag_epoch",
+                ":all": kill_switch.all,
+                ":flags": sorted(kill_switch.flags),
+                ":tags": sorted(kill_switch.tags),
+                ":at": _iso(at),
+                ":by": actor,
+            },
+        }
+        for attempt in range(1, _TRANSACT_ATTEMPTS + 1):
+            try:
+                self._table.update_item(**request)
+            except ClientError as exc:
+                code = aws_error_code(exc)
+                if code == "TransactionConflictException" and attempt < _TRANSACT_ATTEMPTS:
+                    _pause(attempt)
+                    continue
+                raise DependencyUnavailableError("table", code) from exc
+            except BotoCoreError as exc:
+                raise DependencyUnavailableError("table", type(exc).__name__) from exc
+            return kill_switch
+        raise AssertionError("unreachable")
+
+    def epoch(self, tenant: str) -> FlagEpoch | None:
+        """The tenant's flag-set version and kill switch: one strongly consistent GetItem of the epoch item, reading
+        only those attributes. ``None`` when the tenant has never had a flag, a segment or a kill switch."""
+        item: dict[str, Any] | None = table_call(
+            lambda: self._table.get_item(
+                Key=_epoch_key(tenant),
+                ConsistentRead=True,
+                ProjectionExpression="#v, #all, #flags, #tags",
+                ExpressionAttributeNames={"#v": "version", "#all": "all", "#flags": "flags", "#tags": "tags"},
+            )
+        ).get("Item")
+        return _epoch_of(item) if item else None
+
+    def load(self, tenant: str) -> FlagSet:
+        """The tenant's whole flag set: the epoch (one consistent GetItem), then every flag (archived ones included)
+        and every segment (two consistent Queries, paged to the end). Its ``version`` is the epoch read first, so the
+        set holds at least the changes that version counts (see the module docstring)."""
+        epoch = self.epoch(tenant) or FlagEpoch(version=0, kill_switch=KillSwitch())
+        flags = [_flag_of(item) for item in self._all(tenant, _FLAG_PREFIX)]
+        segments = [_segment_of(item) for item in self._all(tenant, _SEGMENT_PREFIX)]
+        return FlagSet(
+            tenant=tenant,
+            version=epoch.version,
+            flags={flag.key: flag for flag in flags},
+            segments={segment.key: segment for segment in segments},
+            kill_switch=epoch.kill_switch,
+        )
+
+    # --- plumbing ------------------------------------------------------------------------------------------
+
+    def _write_flag(
+        self, tenant: str, flag: Flag, previous: Flag | None, actor: str, at: datetime
+    ) -> list[dict[str, Any]] | None:
+        """The flag (if absent, or if ``previous`` is still stored), its history entry (if absent) and the epoch
+        bump, in one transaction; ``None`` when it applied, else the cancellation reasons."""
+        flag_item = {
+            **_flag_key(tenant, flag.key),
+            "kind": "flag",
+            "key": flag.key,
+            "version": flag.version,
+            "flag": _json_map(flag),
+            "updated_at": _iso(at),
+            "updated_by": actor,
+        }
+        history_item = {
+            **_history_key(tenant, flag.key, flag.version),
+            "kind": "flag_version",
+            "key": flag.key,
+            "version": flag.version,
+            "flag": _json_map(flag),
+            "changed_by": actor,
+            "changed_at": _iso(at),
+            "diff": storable([change.model_dump(mode="json") for change in flag_diff(previous, flag)]),
+        }
+        put_flag = self._put(flag_item)
+        if previous is not None:
+            put_flag["Put"]["ConditionExpression"] = "#v = :expected"
+            put_flag["Put"]["ExpressionAttributeNames"] = {"#v": "version"}
+            put_flag["Put"]["ExpressionAttributeValues"] = {":expected": previous.version}
+        put_flag["Put"]["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return self._transact([put_flag, self._put(history_item), self._bump_epoch(tenant)])
+
+    def _put(self, item: dict[str, Any], *, if_absent: bool = True) -> dict[str, Any]:
+        """A Put for a transaction, by default on condition that the item is absent."""
+        put: dict[str, Any] = {"TableName": self._table.name, "Item": item}
+        if if_absent:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        return {"Put": put}
+
+    def _bump_epoch(self, tenant: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": _epoch_key(tenant),
+                "UpdateExpression": "SET #kind = :kind ADD #v :one",
+                "ExpressionAttributeNames": {"#kind": "kind", "#v": "version"},
+                "ExpressionAttributeValues": {":kind": "flag_epoch", ":one": 1},
+            }
+        }
+
+    @staticmethod
+    def _refuse_contention(tenant: str, reasons: list[dict[str, Any]]) -> None:
+        """A transaction that no condition refused was cancelled by concurrent ones every time it was sent."""
+        if all(r.get("Code") != _CONDITION_FAILED for r in reasons):
+            raise DependencyUnavailableError("table", f"the flags of tenant {tenant} stayed contended")
+
+    @staticmethod
+    def _returned_flag(reasons: list[dict[str, Any]]) -> Flag | None:
+        """The stored flag a failed flag condition returned (the first item of the transaction)."""
+        if reasons[0].get("Code") != _CONDITION_FAILED:
+            return None
+        returned = _typed_item(reasons[0].get("Item"))
+        return _flag_of(returned) if returned else None
+
+    def _page(
+        self, tenant: str, prefix: str, *, limit: int, cursor: str | None, newest_first: bool = False
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        partition = flags_partition(tenant)
+        scope = f"{partition}|{prefix}"
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(partition) & Key("sk").begins_with(prefix),
+            "ConsistentRead": True,
+            "ScanIndexForward": not newest_first,
+            "Limit": max(1, min(limit, MAX_LIMIT)),
+        }
+        start = decode_cursor(cursor, scope, key_partition=partition)
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = table_call(lambda: self._table.query(**query))
+        items: list[dict[str, Any]] = response.get("Items", [])
+        return items, encode_cursor(response.get("LastEvaluatedKey"), scope)
+
+    def _all(self, tenant: str, prefix: str) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(flags_partition(tenant)) & Key("sk").begins_with(prefix),
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = table_call(lambda: self._table.query(**query))
+            items.extend(response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return items
+            query["ExclusiveStartKey"] = last
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Write ``items`` in one transaction: ``None`` when it applied, otherwise the cancellation reason of each
+        item (a condition failed, or a concurrent transaction kept winning). Any other failure is
+        ``DependencyUnavailableError``."""
+        for attempt in range(1, _TRANSACT_ATTEMPTS + 1):
+            try:
+                self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            except ClientError as exc:
+                code = aws_error_code(exc)
+                reasons: list[dict[str, Any]] = list(exc.response.get("CancellationReasons", []))  # type: ignore[arg-type]
+                codes = [str(r.get("Code", "None")) for r in reasons]
+                if code != "TransactionCanceledException" or len(reasons) != len(items):
+                    raise DependencyUnavailableError("table", code) from exc
+                if _CONDITION_FAILED in codes:
+                    return reasons
+                if _TRANSACTION_CONFLICT in codes:
+                    if attempt < _TRANSACT_ATTEMPTS:
+                        _pause(attempt)
+                        continue
+                    return reasons
+                raise DependencyUnavailableError("table", f"{code}: {', '.join(codes)}") from exc
+            except BotoCoreError as exc:
+                raise DependencyUnavailableError("table", type(exc).__name__) from exc
+            return None
+        raise AssertionError("unreachable")
+
+    def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = table_call(lambda: self._table.get_item(Key=key, ConsistentRead=True)).get("Item")
+        return item
