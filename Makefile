@@ -76,6 +76,7 @@ bench: install
 	$(RUN) python bench/cold_start.py
 	$(RUN) python bench/auth.py
 	$(RUN) python bench/onboarding.py
+	$(RUN) python bench/flags.py
 
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache
