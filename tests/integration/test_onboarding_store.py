@@ -660,7 +660,7 @@ class TransactionConflicts:
 
 @pytest.fixture
 def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("firstmile.onboarding.store._pause", lambda _attempt: None)
+    monkeypatch.setattr("firstmile.platform.transactions.pause", lambda _attempt: None)
 
 
 @pytest.mark.usefixtures("no_pauses")

@@ -31,8 +31,6 @@ by ``TransactionConflict`` wrote nothing, so it is sent again a few times after 
 
 from __future__ import annotations
 
-import random
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +50,7 @@ from firstmile.platform.errors import (
     table_call,
 )
 from firstmile.platform.items import plain, storable
+from firstmile.platform.transactions import CONDITION_FAILED, TRANSACT_ATTEMPTS, pause, transact
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -60,9 +59,6 @@ _FLAG_PREFIX = "FLAG#"
 _HISTORY_PREFIX = "HISTORY#"
 _SEGMENT_PREFIX = "SEGMENT#"
 _EPOCH_SK = "EPOCH"
-_TRANSACT_ATTEMPTS = 4
-_CONDITION_FAILED = "ConditionalCheckFailed"
-_TRANSACTION_CONFLICT = "TransactionConflict"
 _deserializer = TypeDeserializer()
 
 
@@ -149,11 +145,6 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _pause(attempt: int) -> None:
-    # Full jitter, capped: a conflicting transaction on the epoch finishes within milliseconds.
-    time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))  # noqa: S311 - jitter, not security
-
-
 class FlagStore:
     """All reads and writes of feature flags; a ``FlagSetSource`` for ``FlagSetCache``. Errors from AWS become
     ``DependencyUnavailableError``."""
@@ -228,7 +219,7 @@ class FlagStore:
             "updated_at": _iso(at),
             "updated_by": actor,
         }
-        reasons = self._transact([self._put(item, if_absent=False), self._bump_epoch(tenant)])
+        reasons = transact(self._table, [self._put(item, if_absent=False), self._bump_epoch(tenant)])
         if reasons is not None:
             raise DependencyUnavailableError("table", f"the flags of tenant {tenant} stayed contended")
         return segment
@@ -268,13 +259,13 @@ class FlagStore:
                 ":by": actor,
             },
         }
-        for attempt in range(1, _TRANSACT_ATTEMPTS + 1):
+        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
             try:
                 self._table.update_item(**request)
             except ClientError as exc:
                 code = aws_error_code(exc)
-                if code == "TransactionConflictException" and attempt < _TRANSACT_ATTEMPTS:
-                    _pause(attempt)
+                if code == "TransactionConflictException" and attempt < TRANSACT_ATTEMPTS:
+                    pause(attempt)
                     continue
                 raise DependencyUnavailableError("table", code) from exc
             except BotoCoreError as exc:
@@ -342,7 +333,7 @@ class FlagStore:
             put_flag["Put"]["ExpressionAttributeNames"] = {"#v": "version"}
             put_flag["Put"]["ExpressionAttributeValues"] = {":expected": previous.version}
         put_flag["Put"]["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return self._transact([put_flag, self._put(history_item), self._bump_epoch(tenant)])
+        return transact(self._table, [put_flag, self._put(history_item), self._bump_epoch(tenant)])
 
     def _put(self, item: dict[str, Any], *, if_absent: bool = True) -> dict[str, Any]:
         """A Put for a transaction, by default on condition that the item is absent."""
@@ -365,13 +356,13 @@ class FlagStore:
     @staticmethod
     def _refuse_contention(tenant: str, reasons: list[dict[str, Any]]) -> None:
         """A transaction that no condition refused was cancelled by concurrent ones every time it was sent."""
-        if all(r.get("Code") != _CONDITION_FAILED for r in reasons):
+        if all(r.get("Code") != CONDITION_FAILED for r in reasons):
             raise DependencyUnavailableError("table", f"the flags of tenant {tenant} stayed contended")
 
     @staticmethod
     def _returned_flag(reasons: list[dict[str, Any]]) -> Flag | None:
         """The stored flag a failed flag condition returned (the first item of the transaction)."""
-        if reasons[0].get("Code") != _CONDITION_FAILED:
+        if reasons[0].get("Code") != CONDITION_FAILED:
             return None
         returned = _typed_item(reasons[0].get("Item"))
         return _flag_of(returned) if returned else None
@@ -407,32 +398,6 @@ class FlagStore:
             if not last:
                 return items
             query["ExclusiveStartKey"] = last
-
-    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """Write ``items`` in one transaction: ``None`` when it applied, otherwise the cancellation reason of each
-        item (a condition failed, or a concurrent transaction kept winning). Any other failure is
-        ``DependencyUnavailableError``."""
-        for attempt in range(1, _TRANSACT_ATTEMPTS + 1):
-            try:
-                self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-            except ClientError as exc:
-                code = aws_error_code(exc)
-                reasons: list[dict[str, Any]] = list(exc.response.get("CancellationReasons", []))  # type: ignore[arg-type]
-                codes = [str(r.get("Code", "None")) for r in reasons]
-                if code != "TransactionCanceledException" or len(reasons) != len(items):
-                    raise DependencyUnavailableError("table", code) from exc
-                if _CONDITION_FAILED in codes:
-                    return reasons
-                if _TRANSACTION_CONFLICT in codes:
-                    if attempt < _TRANSACT_ATTEMPTS:
-                        _pause(attempt)
-                        continue
-                    return reasons
-                raise DependencyUnavailableError("table", f"{code}: {', '.join(codes)}") from exc
-            except BotoCoreError as exc:
-                raise DependencyUnavailableError("table", type(exc).__name__) from exc
-            return None
-        raise AssertionError("unreachable")
 
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
         item: dict[str, Any] | None = table_call(lambda: self._table.get_item(Key=key, ConsistentRead=True)).get("Item")

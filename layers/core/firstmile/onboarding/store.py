@@ -27,7 +27,6 @@ same item at that moment) wrote nothing, so it is sent again a few times after a
 from __future__ import annotations
 
 import math
-import random
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,6 +56,7 @@ from firstmile.platform.errors import (
     table_call,
 )
 from firstmile.platform.items import plain, storable
+from firstmile.platform.transactions import CONDITION_FAILED, TRANSACT_ATTEMPTS, pause, transact
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -69,9 +69,6 @@ _DEFAULT_SK = "DEFAULT"
 _MARKER_TTL_SECONDS = 30 * 24 * 3600
 # One transaction holds at most 100 items: the progress and 99 events.
 MAX_EVENTS_PER_TRANSITION = 99
-_TRANSACT_ATTEMPTS = 4
-_CONDITION_FAILED = "ConditionalCheckFailed"
-_TRANSACTION_CONFLICT = "TransactionConflict"
 _deserializer = TypeDeserializer()
 
 
@@ -170,11 +167,6 @@ def _now() -> float:
     return time.time()
 
 
-def _pause(attempt: int) -> None:
-    # Full jitter, capped: a conflicting transaction on one item finishes within milliseconds.
-    time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))  # noqa: S311 - jitter, not security
-
-
 class OnboardingStore:
     """All onboarding reads and writes. Errors from AWS become ``DependencyUnavailableError``."""
 
@@ -250,7 +242,8 @@ class OnboardingStore:
             "step_count": len(version.definition.steps),
             **_body(version),
         }
-        reasons = self._transact(
+        reasons = transact(
+            self._table,
             [
                 {
                     "Put": {
@@ -274,11 +267,11 @@ class OnboardingStore:
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 },
-            ]
+            ],
         )
         if reasons is None:
             return draft.model_copy(update={"latest_published_version": version.version, "version": draft.version + 1})
-        returned = _typed_item(reasons[1].get("Item")) if reasons[1].get("Code") == _CONDITION_FAILED else None
+        returned = _typed_item(reasons[1].get("Item")) if reasons[1].get("Code") == CONDITION_FAILED else None
         raise DraftConflictError(_model(FlowDraft, returned) if returned else self.get_draft(tenant, draft.flow_id))
 
     def get_version(self, tenant: str, flow_id: str, version: int) -> FlowVersion | None:
@@ -410,10 +403,10 @@ class OnboardingStore:
                     }
                 }
             )
-        reasons = self._transact(items)
+        reasons = transact(self._table, items)
         if reasons is None:
             return
-        returned = _typed_item(reasons[0].get("Item")) if reasons[0].get("Code") == _CONDITION_FAILED else None
+        returned = _typed_item(reasons[0].get("Item")) if reasons[0].get("Code") == CONDITION_FAILED else None
         stored = _model(Progress, returned) if returned else self.get_progress(progress.tenant, progress.user)
         raise ProgressConflictError(stored)
 
@@ -511,15 +504,15 @@ class OnboardingStore:
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":completed": "completed", ":running": "running", ":at": at, ":true": True},
         }
-        for attempt in range(1, _TRANSACT_ATTEMPTS + 1):
+        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
             try:
                 self._table.update_item(**request)
             except ClientError as exc:
                 code = aws_error_code(exc)
                 if code == "ConditionalCheckFailedException":
                     return False
-                if code == "TransactionConflictException" and attempt < _TRANSACT_ATTEMPTS:
-                    _pause(attempt)
+                if code == "TransactionConflictException" and attempt < TRANSACT_ATTEMPTS:
+                    pause(attempt)
                     continue
                 raise DependencyUnavailableError("table", code) from exc
             except BotoCoreError as exc:
@@ -541,7 +534,8 @@ class OnboardingStore:
             "kind": "migration_marker",
             "expires_at": math.ceil(_now()) + _MARKER_TTL_SECONDS,
         }
-        reasons = self._transact(
+        reasons = transact(
+            self._table,
             [
                 {
                     "Put": {
@@ -559,46 +553,18 @@ class OnboardingStore:
                         "ExpressionAttributeValues": values,
                     }
                 },
-            ]
+            ],
         )
         if reasons is not None:
-            if reasons[0].get("Code") == _CONDITION_FAILED:
+            if reasons[0].get("Code") == CONDITION_FAILED:
                 return None
-            if reasons[1].get("Code") == _CONDITION_FAILED:
+            if reasons[1].get("Code") == CONDITION_FAILED:
                 raise NotFoundError(f"migration {migration_id}")
             raise DependencyUnavailableError("table", f"the counters of migration {migration_id} stayed contended")
         migration = self.get_migration(tenant, migration_id)
         if migration is None:
             raise NotFoundError(f"migration {migration_id}")
         return migration
-
-    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """Write ``items`` in one transaction: ``None`` when it applied, otherwise the cancellation reason of each
-        item (a condition failed, or a concurrent transaction kept winning).
-
-        Any other failure is ``DependencyUnavailableError``.
-        """
-        for attempt in range(1, _TRANSACT_ATTEMPTS + 1):
-            try:
-                self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-            except ClientError as exc:
-                code = aws_error_code(exc)
-                reasons: list[dict[str, Any]] = list(exc.response.get("CancellationReasons", []))  # type: ignore[arg-type]
-                codes = [str(r.get("Code", "None")) for r in reasons]
-                if code != "TransactionCanceledException" or len(reasons) != len(items):
-                    raise DependencyUnavailableError("table", code) from exc
-                if _CONDITION_FAILED in codes:
-                    return reasons
-                if _TRANSACTION_CONFLICT in codes:
-                    if attempt < _TRANSACT_ATTEMPTS:
-                        _pause(attempt)
-                        continue
-                    return reasons
-                raise DependencyUnavailableError("table", f"{code}: {', '.join(codes)}") from exc
-            except BotoCoreError as exc:
-                raise DependencyUnavailableError("table", type(exc).__name__) from exc
-            return None
-        raise AssertionError("unreachable")
 
     def _put_if_absent(self, item: dict[str, Any]) -> bool:
         try:
