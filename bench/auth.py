@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import io
 import json
 import pstats
@@ -36,7 +35,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 
-from bench.measure import Samples, run_header
+from bench.measure import Samples, run_header, run_interleaved
 from firstmile.identity import keys, tokens
 from firstmile.identity.authorizer import authorize
 from firstmile.identity.keys import KeySet, RotationPolicy
@@ -145,30 +144,16 @@ def run_rounds(items: list[Measurement], tokens: int, chunk: int, rounds: int, w
     A round goes through the tokens in chunks, and each chunk is verified by every measurement in a shuffled
     order, so a burst of noise from the rest of the machine (tens of milliseconds) falls on all of them alike.
     """
-    order = random.Random(seed)
-    progress = sys.stderr.isatty()
-    for index in range(warmup + rounds):
-        recording = index >= warmup
-        if progress:
-            label = f"round {index - warmup + 1}/{rounds}" if recording else f"warm-up {index + 1}/{warmup}"
-            print(f"\r  {label} ...", end="", file=sys.stderr, flush=True)
-        spent = {item.name: [0.0, 0.0] for item in items}
-        gc.collect()
-        for first in range(0, tokens, chunk):
-            last = min(first + chunk, tokens)
-            batch = list(items)
-            order.shuffle(batch)
-            for item in batch:
-                start, start_cpu = time.perf_counter(), time.process_time()
-                item.verify(first, last)
-                spent[item.name][0] += time.perf_counter() - start
-                spent[item.name][1] += time.process_time() - start_cpu
-        if recording:
-            for item in items:
-                item.samples.append(spent[item.name][0] / tokens)
-                item.cpu_samples.append(spent[item.name][1] / tokens)
-    if progress:
-        print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    run_interleaved(
+        items,
+        lambda item, first, last: item.verify(first, last),
+        size=tokens,
+        chunk=chunk,
+        rounds=rounds,
+        warmup=warmup,
+        seed=seed,
+        per_round=tokens,
+    )
 
 
 def results(items: list[Measurement], target: float) -> list[dict[str, Any]]:

@@ -30,7 +30,6 @@ exits 0 unless ``--fail-above RATIO`` asks it to gate.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import math
@@ -38,7 +37,6 @@ import random
 import re
 import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +50,7 @@ from UnleashClient import UnleashClient
 from UnleashClient.cache import BaseCache
 from UnleashClient.constants import FEATURES_URL
 
-from bench.measure import Samples, run_header
+from bench.measure import Samples, run_header, run_interleaved
 from firstmile.flags.logic import compile_flag_set, evaluate, evaluate_all
 from firstmile.flags.models import Condition as FirstmileCondition
 from firstmile.flags.models import (
@@ -898,31 +896,16 @@ def run_rounds(engines: list[Engine], sample: int, chunk: int, rounds: int, warm
     A round goes through the sample in chunks of users, and each chunk is evaluated by every engine in a shuffled
     order, so a burst of noise from the rest of the machine falls on all of them alike.
     """
-    order = random.Random(seed)
-    progress = sys.stderr.isatty()
-    evaluations = sample * flags
-    for index in range(warmup + rounds):
-        recording = index >= warmup
-        if progress:
-            label = f"round {index - warmup + 1}/{rounds}" if recording else f"warm-up {index + 1}/{warmup}"
-            print(f"\r  {label} ...", end="", file=sys.stderr, flush=True)
-        spent = {e.name: [0.0, 0.0] for e in engines}
-        gc.collect()
-        for first in range(0, sample, chunk):
-            last = min(first + chunk, sample)
-            batch = list(engines)
-            order.shuffle(batch)
-            for engine in batch:
-                start, start_cpu = time.perf_counter(), time.process_time()
-                engine.evaluate(first, last)
-                spent[engine.name][0] += time.perf_counter() - start
-                spent[engine.name][1] += time.process_time() - start_cpu
-        if recording:
-            for engine in engines:
-                engine.samples.append(spent[engine.name][0] / evaluations)
-                engine.cpu_samples.append(spent[engine.name][1] / evaluations)
-    if progress:
-        print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    run_interleaved(
+        engines,
+        lambda engine, first, last: engine.evaluate(first, last),
+        size=sample,
+        chunk=chunk,
+        rounds=rounds,
+        warmup=warmup,
+        seed=seed,
+        per_round=sample * flags,
+    )
 
 
 @dataclass

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
+import random
 import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 
 @dataclass(kw_only=True)
@@ -29,6 +35,60 @@ class Samples:
             return 0.0
         q1, _, q3 = statistics.quantiles(self.samples, n=4, method="inclusive")
         return q3 - q1
+
+
+class Timed(Protocol):
+    """A measured thing: its name and where its samples go."""
+
+    name: str
+    samples: list[float]
+    cpu_samples: list[float]
+
+
+T = TypeVar("T", bound=Timed)
+
+
+def run_interleaved(
+    items: Sequence[T],
+    run: Callable[[T, int, int], None],
+    *,
+    size: int,
+    chunk: int,
+    rounds: int,
+    warmup: int,
+    seed: int,
+    per_round: int,
+) -> None:
+    """Time ``run(item, first, last)`` over ``range(size)`` for every item, ``rounds`` times after ``warmup`` rounds
+    that are not kept; each round's time is divided by ``per_round`` (the operations a round performs).
+
+    A round goes through the range in chunks, and each chunk is run by every item in a shuffled order, so a burst of
+    noise from the rest of the machine (tens of milliseconds) falls on all of them alike.
+    """
+    order = random.Random(seed)
+    progress = sys.stderr.isatty()
+    for index in range(warmup + rounds):
+        recording = index >= warmup
+        if progress:
+            label = f"round {index - warmup + 1}/{rounds}" if recording else f"warm-up {index + 1}/{warmup}"
+            print(f"\r  {label} ...", end="", file=sys.stderr, flush=True)
+        spent = {item.name: [0.0, 0.0] for item in items}
+        gc.collect()
+        for first in range(0, size, chunk):
+            last = min(first + chunk, size)
+            batch = list(items)
+            order.shuffle(batch)
+            for item in batch:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                run(item, first, last)
+                spent[item.name][0] += time.perf_counter() - start
+                spent[item.name][1] += time.process_time() - start_cpu
+        if recording:
+            for item in items:
+                item.samples.append(spent[item.name][0] / per_round)
+                item.cpu_samples.append(spent[item.name][1] / per_round)
+    if progress:
+        print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
 
 
 def cpu_model() -> str:

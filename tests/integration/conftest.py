@@ -6,7 +6,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -83,6 +83,26 @@ def deployment(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deplo
         # A test may already have removed a resource on purpose.
         with contextlib.suppress(Exception):
             cleanup()
+
+
+@dataclass
+class DynamoCalls:
+    """The DynamoDB operations a client sent, counted at the botocore level (retries of one call count once)."""
+
+    names: list[str] = field(default_factory=list)
+
+    def record(self, model: Any, **_: Any) -> None:
+        self.names.append(model.name)
+
+
+@pytest.fixture
+def calls(table: Any) -> Iterator[DynamoCalls]:
+    """Counts the requests sent through the ``table`` fixture of the test's module (a boto3 Table resource)."""
+    counted = DynamoCalls()
+    events = table.meta.client.meta.events
+    events.register("before-call.dynamodb", counted.record, unique_id="count-dynamodb-calls")
+    yield counted
+    events.unregister("before-call.dynamodb", unique_id="count-dynamodb-calls")
 
 
 def _empty_and_delete_bucket(s3: Any, bucket: str) -> None:

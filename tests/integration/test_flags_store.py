@@ -3,8 +3,6 @@ whole-set loads, and a flag-set cache reading through the store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +27,7 @@ from firstmile.flags.store import FlagConflictError, FlagExistsError, FlagStore,
 from firstmile.http import problems as p
 from firstmile.platform.errors import NotFoundError
 from tests.factories import NOW, FakeClock
-from tests.integration.conftest import Deployment
+from tests.integration.conftest import Deployment, DynamoCalls
 
 T0 = datetime.fromtimestamp(NOW, UTC)
 TENANT = "t-acme"
@@ -90,16 +88,6 @@ def context(user: str = "u-alice") -> EvaluationContext:
 # --- fixtures ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Calls:
-    """The DynamoDB operations a client sent, counted at the botocore level (retries of one call count once)."""
-
-    names: list[str] = field(default_factory=list)
-
-    def record(self, model: Any, **_: Any) -> None:
-        self.names.append(model.name)
-
-
 @pytest.fixture
 def table(deployment: Deployment) -> Any:
     return deployment.table
@@ -108,15 +96,6 @@ def table(deployment: Deployment) -> Any:
 @pytest.fixture
 def store(table: Any) -> FlagStore:
     return FlagStore(table)
-
-
-@pytest.fixture
-def calls(table: Any) -> Iterator[Calls]:
-    counted = Calls()
-    events = table.meta.client.meta.events
-    events.register("before-call.dynamodb", counted.record, unique_id="count-flag-calls")
-    yield counted
-    events.unregister("before-call.dynamodb", unique_id="count-flag-calls")
 
 
 def epoch_version(store: FlagStore, tenant: str = TENANT) -> int:
@@ -330,7 +309,7 @@ def test_the_kill_switch_is_read_back_by_the_epoch_without_changing_its_version(
     assert store.epoch("t-other") == FlagEpoch(version=0, kill_switch=KillSwitch(all=True))
 
 
-def test_the_epoch_is_one_consistent_get_item(store: FlagStore, calls: Calls) -> None:
+def test_the_epoch_is_one_consistent_get_item(store: FlagStore, calls: DynamoCalls) -> None:
     # Given a tenant with flags, history and a kill switch
     store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
     store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0)
@@ -344,7 +323,7 @@ def test_the_epoch_is_one_consistent_get_item(store: FlagStore, calls: Calls) ->
     assert calls.names == ["GetItem"]
 
 
-def test_load_returns_exactly_the_stored_flags_and_segments(store: FlagStore, calls: Calls) -> None:
+def test_load_returns_exactly_the_stored_flags_and_segments(store: FlagStore, calls: DynamoCalls) -> None:
     # Given flags (one archived, one with history), segments, a kill switch, and another tenant's flag
     checkout = store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
     checkout = store.replace_flag(TENANT, boolean_flag(enabled=False), checkout.version, ADMIN, T0)

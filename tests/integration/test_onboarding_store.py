@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -36,7 +34,7 @@ from firstmile.onboarding.models import (
 from firstmile.onboarding.store import DraftConflictError, FlowExistsError, OnboardingStore, ProgressConflictError
 from firstmile.platform.errors import DependencyUnavailableError, NotFoundError
 from tests.factories import NOW
-from tests.integration.conftest import Deployment
+from tests.integration.conftest import Deployment, DynamoCalls
 
 T0 = datetime.fromtimestamp(NOW, UTC)
 TENANT = "t-acme"
@@ -149,16 +147,6 @@ def migration(**changes: Any) -> Migration:
 # --- fixtures ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Calls:
-    """The DynamoDB operations a client sent, counted at the botocore level (retries of one call count once)."""
-
-    names: list[str] = field(default_factory=list)
-
-    def record(self, model: Any, **_: Any) -> None:
-        self.names.append(model.name)
-
-
 @pytest.fixture
 def table(deployment: Deployment) -> Any:
     return deployment.table
@@ -167,15 +155,6 @@ def table(deployment: Deployment) -> Any:
 @pytest.fixture
 def store(table: Any) -> OnboardingStore:
     return OnboardingStore(table, event_retention_days=30)
-
-
-@pytest.fixture
-def calls(table: Any) -> Iterator[Calls]:
-    counted = Calls()
-    events = table.meta.client.meta.events
-    events.register("before-call.dynamodb", counted.record, unique_id="count-onboarding-calls")
-    yield counted
-    events.unregister("before-call.dynamodb", unique_id="count-onboarding-calls")
 
 
 def raw_items(table: Any, pk: str, prefix: str = "") -> list[dict[str, Any]]:
@@ -391,7 +370,7 @@ def test_an_enrolment_of_an_enrolled_user_conflicts_with_the_stored_progress(sto
     assert len(store.list_events(TENANT, "u-alice")) == 2
 
 
-def test_a_write_from_a_stale_version_conflicts_and_records_nothing(store: OnboardingStore, calls: Calls) -> None:
+def test_a_write_from_a_stale_version_conflicts_and_records_nothing(store: OnboardingStore, calls: DynamoCalls) -> None:
     # Given two requests that both read version 1
     store.write_transition(enrolment())
     winner, loser = progress(version=2), progress(version=2).model_copy(update={"steps": {}})
@@ -422,7 +401,7 @@ def test_a_write_on_a_progress_that_has_gone_conflicts_with_nothing(store: Onboa
 
 
 def test_a_conflict_without_the_item_in_the_cancellation_reads_the_progress_once(
-    store: OnboardingStore, table: Any, calls: Calls
+    store: OnboardingStore, table: Any, calls: DynamoCalls
 ) -> None:
     # Given DynamoDB answering a cancelled transaction without the stored item
     store.write_transition(enrolment())
@@ -478,14 +457,14 @@ def test_expired_events_are_not_listed(store: OnboardingStore, table: Any) -> No
     assert [e.type for e in store.list_events(TENANT, "u-alice")] == [EventType.STEP_COMPLETED]
 
 
-def test_a_transition_without_events_writes_nothing(store: OnboardingStore, calls: Calls) -> None:
+def test_a_transition_without_events_writes_nothing(store: OnboardingStore, calls: DynamoCalls) -> None:
     store.write_transition(Transition(progress=progress(), events=[]))
 
     assert calls.names == []
     assert store.get_progress(TENANT, "u-alice") is None
 
 
-def test_events_of_another_user_are_refused(store: OnboardingStore, calls: Calls) -> None:
+def test_events_of_another_user_are_refused(store: OnboardingStore, calls: DynamoCalls) -> None:
     alice = progress()
 
     with pytest.raises(ValueError, match="belong"):
@@ -601,7 +580,7 @@ def test_a_migration_completes_once_when_listing_and_every_batch_are_done(store:
 # --- requests and failures --------------------------------------------------------------------------------
 
 
-def test_a_read_is_one_get_item_and_a_transition_one_transaction(store: OnboardingStore, calls: Calls) -> None:
+def test_a_read_is_one_get_item_and_a_transition_one_transaction(store: OnboardingStore, calls: DynamoCalls) -> None:
     # When a user is enrolled, read, moves on and is read again
     store.write_transition(enrolment())
     store.get_progress(TENANT, "u-alice")
