@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
+from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE, ONBOARDING_MIGRATIONS_QUEUE
 
 Role = Literal["public", "user", "admin", "operator"]
 ROLES: tuple[Role, ...] = ("public", "user", "admin", "operator")
@@ -115,7 +115,7 @@ class Function:
         return self.trigger if isinstance(self.trigger, Route) else None
 
 
-_ALL_QUEUES = ("scheduler-dlq", ONBOARDING_MIGRATIONS_QUEUE)
+_ALL_QUEUES = ("scheduler-dlq", ONBOARDING_MIGRATIONS_QUEUE, FLAG_EXPOSURES_QUEUE)
 
 CATALOG: tuple[Function, ...] = (
     Function(
@@ -287,10 +287,11 @@ def _admin(
     table: TableAccess = "write",
     timeout_seconds: int = 10,
     sends_to: tuple[str, ...] = (),
+    domain: str = "onboarding_admin",
 ) -> Function:
     return Function(
         name=name,
-        domain="onboarding_admin",
+        domain=domain,
         description=description,
         trigger=Route(method, path, "admin"),
         timeout_seconds=timeout_seconds,
@@ -402,6 +403,77 @@ ONBOARDING: tuple[Function, ...] = (
 )
 
 CATALOG = CATALOG + ONBOARDING
+
+_FLAG = "/v1/admin/feature-flags/{key}"
+
+
+def _flags_admin(name: str, method: HttpMethod, path: str, description: str, *, read: bool = False) -> Function:
+    return _admin(name, method, path, description, table="read" if read else "write", domain="flags_admin")
+
+
+def _flags_control(name: str, method: HttpMethod, path: str, description: str, *, read: bool = False) -> Function:
+    return _admin(name, method, path, description, table="read" if read else "write", domain="flags_control")
+
+
+FLAGS: tuple[Function, ...] = (
+    Function(
+        name="flags_evaluate",
+        domain="flags",
+        description="Evaluates all (or the named) flags for the caller: token context plus allowed client attributes.",
+        trigger=Route("POST", "/v1/flags/evaluate", "user"),
+        access=Access(table="read", sends_to=(FLAG_EXPOSURES_QUEUE,)),
+    ),
+    Function(
+        name="flag_exposure_worker",
+        domain="flags",
+        description="Counts sampled exposure events per flag, day and variant.",
+        trigger=Queue(FLAG_EXPOSURES_QUEUE, batch_size=10, max_batching_window_seconds=5),
+        timeout_seconds=30,
+        reserved_concurrency=2,
+        access=Access(table="write"),
+    ),
+    Function(
+        name="flag_rollout_job",
+        domain="flags",
+        description="Every minute: reads each active rollout's guard, then advances, completes or halts the plan.",
+        trigger=Schedule("rate(1 minute)"),
+        timeout_seconds=60,
+        reserved_concurrency=1,
+        access=Access(table="write"),
+    ),
+    _flags_admin("admin_flag_list", "GET", "/v1/admin/feature-flags", "Lists the tenant's flags.", read=True),
+    _flags_admin("admin_flag_create", "POST", "/v1/admin/feature-flags", "Creates a flag (version 1)."),
+    _flags_admin("admin_flag_get", "GET", _FLAG, "Reads a flag; its ETag is its version.", read=True),
+    _flags_admin("admin_flag_update", "PUT", _FLAG, "Replaces a flag as a new version (If-Match)."),
+    _flags_admin("admin_flag_archive", "DELETE", _FLAG, "Archives a flag (If-Match): it serves its off value."),
+    _flags_admin("admin_flag_history", "GET", f"{_FLAG}/history", "A flag's versions with diffs.", read=True),
+    _flags_admin("admin_flag_rollback", "POST", f"{_FLAG}/rollback", "Restores an earlier version as a new one."),
+    _flags_admin("admin_segment_list", "GET", "/v1/admin/segments", "Lists the tenant's segments.", read=True),
+    _flags_admin("admin_segment_get", "GET", "/v1/admin/segments/{key}", "Reads a segment.", read=True),
+    _flags_admin("admin_segment_put", "PUT", "/v1/admin/segments/{key}", "Creates or replaces a segment."),
+    _flags_control("admin_kill_switch_get", "GET", "/v1/admin/kill-switch", "What is killed now.", read=True),
+    _flags_control(
+        "admin_kill_switch_set",
+        "POST",
+        "/v1/admin/kill-switch",
+        "Kills or revives a flag, a tag or every flag; in force everywhere within 5 s.",
+    ),
+    _flags_control("admin_flag_settings_get", "GET", "/v1/admin/flag-settings", "Flag settings.", read=True),
+    _flags_control(
+        "admin_flag_settings_put",
+        "PUT",
+        "/v1/admin/flag-settings",
+        "Sets the client attributes allowed in evaluation and the exposure sample rate.",
+    ),
+    _flags_control("admin_rollout_get", "GET", f"{_FLAG}/rollout", "A flag's rollout plan and guard.", read=True),
+    _flags_control("admin_rollout_start", "PUT", f"{_FLAG}/rollout", "Starts a guarded progressive rollout."),
+    _flags_control("admin_rollout_cancel", "DELETE", f"{_FLAG}/rollout", "Stops a rollout where it stands."),
+    _flags_control(
+        "admin_flag_exposures", "GET", f"{_FLAG}/exposures", "Sampled exposures per day and variant.", read=True
+    ),
+)
+
+CATALOG = CATALOG + FLAGS
 
 
 def by_name(name: str) -> Function:

@@ -19,7 +19,7 @@ app = create_app()
 )
 def onboarding_sample_workflow() -> SampleConfiguration:
     caller = require_caller(app.current_event.raw_event)
-    return onboarding_service().sample_configuration(caller.tenant, caller.subject)
+    return onboarding_service().seen_as(caller.attributes).sample_configuration(caller.tenant, caller.subject)
 
 
 lambda_handler = entrypoints.http(app)

@@ -22,7 +22,7 @@ app = create_app()
 )
 def onboarding_status() -> Response[OnboardingStatus]:
     caller = require_caller(app.current_event.raw_event)
-    status, version = onboarding_service().status(caller.tenant, caller.subject)
+    status, version = onboarding_service().seen_as(caller.attributes).status(caller.tenant, caller.subject)
     return versioned_response(status, version)
 
 

@@ -15,6 +15,7 @@ import pytest
 from firstmile.config import reset_settings
 from firstmile.onboarding.runtime import reset_onboarding_runtime
 from firstmile.platform.aws import reset_clients
+from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE
 from firstmile.platform.table import MAIN_TABLE
 from functions.catalog import MIGRATION_QUEUE
 from local.emulator import Emulator
@@ -39,6 +40,8 @@ class Deployment:
     queue_url: str
     # The onboarding migration queue (functions.catalog.MIGRATION_QUEUE) of this deployment.
     migration_queue_url: str = ""
+    # The flag exposure queue (firstmile.platform.resources.FLAG_EXPOSURES_QUEUE) of this deployment.
+    exposure_queue_url: str = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
@@ -63,7 +66,12 @@ def deployment(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deplo
     s3.create_bucket(Bucket=bucket)
     queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
     migration_queue_url = sqs.create_queue(QueueName=f"onboarding-migrations-{suffix}")["QueueUrl"]
-    queue_urls = {"scheduler-dlq": queue_url, MIGRATION_QUEUE: migration_queue_url}
+    exposure_queue_url = sqs.create_queue(QueueName=f"flag-exposures-{suffix}")["QueueUrl"]
+    queue_urls = {
+        "scheduler-dlq": queue_url,
+        MIGRATION_QUEUE: migration_queue_url,
+        FLAG_EXPOSURES_QUEUE: exposure_queue_url,
+    }
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
     monkeypatch.setenv("FIRSTMILE_TABLE_NAME", table_name)
     monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", bucket)
@@ -72,13 +80,14 @@ def deployment(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deplo
     reset_settings()
     reset_clients()
     reset_onboarding_runtime()
-    yield Deployment(emulator, table_name, bucket, queue, queue_url, migration_queue_url)
+    yield Deployment(emulator, table_name, bucket, queue, queue_url, migration_queue_url, exposure_queue_url)
     reset_onboarding_runtime()
     for cleanup in (
         lambda: dynamodb.delete_table(TableName=table_name),
         lambda: _empty_and_delete_bucket(s3, bucket),
         lambda: sqs.delete_queue(QueueUrl=queue_url),
         lambda: sqs.delete_queue(QueueUrl=migration_queue_url),
+        lambda: sqs.delete_queue(QueueUrl=exposure_queue_url),
     ):
         # A test may already have removed a resource on purpose.
         with contextlib.suppress(Exception):

@@ -386,7 +386,7 @@ def test_the_gate_reads_results_as_on_off_or_unknown() -> None:
     assert gate("broken") is None
     assert gate("colour") is None
     assert gate("colour-off") is False
-    assert gate("nope") is None
+    assert gate("nope") is False  # a flag the tenant does not have is off, not unknown
     assert gate("never-evaluated") is None
     assert logic.gate_from_results(logic.evaluate_all(gate_flags(), context(plan="free")))("on-for-pros") is False
 
@@ -396,11 +396,11 @@ def test_the_lazy_gate_evaluates_each_flag_once_per_user() -> None:
 
     assert gate("on-for-pros") is True
     assert gate("on-for-pros") is True
-    assert gate("nope") is None
+    assert gate("nope") is False
 
 
 def test_the_gate_drives_onboarding_step_visibility() -> None:
-    # Given a flow with a step gated on a flag that is on for pros, one on a broken flag, one on an unknown flag
+    # Given a flow with a step gated on a flag that is on for pros, one on a broken flag
     flow = FlowDefinition(
         name="Getting started",
         steps=[

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -28,6 +28,7 @@ from firstmile.flags.models import (
     EvaluationReason,
     EvaluationResult,
     FlagSet,
+    FlagSettings,
     KillSwitch,
 )
 from firstmile.observability import logger
@@ -41,10 +42,12 @@ KILL_SWITCH_BOUND_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class FlagEpoch:
-    """The part of a tenant's flags read on every check: which version the set is at, and what is killed."""
+    """The part of a tenant's flags read on every check: which version the set is at, what is killed, and the
+    tenant's flag settings (what clients may supply, how exposures are sampled)."""
 
     version: int
     kill_switch: KillSwitch
+    settings: FlagSettings = field(default_factory=FlagSettings)
 
 
 class FlagSetSource(Protocol):
@@ -72,6 +75,7 @@ class Freshness(StrEnum):
 class _Entry:
     version: int
     kill_switch: KillSwitch
+    settings: FlagSettings
     flag_set: FlagSet
     compiled: logic.CompiledFlagSet
     checked_at: float
@@ -106,6 +110,16 @@ class FlagSetCache:
         """How fresh the tenant's set is after bringing it up to date (what the next evaluation will use)."""
         return self._refresh(tenant)[1]
 
+    def settings(self, tenant: str) -> FlagSettings:
+        """The tenant's flag settings as of the last good check (the defaults for a tenant without flags)."""
+        entry = self._refresh(tenant)[0]
+        return entry.settings if entry is not None else FlagSettings()
+
+    def version(self, tenant: str) -> int:
+        """The flag-set version evaluations of the tenant use now (0: no flags)."""
+        entry = self._refresh(tenant)[0]
+        return entry.version if entry is not None else 0
+
     def evaluate(self, tenant: str, key: str, context: EvaluationContext) -> EvaluationResult:
         return self.evaluate_all(tenant, context, [key])[key]
 
@@ -123,8 +137,10 @@ class FlagSetCache:
     def gate(self, tenant: str, context: EvaluationContext) -> logic.FlagGate:
         """The onboarding gate for one user: on/off per flag key, ``None`` when it cannot say."""
         entry, freshness = self._refresh(tenant)
-        if entry is None or freshness is Freshness.EXPIRED:
+        if freshness is Freshness.EXPIRED:
             return lambda _key: None
+        if entry is None:  # the tenant has no flags: every gating flag is off
+            return lambda _key: False
         return logic.flag_gate(entry.compiled, context)
 
     # --- keeping sets up to date ------------------------------------------------------------------------------
@@ -153,13 +169,21 @@ class FlagSetCache:
         if entry is None or entry.version != epoch.version:
             flag_set = self._source.load(tenant)
             flag_set = flag_set.model_copy(update={"kill_switch": epoch.kill_switch})
-            entry = _Entry(epoch.version, epoch.kill_switch, flag_set, logic.compile_flag_set(flag_set), now)
+            entry = _Entry(
+                epoch.version, epoch.kill_switch, epoch.settings, flag_set, logic.compile_flag_set(flag_set), now
+            )
         elif entry.kill_switch != epoch.kill_switch:
             flag_set = entry.flag_set.model_copy(update={"kill_switch": epoch.kill_switch})
             entry = _Entry(
-                epoch.version, epoch.kill_switch, flag_set, entry.compiled.with_kill_switch(epoch.kill_switch), now
+                epoch.version,
+                epoch.kill_switch,
+                epoch.settings,
+                flag_set,
+                entry.compiled.with_kill_switch(epoch.kill_switch),
+                now,
             )
         else:
+            entry.settings = epoch.settings
             entry.checked_at = now
         self._entries[tenant] = entry
         self._empty.pop(tenant, None)

@@ -656,10 +656,13 @@ def _compiled(flags: FlagSet | CompiledFlagSet) -> CompiledFlagSet:
 
 
 def gate_verdict(result: EvaluationResult | None) -> bool | None:
-    """Read a result as on/off for gating: a boolean flag's value; ``False`` for any disabled or killed flag;
-    ``None`` (cannot say) for a missing result, an ``ERROR``, or a variants flag that is not disabled."""
-    if result is None or result.reason is _ERROR:
+    """Read a result as on/off for gating: a boolean flag's value; ``False`` for any disabled or killed flag, and
+    for a flag the tenant does not have; ``None`` (cannot say) for a missing result, any other ``ERROR``, or a
+    variants flag that is not disabled."""
+    if result is None:
         return None
+    if result.reason is _ERROR:
+        return False if result.error is EvaluationError.FLAG_NOT_FOUND else None
     if result.reason is _DISABLED:
         return False
     return result.value if isinstance(result.value, bool) else None

@@ -52,6 +52,8 @@ MAX_SEGMENT_USERS = 5_000
 MAX_USER_ID = 256
 # A flag is stored as one DynamoDB item (400 KB at most, with its keys and history pointers).
 MAX_FLAG_BYTES = 300 * 1024
+MAX_CLIENT_ATTRIBUTES = 20
+DEFAULT_EXPOSURE_SAMPLE_RATE = 0.1
 # Regular expressions: the pattern's length, and the longest attribute value they are run on (longer: no match).
 MAX_REGEX_LENGTH = 256
 MAX_REGEX_SUBJECT = 512
@@ -583,6 +585,35 @@ class FlagSet(BaseModel):
         for key, segment in self.segments.items():
             if segment.key != key:
                 raise ValueError(f"segment {segment.key!r} is filed under {key!r}")
+        return self
+
+
+# --- the tenant's flag settings ----------------------------------------------------------------------------
+
+
+class FlagSettings(BaseModel):
+    """How a tenant's clients may evaluate flags.
+
+    ``client_attributes`` are the attributes a client may supply to ``POST /v1/flags/evaluate``; any other is refused,
+    and the token's own attributes (vouched for by the customer's backend) always win over a client's. Exposure events
+    are sampled at ``exposure_sample_rate`` (0 turns them off).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_attributes: Annotated[list[AttributeName], Field(max_length=MAX_CLIENT_ATTRIBUTES)] = Field(
+        default_factory=list
+    )
+    exposure_sample_rate: Annotated[float, Field(ge=0.0, le=1.0)] = DEFAULT_EXPOSURE_SAMPLE_RATE
+    version: Annotated[int, Field(ge=0, description="Increases with every change; 0 before the first")] = 0
+
+    @model_validator(mode="after")
+    def _allowed_names(self) -> FlagSettings:
+        reserved = sorted(set(self.client_attributes) & RESERVED_ATTRIBUTES)
+        if reserved:
+            raise ValueError(f"these attributes come from the token and cannot be client-supplied: {reserved}")
+        if len(set(self.client_attributes)) != len(self.client_attributes):
+            raise ValueError("client_attributes must be unique")
         return self
 
 

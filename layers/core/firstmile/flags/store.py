@@ -31,7 +31,8 @@ by ``TransactionConflict`` wrote nothing, so it is sent again a few times after 
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
@@ -40,7 +41,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from firstmile.flags.cache import FlagEpoch
 from firstmile.flags.history import FlagHistoryEntry, flag_diff
-from firstmile.flags.models import Flag, FlagSet, KillSwitch, Segment
+from firstmile.flags.models import Flag, FlagSet, FlagSettings, KillSwitch, Segment
+from firstmile.flags.rollout import RolloutPlan, RolloutStatus
+from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchState
 from firstmile.http.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.platform.errors import (
     DependencyUnavailableError,
@@ -59,6 +62,19 @@ _FLAG_PREFIX = "FLAG#"
 _HISTORY_PREFIX = "HISTORY#"
 _SEGMENT_PREFIX = "SEGMENT#"
 _EPOCH_SK = "EPOCH"
+_ROLLOUT_PREFIX = "ROLLOUT#"
+# The one partition that lists every active rollout plan of the deployment, for the scheduled job.
+ACTIVE_ROLLOUTS_PARTITION = "FLAG_ROLLOUTS#ACTIVE"
+_EXPOSURE_RETENTION_DAYS = 90
+_EPOCH_ATTRIBUTES = {
+    "#v": "version",
+    "#all": "all",
+    "#flags": "flags",
+    "#tags": "tags",
+    "#ca": "client_attributes",
+    "#rate": "exposure_sample_rate",
+    "#sv": "settings_version",
+}
 _deserializer = TypeDeserializer()
 
 
@@ -102,6 +118,19 @@ def _epoch_key(tenant: str) -> dict[str, str]:
     return {"pk": flags_partition(tenant), "sk": _EPOCH_SK}
 
 
+def _plan_key(tenant: str, key: str) -> dict[str, str]:
+    return {"pk": flags_partition(tenant), "sk": f"{_ROLLOUT_PREFIX}{key}"}
+
+
+def _active_plan_key(tenant: str, key: str) -> dict[str, str]:
+    return {"pk": ACTIVE_ROLLOUTS_PARTITION, "sk": f"{tenant}#{key}"}
+
+
+def exposures_partition(tenant: str) -> str:
+    """Sampled exposure counts of a tenant's flags: ``sk = <flag>#<day>#<variant>``."""
+    return f"TENANT#{tenant}#FLAGEXPOSURES"
+
+
 # --- items -------------------------------------------------------------------------------------------------
 
 
@@ -132,8 +161,37 @@ def _kill_switch_of(item: dict[str, Any]) -> KillSwitch:
     )
 
 
+def _settings_of(item: dict[str, Any]) -> FlagSettings:
+    if "settings_version" not in item:
+        return FlagSettings()
+    return FlagSettings(
+        client_attributes=[str(a) for a in item.get("client_attributes") or ()],
+        exposure_sample_rate=float(item.get("exposure_sample_rate", 0)),
+        version=int(item["settings_version"]),
+    )
+
+
 def _epoch_of(item: dict[str, Any]) -> FlagEpoch:
-    return FlagEpoch(version=int(item.get("version", 0)), kill_switch=_kill_switch_of(item))
+    return FlagEpoch(
+        version=int(item.get("version", 0)), kill_switch=_kill_switch_of(item), settings=_settings_of(item)
+    )
+
+
+def _kill_switch_state_of(item: dict[str, Any] | None) -> KillSwitchState:
+    if not item:
+        return KillSwitchState()
+    killed = _kill_switch_of(item)
+    return KillSwitchState(
+        all=killed.all,
+        flags=sorted(killed.flags),
+        tags=sorted(killed.tags),
+        updated_at=item.get("kill_switch_updated_at"),
+        updated_by=item.get("kill_switch_updated_by"),
+    )
+
+
+def _plan_of(item: dict[str, Any]) -> RolloutPlan:
+    return RolloutPlan.model_validate(plain(item["plan"]))
 
 
 def _typed_item(raw: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -143,6 +201,10 @@ def _typed_item(raw: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
+
+
+class _ConditionFailed(Exception):  # noqa: N818 - a signal inside the store, never raised out of it
+    pass
 
 
 class FlagStore:
@@ -169,14 +231,25 @@ class FlagStore:
         item = self._get(_flag_key(tenant, key))
         return _flag_of(item) if item else None
 
-    def replace_flag(self, tenant: str, flag: Flag, expected_version: int, actor: str, at: datetime) -> Flag:
+    def replace_flag(
+        self,
+        tenant: str,
+        flag: Flag,
+        expected_version: int,
+        actor: str,
+        at: datetime,
+        *,
+        also: Sequence[dict[str, Any]] = (),
+    ) -> Flag:
         """Store ``flag`` as version ``expected_version + 1`` with a history entry holding its diff from the stored
         version, and add one to the epoch version. ``FlagConflictError`` with the stored flag when its version is not
         ``expected_version``; ``NotFoundError`` when there is no such flag.
 
         One consistent GetItem (the version the diff is taken against) and one TransactWriteItems conditioned on
         that version still being stored. Archiving is a replace with ``archived = true``; a rollback is a replace
-        with the content of ``get_history_version`` (it gets a new version number).
+        with the content of ``get_history_version`` (it gets a new version number). ``also`` are more writes for
+        the same transaction (a rollout plan's step, ``plan_writes``); if one of their conditions fails, nothing is
+        written and ``FlagConflictError`` is raised.
         """
         previous = self.get_flag(tenant, flag.key)
         if previous is None:
@@ -184,7 +257,7 @@ class FlagStore:
         if previous.version != expected_version:
             raise FlagConflictError(previous)
         stored = flag.model_copy(update={"version": expected_version + 1})
-        reasons = self._write_flag(tenant, stored, previous, actor, at)
+        reasons = self._write_flag(tenant, stored, previous, actor, at, also)
         if reasons is None:
             return stored
         self._refuse_contention(tenant, reasons)
@@ -234,44 +307,213 @@ class FlagStore:
         items, next_cursor = self._page(tenant, _SEGMENT_PREFIX, limit=limit, cursor=cursor)
         return Page[Segment](items=[_segment_of(item) for item in items], next_cursor=next_cursor)
 
+    # --- rollout plans -------------------------------------------------------------------------------------
+
+    def plan_writes(self, tenant: str, plan: RolloutPlan, expected_version: int | None) -> list[dict[str, Any]]:
+        """The writes that store ``plan`` (for ``replace_flag(also=...)`` or ``put_plan``): the plan item, on
+        condition that its stored version is ``expected_version`` (``None``: that no active plan is stored), and
+        its entry in the deployment's list of active plans, put while active and deleted once it ended."""
+        item = {
+            **_plan_key(tenant, plan.flag_key),
+            "kind": "flag_rollout",
+            "key": plan.flag_key,
+            "version": plan.version,
+            "status": plan.status.value,
+            "plan": _json_map(plan),
+        }
+        put: dict[str, Any] = {"TableName": self._table.name, "Item": item}
+        if expected_version is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk) OR #status <> :active"
+            put["ExpressionAttributeNames"] = {"#status": "status"}
+            put["ExpressionAttributeValues"] = {":active": RolloutStatus.ACTIVE.value}
+        else:
+            put["ConditionExpression"] = "#v = :expected"
+            put["ExpressionAttributeNames"] = {"#v": "version"}
+            put["ExpressionAttributeValues"] = {":expected": expected_version}
+        index_key = _active_plan_key(tenant, plan.flag_key)
+        if plan.status is RolloutStatus.ACTIVE:
+            listed = {"Put": {"TableName": self._table.name, "Item": {**index_key, "kind": "flag_rollout_active"}}}
+        else:
+            listed = {"Delete": {"TableName": self._table.name, "Key": index_key}}
+        return [{"Put": put}, listed]
+
+    def put_plan(self, tenant: str, plan: RolloutPlan, expected_version: int | None) -> RolloutPlan:
+        """Store ``plan`` alone (a cancellation, a new guard reading): one TransactWriteItems of ``plan_writes``.
+        ``VersionConflictError`` with the stored plan when its condition fails."""
+        reasons = transact(self._table, self.plan_writes(tenant, plan, expected_version))
+        if reasons is None:
+            return plan
+        if all(r.get("Code") != CONDITION_FAILED for r in reasons):
+            raise DependencyUnavailableError("table", f"the rollout of {plan.flag_key} stayed contended")
+        stored = self.get_plan(tenant, plan.flag_key)
+        raise VersionConflictError(
+            stored.model_dump(mode="json") if stored else None, stored.version if stored else None
+        )
+
+    def get_plan(self, tenant: str, key: str) -> RolloutPlan | None:
+        """The flag's rollout plan, the last one if it ended: one consistent GetItem."""
+        item = self._get(_plan_key(tenant, key))
+        return _plan_of(item) if item else None
+
+    def active_plans(self) -> list[tuple[str, str]]:
+        """(tenant, flag key) of every active plan of the deployment: one Query of the list's partition, paged."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(ACTIVE_ROLLOUTS_PARTITION),
+            "ConsistentRead": True,
+        }
+        found: list[tuple[str, str]] = []
+        while True:
+            response = table_call(lambda: self._table.query(**query))
+            for item in response.get("Items", []):
+                tenant, _, key = str(item["sk"]).rpartition("#")
+                found.append((tenant, key))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return found
+            query["ExclusiveStartKey"] = last
+
+    # --- exposures -----------------------------------------------------------------------------------------
+
+    def add_exposures(self, tenant: str, counts: Mapping[tuple[str, str, str], tuple[int, float]]) -> None:
+        """Add sampled exposure counts: ``(flag, day, variant) -> (events, estimated evaluations)``. One UpdateItem
+        (ADD) per key; the counters expire 90 days after their day."""
+        for (flag_key, day, variant), (sampled, estimated) in counts.items():
+            expires = datetime.fromisoformat(day) + timedelta(days=_EXPOSURE_RETENTION_DAYS)
+            request: dict[str, Any] = {
+                "Key": {"pk": exposures_partition(tenant), "sk": f"{flag_key}#{day}#{variant}"},
+                "UpdateExpression": (
+                    "SET #kind = :kind, #flag = :flag, #day = :day, #variant = :variant, #exp = :exp "
+                    "ADD #sampled :sampled, #estimated :estimated"
+                ),
+                "ExpressionAttributeNames": {
+                    "#kind": "kind",
+                    "#flag": "flag",
+                    "#day": "day",
+                    "#variant": "variant",
+                    "#exp": "expires_at",
+                    "#sampled": "sampled",
+                    "#estimated": "estimated",
+                },
+                "ExpressionAttributeValues": {
+                    ":kind": "flag_exposure",
+                    ":flag": flag_key,
+                    ":day": day,
+                    ":variant": variant,
+                    ":exp": int(expires.timestamp()),
+                    ":sampled": sampled,
+                    ":estimated": storable(round(estimated, 3)),
+                },
+            }
+            table_call(lambda request=request: self._table.update_item(**request))  # type: ignore[misc]
+
+    def exposure_counts(self, tenant: str, key: str, since: date) -> list[ExposureCount]:
+        """The flag's exposure counts per day and variant from ``since`` on: one Query, paged to the end."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(exposures_partition(tenant))
+            & Key("sk").between(f"{key}#{since.isoformat()}", f"{key}#~"),
+        }
+        counts: list[ExposureCount] = []
+        while True:
+            response = table_call(lambda: self._table.query(**query))
+            counts.extend(
+                ExposureCount(
+                    day=item["day"],
+                    variant=str(item["variant"]),
+                    sampled=int(item.get("sampled", 0)),
+                    estimated=float(item.get("estimated", 0)),
+                )
+                for item in response.get("Items", [])
+            )
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return counts
+            query["ExclusiveStartKey"] = last
+
     # --- the epoch and the kill switch ---------------------------------------------------------------------
 
     def set_kill_switch(self, tenant: str, kill_switch: KillSwitch, actor: str, at: datetime) -> KillSwitch:
-        """Store the tenant's kill-switch state (replacing the previous one) on the epoch item: one UpdateItem,
-        sent again when it meets a concurrent flag change. The epoch version stays: caches compare kill switches."""
-        request: dict[str, Any] = {
-            "Key": _epoch_key(tenant),
-            "UpdateExpression": "SET #kind = :kind, #all = :all, #flags = :flags, #tags = :tags, #at = :at, #by = :by",
-            "ExpressionAttributeNames": {
-                "#kind": "kind",
-                "#all": "all",
-                "#flags": "flags",
-                "#tags": "tags",
-                "#at": "kill_switch_updated_at",
-                "#by": "kill_switch_updated_by",
-            },
-            "ExpressionAttributeValues": {
-                ":kind": "flag_epoch",
-                ":all": kill_switch.all,
-                ":flags": sorted(kill_switch.flags),
-                ":tags": sorted(kill_switch.tags),
-                ":at": _iso(at),
-                ":by": actor,
-            },
+        """Store the tenant's whole kill-switch state (replacing the previous one) on the epoch item: one UpdateItem.
+        The epoch version stays: caches compare kill switches. Killed flags and tags are string sets, so
+        ``change_kill_switch`` can add and remove single members without reading first."""
+        sets = {"#flags": sorted(kill_switch.flags), "#tags": sorted(kill_switch.tags)}
+        names = {"#kind": "kind", "#all": "all", "#at": "kill_switch_updated_at", "#by": "kill_switch_updated_by"}
+        values: dict[str, Any] = {":kind": "flag_epoch", ":all": kill_switch.all, ":at": _iso(at), ":by": actor}
+        assignments = ["#kind = :kind", "#all = :all", "#at = :at", "#by = :by"]
+        removals: list[str] = []
+        for placeholder, members in sets.items():
+            names[placeholder] = placeholder[1:]
+            if members:
+                values[f":{placeholder[1:]}"] = set(members)
+                assignments.append(f"{placeholder} = :{placeholder[1:]}")
+            else:
+                removals.append(placeholder)
+        expression = "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removals) if removals else "")
+        self._update_epoch(expression, names, values, key=_epoch_key(tenant))
+        return kill_switch
+
+    def change_kill_switch(self, tenant: str, change: KillSwitchChange, actor: str, at: datetime) -> KillSwitchState:
+        """Kill or revive one flag, one tag, or everything: one UpdateItem of the epoch item that adds a member to
+        (or deletes one from) the killed set, so two admins killing two flags at once both stay killed."""
+        names = {"#kind": "kind", "#at": "kill_switch_updated_at", "#by": "kill_switch_updated_by"}
+        values: dict[str, Any] = {":kind": "flag_epoch", ":at": _iso(at), ":by": actor}
+        expression = "SET #kind = :kind, #at = :at, #by = :by"
+        if change.all:
+            names["#all"] = "all"
+            values[":all"] = change.killed
+            expression += ", #all = :all"
+        else:
+            attribute, member = ("flags", change.flag) if change.flag is not None else ("tags", change.tag)
+            names["#member"] = attribute
+            values[":member"] = {member}
+            expression += f" {'ADD' if change.killed else 'DELETE'} #member :member"
+        item = self._update_epoch(expression, names, values, key=_epoch_key(tenant))
+        return _kill_switch_state_of(item)
+
+    def kill_switch_state(self, tenant: str) -> KillSwitchState:
+        """What is killed in the tenant, and who changed it last: one consistent GetItem of the epoch item."""
+        return _kill_switch_state_of(self._get(_epoch_key(tenant)))
+
+    # --- settings ------------------------------------------------------------------------------------------
+
+    def get_settings(self, tenant: str) -> FlagSettings:
+        """The tenant's flag settings (the defaults, version 0, before the first change)."""
+        epoch = self.epoch(tenant)
+        return epoch.settings if epoch is not None else FlagSettings()
+
+    def put_settings(
+        self, tenant: str, settings: FlagSettings, expected_version: int | None, actor: str, at: datetime
+    ) -> FlagSettings:
+        """Replace the tenant's flag settings on the epoch item, as version ``expected_version + 1`` (``None``: on
+        whatever is stored). ``VersionConflictError`` with the stored settings when another change came first."""
+        current = self.get_settings(tenant)
+        base = current.version if expected_version is None else expected_version
+        stored = settings.model_copy(update={"version": base + 1})
+        names = {
+            "#kind": "kind",
+            "#ca": "client_attributes",
+            "#rate": "exposure_sample_rate",
+            "#sv": "settings_version",
         }
-        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
-            try:
-                self._table.update_item(**request)
-            except ClientError as exc:
-                code = aws_error_code(exc)
-                if code == "TransactionConflictException" and attempt < TRANSACT_ATTEMPTS:
-                    pause(attempt)
-                    continue
-                raise DependencyUnavailableError("table", code) from exc
-            except BotoCoreError as exc:
-                raise DependencyUnavailableError("table", type(exc).__name__) from exc
-            return kill_switch
-        raise AssertionError("unreachable")
+        values: dict[str, Any] = {
+            ":kind": "flag_epoch",
+            ":ca": list(stored.client_attributes),
+            ":rate": storable(stored.exposure_sample_rate),
+            ":sv": stored.version,
+            ":base": base,
+        }
+        condition = "attribute_not_exists(#sv) OR #sv = :base" if base == 0 else "#sv = :base"
+        try:
+            self._update_epoch(
+                "SET #kind = :kind, #ca = :ca, #rate = :rate, #sv = :sv",
+                names,
+                values,
+                key=_epoch_key(tenant),
+                condition=condition,
+            )
+        except _ConditionFailed:
+            latest = self.get_settings(tenant)
+            raise VersionConflictError(latest.model_dump(mode="json"), latest.version) from None
+        return stored
 
     def epoch(self, tenant: str) -> FlagEpoch | None:
         """The tenant's flag-set version and kill switch: one strongly consistent GetItem of the epoch item, reading
@@ -280,8 +522,8 @@ class FlagStore:
             lambda: self._table.get_item(
                 Key=_epoch_key(tenant),
                 ConsistentRead=True,
-                ProjectionExpression="#v, #all, #flags, #tags",
-                ExpressionAttributeNames={"#v": "version", "#all": "all", "#flags": "flags", "#tags": "tags"},
+                ProjectionExpression=", ".join(_EPOCH_ATTRIBUTES),
+                ExpressionAttributeNames=_EPOCH_ATTRIBUTES,
             )
         ).get("Item")
         return _epoch_of(item) if item else None
@@ -304,7 +546,13 @@ class FlagStore:
     # --- plumbing ------------------------------------------------------------------------------------------
 
     def _write_flag(
-        self, tenant: str, flag: Flag, previous: Flag | None, actor: str, at: datetime
+        self,
+        tenant: str,
+        flag: Flag,
+        previous: Flag | None,
+        actor: str,
+        at: datetime,
+        also: Sequence[dict[str, Any]] = (),
     ) -> list[dict[str, Any]] | None:
         """The flag (if absent, or if ``previous`` is still stored), its history entry (if absent) and the epoch
         bump, in one transaction; ``None`` when it applied, else the cancellation reasons."""
@@ -333,7 +581,43 @@ class FlagStore:
             put_flag["Put"]["ExpressionAttributeNames"] = {"#v": "version"}
             put_flag["Put"]["ExpressionAttributeValues"] = {":expected": previous.version}
         put_flag["Put"]["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return transact(self._table, [put_flag, self._put(history_item), self._bump_epoch(tenant)])
+        return transact(self._table, [put_flag, self._put(history_item), self._bump_epoch(tenant), *also])
+
+    def _update_epoch(
+        self,
+        expression: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        *,
+        key: dict[str, str],
+        condition: str | None = None,
+    ) -> dict[str, Any]:
+        """One UpdateItem of the epoch item, sent again when it meets a concurrent flag transaction; the item as
+        it is after the update. ``_ConditionFailed`` when ``condition`` does not hold."""
+        request: dict[str, Any] = {
+            "Key": key,
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
+            try:
+                attributes: dict[str, Any] = self._table.update_item(**request).get("Attributes", {})
+            except ClientError as exc:
+                code = aws_error_code(exc)
+                if code == "ConditionalCheckFailedException":
+                    raise _ConditionFailed from exc
+                if code == "TransactionConflictException" and attempt < TRANSACT_ATTEMPTS:
+                    pause(attempt)
+                    continue
+                raise DependencyUnavailableError("table", code) from exc
+            except BotoCoreError as exc:
+                raise DependencyUnavailableError("table", type(exc).__name__) from exc
+            return attributes
+        raise AssertionError("unreachable")
 
     def _put(self, item: dict[str, Any], *, if_absent: bool = True) -> dict[str, Any]:
         """A Put for a transaction, by default on condition that the item is absent."""

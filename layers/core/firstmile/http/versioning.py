@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import BaseModel
 
 from firstmile.http import problems as p
+from firstmile.http.headers import header
 
 _ETAG = re.compile(r'^(?:W/)?"v(\d{1,18})"$')
 
@@ -26,3 +31,13 @@ def parse_if_match(value: str | None) -> int | None:
     if not match:
         raise p.Problem(p.VAL_IF_MATCH_INVALID, 'If-Match must be an ETag this API returned, like "v3".')
     return int(match.group(1))
+
+
+def expected_version(app: APIGatewayHttpResolver) -> int | None:
+    """The version the client expects, from the request's ``If-Match``; ``None`` when absent or ``*``."""
+    return parse_if_match(header(app.current_event.headers, "If-Match"))
+
+
+def versioned_response(model: BaseModel, version: int, status_code: int = 200) -> Response[Any]:
+    """``model`` as JSON with the strong ``ETag`` of ``version``."""
+    return Response(status_code, "application/json", model.model_dump(mode="json"), headers={"ETag": etag_for(version)})

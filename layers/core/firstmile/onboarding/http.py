@@ -6,26 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from pydantic import BaseModel
 
 from firstmile.http.auth import require_caller
-from firstmile.http.headers import header
 from firstmile.http.idempotency import idempotent
-from firstmile.http.versioning import etag_for, parse_if_match
+from firstmile.http.versioning import expected_version, versioned_response
 from firstmile.onboarding.models import OnboardingStatus
 from firstmile.onboarding.runtime import onboarding_service
 from firstmile.onboarding.service import OnboardingService
-
-
-def expected_version(app: APIGatewayHttpResolver) -> int | None:
-    """The progress (or draft) version the client expects, from ``If-Match``; ``None`` when absent or ``*``."""
-    return parse_if_match(header(app.current_event.headers, "If-Match"))
-
-
-def versioned_response(model: BaseModel, version: int, status_code: int = 200) -> Response[Any]:
-    """``model`` as JSON with the strong ``ETag`` of ``version``."""
-    return Response(status_code, "application/json", model.model_dump(mode="json"), headers={"ETag": etag_for(version)})
-
 
 ProgressChange = Callable[[OnboardingService, str, str, int | None], tuple[OnboardingStatus, int]]
 """A change of one user's progress: (service, tenant, user, expected version) -> (status, progress version)."""
@@ -41,7 +28,9 @@ def change_progress(app: APIGatewayHttpResolver, change: ProgressChange) -> Resp
     expected = expected_version(app)
 
     def produce() -> Response[Any]:
-        status, version = change(onboarding_service(), caller.tenant, caller.subject, expected)
+        status, version = change(
+            onboarding_service().seen_as(caller.attributes), caller.tenant, caller.subject, expected
+        )
         return versioned_response(status, version)
 
     return idempotent(app, produce)

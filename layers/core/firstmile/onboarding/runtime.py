@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from firstmile.config import get_settings
+from firstmile.flags.runtime import flag_service, reset_flags_runtime
 from firstmile.identity.runtime import audit_store
 from firstmile.onboarding.service import OnboardingService
 from firstmile.onboarding.store import OnboardingStore
@@ -21,11 +22,17 @@ def onboarding_store() -> OnboardingStore:
 
 @lru_cache(maxsize=1)
 def onboarding_service() -> OnboardingService:
-    """Flows, progress and migrations; published flow versions are cached for the container's life."""
-    return OnboardingService.from_settings(onboarding_store(), audit_store())
+    """Flows, progress and migrations; published flow versions are cached for the container's life. Gated steps
+    ask the container's flag cache (``FlagService.gate_for``)."""
+    return OnboardingService.from_settings(
+        onboarding_store(),
+        audit_store(),
+        gate_for=lambda tenant, user, attributes: flag_service().gate_for(tenant, user, attributes),
+    )
 
 
 def reset_onboarding_runtime() -> None:
     """Forget the cached service (tests switch deployments)."""
     onboarding_service.cache_clear()
     onboarding_store.cache_clear()
+    reset_flags_runtime()

@@ -11,6 +11,7 @@ Published flow versions never change, so each container keeps the ones it has re
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -18,7 +19,7 @@ import random
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -63,8 +64,8 @@ from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
 from firstmile.platform.versioned import retry_on_conflict
 
 T = TypeVar("T")
-GateFor = Callable[[str, str], FlagGate]
-"""The flag gate for one user of one tenant."""
+GateFor = Callable[[str, str, Mapping[str, str]], FlagGate]
+"""The flag gate for one user of one tenant, with the attributes their token carries."""
 
 _VERSION_CACHE_SIZE = 256
 
@@ -77,7 +78,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _no_flags(_tenant: str, _user: str) -> FlagGate:
+def _no_flags(_tenant: str, _user: str, _attributes: Mapping[str, str]) -> FlagGate:
     return logic.flags_unavailable
 
 
@@ -111,13 +112,25 @@ class OnboardingService:
         self._page_size = migration_page_size
         self._batch_size = migration_batch_size
         self._versions: OrderedDict[tuple[str, str, int], FlowVersion] = OrderedDict()
+        # The caller's token attributes, for flag gates (``seen_as``); none for admin and worker calls.
+        self._attributes: Mapping[str, str] = {}
+
+    def seen_as(self, attributes: Mapping[str, str]) -> OnboardingService:
+        """This service for one caller: gating flags are evaluated with ``attributes`` (their token's). A shallow
+        copy: it shares the store and the cache of published versions."""
+        view = copy.copy(self)
+        view._attributes = dict(attributes)
+        return view
 
     @classmethod
-    def from_settings(cls, store: OnboardingStore, audit: AuditStore) -> OnboardingService:
+    def from_settings(
+        cls, store: OnboardingStore, audit: AuditStore, *, gate_for: GateFor = _no_flags
+    ) -> OnboardingService:
         settings = get_settings()
         return cls(
             store,
             audit,
+            gate_for=gate_for,
             queue=JsonQueue(ONBOARDING_MIGRATIONS_QUEUE),
             sample_user_ttl_days=settings.sample_user_ttl_days,
             dry_run_max_users=settings.migration_dry_run_max_users,
@@ -130,12 +143,12 @@ class OnboardingService:
         the tenant has none)."""
         progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user)
         flow = self._version(tenant, progress.flow_id, progress.flow_version)
-        return logic.status_view(progress, flow, self._gate_for(tenant, user)), progress.version
+        return logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes)), progress.version
 
     def step(
         self, tenant: str, user: str, command: StepCommand, expected_version: int | None
     ) -> tuple[OnboardingStatus, int]:
-        gate = self._gate_for(tenant, user)
+        gate = self._gate_for(tenant, user, self._attributes)
         return self._change(
             tenant,
             user,
@@ -144,7 +157,7 @@ class OnboardingService:
         )
 
     def complete(self, tenant: str, user: str, expected_version: int | None) -> tuple[OnboardingStatus, int]:
-        gate = self._gate_for(tenant, user)
+        gate = self._gate_for(tenant, user, self._attributes)
         return self._change(
             tenant,
             user,
@@ -160,7 +173,7 @@ class OnboardingService:
     def milestone(
         self, tenant: str, user: str, milestone: Milestone, expected_version: int | None
     ) -> tuple[OnboardingStatus, int]:
-        gate = self._gate_for(tenant, user)
+        gate = self._gate_for(tenant, user, self._attributes)
         return self._change(
             tenant,
             user,
@@ -212,14 +225,14 @@ class OnboardingService:
                 )
         except ProgressConflictError as conflict:
             raise self._conflict(tenant, user, conflict.progress) from None
-        return logic.status_view(progress, flow, self._gate_for(tenant, user)), progress.version
+        return logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes)), progress.version
 
     def _conflict(self, tenant: str, user: str, progress: Progress | None) -> VersionConflictError:
         """The 409 a lost race answers: the current status and its version."""
         if progress is None:
             return VersionConflictError(None, None)
         flow = self._version(tenant, progress.flow_id, progress.flow_version)
-        view = logic.status_view(progress, flow, self._gate_for(tenant, user))
+        view = logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes))
         return VersionConflictError(view.model_dump(mode="json"), progress.version)
 
     def _enrol(self, tenant: str, user: str) -> Progress:
@@ -384,7 +397,7 @@ class OnboardingService:
         self._record(
             tenant, actor, "onboarding.user.restarted", f"user:{user}", flow=flow.flow_id, version=flow.version
         )
-        return logic.status_view(progress, flow, self._gate_for(tenant, user)), progress.version
+        return logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes)), progress.version
 
     def create_sample_users(self, tenant: str, request: SampleUsersRequest, actor: str) -> SampleUsersCreated:
         """Generate demo users that walk the real state machine, each with its own plausible history over the last

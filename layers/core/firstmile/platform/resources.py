@@ -25,6 +25,9 @@ STREAM_FAILURES_QUEUE = "stream-failures"
 # Onboarding migrations fan out through this queue: pages of users to list, batches of users to migrate.
 ONBOARDING_MIGRATIONS_QUEUE = "onboarding-migrations"
 
+# Sampled flag exposure events, counted per flag, day and variant by the exposure worker.
+FLAG_EXPOSURES_QUEUE = "flag-exposures"
+
 # The Secrets Manager secret holding the private signing keys; deployed as ``firstmile-<stage>-signing-keys``.
 SIGNING_KEYS_SECRET = "signing-keys"  # noqa: S105 - a name, not a secret
 

@@ -1,0 +1,32 @@
+"""GET /v1/admin/feature-flags: the tenant's flags in key order, archived ones included."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from firstmile import entrypoints
+from firstmile.flags.models import Flag
+from firstmile.flags.runtime import flag_service
+from firstmile.http.auth import require_caller
+from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from firstmile.http.problems import problem_responses
+from firstmile.http.resolver import create_app
+
+app = create_app()
+
+
+@app.get(
+    "/v1/admin/feature-flags",
+    summary="List feature flags",
+    tags=["flags admin"],
+    responses=problem_responses(400, 401, 403),
+)
+def list_flags(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Page[Flag]:
+    caller = require_caller(app.current_event.raw_event)
+    return flag_service().list_flags(caller.tenant, limit=limit, cursor=cursor)
+
+
+lambda_handler = entrypoints.http(app)

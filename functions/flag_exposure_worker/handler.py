@@ -1,0 +1,17 @@
+"""The exposure queue's consumer: each message is one sampled evaluation's exposures, counted per flag, day and
+variant. A record that fails returns to the queue alone (partial batch failure), then goes to the dead-letter queue.
+"""
+
+import json
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from firstmile import entrypoints
+from firstmile.flags.runtime import flag_service
+
+
+def count_record(record: SQSRecord) -> None:
+    flag_service().record_exposures(json.loads(record.body))
+
+
+lambda_handler = entrypoints.sqs_batch(count_record)

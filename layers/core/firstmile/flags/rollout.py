@@ -1,0 +1,206 @@
+"""Progressive rollouts: a plan raises one rule's percentage step by step, each step held for a minimum dwell, and a
+guard halts the plan and rolls the percentage back when the users in the rollout do worse than those out of it.
+
+Pure decisions, no I/O: ``decide`` says what the scheduled job does with an active plan at a moment, given the
+flag as stored and, when the plan has a guard, a ``GuardReading``. ``conversion_reading`` computes that reading
+from onboarding progress. Decision 0063 records the choices.
+
+The guard's arms: a user is *in* when their rollout bucket for the flag (``logic.bucket`` over the flag's salt and
+the user id) is below the rule's current threshold, *out* otherwise. Bucketing does not depend on attributes, so
+users the rule's conditions do not match fall into both arms alike and only dilute the difference; the comparison
+stays fair. Only users who enrolled in the guarded flow after the plan started are counted, so earlier users'
+completions do not mask a regression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from firstmile.flags import logic
+from firstmile.flags.models import BUCKETS_PER_PERCENT, RULE_ID_PATTERN, Flag, FlagKey, Rule
+from firstmile.onboarding.models import FLOW_ID_PATTERN, Progress
+
+MAX_STEPS = 20
+MAX_DWELL_MINUTES = 30 * 24 * 60
+MAX_GUARD_USERS = 5_000
+
+
+class RolloutStep(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    percentage: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+    min_dwell_minutes: Annotated[int, Field(ge=0, le=MAX_DWELL_MINUTES)] = 60
+
+    @field_validator("percentage")
+    @classmethod
+    def _resolution(cls, percentage: float) -> float:
+        scaled = percentage * BUCKETS_PER_PERCENT
+        if abs(scaled - round(scaled)) > 1e-6:
+            raise ValueError("a percentage has at most three decimals (steps of 0.001%)")
+        return percentage
+
+
+class ConversionGuard(BaseModel):
+    """Halt when the onboarding completion rate of the users in the rollout falls more than ``max_drop_points``
+    percentage points below that of the users out of it, once each arm has ``min_users_per_arm`` users."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: Literal["onboarding_conversion"] = "onboarding_conversion"
+    flow_id: Annotated[str, Field(pattern=FLOW_ID_PATTERN)]
+    max_drop_points: Annotated[float, Field(gt=0, le=100)] = 5.0
+    min_users_per_arm: Annotated[int, Field(ge=1, le=MAX_GUARD_USERS)] = 30
+    max_users: Annotated[int, Field(ge=10, le=MAX_GUARD_USERS, description="Users read per check, at most")] = 2_000
+
+
+class RolloutPlanRequest(BaseModel):
+    """A plan for one rule of a flag: its percentages in increasing order, each held at least its dwell."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule_id: Annotated[str, Field(pattern=RULE_ID_PATTERN)]
+    steps: Annotated[list[RolloutStep], Field(min_length=1, max_length=MAX_STEPS)]
+    guard: ConversionGuard | None = None
+
+    @model_validator(mode="after")
+    def _increasing(self) -> RolloutPlanRequest:
+        percentages = [step.percentage for step in self.steps]
+        if any(b <= a for a, b in zip(percentages, percentages[1:], strict=False)):
+            raise ValueError("step percentages must increase")
+        return self
+
+
+class RolloutStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    HALTED = "halted"
+    CANCELLED = "cancelled"
+
+
+class GuardReading(BaseModel):
+    """The guard's last measurement."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    users_in: int
+    users_out: int
+    converted_in: int
+    converted_out: int
+    # Completion rates in percent; None when the arm is empty.
+    rate_in: float | None
+    rate_out: float | None
+    sufficient: bool = Field(description="Both arms reached min_users_per_arm")
+    breached: bool
+
+
+class RolloutPlan(RolloutPlanRequest):
+    """A plan as stored: where it stands."""
+
+    flag_key: FlagKey
+    status: RolloutStatus = RolloutStatus.ACTIVE
+    step_index: int = 0
+    started_at: datetime
+    step_started_at: datetime
+    updated_at: datetime
+    # The rule's percentage before the plan began: what a halt restores.
+    initial_percentage: float
+    last_reading: GuardReading | None = None
+    ended_reason: str | None = None
+    version: Annotated[int, Field(ge=1)] = 1
+
+    @property
+    def current_step(self) -> RolloutStep:
+        return self.steps[self.step_index]
+
+
+class Action(StrEnum):
+    WAIT = "wait"
+    ADVANCE = "advance"
+    COMPLETE = "complete"
+    HALT = "halt"
+    # The flag or its rule is gone: the plan ends without touching the flag.
+    ABANDON = "abandon"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+    # The rule's percentage after the action (ADVANCE: the next step; HALT: the initial percentage).
+    percentage: float | None = None
+
+
+def plan_rule(flag: Flag | None, rule_id: str) -> Rule | None:
+    if flag is None or flag.archived:
+        return None
+    return next((rule for rule in flag.rules if rule.id == rule_id), None)
+
+
+def decide(plan: RolloutPlan, flag: Flag | None, reading: GuardReading | None, now: datetime) -> Decision:
+    """What to do with an active plan at ``now``. The guard is read at every check, dwell or not: a breach halts the
+    plan at once. Otherwise the plan moves on when the current step has been held for its dwell."""
+    rule = plan_rule(flag, plan.rule_id)
+    if rule is None:
+        return Decision(Action.ABANDON, f"flag {plan.flag_key} has no rule {plan.rule_id} any more (or is archived)")
+    if reading is not None and reading.breached:
+        return Decision(
+            Action.HALT,
+            f"onboarding conversion in the rollout {reading.rate_in:.1f}% against {reading.rate_out:.1f}% out of it",
+            plan.initial_percentage,
+        )
+    if now - plan.step_started_at < timedelta(minutes=plan.current_step.min_dwell_minutes):
+        return Decision(Action.WAIT, "the step's dwell has not passed")
+    if plan.step_index + 1 < len(plan.steps):
+        following = plan.steps[plan.step_index + 1].percentage
+        return Decision(Action.ADVANCE, f"step {plan.step_index + 1} held for its dwell", following)
+    return Decision(Action.COMPLETE, "the last step held for its dwell")
+
+
+def with_percentage(flag: Flag, rule_id: str, percentage: float) -> Flag:
+    """``flag`` with the percentage of rule ``rule_id`` changed (the other rules as they are)."""
+    rules = [rule.model_copy(update={"percentage": percentage}) if rule.id == rule_id else rule for rule in flag.rules]
+    return Flag.model_validate({**flag.model_dump(), "rules": [r.model_dump() for r in rules]})
+
+
+def conversion_reading(
+    guard: ConversionGuard,
+    flag: Flag,
+    rule: Rule,
+    users: Iterable[Progress],
+    since: datetime,
+    now: datetime,
+) -> GuardReading:
+    """Compare the completion rate of users in the rollout of ``rule`` with that of users out of it, among the users
+    of the guarded flow who enrolled at or after ``since``."""
+    counts = {True: [0, 0], False: [0, 0]}
+    for progress in users:
+        if progress.sample or progress.enrolled_at < since:
+            continue
+        arm = counts[logic.bucket(flag.salt, progress.user) < rule.threshold]
+        arm[0] += 1
+        arm[1] += progress.completed_at is not None
+    (users_in, converted_in), (users_out, converted_out) = counts[True], counts[False]
+    rate_in = 100.0 * converted_in / users_in if users_in else None
+    rate_out = 100.0 * converted_out / users_out if users_out else None
+    sufficient = users_in >= guard.min_users_per_arm and users_out >= guard.min_users_per_arm
+    breached = (
+        sufficient and rate_in is not None and rate_out is not None and rate_out - rate_in > guard.max_drop_points
+    )
+    return GuardReading(
+        at=now,
+        users_in=users_in,
+        users_out=users_out,
+        converted_in=converted_in,
+        converted_out=converted_out,
+        rate_in=rate_in,
+        rate_out=rate_out,
+        sufficient=sufficient,
+        breached=breached,
+    )

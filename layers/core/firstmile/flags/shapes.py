@@ -1,0 +1,128 @@
+"""The shapes the flag routes take and answer: kill-switch changes, the tenant's flag settings, evaluation requests
+and answers, rollbacks, and exposure counts. The flag itself, its segments and its history are in ``models`` and
+``history``; rollout plans in ``rollout``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from firstmile.flags.cache import KILL_SWITCH_BOUND_SECONDS
+from firstmile.flags.models import (
+    MAX_CLIENT_ATTRIBUTES,
+    AttributeName,
+    EvaluationResult,
+    FlagKey,
+    Tag,
+)
+
+MAX_EVALUATE_FLAGS = 100
+MAX_CLIENT_ATTRIBUTE_VALUE = 256
+
+# --- the kill switch ---------------------------------------------------------------------------------------
+
+
+class KillSwitchChange(BaseModel):
+    """Kill (or revive) one flag, every flag carrying a tag, or every flag of the tenant: exactly one of ``flag``,
+    ``tag`` and ``all``. A kill takes effect everywhere within 5 seconds; reviving undoes that kill only (a flag
+    killed by key stays killed when its tag is revived)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flag: FlagKey | None = None
+    tag: Tag | None = None
+    all: bool | None = Field(default=None, description="true: the whole tenant")
+    killed: bool = Field(default=True, description="false revives what this change names")
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KillSwitchChange:
+        named = [self.flag is not None, self.tag is not None, self.all is True]
+        if sum(named) != 1:
+            raise ValueError("name exactly one of flag, tag, or all: true")
+        return self
+
+    @property
+    def target(self) -> str:
+        if self.flag is not None:
+            return f"flag:{self.flag}"
+        if self.tag is not None:
+            return f"tag:{self.tag}"
+        return "all"
+
+
+class KillSwitchState(BaseModel):
+    """What is killed in the tenant now."""
+
+    all: bool = False
+    flags: list[FlagKey] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    effective_within_seconds: float = Field(
+        default=KILL_SWITCH_BOUND_SECONDS,
+        description="Every evaluation serves killed flags' off values within this many seconds of a change",
+    )
+
+
+# --- evaluation --------------------------------------------------------------------------------------------
+
+
+ClientAttributeValue = (
+    Annotated[str, Field(max_length=MAX_CLIENT_ATTRIBUTE_VALUE)]
+    | int
+    | float
+    | bool
+    | Annotated[list[Annotated[str, Field(max_length=MAX_CLIENT_ATTRIBUTE_VALUE)]], Field(max_length=50)]
+)
+
+
+class EvaluationRequest(BaseModel):
+    """Which flags to evaluate for the caller (default: every flag that is not archived), and the client-supplied
+    attributes the tenant allows (``FlagSettings.client_attributes``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flags: Annotated[list[FlagKey] | None, Field(max_length=MAX_EVALUATE_FLAGS)] = None
+    attributes: Annotated[dict[AttributeName, ClientAttributeValue], Field(max_length=MAX_CLIENT_ATTRIBUTES)] = Field(
+        default_factory=dict
+    )
+
+
+class EvaluationAnswer(BaseModel):
+    """The results for one user, keyed by flag key, and the flag-set version they were computed from."""
+
+    flags: dict[str, EvaluationResult]
+    flag_set_version: int = Field(description="The tenant's flag-set version the results come from")
+    freshness: str = Field(description="fresh, stale (the store was unreachable; last good set) or expired")
+
+
+# --- rollback ----------------------------------------------------------------------------------------------
+
+
+class RollbackRequest(BaseModel):
+    """Make a flag as it was at ``version`` again; the result is a new version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Annotated[int, Field(ge=1)]
+
+
+# --- exposures ---------------------------------------------------------------------------------------------
+
+
+class ExposureCount(BaseModel):
+    """Evaluations of one flag that served one variant on one day (UTC), as sampled and as estimated."""
+
+    day: date
+    variant: str
+    sampled: int = Field(description="Exposure events received")
+    estimated: float = Field(description="Evaluations estimated from the samples (each weighs 1 / its sample rate)")
+
+
+class ExposureReport(BaseModel):
+    flag_key: FlagKey
+    counts: list[ExposureCount]
