@@ -15,6 +15,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
 from firstmile.identity.sessions import REUSE_METRIC
 from firstmile.observability import METRICS_NAMESPACE, SERVICE
 
@@ -41,6 +42,25 @@ APPLICATION_ALARMS: tuple[MetricAlarm, ...] = (
             "A refresh token was presented again after it had been rotated (possible theft); its session was revoked."
         ),
         runbook="docs/runbooks/refresh-token-reuse.md",
+    ),
+    MetricAlarm(
+        key="flag-rollout-halted",
+        metric_name=ROLLOUT_HALTED_METRIC,
+        threshold=1,
+        period_minutes=5,
+        description=(
+            "A progressive rollout's guard saw users in the rollout convert worse than users out of it; the plan "
+            "halted and the rule's percentage was rolled back."
+        ),
+        runbook="docs/runbooks/flag-rollout-halted.md",
+    ),
+    MetricAlarm(
+        key="flag-exposures-dropped",
+        metric_name=EXPOSURES_DROPPED_METRIC,
+        threshold=100,
+        period_minutes=15,
+        description="The exposure queue refused sampled exposure events; exposure counts are low until it recovers.",
+        runbook="docs/runbooks/flag-exposures-dropped.md",
     ),
 )
 

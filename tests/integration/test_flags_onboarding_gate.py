@@ -1,0 +1,84 @@
+"""Onboarding's gated steps evaluate their flag through the container's flag cache, with the caller's token
+attributes: shown when the flag is on for the user, hidden with ``flag_off`` when it is off, missing or killed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from firstmile.config import reset_settings
+from firstmile.flags.models import Condition, Flag, Rule, Serve
+from firstmile.flags.runtime import flag_service, reset_flags_runtime
+from firstmile.flags.shapes import KillSwitchChange
+from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
+from firstmile.onboarding.runtime import onboarding_service
+from functions.catalog import by_name
+from tests.factories import FakeLambdaContext, body_of, http_event, load_handler
+from tests.integration.conftest import Deployment
+
+TENANT = "t-gate"
+ADMIN = "admin:u-admin"
+
+
+def _publish_gated_flow() -> None:
+    service = onboarding_service()
+    steps = [
+        StepDefinition(id="welcome", title="Welcome", order=0),
+        StepDefinition(id="invite-team", title="Invite your team", order=1, gating_flag="team-invites"),
+    ]
+    service.create_flow(TENANT, FlowCreate(flow_id="start", name="Start", steps=steps), actor=ADMIN)
+    service.publish(TENANT, "start", None, actor=ADMIN)
+    service.set_default(TENANT, DefaultFlowUpdate(flow_id="start"), actor=ADMIN)
+
+
+def _status(monkeypatch: pytest.MonkeyPatch, user: str, attributes: dict[str, str]) -> dict[str, Any]:
+    monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", "user")
+    reset_settings()
+    route = by_name("onboarding_status").route
+    assert route is not None
+    auth = {"tenant": TENANT, "sub": user, "roles": "user", "attributes": json.dumps(attributes)}
+    event = http_event(route.method, route.path, route_key=route.key, auth=auth)
+    response = load_handler("onboarding_status").lambda_handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 200, response
+    return body_of(response)  # type: ignore[no-any-return]
+
+
+def _visible(status: dict[str, Any]) -> list[str]:
+    return [step["id"] for step in status["steps"]]
+
+
+def _hidden(status: dict[str, Any]) -> dict[str, str]:
+    return {step["id"]: step["reason"] for step in status["hidden_steps"]}
+
+
+def test_a_gated_step_follows_its_flag_for_each_user(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a default flow whose second step is gated by the flag team-invites, which the tenant does not have yet
+    _publish_gated_flow()
+
+    # Then the step is hidden as off (a missing flag is off, not "cannot say")
+    assert _hidden(_status(monkeypatch, "u-pro", {"plan": "pro"})) == {"invite-team": "flag_off"}
+
+    # When the flag is created, on for the pro plan (a token attribute)
+    flag = Flag(
+        key="team-invites",
+        enabled=True,
+        rules=[
+            Rule(
+                id="pros", conditions=[Condition(attribute="plan", operator="eq", value="pro")], serve=Serve(value=True)
+            )
+        ],
+        tags=["collaboration"],
+    )
+    flag_service().create_flag(TENANT, flag, actor=ADMIN)
+    reset_flags_runtime()  # a new container; a warm one sees the change within its 1 s check interval
+
+    # Then a pro user sees the step, a free user does not
+    assert "invite-team" in _visible(_status(monkeypatch, "u-pro", {"plan": "pro"}))
+    assert _hidden(_status(monkeypatch, "u-free", {"plan": "free"})) == {"invite-team": "flag_off"}
+
+    # When its tag is killed, the step is hidden for the pro user too
+    flag_service().change_kill_switch(TENANT, KillSwitchChange(tag="collaboration"), actor=ADMIN)
+    reset_flags_runtime()
+    assert _hidden(_status(monkeypatch, "u-pro", {"plan": "pro"})) == {"invite-team": "flag_off"}
