@@ -395,5 +395,6 @@ def test_the_stored_items_have_the_documented_shapes(store: FlagStore, table: An
         ("SEGMENT#beta-testers", "flag_segment"),
     ]
     epoch, flag, *_ = items
-    assert (epoch["version"], epoch["all"], epoch["flags"], epoch["tags"]) == (3, True, [], [])
+    # Killed flags and tags are string sets; DynamoDB stores no empty set, so nothing killed leaves them out.
+    assert (epoch["version"], epoch["all"], epoch.get("flags"), epoch.get("tags")) == (3, True, None, None)
     assert (flag["key"], flag["version"], flag["flag"]["version"], flag["updated_by"]) == ("new-checkout", 2, 2, ADMIN)

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from firstmile.audit.logic import format_time, next_entry, parse_time, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification, UnreadableEntry
 from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from firstmile.observability import logger
 from firstmile.platform.errors import DependencyUnavailableError, aws_error_code, table_call
 
 if TYPE_CHECKING:
@@ -91,6 +92,19 @@ class AuditStore:
             # Full jitter, capped: contention on one tenant's chain is short-lived.
             self._sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not security
         raise AuditAppendContendedError(event.tenant)
+
+    def record_action(self, tenant: str, actor: str, action: str, target: str, **details: object) -> AuditEntry:
+        """Append what ``actor`` did, with the request's correlation id and ``details`` as text."""
+        return self.record(
+            AuditEvent(
+                tenant=tenant,
+                actor=actor,
+                action=action,
+                target=target,
+                correlation_id=logger.get_correlation_id() or "",
+                details={key: str(value) for key, value in details.items()},
+            )
+        )
 
     def _append(self, entry: AuditEntry, head: ChainHead | None) -> bool:
         sk = _entry_sk(entry)

@@ -15,13 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.flags import errors as e
 from firstmile.flags import logic
 from firstmile.flags import rollout as r
 from firstmile.flags.cache import FlagSetCache
-from firstmile.flags.history import FlagHistoryEntry
+from firstmile.flags.history import FlagHistoryEntry, flag_diff
 from firstmile.flags.models import (
     USER_ID_ATTRIBUTE,
     Condition,
@@ -40,11 +39,13 @@ from firstmile.flags.shapes import (
     KillSwitchChange,
     KillSwitchState,
 )
+from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
 from firstmile.flags.store import FlagExistsError, FlagStore
 from firstmile.http import problems as p
 from firstmile.http.pagination import Page
 from firstmile.observability import logger, metrics
 from firstmile.onboarding.models import Progress
+from firstmile.platform.errors import NotFoundError
 
 MAX_EXPOSURE_DAYS = 90
 # Conditions on user_id that name users: a user is taken out of them on erasure.
@@ -251,7 +252,7 @@ class FlagService:
             self._exposures.send([message])
         except Exception as exc:  # the answer matters more than one sample
             logger.warning("exposure event not sent", extra={"tenant": tenant, "error": type(exc).__name__})
-            metrics.add_metric(name="FlagExposuresDropped", unit="Count", value=len(served))
+            metrics.add_metric(name=EXPOSURES_DROPPED_METRIC, unit="Count", value=len(served))
 
     # --- exposures -----------------------------------------------------------------------------------------
 
@@ -395,7 +396,7 @@ class FlagService:
                 reason=decision.reason,
             )
             # The alarm: a metric the deployment alarms on, and an error line with everything an operator needs.
-            metrics.add_metric(name="FlagRolloutHalted", unit="Count", value=1)
+            metrics.add_metric(name=ROLLOUT_HALTED_METRIC, unit="Count", value=1)
             logger.error(
                 "rollout halted by its guard",
                 extra={
@@ -456,9 +457,13 @@ class FlagService:
     # --- erasure -------------------------------------------------------------------------------------------
 
     def forget_user(self, tenant: str, user: str) -> list[str]:
-        """Remove a user's id from every segment's user list and every condition on ``user_id`` (erasure). Each
-        change is a new version (flags) or a saved segment, audited as ``system:erasure`` without the id. Returns
-        what changed, as ``flag:<key>`` / ``segment:<key>``."""
+        """Remove a user's id from every segment's user list, every condition on ``user_id``, and every stored
+        version of every flag (erasure, decision 0066). A flag that names the user now gets a new version without
+        them; its history is then rewritten so that no version, and no diff, holds the id. Audited as
+        ``system:erasure`` without the id. Returns what changed, as ``flag:<key>`` / ``segment:<key>``.
+
+        Cost: the whole set (row 37) plus one Query of each flag's history, so it belongs in the erasure worker,
+        never in a request."""
         actor = "system:erasure"
         flag_set = self._store.load(tenant)
         changed: list[str] = []
@@ -471,10 +476,25 @@ class FlagService:
             cleaned = _without_user(flag, user)
             if cleaned is not None:
                 self._store.replace_flag(tenant, cleaned, flag.version, actor, self._clock())
+            if self._forget_in_history(tenant, flag.key, user) or cleaned is not None:
                 changed.append(f"flag:{flag.key}")
         for target in changed:
             self._record(tenant, actor, "flag.user_forgotten", target)
         return changed
+
+    def _forget_in_history(self, tenant: str, key: str, user: str) -> bool:
+        """Rewrite the versions of ``key`` that name ``user``, and every diff that would still show them (each diff
+        is taken again between the cleaned versions). Whether anything was rewritten."""
+        previous: Flag | None = None
+        rewritten = False
+        for entry in self._store.history_entries(tenant, key):
+            cleaned = _without_user(entry.flag, user) or entry.flag
+            diff = flag_diff(previous, cleaned)
+            if cleaned != entry.flag or diff != entry.diff:
+                self._store.rewrite_history_entry(tenant, entry.model_copy(update={"flag": cleaned, "diff": diff}))
+                rewritten = True
+            previous = cleaned
+        return rewritten
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
@@ -491,7 +511,10 @@ class FlagService:
         )
 
     def _replace(self, tenant: str, flag: Flag, expected: int, actor: str) -> Flag:
-        return self._store.replace_flag(tenant, flag, expected, actor, self._clock())
+        try:
+            return self._store.replace_flag(tenant, flag, expected, actor, self._clock())
+        except NotFoundError:
+            raise p.Problem(e.RES_FLAG_NOT_FOUND, f"The tenant has no flag {flag.key!r}.") from None
 
     @staticmethod
     def _required(expected: int | None, body: Flag | None) -> int:
@@ -506,16 +529,7 @@ class FlagService:
         )
 
     def _record(self, tenant: str, actor: str, action: str, target: str, **details: object) -> None:
-        self._audit.record(
-            AuditEvent(
-                tenant=tenant,
-                actor=actor,
-                action=action,
-                target=target,
-                correlation_id=logger.get_correlation_id() or "",
-                details={key: str(value) for key, value in details.items()},
-            )
-        )
+        self._audit.record_action(tenant, actor, action, target, **details)
 
 
 def _without_user(flag: Flag, user: str) -> Flag | None:

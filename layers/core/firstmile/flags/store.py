@@ -279,6 +279,26 @@ class FlagStore:
         item = self._get(_history_key(tenant, key, version))
         return _history_of(item) if item else None
 
+    def history_entries(self, tenant: str, key: str) -> list[FlagHistoryEntry]:
+        """Every version of a flag, oldest first (erasure rewrites them): one Query, paged to the end."""
+        return [_history_of(item) for item in self._all(tenant, _history_prefix(key))]
+
+    def rewrite_history_entry(self, tenant: str, entry: FlagHistoryEntry) -> None:
+        """Replace a stored version's flag and diff (erasure only: history is otherwise immutable). One UpdateItem on
+        condition that the version exists."""
+        table_call(
+            lambda: self._table.update_item(
+                Key=_history_key(tenant, entry.key, entry.version),
+                UpdateExpression="SET #flag = :flag, #diff = :diff",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#flag": "flag", "#diff": "diff"},
+                ExpressionAttributeValues={
+                    ":flag": _json_map(entry.flag),
+                    ":diff": storable([change.model_dump(mode="json") for change in entry.diff]),
+                },
+            )
+        )
+
     # --- segments ------------------------------------------------------------------------------------------
 
     def put_segment(self, tenant: str, segment: Segment, actor: str, at: datetime) -> Segment:

@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.config import get_settings
 from firstmile.http import problems as p
@@ -646,16 +645,7 @@ class OnboardingService:
         )
 
     def _record(self, tenant: str, actor: str, action: str, target: str, **details: object) -> None:
-        self._audit.record(
-            AuditEvent(
-                tenant=tenant,
-                actor=actor,
-                action=action,
-                target=target,
-                correlation_id=logger.get_correlation_id() or "",
-                details={key: str(value) for key, value in details.items()},
-            )
-        )
+        self._audit.record_action(tenant, actor, action, target, **details)
 
 
 def _reach(progress: Progress, at: datetime, *, flow: FlowVersion, milestone: Milestone, gate: FlagGate) -> Transition:
