@@ -8,8 +8,9 @@ from onboarding progress. Decision 0063 records the choices.
 The guard's arms: a user is *in* when their rollout bucket for the flag (``logic.bucket`` over the flag's salt and
 the user id) is below the rule's current threshold, *out* otherwise. Bucketing does not depend on attributes, so
 users the rule's conditions do not match fall into both arms alike and only dilute the difference; the comparison
-stays fair. Only users who enrolled in the guarded flow after the plan started are counted, so earlier users'
-completions do not mask a regression.
+stays fair. Only users who enrolled in the guarded flow while the current step held are counted (the service reads
+them from the time-ordered users-per-version index), so earlier users' completions, and users who enrolled under a
+smaller percentage, do not mask a regression.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ class Action(StrEnum):
     ADVANCE = "advance"
     COMPLETE = "complete"
     HALT = "halt"
-    # The flag or its rule is gone: the plan ends without touching the flag.
+    # The flag or its rule is gone, or the rule's percentage was changed outside the plan: the plan ends without
+    # touching the flag.
     ABANDON = "abandon"
 
 
@@ -145,10 +147,19 @@ def plan_rule(flag: Flag | None, rule_id: str) -> Rule | None:
 
 def decide(plan: RolloutPlan, flag: Flag | None, reading: GuardReading | None, now: datetime) -> Decision:
     """What to do with an active plan at ``now``. The guard is read at every check, dwell or not: a breach halts the
-    plan at once. Otherwise the plan moves on when the current step has been held for its dwell."""
+    plan at once. Otherwise the plan moves on when the current step has been held for its dwell. A rule whose
+    percentage is no longer the current step's was changed by someone else (an edit, a rollback): the plan is
+    abandoned rather than overwrite that choice at its next step."""
     rule = plan_rule(flag, plan.rule_id)
     if rule is None:
         return Decision(Action.ABANDON, f"flag {plan.flag_key} has no rule {plan.rule_id} any more (or is archived)")
+    if rule.threshold != _threshold(plan.current_step.percentage):
+        # Someone set the percentage outside the plan (an edit, a rollback): their choice stands, the plan ends.
+        return Decision(
+            Action.ABANDON,
+            f"rule {plan.rule_id} was set to {rule.percentage:g}% outside the plan "
+            f"(step {plan.step_index + 1} is {plan.current_step.percentage:g}%)",
+        )
     if reading is not None and reading.breached:
         return Decision(
             Action.HALT,
@@ -161,6 +172,10 @@ def decide(plan: RolloutPlan, flag: Flag | None, reading: GuardReading | None, n
         following = plan.steps[plan.step_index + 1].percentage
         return Decision(Action.ADVANCE, f"step {plan.step_index + 1} held for its dwell", following)
     return Decision(Action.COMPLETE, "the last step held for its dwell")
+
+
+def _threshold(percentage: float) -> int:
+    return round(percentage * BUCKETS_PER_PERCENT)
 
 
 def with_percentage(flag: Flag, rule_id: str, percentage: float) -> Flag:

@@ -3,6 +3,7 @@ through the same ``FlagSetCache``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from firstmile.config import get_settings
@@ -40,9 +41,10 @@ def flag_service() -> FlagService:
     )
 
 
-def flow_users(tenant: str, flow_id: str, limit: int) -> list[Progress]:
-    """Up to ``limit`` users' progress on a flow, from its latest published version back to its first: one Query of
-    the users-per-version index per page (a rollout guard's sample)."""
+def flow_users(tenant: str, flow_id: str, since: datetime, limit: int) -> list[Progress]:
+    """Up to ``limit`` users' progress on a flow who enrolled at or after ``since``, from its latest published
+    version back to its first: one Query of the users-per-version index (in enrolment order) per page of 200 (a
+    rollout guard's sample). Users enrolled earlier are never read."""
     from firstmile.onboarding.runtime import onboarding_store  # onboarding's runtime uses flags for its gate
 
     store = onboarding_store()
@@ -53,7 +55,12 @@ def flow_users(tenant: str, flow_id: str, limit: int) -> list[Progress]:
         start = None
         while len(found) < limit:
             page, start = store.list_progress_on_version(
-                tenant, flow_id, version, limit=min(_GUARD_PAGE, limit - len(found)), start_key=start
+                tenant,
+                flow_id,
+                version,
+                limit=min(_GUARD_PAGE, limit - len(found)),
+                start_key=start,
+                enrolled_since=since,
             )
             found.extend(p for p in page if p.flow_id == flow_id and p.flow_version == version)
             if start is None:

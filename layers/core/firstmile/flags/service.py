@@ -57,15 +57,16 @@ class MessageQueue(Protocol):
     def send(self, messages: Sequence[dict[str, Any]]) -> None: ...
 
 
-GuardUsers = Callable[[str, str, int], list[Progress]]
-"""(tenant, flow id, at most) -> onboarding progress of users of that flow, newest flow versions first."""
+GuardUsers = Callable[[str, str, datetime, int], list[Progress]]
+"""(tenant, flow id, enrolled since, at most) -> onboarding progress of users of that flow who enrolled since then,
+newest flow versions first."""
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _no_users(_tenant: str, _flow: str, _limit: int) -> list[Progress]:
+def _no_users(_tenant: str, _flow: str, _since: datetime, _limit: int) -> list[Progress]:
     return []
 
 
@@ -354,8 +355,10 @@ class FlagService:
         rule = r.plan_rule(flag, plan.rule_id)
         reading = None
         if plan.guard is not None and flag is not None and rule is not None:
-            users = self._guard_users(tenant, plan.guard.flow_id, plan.guard.max_users)
-            reading = r.conversion_reading(plan.guard, flag, rule, users, plan.started_at, now)
+            # Users who enrolled while the current step held: the arms are the current threshold's.
+            since = plan.step_started_at
+            users = self._guard_users(tenant, plan.guard.flow_id, since, plan.guard.max_users)
+            reading = r.conversion_reading(plan.guard, flag, rule, users, since, now)
         decision = r.decide(plan, flag, reading, now)
         actor = "system:rollout"
         if decision.action is r.Action.WAIT:

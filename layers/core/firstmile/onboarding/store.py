@@ -8,8 +8,9 @@ Key formats (docs/data-model.md, rows 20-31):
 - a migration's batch markers: ``pk = TENANT#<t>#MIGRATION#<migration_id>``, ``sk = PAGE#<token>`` /
   ``BATCH#<batch_id>`` (``kind = migration_marker``, ``expires_at`` 30 days) so each page and batch counts once;
 - a user's progress: ``pk = TENANT#<t>#USER#<u>``, ``sk = ONBOARDING#PROGRESS`` (``kind = onboarding_progress``,
-  versioned), indexed ``gsi1pk = TENANT#<t>#FLOW#<flow_id>#V#<version>``, ``gsi1sk = USER#<u>`` so a migration
-  finds the users of a version without a Scan;
+  versioned), indexed ``gsi1pk = TENANT#<t>#FLOW#<flow_id>#V#<version>``,
+  ``gsi1sk = ENROLLED#<enrolled_at, UTC, fixed width>#USER#<u>`` so a migration finds the users of a version without
+  a Scan, and a rollout guard finds those who enrolled after a moment with one key condition;
 - a user's transition events: ``pk = TENANT#<t>#USER#<u>``,
   ``sk = ONBOARDING#EVENT#<at ISO-8601>#<progress_version:010d>#<n:02d>`` (``kind = onboarding_event``,
   ``expires_at`` = at + retention), written in the same transaction as the progress they describe.
@@ -133,6 +134,16 @@ def _progress_key(tenant: str, user: str) -> dict[str, str]:
 
 def _users_on_version(tenant: str, flow_id: str, version: int) -> str:
     return f"TENANT#{tenant}#FLOW#{flow_id}#V#{version}"
+
+
+def _enrolment_key(enrolled_at: datetime, user: str) -> str:
+    """A progress item's sort key in the users-per-version index: enrolment time first (fixed-width UTC), so the
+    index reads in enrolment order and ``since`` is one key condition."""
+    return f"ENROLLED#{_fixed_utc(enrolled_at)}#USER#{user}"
+
+
+def _fixed_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _event_sk(event: TransitionEvent, n: int) -> str:
@@ -371,7 +382,7 @@ class OnboardingStore:
         progress_item = {
             **_progress_key(progress.tenant, progress.user),
             "gsi1pk": _users_on_version(progress.tenant, progress.flow_id, progress.flow_version),
-            "gsi1sk": f"USER#{progress.user}",
+            "gsi1sk": _enrolment_key(progress.enrolled_at, progress.user),
             "kind": "onboarding_progress",
             **_body(progress),
         }
@@ -427,18 +438,25 @@ class OnboardingStore:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def list_progress_on_version(
-        self, tenant: str, flow_id: str, version: int, *, limit: int, start_key: dict[str, Any] | None
+        self,
+        tenant: str,
+        flow_id: str,
+        version: int,
+        *,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        enrolled_since: datetime | None = None,
     ) -> tuple[list[Progress], dict[str, Any] | None]:
-        """One Query of gsi1 for users on a flow version: a page of their progress and the key to continue from
-        (``None`` after the last page). The key holds strings only, so it travels in a queue message as JSON;
-        ``ValueError`` for a key of another version's list. The index is eventually consistent: a user who moved
-        a moment ago may still be listed, so callers check the progress they get."""
+        """One Query of gsi1 for users on a flow version, in enrolment order (only those enrolled at or after
+        ``enrolled_since``, when given): a page of their progress and the key to continue from (``None`` after the
+        last page). The key holds strings only, so it travels in a queue message as JSON; ``ValueError`` for a key
+        of another version's list. The index is eventually consistent: a user who moved a moment ago may still be
+        listed, so callers check the progress they get."""
         partition = _users_on_version(tenant, flow_id, version)
-        query: dict[str, Any] = {
-            "IndexName": "gsi1",
-            "KeyConditionExpression": Key("gsi1pk").eq(partition),
-            "Limit": max(1, limit),
-        }
+        condition: Any = Key("gsi1pk").eq(partition)
+        if enrolled_since is not None:
+            condition = condition & Key("gsi1sk").gte(f"ENROLLED#{_fixed_utc(enrolled_since)}")
+        query: dict[str, Any] = {"IndexName": "gsi1", "KeyConditionExpression": condition, "Limit": max(1, limit)}
         if start_key:
             if start_key.get("gsi1pk") != partition:
                 raise ValueError("the start key belongs to another list")
