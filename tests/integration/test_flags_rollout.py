@@ -264,6 +264,19 @@ def test_a_plan_whose_steps_do_not_increase_is_refused(admin: Admin) -> None:
     assert admin.flag()["version"] == 1
 
 
+def test_a_plan_starting_below_the_rules_current_percentage_is_refused(admin: Admin) -> None:
+    # Given a rule that serves 10% already
+    admin.create_flag(percentage=10)
+
+    # When a plan would start at 5%, it is refused: it would first take the feature away from users
+    refused = problem(admin.start(body=plan_body([5, 50])), 422, "VAL_ROLLOUT_STEPS_INVALID")
+    assert "10%" in refused["detail"]
+    assert admin.flag()["version"] == 1
+
+    # And a plan starting at 10% is accepted
+    ok(admin.start(body=plan_body([10, 50])), 201)
+
+
 def test_a_caller_without_the_admin_role_cannot_start_or_cancel_a_rollout(admin: Admin) -> None:
     admin.create_flag()
     user = Admin(admin.monkeypatch, roles="user", handlers=admin.handlers)

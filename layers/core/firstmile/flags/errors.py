@@ -18,5 +18,8 @@ VAL_ATTRIBUTE_NOT_ALLOWED = p.register_code(
     "VAL_ATTRIBUTE_NOT_ALLOWED", 422, "The tenant does not let clients supply this attribute"
 )
 VAL_ROLLOUT_RULE_INVALID = p.register_code("VAL_ROLLOUT_RULE_INVALID", 422, "The flag has no such rule to roll out")
+VAL_ROLLOUT_STEPS_INVALID = p.register_code(
+    "VAL_ROLLOUT_STEPS_INVALID", 422, "A rollout's first step is below the rule's current percentage"
+)
 BIZ_ROLLOUT_ACTIVE = p.register_code("BIZ_ROLLOUT_ACTIVE", 409, "The flag already has an active rollout plan")
 BIZ_ROLLOUT_ENDED = p.register_code("BIZ_ROLLOUT_ENDED", 409, "The rollout plan has already ended")

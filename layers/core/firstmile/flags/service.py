@@ -290,6 +290,12 @@ class FlagService:
         rule = r.plan_rule(flag, request.rule_id)
         if rule is None:
             raise p.Problem(e.VAL_ROLLOUT_RULE_INVALID, f"Flag {key!r} has no rule {request.rule_id!r} to roll out.")
+        if request.steps[0].percentage < rule.percentage:
+            # A plan raises exposure; starting below the rule would first take the feature away from users.
+            raise p.Problem(
+                e.VAL_ROLLOUT_STEPS_INVALID,
+                f"Rule {rule.id!r} already serves {rule.percentage:g}%; start the plan at or above that.",
+            )
         previous = self._store.get_plan(tenant, key)
         if previous is not None and previous.status is r.RolloutStatus.ACTIVE:
             raise p.Problem(
