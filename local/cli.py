@@ -180,6 +180,12 @@ def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
             """-d '{"step_id":"create-workspace","action":"complete"}'""",
             f'  curl -i -H "Authorization: Bearer $FIRSTMILE_ADMIN_TOKEN" {api}/v1/admin/onboarding/flows',
             f'  curl -i -H "Authorization: Bearer $FIRSTMILE_USER_TOKEN" -H "Content-Type: application/json" '
+            f"-X POST {api}/v1/flags/evaluate "
+            """-d '{"attributes":{"country":"DE"}}'""",
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_ADMIN_TOKEN" -H "Content-Type: application/json" '
+            f"-X POST {api}/v1/admin/kill-switch "
+            """-d '{"flag":"new-editor","reason":"demo"}'""",
+            f'  curl -i -H "Authorization: Bearer $FIRSTMILE_USER_TOKEN" -H "Content-Type: application/json" '
             f"-X POST {api}/v1/auth/revoke "
             """-d '{"target":"token"}'   # revokes this very token""",
         ]

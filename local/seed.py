@@ -10,7 +10,9 @@ Everything goes through the code a deployment runs (docs/decisions/0024-local-de
 4. the demo tenant and its API client are created by the operator routes over the gateway, with the operator's
    token, so the authorizer, the role check and the audit chain all take part;
 5. when the onboarding functions are in the catalogue, the demo admin creates, publishes and selects a demo flow and
-   generates sample users through the admin routes, so the demo user's first status call enrols them.
+   generates sample users through the admin routes, so the demo user's first status call enrols them;
+6. when the flag functions are in the catalogue, the demo admin creates a demo feature flag and sets the flag
+   settings through the admin routes.
 
 The emulator keeps everything in memory, so each ``make dev`` starts empty and seeds afresh; seeding still
 tolerates data that already exists (an existing tenant is kept, an existing operator is superseded by a forced
@@ -127,6 +129,40 @@ DEMO_FLOW: dict[str, Any] = {
     "sample_agent": {"name": "Helper", "instructions": "Answer questions about the sample data.", "tools": ["search"]},
 }
 
+# Seeding the demo feature flag needs these; without them (a reduced catalogue) it is left out.
+FLAG_FUNCTIONS = frozenset({"admin_flag_create", "admin_flag_settings_put"})
+DEMO_FLAG_KEY = "new-editor"
+# On for half of the users on the pro plan (bucketed by user id); the demo user is on the trial plan, so it is off
+# for them until an admin changes the rule or a client evaluates with another plan in the token.
+DEMO_FLAG: dict[str, Any] = {
+    "key": DEMO_FLAG_KEY,
+    "description": "The new workflow editor.",
+    "enabled": True,
+    "rules": [
+        {
+            "id": "pros",
+            "description": "Half of the users on the pro plan",
+            "conditions": [{"attribute": "plan", "operator": "eq", "value": "pro"}],
+            "percentage": 50,
+            "serve": {"value": True},
+        }
+    ],
+    "tags": ["editor"],
+    "owner": "team-editor",
+}
+# The flag that gates the demo flow's team step: on for everyone, so the step shows until an admin kills the flag
+# (POST /v1/admin/kill-switch {"flag": "team-invites"}) and the step hides within 5 seconds.
+DEMO_GATING_FLAG: dict[str, Any] = {
+    "key": "team-invites",
+    "description": "Inviting teammates during onboarding.",
+    "enabled": True,
+    "fallthrough": {"value": True},
+    "tags": ["onboarding"],
+    "owner": "team-growth",
+}
+# The attributes a client may supply to POST /v1/flags/evaluate (the token's plan and locale always apply).
+DEMO_FLAG_SETTINGS: dict[str, Any] = {"client_attributes": ["country"]}
+
 TOKENS_FILE_ENV = "FIRSTMILE_TOKENS_FILE"
 DEFAULT_TOKENS_FILE = REPO_ROOT / ".local" / "tokens.env"
 HTTP_TIMEOUT_SECONDS = 60
@@ -187,7 +223,8 @@ def can_seed(catalog: Iterable[Function]) -> bool:
 
 def functions_to_warm(catalog: Iterable[Function], authorizer: str | None) -> list[str]:
     """The functions seeding calls over the gateway (the authorizer included), to start ahead."""
-    names = {f.name for f in catalog} & ((REQUIRED_FUNCTIONS | ONBOARDING_FUNCTIONS) - {ROTATION_FUNCTION})
+    seeding = REQUIRED_FUNCTIONS | ONBOARDING_FUNCTIONS | FLAG_FUNCTIONS
+    names = {f.name for f in catalog} & (seeding - {ROTATION_FUNCTION})
     return sorted(names | ({authorizer} if authorizer else set()))
 
 
@@ -251,6 +288,12 @@ def seed_demo(
         except SeedError as exc:
             # The tenant, clients and tokens are there and usable; only the demo onboarding data is missing.
             log.error("the demo onboarding could not be seeded: %s", exc)
+    if all(runtime.has(name) for name in FLAG_FUNCTIONS):
+        try:
+            seed_demo_flags(api_url, admin.access_token)
+        except SeedError as exc:
+            # As above: everything else is there; only the demo flag is missing.
+            log.error("the demo feature flag could not be seeded: %s", exc)
     return DemoCredentials(
         api_url=api_url,
         tenant_id=DEMO_TENANT_ID,
@@ -292,6 +335,21 @@ def seed_demo_onboarding(api_url: str, admin_token: str) -> None:
         )
         if status not in (200, 201):
             raise SeedError(f"generating sample users answered {status}: {answer}")
+
+
+def seed_demo_flags(api_url: str, admin_token: str) -> None:
+    """The demo feature flags and the flag settings, through the admin routes. A flag that exists already is kept as
+    it is (an admin may have changed it since); the settings are set on whatever version is stored."""
+    bearer = {"Authorization": f"Bearer {admin_token}"}
+    for flag in (DEMO_FLAG, DEMO_GATING_FLAG):
+        status, answer = call_api(api_url, "POST", "/v1/admin/feature-flags", flag, headers=bearer)
+        if status == 409 and answer.get("code") == "RES_FLAG_EXISTS":
+            log.info("the demo flag %s exists already; keeping it", flag["key"])
+        elif status != 201:
+            raise SeedError(f"creating the demo feature flag {flag['key']} answered {status}: {answer}")
+    status, answer = call_api(api_url, "PUT", "/v1/admin/flag-settings", DEMO_FLAG_SETTINGS, headers=bearer)
+    if status != 200:
+        raise SeedError(f"setting the flag settings answered {status}: {answer}")
 
 
 def _capture(step: Callable[[Scheduler], str], scheduler: Scheduler, into: list[str | BaseException]) -> None:

@@ -24,6 +24,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -33,6 +34,12 @@ import pytest
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.config import get_settings, reset_settings
+from firstmile.flags.cache import FlagSetCache
+from firstmile.flags.models import Flag, FlagSettings, Segment
+from firstmile.flags.rollout import RolloutPlanRequest
+from firstmile.flags.service import FlagService
+from firstmile.flags.shapes import KillSwitchChange
+from firstmile.flags.store import FlagStore
 from firstmile.identity import keys
 from firstmile.identity.keys import KeySet, RotationPolicy
 from firstmile.identity.models import ApiClientCreate, ClientCredentialsGrant, TenantCreate
@@ -112,6 +119,16 @@ class TenantData:
     # showing it is caught as a leak) on which ``user`` is enrolled, and a migration between the two versions.
     flow_id: str = ""
     migration_id: str = ""
+    # Feature flags (``flag_names``): a flag in its second version, a flag whose rule is being rolled out (an
+    # active plan), a segment, flag settings allowing one client attribute, a killed tag, sampled exposures, and a
+    # cursor into the flag list. Descriptions carry the tenant id and history entries the admin who made them, so
+    # a response showing them is caught as a leak.
+    flag_key: str = ""
+    rollout_flag_key: str = ""
+    segment_key: str = ""
+    client_attribute: str = ""
+    killed_tag: str = ""
+    flag_cursor: str | None = None
 
     def identifiers(self) -> dict[str, str]:
         """What identifies this tenant's data in a response body (user ids are per tenant, so not included)."""
@@ -137,6 +154,21 @@ class World:
     b: TenantData
 
 
+def flag_names(tenant: str) -> dict[str, str]:
+    """The keys of a tenant's seeded flags, segment, client attribute and killed tag. They carry the tenant's short
+    name only (``checkout-alpha``), never its id: tenant B may send them (and write them into its own items, such as
+    its audit entries) without that counting as tenant A's data, and an answer naming a key the caller sent is no
+    leak."""
+    short = tenant.split("-")[0]
+    return {
+        "flag_key": f"checkout-{short}",
+        "rollout_flag_key": f"search-{short}",
+        "segment_key": f"testers-{short}",
+        "client_attribute": f"region_{short}",
+        "killed_tag": f"legacy-{short}",
+    }
+
+
 # The role matrix's table stays empty: its requests only need ids and bodies of the right shape.
 UNSEEDED_IDS = {
     "tenant_id": TENANT_A,
@@ -145,6 +177,7 @@ UNSEEDED_IDS = {
     "version": "1",
     "user_id": "u-alpha-1",
     "migration_id": "mig_" + "A" * 22,
+    "key": flag_names(TENANT_A)["flag_key"],
 }
 _NOBODY = TenantData(
     tenant=TENANT_A,
@@ -162,6 +195,7 @@ _NOBODY = TenantData(
     audit_cursor=None,
     flow_id=UNSEEDED_IDS["flow_id"],
     migration_id=UNSEEDED_IDS["migration_id"],
+    **flag_names(TENANT_A),
 )
 UNSEEDED = World(a=_NOBODY, b=_NOBODY)
 
@@ -170,12 +204,17 @@ UNSEEDED = World(a=_NOBODY, b=_NOBODY)
 
 Body = Callable[[World], Any]
 Query = Callable[[World], dict[str, str]]
+Headers = Callable[[World], dict[str, str]]
+Ids = Callable[[World], dict[str, str]]
 
 
 @dataclass(frozen=True)
 class Probe:
     """One way of calling a route, as its clients do.
 
+    ``headers``: request headers besides ``Content-Type`` (``If-Match``).
+    ``ids``: path parameters that differ from the tenant's defaults (``tenant_ids``), such as which flag ``{key}``
+    names.
     ``token``: the caller's token kind (default: the one holding the route's role; ``USER`` on public routes).
     ``also_allowed``: refusals besides 403/404 that are a correct answer to this probe, as (status, code).
     ``check``: what else the answer must show (for instance, that it is about tenant B's data).
@@ -184,6 +223,8 @@ class Probe:
     label: str
     body: Body | None = None
     query: Query | None = None
+    headers: Headers | None = None
+    ids: Ids | None = None
     token: Token | None = None
     also_allowed: frozenset[tuple[int, str]] = frozenset()
     check: Callable[[World, dict[str, Any]], None] | None = None
@@ -305,6 +346,197 @@ ONBOARDING_PROBES: dict[str, tuple[Probe, ...]] = {
     "GET /v1/admin/onboarding/migrations/{migration_id}": (Probe("tenant A's migration"),),
 }
 
+
+def probe_flag(key: str, description: str) -> dict[str, Any]:
+    """A boolean flag as an admin writes it: on for half of the users on the pro plan, tagged ``checkout``."""
+    return {
+        "key": key,
+        "description": description,
+        "enabled": True,
+        "rules": [
+            {
+                "id": "pros",
+                "conditions": [{"attribute": "plan", "operator": "eq", "value": "pro"}],
+                "percentage": 50,
+                "serve": {"value": True},
+            }
+        ],
+        "tags": ["checkout"],
+    }
+
+
+def probe_rollout(rule_id: str = "pros") -> dict[str, Any]:
+    return {"rule_id": rule_id, "steps": [{"percentage": 60}, {"percentage": 100}]}
+
+
+def _flag_keys(data: TenantData) -> set[str]:
+    return {data.flag_key, data.rollout_flag_key}
+
+
+def _on_rollout_flag(world: World) -> dict[str, str]:
+    return {"key": world.a.rollout_flag_key}
+
+
+def _on_segment(world: World) -> dict[str, str]:
+    return {"key": world.a.segment_key}
+
+
+def _at_version_2(world: World) -> dict[str, str]:
+    # The seeded flag's current version (created, then changed once).
+    return {"If-Match": '"v2"'}
+
+
+def _only_tenant_bs_flag_list(world: World, response: dict[str, Any]) -> None:
+    assert {flag["key"] for flag in body_of(response)["items"]} <= _flag_keys(world.b)
+
+
+def _only_tenant_bs_segments(world: World, response: dict[str, Any]) -> None:
+    assert {segment["key"] for segment in body_of(response)["items"]} <= {world.b.segment_key}
+
+
+def _tenant_bs_settings(world: World, response: dict[str, Any]) -> None:
+    assert body_of(response)["client_attributes"] == [world.b.client_attribute]
+
+
+def _tenant_bs_kill_switch(world: World, response: dict[str, Any]) -> None:
+    state = body_of(response)
+    assert (state["flags"], state["tags"]) == ([], [world.b.killed_tag])
+
+
+def _evaluated_tenant_bs_flags(world: World, response: dict[str, Any]) -> None:
+    assert set(body_of(response)["flags"]) == _flag_keys(world.b)
+
+
+def _tenant_as_flags_unknown(world: World, response: dict[str, Any]) -> None:
+    results = body_of(response)["flags"]
+    assert set(results) == _flag_keys(world.a)
+    assert all((r["reason"], r["error"], r["value"]) == ("ERROR", "FLAG_NOT_FOUND", None) for r in results.values())
+
+
+def _never_served(world: World, response: dict[str, Any]) -> None:
+    raise AssertionError(f"tenant B was served what only tenant A's data could allow: {body_of(response)}")
+
+
+REFERENCE_REFUSED = frozenset({(422, "VAL_FLAG_REFERENCE_INVALID")})
+ATTRIBUTE_REFUSED = frozenset({(422, "VAL_ATTRIBUTE_NOT_ALLOWED")})
+
+# Flags, segments, settings and the kill switch are per tenant: keys are too, so a key of tenant A names nothing
+# (or a thing of tenant B's own) when tenant B sends it. A flag may refer only to its own tenant's flags and
+# segments, and a client may supply only the attributes its own tenant allows.
+FLAG_PROBES: dict[str, tuple[Probe, ...]] = {
+    "POST /v1/flags/evaluate": (
+        Probe("own flags", body=lambda w: {}, check=_evaluated_tenant_bs_flags),
+        Probe(
+            "tenant A's flags by key",
+            body=lambda w: {"flags": sorted(_flag_keys(w.a))},
+            check=_tenant_as_flags_unknown,
+        ),
+        Probe(
+            "own client attribute",
+            body=lambda w: {"attributes": {w.b.client_attribute: "eu"}},
+            check=_evaluated_tenant_bs_flags,
+        ),
+        Probe(
+            "tenant A's client attribute",
+            body=lambda w: {"attributes": {w.a.client_attribute: "eu"}},
+            also_allowed=ATTRIBUTE_REFUSED,
+            check=_never_served,
+        ),
+    ),
+    "GET /v1/admin/feature-flags": (
+        Probe("unfiltered", check=_only_tenant_bs_flag_list),
+        Probe("limit 1", query=lambda w: {"limit": "1"}, check=_only_tenant_bs_flag_list),
+        Probe(
+            "tenant A's cursor",
+            query=lambda w: {"cursor": str(w.a.flag_cursor)},
+            also_allowed=CURSOR_REFUSED,
+            check=_only_tenant_bs_flag_list,
+        ),
+    ),
+    "POST /v1/admin/feature-flags": (
+        Probe("new flag", body=lambda w: probe_flag("probe-flag", "Probe flag")),
+        Probe("tenant A's flag key", body=lambda w: probe_flag(w.a.flag_key, "Probe flag")),
+        Probe(
+            "prerequisite on tenant A's flag",
+            body=lambda w: {"key": "probe-dependent", "prerequisites": [{"flag": w.a.rollout_flag_key}]},
+            also_allowed=REFERENCE_REFUSED,
+            check=_never_served,
+        ),
+        Probe(
+            "rule on tenant A's segment",
+            body=lambda w: {
+                "key": "probe-segmented",
+                "enabled": True,
+                "rules": [
+                    {
+                        "id": "testers",
+                        "conditions": [{"attribute": "segment", "operator": "in", "value": [w.a.segment_key]}],
+                        "serve": {"value": True},
+                    }
+                ],
+            },
+            also_allowed=REFERENCE_REFUSED,
+            check=_never_served,
+        ),
+    ),
+    "GET /v1/admin/feature-flags/{key}": (Probe("tenant A's flag"),),
+    "PUT /v1/admin/feature-flags/{key}": (
+        Probe(
+            "tenant A's flag",
+            body=lambda w: probe_flag(w.a.flag_key, "Edited by a probe"),
+            headers=_at_version_2,
+        ),
+        Probe(
+            "tenant A's flag, version in the body",
+            body=lambda w: {**probe_flag(w.a.flag_key, "Edited by a probe"), "version": 2},
+        ),
+    ),
+    "DELETE /v1/admin/feature-flags/{key}": (Probe("tenant A's flag", headers=_at_version_2),),
+    "GET /v1/admin/feature-flags/{key}/history": (Probe("tenant A's flag"),),
+    "POST /v1/admin/feature-flags/{key}/rollback": (
+        Probe("tenant A's flag", body=lambda w: {"version": 1}, headers=_at_version_2),
+    ),
+    "GET /v1/admin/feature-flags/{key}/exposures": (
+        Probe("tenant A's flag"),
+        Probe("tenant A's flag, 90 days", query=lambda w: {"days": "90"}),
+    ),
+    "GET /v1/admin/feature-flags/{key}/rollout": (Probe("tenant A's rollout", ids=_on_rollout_flag),),
+    "PUT /v1/admin/feature-flags/{key}/rollout": (
+        Probe("tenant A's flag", body=lambda w: probe_rollout()),
+        Probe("tenant A's flag being rolled out", ids=_on_rollout_flag, body=lambda w: probe_rollout("everyone")),
+    ),
+    "DELETE /v1/admin/feature-flags/{key}/rollout": (Probe("tenant A's rollout", ids=_on_rollout_flag),),
+    "GET /v1/admin/segments": (
+        Probe("unfiltered", check=_only_tenant_bs_segments),
+        Probe("limit 1", query=lambda w: {"limit": "1"}, check=_only_tenant_bs_segments),
+    ),
+    "GET /v1/admin/segments/{key}": (Probe("tenant A's segment", ids=_on_segment),),
+    "PUT /v1/admin/segments/{key}": (
+        Probe(
+            "tenant A's segment",
+            ids=_on_segment,
+            body=lambda w: {"key": w.a.segment_key, "description": "Edited by a probe", "users": ["u-probe"]},
+        ),
+    ),
+    "GET /v1/admin/kill-switch": (Probe("plain", check=_tenant_bs_kill_switch),),
+    "POST /v1/admin/kill-switch": (
+        Probe("tenant A's flag", body=lambda w: {"flag": w.a.flag_key, "reason": "probe"}),
+        Probe(
+            "revive tenant A's killed tag",
+            body=lambda w: {"tag": w.a.killed_tag, "killed": False},
+            check=_tenant_bs_kill_switch,
+        ),
+        Probe("every flag", body=lambda w: {"all": True, "reason": "probe"}),
+    ),
+    "GET /v1/admin/flag-settings": (Probe("plain", check=_tenant_bs_settings),),
+    "PUT /v1/admin/flag-settings": (
+        Probe(
+            "tenant A's client attribute",
+            body=lambda w: {"client_attributes": [w.a.client_attribute], "exposure_sample_rate": 0.5},
+        ),
+    ),
+}
+
 PROBES: dict[str, tuple[Probe, ...]] = {
     "GET /health/live": (Probe("plain"),),
     "GET /health/ready": (Probe("plain"),),
@@ -371,6 +603,7 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "POST /v1/operator/tenants/{tenant_id}/clients/{client_id}/rotate-secret": (Probe("plain"),),
     "POST /v1/operator/tenants/{tenant_id}/clients/{client_id}/disable": (Probe("plain"),),
     **ONBOARDING_PROBES,
+    **FLAG_PROBES,
 }
 
 ROUTES = http_functions()
@@ -396,6 +629,7 @@ def tenant_ids(data: TenantData) -> dict[str, str]:
         "version": "1",
         "user_id": data.user,
         "migration_id": data.migration_id,
+        "key": data.flag_key,
     }
 
 
@@ -450,11 +684,13 @@ def call(
     world: World,
 ) -> dict[str, Any]:
     """One request of ``probe`` to the route's handler, as API Gateway would deliver it after the authorizer."""
+    if probe.ids is not None:
+        ids = {**ids, **probe.ids(world)}
     event = http_event(
         route.method,
         fill_path(route, ids),
         route_key=route.key,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **(probe.headers(world) if probe.headers else {})},
         body=probe.body(world) if probe.body else None,
         query=probe.query(world) if probe.query else None,
         auth=auth,
@@ -486,6 +722,7 @@ def seed_tenant(tenant: str, keyset: KeySet) -> TenantData:
     for _ in range(3):
         audit.record(AuditEvent(tenant=tenant, actor=actor, action=action, target=target))
     flow_id, migration_id = seed_onboarding(tenant, user, actor)
+    flag_cursor = seed_flags(tenant, user, actor, flow_id)
     chain = audit.list_entries(tenant, limit=100).items
     cursor = audit.list_entries(tenant, limit=1).next_cursor
     assert cursor is not None, "a one-entry page of the chain must leave a cursor to replay"
@@ -505,6 +742,8 @@ def seed_tenant(tenant: str, keyset: KeySet) -> TenantData:
         audit_cursor=cursor,
         flow_id=flow_id,
         migration_id=migration_id,
+        flag_cursor=flag_cursor,
+        **flag_names(tenant),
     )
 
 
@@ -524,6 +763,36 @@ def seed_onboarding(tenant: str, user: str, actor: str) -> tuple[str, str]:
     )
     assert isinstance(started, MigrationAccepted)
     return flow_id, started.migration_id
+
+
+def seed_flags(tenant: str, user: str, actor: str, flow_id: str) -> str:
+    """The tenant's flags as ``flag_names`` names them (see ``TenantData``); a cursor into its flag list."""
+    table = aws.table(get_settings().table_name)
+    store = FlagStore(table)
+    service = FlagService(store, AuditStore(table), FlagSetCache(store))
+    names = flag_names(tenant)
+    key, rolled_out = names["flag_key"], names["rollout_flag_key"]
+    service.create_flag(tenant, Flag.model_validate(probe_flag(key, f"{tenant} checkout")), actor)
+    service.update_flag(tenant, key, Flag.model_validate(probe_flag(key, f"{tenant} new checkout")), 1, actor)
+    search = {
+        "key": rolled_out,
+        "description": f"{tenant} search",
+        "enabled": True,
+        "rules": [{"id": "everyone", "percentage": 10, "serve": {"value": True}}],
+    }
+    service.create_flag(tenant, Flag.model_validate(search), actor)
+    plan = RolloutPlanRequest.model_validate({**probe_rollout("everyone"), "guard": {"flow_id": flow_id}})
+    service.start_plan(tenant, rolled_out, plan, actor)
+    segment = names["segment_key"]
+    service.put_segment(tenant, segment, Segment(key=segment, description=f"{tenant} testers", users=[user]), actor)
+    service.put_settings(tenant, FlagSettings(client_attributes=[names["client_attribute"]]), None, actor)
+    service.change_kill_switch(tenant, KillSwitchChange(tag=names["killed_tag"]), actor)
+    today = datetime.now(UTC).date().isoformat()
+    exposures = [{"flag": key, "variant": "on", "reason": "SPLIT"}, {"flag": key, "variant": "off", "reason": "SPLIT"}]
+    service.record_exposures({"tenant": tenant, "day": today, "rate": 0.5, "exposures": exposures})
+    cursor = service.list_flags(tenant, limit=1, cursor=None).next_cursor
+    assert cursor is not None, "a one-flag page of two flags must leave a cursor to replay"
+    return cursor
 
 
 @pytest.fixture

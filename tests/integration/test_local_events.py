@@ -45,6 +45,20 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "onboarding_mark_sample_agent": (409, "BIZ_NO_DEFAULT_FLOW"),
     "onboarding_mark_first_run": (409, "BIZ_NO_DEFAULT_FLOW"),
     "onboarding_sample_workflow": (409, "BIZ_NO_DEFAULT_FLOW"),
+    # Flag samples name the demo flag new-editor (and segment beta-testers), which an empty deployment does not have.
+    "admin_flag_get": (404, "RES_FLAG_NOT_FOUND"),
+    "admin_flag_update": (404, "RES_FLAG_NOT_FOUND"),
+    "admin_flag_archive": (404, "RES_FLAG_NOT_FOUND"),
+    "admin_flag_history": (404, "RES_FLAG_NOT_FOUND"),
+    "admin_flag_rollback": (404, "RES_FLAG_NOT_FOUND"),
+    "admin_flag_exposures": (404, "RES_FLAG_NOT_FOUND"),
+    "admin_kill_switch_set": (404, "RES_FLAG_NOT_FOUND"),
+    "admin_rollout_get": (404, "RES_ROLLOUT_NOT_FOUND"),
+    "admin_rollout_start": (404, "RES_FLAG_NOT_FOUND"),
+    "admin_rollout_cancel": (404, "RES_ROLLOUT_NOT_FOUND"),
+    "admin_segment_get": (404, "RES_SEGMENT_NOT_FOUND"),
+    # ...and no flag settings letting clients supply the sample's attribute country.
+    "flags_evaluate": (422, "VAL_ATTRIBUTE_NOT_ALLOWED"),
 }
 
 
