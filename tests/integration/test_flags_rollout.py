@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from firstmile.audit.models import AuditEntry, AuditFilter
-from firstmile.config import reset_settings
 from firstmile.flags import logic
 from firstmile.flags.runtime import flag_cache, flag_store, flow_users
 from firstmile.flags.service import FlagService
@@ -30,7 +29,7 @@ from firstmile.onboarding.models import StepAction, StepCommand
 from firstmile.onboarding.runtime import onboarding_service, reset_onboarding_runtime
 from functions.catalog import by_name
 from local.events import schedule_event
-from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
+from tests.factories import FakeLambdaContext, body_of, call_route, caller, load_handler
 from tests.integration.conftest import Deployment
 
 TENANT = "t-acme"
@@ -62,22 +61,12 @@ class Admin:
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        route = by_name(name).route
-        assert route is not None
-        self.monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", route.role)
-        reset_settings()
         if name not in self.handlers:
             self.handlers[name] = load_handler(name)
-        sent = {"content-type": "application/json", **(headers or {})} if body is not None else dict(headers or {})
-        event = http_event(
-            route.method,
-            route.path.format(**(params or {})),
-            route_key=route.key,
-            headers=sent,
-            body=body,
-            auth=caller(tenant=TENANT, sub="u-admin", roles=self.roles),
+        auth = caller(tenant=TENANT, sub="u-admin", roles=self.roles)
+        return call_route(
+            self.monkeypatch, self.handlers[name], name, auth=auth, params=params, body=body, headers=headers
         )
-        return self.handlers[name].lambda_handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
 
     # The routes, by what they do.
 

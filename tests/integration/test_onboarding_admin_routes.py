@@ -17,12 +17,10 @@ from typing import Any
 import pytest
 
 from firstmile.audit.models import AuditEntry, AuditFilter
-from firstmile.config import reset_settings
 from firstmile.identity.runtime import audit_store, reset_identity_runtime
 from firstmile.onboarding.models import StepAction, StepCommand
 from firstmile.onboarding.runtime import onboarding_service, onboarding_store, reset_onboarding_runtime
-from functions.catalog import by_name
-from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
+from tests.factories import body_of, call_route, caller, load_handler
 from tests.integration.conftest import Deployment
 
 TENANT = "t-acme"
@@ -72,22 +70,17 @@ class Admin:
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        route = by_name(name).route
-        assert route is not None
-        # Configured as CDK configures this function: the role its route requires.
-        self.monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", route.role)
-        reset_settings()
-        sent = {"content-type": "application/json", **(headers or {})} if body is not None else dict(headers or {})
-        event = http_event(
-            route.method,
-            route.path.format(**(params or {})),
-            route_key=route.key,
-            headers=sent,
+        auth = caller(tenant=self.tenant, sub=self.subject, roles=self.roles)
+        return call_route(
+            self.monkeypatch,
+            self.handler(name),
+            name,
+            auth=auth,
+            params=params,
             body=body,
             query=query,
-            auth=caller(tenant=self.tenant, sub=self.subject, roles=self.roles),
+            headers=headers,
         )
-        return self.handler(name).lambda_handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
 
     def as_(self, *, tenant: str | None = None, roles: str | None = None) -> Admin:
         """The same handlers called by another caller."""

@@ -406,6 +406,19 @@ class Serve(BaseModel):
         return self.split or self.weights is not None
 
 
+def checked_percentage(percentage: float) -> float:
+    """``percentage`` if it has at most three decimals (the rollout resolution, 0.001%); ``ValueError`` otherwise."""
+    scaled = percentage * BUCKETS_PER_PERCENT
+    if abs(scaled - round(scaled)) > 1e-6:
+        raise ValueError("a percentage has at most three decimals (steps of 0.001%)")
+    return percentage
+
+
+def percentage_threshold(percentage: float) -> int:
+    """The rollout buckets a percentage covers: a user is in when their bucket is below this."""
+    return round(percentage * BUCKETS_PER_PERCENT)
+
+
 class Rule(BaseModel):
     """A targeting rule: when every condition holds and the user falls in the rollout, serve ``serve``.
 
@@ -424,15 +437,12 @@ class Rule(BaseModel):
     @field_validator("percentage")
     @classmethod
     def _resolution(cls, percentage: float) -> float:
-        scaled = percentage * BUCKETS_PER_PERCENT
-        if abs(scaled - round(scaled)) > 1e-6:
-            raise ValueError("a percentage has at most three decimals (steps of 0.001%)")
-        return percentage
+        return checked_percentage(percentage)
 
     @property
     def threshold(self) -> int:
         """The rollout buckets the rule serves: a user is in when their bucket is below this."""
-        return round(self.percentage * BUCKETS_PER_PERCENT)
+        return percentage_threshold(self.percentage)
 
 
 class Prerequisite(BaseModel):

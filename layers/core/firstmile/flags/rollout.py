@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from firstmile.flags import logic
-from firstmile.flags.models import BUCKETS_PER_PERCENT, RULE_ID_PATTERN, Flag, FlagKey, Rule
+from firstmile.flags.models import RULE_ID_PATTERN, Flag, FlagKey, Rule, checked_percentage, percentage_threshold
 from firstmile.onboarding.models import FLOW_ID_PATTERN, Progress
 
 MAX_STEPS = 20
@@ -41,10 +41,7 @@ class RolloutStep(BaseModel):
     @field_validator("percentage")
     @classmethod
     def _resolution(cls, percentage: float) -> float:
-        scaled = percentage * BUCKETS_PER_PERCENT
-        if abs(scaled - round(scaled)) > 1e-6:
-            raise ValueError("a percentage has at most three decimals (steps of 0.001%)")
-        return percentage
+        return checked_percentage(percentage)
 
 
 class ConversionGuard(BaseModel):
@@ -153,7 +150,7 @@ def decide(plan: RolloutPlan, flag: Flag | None, reading: GuardReading | None, n
     rule = plan_rule(flag, plan.rule_id)
     if rule is None:
         return Decision(Action.ABANDON, f"flag {plan.flag_key} has no rule {plan.rule_id} any more (or is archived)")
-    if rule.threshold != _threshold(plan.current_step.percentage):
+    if rule.threshold != percentage_threshold(plan.current_step.percentage):
         # Someone set the percentage outside the plan (an edit, a rollback): their choice stands, the plan ends.
         return Decision(
             Action.ABANDON,
@@ -172,10 +169,6 @@ def decide(plan: RolloutPlan, flag: Flag | None, reading: GuardReading | None, n
         following = plan.steps[plan.step_index + 1].percentage
         return Decision(Action.ADVANCE, f"step {plan.step_index + 1} held for its dwell", following)
     return Decision(Action.COMPLETE, "the last step held for its dwell")
-
-
-def _threshold(percentage: float) -> int:
-    return round(percentage * BUCKETS_PER_PERCENT)
 
 
 def with_percentage(flag: Flag, rule_id: str, percentage: float) -> Flag:

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
 
 from firstmile.flags.cache import FlagEpoch
 from firstmile.flags.history import FlagHistoryEntry, flag_diff
@@ -49,11 +48,10 @@ from firstmile.platform.errors import (
     DependencyUnavailableError,
     NotFoundError,
     VersionConflictError,
-    aws_error_code,
     table_call,
 )
 from firstmile.platform.items import plain, storable
-from firstmile.platform.transactions import CONDITION_FAILED, TRANSACT_ATTEMPTS, pause, transact
+from firstmile.platform.transactions import CONDITION_FAILED, transact, update
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -623,21 +621,10 @@ class FlagStore:
         }
         if condition:
             request["ConditionExpression"] = condition
-        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
-            try:
-                attributes: dict[str, Any] = self._table.update_item(**request).get("Attributes", {})
-            except ClientError as exc:
-                code = aws_error_code(exc)
-                if code == "ConditionalCheckFailedException":
-                    raise _ConditionFailed from exc
-                if code == "TransactionConflictException" and attempt < TRANSACT_ATTEMPTS:
-                    pause(attempt)
-                    continue
-                raise DependencyUnavailableError("table", code) from exc
-            except BotoCoreError as exc:
-                raise DependencyUnavailableError("table", type(exc).__name__) from exc
-            return attributes
-        raise AssertionError("unreachable")
+        attributes = update(self._table, request)
+        if attributes is None:
+            raise _ConditionFailed
+        return attributes
 
     def _put(self, item: dict[str, Any], *, if_absent: bool = True) -> dict[str, Any]:
         """A Put for a transaction, by default on condition that the item is absent."""

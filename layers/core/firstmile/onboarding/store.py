@@ -57,7 +57,7 @@ from firstmile.platform.errors import (
     table_call,
 )
 from firstmile.platform.items import plain, storable
-from firstmile.platform.transactions import CONDITION_FAILED, TRANSACT_ATTEMPTS, pause, transact
+from firstmile.platform.transactions import CONDITION_FAILED, transact, update
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -522,21 +522,7 @@ class OnboardingStore:
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":completed": "completed", ":running": "running", ":at": at, ":true": True},
         }
-        for attempt in range(1, TRANSACT_ATTEMPTS + 1):
-            try:
-                self._table.update_item(**request)
-            except ClientError as exc:
-                code = aws_error_code(exc)
-                if code == "ConditionalCheckFailedException":
-                    return False
-                if code == "TransactionConflictException" and attempt < TRANSACT_ATTEMPTS:
-                    pause(attempt)
-                    continue
-                raise DependencyUnavailableError("table", code) from exc
-            except BotoCoreError as exc:
-                raise DependencyUnavailableError("table", type(exc).__name__) from exc
-            return True
-        raise AssertionError("unreachable")
+        return update(self._table, request) is not None
 
     # --- plumbing ------------------------------------------------------------------------------------------
 

@@ -54,3 +54,24 @@ def transact(
             raise DependencyUnavailableError("table", type(exc).__name__) from exc
         return None
     raise AssertionError("unreachable")
+
+
+def update(table: Table, request: dict[str, Any]) -> dict[str, Any] | None:
+    """One UpdateItem (``request`` as ``Table.update_item`` takes it), sent again after a jittered pause when it meets a
+    concurrent transaction on the item. The attributes it returned (as ``ReturnValues`` asks; ``{}`` without), or
+    ``None`` when its condition did not hold. ``DependencyUnavailableError`` for anything else."""
+    for attempt in range(1, TRANSACT_ATTEMPTS + 1):
+        try:
+            attributes: dict[str, Any] = table.update_item(**request).get("Attributes", {})
+        except ClientError as exc:
+            code = aws_error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                return None
+            if code == "TransactionConflictException" and attempt < TRANSACT_ATTEMPTS:
+                pause(attempt)
+                continue
+            raise DependencyUnavailableError("table", code) from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailableError("table", type(exc).__name__) from exc
+        return attributes
+    raise AssertionError("unreachable")
