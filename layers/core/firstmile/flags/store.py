@@ -530,6 +530,8 @@ class FlagStore:
             )
         except _ConditionFailed:
             latest = self.get_settings(tenant)
+            if latest == stored:  # this very write, applied by an attempt whose answer was lost and then sent again
+                return stored
             raise VersionConflictError(latest.model_dump(mode="json"), latest.version) from None
         return stored
 
