@@ -23,6 +23,7 @@ from firstmile.audit.models import AuditEntry, AuditFilter
 from firstmile.flags import logic
 from firstmile.flags.runtime import flag_cache, flag_store, flow_users
 from firstmile.flags.service import FlagService
+from firstmile.flags.store import FlagConflictError, FlagStore
 from firstmile.identity.runtime import audit_store, reset_identity_runtime
 from firstmile.observability import metrics
 from firstmile.onboarding.models import StepAction, StepCommand
@@ -509,6 +510,42 @@ def test_the_scheduled_job_function_runs_the_plans(admin: Admin) -> None:
 
 
 # --- cancelling, and changes made by hand -------------------------------------------------------------------
+
+
+class LostAnswers(FlagStore):
+    """A store whose flag writes apply, but whose answers are lost and whose resends are refused: what the SDK's
+    retry after a timeout looks like from the caller."""
+
+    def replace_flag(self, *args: Any, **kwargs: Any) -> Any:
+        stored = super().replace_flag(*args, **kwargs)
+        raise FlagConflictError(stored)
+
+
+class Refusing(FlagStore):
+    """A store whose flag writes are refused as if another writer had come first."""
+
+    def replace_flag(self, tenant: str, flag: Any, *args: Any, **kwargs: Any) -> Any:
+        raise FlagConflictError(self.get_flag(tenant, flag.key))
+
+
+def test_a_step_that_applied_but_whose_answer_was_lost_counts_as_done(admin: Admin) -> None:
+    # Given a plan past its first dwell, and a store that loses the answer of the step's transaction
+    admin.create_flag()
+    plan = ok(admin.start(), 201)
+    now = started_at(plan) + timedelta(minutes=DWELL)
+    job = FlagService(LostAnswers(flag_store()._table), audit_store(), flag_cache(), clock=Clock(now))
+
+    # When the job advances it, the refusal of its own resent step is recognised as success
+    assert job.run_rollouts() == {"advance": 1}
+    assert ok(admin.rollout())["step_index"] == 1
+    assert rule_percentage(admin.flag()) == 5
+
+    # And a step refused without having applied (another writer came first) is still a failure, and changes nothing
+    later = now + timedelta(minutes=DWELL)
+    beaten = FlagService(Refusing(flag_store()._table), audit_store(), flag_cache(), clock=Clock(later))
+    with pytest.raises(RuntimeError, match="1 rollout checks failed"):
+        beaten.run_rollouts()
+    assert ok(admin.rollout())["step_index"] == 1
 
 
 def test_cancelling_stops_the_plan_where_it_stands(admin: Admin) -> None:

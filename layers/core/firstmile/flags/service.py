@@ -40,7 +40,7 @@ from firstmile.flags.shapes import (
     KillSwitchState,
 )
 from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
-from firstmile.flags.store import FlagExistsError, FlagStore
+from firstmile.flags.store import FlagConflictError, FlagExistsError, FlagStore
 from firstmile.http import problems as p
 from firstmile.http.pagination import Page
 from firstmile.observability import logger, metrics
@@ -433,17 +433,23 @@ class FlagService:
         actor: str,
         now: datetime,
     ) -> None:
-        """Set the rule's percentage and store the plan's new state in one transaction."""
+        """Set the rule's percentage and store the plan's new state in one transaction. A refused transaction whose
+        plan is nevertheless stored as ``updated`` was this very step: an attempt applied it, its answer was lost
+        (a timeout) and the SDK sent it again. That is success, not a conflict."""
         if flag is None or decision.percentage is None:  # decide() moves only rules that exist
             raise ValueError(f"nothing to move for {decision}")
-        self._store.replace_flag(
-            tenant,
-            r.with_percentage(flag, plan.rule_id, decision.percentage),
-            flag.version,
-            actor,
-            now,
-            also=self._store.plan_writes(tenant, updated, plan.version),
-        )
+        try:
+            self._store.replace_flag(
+                tenant,
+                r.with_percentage(flag, plan.rule_id, decision.percentage),
+                flag.version,
+                actor,
+                now,
+                also=self._store.plan_writes(tenant, updated, plan.version),
+            )
+        except FlagConflictError:
+            if self._store.get_plan(tenant, plan.flag_key) != updated:
+                raise
 
     @staticmethod
     def _ended(
