@@ -699,8 +699,9 @@ def call(
     return handler.lambda_handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
 
 
-def seed_tenant(tenant: str, keyset: KeySet) -> TenantData:
-    """A tenant as it is after a day of use: an API client, a session of one user, and audit entries."""
+def seed_tenant(tenant: str, keyset: KeySet, *, with_flags: bool = True) -> TenantData:
+    """A tenant as it is after a day of use: an API client, a session of one user, audit entries, onboarding and
+    (``with_flags``) feature flags."""
     table = aws.table(get_settings().table_name)
     store, audit = IdentityStore(table), AuditStore(table)
     tenancy = TenancyService(store, audit=audit)
@@ -722,7 +723,7 @@ def seed_tenant(tenant: str, keyset: KeySet) -> TenantData:
     for _ in range(3):
         audit.record(AuditEvent(tenant=tenant, actor=actor, action=action, target=target))
     flow_id, migration_id = seed_onboarding(tenant, user, actor)
-    flag_cursor = seed_flags(tenant, user, actor, flow_id)
+    flag_cursor = seed_flags(tenant, user, actor, flow_id) if with_flags else ""
     chain = audit.list_entries(tenant, limit=100).items
     cursor = audit.list_entries(tenant, limit=1).next_cursor
     assert cursor is not None, "a one-entry page of the chain must leave a cursor to replay"
@@ -795,10 +796,18 @@ def seed_flags(tenant: str, user: str, actor: str, flow_id: str) -> str:
     return cursor
 
 
+FLAG_DOMAINS = frozenset({"flags", "flags_admin", "flags_control"})
+
+
 @pytest.fixture
-def world(deployment: Deployment, signing_secret: str, keyset: KeySet) -> World:
-    """Tenants A and B, each with a client, a session and an audit chain."""
-    return World(a=seed_tenant(TENANT_A, keyset), b=seed_tenant(TENANT_B, keyset))
+def world(deployment: Deployment, signing_secret: str, keyset: KeySet, request: pytest.FixtureRequest) -> World:
+    """Tenants A and B, each with a client, a session, an audit chain and onboarding; feature flags too when the
+    route under test is a flag route (seeding them costs about a second per test, and no other route reads them)."""
+    function = getattr(request.node, "callspec", None) and request.node.callspec.params.get("function")
+    with_flags = function is None or function.domain in FLAG_DOMAINS
+    return World(
+        a=seed_tenant(TENANT_A, keyset, with_flags=with_flags), b=seed_tenant(TENANT_B, keyset, with_flags=with_flags)
+    )
 
 
 def table_items(deployment: Deployment) -> list[dict[str, Any]]:
