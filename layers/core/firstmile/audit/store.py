@@ -27,6 +27,7 @@ from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHea
 from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.observability import logger
 from firstmile.platform.errors import DependencyUnavailableError, aws_error_code, table_call
+from firstmile.platform.queries import query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -230,13 +231,8 @@ class AuditStore:
             "ExpressionAttributeValues": {":pk": _chain_pk(tenant), ":entry": "ENTRY#"},
             "ConsistentRead": True,
         }
-        while True:
-            response = table_call(lambda: self._table.query(**query))
-            for item in response.get("Items", []):
-                yield _entry_from(item)
-            if "LastEvaluatedKey" not in response:
-                return
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in query_all(self._table, query):
+            yield _entry_from(item)
 
 
 def _entry_item(entry: AuditEntry) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from firstmile.platform.errors import (
     table_call,
 )
 from firstmile.platform.items import plain, storable
+from firstmile.platform.queries import query_all
 from firstmile.platform.transactions import CONDITION_FAILED, transact, update
 
 if TYPE_CHECKING:
@@ -199,10 +200,6 @@ def _typed_item(raw: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
-
-
-class _ConditionFailed(Exception):  # noqa: N818 - a signal inside the store, never raised out of it
-    pass
 
 
 class FlagStore:
@@ -379,16 +376,10 @@ class FlagStore:
             "KeyConditionExpression": Key("pk").eq(ACTIVE_ROLLOUTS_PARTITION),
             "ConsistentRead": True,
         }
-        found: list[tuple[str, str]] = []
-        while True:
-            response = table_call(lambda: self._table.query(**query))
-            for item in response.get("Items", []):
-                tenant, _, key = str(item["sk"]).rpartition("#")
-                found.append((tenant, key))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return found
-            query["ExclusiveStartKey"] = last
+        return [
+            (tenant, key)
+            for tenant, _, key in (str(item["sk"]).rpartition("#") for item in query_all(self._table, query))
+        ]
 
     # --- exposures -----------------------------------------------------------------------------------------
 
@@ -430,22 +421,15 @@ class FlagStore:
             "KeyConditionExpression": Key("pk").eq(exposures_partition(tenant))
             & Key("sk").between(f"{key}#{since.isoformat()}", f"{key}#~"),
         }
-        counts: list[ExposureCount] = []
-        while True:
-            response = table_call(lambda: self._table.query(**query))
-            counts.extend(
-                ExposureCount(
-                    day=item["day"],
-                    variant=str(item["variant"]),
-                    sampled=int(item.get("sampled", 0)),
-                    estimated=float(item.get("estimated", 0)),
-                )
-                for item in response.get("Items", [])
+        return [
+            ExposureCount(
+                day=item["day"],
+                variant=str(item["variant"]),
+                sampled=int(item.get("sampled", 0)),
+                estimated=float(item.get("estimated", 0)),
             )
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return counts
-            query["ExclusiveStartKey"] = last
+            for item in query_all(self._table, query)
+        ]
 
     # --- the epoch and the kill switch ---------------------------------------------------------------------
 
@@ -466,7 +450,7 @@ class FlagStore:
             else:
                 removals.append(placeholder)
         expression = "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removals) if removals else "")
-        self._update_epoch(expression, names, values, key=_epoch_key(tenant))
+        self._update_epoch(tenant, expression, names, values)
         return kill_switch
 
     def change_kill_switch(self, tenant: str, change: KillSwitchChange, actor: str, at: datetime) -> KillSwitchState:
@@ -484,7 +468,7 @@ class FlagStore:
             names["#member"] = attribute
             values[":member"] = {member}
             expression += f" {'ADD' if change.killed else 'DELETE'} #member :member"
-        item = self._update_epoch(expression, names, values, key=_epoch_key(tenant))
+        item = self._update_epoch(tenant, expression, names, values)
         return _kill_switch_state_of(item)
 
     def kill_switch_state(self, tenant: str) -> KillSwitchState:
@@ -520,20 +504,13 @@ class FlagStore:
             ":base": base,
         }
         condition = "attribute_not_exists(#sv) OR #sv = :base" if base == 0 else "#sv = :base"
-        try:
-            self._update_epoch(
-                "SET #kind = :kind, #ca = :ca, #rate = :rate, #sv = :sv",
-                names,
-                values,
-                key=_epoch_key(tenant),
-                condition=condition,
-            )
-        except _ConditionFailed:
-            latest = self.get_settings(tenant)
-            if latest == stored:  # this very write, applied by an attempt whose answer was lost and then sent again
-                return stored
-            raise VersionConflictError(latest.model_dump(mode="json"), latest.version) from None
-        return stored
+        expression = "SET #kind = :kind, #ca = :ca, #rate = :rate, #sv = :sv"
+        if self._update_epoch(tenant, expression, names, values, condition=condition) is not None:
+            return stored
+        latest = self.get_settings(tenant)
+        if latest == stored:  # this very write, applied by an attempt whose answer was lost and then sent again
+            return stored
+        raise VersionConflictError(latest.model_dump(mode="json"), latest.version)
 
     def epoch(self, tenant: str) -> FlagEpoch | None:
         """The tenant's flag-set version and kill switch: one strongly consistent GetItem of the epoch item, reading
@@ -605,17 +582,17 @@ class FlagStore:
 
     def _update_epoch(
         self,
+        tenant: str,
         expression: str,
         names: dict[str, str],
         values: dict[str, Any],
         *,
-        key: dict[str, str],
         condition: str | None = None,
-    ) -> dict[str, Any]:
-        """One UpdateItem of the epoch item, sent again when it meets a concurrent flag transaction; the item as
-        it is after the update. ``_ConditionFailed`` when ``condition`` does not hold."""
+    ) -> dict[str, Any] | None:
+        """One UpdateItem of the tenant's epoch item, sent again when it meets a concurrent flag transaction; the
+        item as it is after the update, or ``None`` when ``condition`` does not hold."""
         request: dict[str, Any] = {
-            "Key": key,
+            "Key": _epoch_key(tenant),
             "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
@@ -623,10 +600,7 @@ class FlagStore:
         }
         if condition:
             request["ConditionExpression"] = condition
-        attributes = update(self._table, request)
-        if attributes is None:
-            raise _ConditionFailed
-        return attributes
+        return update(self._table, request)
 
     def _put(self, item: dict[str, Any], *, if_absent: bool = True) -> dict[str, Any]:
         """A Put for a transaction, by default on condition that the item is absent."""
@@ -683,14 +657,7 @@ class FlagStore:
             "KeyConditionExpression": Key("pk").eq(flags_partition(tenant)) & Key("sk").begins_with(prefix),
             "ConsistentRead": True,
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            response = table_call(lambda: self._table.query(**query))
-            items.extend(response.get("Items", []))
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return items
-            query["ExclusiveStartKey"] = last
+        return list(query_all(self._table, query))
 
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
         item: dict[str, Any] | None = table_call(lambda: self._table.get_item(Key=key, ConsistentRead=True)).get("Item")

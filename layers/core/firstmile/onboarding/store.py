@@ -57,6 +57,7 @@ from firstmile.platform.errors import (
     table_call,
 )
 from firstmile.platform.items import plain, storable
+from firstmile.platform.queries import query_all
 from firstmile.platform.transactions import CONDITION_FAILED, transact, update
 
 if TYPE_CHECKING:
@@ -429,13 +430,7 @@ class OnboardingStore:
             "FilterExpression": "expires_at > :now",
             "ExpressionAttributeValues": {":now": int(_now())},
         }
-        events = []
-        while True:
-            response = table_call(lambda: self._table.query(**query))
-            events += [_model(TransitionEvent, item) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return events
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [_model(TransitionEvent, item) for item in query_all(self._table, query)]
 
     def list_progress_on_version(
         self,
