@@ -1,18 +1,45 @@
 """AWS clients, created on first use with tight timeouts so a slow dependency fails fast.
 
 Endpoints come from the standard ``AWS_ENDPOINT_URL`` variable, which the local stack points at its emulator.
+
+A boto3 session may not be used from two threads at once, while the clients it makes may. The readiness check runs
+its probes on threads and can be the first use of every client in a cold container, so clients are made under one
+lock: each is made once, and never two at a time.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_making = threading.RLock()
+
+
+class _MadeOnce(Generic[_P, _T]):
+    """A maker cached per argument, every miss made under the one lock (and checked again inside it)."""
+
+    def __init__(self, make: Callable[_P, _T]) -> None:
+        self._cache = cache(make)
+        self._cached = cast("Callable[_P, _T]", self._cache)
+        self.__doc__ = make.__doc__
+
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with _making:
+            return self._cached(*args, **kwargs)
+
+    def cache_clear(self) -> None:
+        self._cache.cache_clear()
 
 
 @lru_cache(maxsize=1)
@@ -29,25 +56,25 @@ def _session() -> Any:
     return boto3.session.Session()
 
 
-@cache
+@_MadeOnce
 def dynamodb() -> DynamoDBClient:
     """The low-level DynamoDB client."""
     return _session().client("dynamodb", config=_config())  # type: ignore[no-any-return]
 
 
-@cache
+@_MadeOnce
 def table(name: str) -> Table:
     """The DynamoDB table resource called ``name``."""
     return _session().resource("dynamodb", config=_config()).Table(name)  # type: ignore[no-any-return]
 
 
-@cache
+@_MadeOnce
 def sqs() -> SQSClient:
     """The SQS client."""
     return _session().client("sqs", config=_config())  # type: ignore[no-any-return]
 
 
-@cache
+@_MadeOnce
 def s3() -> S3Client:
     """The S3 client."""
     return _session().client("s3", config=_config())  # type: ignore[no-any-return]
@@ -55,5 +82,6 @@ def s3() -> S3Client:
 
 def reset_clients() -> None:
     """Drop cached clients (after the environment's endpoint or credentials changed)."""
-    for cached in (_config, _session, dynamodb, table, sqs, s3):
-        cached.cache_clear()
+    with _making:
+        for cached in (_config, _session, dynamodb, table, sqs, s3):
+            cached.cache_clear()
