@@ -1,5 +1,6 @@
 """The exposure queue's consumer: each message is one sampled evaluation's exposures, counted per flag, day and
-variant. A record that fails returns to the queue alone (partial batch failure), then goes to the dead-letter queue.
+variant, once however often SQS delivers it. A record that fails returns to the queue alone (partial batch failure),
+then goes to the dead-letter queue.
 """
 
 import json
@@ -11,7 +12,7 @@ from firstmile.flags.runtime import flag_service
 
 
 def count_record(record: SQSRecord) -> None:
-    flag_service().record_exposures(json.loads(record.body))
+    flag_service().record_exposures(json.loads(record.body), record.message_id)
 
 
 lambda_handler = entrypoints.sqs_batch(count_record)

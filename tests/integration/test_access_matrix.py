@@ -790,7 +790,7 @@ def seed_flags(tenant: str, user: str, actor: str, flow_id: str) -> str:
     service.change_kill_switch(tenant, KillSwitchChange(tag=names["killed_tag"]), actor)
     today = datetime.now(UTC).date().isoformat()
     exposures = [{"flag": key, "variant": "on", "reason": "SPLIT"}, {"flag": key, "variant": "off", "reason": "SPLIT"}]
-    service.record_exposures({"tenant": tenant, "day": today, "rate": 0.5, "exposures": exposures})
+    service.record_exposures({"tenant": tenant, "day": today, "rate": 0.5, "exposures": exposures}, f"seed-{tenant}")
     cursor = service.list_flags(tenant, limit=1, cursor=None).next_cursor
     assert cursor is not None, "a one-flag page of two flags must leave a cursor to replay"
     return cursor

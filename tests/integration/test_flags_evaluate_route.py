@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from firstmile.config import reset_settings
+from firstmile.flags import store as store_module
 from firstmile.flags.cache import KILL_SWITCH_BOUND_SECONDS
 from firstmile.flags.runtime import flag_service, reset_flags_runtime
 from functions.catalog import Queue, by_name
@@ -399,6 +401,7 @@ def test_a_sampled_evaluation_is_counted_by_the_worker_and_reported(api: Api, de
     event = json.loads(messages[0]["Body"])
     today = datetime.now(UTC).date().isoformat()
     assert (event["tenant"], event["day"], event["rate"]) == (TENANT, today, 1.0)
+    assert len(event["id"]) == 32
     assert sorted(event["exposures"], key=lambda x: x["flag"]) == [
         {"flag": "button-colour", "variant": "blue", "reason": "STATIC"},
         {"flag": "new-checkout", "variant": "on", "reason": "TARGETING_MATCH"},
@@ -450,6 +453,82 @@ def test_exposures_are_estimated_from_their_sample_rate(api: Api, deployment: De
     assert ok(api.exposures("new-checkout", days="1"))["counts"] == [
         {"day": day, "variant": "on", "sampled": 2, "estimated": 8.0}
     ]
+
+
+def exposure_messages(*bodies: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """SQS messages as Lambda delivers them: (message id, body) each."""
+    return [{"MessageId": mid, "ReceiptHandle": f"r-{mid}", "Body": json.dumps(body)} for mid, body in bodies]
+
+
+def count(deployment: Deployment, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    event = sqs_event(messages, deployment.exposure_queue_url)
+    answer: dict[str, Any] = load_handler("flag_exposure_worker").lambda_handler(event, FakeLambdaContext())
+    return answer
+
+
+def test_an_exposure_event_counts_once_however_often_it_is_delivered(api: Api, deployment: Deployment) -> None:
+    # Given a flag, one event with an id and one without (an event sent before events had ids)
+    ok(api.create(flag_body("new-checkout")), 201)
+    day = datetime.now(UTC).date().isoformat()
+    base = {"tenant": TENANT, "day": day, "rate": 0.5}
+    named = {**base, "id": "e-1", "exposures": [{"flag": "new-checkout", "variant": "on"}]}
+    unnamed = {**base, "exposures": [{"flag": "new-checkout", "variant": "off"}]}
+
+    # When SQS delivers each of them again (the named one also as a second message: a send whose answer was lost)
+    assert count(deployment, exposure_messages(("m-1", named), ("m-2", unnamed))) == {"batchItemFailures": []}
+    again = exposure_messages(("m-1", named), ("m-2", unnamed), ("m-3", named))
+    assert count(deployment, again) == {"batchItemFailures": []}
+
+    # Then each counted once
+    counts = {c["variant"]: (c["sampled"], c["estimated"]) for c in ok(api.exposures("new-checkout"))["counts"]}
+    assert counts == {"on": (1, 2.0), "off": (1, 2.0)}
+
+
+def test_an_event_cut_short_is_completed_on_redelivery_without_counting_twice(
+    api: Api, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a tenant of 150 flags and an evaluation of all of them, sampled (more than one transaction can hold)
+    keys = [f"flag-{n:03d}" for n in range(150)]
+    for key in keys[:3]:
+        ok(api.create(flag_body(key)), 201)
+    day = datetime.now(UTC).date().isoformat()
+    event = {
+        "id": "e-big",
+        "tenant": TENANT,
+        "day": day,
+        "rate": 1.0,
+        "exposures": [{"flag": key, "variant": "on"} for key in keys],
+    }
+
+    # When the table fails after the first part was counted
+    real_transact = store_module.transact
+    sent: list[int] = []
+
+    def failing_second(table: Any, items: list[dict[str, Any]], **kwargs: Any) -> Any:
+        sent.append(len(items))
+        if len(sent) == 2:
+            raise store_module.DependencyUnavailableError("table", "ProvisionedThroughputExceededException")
+        return real_transact(table, items, **kwargs)
+
+    monkeypatch.setattr(store_module, "transact", failing_second)
+    with pytest.raises(BatchProcessingError):  # a batch whose every record failed goes back whole
+        count(deployment, exposure_messages(("m-big", event)))
+    assert sent == [100, 52]
+    assert [c["sampled"] for c in ok(api.exposures(keys[0]))["counts"]] == [1]
+    assert ok(api.exposures(keys[2]))["counts"][0]["sampled"] == 1
+    monkeypatch.setattr(store_module, "transact", real_transact)
+
+    # Then the redelivery counts the rest, and a third delivery changes nothing
+    assert count(deployment, exposure_messages(("m-big", event))) == {"batchItemFailures": []}
+    assert count(deployment, exposure_messages(("m-big", event))) == {"batchItemFailures": []}
+    table = deployment.client("dynamodb")
+    stored = table.query(
+        TableName=deployment.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"TENANT#{TENANT}#FLAGEXPOSURES"}},
+    )["Items"]
+    assert len(stored) == 150
+    assert {int(item["sampled"]["N"]) for item in stored} == {1}
 
 
 def test_no_exposure_is_sent_when_sampling_is_off(api: Api, deployment: Deployment) -> None:

@@ -10,6 +10,7 @@ overwrite each other silently.
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -248,7 +249,13 @@ class FlagService:
         ]
         if not served:
             return
-        message = {"tenant": tenant, "day": now.date().isoformat(), "rate": rate, "exposures": served}
+        message = {
+            "id": uuid.uuid4().hex,
+            "tenant": tenant,
+            "day": now.date().isoformat(),
+            "rate": rate,
+            "exposures": served,
+        }
         try:
             self._exposures.send([message])
         except Exception as exc:  # the answer matters more than one sample
@@ -257,17 +264,23 @@ class FlagService:
 
     # --- exposures -----------------------------------------------------------------------------------------
 
-    def record_exposures(self, message: Mapping[str, Any]) -> int:
-        """Count one exposure event (the worker): per flag, day and variant, the events and the evaluations they
-        stand for (1 / the sample rate each). Returns how many exposures it counted."""
+    def record_exposures(self, message: Mapping[str, Any], delivery_id: str) -> int:
+        """Count one exposure event (the worker), once however often it is delivered: per flag, day and variant, the
+        events and the evaluations they stand for (1 / the sample rate each). The event's own ``id`` names it, else
+        the queue's ``delivery_id``. Returns how many exposures it counted now (0 for an event counted before)."""
         tenant, day, rate = str(message["tenant"]), date.fromisoformat(str(message["day"])), float(message["rate"])
         if not 0 < rate <= 1:
             raise ValueError(f"an exposure event's rate must be in (0, 1], not {rate}")
+        event_id = str(message.get("id") or delivery_id)
+        if not event_id.isascii() or not 0 < len(event_id) <= 128 or "#" in event_id:
+            raise ValueError("an exposure event's id must be 1-128 ASCII characters without '#'")
         events: Counter[tuple[str, str, str]] = Counter(
             (str(x["flag"]), day.isoformat(), str(x["variant"])) for x in message["exposures"]
         )
-        self._store.add_exposures(tenant, {key: (n, n / rate) for key, n in events.items()})
-        return sum(events.values())
+        counted = self._store.add_exposures(
+            tenant, event_id, {key: (n, n / rate) for key, n in events.items()}, self._clock()
+        )
+        return sum(events.values()) if counted else 0
 
     def exposures(self, tenant: str, key: str, days: int) -> ExposureReport:
         """The flag's sampled exposures per day and variant over the last ``days`` days (UTC)."""

@@ -65,6 +65,10 @@ _ROLLOUT_PREFIX = "ROLLOUT#"
 # The one partition that lists every active rollout plan of the deployment, for the scheduled job.
 ACTIVE_ROLLOUTS_PARTITION = "FLAG_ROLLOUTS#ACTIVE"
 _EXPOSURE_RETENTION_DAYS = 90
+# SQS keeps a message at most 14 days; an event's marker outlives every delivery of it.
+_EXPOSURE_EVENT_MARKER_DAYS = 15
+# A transaction holds at most 100 items: the event's marker and 99 counters.
+_COUNTERS_PER_TRANSACTION = 99
 _EPOCH_ATTRIBUTES = {
     "#v": "version",
     "#all": "all",
@@ -128,6 +132,11 @@ def _active_plan_key(tenant: str, key: str) -> dict[str, str]:
 def exposures_partition(tenant: str) -> str:
     """Sampled exposure counts of a tenant's flags: ``sk = <flag>#<day>#<variant>``."""
     return f"TENANT#{tenant}#FLAGEXPOSURES"
+
+
+def exposure_event_partition(tenant: str, event_id: str) -> str:
+    """The marker of one counted exposure event: ``sk = PART#<n>``, one per transaction the event took."""
+    return f"TENANT#{tenant}#FLAGEXPOSUREEVENT#{event_id}"
 
 
 # --- items -------------------------------------------------------------------------------------------------
@@ -383,12 +392,44 @@ class FlagStore:
 
     # --- exposures -----------------------------------------------------------------------------------------
 
-    def add_exposures(self, tenant: str, counts: Mapping[tuple[str, str, str], tuple[int, float]]) -> None:
-        """Add sampled exposure counts: ``(flag, day, variant) -> (events, estimated evaluations)``. One UpdateItem
-        (ADD) per key; the counters expire 90 days after their day."""
-        for (flag_key, day, variant), (sampled, estimated) in counts.items():
-            expires = datetime.fromisoformat(day) + timedelta(days=_EXPOSURE_RETENTION_DAYS)
-            request: dict[str, Any] = {
+    def add_exposures(
+        self, tenant: str, event_id: str, counts: Mapping[tuple[str, str, str], tuple[int, float]], now: datetime
+    ) -> bool:
+        """Add one exposure event's counts, ``(flag, day, variant) -> (events, estimated evaluations)``, exactly once.
+
+        Each transaction writes a marker of the event (absent before) with up to 99 counter ADDs, so a redelivered
+        event adds nothing and an event cut short by a failure is taken up where it stopped. ``False`` when every part
+        of the event had been counted before. Counters expire 90 days after their day; markers after SQS could
+        last deliver the event (14 days) and a day more."""
+        keys = sorted(counts)
+        marker_expires = int((now + timedelta(days=_EXPOSURE_EVENT_MARKER_DAYS)).timestamp())
+        counted = False
+        for part, start in enumerate(range(0, max(1, len(keys)), _COUNTERS_PER_TRANSACTION)):
+            marker = self._put(
+                {
+                    "pk": exposure_event_partition(tenant, event_id),
+                    "sk": f"PART#{part}",
+                    "kind": "flag_exposure_event",
+                    "expires_at": marker_expires,
+                }
+            )
+            adds = [
+                self._add_exposure(tenant, key, counts[key]) for key in keys[start : start + _COUNTERS_PER_TRANSACTION]
+            ]
+            reasons = transact(self._table, [marker, *adds])
+            if reasons is None:
+                counted = True
+                continue
+            if reasons[0].get("Code") != CONDITION_FAILED:
+                raise DependencyUnavailableError("table", f"the exposure counters of tenant {tenant} stayed contended")
+        return counted
+
+    def _add_exposure(self, tenant: str, key: tuple[str, str, str], count: tuple[int, float]) -> dict[str, Any]:
+        (flag_key, day, variant), (sampled, estimated) = key, count
+        expires = datetime.fromisoformat(day) + timedelta(days=_EXPOSURE_RETENTION_DAYS)
+        return {
+            "Update": {
+                "TableName": self._table.name,
                 "Key": {"pk": exposures_partition(tenant), "sk": f"{flag_key}#{day}#{variant}"},
                 "UpdateExpression": (
                     "SET #kind = :kind, #flag = :flag, #day = :day, #variant = :variant, #exp = :exp "
@@ -413,7 +454,7 @@ class FlagStore:
                     ":estimated": storable(round(estimated, 3)),
                 },
             }
-            table_call(lambda request=request: self._table.update_item(**request))  # type: ignore[misc]
+        }
 
     def exposure_counts(self, tenant: str, key: str, since: date) -> list[ExposureCount]:
         """The flag's exposure counts per day and variant from ``since`` on: one Query, paged to the end."""
