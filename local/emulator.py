@@ -6,6 +6,7 @@ import copy
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -47,6 +48,7 @@ class Emulator:
         # The development server logs every request; the stack reports what matters itself.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         share_stream_records_in_transaction_backups()
+        honour_transaction_client_request_tokens()
         app = DomainDispatcherApplication(create_backend_app)
         sock = listen(self._host, self._requested_port, env_var=self._env_var, what="AWS emulator")
         try:
@@ -111,6 +113,78 @@ def share_stream_records_in_transaction_backups() -> None:
 
     setattr(StreamShard, "__deepcopy__", deepcopy_sharing_records)  # noqa: B010 - moto's class has no such method
     setattr(StreamShard, "_firstmile_shared_records", True)  # noqa: B010
+
+
+# DynamoDB keeps a transaction's client request token for 10 minutes after the transaction.
+TRANSACTION_TOKEN_SECONDS = 600
+
+
+def honour_transaction_client_request_tokens() -> None:
+    """Make moto's ``TransactWriteItems`` idempotent under its ``ClientRequestToken``, as DynamoDB is.
+
+    botocore gives every ``TransactWriteItems`` a fresh token and sends the same token again when it retries, for
+    instance after a read timeout. DynamoDB answers such a retry of an applied transaction with success and applies
+    nothing; moto applied it again, so a transaction whose answer was lost came back refused by its own conditions
+    (a flag "already existing" because the first attempt created it). Here a token seen within 10 minutes with the
+    same request answers what the first attempt answered; with another request it is refused with
+    ``IdempotentParameterMismatchException``; a retry that arrives while the first attempt still runs waits for it.
+    A cancelled or failed attempt leaves no token behind, as in DynamoDB. Idempotent.
+    """
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler, "_firstmile_tokens", False):
+        return
+    original = DynamoHandler.transact_write_items
+    lock = threading.Lock()
+    # (account, region, token) -> (the request without its token, set when the first attempt ends, its answer)
+    seen: dict[tuple[str, str, str], tuple[str, threading.Event, list[Any]]] = {}
+    finished_at: dict[tuple[str, str, str], float] = {}
+
+    class IdempotentParameterMismatch(DynamodbException):
+        def __init__(self) -> None:
+            super().__init__(
+                ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+                message="The request uses the same client token as a previous, but non-identical request.",
+            )
+
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        request = json.dumps({k: v for k, v in self.body.items() if k != "ClientRequestToken"}, sort_keys=True)
+        key = (self.current_account, self.region, token)
+        now = time.monotonic()
+        with lock:
+            for old in [k for k, at in finished_at.items() if now - at > TRANSACTION_TOKEN_SECONDS]:
+                finished_at.pop(old)
+                seen.pop(old, None)
+            prior = seen.get(key)
+            if prior is None:
+                done = threading.Event()
+                answer: list[Any] = []
+                seen[key] = (request, done, answer)
+        if prior is not None:
+            prior_request, prior_done, prior_answer = prior
+            if prior_request != request:
+                raise IdempotentParameterMismatch()
+            prior_done.wait(timeout=TRANSACTION_TOKEN_SECONDS)
+            if prior_answer:
+                return prior_answer[0]
+            return transact_write_items(self)  # the first attempt failed: this one is a new transaction
+        try:
+            answer.append(original(self))
+            return answer[0]
+        finally:
+            with lock:
+                if answer:
+                    finished_at[key] = time.monotonic()
+                else:
+                    seen.pop(key, None)
+            done.set()
+
+    setattr(DynamoHandler, "transact_write_items", transact_write_items)  # noqa: B010 - replacing moto's method
+    setattr(DynamoHandler, "_firstmile_tokens", True)  # noqa: B010
 
 
 def client(service: str, endpoint: str) -> Any:
