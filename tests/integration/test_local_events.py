@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import socket
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from firstmile.config import reset_settings
+from firstmile.identity.runtime import reset_identity_runtime
+from firstmile.onboarding.runtime import reset_onboarding_runtime
+from firstmile.platform.aws import reset_clients
 from functions.catalog import CATALOG, Authorizer, Function, Queue, Route, Schedule, TableStream
+from local.emulator import client
+from local.environment import LocalEnvironment
 from local.events import match_path
+from local.resources import create_resources, deployment_for
+from tests.factories import FakeLambdaContext, load_handler
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 # ``firstmile invoke`` runs a sample on an empty emulator of its own. These samples name the demo tenant and its
@@ -129,26 +141,24 @@ def test_protected_route_samples_carry_the_authorizers_context(function: Functio
     assert isinstance(json.loads(context["attributes"]), dict)
 
 
-@pytest.mark.parametrize(("function", "path"), SAMPLES, ids=[p.stem for _, p in SAMPLES])
-def test_firstmile_invoke_runs_the_sample(function: Function, path: Path) -> None:
-    # Given no local stack running on the emulator port, so invoke uses a temporary emulator
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
-    env["FIRSTMILE_AWS_PORT"] = str(_closed_port())
+def one_sample_per_trigger_kind() -> list[tuple[Function, Path]]:
+    """The first sample of each kind of trigger, and of public and protected routes apart."""
+    chosen: dict[str, tuple[Function, Path]] = {}
+    for function, path in SAMPLES:
+        trigger = function.trigger
+        kind = type(trigger).__name__
+        if isinstance(trigger, Route):
+            kind += "-public" if trigger.role == "public" else "-protected"
+        chosen.setdefault(kind, (function, path))
+    return list(chosen.values())
 
-    # When the sample is invoked from the command line
-    result = subprocess.run(  # noqa: S603 - this interpreter and the project's own CLI
-        [sys.executable, "-m", "local.cli", "invoke", function.name, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        check=False,
-    )
 
-    # Then the function succeeded (an HTTP function with a 2xx answer, or the problem its sample must get on an
-    # empty deployment; the authorizer with its "allowed, with the caller or the refusal's code" answer)
-    assert result.returncode == 0, result.stderr
-    answer = json.loads(result.stdout)
+INVOKED = one_sample_per_trigger_kind()
+
+
+def assert_answered_as_on_an_empty_deployment(function: Function, path: Path, answer: Any) -> None:
+    """An HTTP function's 2xx answer, or the problem its sample must get on an empty deployment; the authorizer's
+    "allowed, with the caller or the refusal's code" answer; any other function's success."""
     if path.stem in ON_AN_EMPTY_DEPLOYMENT:
         status, code = ON_AN_EMPTY_DEPLOYMENT[path.stem]
         assert (answer["statusCode"], json.loads(answer["body"])["code"]) == (status, code), answer
@@ -158,4 +168,74 @@ def test_firstmile_invoke_runs_the_sample(function: Function, path: Path) -> Non
         assert answer["isAuthorized"] is True
         assert answer["context"]["auth_error"].startswith("AUTH_")
     else:
-        assert "errorType" not in answer
+        assert answer is None or "errorType" not in answer
+
+
+def test_the_invoked_samples_cover_every_kind_of_trigger() -> None:
+    kinds = {type(f.trigger).__name__ for f in CATALOG}
+    assert {type(f.trigger).__name__ for f, _ in INVOKED} == kinds
+
+
+@pytest.mark.parametrize(("function", "path"), INVOKED, ids=[p.stem for _, p in INVOKED])
+def test_firstmile_invoke_runs_the_sample(function: Function, path: Path) -> None:
+    # Given no local stack running on the emulator port, so invoke uses a temporary emulator
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
+    env["FIRSTMILE_AWS_PORT"] = str(_closed_port())
+
+    # When the sample is invoked from the command line (a new emulator, the deployment's resources and a function
+    # instance of its own: about 8 s each, so one sample per kind of trigger; the next test runs every sample)
+    result = subprocess.run(  # noqa: S603 - this interpreter and the project's own CLI
+        [sys.executable, "-m", "local.cli", "invoke", function.name, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        check=False,
+    )
+
+    # Then the function succeeded
+    assert result.returncode == 0, result.stderr
+    assert_answered_as_on_an_empty_deployment(function, path, json.loads(result.stdout))
+
+
+@pytest.fixture(scope="module")
+def catalogue_resources(emulator: str) -> LocalEnvironment:
+    """Every resource of a deployment of the catalogue, as ``firstmile invoke`` creates them, on the session's
+    emulator: made once for the module; each test gets an empty table of its own (``empty_deployment``)."""
+    deployment = deployment_for(CATALOG, stage=f"s{uuid.uuid4().hex[:8]}")
+    return LocalEnvironment(deployment, emulator, create_resources(deployment, emulator), ())
+
+
+@pytest.fixture
+def empty_deployment(catalogue_resources: LocalEnvironment) -> Iterator[LocalEnvironment]:
+    """The catalogue's resources with a new, empty table: a deployment on which nothing has happened yet."""
+    base = catalogue_resources.deployment
+    deployment = dataclasses.replace(base, table_name=f"{base.table_name}-{uuid.uuid4().hex[:8]}")
+    dynamodb = client("dynamodb", catalogue_resources.aws_endpoint)
+    dynamodb.create_table(**deployment.table.create_table_request(deployment.table_name))
+    yield dataclasses.replace(catalogue_resources, deployment=deployment)
+    with contextlib.suppress(Exception):
+        dynamodb.delete_table(TableName=deployment.table_name)
+
+
+@pytest.mark.parametrize(("function", "path"), SAMPLES, ids=[p.stem for _, p in SAMPLES])
+def test_every_sample_is_answered_on_an_empty_deployment(
+    empty_deployment: LocalEnvironment, monkeypatch: pytest.MonkeyPatch, function: Function, path: Path
+) -> None:
+    # Given the function's real handler with the environment ``firstmile invoke`` gives it, in this process
+    for name in [n for n in os.environ if n.startswith("FIRSTMILE_")]:
+        monkeypatch.delenv(name)
+    for name, value in empty_deployment.for_function(function).items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    reset_clients()
+    reset_identity_runtime()
+    reset_onboarding_runtime()
+    handler = load_handler(function.name)
+    event = json.loads(path.read_text(encoding="utf-8"))
+
+    # When the sample is its event
+    answer = handler.lambda_handler(event, FakeLambdaContext())
+
+    # Then it answers as it must there
+    assert_answered_as_on_an_empty_deployment(function, path, answer)
