@@ -799,15 +799,38 @@ def seed_flags(tenant: str, user: str, actor: str, flow_id: str) -> str:
 FLAG_DOMAINS = frozenset({"flags", "flags_admin", "flags_control"})
 
 
+@pytest.fixture(scope="module")
+def seeded_worlds(keyset: KeySet) -> dict[bool, tuple[World, list[dict[str, Any]]]]:
+    """The world seeded once per module (with and without flags), as the items it wrote and what it returned."""
+    return {}
+
+
 @pytest.fixture
-def world(deployment: Deployment, signing_secret: str, keyset: KeySet, request: pytest.FixtureRequest) -> World:
+def world(
+    deployment: Deployment,
+    signing_secret: str,
+    keyset: KeySet,
+    seeded_worlds: dict[bool, tuple[World, list[dict[str, Any]]]],
+    request: pytest.FixtureRequest,
+) -> World:
     """Tenants A and B, each with a client, a session, an audit chain and onboarding; feature flags too when the
-    route under test is a flag route (seeding them costs about a second per test, and no other route reads them)."""
+    route under test is a flag route (no other route reads them).
+
+    The first test of the module seeds them through the services; every later test gets a copy of the items that
+    seeding wrote, in its own empty table (seeding took about 1.5 s a test, a copy a fraction of that)."""
     function = getattr(request.node, "callspec", None) and request.node.callspec.params.get("function")
     with_flags = function is None or function.domain in FLAG_DOMAINS
-    return World(
+    if with_flags in seeded_worlds:
+        seeded, items = seeded_worlds[with_flags]
+        with deployment.table.batch_writer() as batch:
+            for item in items:
+                batch.put_item(Item=item)
+        return seeded
+    seeded = World(
         a=seed_tenant(TENANT_A, keyset, with_flags=with_flags), b=seed_tenant(TENANT_B, keyset, with_flags=with_flags)
     )
+    seeded_worlds[with_flags] = (seeded, table_items(deployment))
+    return seeded
 
 
 def table_items(deployment: Deployment) -> list[dict[str, Any]]:
