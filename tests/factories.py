@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -130,3 +132,14 @@ def call_route(
         auth=auth,
     )
     return handler.lambda_handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
+
+
+def run_together(work: Callable[[Callable[[], None]], None], count: int) -> None:
+    """Run ``work`` on ``count`` threads at once. Each thread gets a ``ready`` function to call once it is set up;
+    all of them go on from there at the same moment. Returns when every thread has ended."""
+    start = threading.Barrier(count)
+    threads = [threading.Thread(target=work, args=(start.wait,)) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -22,7 +23,7 @@ from firstmile.identity.tokens import RejectionReason, TokenRejected, Verifier, 
 from firstmile.limits.logic import RateLimiter
 from firstmile.limits.store import RateLimitStore
 from firstmile.platform import aws
-from tests.factories import NOW, FakeClock
+from tests.factories import NOW, FakeClock, run_together
 from tests.integration.conftest import Deployment
 from tests.integration.emulator_isolation import serialize_dynamodb
 
@@ -184,15 +185,14 @@ def test_an_older_token_is_reuse_even_inside_the_overlap_window(identity: Identi
 
 def race_refreshes(identity: Identity, token: str, contenders: int) -> tuple[list[str], list[IssuedSession]]:
     """Present ``token`` from ``contenders`` threads released at the same moment; their outcomes and winners."""
-    start = threading.Barrier(contenders)
     outcomes: list[str] = []
     winners: list[IssuedSession] = []
     lock = threading.Lock()
 
-    def contend() -> None:
+    def contend(ready: Callable[[], None]) -> None:
         # One store (and boto3 resource) per thread, like one Lambda container each.
         service = identity.sessions(store=IdentityStore(identity.deployment.table))
-        start.wait()
+        ready()
         try:
             issued = service.refresh(token)
         except p.Problem as problem:
@@ -203,11 +203,7 @@ def race_refreshes(identity: Identity, token: str, contenders: int) -> tuple[lis
             outcomes.append("rotated")
             winners.append(issued)
 
-    threads = [threading.Thread(target=contend) for _ in range(contenders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(contend, contenders)
     return outcomes, winners
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from firstmile.platform import aws
+from tests.factories import run_together
 
 
 @pytest.fixture(autouse=True)
@@ -23,22 +24,17 @@ def _fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def first_uses_at_once(get: Callable[[], Any], threads: int = 12) -> list[Any]:
     """What ``threads`` threads get when they all ask for a client at the same moment."""
-    start = threading.Barrier(threads)
     got: list[Any] = []
     failures: list[BaseException] = []
 
-    def ask() -> None:
-        start.wait()
+    def ask(ready: Callable[[], None]) -> None:
+        ready()
         try:
             got.append(get())
         except BaseException as exc:  # noqa: BLE001 - a failure is what this test looks for
             failures.append(exc)
 
-    workers = [threading.Thread(target=ask) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_together(ask, threads)
     assert failures == []
     return got
 
