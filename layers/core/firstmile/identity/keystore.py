@@ -33,20 +33,13 @@ from firstmile.identity.keys import (
 from firstmile.identity.models import Clock
 from firstmile.identity.store import IdentityStore
 from firstmile.observability import logger
+from firstmile.platform import aws
 from firstmile.platform.errors import DependencyUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 COMPONENT = "signing keys"
-
-
-def _secrets_manager() -> SecretsManagerClient:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    return boto3.session.Session().client("secretsmanager", config=config)
 
 
 class SecretsManagerKeyStore:
@@ -59,7 +52,7 @@ class SecretsManagerKeyStore:
     @property
     def client(self) -> SecretsManagerClient:
         if self._client is None:
-            self._client = _secrets_manager()
+            self._client = aws.secretsmanager()
         return self._client
 
     def load(self) -> KeySet:

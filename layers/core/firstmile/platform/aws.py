@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 
@@ -80,8 +81,14 @@ def s3() -> S3Client:
     return _session().client("s3", config=_config())  # type: ignore[no-any-return]
 
 
+@_MadeOnce
+def secretsmanager() -> SecretsManagerClient:
+    """The Secrets Manager client."""
+    return _session().client("secretsmanager", config=_config())  # type: ignore[no-any-return]
+
+
 def reset_clients() -> None:
     """Drop cached clients (after the environment's endpoint or credentials changed)."""
     with _making:
-        for cached in (_config, _session, dynamodb, table, sqs, s3):
+        for cached in (_config, _session, dynamodb, table, sqs, s3, secretsmanager):
             cached.cache_clear()
