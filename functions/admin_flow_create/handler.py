@@ -10,7 +10,7 @@ from firstmile.http.auth import require_caller
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.onboarding.http import versioned_response
+from firstmile.http.versioning import versioned_response
 from firstmile.onboarding.models import FlowCreate, FlowDraft
 from firstmile.onboarding.runtime import onboarding_service
 

@@ -13,7 +13,7 @@ from firstmile.http.auth import require_caller
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.onboarding.http import expected_version
+from firstmile.http.versioning import expected_version
 from firstmile.onboarding.models import FLOW_ID_PATTERN, FlowVersion
 from firstmile.onboarding.runtime import onboarding_service
 

@@ -13,8 +13,8 @@ from firstmile.http.auth import require_caller
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
+from firstmile.http.versioning import versioned_response
 from firstmile.identity.models import USER_ID_PATTERN
-from firstmile.onboarding.http import versioned_response
 from firstmile.onboarding.models import OnboardingStatus, RestartRequest
 from firstmile.onboarding.runtime import onboarding_service
 

@@ -6,7 +6,7 @@ from firstmile import entrypoints
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.onboarding.http import versioned_response
+from firstmile.http.versioning import versioned_response
 from firstmile.onboarding.models import OnboardingStatus
 from firstmile.onboarding.runtime import onboarding_service
 

@@ -9,9 +9,12 @@ EXT_* 502-504, SYS_* 500/503.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:firstmile:problem:"
@@ -133,14 +136,14 @@ class Problem(Exception):  # noqa: N818 - it is a problem document, not an error
         return body
 
 
-def problem_responses(*statuses: int, ok: int = 200, ok_description: str = "OK") -> dict[int, dict[str, Any]]:
+def problem_responses(*statuses: int, ok: int = 200, ok_description: str = "OK") -> dict[int, OpenAPIResponse]:
     """OpenAPI ``responses`` of a route: its success answer and every problem it can return.
 
     The success entry takes its schema from the route's return type. 422 (invalid request) and 500 (unexpected
     error) are declared for every route, since the resolver can answer them anywhere; they replace the
     ``application/json`` 422 that Powertools would otherwise document but Firstmile never sends.
     """
-    documented: dict[int, dict[str, Any]] = {ok: {"description": ok_description}}
+    documented: dict[int, OpenAPIResponse] = {ok: {"description": ok_description}}
     for status in sorted({*statuses, 422, 500}):
         documented[status] = {
             "description": _describe(status),
