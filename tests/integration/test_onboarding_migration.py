@@ -507,6 +507,25 @@ def test_a_worker_failure_midway_is_retried_and_the_migration_still_completes(
     assert all(p is not None and p.flow_version == 2 for p in world.progress().values())
 
 
+def test_a_migration_whose_first_message_cannot_be_sent_is_withdrawn(world_of: WorldOf) -> None:
+    # Given users on version 1, and the migration queue gone from under the deployment
+    world = world_of(3)
+    world.deployment.client("sqs").delete_queue(QueueUrl=world.deployment.migration_queue_url)
+
+    # When an admin starts the migration
+    response = world.start(dry_run=False)
+
+    # Then the request answers 503, and no migration is left running with nothing enqueued for it
+    problem(response, 503, "SYS_UNAVAILABLE")
+    items = world.deployment.table.query(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :migration)",
+        ExpressionAttributeValues={":pk": f"TENANT#{TENANT}#FLOWS", ":migration": "MIGRATION#"},
+        ConsistentRead=True,
+    )["Items"]
+    assert items == []
+    assert all(progress and progress.flow_version == 1 for progress in world.progress().values())
+
+
 def test_running_the_same_migration_again_finds_nobody_left_on_version_1(world_of: WorldOf) -> None:
     # Given a completed migration
     world = world_of(12)

@@ -11,6 +11,7 @@ Published flow versions never change, so each container keeps the ones it has re
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -57,7 +58,7 @@ from firstmile.onboarding.models import (
     Transition,
 )
 from firstmile.onboarding.store import DraftConflictError, FlowExistsError, OnboardingStore, ProgressConflictError
-from firstmile.platform.errors import VersionConflictError
+from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.queues import JsonQueue
 from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
 from firstmile.platform.versioned import retry_on_conflict
@@ -493,7 +494,14 @@ class OnboardingService:
             created_by=actor,
         )
         self._store.create_migration(tenant, migration)
-        self._migration_queue().send([_page_message(tenant, migration.migration_id, None)])
+        try:
+            self._migration_queue().send([_page_message(tenant, migration.migration_id, None)])
+        except DependencyUnavailableError:
+            # Nothing was enqueued (or, if the answer alone was lost, a message the worker drops as unknown): the
+            # migration is withdrawn rather than left running with nobody to run it, and the request answers 503.
+            with contextlib.suppress(DependencyUnavailableError):
+                self._store.delete_migration(tenant, migration.migration_id)
+            raise
         self._record(
             tenant,
             actor,

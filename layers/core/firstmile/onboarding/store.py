@@ -469,6 +469,10 @@ class OnboardingStore:
             raise VersionConflictError(None, None)
         return migration
 
+    def delete_migration(self, tenant: str, migration_id: str) -> None:
+        """Remove a migration that never started (its first message could not be sent): one DeleteItem."""
+        table_call(lambda: self._table.delete_item(Key=_migration_key(tenant, migration_id)))
+
     def get_migration(self, tenant: str, migration_id: str) -> Migration | None:
         """One GetItem (consistent)."""
         item = self._get(_migration_key(tenant, migration_id))
