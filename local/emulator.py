@@ -156,9 +156,13 @@ def honour_transaction_client_request_tokens() -> None:
         key = (self.current_account, self.region, token)
         now = time.monotonic()
         with lock:
-            for old in [k for k, at in finished_at.items() if now - at > TRANSACTION_TOKEN_SECONDS]:
-                finished_at.pop(old)
-                seen.pop(old, None)
+            # Tokens are added in the order their attempts finished: the expired ones are at the front.
+            while finished_at:
+                oldest = next(iter(finished_at))
+                if now - finished_at[oldest] <= TRANSACTION_TOKEN_SECONDS:
+                    break
+                del finished_at[oldest]
+                seen.pop(oldest, None)
             prior = seen.get(key)
             if prior is None:
                 done = threading.Event()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local import emulator
 from tests.integration.conftest import Deployment
 
 
@@ -81,3 +82,18 @@ def test_a_cancelled_transaction_leaves_no_token_behind(deployment: Deployment) 
 
     # Then it is judged anew, and applies
     assert count(deployment, "c-late") == 2
+
+
+def test_a_token_older_than_its_window_names_a_new_transaction(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a window of no time at all (DynamoDB's is 10 minutes)
+    monkeypatch.setattr(emulator, "TRANSACTION_TOKEN_SECONDS", 0)
+    dynamodb = deployment.client("dynamodb")
+    dynamodb.transact_write_items(**counter_transaction(deployment, "c-old", token="t-old"))
+
+    # When the same token comes again after the window
+    dynamodb.transact_write_items(**counter_transaction(deployment, "c-old", token="t-old"))
+
+    # Then it was applied again, as a new transaction
+    assert count(deployment, "c-old") == 2

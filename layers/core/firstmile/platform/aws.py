@@ -32,12 +32,11 @@ class _MadeOnce(Generic[_P, _T]):
 
     def __init__(self, make: Callable[_P, _T]) -> None:
         self._cache = cache(make)
-        self._cached = cast("Callable[_P, _T]", self._cache)
         self.__doc__ = make.__doc__
 
     def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         with _making:
-            return self._cached(*args, **kwargs)
+            return cast("Callable[_P, _T]", self._cache)(*args, **kwargs)
 
     def cache_clear(self) -> None:
         self._cache.cache_clear()
