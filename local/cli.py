@@ -150,7 +150,8 @@ def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
         f"  API docs       {api}/docs",
         f"  OpenAPI        {api}/openapi.json",
         f"  JWKS           {api}/.well-known/jwks.json",
-        f"  AWS emulator   {stack.aws_endpoint}  (moto; any access key works, e.g. AWS_ACCESS_KEY_ID=local)",
+        f"  AWS emulator   {stack.aws_endpoint}  (the table on DynamoDB Local, the rest on moto; any access key "
+        "works, e.g. AWS_ACCESS_KEY_ID=local)",
         f"  Table          {deployment.table_name}",
         f"  Buckets        {', '.join(b.name for b in deployment.buckets)}",
         f"  Queues         {', '.join(q.name for q in deployment.queues)}",

@@ -1,17 +1,26 @@
-"""The AWS emulator: moto's server, in this process, bound to 127.0.0.1 only, and clients that talk to it."""
+"""The AWS emulator on one endpoint, bound to 127.0.0.1 only, and clients that talk to it.
+
+Two engines answer behind the one endpoint: AWS's DynamoDB Local for DynamoDB and DynamoDB Streams
+(``local.dynamodb``, docs/decisions/0028), and moto's server, in this process, for everything else (queues,
+buckets, secrets, schedules). A request naming a DynamoDB target (``X-Amz-Target: DynamoDB_20120810.*`` or
+``DynamoDBStreams_20120810.*``) is passed on to the table engine unchanged, so any AWS client or tool pointed at
+the one endpoint sees the same table the functions use. The local stack's own functions talk to the table engine
+directly (``AWS_ENDPOINT_URL_DYNAMODB``), which saves a hop per call.
+"""
 
 from __future__ import annotations
 
-import copy
+import http.client
 import json
 import logging
 import threading
-import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from local.config import AWS_PORT_ENV, DEFAULT_AWS_PORT, HOST
+from local.dynamodb import DynamoDBLocal
 from local.ports import listen
 
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -22,7 +31,7 @@ FAKE_SECRET_KEY = "local"  # noqa: S105 - not a secret, the emulator's placehold
 
 
 class Emulator:
-    """moto server on ``host:port``; ``start`` fails fast with ``PortInUseError`` when the port is taken.
+    """The emulated AWS endpoint on ``host:port``; ``start`` fails fast with ``PortInUseError`` when it is taken.
 
     moto's own ``ThreadedMotoServer`` binds inside its thread and then waits forever when the bind fails, so the
     server is assembled here from the same parts with the bind in the caller's thread.
@@ -35,9 +44,10 @@ class Emulator:
         self._server: Any = None
         self._port: int | None = None
         self._thread: threading.Thread | None = None
+        self.table_engine: DynamoDBLocal | None = None
 
     def start(self) -> Emulator:
-        """Bind and serve in a background thread."""
+        """Bind the endpoint, start the table engine, and serve in a background thread."""
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -47,10 +57,13 @@ class Emulator:
 
         # The development server logs every request; the stack reports what matters itself.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        share_stream_records_in_transaction_backups()
-        honour_transaction_client_request_tokens()
-        app = DomainDispatcherApplication(create_backend_app)
         sock = listen(self._host, self._requested_port, env_var=self._env_var, what="AWS emulator")
+        try:
+            self.table_engine = DynamoDBLocal(0, self._host).start()
+        except BaseException:
+            sock.close()
+            raise
+        app = TableEngineRoute(DomainDispatcherApplication(create_backend_app), self.table_engine.endpoint)
         try:
             # werkzeug duplicates the descriptor, so this socket is closed either way.
             self._server = make_server(
@@ -78,117 +91,88 @@ class Emulator:
     def endpoint(self) -> str:
         return f"http://{self._host}:{self.port}"
 
+    @property
+    def dynamodb_endpoint(self) -> str:
+        """The table engine's own endpoint (DynamoDB and DynamoDB Streams), without the hop through ``endpoint``."""
+        if self.table_engine is None:
+            raise RuntimeError("the emulator was never started")
+        return self.table_engine.endpoint
+
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving, release the port and stop the table engine."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self.table_engine is not None:
+            self.table_engine.stop()
         self._server = None
         self._thread = None
+        self.table_engine = None
 
 
-def share_stream_records_in_transaction_backups() -> None:
-    """Keep moto's ``TransactWriteItems`` from copying every stream record the table ever produced.
+# The JSON protocol's targets of the two services the table engine answers.
+TABLE_ENGINE_TARGETS = ("DynamoDB_20120810.", "DynamoDBStreams_20120810.")
+# Request headers that belong to the hop between client and emulator, not to the request itself.
+_HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection"})
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
-    To roll a failed transaction back, moto deep-copies each table it touches, once per item of the transaction,
-    and the copy includes the table's stream shard, which keeps every change record (old and new images) forever.
-    A transaction's cost thus grew with every write ever made: generating 20 sample users took about four times
-    as long as with this change, longer than the function's timeout. Stream records never change once written,
-    so a backup can share them: its shard gets its own list of the same records, which is all a rollback needs
-    (records appended by the failed transaction stay out of the restored list). Idempotent.
+
+class TableEngineRoute:
+    """WSGI: DynamoDB and DynamoDB Streams requests go to the table engine, everything else to ``app`` (moto).
+
+    Each server thread keeps one connection to the engine; a connection the engine closed is opened again once.
     """
-    from moto.dynamodb.models.table import StreamShard
 
-    if getattr(StreamShard, "_firstmile_shared_records", False):
-        return
+    def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]], engine_endpoint: str) -> None:
+        self._app = app
+        address = engine_endpoint.removeprefix("http://")
+        host, _, port = address.partition(":")
+        self._engine = (host, int(port))
+        self._connections = threading.local()
 
-    def deepcopy_sharing_records(self: Any, memo: dict[int, Any]) -> Any:
-        copied = StreamShard.__new__(StreamShard)
-        memo[id(self)] = copied
-        for name, value in self.__dict__.items():
-            copied.__dict__[name] = list(value) if name == "items" else copy.deepcopy(value, memo)
-        return copied
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith(TABLE_ENGINE_TARGETS):
+            return self._app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        headers = {
+            name[5:].replace("_", "-").title(): str(value)
+            for name, value in environ.items()
+            if name.startswith("HTTP_") and name[5:].replace("_", "-").lower() not in _HOP_HEADERS
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = str(environ["CONTENT_TYPE"])
+        path = str(environ.get("PATH_INFO") or "/")
+        status, reason, answer_headers, answer = self._forward(str(environ["REQUEST_METHOD"]), path, body, headers)
+        start_response(f"{status} {reason}", answer_headers)
+        return [answer]
 
-    setattr(StreamShard, "__deepcopy__", deepcopy_sharing_records)  # noqa: B010 - moto's class has no such method
-    setattr(StreamShard, "_firstmile_shared_records", True)  # noqa: B010
+    def _forward(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        for attempt in (1, 2):
+            connection = self._connection(fresh=attempt > 1)
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                answer = response.read()
+            except (ConnectionError, http.client.HTTPException):
+                connection.close()
+                if attempt == 2:
+                    raise
+                continue
+            kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS]
+            return response.status, response.reason, kept, answer
+        raise AssertionError("unreachable")
 
-
-# DynamoDB keeps a transaction's client request token for 10 minutes after the transaction.
-TRANSACTION_TOKEN_SECONDS = 600
-
-
-def honour_transaction_client_request_tokens() -> None:
-    """Make moto's ``TransactWriteItems`` idempotent under its ``ClientRequestToken``, as DynamoDB is.
-
-    botocore gives every ``TransactWriteItems`` a fresh token and sends the same token again when it retries, for
-    instance after a read timeout. DynamoDB answers such a retry of an applied transaction with success and applies
-    nothing; moto applied it again, so a transaction whose answer was lost came back refused by its own conditions
-    (a flag "already existing" because the first attempt created it). Here a token seen within 10 minutes with the
-    same request answers what the first attempt answered; with another request it is refused with
-    ``IdempotentParameterMismatchException``; a retry that arrives while the first attempt still runs waits for it.
-    A cancelled or failed attempt leaves no token behind, as in DynamoDB. Idempotent.
-    """
-    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
-    from moto.dynamodb.responses import DynamoHandler
-
-    if getattr(DynamoHandler, "_firstmile_tokens", False):
-        return
-    original = DynamoHandler.transact_write_items
-    lock = threading.Lock()
-    # (account, region, token) -> (the request without its token, set when the first attempt ends, its answer)
-    seen: dict[tuple[str, str, str], tuple[str, threading.Event, list[Any]]] = {}
-    finished_at: dict[tuple[str, str, str], float] = {}
-
-    class IdempotentParameterMismatch(DynamodbException):
-        def __init__(self) -> None:
-            super().__init__(
-                ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
-                message="The request uses the same client token as a previous, but non-identical request.",
-            )
-
-    def transact_write_items(self: Any) -> Any:
-        token = self.body.get("ClientRequestToken")
-        if not token:
-            return original(self)
-        request = json.dumps({k: v for k, v in self.body.items() if k != "ClientRequestToken"}, sort_keys=True)
-        key = (self.current_account, self.region, token)
-        now = time.monotonic()
-        with lock:
-            # Tokens are added in the order their attempts finished: the expired ones are at the front.
-            while finished_at:
-                oldest = next(iter(finished_at))
-                if now - finished_at[oldest] <= TRANSACTION_TOKEN_SECONDS:
-                    break
-                del finished_at[oldest]
-                seen.pop(oldest, None)
-            prior = seen.get(key)
-            if prior is None:
-                done = threading.Event()
-                answer: list[Any] = []
-                seen[key] = (request, done, answer)
-        if prior is not None:
-            prior_request, prior_done, prior_answer = prior
-            if prior_request != request:
-                raise IdempotentParameterMismatch()
-            prior_done.wait(timeout=TRANSACTION_TOKEN_SECONDS)
-            if prior_answer:
-                return prior_answer[0]
-            return transact_write_items(self)  # the first attempt failed: this one is a new transaction
-        try:
-            answer.append(original(self))
-            return answer[0]
-        finally:
-            with lock:
-                if answer:
-                    finished_at[key] = time.monotonic()
-                else:
-                    seen.pop(key, None)
-            done.set()
-
-    setattr(DynamoHandler, "transact_write_items", transact_write_items)  # noqa: B010 - replacing moto's method
-    setattr(DynamoHandler, "_firstmile_tokens", True)  # noqa: B010
+    def _connection(self, *, fresh: bool) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._connections, "connection", None)
+        if connection is None or fresh:
+            connection = http.client.HTTPConnection(*self._engine, timeout=60)
+            self._connections.connection = connection
+        return connection
 
 
 def client(service: str, endpoint: str) -> Any:

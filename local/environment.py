@@ -32,6 +32,8 @@ class LocalEnvironment:
     aws_endpoint: str
     queue_urls: dict[str, str]
     cors_allow_origins: tuple[str, ...]
+    # The table engine's own endpoint; without it the table is reached through ``aws_endpoint`` (one hop more).
+    dynamodb_endpoint: str | None = None
 
     def for_function(self, function: Function) -> dict[str, str]:
         """The environment variables of ``function``."""
@@ -79,6 +81,9 @@ class LocalEnvironment:
             # expected here and would drown the console.
             "PYTHONWARNINGS": "ignore:No application metrics to publish:UserWarning",
         }
+        if self.dynamodb_endpoint is not None:
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
+            env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.dynamodb_endpoint
         for bucket in self.deployment.buckets:
             env[f"FIRSTMILE_{bucket.definition.settings_field.upper()}"] = bucket.name
         if self.deployment.signing_keys_secret is not None:

@@ -253,7 +253,8 @@ def _stream_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]
         "eventName": record["eventName"],
         "eventVersion": record.get("eventVersion", "1.1"),
         "eventSource": "aws:dynamodb",
-        "awsRegion": record.get("awsRegion", REGION),
+        # The region of the emulated account, whatever the table engine calls its own.
+        "awsRegion": REGION,
         "dynamodb": change,
         "eventSourceARN": stream_arn,
     }

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from functions.catalog import Function, Queue, TableStream
+from local.emulator import ACCOUNT_ID, REGION
 from local.environment import function_arn
 from local.events import sqs_event, stream_event
 from local.runtime import Invocation, Runtime, RuntimeStoppedError
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # ReceiveMessage returns at most ten messages per call.
 _SQS_MAX_PER_RECEIVE = 10
+# How often an idle stream poller asks for shards it does not read yet.
+_SHARD_DISCOVERY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -186,14 +189,32 @@ class StreamPoller(_Poller):
         self._failures_queue_url = failures_queue_url
         self._retry_delay = retry_delay_seconds
         self.stream_arn: str = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-        shards = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-        # From the oldest record on: the stack's table starts empty, so nothing written is missed.
-        self._iterators = {
-            shard["ShardId"]: streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        # The table engine names its own region and account in the ARN; events carry the emulated account's.
+        self.event_source_arn = emulated_stream_arn(table_name, self.stream_arn)
+        # Open iterators by shard; shards whose every record was delivered are remembered as finished, so a
+        # closed shard's children are read once their parent is done, as Lambda reads a stream's lineage.
+        self._iterators: dict[str, str] = {}
+        self._finished: set[str] = set()
+        self._discovered_at = 0.0
+        self._discover()
+
+    def _discover(self) -> None:
+        """Start reading every shard not yet read whose parent (if the stream still lists it) is finished.
+
+        From each shard's oldest record on: the stack's table starts empty, so nothing written is missed.
+        """
+        self._discovered_at = time.monotonic()
+        shards = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        listed = {shard["ShardId"] for shard in shards}
+        for shard in shards:
+            shard_id, parent = shard["ShardId"], shard.get("ParentShardId")
+            if shard_id in self._iterators or shard_id in self._finished:
+                continue
+            if parent and parent in listed and parent not in self._finished:
+                continue
+            self._iterators[shard_id] = self._streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
             )["ShardIterator"]
-            for shard in shards
-        }
 
     def poll_once(self) -> BatchOutcome | None:
         """Deliver the next batch of one shard; ``None`` when no shard had new records."""
@@ -202,21 +223,31 @@ class StreamPoller(_Poller):
             if records and len(records) < self.trigger.batch_size and self.trigger.max_batching_window_seconds:
                 # Lambda waits up to the batching window for a batch to fill.
                 self._stop.wait(self.trigger.max_batching_window_seconds)
-                records += self._read(shard_id, self.trigger.batch_size - len(records))
+                if shard_id in self._iterators:
+                    records += self._read(shard_id, self.trigger.batch_size - len(records))
             if records:
                 return self._deliver(shard_id, records)
+        if time.monotonic() - self._discovered_at > _SHARD_DISCOVERY_SECONDS:
+            self._discover()  # a stream with no open shard, or one the engine opened beside the others
         return None
 
     def _read(self, shard_id: str, limit: int) -> list[dict[str, Any]]:
         answer = self._streams.get_records(ShardIterator=self._iterators[shard_id], Limit=limit)
-        self._iterators[shard_id] = answer["NextShardIterator"]
+        following = answer.get("NextShardIterator")
+        if following:
+            self._iterators[shard_id] = following
+        else:
+            # The shard is closed and read to its end: its children take over.
+            del self._iterators[shard_id]
+            self._finished.add(shard_id)
+            self._discover()
         return list(answer.get("Records", []))
 
     def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> BatchOutcome:
         pending = records
         retries = 0
         while True:
-            invocation = self._runtime.invoke(self.function.name, stream_event(pending, self.stream_arn))
+            invocation = self._runtime.invoke(self.function.name, stream_event(pending, self.event_source_arn))
             sequence = [r["dynamodb"]["SequenceNumber"] for r in pending]
             failed = failed_items(invocation, sequence)
             if not failed:
@@ -256,13 +287,19 @@ class StreamPoller(_Poller):
                 "approximateArrivalOfFirstRecord": _iso(arrivals[0]),
                 "approximateArrivalOfLastRecord": _iso(arrivals[-1]),
                 "batchSize": len(records),
-                "streamArn": self.stream_arn,
+                "streamArn": self.event_source_arn,
             },
         }
         log.error(
             "%s gave up on %d stream records; described in the on-failure queue", self.function.name, len(records)
         )
         self._sqs.send_message(QueueUrl=self._failures_queue_url, MessageBody=json.dumps(record))
+
+
+def emulated_stream_arn(table_name: str, engine_arn: str) -> str:
+    """The stream's ARN in the emulated account and region, with the engine's stream label."""
+    label = engine_arn.rsplit("/stream/", 1)[-1]
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table_name}/stream/{label}"
 
 
 def _iso(moment: Any) -> str | None:

@@ -64,7 +64,13 @@ class LocalStack:
             self.gateway = Gateway(self.config.host, self.config.port, env_var=PORT_ENV)
             endpoint = self.emulator.endpoint
             self.queue_urls = create_resources(self.deployment, endpoint)
-            environment = LocalEnvironment(self.deployment, endpoint, self.queue_urls, self.config.cors_allow_origins)
+            environment = LocalEnvironment(
+                self.deployment,
+                endpoint,
+                self.queue_urls,
+                self.config.cors_allow_origins,
+                dynamodb_endpoint=self.emulator.dynamodb_endpoint,
+            )
             self.runtime = Runtime(
                 self.catalog,
                 environment.for_function,
@@ -79,7 +85,7 @@ class LocalStack:
                 stage=self.config.stage,
                 retry_delay_seconds=self._retry_delay,
             ).start()
-            self.pollers = self._pollers(endpoint, self.queue_urls)
+            self.pollers = self._pollers(endpoint, self.emulator.dynamodb_endpoint, self.queue_urls)
             for poller in self.pollers:
                 poller.start()
             document = _once(lambda: build_document(self.catalog))
@@ -117,7 +123,7 @@ class LocalStack:
             self.seed_error = f"{type(exc).__name__}: {exc}"
             log.exception("the demo data could not be seeded")
 
-    def _pollers(self, endpoint: str, urls: dict[str, str]) -> list[QueuePoller | StreamPoller]:
+    def _pollers(self, endpoint: str, table_endpoint: str, urls: dict[str, str]) -> list[QueuePoller | StreamPoller]:
         assert self.runtime is not None  # noqa: S101 - started just before
         pollers: list[QueuePoller | StreamPoller] = []
         for function in self.catalog:
@@ -136,8 +142,8 @@ class LocalStack:
                     StreamPoller(
                         function,
                         self.runtime,
-                        dynamodb=client("dynamodb", endpoint),
-                        streams=client("dynamodbstreams", endpoint),
+                        dynamodb=client("dynamodb", table_endpoint),
+                        streams=client("dynamodbstreams", table_endpoint),
                         table_name=self.deployment.table_name,
                         sqs=client("sqs", endpoint),
                         failures_queue_url=urls[STREAM_FAILURES_QUEUE],

@@ -24,7 +24,7 @@ os.environ.update(
         "POWERTOOLS_DEV": "false",
     }
 )
-for _name in [n for n in os.environ if n.startswith("FIRSTMILE_") or n == "AWS_ENDPOINT_URL"]:
+for _name in [n for n in os.environ if n.startswith(("FIRSTMILE_", "AWS_ENDPOINT_URL"))]:
     del os.environ[_name]
 
 

@@ -1,4 +1,5 @@
-"""Handlers against the moto emulator, with resources built from the same definitions CDK uses."""
+"""Handlers against the local emulator (the table on DynamoDB Local, the rest on moto), with resources built from
+the same definitions CDK uses."""
 
 from __future__ import annotations
 
@@ -22,11 +23,23 @@ from local.emulator import Emulator
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[str]:
-    """The local stack's AWS emulator on a free 127.0.0.1 port for the whole test session; its endpoint URL."""
+def emulated_aws() -> Iterator[Emulator]:
+    """The local stack's AWS emulator on a free 127.0.0.1 port for the whole test session (one per test process)."""
     server = Emulator(port=0).start()
-    yield server.endpoint
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator(emulated_aws: Emulator) -> str:
+    """The emulator's one endpoint URL (DynamoDB requests on it reach the table engine)."""
+    return emulated_aws.endpoint
+
+
+@pytest.fixture(scope="session")
+def table_engine(emulated_aws: Emulator) -> str:
+    """The table engine's own endpoint, which functions use as they do in the local stack."""
+    return emulated_aws.dynamodb_endpoint
 
 
 @dataclass
@@ -42,20 +55,26 @@ class Deployment:
     migration_queue_url: str = ""
     # The flag exposure queue (firstmile.platform.resources.FLAG_EXPOSURES_QUEUE) of this deployment.
     exposure_queue_url: str = ""
+    # The table engine's own endpoint (DynamoDB and its streams); ``endpoint`` reaches it too, one hop later.
+    table_endpoint: str = ""
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
+        direct = service in ("dynamodb", "dynamodbstreams") and self.table_endpoint
+        return boto3.client(
+            service, endpoint_url=self.table_endpoint if direct else self.endpoint, region_name="us-east-1"
+        )
 
     @property
     def table(self) -> Any:
-        return boto3.resource("dynamodb", endpoint_url=self.endpoint, region_name="us-east-1").Table(self.table_name)
+        endpoint = self.table_endpoint or self.endpoint
+        return boto3.resource("dynamodb", endpoint_url=endpoint, region_name="us-east-1").Table(self.table_name)
 
 
 @pytest.fixture
-def deployment(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+def deployment(emulator: str, table_engine: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     """A table, bucket and queue of their own for one test, wired into the functions' settings."""
     suffix = uuid.uuid4().hex[:10]
-    dynamodb = boto3.client("dynamodb", endpoint_url=emulator, region_name="us-east-1")
+    dynamodb = boto3.client("dynamodb", endpoint_url=table_engine, region_name="us-east-1")
     s3 = boto3.client("s3", endpoint_url=emulator, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=emulator, region_name="us-east-1")
     table_name, bucket, queue = f"firstmile-{suffix}", f"exports-{suffix}", f"scheduler-dlq-{suffix}"
@@ -73,6 +92,8 @@ def deployment(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deplo
         FLAG_EXPOSURES_QUEUE: exposure_queue_url,
     }
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", table_engine)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", table_engine)
     monkeypatch.setenv("FIRSTMILE_TABLE_NAME", table_name)
     monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", bucket)
     monkeypatch.setenv("FIRSTMILE_QUEUE_URLS", json.dumps(queue_urls))
@@ -80,7 +101,9 @@ def deployment(emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deplo
     reset_settings()
     reset_clients()
     reset_onboarding_runtime()
-    yield Deployment(emulator, table_name, bucket, queue, queue_url, migration_queue_url, exposure_queue_url)
+    yield Deployment(
+        emulator, table_name, bucket, queue, queue_url, migration_queue_url, exposure_queue_url, table_engine
+    )
     reset_onboarding_runtime()
     for cleanup in (
         lambda: dynamodb.delete_table(TableName=table_name),

@@ -13,7 +13,6 @@ from firstmile.http import problems as p
 from firstmile.platform import aws
 from tests.factories import NOW, FakeClock
 from tests.integration.conftest import Deployment
-from tests.integration.emulator_isolation import serialize_dynamodb
 
 
 def event(n: int, *, actor: str = "admin:u-1", action: str = "flag.updated", tenant: str = "t-acme") -> AuditEvent:
@@ -128,10 +127,7 @@ def test_a_deleted_entry_and_a_removed_attribute_are_reported(
     assert gap is not None and (gap.sequence, gap.reason) == (2, "sequence_gap")
 
 
-def test_concurrent_appends_never_fork_the_chain(
-    deployment: Deployment, audit: tuple[AuditStore, FakeClock], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    serialize_dynamodb(monkeypatch)
+def test_concurrent_appends_never_fork_the_chain(deployment: Deployment, audit: tuple[AuditStore, FakeClock]) -> None:
     _, clock = audit
     writers, per_writer = 4, 4
     start = threading.Barrier(writers)

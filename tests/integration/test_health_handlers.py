@@ -75,7 +75,8 @@ def test_ready_answers_503_naming_the_unreachable_component(  # type: ignore[no-
 
 def test_ready_fails_fast_when_the_emulator_is_gone(deployment: Deployment, lambda_context, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # Given every AWS endpoint pointing at a port where nothing listens
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")
     monkeypatch.setenv("FIRSTMILE_DEPENDENCY_TIMEOUT_SECONDS", "3")
 
     response = call("health_ready", "/health/ready", lambda_context)

@@ -25,7 +25,6 @@ from firstmile.limits.store import RateLimitStore
 from firstmile.platform import aws
 from tests.factories import NOW, FakeClock, run_together
 from tests.integration.conftest import Deployment
-from tests.integration.emulator_isolation import serialize_dynamodb
 
 DAY = 86400
 ISSUER, AUDIENCE = "urn:firstmile:test", "urn:firstmile:test-api"
@@ -207,10 +206,7 @@ def race_refreshes(identity: Identity, token: str, contenders: int) -> tuple[lis
     return outcomes, winners
 
 
-def test_two_parallel_refreshes_with_one_token_give_exactly_one_success(
-    identity: Identity, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    serialize_dynamodb(monkeypatch)
+def test_two_parallel_refreshes_with_one_token_give_exactly_one_success(identity: Identity) -> None:
     token = identity.login().refresh_token
 
     for contenders in (2, 6, 6):

@@ -36,7 +36,6 @@ from firstmile.platform import aws
 from functions.catalog import by_name
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
 from tests.integration.conftest import Deployment
-from tests.integration.emulator_isolation import serialize_dynamodb
 
 ADMIN = "admin:u-admin"
 USER_ROUTES = (
@@ -533,8 +532,7 @@ def serve_in_own_container(handler: ModuleType, step_id: str, event: dict[str, A
 def test_100_concurrent_step_completions_on_one_users_progress_end_consistent(
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given DynamoDB's per-item isolation in the emulator, a flow of 100 optional steps, and an enrolled user
-    serialize_dynamodb(monkeypatch)
+    # Given a flow of 100 optional steps and an enrolled user
     patient_emulator_clients(monkeypatch)
     steps = [f"step-{n:03d}" for n in range(CONCURRENT_STEPS)]
     definition = FlowDefinition(
