@@ -166,11 +166,16 @@ def test_concurrent_appends_never_fork_the_chain(
 def test_an_append_that_keeps_losing_gives_up_as_unavailable(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given a chain of one entry, and a store that always reads the head as it was before that entry
     naps: list[float] = []
     store = AuditStore(aws.table(deployment.table_name), max_attempts=3, sleep=naps.append)
-    monkeypatch.setattr(store, "_append", lambda entry, head: False)
+    store.record(event(1))
+    monkeypatch.setattr(store, "head", lambda tenant: None)
 
+    # When it appends, its head condition fails every time
     with pytest.raises(AuditAppendContendedError):
-        store.record(event(1))
+        store.record(event(2))
 
+    # Then it paused between its attempts, gave up, and wrote nothing
     assert len(naps) == 3 and all(0 <= nap <= 0.25 for nap in naps)
+    assert AuditStore(aws.table(deployment.table_name)).verify("t-acme").checked == 1

@@ -56,7 +56,6 @@ class Identity:
             store or self.store,
             signing_key=lambda: self.key,
             policy=POLICY,
-            audit=self.audit,
             clock=self.clock,
             limiter=limiter,
             count_metric=self.metrics.append,
@@ -86,8 +85,9 @@ def identity(deployment: Deployment) -> Identity:
     keyset, _ = keys.advance(KeySet(), NOW - 60, RotationPolicy())
     assert keyset.current is not None
     table = aws.table(deployment.table_name)
-    store, audit = IdentityStore(table), AuditStore(table, clock=clock)
-    tenancy = TenancyService(store, audit=audit, clock=clock)
+    audit = AuditStore(table, clock=clock)
+    store = IdentityStore(table, audit=audit)
+    tenancy = TenancyService(store, clock=clock)
     tenancy.create_tenant(TenantCreate(name="Acme", tenant_id="t-acme"), actor="operator:test")
     issued = tenancy.create_client("t-acme", ApiClientCreate(name="backend"), actor="operator:test")
     return Identity(

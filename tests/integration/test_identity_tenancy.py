@@ -38,7 +38,6 @@ class Operators:
             self.store,
             signing_key=lambda: key,
             policy=SessionPolicy(issuer="urn:i", audience="urn:a"),
-            audit=self.audit,
             clock=self.clock,
         )
 
@@ -47,10 +46,9 @@ class Operators:
 def operators(deployment: Deployment) -> Operators:
     clock = FakeClock()
     table = aws.table(deployment.table_name)
-    store, audit = IdentityStore(table), AuditStore(table, clock=clock)
-    return Operators(
-        deployment, clock, store, audit, TenancyService(store, audit=audit, clock=clock, secret_grace_seconds=86400)
-    )
+    audit = AuditStore(table, clock=clock)
+    store = IdentityStore(table, audit=audit)
+    return Operators(deployment, clock, store, audit, TenancyService(store, clock=clock, secret_grace_seconds=86400))
 
 
 def test_a_tenant_is_created_once(operators: Operators) -> None:

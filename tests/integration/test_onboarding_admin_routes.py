@@ -472,6 +472,7 @@ def test_sample_users_need_a_published_flow(admin: Admin) -> None:
 def test_every_change_an_admin_makes_leaves_an_audit_entry(admin: Admin) -> None:
     # Given an admin who creates, edits, publishes and selects a flow, restarts a user and makes sample users
     publish_default(admin)
+    onboarding_service().status(TENANT, "u-9")
     ok(admin.update("welcome", flow_body("Edited")))
     ok(admin.call("admin_onboarding_restart", params={"user_id": "u-9"}))
     ok(admin.call("admin_sample_users_create", body={"count": 2}), 201)

@@ -254,7 +254,6 @@ def world_of(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterato
         ok(admin.publish("welcome"), 201)
         service = OnboardingService(
             onboarding_store(),
-            audit_store(),
             queue=JsonQueue(ONBOARDING_MIGRATIONS_QUEUE),
             migration_page_size=PAGE_SIZE,
             migration_batch_size=BATCH_SIZE,
@@ -554,6 +553,7 @@ def test_users_of_other_flows_and_tenants_are_left_alone(world_of: WorldOf) -> N
     outsider = enrol_users("t-other", 1, first=1)[user_id(1)]
     ok(world.admin.create("advanced", flow_body("Advanced")), 201)
     ok(world.admin.publish("advanced"), 201)
+    onboarding_service().status(TENANT, "u-advanced")
     onboarding_service().restart_user(TENANT, "u-advanced", RestartRequest(flow_id="advanced"), actor=ACTOR)
     elsewhere = onboarding_store().get_progress(TENANT, "u-advanced")
 
