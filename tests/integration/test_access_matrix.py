@@ -292,6 +292,11 @@ def _on_tenant_bs_flow(world: World, response: dict[str, Any]) -> None:
     assert body_of(response)["flow_id"] == world.b.flow_id
 
 
+def _draft_at_version_3(world: World) -> dict[str, str]:
+    # The seeded flow's draft: created, then published twice (each publication moves the draft's edit version).
+    return {"If-Match": '"v3"'}
+
+
 def _migration(world: World, *, dry_run: bool) -> dict[str, Any]:
     return {"flow_id": world.a.flow_id, "from_version": 1, "to_version": 2, "dry_run": dry_run}
 
@@ -320,7 +325,7 @@ ONBOARDING_PROBES: dict[str, tuple[Probe, ...]] = {
     ),
     "GET /v1/admin/onboarding/flows/{flow_id}": (Probe("tenant A's flow"),),
     "PUT /v1/admin/onboarding/flows/{flow_id}": (
-        Probe("tenant A's flow", body=lambda w: probe_flow(None, "Edited by a probe")),
+        Probe("tenant A's flow", body=lambda w: probe_flow(None, "Edited by a probe"), headers=_draft_at_version_3),
     ),
     "POST /v1/admin/onboarding/flows/{flow_id}/publish": (Probe("tenant A's flow"),),
     "GET /v1/admin/onboarding/flows/{flow_id}/versions": (Probe("tenant A's flow"),),

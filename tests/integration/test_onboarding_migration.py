@@ -250,7 +250,7 @@ def world_of(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterato
         ok(admin.publish("welcome"), 201)
         ok(admin.call("admin_default_flow_set", body={"flow_id": "welcome"}))
         before = enrol_users(TENANT, users)
-        ok(admin.update("welcome", VERSION_2))
+        ok(admin.update("welcome", VERSION_2, **{"If-Match": '"v2"'}))
         ok(admin.publish("welcome"), 201)
         service = OnboardingService(
             onboarding_store(),

@@ -160,7 +160,9 @@ class FlagService:
     def put_segment(self, tenant: str, key: str, segment: Segment, actor: str) -> Segment:
         """Create or replace a segment; flags that test it see the change within the kill-switch bound."""
         if segment.key != key:
-            raise p.Problem(e.VAL_FLAG_KEY_MISMATCH, f"The body describes segment {segment.key!r}, the path {key!r}.")
+            raise p.Problem(
+                e.VAL_SEGMENT_KEY_MISMATCH, f"The body describes segment {segment.key!r}, the path {key!r}."
+            )
         event = action_event(tenant, actor, "flag.segment.saved", f"segment:{key}", users=len(segment.users))
         return self._store.put_segment(tenant, segment, actor, self._clock(), event=event)
 
