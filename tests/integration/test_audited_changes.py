@@ -8,7 +8,7 @@ after its answer was lost, and admins changing one tenant at the same moment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,6 +25,7 @@ from firstmile.identity.tenancy import TenancyService
 from firstmile.onboarding.runtime import onboarding_store
 from firstmile.platform import aws
 from firstmile.platform.errors import DependencyUnavailableError
+from tests.factories import run_together
 from tests.integration.conftest import Deployment
 from tests.integration.emulator_isolation import serialize_dynamodb
 from tests.integration.test_flags_admin_routes import TENANT, Api, api, flag_body, ok, problem, segment_body
@@ -153,13 +154,16 @@ def test_concurrent_admin_changes_on_one_tenant_keep_one_unforked_chain(
 ) -> None:
     # Given four admins of one tenant, each in a container of their own
     serialize_dynamodb(monkeypatch)
-    admins, start = 4, threading.Barrier(4)
+    admins = 4
+    numbers, numbering = iter(range(admins)), threading.Lock()
     failures: list[BaseException] = []
 
-    def change(n: int) -> None:
+    def change(ready: Callable[[], None]) -> None:
+        with numbering:
+            n = next(numbers)
         store = FlagStore(deployment.table)
         service = FlagService(store, FlagSetCache(store))
-        start.wait()
+        ready()
         try:
             # When each creates a flag and kills a tag at the same moment as the others
             flag = Flag.model_validate(flag_body(f"flag-{n}"))
@@ -168,11 +172,7 @@ def test_concurrent_admin_changes_on_one_tenant_keep_one_unforked_chain(
         except BaseException as exc:  # surfaced below
             failures.append(exc)
 
-    threads = [threading.Thread(target=change, args=(n,)) for n in range(admins)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(change, admins)
 
     # Then every change holds exactly once, each with one entry, in one chain that verifies
     assert failures == []

@@ -13,10 +13,14 @@ PLATFORM_PROBLEMS = {422, 500}
 IDENTITY_PROBLEMS = {401, 403}
 
 
-def documented_responses(function_name: str, method: str, path: str) -> dict:  # type: ignore[type-arg]
+def documented_operation(function_name: str, method: str, path: str) -> dict:  # type: ignore[type-arg]
     app = load_handler(function_name).app
     schema = json.loads(app.get_openapi_schema(title="t", version="0").model_dump_json(by_alias=True))
-    return schema["paths"][path][method.lower()]["responses"]  # type: ignore[no-any-return]
+    return schema["paths"][path][method.lower()]  # type: ignore[no-any-return]
+
+
+def documented_responses(function_name: str, method: str, path: str) -> dict:  # type: ignore[type-arg]
+    return documented_operation(function_name, method, path)["responses"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(("function", "route"), http_functions(), ids=lambda v: getattr(v, "name", ""))
@@ -43,9 +47,7 @@ def test_problem_statuses_are_documented_as_problem_json(function, route) -> Non
 )
 def test_a_routes_own_refusals_are_documented_with_their_code(function_name: str, status: int, code: str) -> None:
     route = next(route for function, route in http_functions() if function.name == function_name)
-    app = load_handler(function_name).app
-    schema = json.loads(app.get_openapi_schema(title="t", version="0").model_dump_json(by_alias=True))
-    operation = schema["paths"][route.path][route.method.lower()]
+    operation = documented_operation(function_name, route.method, route.path)
 
     assert str(status) in operation["responses"]
     assert code in operation["description"]
