@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -36,6 +34,7 @@ from firstmile.onboarding.store import DraftConflictError, FlowExistsError, Onbo
 from firstmile.platform.errors import DependencyUnavailableError, NotFoundError
 from tests.factories import NOW
 from tests.integration.conftest import Deployment, DynamoCalls
+from tests.integration.transaction_faults import TransactionConflicts
 
 T0 = datetime.fromtimestamp(NOW, UTC)
 TENANT = "t-acme"
@@ -617,32 +616,6 @@ def test_an_unreachable_table_is_a_dependency_failure(deployment: Deployment) ->
     ):
         with pytest.raises(DependencyUnavailableError):
             attempt()
-
-
-class TransactionConflicts:
-    """Answers the next ``times`` transactions as DynamoDB does when another transaction holds one of their items."""
-
-    def __init__(self, table: Any, times: int) -> None:
-        self.left = times
-        self.sent = 0
-        self._events = table.meta.client.meta.events
-
-    def __enter__(self) -> TransactionConflicts:
-        self._events.register("before-call.dynamodb.TransactWriteItems", self._answer, unique_id="conflicts")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="conflicts")
-
-    def _answer(self, params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
-        self.sent += 1
-        if self.left == 0:
-            return None  # sent to the emulator for real
-        self.left -= 1
-        items = len(json.loads(params["body"])["TransactItems"])
-        error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}
-        reasons = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (items - 1)
-        return SimpleNamespace(status_code=400), {"Error": error, "CancellationReasons": reasons}
 
 
 @pytest.fixture

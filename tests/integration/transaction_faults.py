@@ -3,6 +3,8 @@
 Each helper hooks the ``before-call`` event of the client behind a boto3 Table resource (the one the code under test
 uses), so the code sends its real requests and meets the fault where botocore would hand it the answer:
 
+- ``TransactionConflicts``: the next transactions are cancelled as DynamoDB cancels one that meets another
+  transaction on one of its items (nothing applied; the caller may send it again);
 - ``refused_transactions``: every transaction (or every one that writes a given partition, such as the audit log's)
   is answered with an error and never reaches the table;
 - ``lost_answers``: the next transaction is applied for real, then its answer is lost. Either the caller gets no
@@ -35,6 +37,32 @@ class Sent:
     @property
     def count(self) -> int:
         return len(self.requests)
+
+
+class TransactionConflicts:
+    """Answers the next ``times`` transactions as DynamoDB does when another transaction holds one of their items."""
+
+    def __init__(self, table: Any, times: int) -> None:
+        self.left = times
+        self.sent = 0
+        self._events = table.meta.client.meta.events
+
+    def __enter__(self) -> TransactionConflicts:
+        self._events.register("before-call.dynamodb.TransactWriteItems", self._answer, unique_id="conflicts")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="conflicts")
+
+    def _answer(self, params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        self.sent += 1
+        if self.left == 0:
+            return None  # sent to the emulator for real
+        self.left -= 1
+        items = len(json.loads(params["body"])["TransactItems"])
+        error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}
+        reasons = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (items - 1)
+        return SimpleNamespace(status_code=400), {"Error": error, "CancellationReasons": reasons}
 
 
 @contextmanager

@@ -36,6 +36,7 @@ from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cur
 from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
 from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.items import plain
+from firstmile.platform.transactions import CONDITION_FAILED, transact
 from firstmile.platform.versioned import VERSION, put_versioned
 
 if TYPE_CHECKING:
@@ -427,14 +428,15 @@ class IdentityStore:
         return {"TableName": self._table.name, "Item": item, "ConditionExpression": condition}
 
     def _write(self, items: list[dict[str, Any]], event: AuditEvent | None) -> bool:
-        """``items`` in one transaction, with ``event``'s entry when given; ``False`` when a condition failed."""
-        if event is not None:
-            return self._audit.transact(items, event) is None
-        try:
-            self._transact(items)
-        except _ConditionFailedError:
+        """``items`` in one transaction, with ``event``'s entry when given; ``False`` when one of their conditions
+        failed. A transaction that keeps meeting concurrent ones (a rotation of the same family) is sent again, then
+        answered as ``DependencyUnavailableError``: it is not mistaken for a failed condition."""
+        reasons = transact(self._table, items) if event is None else self._audit.transact(items, event)
+        if reasons is None:
+            return True
+        if any(reason.get("Code") == CONDITION_FAILED for reason in reasons):
             return False
-        return True
+        raise DependencyUnavailableError("table", "the transaction stayed contended")
 
     def _get(self, key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
         item: dict[str, Any] | None = _call(lambda: self._table.get_item(Key=key, ConsistentRead=consistent)).get(
