@@ -209,6 +209,24 @@ def test_a_flow_edit_whose_audit_append_fails_is_not_stored(api: Api, deployment
     assert actions() == ["onboarding.flow.created"]
 
 
+def test_sample_users_whose_audit_append_fails_are_not_created(api: Api, deployment: Deployment) -> None:
+    # Given a published default flow
+    steps = [{"id": "profile", "title": "Your profile", "order": 0}]
+    ok(api.call("admin_flow_create", body={"flow_id": "welcome", "name": "Welcome", "steps": steps}), 201)
+    ok(api.call("admin_flow_publish", params={"flow_id": "welcome"}), 201)
+    ok(api.call("admin_default_flow_set", body={"flow_id": "welcome"}))
+
+    # When an admin generates sample users while the audit log refuses writes
+    with refused_transactions(runtime_table(deployment), writing=AUDIT_LOG):
+        response = api.call("admin_sample_users_create", body={"count": 3})
+
+    # Then the answer is 503 and no sample user exists (the entry goes with the first one)
+    problem(response, 503, "SYS_UNAVAILABLE")
+    enrolled, _ = onboarding_store().list_progress_on_version(TENANT, "welcome", 1, limit=10, start_key=None)
+    assert enrolled == []
+    assert "onboarding.sample_users.created" not in actions()
+
+
 @pytest.fixture
 def tenancy(deployment: Deployment) -> Iterator[TenancyService]:
     """The operators' service of this deployment, as the operator routes use it."""

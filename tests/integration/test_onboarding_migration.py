@@ -523,6 +523,15 @@ def test_a_migration_whose_first_message_cannot_be_sent_is_withdrawn(world_of: W
     )["Items"]
     assert items == []
     assert all(progress and progress.flow_version == 1 for progress in world.progress().values())
+    # ...and the audit log says both: started (with the migration item) and withdrawn (with its removal)
+    entries = audit_store().list_entries(TENANT, AuditFilter(), limit=100, cursor=None).items
+    migration_entries = [(e.action, e.target) for e in reversed(entries) if e.target.startswith("migration:")]
+    assert [action for action, _ in migration_entries] == [
+        "onboarding.migration.started",
+        "onboarding.migration.withdrawn",
+    ]
+    assert migration_entries[0][1] == migration_entries[1][1]
+    assert audit_store().verify(TENANT).ok
 
 
 def test_running_the_same_migration_again_finds_nobody_left_on_version_1(world_of: WorldOf) -> None:
