@@ -278,7 +278,6 @@ def errors_in(log_lines: str) -> list[str]:
 
 
 def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
-    from firstmile.audit.store import AuditStore
     from firstmile.config import reset_settings
     from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate
     from firstmile.onboarding.runtime import onboarding_service, reset_onboarding_runtime
@@ -313,7 +312,7 @@ def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
 
     # The tenant's flow, published and made the default, written directly (not counted).
     table = aws.table(table_name)
-    admin = OnboardingService.from_settings(OnboardingStore(table), AuditStore(table))
+    admin = OnboardingService.from_settings(OnboardingStore(table))
     admin.create_flow(TENANT, FlowCreate.model_validate(bench_flow()), ADMIN)
     admin.publish(TENANT, FLOW_ID, None, ADMIN)
     admin.set_default(TENANT, DefaultFlowUpdate(flow_id=FLOW_ID), ADMIN)

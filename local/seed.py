@@ -393,7 +393,7 @@ def local_tenancy(deployment: Deployment, endpoint: str) -> Any:
         aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY, region_name=REGION
     )
     table = session.resource("dynamodb", endpoint_url=endpoint).Table(deployment.table_name)
-    return TenancyService(IdentityStore(table), audit=AuditStore(table))
+    return TenancyService(IdentityStore(table, audit=AuditStore(table)))
 
 
 def bootstrap_operator(tenancy: Any, *, name: str, actor: str, force: bool | None) -> Any:

@@ -1,4 +1,5 @@
-"""PUT /v1/admin/onboarding/flows/{flow_id}: replace a flow's draft; ``If-Match`` guards against lost edits."""
+"""PUT /v1/admin/onboarding/flows/{flow_id}: replace a flow's draft; ``If-Match`` (required) guards against lost
+edits."""
 
 from typing import Annotated
 
@@ -9,7 +10,7 @@ from firstmile import entrypoints
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.http.versioning import expected_version, versioned_response
+from firstmile.http.versioning import required_version, versioned_response
 from firstmile.onboarding.models import FLOW_ID_PATTERN, FlowDefinition, FlowDraft
 from firstmile.onboarding.runtime import onboarding_service
 
@@ -19,15 +20,17 @@ app = create_app()
 @app.put(
     "/v1/admin/onboarding/flows/<flow_id>",
     summary="Edit an onboarding flow's draft",
+    description="Edits a flow's draft from the version named in If-Match (its ETag). 409 with the current draft when "
+    "another edit came first; 428 RES_PRECONDITION_REQUIRED without If-Match.",
     tags=["onboarding admin"],
-    responses=problem_responses(400, 401, 403, 404, 409, ok_description="The edited draft and its new ETag"),
+    responses=problem_responses(400, 401, 403, 404, 409, 428, ok_description="The edited draft and its new ETag"),
 )
 def update_flow(
     flow_id: Annotated[str, Path(pattern=FLOW_ID_PATTERN)], definition: Annotated[FlowDefinition, Body()]
 ) -> Response[FlowDraft]:
     caller = require_caller(app.current_event.raw_event)
     draft = onboarding_service().update_flow(
-        caller.tenant, flow_id, definition, expected_version(app), actor=f"admin:{caller.subject}"
+        caller.tenant, flow_id, definition, required_version(app, "draft"), actor=f"admin:{caller.subject}"
     )
     return versioned_response(draft, draft.version)
 

@@ -24,8 +24,10 @@ app = create_app()
 @app.post(
     "/v1/admin/onboarding/users/<user_id>/restart",
     summary="Restart a user's onboarding",
+    description="Starts a user's onboarding over. 404 RES_FLOW_NOT_FOUND for a flow the tenant does not have, "
+    "RES_ONBOARDING_NOT_FOUND for a user who never enrolled (their first status call enrols them); 409 "
+    "BIZ_NO_DEFAULT_FLOW / BIZ_FLOW_NOT_PUBLISHED, or the same request still in progress.",
     tags=["onboarding admin"],
-    # 404: no such flow; 409 BIZ_NO_DEFAULT_FLOW / BIZ_FLOW_NOT_PUBLISHED, or the same request still in progress.
     responses=problem_responses(400, 401, 403, 404, 409, ok_description="The user's new status and its ETag"),
 )
 def restart_user(

@@ -17,7 +17,8 @@ app = create_app()
 @app.put(
     "/v1/admin/segments/<key>",
     summary="Create or replace a segment",
-    description="Flags that test the segment see the change within 5 seconds. The last writer wins.",
+    description="Flags that test the segment see the change within 5 seconds. The last writer wins. 422 "
+    "VAL_SEGMENT_KEY_MISMATCH when the body's key is not the path's.",
     tags=["flags admin"],
     responses=problem_responses(400, 401, 403, 422),
 )

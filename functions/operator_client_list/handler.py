@@ -18,8 +18,9 @@ app = create_app()
 @app.get(
     "/v1/operator/tenants/<tenant_id>/clients",
     summary="List API clients",
+    description="Lists a tenant's API clients (never their secrets). 404 RES_NOT_FOUND when there is no such tenant.",
     tags=["operator"],
-    responses=problem_responses(400, 401, 403),
+    responses=problem_responses(400, 401, 403, 404),
 )
 def list_clients(
     tenant_id: Annotated[str, Path(pattern=TENANT_ID_PATTERN)],

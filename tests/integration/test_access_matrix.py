@@ -292,6 +292,11 @@ def _on_tenant_bs_flow(world: World, response: dict[str, Any]) -> None:
     assert body_of(response)["flow_id"] == world.b.flow_id
 
 
+def _draft_at_version_3(world: World) -> dict[str, str]:
+    # The seeded flow's draft: created, then published twice (each publication moves the draft's edit version).
+    return {"If-Match": '"v3"'}
+
+
 def _migration(world: World, *, dry_run: bool) -> dict[str, Any]:
     return {"flow_id": world.a.flow_id, "from_version": 1, "to_version": 2, "dry_run": dry_run}
 
@@ -320,7 +325,7 @@ ONBOARDING_PROBES: dict[str, tuple[Probe, ...]] = {
     ),
     "GET /v1/admin/onboarding/flows/{flow_id}": (Probe("tenant A's flow"),),
     "PUT /v1/admin/onboarding/flows/{flow_id}": (
-        Probe("tenant A's flow", body=lambda w: probe_flow(None, "Edited by a probe")),
+        Probe("tenant A's flow", body=lambda w: probe_flow(None, "Edited by a probe"), headers=_draft_at_version_3),
     ),
     "POST /v1/admin/onboarding/flows/{flow_id}/publish": (Probe("tenant A's flow"),),
     "GET /v1/admin/onboarding/flows/{flow_id}/versions": (Probe("tenant A's flow"),),
@@ -330,7 +335,7 @@ ONBOARDING_PROBES: dict[str, tuple[Probe, ...]] = {
         Probe("tenant A's flow", body=lambda w: {"flow_id": w.a.flow_id}),
         Probe("own flow", body=lambda w: {"flow_id": w.b.flow_id}, check=_on_tenant_bs_flow),
     ),
-    # User ids are per tenant: restarting tenant A's user id restarts (enrols) a user of that id in tenant B.
+    # User ids are per tenant: restarting tenant A's user id in tenant B finds no such user there (404).
     "POST /v1/admin/onboarding/users/{user_id}/restart": (
         Probe("tenant A's user", check=_on_tenant_bs_flow),
         Probe("tenant A's user on tenant A's flow", body=lambda w: {"flow_id": w.a.flow_id}),
@@ -703,8 +708,9 @@ def seed_tenant(tenant: str, keyset: KeySet, *, with_flags: bool = True) -> Tena
     """A tenant as it is after a day of use: an API client, a session of one user, audit entries, onboarding and
     (``with_flags``) feature flags."""
     table = aws.table(get_settings().table_name)
-    store, audit = IdentityStore(table), AuditStore(table)
-    tenancy = TenancyService(store, audit=audit)
+    audit = AuditStore(table)
+    store = IdentityStore(table, audit=audit)
+    tenancy = TenancyService(store)
     tenancy.create_tenant(TenantCreate(name=f"{tenant} Ltd", tenant_id=tenant), actor=OPERATOR_ACTOR)
     issued = tenancy.create_client(tenant, ApiClientCreate(name=f"{tenant}-backend"), actor=OPERATOR_ACTOR)
     client = store.get_client(issued.client.client_id)
@@ -715,7 +721,6 @@ def seed_tenant(tenant: str, keyset: KeySet, *, with_flags: bool = True) -> Tena
         store,
         signing_key=lambda: current,
         policy=SessionPolicy(issuer=settings.issuer, audience=settings.audience),
-        audit=audit,
     )
     user = f"u-{tenant.split('-')[0]}-1"
     session = sessions.start_session(client, ClientCredentialsGrant(grant_type="client_credentials", user_id=user))
@@ -752,7 +757,7 @@ def seed_onboarding(tenant: str, user: str, actor: str) -> tuple[str, str]:
     """The tenant's flow (published twice and the default), ``user`` enrolled on it, and a migration from version 1
     to version 2 (its first message waits in the queue); the flow id and the migration id."""
     table = aws.table(get_settings().table_name)
-    service = OnboardingService.from_settings(OnboardingStore(table), AuditStore(table))
+    service = OnboardingService.from_settings(OnboardingStore(table))
     flow_id = f"welcome-{tenant.split('-')[0]}"
     service.create_flow(tenant, FlowCreate.model_validate(probe_flow(flow_id, f"{tenant} welcome")), actor)
     service.publish(tenant, flow_id, None, actor)
@@ -770,7 +775,7 @@ def seed_flags(tenant: str, user: str, actor: str, flow_id: str) -> str:
     """The tenant's flags as ``flag_names`` names them (see ``TenantData``); a cursor into its flag list."""
     table = aws.table(get_settings().table_name)
     store = FlagStore(table)
-    service = FlagService(store, AuditStore(table), FlagSetCache(store))
+    service = FlagService(store, FlagSetCache(store))
     names = flag_names(tenant)
     key, rolled_out = names["flag_key"], names["rollout_flag_key"]
     service.create_flag(tenant, Flag.model_validate(probe_flag(key, f"{tenant} checkout")), actor)

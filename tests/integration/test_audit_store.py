@@ -1,18 +1,22 @@
-"""The audit log against the emulator: appends that never fork, listing by keys, and tamper detection."""
+"""The audit log against the emulator: appends that never fork, a change written in the same transaction as its
+entry, listing by keys, and tamper detection."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from firstmile.audit.models import AuditEvent, AuditFilter
-from firstmile.audit.store import AuditAppendContendedError, AuditStore
+from firstmile.audit.store import MAX_CHANGE_ITEMS, AuditAppendContendedError, AuditStore
 from firstmile.http import problems as p
 from firstmile.platform import aws
+from firstmile.platform.errors import DependencyUnavailableError
 from tests.factories import NOW, FakeClock
 from tests.integration.conftest import Deployment
+from tests.integration.transaction_faults import lost_answers, refused_transactions
 
 
 def event(n: int, *, actor: str = "admin:u-1", action: str = "flag.updated", tenant: str = "t-acme") -> AuditEvent:
@@ -162,11 +166,141 @@ def test_concurrent_appends_never_fork_the_chain(deployment: Deployment, audit: 
 def test_an_append_that_keeps_losing_gives_up_as_unavailable(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given a chain of one entry, and a store that always reads the head as it was before that entry
     naps: list[float] = []
     store = AuditStore(aws.table(deployment.table_name), max_attempts=3, sleep=naps.append)
-    monkeypatch.setattr(store, "_append", lambda entry, head: False)
+    store.record(event(1))
+    monkeypatch.setattr(store, "head", lambda tenant: None)
 
+    # When it appends, its head condition fails every time
     with pytest.raises(AuditAppendContendedError):
-        store.record(event(1))
+        store.record(event(2))
 
+    # Then it paused between its attempts, gave up, and wrote nothing
     assert len(naps) == 3 and all(0 <= nap <= 0.25 for nap in naps)
+    assert AuditStore(aws.table(deployment.table_name)).verify("t-acme").checked == 1
+
+
+# --- a change and its entry in one transaction ---------------------------------------------------------------
+
+
+def counter_add(deployment: Deployment, pk: str = "COUNTER#c-1", *, condition: str | None = None) -> dict[str, Any]:
+    """A change for the tests: add one to a counter item (on ``condition``, when given)."""
+    update: dict[str, Any] = {
+        "TableName": deployment.table_name,
+        "Key": {"pk": pk, "sk": "COUNTER"},
+        "UpdateExpression": "ADD #n :one",
+        "ExpressionAttributeNames": {"#n": "n"},
+        "ExpressionAttributeValues": {":one": 1},
+    }
+    if condition:
+        update["ConditionExpression"] = condition
+    return {"Update": update}
+
+
+def counted(deployment: Deployment, pk: str = "COUNTER#c-1") -> int | None:
+    item = deployment.table.get_item(Key={"pk": pk, "sk": "COUNTER"}, ConsistentRead=True).get("Item")
+    return int(item["n"]) if item else None
+
+
+def test_a_change_and_its_entry_are_stored_together(
+    deployment: Deployment, audit: tuple[AuditStore, FakeClock]
+) -> None:
+    store, _ = audit
+
+    refused = store.transact([counter_add(deployment)], event(1))
+
+    assert refused is None
+    assert counted(deployment) == 1
+    assert [e.target for e in store.list_entries("t-acme").items] == ["flag:f-1"]
+    assert store.verify("t-acme").ok
+
+
+def test_a_change_whose_condition_fails_leaves_no_entry(
+    deployment: Deployment, audit: tuple[AuditStore, FakeClock]
+) -> None:
+    # Given a chain of one entry
+    store, _ = audit
+    store.record(event(1))
+
+    # When a change on condition that its item exists (it does not) is written with an entry
+    reasons = store.transact([counter_add(deployment, condition="attribute_exists(pk)")], event(2))
+
+    # Then the change's own refusal comes back, and neither it nor the entry was stored
+    assert reasons is not None and [r["Code"] for r in reasons] == ["ConditionalCheckFailed"]
+    assert counted(deployment) is None
+    report = store.verify("t-acme")
+    assert (report.ok, report.checked) == (True, 1)
+
+
+def test_a_change_that_lost_the_head_is_sent_again_and_applied_once(
+    deployment: Deployment, audit: tuple[AuditStore, FakeClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a store whose first read of the head is followed at once by another container's append
+    store, clock = audit
+    other = AuditStore(aws.table(deployment.table_name), clock=clock)
+    reads: list[int] = []
+    read_head = store.head
+
+    def head_then_raced(tenant: str) -> Any:
+        current = read_head(tenant)
+        reads.append(1)
+        if len(reads) == 1:
+            other.record(event(99, actor="admin:u-2"))
+        return current
+
+    monkeypatch.setattr(store, "head", head_then_raced)
+
+    # When it writes a change with its entry
+    assert store.transact([counter_add(deployment)], event(1)) is None
+
+    # Then the change went in once, after the other entry, and the chain did not fork
+    assert len(reads) == 2
+    assert counted(deployment) == 1
+    assert [e.target for e in store.list_entries("t-acme").items] == ["flag:f-1", "flag:f-99"]
+    report = store.verify("t-acme")
+    assert (report.ok, report.checked) == (True, 2)
+
+
+@pytest.mark.parametrize("resent", [False, True], ids=["no-answer", "resent-as-new"])
+def test_a_change_whose_answer_was_lost_counts_once(
+    deployment: Deployment, audit: tuple[AuditStore, FakeClock], resent: bool
+) -> None:
+    store, _ = audit
+    table = aws.table(deployment.table_name)
+
+    with lost_answers(table, deployment.endpoint, resent=resent) as sent:
+        refused = store.transact([counter_add(deployment)], event(1))
+
+    assert refused is None and sent.count == 1
+    assert counted(deployment) == 1
+    report = store.verify("t-acme")
+    assert (report.ok, report.checked) == (True, 1)
+
+
+def test_a_failed_transaction_stores_neither_the_change_nor_the_entry(
+    deployment: Deployment, audit: tuple[AuditStore, FakeClock]
+) -> None:
+    store, _ = audit
+
+    with refused_transactions(aws.table(deployment.table_name)), pytest.raises(DependencyUnavailableError):
+        store.transact([counter_add(deployment)], event(1))
+
+    assert counted(deployment) is None
+    assert store.head("t-acme") is None and store.list_entries("t-acme").items == []
+
+
+def test_a_change_that_cannot_share_a_transaction_with_its_entry_is_refused_before_sending(
+    deployment: Deployment, audit: tuple[AuditStore, FakeClock]
+) -> None:
+    store, _ = audit
+    too_many = [counter_add(deployment, f"COUNTER#c-{n}") for n in range(MAX_CHANGE_ITEMS + 1)]
+    twice = [counter_add(deployment), counter_add(deployment)]
+    into_the_log = [counter_add(deployment, "TENANT#t-acme#AUDIT")]
+
+    for change in (too_many, twice, into_the_log):
+        with pytest.raises(ValueError):
+            store.transact(change, event(1))
+
+    assert store.transact(too_many[:MAX_CHANGE_ITEMS], event(1)) is None
+    assert counted(deployment, f"COUNTER#c-{MAX_CHANGE_ITEMS - 1}") == 1

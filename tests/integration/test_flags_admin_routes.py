@@ -656,7 +656,7 @@ def test_segments_are_saved_read_and_listed(api: Api) -> None:
 def test_an_unknown_segment_is_not_found_and_a_mismatched_key_refused(api: Api) -> None:
     problem(api.get_segment("nobody"), 404, "RES_SEGMENT_NOT_FOUND")
 
-    problem(api.put_segment("beta", segment_body("gamma")), 422, "VAL_FLAG_KEY_MISMATCH")
+    problem(api.put_segment("beta", segment_body("gamma")), 422, "VAL_SEGMENT_KEY_MISMATCH")
     nested = segment_body(conditions=[{"attribute": "segment", "operator": "in", "value": ["beta"]}])
     problem(api.put_segment("beta", nested), 422, "VAL_REQUEST_INVALID")
 

@@ -122,7 +122,7 @@ def job_at(moment: datetime) -> tuple[FlagService, Clock]:
     """The rollout job's service as the deployment wires it (same store, audit log, cache and guard users), on a
     clock of the test's."""
     clock = Clock(moment)
-    return FlagService(flag_store(), audit_store(), flag_cache(), guard_users=flow_users, clock=clock), clock
+    return FlagService(flag_store(), flag_cache(), guard_users=flow_users, clock=clock), clock
 
 
 def ok(response: dict[str, Any], status: int = 200) -> Any:
@@ -533,7 +533,7 @@ def test_a_step_that_applied_but_whose_answer_was_lost_counts_as_done(admin: Adm
     admin.create_flag()
     plan = ok(admin.start(), 201)
     now = started_at(plan) + timedelta(minutes=DWELL)
-    job = FlagService(LostAnswers(flag_store()._table), audit_store(), flag_cache(), clock=Clock(now))
+    job = FlagService(LostAnswers(flag_store()._table), flag_cache(), clock=Clock(now))
 
     # When the job advances it, the refusal of its own resent step is recognised as success
     assert job.run_rollouts() == {"advance": 1}
@@ -542,7 +542,7 @@ def test_a_step_that_applied_but_whose_answer_was_lost_counts_as_done(admin: Adm
 
     # And a step refused without having applied (another writer came first) is still a failure, and changes nothing
     later = now + timedelta(minutes=DWELL)
-    beaten = FlagService(Refusing(flag_store()._table), audit_store(), flag_cache(), clock=Clock(later))
+    beaten = FlagService(Refusing(flag_store()._table), flag_cache(), clock=Clock(later))
     with pytest.raises(RuntimeError, match="1 rollout checks failed"):
         beaten.run_rollouts()
     assert ok(admin.rollout())["step_index"] == 1

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from firstmile.audit.models import AuditEvent
 from firstmile.flags.cache import FlagEpoch, FlagSetCache
 from firstmile.flags.history import FieldChange
 from firstmile.flags.models import (
@@ -98,6 +99,11 @@ def store(table: Any) -> FlagStore:
     return FlagStore(table)
 
 
+def audited(tenant: str) -> AuditEvent:
+    """The audit entry a change made in these tests is written with."""
+    return AuditEvent(tenant=tenant, actor=ADMIN, action="flag.changed", target="flag-store-test")
+
+
 def epoch_version(store: FlagStore, tenant: str = TENANT) -> int:
     epoch = store.epoch(tenant)
     return epoch.version if epoch else 0
@@ -108,8 +114,8 @@ def epoch_version(store: FlagStore, tenant: str = TENANT) -> int:
 
 def test_a_flag_round_trips_as_version_1_and_its_key_is_taken_once(store: FlagStore) -> None:
     # Given a boolean flag and a variants flag with fractional values
-    created = store.create_flag(TENANT, boolean_flag(version=7), ADMIN, T0)
-    colours = store.create_flag(TENANT, variants_flag(), ADMIN, T0)
+    created = store.create_flag(TENANT, boolean_flag(version=7), ADMIN, T0, event=audited(TENANT))
+    colours = store.create_flag(TENANT, variants_flag(), ADMIN, T0, event=audited(TENANT))
 
     # Then each is stored as version 1 and reads back equal, floats and all
     assert created.version == 1
@@ -120,7 +126,7 @@ def test_a_flag_round_trips_as_version_1_and_its_key_is_taken_once(store: FlagSt
 
     # When the key is created again
     with pytest.raises(FlagExistsError) as exists:
-        store.create_flag(TENANT, boolean_flag(description="a second one"), ADMIN, T0)
+        store.create_flag(TENANT, boolean_flag(description="a second one"), ADMIN, T0, event=audited(TENANT))
 
     # Then it is refused with the stored flag, and nothing changed
     assert exists.value.flag == created
@@ -130,14 +136,18 @@ def test_a_flag_round_trips_as_version_1_and_its_key_is_taken_once(store: FlagSt
 
 def test_a_replace_names_the_version_it_read_and_a_stale_one_conflicts(store: FlagStore) -> None:
     # Given a flag at version 1, replaced once
-    store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
-    second = store.replace_flag(TENANT, boolean_flag(enabled=False), 1, "admin:u-2", T0 + timedelta(minutes=1))
+    store.create_flag(TENANT, boolean_flag(), ADMIN, T0, event=audited(TENANT))
+    second = store.replace_flag(
+        TENANT, boolean_flag(enabled=False), 1, "admin:u-2", T0 + timedelta(minutes=1), event=audited(TENANT)
+    )
     assert second.version == 2
     assert store.get_flag(TENANT, "new-checkout") == second
 
     # When someone replaces it again from version 1
     with pytest.raises(FlagConflictError) as conflict:
-        store.replace_flag(TENANT, boolean_flag(owner="team-growth"), 1, ADMIN, T0 + timedelta(minutes=2))
+        store.replace_flag(
+            TENANT, boolean_flag(owner="team-growth"), 1, ADMIN, T0 + timedelta(minutes=2), event=audited(TENANT)
+        )
 
     # Then it conflicts, carrying the stored flag, and nothing changed
     assert conflict.value.flag == second
@@ -145,20 +155,20 @@ def test_a_replace_names_the_version_it_read_and_a_stale_one_conflicts(store: Fl
     assert store.get_flag(TENANT, "new-checkout") == second
     # ...and a flag that does not exist cannot be replaced
     with pytest.raises(NotFoundError):
-        store.replace_flag(TENANT, boolean_flag("missing"), 1, ADMIN, T0)
+        store.replace_flag(TENANT, boolean_flag("missing"), 1, ADMIN, T0, event=audited(TENANT))
 
 
 def test_a_replace_losing_a_race_after_its_read_conflicts_with_the_winner(store: FlagStore, table: Any) -> None:
     # Given a flag whose stored version moves on between the store's read and its transaction
-    store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
-    winner = store.replace_flag(TENANT, boolean_flag(owner="team-growth"), 1, ADMIN, T0)
+    store.create_flag(TENANT, boolean_flag(), ADMIN, T0, event=audited(TENANT))
+    winner = store.replace_flag(TENANT, boolean_flag(owner="team-growth"), 1, ADMIN, T0, event=audited(TENANT))
     original_get = store.get_flag
     stale = winner.model_copy(update={"version": 1})
     store.get_flag = lambda tenant, key: stale  # type: ignore[method-assign]
 
     # When a replace based on version 1 is written
     with pytest.raises(FlagConflictError) as conflict:
-        store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0)
+        store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0, event=audited(TENANT))
 
     # Then the transaction's condition refuses it and returns the winner
     store.get_flag = original_get  # type: ignore[method-assign]
@@ -171,22 +181,22 @@ def test_every_change_of_a_flag_or_segment_adds_exactly_one_to_the_epoch(store: 
     assert store.epoch(TENANT) is None
 
     # When flags and segments are created and changed, Then each change adds one
-    store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
+    store.create_flag(TENANT, boolean_flag(), ADMIN, T0, event=audited(TENANT))
     assert epoch_version(store) == 1
-    store.create_flag(TENANT, variants_flag(), ADMIN, T0)
+    store.create_flag(TENANT, variants_flag(), ADMIN, T0, event=audited(TENANT))
     assert epoch_version(store) == 2
-    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0)
+    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0, event=audited(TENANT))
     assert epoch_version(store) == 3
-    store.put_segment(TENANT, segment(), ADMIN, T0)
+    store.put_segment(TENANT, segment(), ADMIN, T0, event=audited(TENANT))
     assert epoch_version(store) == 4
-    store.put_segment(TENANT, segment().model_copy(update={"users": ["u-carol"]}), ADMIN, T0)
+    store.put_segment(TENANT, segment().model_copy(update={"users": ["u-carol"]}), ADMIN, T0, event=audited(TENANT))
     assert epoch_version(store) == 5
 
     # ...and a refused change adds nothing
     with pytest.raises(FlagConflictError):
-        store.replace_flag(TENANT, boolean_flag(), 1, ADMIN, T0)
+        store.replace_flag(TENANT, boolean_flag(), 1, ADMIN, T0, event=audited(TENANT))
     with pytest.raises(FlagExistsError):
-        store.create_flag(TENANT, variants_flag(), ADMIN, T0)
+        store.create_flag(TENANT, variants_flag(), ADMIN, T0, event=audited(TENANT))
     assert epoch_version(store) == 5
     # ...and other tenants' epochs are their own
     assert store.epoch("t-other") is None
@@ -194,10 +204,15 @@ def test_every_change_of_a_flag_or_segment_adds_exactly_one_to_the_epoch(store: 
 
 def test_history_lists_every_version_newest_first_with_its_diff(store: FlagStore) -> None:
     # Given a flag created, switched off, then retagged by someone else
-    store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
-    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0 + timedelta(minutes=1))
+    store.create_flag(TENANT, boolean_flag(), ADMIN, T0, event=audited(TENANT))
+    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0 + timedelta(minutes=1), event=audited(TENANT))
     store.replace_flag(
-        TENANT, boolean_flag(enabled=False, tags=["checkout", "risky"]), 2, "admin:u-2", T0 + timedelta(minutes=2)
+        TENANT,
+        boolean_flag(enabled=False, tags=["checkout", "risky"]),
+        2,
+        "admin:u-2",
+        T0 + timedelta(minutes=2),
+        event=audited(TENANT),
     )
 
     # When its history is read a page at a time
@@ -228,15 +243,15 @@ def test_history_lists_every_version_newest_first_with_its_diff(store: FlagStore
 
 def test_a_rollback_is_a_replace_with_an_earlier_versions_content(store: FlagStore) -> None:
     # Given a flag changed twice
-    original = store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
-    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0)
-    store.replace_flag(TENANT, boolean_flag(enabled=False, owner="team-growth"), 2, ADMIN, T0)
+    original = store.create_flag(TENANT, boolean_flag(), ADMIN, T0, event=audited(TENANT))
+    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0, event=audited(TENANT))
+    store.replace_flag(TENANT, boolean_flag(enabled=False, owner="team-growth"), 2, ADMIN, T0, event=audited(TENANT))
 
     # When version 1 is read back and written as the next version
     earlier = store.get_history_version(TENANT, "new-checkout", 1)
     assert earlier is not None
     assert earlier.flag == original
-    rolled_back = store.replace_flag(TENANT, earlier.flag, 3, ADMIN, T0 + timedelta(hours=1))
+    rolled_back = store.replace_flag(TENANT, earlier.flag, 3, ADMIN, T0 + timedelta(hours=1), event=audited(TENANT))
 
     # Then the flag has version 1's content under version 4, and the history says what the rollback changed
     assert rolled_back == original.model_copy(update={"version": 4})
@@ -249,8 +264,8 @@ def test_a_rollback_is_a_replace_with_an_earlier_versions_content(store: FlagSto
 def test_flags_list_in_key_order_a_page_at_a_time_and_cursors_stay_in_their_tenant(store: FlagStore) -> None:
     # Given five flags, one archived, and a segment in the same partition
     for key in ["gamma", "alpha", "epsilon", "beta", "delta"]:
-        store.create_flag(TENANT, boolean_flag(key, archived=key == "delta"), ADMIN, T0)
-    store.put_segment(TENANT, segment(), ADMIN, T0)
+        store.create_flag(TENANT, boolean_flag(key, archived=key == "delta"), ADMIN, T0, event=audited(TENANT))
+    store.put_segment(TENANT, segment(), ADMIN, T0, event=audited(TENANT))
 
     # When they are listed two at a time
     pages = [store.list_flags(TENANT, limit=2, cursor=None)]
@@ -271,9 +286,11 @@ def test_flags_list_in_key_order_a_page_at_a_time_and_cursors_stay_in_their_tena
 
 def test_segments_round_trip_and_list(store: FlagStore) -> None:
     # Given two segments, one of them replaced
-    store.put_segment(TENANT, segment("beta-testers"), ADMIN, T0)
-    store.put_segment(TENANT, segment("staff"), ADMIN, T0)
-    replaced = store.put_segment(TENANT, segment("staff").model_copy(update={"users": ["u-carol"]}), ADMIN, T0)
+    store.put_segment(TENANT, segment("beta-testers"), ADMIN, T0, event=audited(TENANT))
+    store.put_segment(TENANT, segment("staff"), ADMIN, T0, event=audited(TENANT))
+    replaced = store.put_segment(
+        TENANT, segment("staff").model_copy(update={"users": ["u-carol"]}), ADMIN, T0, event=audited(TENANT)
+    )
 
     # Then each reads back as last written, and they list in key order
     assert store.get_segment(TENANT, "staff") == replaced
@@ -289,7 +306,7 @@ def test_segments_round_trip_and_list(store: FlagStore) -> None:
 
 def test_the_kill_switch_is_read_back_by_the_epoch_without_changing_its_version(store: FlagStore) -> None:
     # Given a tenant with a flag
-    store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
+    store.create_flag(TENANT, boolean_flag(), ADMIN, T0, event=audited(TENANT))
 
     # When a flag and a tag are killed
     killed = KillSwitch(flags=frozenset({"new-checkout"}), tags=frozenset({"risky"}))
@@ -311,8 +328,8 @@ def test_the_kill_switch_is_read_back_by_the_epoch_without_changing_its_version(
 
 def test_the_epoch_is_one_consistent_get_item(store: FlagStore, calls: DynamoCalls) -> None:
     # Given a tenant with flags, history and a kill switch
-    store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
-    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0)
+    store.create_flag(TENANT, boolean_flag(), ADMIN, T0, event=audited(TENANT))
+    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0, event=audited(TENANT))
     store.set_kill_switch(TENANT, KillSwitch(all=True), ADMIN, T0)
     calls.names.clear()
 
@@ -325,13 +342,15 @@ def test_the_epoch_is_one_consistent_get_item(store: FlagStore, calls: DynamoCal
 
 def test_load_returns_exactly_the_stored_flags_and_segments(store: FlagStore, calls: DynamoCalls) -> None:
     # Given flags (one archived, one with history), segments, a kill switch, and another tenant's flag
-    checkout = store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
-    checkout = store.replace_flag(TENANT, boolean_flag(enabled=False), checkout.version, ADMIN, T0)
-    colours = store.create_flag(TENANT, variants_flag(), ADMIN, T0)
-    retired = store.create_flag(TENANT, boolean_flag("retired", archived=True), ADMIN, T0)
-    testers = store.put_segment(TENANT, segment(), ADMIN, T0)
+    checkout = store.create_flag(TENANT, boolean_flag(), ADMIN, T0, event=audited(TENANT))
+    checkout = store.replace_flag(
+        TENANT, boolean_flag(enabled=False), checkout.version, ADMIN, T0, event=audited(TENANT)
+    )
+    colours = store.create_flag(TENANT, variants_flag(), ADMIN, T0, event=audited(TENANT))
+    retired = store.create_flag(TENANT, boolean_flag("retired", archived=True), ADMIN, T0, event=audited(TENANT))
+    testers = store.put_segment(TENANT, segment(), ADMIN, T0, event=audited(TENANT))
     store.set_kill_switch(TENANT, KillSwitch(tags=frozenset({"checkout"})), ADMIN, T0)
-    store.create_flag("t-other", boolean_flag("elsewhere"), ADMIN, T0)
+    store.create_flag("t-other", boolean_flag("elsewhere"), ADMIN, T0, event=audited("t-other"))
     calls.names.clear()
 
     # When the whole set is loaded
@@ -352,7 +371,7 @@ def test_load_returns_exactly_the_stored_flags_and_segments(store: FlagStore, ca
 
 def test_a_cache_over_the_store_sees_a_kill_after_its_check_interval(store: FlagStore) -> None:
     # Given a cache checking every second over the store, with a clock of its own
-    store.create_flag(TENANT, boolean_flag(rules=[]), ADMIN, T0)
+    store.create_flag(TENANT, boolean_flag(rules=[]), ADMIN, T0, event=audited(TENANT))
     clock = FakeClock(now=100.0)
     cache = FlagSetCache(store, clock=clock, check_interval_seconds=1.0, staleness_budget_seconds=4.0)
     before = cache.evaluate(TENANT, "new-checkout", context())
@@ -370,7 +389,9 @@ def test_a_cache_over_the_store_sees_a_kill_after_its_check_interval(store: Flag
     assert (after.value, after.reason) == (False, EvaluationReason.DISABLED)
 
     # When the flag itself changes, Then the next check after the interval loads the new version
-    store.replace_flag(TENANT, boolean_flag(rules=[], fallthrough=Serve(value=False)), 1, ADMIN, T0)
+    store.replace_flag(
+        TENANT, boolean_flag(rules=[], fallthrough=Serve(value=False)), 1, ADMIN, T0, event=audited(TENANT)
+    )
     store.set_kill_switch(TENANT, KillSwitch(), ADMIN, T0)
     clock.advance(1.1)
     changed = cache.evaluate(TENANT, "new-checkout", context())
@@ -379,9 +400,9 @@ def test_a_cache_over_the_store_sees_a_kill_after_its_check_interval(store: Flag
 
 def test_the_stored_items_have_the_documented_shapes(store: FlagStore, table: Any) -> None:
     # Given one flag, changed once, one segment and a kill switch
-    store.create_flag(TENANT, boolean_flag(), ADMIN, T0)
-    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0)
-    store.put_segment(TENANT, segment(), ADMIN, T0)
+    store.create_flag(TENANT, boolean_flag(), ADMIN, T0, event=audited(TENANT))
+    store.replace_flag(TENANT, boolean_flag(enabled=False), 1, ADMIN, T0, event=audited(TENANT))
+    store.put_segment(TENANT, segment(), ADMIN, T0, event=audited(TENANT))
     store.set_kill_switch(TENANT, KillSwitch(all=True), ADMIN, T0)
 
     # Then the partition holds exactly these items, by kind

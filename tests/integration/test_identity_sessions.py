@@ -25,6 +25,7 @@ from firstmile.limits.store import RateLimitStore
 from firstmile.platform import aws
 from tests.factories import NOW, FakeClock, run_together
 from tests.integration.conftest import Deployment
+from tests.integration.transaction_faults import TransactionConflicts
 
 DAY = 86400
 ISSUER, AUDIENCE = "urn:firstmile:test", "urn:firstmile:test-api"
@@ -55,7 +56,6 @@ class Identity:
             store or self.store,
             signing_key=lambda: self.key,
             policy=POLICY,
-            audit=self.audit,
             clock=self.clock,
             limiter=limiter,
             count_metric=self.metrics.append,
@@ -85,8 +85,9 @@ def identity(deployment: Deployment) -> Identity:
     keyset, _ = keys.advance(KeySet(), NOW - 60, RotationPolicy())
     assert keyset.current is not None
     table = aws.table(deployment.table_name)
-    store, audit = IdentityStore(table), AuditStore(table, clock=clock)
-    tenancy = TenancyService(store, audit=audit, clock=clock)
+    audit = AuditStore(table, clock=clock)
+    store = IdentityStore(table, audit=audit)
+    tenancy = TenancyService(store, clock=clock)
     tenancy.create_tenant(TenantCreate(name="Acme", tenant_id="t-acme"), actor="operator:test")
     issued = tenancy.create_client("t-acme", ApiClientCreate(name="backend"), actor="operator:test")
     return Identity(
@@ -275,6 +276,22 @@ def test_signing_out_everywhere_stops_every_session_and_outstanding_access_token
     assert (entry.actor, entry.target, entry.correlation_id) == ("admin:u-9", "user:u-1", "corr-1")
     identity.clock.advance(1)
     assert revocations.check(verifier.verify(identity.login().access_token))
+
+
+def test_a_session_revocation_that_meets_a_concurrent_transaction_is_sent_again(identity: Identity) -> None:
+    # Given a session
+    session = identity.login()
+
+    # When it is revoked (as signing out everywhere revokes each session) while a refresh's transaction holds it
+    with TransactionConflicts(aws.table(identity.deployment.table_name), times=1) as conflicts:
+        revoked = identity.store.revoke_family(
+            "t-acme", "u-1", session.claims.sid, now=identity.clock(), reason="revoked", access_ttl_seconds=900
+        )
+
+    # Then the revocation was sent again and holds: not mistaken for a session that has gone
+    assert conflicts.sent == 2
+    assert revoked is not None and revoked.revoked
+    assert refresh_error(identity, session.refresh_token) == "AUTH_REFRESH_REVOKED"
 
 
 def test_revoking_one_token_or_one_session_leaves_the_rest(identity: Identity) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -11,12 +12,13 @@ from firstmile.http import problems as p
 from firstmile.identity import clients
 from firstmile.identity.keys import KeySet, RotationPolicy, advance
 from firstmile.identity.models import PLATFORM_TENANT, ApiClientCreate, ClientCredentialsGrant, TenantCreate
+from firstmile.identity.runtime import reset_identity_runtime
 from firstmile.identity.sessions import SessionPolicy, SessionService
 from firstmile.identity.store import IdentityStore
 from firstmile.identity.tenancy import OperatorAlreadyBootstrappedError, TenancyService
 from firstmile.platform import aws
 from firstmile.platform.errors import NotFoundError
-from tests.factories import NOW, FakeClock
+from tests.factories import NOW, FakeClock, body_of, call_route, caller, load_handler
 from tests.integration.conftest import Deployment
 
 OPERATOR = "operator:fmc_test"
@@ -38,7 +40,6 @@ class Operators:
             self.store,
             signing_key=lambda: key,
             policy=SessionPolicy(issuer="urn:i", audience="urn:a"),
-            audit=self.audit,
             clock=self.clock,
         )
 
@@ -47,10 +48,9 @@ class Operators:
 def operators(deployment: Deployment) -> Operators:
     clock = FakeClock()
     table = aws.table(deployment.table_name)
-    store, audit = IdentityStore(table), AuditStore(table, clock=clock)
-    return Operators(
-        deployment, clock, store, audit, TenancyService(store, audit=audit, clock=clock, secret_grace_seconds=86400)
-    )
+    audit = AuditStore(table, clock=clock)
+    store = IdentityStore(table, audit=audit)
+    return Operators(deployment, clock, store, audit, TenancyService(store, clock=clock, secret_grace_seconds=86400))
 
 
 def test_a_tenant_is_created_once(operators: Operators) -> None:
@@ -80,6 +80,35 @@ def test_the_client_secret_is_shown_once_and_stored_only_as_a_hash(operators: Op
 def test_a_client_for_an_unknown_tenant_is_refused(operators: Operators) -> None:
     with pytest.raises(NotFoundError):
         operators.tenancy.create_client("t-nobody", ApiClientCreate(name="x"), actor=OPERATOR)
+
+
+@pytest.fixture
+def operator_routes() -> Iterator[None]:
+    """The operator routes' services built afresh for this test's deployment."""
+    reset_identity_runtime()
+    yield
+    reset_identity_runtime()
+
+
+@pytest.mark.usefixtures("operator_routes")
+def test_listing_the_clients_of_a_tenant_that_does_not_exist_is_not_found(
+    operators: Operators, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a tenant without clients, and an operator
+    operators.tenancy.create_tenant(TenantCreate(name="Acme", tenant_id="t-acme"), actor=OPERATOR)
+    handler = load_handler("operator_client_list")
+    operator = caller(tenant=PLATFORM_TENANT, sub="ops-1", roles="operator")
+
+    # When the operator lists the clients of a tenant that does not exist, and of the one that does
+    missing = call_route(monkeypatch, handler, "operator_client_list", auth=operator, params={"tenant_id": "t-nobody"})
+    empty = call_route(monkeypatch, handler, "operator_client_list", auth=operator, params={"tenant_id": "t-acme"})
+
+    # Then the first is not found (not an empty list that looks like a tenant), the second an empty page
+    assert missing["statusCode"] == 404
+    assert missing["headers"]["Content-Type"] == "application/problem+json"
+    assert body_of(missing)["code"] == "RES_NOT_FOUND"
+    assert empty["statusCode"] == 200
+    assert body_of(empty)["items"] == []
 
 
 def test_a_tenants_clients_are_listed_in_pages_and_only_its_own(operators: Operators) -> None:

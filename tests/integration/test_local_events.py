@@ -36,6 +36,7 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "operator_client_create": (404, "RES_NOT_FOUND"),
     "operator_client_rotate": (404, "RES_NOT_FOUND"),
     "operator_client_disable": (404, "RES_NOT_FOUND"),
+    "operator_client_list": (404, "RES_NOT_FOUND"),
     # Onboarding samples name the demo flow, which an empty deployment does not have.
     "admin_flow_get": (404, "RES_FLOW_NOT_FOUND"),
     "admin_flow_update": (404, "RES_FLOW_NOT_FOUND"),

@@ -192,7 +192,7 @@ def test_an_idempotency_key_replay_answers_the_first_creation_again(admin: Admin
 
 def test_an_unknown_flow_is_not_found(admin: Admin) -> None:
     problem(admin.get("nowhere"), 404, "RES_FLOW_NOT_FOUND")
-    problem(admin.update("nowhere", flow_body()), 404, "RES_FLOW_NOT_FOUND")
+    problem(admin.update("nowhere", flow_body(), **{"If-Match": '"v1"'}), 404, "RES_FLOW_NOT_FOUND")
     problem(admin.publish("nowhere"), 404, "RES_FLOW_NOT_FOUND")
     problem(admin.call("admin_flow_versions", params={"flow_id": "nowhere"}), 404, "RES_FLOW_NOT_FOUND")
 
@@ -249,6 +249,22 @@ def test_editing_with_a_stale_if_match_is_refused_with_the_current_draft(admin: 
     current = admin.update("welcome", flow_body("Edited twice"), **{"If-Match": '"v2"'})
     assert ok(current)["definition"]["name"] == "Edited twice"
     assert current["headers"]["ETag"] == '"v3"'
+
+
+def test_editing_a_draft_without_if_match_is_refused_as_needing_one(admin: Admin) -> None:
+    # Given a draft at v1
+    ok(admin.create("welcome"), 201)
+
+    # When an admin saves an edit without naming the version it was made on (no If-Match, or "*")
+    blind = admin.update("welcome", flow_body("Edited blind"))
+    starred = admin.update("welcome", flow_body("Edited blind"), **{"If-Match": "*"})
+
+    # Then both are refused as needing If-Match, and the draft is untouched and unaudited
+    assert "If-Match" in problem(blind, 428, "RES_PRECONDITION_REQUIRED")["detail"]
+    problem(starred, 428, "RES_PRECONDITION_REQUIRED")
+    draft = ok(admin.get("welcome"))
+    assert (draft["version"], draft["definition"]["name"]) == (1, "Welcome to Acme")
+    assert "onboarding.flow.updated" not in [e.action for e in admin.audit()]
 
 
 def test_an_if_match_that_is_not_an_etag_is_refused(admin: Admin) -> None:
@@ -309,7 +325,7 @@ def test_publishing_numbers_versions_and_a_published_version_never_changes(admin
 def test_publishing_a_draft_edited_since_it_was_read_is_refused(admin: Admin) -> None:
     # Given a draft edited after the admin read it at v1
     ok(admin.create("welcome"), 201)
-    ok(admin.update("welcome", flow_body("Edited")))
+    ok(admin.update("welcome", flow_body("Edited"), **{"If-Match": '"v1"'}))
 
     # When the admin publishes what they read
     response = admin.publish("welcome", **{"If-Match": '"v1"'})
@@ -417,6 +433,19 @@ def test_a_user_can_be_restarted_on_another_flow(admin: Admin) -> None:
     assert (status["flow_id"], status["flow_name"], status["flow_version"]) == ("advanced", "Advanced", 1)
 
 
+def test_restarting_a_user_who_never_enrolled_is_not_found(admin: Admin) -> None:
+    # Given a published default flow, and a user who never asked for their onboarding
+    publish_default(admin)
+
+    # When an admin restarts them
+    response = admin.call("admin_onboarding_restart", params={"user_id": "u-never"})
+
+    # Then they are not found, and restarting did not enrol them or leave an entry
+    problem(response, 404, "RES_ONBOARDING_NOT_FOUND")
+    assert onboarding_store().get_progress(TENANT, "u-never") is None
+    assert "onboarding.user.restarted" not in [e.action for e in admin.audit()]
+
+
 def test_restarting_without_a_default_flow_is_refused(admin: Admin) -> None:
     response = admin.call("admin_onboarding_restart", params={"user_id": "u-1"})
 
@@ -472,7 +501,8 @@ def test_sample_users_need_a_published_flow(admin: Admin) -> None:
 def test_every_change_an_admin_makes_leaves_an_audit_entry(admin: Admin) -> None:
     # Given an admin who creates, edits, publishes and selects a flow, restarts a user and makes sample users
     publish_default(admin)
-    ok(admin.update("welcome", flow_body("Edited")))
+    onboarding_service().status(TENANT, "u-9")
+    ok(admin.update("welcome", flow_body("Edited"), **{"If-Match": '"v2"'}))
     ok(admin.call("admin_onboarding_restart", params={"user_id": "u-9"}))
     ok(admin.call("admin_sample_users_create", body={"count": 2}), 201)
 
@@ -510,7 +540,7 @@ def test_another_tenants_admin_sees_and_changes_nothing_of_this_tenants_flows(ad
 
     # When an admin of another tenant reads, edits, publishes and lists
     problem(other.get("welcome"), 404, "RES_FLOW_NOT_FOUND")
-    problem(other.update("welcome", flow_body("Hijacked")), 404, "RES_FLOW_NOT_FOUND")
+    problem(other.update("welcome", flow_body("Hijacked"), **{"If-Match": '"v2"'}), 404, "RES_FLOW_NOT_FOUND")
     problem(other.publish("welcome"), 404, "RES_FLOW_NOT_FOUND")
     problem(other.call("admin_default_flow_get"), 409, "BIZ_NO_DEFAULT_FLOW")
     listed = ok(other.call("admin_flow_list"))

@@ -250,11 +250,10 @@ def world_of(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterato
         ok(admin.publish("welcome"), 201)
         ok(admin.call("admin_default_flow_set", body={"flow_id": "welcome"}))
         before = enrol_users(TENANT, users)
-        ok(admin.update("welcome", VERSION_2))
+        ok(admin.update("welcome", VERSION_2, **{"If-Match": '"v2"'}))
         ok(admin.publish("welcome"), 201)
         service = OnboardingService(
             onboarding_store(),
-            audit_store(),
             queue=JsonQueue(ONBOARDING_MIGRATIONS_QUEUE),
             migration_page_size=PAGE_SIZE,
             migration_batch_size=BATCH_SIZE,
@@ -524,6 +523,15 @@ def test_a_migration_whose_first_message_cannot_be_sent_is_withdrawn(world_of: W
     )["Items"]
     assert items == []
     assert all(progress and progress.flow_version == 1 for progress in world.progress().values())
+    # ...and the audit log says both: started (with the migration item) and withdrawn (with its removal)
+    entries = audit_store().list_entries(TENANT, AuditFilter(), limit=100, cursor=None).items
+    migration_entries = [(e.action, e.target) for e in reversed(entries) if e.target.startswith("migration:")]
+    assert [action for action, _ in migration_entries] == [
+        "onboarding.migration.started",
+        "onboarding.migration.withdrawn",
+    ]
+    assert migration_entries[0][1] == migration_entries[1][1]
+    assert audit_store().verify(TENANT).ok
 
 
 def test_running_the_same_migration_again_finds_nobody_left_on_version_1(world_of: WorldOf) -> None:
@@ -554,6 +562,7 @@ def test_users_of_other_flows_and_tenants_are_left_alone(world_of: WorldOf) -> N
     outsider = enrol_users("t-other", 1, first=1)[user_id(1)]
     ok(world.admin.create("advanced", flow_body("Advanced")), 201)
     ok(world.admin.publish("advanced"), 201)
+    onboarding_service().status(TENANT, "u-advanced")
     onboarding_service().restart_user(TENANT, "u-advanced", RestartRequest(flow_id="advanced"), actor=ACTOR)
     elsewhere = onboarding_store().get_progress(TENANT, "u-advanced")
 

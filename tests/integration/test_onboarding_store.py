@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 
+from firstmile.audit.models import AuditEvent
 from firstmile.http import problems as p
 from firstmile.onboarding.models import (
     CompletionCriteria,
@@ -35,6 +34,7 @@ from firstmile.onboarding.store import DraftConflictError, FlowExistsError, Onbo
 from firstmile.platform.errors import DependencyUnavailableError, NotFoundError
 from tests.factories import NOW
 from tests.integration.conftest import Deployment, DynamoCalls
+from tests.integration.transaction_faults import TransactionConflicts
 
 T0 = datetime.fromtimestamp(NOW, UTC)
 TENANT = "t-acme"
@@ -157,6 +157,11 @@ def store(table: Any) -> OnboardingStore:
     return OnboardingStore(table, event_retention_days=30)
 
 
+def audited(tenant: str) -> AuditEvent:
+    """The audit entry an admin change made in these tests is written with."""
+    return AuditEvent(tenant=tenant, actor="admin:u-1", action="onboarding.changed", target="onboarding-store-test")
+
+
 def raw_items(table: Any, pk: str, prefix: str = "") -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = table.query(
         KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)" if prefix else "pk = :pk",
@@ -170,7 +175,7 @@ def raw_items(table: Any, pk: str, prefix: str = "") -> list[dict[str, Any]]:
 
 def test_a_draft_round_trips_as_edit_version_1_and_its_id_is_taken_once(store: OnboardingStore) -> None:
     # Given a new draft
-    created = store.create_draft(TENANT, draft())
+    created = store.create_draft(TENANT, draft(), event=audited(TENANT))
 
     # Then it is stored as edit version 1 and reads back equal, sample floats and all
     assert created.version == 1
@@ -179,18 +184,18 @@ def test_a_draft_round_trips_as_edit_version_1_and_its_id_is_taken_once(store: O
     assert store.get_draft("t-other", "welcome") is None
     # ...and a second flow with that id is refused
     with pytest.raises(FlowExistsError):
-        store.create_draft(TENANT, draft(name="Another"))
+        store.create_draft(TENANT, draft(name="Another"), event=audited(TENANT))
     assert store.get_draft(TENANT, "welcome") == created
 
 
 def test_a_draft_is_replaced_only_from_the_version_stored(store: OnboardingStore) -> None:
     # Given a draft at edit version 1
-    store.create_draft(TENANT, draft())
+    store.create_draft(TENANT, draft(), event=audited(TENANT))
 
     # When it is replaced from version 1, then again from the stale version 1
-    edited = store.replace_draft(TENANT, draft(name="Edited"), expected_version=1)
+    edited = store.replace_draft(TENANT, draft(name="Edited"), expected_version=1, event=audited(TENANT))
     with pytest.raises(DraftConflictError) as stale:
-        store.replace_draft(TENANT, draft(name="Lost"), expected_version=1)
+        store.replace_draft(TENANT, draft(name="Lost"), expected_version=1, event=audited(TENANT))
 
     # Then the first wins as version 2 and the second carries the stored draft
     assert edited.version == 2
@@ -199,17 +204,17 @@ def test_a_draft_is_replaced_only_from_the_version_stored(store: OnboardingStore
     assert store.get_draft(TENANT, "welcome") == edited
     # ...and a draft that does not exist conflicts with nothing stored
     with pytest.raises(DraftConflictError) as missing:
-        store.replace_draft(TENANT, draft("nope"), expected_version=1)
+        store.replace_draft(TENANT, draft("nope"), expected_version=1, event=audited(TENANT))
     assert missing.value.draft is None
 
 
 def test_drafts_are_listed_in_flow_id_order_page_by_page(store: OnboardingStore) -> None:
     # Given five flows of one tenant and one of another, next to versions and a default in the same partition
     for flow_id in ("epsilon", "alpha", "delta", "beta", "gamma"):
-        store.create_draft(TENANT, draft(flow_id))
-    store.create_draft("t-other", draft("zeta"))
-    store.publish(TENANT, store.get_draft(TENANT, "alpha"), flow_version("alpha"))  # type: ignore[arg-type]
-    store.set_default(TENANT, DefaultFlow(flow_id="alpha"))
+        store.create_draft(TENANT, draft(flow_id), event=audited(TENANT))
+    store.create_draft("t-other", draft("zeta"), event=audited("t-other"))
+    store.publish(TENANT, store.get_draft(TENANT, "alpha"), flow_version("alpha"), event=audited(TENANT))  # type: ignore[arg-type]
+    store.set_default(TENANT, DefaultFlow(flow_id="alpha"), event=audited(TENANT))
 
     # When they are listed two at a time
     pages = [store.list_drafts(TENANT, limit=2, cursor=None)]
@@ -230,10 +235,10 @@ def test_drafts_are_listed_in_flow_id_order_page_by_page(store: OnboardingStore)
 
 def test_publishing_stores_the_version_and_advances_the_draft_in_one_step(store: OnboardingStore) -> None:
     # Given a draft at edit version 1
-    first = store.create_draft(TENANT, draft())
+    first = store.create_draft(TENANT, draft(), event=audited(TENANT))
 
     # When version 1 is published from it
-    published = store.publish(TENANT, first, flow_version())
+    published = store.publish(TENANT, first, flow_version(), event=audited(TENANT))
 
     # Then the version reads back and the draft names it, at a new edit version
     assert published.latest_published_version == 1
@@ -245,31 +250,31 @@ def test_publishing_stores_the_version_and_advances_the_draft_in_one_step(store:
 
 def test_a_publish_from_a_stale_draft_changes_nothing(store: OnboardingStore) -> None:
     # Given a draft that was edited after an admin read it
-    read = store.create_draft(TENANT, draft())
-    edited = store.replace_draft(TENANT, draft(name="Edited"), expected_version=1)
+    read = store.create_draft(TENANT, draft(), event=audited(TENANT))
+    edited = store.replace_draft(TENANT, draft(name="Edited"), expected_version=1, event=audited(TENANT))
 
     # When the admin publishes what they read
     with pytest.raises(DraftConflictError) as conflict:
-        store.publish(TENANT, read, flow_version())
+        store.publish(TENANT, read, flow_version(), event=audited(TENANT))
 
     # Then the conflict carries the stored draft and no version was written
     assert conflict.value.draft == edited
     assert store.get_version(TENANT, "welcome", 1) is None
     # ...and a second "version 1" after a successful publish is refused too
-    published = store.publish(TENANT, edited, flow_version())
+    published = store.publish(TENANT, edited, flow_version(), event=audited(TENANT))
     with pytest.raises(DraftConflictError) as twice:
-        store.publish(TENANT, published, flow_version(steps=5))
+        store.publish(TENANT, published, flow_version(steps=5), event=audited(TENANT))
     assert twice.value.draft == published
     assert store.get_version(TENANT, "welcome", 1) == flow_version()
 
 
 def test_versions_are_listed_newest_first_as_summaries(store: OnboardingStore) -> None:
     # Given five published versions of one flow and one of a flow whose id extends it
-    current = store.create_draft(TENANT, draft())
+    current = store.create_draft(TENANT, draft(), event=audited(TENANT))
     for n in range(1, 6):
-        current = store.publish(TENANT, current, flow_version(version=n, steps=n))
-    other = store.create_draft(TENANT, draft("welcome-2"))
-    store.publish(TENANT, other, flow_version("welcome-2"))
+        current = store.publish(TENANT, current, flow_version(version=n, steps=n), event=audited(TENANT))
+    other = store.create_draft(TENANT, draft("welcome-2"), event=audited(TENANT))
+    store.publish(TENANT, other, flow_version("welcome-2"), event=audited(TENANT))
 
     # When they are listed two at a time
     pages = [store.list_versions(TENANT, "welcome", limit=2, cursor=None)]
@@ -293,8 +298,10 @@ def test_versions_are_listed_newest_first_as_summaries(store: OnboardingStore) -
 def test_the_default_flow_round_trips_and_the_last_write_wins(store: OnboardingStore) -> None:
     assert store.get_default(TENANT) is None
 
-    store.set_default(TENANT, DefaultFlow(flow_id="welcome"))
-    latest = store.set_default(TENANT, DefaultFlow(flow_id="advanced", updated_at=T0, updated_by="admin:u-2"))
+    store.set_default(TENANT, DefaultFlow(flow_id="welcome"), event=audited(TENANT))
+    latest = store.set_default(
+        TENANT, DefaultFlow(flow_id="advanced", updated_at=T0, updated_by="admin:u-2"), event=audited(TENANT)
+    )
 
     assert store.get_default(TENANT) == latest
     assert store.get_default("t-other") is None
@@ -507,7 +514,7 @@ def test_users_on_a_version_are_listed_page_by_page_from_the_index(store: Onboar
 
 
 def test_a_migration_round_trips(store: OnboardingStore) -> None:
-    created = store.create_migration(TENANT, migration())
+    created = store.create_migration(TENANT, migration(), event=audited(TENANT))
 
     assert store.get_migration(TENANT, MIGRATION_ID) == created
     assert store.get_migration("t-other", MIGRATION_ID) is None
@@ -515,7 +522,7 @@ def test_a_migration_round_trips(store: OnboardingStore) -> None:
 
 def test_a_page_counts_once_however_often_it_is_delivered(store: OnboardingStore) -> None:
     # Given a running migration
-    store.create_migration(TENANT, migration())
+    store.create_migration(TENANT, migration(), event=audited(TENANT))
     assert not store.page_counted(TENANT, MIGRATION_ID, "page-1")
 
     # When the first page is counted twice and the last page once
@@ -532,7 +539,7 @@ def test_a_page_counts_once_however_often_it_is_delivered(store: OnboardingStore
 
 
 def test_a_batch_counts_once_however_often_it_is_delivered(store: OnboardingStore, table: Any) -> None:
-    store.create_migration(TENANT, migration())
+    store.create_migration(TENANT, migration(), event=audited(TENANT))
 
     first = store.record_batch(TENANT, MIGRATION_ID, "b-1", migrated=20, skipped=5)
     again = store.record_batch(TENANT, MIGRATION_ID, "b-1", migrated=20, skipped=5)
@@ -555,26 +562,26 @@ def test_counting_for_a_migration_that_does_not_exist_is_refused(store: Onboardi
 
 def test_a_migration_completes_once_when_listing_and_every_batch_are_done(store: OnboardingStore) -> None:
     # Given a migration whose listing enqueued two batches
-    store.create_migration(TENANT, migration())
+    store.create_migration(TENANT, migration(), event=audited(TENANT))
     at = "2027-01-15T09:00:00Z"
     store.record_page(TENANT, MIGRATION_ID, "page-1", users=30, batches=2, last=False)
     store.record_batch(TENANT, MIGRATION_ID, "b-1", migrated=25, skipped=0)
     store.record_batch(TENANT, MIGRATION_ID, "b-2", migrated=5, skipped=0)
 
     # Then it cannot complete while the listing goes on
-    assert not store.complete_migration(TENANT, MIGRATION_ID, at)
+    assert not store.complete_migration(TENANT, MIGRATION_ID, at, event=audited(TENANT))
     # ...nor while a batch of the last page is outstanding
     store.record_page(TENANT, MIGRATION_ID, "page-2", users=1, batches=1, last=True)
-    assert not store.complete_migration(TENANT, MIGRATION_ID, at)
+    assert not store.complete_migration(TENANT, MIGRATION_ID, at, event=audited(TENANT))
     # ...and completes once when it is counted
     store.record_batch(TENANT, MIGRATION_ID, "b-3", migrated=0, skipped=1)
-    assert store.complete_migration(TENANT, MIGRATION_ID, at)
-    assert not store.complete_migration(TENANT, MIGRATION_ID, at)
+    assert store.complete_migration(TENANT, MIGRATION_ID, at, event=audited(TENANT))
+    assert not store.complete_migration(TENANT, MIGRATION_ID, at, event=audited(TENANT))
     done = store.get_migration(TENANT, MIGRATION_ID)
     assert done is not None and done.status == MigrationStatus.COMPLETED
     assert done.completed_at == datetime(2027, 1, 15, 9, tzinfo=UTC)
     assert (done.users_migrated, done.users_skipped, done.batches_done) == (30, 1, 3)
-    assert not store.complete_migration(TENANT, "mig_" + "B" * 22, at)
+    assert not store.complete_migration(TENANT, "mig_" + "B" * 22, at, event=audited(TENANT))
 
 
 # --- requests and failures --------------------------------------------------------------------------------
@@ -603,38 +610,12 @@ def test_an_unreachable_table_is_a_dependency_failure(deployment: Deployment) ->
         lambda: missing.get_progress(TENANT, "u-alice"),
         lambda: missing.write_transition(enrolment()),
         lambda: missing.list_drafts(TENANT, limit=5, cursor=None),
-        lambda: missing.create_draft(TENANT, draft()),
+        lambda: missing.create_draft(TENANT, draft(), event=audited(TENANT)),
         lambda: missing.record_batch(TENANT, MIGRATION_ID, "b-1", migrated=1, skipped=0),
-        lambda: missing.complete_migration(TENANT, MIGRATION_ID, "2027-01-15T09:00:00Z"),
+        lambda: missing.complete_migration(TENANT, MIGRATION_ID, "2027-01-15T09:00:00Z", event=audited(TENANT)),
     ):
         with pytest.raises(DependencyUnavailableError):
             attempt()
-
-
-class TransactionConflicts:
-    """Answers the next ``times`` transactions as DynamoDB does when another transaction holds one of their items."""
-
-    def __init__(self, table: Any, times: int) -> None:
-        self.left = times
-        self.sent = 0
-        self._events = table.meta.client.meta.events
-
-    def __enter__(self) -> TransactionConflicts:
-        self._events.register("before-call.dynamodb.TransactWriteItems", self._answer, unique_id="conflicts")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="conflicts")
-
-    def _answer(self, params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
-        self.sent += 1
-        if self.left == 0:
-            return None  # sent to the emulator for real
-        self.left -= 1
-        items = len(json.loads(params["body"])["TransactItems"])
-        error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}
-        reasons = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (items - 1)
-        return SimpleNamespace(status_code=400), {"Error": error, "CancellationReasons": reasons}
 
 
 @pytest.fixture
@@ -645,7 +626,7 @@ def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("no_pauses")
 def test_counting_is_sent_again_after_a_transaction_conflict(store: OnboardingStore, table: Any) -> None:
     # Given a migration whose counters another transaction holds for a moment
-    store.create_migration(TENANT, migration())
+    store.create_migration(TENANT, migration(), event=audited(TENANT))
 
     # When a batch is counted
     with TransactionConflicts(table, times=2) as conflicts:
@@ -658,7 +639,7 @@ def test_counting_is_sent_again_after_a_transaction_conflict(store: OnboardingSt
 
 @pytest.mark.usefixtures("no_pauses")
 def test_counting_that_stays_contended_is_a_dependency_failure(store: OnboardingStore, table: Any) -> None:
-    store.create_migration(TENANT, migration())
+    store.create_migration(TENANT, migration(), event=audited(TENANT))
 
     with TransactionConflicts(table, times=100) as conflicts, pytest.raises(DependencyUnavailableError):
         store.record_page(TENANT, MIGRATION_ID, "page-1", users=10, batches=1, last=True)

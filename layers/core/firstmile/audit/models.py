@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -85,11 +85,3 @@ class AuditFilter(BaseModel):
     actor: str | None = Field(default=None, pattern=ACTOR_PATTERN)
     since: datetime | None = None
     until: datetime | None = None
-
-
-class AuditRecorder(Protocol):
-    """Anything that can append an event to the audit log (the store; a list in unit tests)."""
-
-    def record(self, event: AuditEvent) -> AuditEntry:
-        """Append ``event`` to its tenant's chain and return the entry."""
-        ...

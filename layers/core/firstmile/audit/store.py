@@ -1,4 +1,5 @@
-"""The audit log in the main table: one chain per tenant, appended atomically, listed by keys.
+"""The audit log in the main table: one chain per tenant, appended atomically with the change it records, listed by
+keys.
 
 Key formats (see docs/data-model.md):
 - entry: ``pk = TENANT#<t>#AUDIT``, ``sk = ENTRY#<at>#<sequence:012d>``; ``gsi1pk = TENANT#<t>#AUDIT#ACTION#<action>``,
@@ -7,32 +8,37 @@ Key formats (see docs/data-model.md):
 - the chain's head: ``pk = TENANT#<t>#AUDIT``, ``sk = HEAD`` with ``sequence``, ``hash``, ``at``.
 
 An append reads the head, then writes the entry, its actor copy and the new head in one transaction whose head
-write is conditioned on the sequence it read. Two concurrent appends cannot both win; the loser re-reads the head
-and tries again, so the chain never forks. Entries are never updated or deleted by Firstmile.
+write is conditioned on the sequence it read. A change that is audited (an admin's, an operator's, a job's) puts its
+own items into that same transaction (``transact``), so the change is never stored without its entry, nor the entry
+without the change. Two concurrent appends cannot both win; the loser re-reads the head and sends its change again,
+so the chain never forks. Entries are never updated or deleted by Firstmile.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from firstmile.audit.logic import format_time, next_entry, parse_time, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification, UnreadableEntry
 from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
-from firstmile.observability import logger
-from firstmile.platform.errors import DependencyUnavailableError, aws_error_code, table_call
+from firstmile.platform.errors import DependencyUnavailableError, table_call
 from firstmile.platform.queries import query_all
+from firstmile.platform.transactions import CONDITION_FAILED, MAX_TRANSACTION_ITEMS, item_key, transact
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 _ENTRY_FIELDS = ("tenant", "sequence", "actor", "action", "target", "correlation_id", "details", "previous_hash")
+# An append writes three items: the entry, its actor copy and the head.
+_APPEND_ITEMS = 3
+MAX_CHANGE_ITEMS = MAX_TRANSACTION_ITEMS - _APPEND_ITEMS
+"""How many items of its own a change may write in the transaction that also appends its audit entry."""
 
 
 class AuditAppendContendedError(DependencyUnavailableError):
@@ -84,30 +90,55 @@ class AuditStore:
     # --- appending ---------------------------------------------------------------------------------------------
 
     def record(self, event: AuditEvent) -> AuditEntry:
-        """Append ``event`` to its tenant's chain; retries when a concurrent append took the head first."""
+        """Append ``event`` to its tenant's chain (an event that changes nothing else); retries when a concurrent
+        append took the head first."""
+        entry, _ = self._commit((), event)
+        if entry is None:  # an append without a change has no condition of its own to fail
+            raise AssertionError("an append of nothing but the entry was refused")
+        return entry
+
+    def transact(self, change: Sequence[dict[str, Any]], event: AuditEvent) -> list[dict[str, Any]] | None:
+        """Write ``change`` (TransactWriteItems items, at most ``MAX_CHANGE_ITEMS``) and ``event``'s entry in one
+        transaction. ``None`` when both are stored; the cancellation reasons of ``change``'s items (one per item, in
+        order) when one of its conditions failed, and then neither is stored.
+
+        When only the head's condition failed (a concurrent append), the head is read again and the same change
+        sent with the next entry, after a jittered pause. A transaction refused by conditions that its own earlier
+        delivery made false (the answer was lost and the request sent again), or that failed without an answer, is
+        recognised by its entry being stored: it applied once, and counts as applied. ``AuditAppendContendedError``
+        when the head stays contended; ``DependencyUnavailableError`` when the table fails."""
+        _check_change(change, event.tenant)
+        _, reasons = self._commit(change, event)
+        return reasons
+
+    def _commit(
+        self, change: Sequence[dict[str, Any]], event: AuditEvent
+    ) -> tuple[AuditEntry | None, list[dict[str, Any]] | None]:
         for attempt in range(1, self._max_attempts + 1):
             head = self.head(event.tenant)
             entry = next_entry(event, head, datetime.fromtimestamp(self._clock(), UTC))
-            if self._append(entry, head):
-                return entry
+            items = [*change, *self.append_writes(entry, head)]
+            try:
+                reasons = transact(self._table, items)
+            except DependencyUnavailableError:
+                if self._stored(entry):  # it applied; only its answer was lost
+                    return entry, None
+                raise
+            if reasons is None:
+                return entry, None
+            own, chain = reasons[: len(change)], reasons[len(change) :]
+            chain_refused = any(r.get("Code") == CONDITION_FAILED for r in chain)
+            if chain_refused and self._stored(entry):
+                return entry, None
+            if any(r.get("Code") == CONDITION_FAILED for r in own):
+                return None, own
             # Full jitter, capped: contention on one tenant's chain is short-lived.
             self._sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not security
         raise AuditAppendContendedError(event.tenant)
 
-    def record_action(self, tenant: str, actor: str, action: str, target: str, **details: object) -> AuditEntry:
-        """Append what ``actor`` did, with the request's correlation id and ``details`` as text."""
-        return self.record(
-            AuditEvent(
-                tenant=tenant,
-                actor=actor,
-                action=action,
-                target=target,
-                correlation_id=logger.get_correlation_id() or "",
-                details={key: str(value) for key, value in details.items()},
-            )
-        )
-
-    def _append(self, entry: AuditEntry, head: ChainHead | None) -> bool:
+    def append_writes(self, entry: AuditEntry, head: ChainHead | None) -> list[dict[str, Any]]:
+        """The three writes that append ``entry`` after ``head``: the entry (if absent), its actor copy, and the new
+        head on condition that the chain still ends at ``head``."""
         sk = _entry_sk(entry)
         body = _entry_item(entry)
         chain_pk = _chain_pk(entry.tenant)
@@ -120,7 +151,7 @@ class AuditStore:
             if head
             else {"ConditionExpression": "attribute_not_exists(pk)"}
         )
-        items: list[dict[str, Any]] = [
+        return [
             {
                 "Put": {
                     "TableName": self._table.name,
@@ -156,15 +187,22 @@ class AuditStore:
                 }
             },
         ]
+
+    def _stored(self, entry: AuditEntry) -> bool:
+        """Whether ``entry`` itself is in the chain (one consistent GetItem; its hash names this very attempt). A
+        failure to read leaves the question open: ``False``."""
         try:
-            self._table.meta.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-        except ClientError as exc:
-            if aws_error_code(exc) == "TransactionCanceledException":
-                return False
-            raise DependencyUnavailableError("table", aws_error_code(exc)) from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailableError("table", type(exc).__name__) from exc
-        return True
+            item = table_call(
+                lambda: self._table.get_item(
+                    Key={"pk": _chain_pk(entry.tenant), "sk": _entry_sk(entry)},
+                    ConsistentRead=True,
+                    ProjectionExpression="#hash",
+                    ExpressionAttributeNames={"#hash": "hash"},
+                )
+            ).get("Item")
+        except DependencyUnavailableError:
+            return False
+        return bool(item) and item.get("hash") == entry.hash
 
     def head(self, tenant: str) -> ChainHead | None:
         """The newest entry's sequence and hash, read consistently."""
@@ -233,6 +271,18 @@ class AuditStore:
         }
         for item in query_all(self._table, query):
             yield _entry_from(item)
+
+
+def _check_change(change: Sequence[dict[str, Any]], tenant: str) -> None:
+    """Refuse a change that cannot share a transaction with an append: too many items, an item written twice, or
+    an item of the tenant's audit log itself (only appends write there)."""
+    if len(change) > MAX_CHANGE_ITEMS:
+        raise ValueError(f"a change audited in its own transaction writes at most {MAX_CHANGE_ITEMS} items")
+    keys = [item_key(write) for write in change]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a transaction may write an item only once")
+    if any(str(key[1]).startswith(_chain_pk(tenant)) for key in keys):
+        raise ValueError("a change may not write the audit log's own items")
 
 
 def _entry_item(entry: AuditEntry) -> dict[str, Any]:

@@ -10,10 +10,11 @@ RES_FLAG_EXISTS = p.register_code("RES_FLAG_EXISTS", 409, "Flag already exists")
 RES_FLAG_VERSION_NOT_FOUND = p.register_code("RES_FLAG_VERSION_NOT_FOUND", 404, "Flag version not found")
 RES_SEGMENT_NOT_FOUND = p.register_code("RES_SEGMENT_NOT_FOUND", 404, "Segment not found")
 RES_ROLLOUT_NOT_FOUND = p.register_code("RES_ROLLOUT_NOT_FOUND", 404, "The flag has no rollout plan")
-RES_PRECONDITION_REQUIRED = p.register_code(
-    "RES_PRECONDITION_REQUIRED", 428, "This change needs If-Match with the version it was made on"
-)
+RES_PRECONDITION_REQUIRED = p.RES_PRECONDITION_REQUIRED
 VAL_FLAG_KEY_MISMATCH = p.register_code("VAL_FLAG_KEY_MISMATCH", 422, "The body names another key than the path")
+VAL_SEGMENT_KEY_MISMATCH = p.register_code(
+    "VAL_SEGMENT_KEY_MISMATCH", 422, "The body names another segment key than the path"
+)
 VAL_ATTRIBUTE_NOT_ALLOWED = p.register_code(
     "VAL_ATTRIBUTE_NOT_ALLOWED", 422, "The tenant does not let clients supply this attribute"
 )

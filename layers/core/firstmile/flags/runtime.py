@@ -21,7 +21,7 @@ _GUARD_PAGE = 200
 
 @lru_cache(maxsize=1)
 def flag_store() -> FlagStore:
-    return FlagStore(aws.table(get_settings().table_name))
+    return FlagStore(aws.table(get_settings().table_name), audit=audit_store())
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +34,6 @@ def flag_cache() -> FlagSetCache:
 def flag_service() -> FlagService:
     return FlagService(
         flag_store(),
-        audit_store(),
         flag_cache(),
         exposures=JsonQueue(FLAG_EXPOSURES_QUEUE),
         guard_users=flow_users,

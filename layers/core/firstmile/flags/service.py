@@ -3,8 +3,8 @@ and onboarding's gate do, over the store, the container's flag-set cache and the
 
 Every change of a flag is checked against the tenant's whole set (``logic.validate_flag_set``: no prerequisite
 cycles, no references to missing flags, variants or segments), makes a new version with its diff, and leaves an
-audit entry. A change needs the version it was made on (``If-Match``, or the body's ``version``): two admins never
-overwrite each other silently.
+audit entry written in the same transaction as the change (the store's ``event``). A change needs the version it was
+made on (``If-Match``, or the body's ``version``): two admins never overwrite each other silently.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from firstmile.audit.store import AuditStore
+from firstmile.audit.events import action_event
+from firstmile.audit.models import AuditEvent
 from firstmile.flags import errors as e
 from firstmile.flags import logic
 from firstmile.flags import rollout as r
@@ -75,7 +76,6 @@ class FlagService:
     def __init__(
         self,
         store: FlagStore,
-        audit: AuditStore,
         cache: FlagSetCache,
         *,
         exposures: MessageQueue | None = None,
@@ -84,7 +84,6 @@ class FlagService:
         sample: Callable[[], float] = random.random,
     ) -> None:
         self._store = store
-        self._audit = audit
         self._cache = cache
         self._exposures = exposures
         self._guard_users = guard_users
@@ -105,15 +104,15 @@ class FlagService:
     def create_flag(self, tenant: str, flag: Flag, actor: str) -> Flag:
         """Store a new flag as version 1 (RES_FLAG_EXISTS when the key is taken, archived flags included)."""
         self._validate(tenant, flag)
+        event = action_event(tenant, actor, "flag.created", f"flag:{flag.key}", version=1)
         try:
-            stored = self._store.create_flag(tenant, flag, actor, self._clock())
+            stored = self._store.create_flag(tenant, flag, actor, self._clock(), event=event)
         except FlagExistsError as exc:
             raise p.Problem(
                 e.RES_FLAG_EXISTS,
                 f"The tenant already has a flag {flag.key!r}; change it with PUT and its ETag.",
                 extensions={"current": exc.current},
             ) from None
-        self._record(tenant, actor, "flag.created", f"flag:{flag.key}", version=stored.version)
         return stored
 
     def update_flag(self, tenant: str, key: str, flag: Flag, expected: int | None, actor: str) -> Flag:
@@ -122,9 +121,7 @@ class FlagService:
             raise p.Problem(e.VAL_FLAG_KEY_MISMATCH, f"The body describes flag {flag.key!r}, the path {key!r}.")
         expected = self._required(expected, flag)
         self._validate(tenant, flag)
-        stored = self._replace(tenant, flag, expected, actor)
-        self._record(tenant, actor, "flag.updated", f"flag:{key}", version=stored.version)
-        return stored
+        return self._replace(tenant, flag, expected, actor, "flag.updated")
 
     def archive_flag(self, tenant: str, key: str, expected: int | None, actor: str) -> Flag:
         """Archive the flag (it serves its off value, evaluate-all leaves it out): a new version."""
@@ -132,9 +129,7 @@ class FlagService:
         expected = self._required(expected, None)
         archived = current.model_copy(update={"archived": True})
         self._validate(tenant, archived)
-        stored = self._replace(tenant, archived, expected, actor)
-        self._record(tenant, actor, "flag.archived", f"flag:{key}", version=stored.version)
-        return stored
+        return self._replace(tenant, archived, expected, actor, "flag.archived")
 
     def history(self, tenant: str, key: str, *, limit: int, cursor: str | None) -> Page[FlagHistoryEntry]:
         """The flag's versions, newest first."""
@@ -149,9 +144,7 @@ class FlagService:
         if entry is None:
             raise p.Problem(e.RES_FLAG_VERSION_NOT_FOUND, f"Flag {key!r} has no version {version}.")
         self._validate(tenant, entry.flag)
-        stored = self._replace(tenant, entry.flag, expected, actor)
-        self._record(tenant, actor, "flag.rolled_back", f"flag:{key}", version=stored.version, restored_version=version)
-        return stored
+        return self._replace(tenant, entry.flag, expected, actor, "flag.rolled_back", restored_version=version)
 
     # --- segments ------------------------------------------------------------------------------------------
 
@@ -167,10 +160,11 @@ class FlagService:
     def put_segment(self, tenant: str, key: str, segment: Segment, actor: str) -> Segment:
         """Create or replace a segment; flags that test it see the change within the kill-switch bound."""
         if segment.key != key:
-            raise p.Problem(e.VAL_FLAG_KEY_MISMATCH, f"The body describes segment {segment.key!r}, the path {key!r}.")
-        stored = self._store.put_segment(tenant, segment, actor, self._clock())
-        self._record(tenant, actor, "flag.segment.saved", f"segment:{key}", users=len(segment.users))
-        return stored
+            raise p.Problem(
+                e.VAL_SEGMENT_KEY_MISMATCH, f"The body describes segment {segment.key!r}, the path {key!r}."
+            )
+        event = action_event(tenant, actor, "flag.segment.saved", f"segment:{key}", users=len(segment.users))
+        return self._store.put_segment(tenant, segment, actor, self._clock(), event=event)
 
     # --- the kill switch -----------------------------------------------------------------------------------
 
@@ -182,12 +176,12 @@ class FlagService:
         (a typo must not look like a kill)."""
         if change.flag is not None:
             self.get_flag(tenant, change.flag)
-        state = self._store.change_kill_switch(tenant, change, actor, self._clock())
         action = "flag.kill_switch.killed" if change.killed else "flag.kill_switch.revived"
+        event = action_event(tenant, actor, action, change.target, reason=change.reason)
+        state = self._store.change_kill_switch(tenant, change, actor, self._clock(), event=event)
         logger.warning(
             "kill switch changed", extra={"tenant": tenant, "target": change.target, "killed": change.killed}
         )
-        self._record(tenant, actor, action, change.target, reason=change.reason)
         return state
 
     # --- settings ------------------------------------------------------------------------------------------
@@ -196,16 +190,15 @@ class FlagService:
         return self._store.get_settings(tenant)
 
     def put_settings(self, tenant: str, settings: FlagSettings, expected: int | None, actor: str) -> FlagSettings:
-        stored = self._store.put_settings(tenant, settings, expected, actor, self._clock())
-        self._record(
+        event = action_event(
             tenant,
             actor,
             "flag.settings.updated",
             "flag-settings",
-            client_attributes=",".join(stored.client_attributes),
-            exposure_sample_rate=stored.exposure_sample_rate,
+            client_attributes=",".join(settings.client_attributes),
+            exposure_sample_rate=settings.exposure_sample_rate,
         )
-        return stored
+        return self._store.put_settings(tenant, settings, expected, actor, self._clock(), event=event)
 
     # --- evaluation ----------------------------------------------------------------------------------------
 
@@ -333,9 +326,9 @@ class FlagService:
             flag.version,
             actor,
             now,
+            event=action_event(tenant, actor, "flag.rollout.started", f"flag:{key}", rule=rule.id, percentage=first),
             also=self._store.plan_writes(tenant, plan, None),
         )
-        self._record(tenant, actor, "flag.rollout.started", f"flag:{key}", rule=rule.id, percentage=first)
         return plan
 
     def cancel_plan(self, tenant: str, key: str, actor: str) -> r.RolloutPlan:
@@ -344,8 +337,8 @@ class FlagService:
         if plan.status is not r.RolloutStatus.ACTIVE:
             raise p.Problem(e.BIZ_ROLLOUT_ENDED, f"The rollout of {key!r} already ended ({plan.status.value}).")
         ended = self._ended(plan, r.RolloutStatus.CANCELLED, f"cancelled by {actor}", self._clock())
-        self._store.put_plan(tenant, ended, plan.version)
-        self._record(tenant, actor, "flag.rollout.cancelled", f"flag:{key}", step=plan.step_index + 1)
+        event = action_event(tenant, actor, "flag.rollout.cancelled", f"flag:{key}", step=plan.step_index + 1)
+        self._store.put_plan(tenant, ended, plan.version, event=event)
         return ended
 
     def run_rollouts(self) -> dict[str, int]:
@@ -397,26 +390,10 @@ class FlagService:
                     "version": plan.version + 1,
                 }
             )
-            self._move(tenant, flag, plan, moved, decision, actor, now)
-            self._record(
-                tenant,
-                actor,
-                "flag.rollout.advanced",
-                f"flag:{key}",
-                percentage=decision.percentage,
-                reason=decision.reason,
-            )
+            self._move(tenant, flag, plan, moved, decision, actor, now, "flag.rollout.advanced")
         elif decision.action is r.Action.HALT:
             halted = self._ended(plan, r.RolloutStatus.HALTED, decision.reason, now, reading)
-            self._move(tenant, flag, plan, halted, decision, actor, now)
-            self._record(
-                tenant,
-                actor,
-                "flag.rollout.halted",
-                f"flag:{key}",
-                percentage=decision.percentage,
-                reason=decision.reason,
-            )
+            self._move(tenant, flag, plan, halted, decision, actor, now, "flag.rollout.halted")
             # The alarm: a metric the deployment alarms on, and an error line with everything an operator needs.
             metrics.add_metric(name=ROLLOUT_HALTED_METRIC, unit="Count", value=1)
             logger.error(
@@ -431,9 +408,9 @@ class FlagService:
         else:
             status = r.RolloutStatus.COMPLETED if decision.action is r.Action.COMPLETE else r.RolloutStatus.HALTED
             ended = self._ended(plan, status, decision.reason, now, reading)
-            self._store.put_plan(tenant, ended, plan.version)
             action = "flag.rollout.completed" if status is r.RolloutStatus.COMPLETED else "flag.rollout.abandoned"
-            self._record(tenant, actor, action, f"flag:{key}", reason=decision.reason)
+            event = action_event(tenant, actor, action, f"flag:{key}", reason=decision.reason)
+            self._store.put_plan(tenant, ended, plan.version, event=event)
         return decision.action
 
     def _move(
@@ -445,12 +422,17 @@ class FlagService:
         decision: r.Decision,
         actor: str,
         now: datetime,
+        action: str,
     ) -> None:
-        """Set the rule's percentage and store the plan's new state in one transaction. A refused transaction whose
-        plan is nevertheless stored as ``updated`` was this very step: an attempt applied it, its answer was lost
-        (a timeout) and the SDK sent it again. That is success, not a conflict."""
+        """Set the rule's percentage, store the plan's new state and append the step's audit entry (``action``) in
+        one transaction. A refused transaction whose plan is nevertheless stored as ``updated`` was this very step:
+        an attempt applied it (entry included), its answer was lost (a timeout) and it was sent again. That is
+        success, not a conflict."""
         if flag is None or decision.percentage is None:  # decide() moves only rules that exist
             raise ValueError(f"nothing to move for {decision}")
+        event = action_event(
+            tenant, actor, action, f"flag:{plan.flag_key}", percentage=decision.percentage, reason=decision.reason
+        )
         try:
             self._store.replace_flag(
                 tenant,
@@ -458,6 +440,7 @@ class FlagService:
                 flag.version,
                 actor,
                 now,
+                event=event,
                 also=self._store.plan_writes(tenant, updated, plan.version),
             )
         except FlagConflictError:
@@ -488,7 +471,8 @@ class FlagService:
         """Remove a user's id from every segment's user list, every condition on ``user_id``, and every stored
         version of every flag (erasure, decision 0066). A flag that names the user now gets a new version without
         them; its history is then rewritten so that no version, and no diff, holds the id. Audited as
-        ``system:erasure`` without the id. Returns what changed, as ``flag:<key>`` / ``segment:<key>``.
+        ``system:erasure`` without the id, each entry in the transaction of the first write it covers. Returns what
+        changed, as ``flag:<key>`` / ``segment:<key>``.
 
         Cost: the whole set (row 37) plus one Query of each flag's history, so it belongs in the erasure worker,
         never in a request."""
@@ -498,28 +482,36 @@ class FlagService:
         for segment in flag_set.segments.values():
             if user in segment.users:
                 kept = segment.model_copy(update={"users": [u for u in segment.users if u != user]})
-                self._store.put_segment(tenant, kept, actor, self._clock())
-                changed.append(f"segment:{segment.key}")
+                target = f"segment:{segment.key}"
+                event = action_event(tenant, actor, "flag.user_forgotten", target)
+                self._store.put_segment(tenant, kept, actor, self._clock(), event=event)
+                changed.append(target)
         for flag in flag_set.flags.values():
+            target = f"flag:{flag.key}"
+            event = action_event(tenant, actor, "flag.user_forgotten", target)
             cleaned = _without_user(flag, user)
             if cleaned is not None:
-                self._store.replace_flag(tenant, cleaned, flag.version, actor, self._clock())
-            if self._forget_in_history(tenant, flag.key, user) or cleaned is not None:
-                changed.append(f"flag:{flag.key}")
-        for target in changed:
-            self._record(tenant, actor, "flag.user_forgotten", target)
+                self._store.replace_flag(tenant, cleaned, flag.version, actor, self._clock(), event=event)
+            # The flag's entry went with its new version; without one, it goes with the first history rewrite.
+            if (
+                self._forget_in_history(tenant, flag.key, user, None if cleaned is not None else event)
+                or cleaned is not None
+            ):
+                changed.append(target)
         return changed
 
-    def _forget_in_history(self, tenant: str, key: str, user: str) -> bool:
+    def _forget_in_history(self, tenant: str, key: str, user: str, event: AuditEvent | None) -> bool:
         """Rewrite the versions of ``key`` that name ``user``, and every diff that would still show them (each diff
-        is taken again between the cleaned versions). Whether anything was rewritten."""
+        is taken again between the cleaned versions); ``event`` goes with the first rewrite. Whether anything was
+        rewritten."""
         previous: Flag | None = None
         rewritten = False
         for entry in self._store.history_entries(tenant, key):
             cleaned = _without_user(entry.flag, user) or entry.flag
             diff = flag_diff(previous, cleaned)
             if cleaned != entry.flag or diff != entry.diff:
-                self._store.rewrite_history_entry(tenant, entry.model_copy(update={"flag": cleaned, "diff": diff}))
+                rewrite = entry.model_copy(update={"flag": cleaned, "diff": diff})
+                self._store.rewrite_history_entry(tenant, rewrite, event=None if rewritten else event)
                 rewritten = True
             previous = cleaned
         return rewritten
@@ -538,9 +530,12 @@ class FlagService:
             )
         )
 
-    def _replace(self, tenant: str, flag: Flag, expected: int, actor: str) -> Flag:
+    def _replace(self, tenant: str, flag: Flag, expected: int, actor: str, action: str, **details: object) -> Flag:
+        """Store ``flag`` as the version after ``expected``, with its audit entry (``action``, the new version and
+        ``details``) in the same transaction."""
+        event = action_event(tenant, actor, action, f"flag:{flag.key}", version=expected + 1, **details)
         try:
-            return self._store.replace_flag(tenant, flag, expected, actor, self._clock())
+            return self._store.replace_flag(tenant, flag, expected, actor, self._clock(), event=event)
         except NotFoundError:
             raise p.Problem(e.RES_FLAG_NOT_FOUND, f"The tenant has no flag {flag.key!r}.") from None
 
@@ -555,9 +550,6 @@ class FlagService:
             e.RES_PRECONDITION_REQUIRED,
             'Send If-Match with the flag\'s ETag (like "v3") so that a concurrent change is not overwritten.',
         )
-
-    def _record(self, tenant: str, actor: str, action: str, target: str, **details: object) -> None:
-        self._audit.record_action(tenant, actor, action, target, **details)
 
 
 def _without_user(flag: Flag, user: str) -> Flag | None:

@@ -13,8 +13,10 @@ Key formats (docs/data-model.md, rows 32-37). Everything of one tenant's flags l
   change of a flag or segment adds one to) and the kill switch ``all``, ``flags`` and ``tags`` (lists), with
   ``kill_switch_updated_at`` / ``kill_switch_updated_by``.
 
-Every change of a flag or segment is one TransactWriteItems that writes it and adds one to the epoch's
-``version``, so no reader can see the change without the bump or the bump without the change. That is why the
+Every change of a flag or segment is one TransactWriteItems that writes it, adds one to the epoch's ``version`` and
+appends the change's audit entry (``AuditStore.transact``), so no reader can see the change without the bump or the
+bump without the change, and no change is stored without its entry. Kill-switch, settings and rollout-plan changes
+share their transaction with their entry the same way. That is why the
 cache's order, epoch then load, never keeps a stale set: ``epoch`` reads version ``v`` (strongly consistent); a
 ``load`` that follows reads every change counted in ``v`` (its Queries are strongly consistent too), and perhaps a
 few newer ones that raced it. The cache files that set under ``v``; a newer change makes the next epoch read differ
@@ -38,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeDeserializer
 
+from firstmile.audit.models import AuditEvent
+from firstmile.audit.store import AuditStore
 from firstmile.flags.cache import FlagEpoch
 from firstmile.flags.history import FlagHistoryEntry, flag_diff
 from firstmile.flags.models import Flag, FlagSet, FlagSettings, KillSwitch, Segment
@@ -52,7 +56,7 @@ from firstmile.platform.errors import (
 )
 from firstmile.platform.items import plain, storable
 from firstmile.platform.queries import query_all
-from firstmile.platform.transactions import CONDITION_FAILED, transact, update
+from firstmile.platform.transactions import CONDITION_FAILED, transact
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -213,21 +217,23 @@ def _iso(moment: datetime) -> str:
 
 class FlagStore:
     """All reads and writes of feature flags; a ``FlagSetSource`` for ``FlagSetCache``. Errors from AWS become
-    ``DependencyUnavailableError``."""
+    ``DependencyUnavailableError``. Audited changes append their entry to ``audit`` (the chains in the same table)
+    in their own transaction."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, *, audit: AuditStore | None = None) -> None:
         self._table = table
+        self._audit = audit or AuditStore(table)
 
     # --- flags ---------------------------------------------------------------------------------------------
 
-    def create_flag(self, tenant: str, flag: Flag, actor: str, at: datetime) -> Flag:
-        """Store a new flag as version 1, with its first history entry, and add one to the epoch version: one
-        TransactWriteItems. ``FlagExistsError`` with the stored flag when the tenant already has that key."""
+    def create_flag(self, tenant: str, flag: Flag, actor: str, at: datetime, *, event: AuditEvent) -> Flag:
+        """Store a new flag as version 1, with its first history entry, add one to the epoch version and append
+        ``event``: one TransactWriteItems. ``FlagExistsError`` with the stored flag when the tenant already has that
+        key."""
         stored = flag.model_copy(update={"version": 1})
-        reasons = self._write_flag(tenant, stored, None, actor, at)
+        reasons = self._write_flag(tenant, stored, None, actor, at, event)
         if reasons is None:
             return stored
-        self._refuse_contention(tenant, reasons)
         raise FlagExistsError(self._returned_flag(reasons) or self.get_flag(tenant, flag.key))
 
     def get_flag(self, tenant: str, key: str) -> Flag | None:
@@ -243,11 +249,12 @@ class FlagStore:
         actor: str,
         at: datetime,
         *,
+        event: AuditEvent,
         also: Sequence[dict[str, Any]] = (),
     ) -> Flag:
         """Store ``flag`` as version ``expected_version + 1`` with a history entry holding its diff from the stored
-        version, and add one to the epoch version. ``FlagConflictError`` with the stored flag when its version is not
-        ``expected_version``; ``NotFoundError`` when there is no such flag.
+        version, add one to the epoch version and append ``event``. ``FlagConflictError`` with the stored flag when
+        its version is not ``expected_version``; ``NotFoundError`` when there is no such flag.
 
         One consistent GetItem (the version the diff is taken against) and one TransactWriteItems conditioned on
         that version still being stored. Archiving is a replace with ``archived = true``; a rollback is a replace
@@ -261,10 +268,9 @@ class FlagStore:
         if previous.version != expected_version:
             raise FlagConflictError(previous)
         stored = flag.model_copy(update={"version": expected_version + 1})
-        reasons = self._write_flag(tenant, stored, previous, actor, at, also)
+        reasons = self._write_flag(tenant, stored, previous, actor, at, event, also)
         if reasons is None:
             return stored
-        self._refuse_contention(tenant, reasons)
         raise FlagConflictError(self._returned_flag(reasons) or self.get_flag(tenant, flag.key))
 
     def list_flags(self, tenant: str, *, limit: int, cursor: str | None) -> Page[Flag]:
@@ -287,26 +293,32 @@ class FlagStore:
         """Every version of a flag, oldest first (erasure rewrites them): one Query, paged to the end."""
         return [_history_of(item) for item in self._all(tenant, _history_prefix(key))]
 
-    def rewrite_history_entry(self, tenant: str, entry: FlagHistoryEntry) -> None:
-        """Replace a stored version's flag and diff (erasure only: history is otherwise immutable). One UpdateItem on
-        condition that the version exists."""
-        table_call(
-            lambda: self._table.update_item(
-                Key=_history_key(tenant, entry.key, entry.version),
-                UpdateExpression="SET #flag = :flag, #diff = :diff",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#flag": "flag", "#diff": "diff"},
-                ExpressionAttributeValues={
+    def rewrite_history_entry(self, tenant: str, entry: FlagHistoryEntry, *, event: AuditEvent | None = None) -> None:
+        """Replace a stored version's flag and diff (erasure only: history is otherwise immutable), on condition that
+        the version exists; with ``event`` appended in the same transaction when given. ``NotFoundError`` when the
+        version has gone."""
+        rewrite = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": _history_key(tenant, entry.key, entry.version),
+                "UpdateExpression": "SET #flag = :flag, #diff = :diff",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeNames": {"#flag": "flag", "#diff": "diff"},
+                "ExpressionAttributeValues": {
                     ":flag": _json_map(entry.flag),
                     ":diff": storable([change.model_dump(mode="json") for change in entry.diff]),
                 },
-            )
-        )
+            }
+        }
+        reasons = self._send([rewrite], event)
+        if reasons is not None:
+            self._refuse_contention(tenant, reasons)
+            raise NotFoundError(f"version {entry.version} of flag {entry.key}")
 
     # --- segments ------------------------------------------------------------------------------------------
 
-    def put_segment(self, tenant: str, segment: Segment, actor: str, at: datetime) -> Segment:
-        """Create or replace a segment (the last writer wins) and add one to the epoch version: one
+    def put_segment(self, tenant: str, segment: Segment, actor: str, at: datetime, *, event: AuditEvent) -> Segment:
+        """Create or replace a segment (the last writer wins), add one to the epoch version and append ``event``: one
         TransactWriteItems."""
         item = {
             **_segment_key(tenant, segment.key),
@@ -316,7 +328,7 @@ class FlagStore:
             "updated_at": _iso(at),
             "updated_by": actor,
         }
-        reasons = transact(self._table, [self._put(item, if_absent=False), self._bump_epoch(tenant)])
+        reasons = self._audit.transact([self._put(item, if_absent=False), self._bump_epoch(tenant)], event)
         if reasons is not None:
             raise DependencyUnavailableError("table", f"the flags of tenant {tenant} stayed contended")
         return segment
@@ -361,10 +373,13 @@ class FlagStore:
             listed = {"Delete": {"TableName": self._table.name, "Key": index_key}}
         return [{"Put": put}, listed]
 
-    def put_plan(self, tenant: str, plan: RolloutPlan, expected_version: int | None) -> RolloutPlan:
-        """Store ``plan`` alone (a cancellation, a new guard reading): one TransactWriteItems of ``plan_writes``.
-        ``VersionConflictError`` with the stored plan when its condition fails."""
-        reasons = transact(self._table, self.plan_writes(tenant, plan, expected_version))
+    def put_plan(
+        self, tenant: str, plan: RolloutPlan, expected_version: int | None, *, event: AuditEvent | None = None
+    ) -> RolloutPlan:
+        """Store ``plan`` alone (a cancellation, an end, a new guard reading): one TransactWriteItems of
+        ``plan_writes``, which appends ``event`` when the change is audited. ``VersionConflictError`` with the stored
+        plan when its condition fails."""
+        reasons = self._send(self.plan_writes(tenant, plan, expected_version), event)
         if reasons is None:
             return plan
         if all(r.get("Code") != CONDITION_FAILED for r in reasons):
@@ -474,10 +489,13 @@ class FlagStore:
 
     # --- the epoch and the kill switch ---------------------------------------------------------------------
 
-    def set_kill_switch(self, tenant: str, kill_switch: KillSwitch, actor: str, at: datetime) -> KillSwitch:
-        """Store the tenant's whole kill-switch state (replacing the previous one) on the epoch item: one UpdateItem.
-        The epoch version stays: caches compare kill switches. Killed flags and tags are string sets, so
-        ``change_kill_switch`` can add and remove single members without reading first."""
+    def set_kill_switch(
+        self, tenant: str, kill_switch: KillSwitch, actor: str, at: datetime, *, event: AuditEvent | None = None
+    ) -> KillSwitch:
+        """Store the tenant's whole kill-switch state (replacing the previous one) on the epoch item, with ``event``
+        appended in the same transaction when given (the admin API changes one member at a time:
+        ``change_kill_switch``). The epoch version stays: caches compare kill switches. Killed flags and tags are
+        string sets, so ``change_kill_switch`` can add and remove single members without reading first."""
         sets = {"#flags": sorted(kill_switch.flags), "#tags": sorted(kill_switch.tags)}
         names = {"#kind": "kind", "#all": "all", "#at": "kill_switch_updated_at", "#by": "kill_switch_updated_by"}
         values: dict[str, Any] = {":kind": "flag_epoch", ":all": kill_switch.all, ":at": _iso(at), ":by": actor}
@@ -491,12 +509,16 @@ class FlagStore:
             else:
                 removals.append(placeholder)
         expression = "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removals) if removals else "")
-        self._update_epoch(tenant, expression, names, values)
+        if self._send([self._epoch_update(tenant, expression, names, values)], event) is not None:
+            raise DependencyUnavailableError("table", f"the flags of tenant {tenant} stayed contended")
         return kill_switch
 
-    def change_kill_switch(self, tenant: str, change: KillSwitchChange, actor: str, at: datetime) -> KillSwitchState:
-        """Kill or revive one flag, one tag, or everything: one UpdateItem of the epoch item that adds a member to
-        (or deletes one from) the killed set, so two admins killing two flags at once both stay killed."""
+    def change_kill_switch(
+        self, tenant: str, change: KillSwitchChange, actor: str, at: datetime, *, event: AuditEvent
+    ) -> KillSwitchState:
+        """Kill or revive one flag, one tag, or everything, and append ``event``: one TransactWriteItems whose update
+        of the epoch item adds a member to (or deletes one from) the killed set, so two admins killing two flags at
+        once both stay killed. Then the epoch is read (consistent) for the state to answer with."""
         names = {"#kind": "kind", "#at": "kill_switch_updated_at", "#by": "kill_switch_updated_by"}
         values: dict[str, Any] = {":kind": "flag_epoch", ":at": _iso(at), ":by": actor}
         expression = "SET #kind = :kind, #at = :at, #by = :by"
@@ -509,8 +531,10 @@ class FlagStore:
             names["#member"] = attribute
             values[":member"] = {member}
             expression += f" {'ADD' if change.killed else 'DELETE'} #member :member"
-        item = self._update_epoch(tenant, expression, names, values)
-        return _kill_switch_state_of(item)
+        reasons = self._audit.transact([self._epoch_update(tenant, expression, names, values)], event)
+        if reasons is not None:  # the update has no condition: only contention refuses it
+            raise DependencyUnavailableError("table", f"the flags of tenant {tenant} stayed contended")
+        return self.kill_switch_state(tenant)
 
     def kill_switch_state(self, tenant: str) -> KillSwitchState:
         """What is killed in the tenant, and who changed it last: one consistent GetItem of the epoch item."""
@@ -524,10 +548,18 @@ class FlagStore:
         return epoch.settings if epoch is not None else FlagSettings()
 
     def put_settings(
-        self, tenant: str, settings: FlagSettings, expected_version: int | None, actor: str, at: datetime
+        self,
+        tenant: str,
+        settings: FlagSettings,
+        expected_version: int | None,
+        actor: str,
+        at: datetime,
+        *,
+        event: AuditEvent,
     ) -> FlagSettings:
         """Replace the tenant's flag settings on the epoch item, as version ``expected_version + 1`` (``None``: on
-        whatever is stored). ``VersionConflictError`` with the stored settings when another change came first."""
+        whatever is stored), and append ``event``: one TransactWriteItems. ``VersionConflictError`` with the stored
+        settings when another change came first."""
         current = self.get_settings(tenant)
         base = current.version if expected_version is None else expected_version
         stored = settings.model_copy(update={"version": base + 1})
@@ -546,11 +578,12 @@ class FlagStore:
         }
         condition = "attribute_not_exists(#sv) OR #sv = :base" if base == 0 else "#sv = :base"
         expression = "SET #kind = :kind, #ca = :ca, #rate = :rate, #sv = :sv"
-        if self._update_epoch(tenant, expression, names, values, condition=condition) is not None:
+        write = self._epoch_update(tenant, expression, names, values)
+        write["Update"]["ConditionExpression"] = condition
+        reasons = self._audit.transact([write], event)
+        if reasons is None:
             return stored
         latest = self.get_settings(tenant)
-        if latest == stored:  # this very write, applied by an attempt whose answer was lost and then sent again
-            return stored
         raise VersionConflictError(latest.model_dump(mode="json"), latest.version)
 
     def epoch(self, tenant: str) -> FlagEpoch | None:
@@ -590,10 +623,12 @@ class FlagStore:
         previous: Flag | None,
         actor: str,
         at: datetime,
+        event: AuditEvent,
         also: Sequence[dict[str, Any]] = (),
     ) -> list[dict[str, Any]] | None:
-        """The flag (if absent, or if ``previous`` is still stored), its history entry (if absent) and the epoch
-        bump, in one transaction; ``None`` when it applied, else the cancellation reasons."""
+        """The flag (if absent, or if ``previous`` is still stored), its history entry (if absent), the epoch bump and
+        ``event``'s entry, in one transaction; ``None`` when it applied, else the cancellation reasons of the flag's
+        items (a condition failed). ``DependencyUnavailableError`` when it stayed contended."""
         flag_item = {
             **_flag_key(tenant, flag.key),
             "kind": "flag",
@@ -619,29 +654,25 @@ class FlagStore:
             put_flag["Put"]["ExpressionAttributeNames"] = {"#v": "version"}
             put_flag["Put"]["ExpressionAttributeValues"] = {":expected": previous.version}
         put_flag["Put"]["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return transact(self._table, [put_flag, self._put(history_item), self._bump_epoch(tenant), *also])
+        return self._audit.transact([put_flag, self._put(history_item), self._bump_epoch(tenant), *also], event)
 
-    def _update_epoch(
-        self,
-        tenant: str,
-        expression: str,
-        names: dict[str, str],
-        values: dict[str, Any],
-        *,
-        condition: str | None = None,
-    ) -> dict[str, Any] | None:
-        """One UpdateItem of the tenant's epoch item, sent again when it meets a concurrent flag transaction; the
-        item as it is after the update, or ``None`` when ``condition`` does not hold."""
-        request: dict[str, Any] = {
-            "Key": _epoch_key(tenant),
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-            "ReturnValues": "ALL_NEW",
+    def _send(self, items: list[dict[str, Any]], event: AuditEvent | None) -> list[dict[str, Any]] | None:
+        """``items`` in one transaction, with ``event``'s entry when the change is audited."""
+        return transact(self._table, items) if event is None else self._audit.transact(items, event)
+
+    def _epoch_update(
+        self, tenant: str, expression: str, names: dict[str, str], values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An update of the tenant's epoch item, for a transaction."""
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": _epoch_key(tenant),
+                "UpdateExpression": expression,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
         }
-        if condition:
-            request["ConditionExpression"] = condition
-        return update(self._table, request)
 
     def _put(self, item: dict[str, Any], *, if_absent: bool = True) -> dict[str, Any]:
         """A Put for a transaction, by default on condition that the item is absent."""

@@ -72,6 +72,9 @@ VAL_IDEMPOTENCY_KEY_REUSED = register_code(
 RES_NOT_FOUND = register_code("RES_NOT_FOUND", 404, "Resource not found")
 RES_ROUTE_NOT_FOUND = register_code("RES_ROUTE_NOT_FOUND", 404, "No such route")
 RES_VERSION_CONFLICT = register_code("RES_VERSION_CONFLICT", 409, "The resource has changed")
+RES_PRECONDITION_REQUIRED = register_code(
+    "RES_PRECONDITION_REQUIRED", 428, "This change needs If-Match with the version it was made on"
+)
 RES_REQUEST_IN_PROGRESS = register_code("RES_REQUEST_IN_PROGRESS", 409, "The same request is still in progress")
 RATE_LIMITED = register_code("RATE_LIMITED", 429, "Too many requests")
 EXT_DEPENDENCY_FAILED = register_code("EXT_DEPENDENCY_FAILED", 502, "A dependency failed")

@@ -38,6 +38,18 @@ def expected_version(app: APIGatewayHttpResolver) -> int | None:
     return parse_if_match(header(app.current_event.headers, "If-Match"))
 
 
+def required_version(app: APIGatewayHttpResolver, what: str) -> int:
+    """The version a change is made on, from the request's ``If-Match``; ``RES_PRECONDITION_REQUIRED`` (428)
+    without one (or with ``*``), so that a client cannot overwrite a concurrent change without having seen it."""
+    expected = expected_version(app)
+    if expected is None:
+        raise p.Problem(
+            p.RES_PRECONDITION_REQUIRED,
+            f'Send If-Match with the {what}\'s ETag (like "v3") so that a concurrent change is not overwritten.',
+        )
+    return expected
+
+
 def versioned_response(model: BaseModel, version: int, status_code: int = 200) -> Response[Any]:
     """``model`` as JSON with the strong ``ETag`` of ``version``."""
     return Response(status_code, "application/json", model.model_dump(mode="json"), headers={"ETag": etag_for(version)})

@@ -26,7 +26,7 @@ from firstmile.platform import aws
 @lru_cache(maxsize=1)
 def identity_store() -> IdentityStore:
     """Tenants, clients, sessions and revocations in the main table."""
-    return IdentityStore(aws.table(get_settings().table_name))
+    return IdentityStore(aws.table(get_settings().table_name), audit=audit_store())
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +59,6 @@ def session_service() -> SessionService:
         identity_store(),
         signing_key=provider.current,
         policy=SessionPolicy.from_settings(settings),
-        audit=audit_store(),
         limiter=rate_limiter(),
     )
 
@@ -67,9 +66,7 @@ def session_service() -> SessionService:
 @lru_cache(maxsize=1)
 def tenancy_service() -> TenancyService:
     """Creates tenants and API clients."""
-    return TenancyService(
-        identity_store(), audit=audit_store(), secret_grace_seconds=get_settings().client_secret_grace_seconds
-    )
+    return TenancyService(identity_store(), secret_grace_seconds=get_settings().client_secret_grace_seconds)
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from firstmile.audit.models import AuditEvent, AuditRecorder
+from firstmile.audit.models import AuditEvent
 from firstmile.config import Settings
 from firstmile.http import problems as p
 from firstmile.identity import clients
@@ -107,7 +107,6 @@ class SessionService:
         *,
         signing_key: Callable[[], SigningKey],
         policy: SessionPolicy,
-        audit: AuditRecorder,
         clock: Clock = time.time,
         limiter: RateLimiter | None = None,
         count_metric: Callable[[str], None] = _count_metric,
@@ -115,7 +114,6 @@ class SessionService:
         self._store = store
         self._signing_key = signing_key
         self._policy = policy
-        self._audit = audit
         self._clock = clock
         self._limiter = limiter
         self._count_metric = count_metric
@@ -209,18 +207,16 @@ class SessionService:
             now=now,
             reason="reuse_detected",
             access_ttl_seconds=self._policy.access_ttl_seconds,
-        )
-        self._count_metric(REUSE_METRIC)
-        self._audit.record(
-            AuditEvent(
+            event=AuditEvent(
                 tenant=family.tenant,
                 actor="system:refresh",
                 action=REUSE_ACTION,
                 target=f"session:{family.family_id}",
                 correlation_id=correlation_id,
                 details={"user": family.user, "client_id": family.client_id, "generation": str(family.generation)},
-            )
+            ),
         )
+        self._count_metric(REUSE_METRIC)
 
     # --- revocation ---------------------------------------------------------------------------------------------
 
@@ -270,7 +266,8 @@ class SessionService:
     def revoke_session(
         self, tenant: str, user: str, family_id: str, *, actor: str, correlation_id: str = "", reason: str = "revoked"
     ) -> bool:
-        """Revoke one session (refresh tokens at once; its access tokens within the revocation bound)."""
+        """Revoke one session (refresh tokens at once; its access tokens within the revocation bound), audited in
+        the same transaction."""
         family = self._store.revoke_family(
             tenant,
             user,
@@ -278,37 +275,39 @@ class SessionService:
             now=self._clock(),
             reason=reason,
             access_ttl_seconds=self._policy.access_ttl_seconds,
-        )
-        self._audit.record(
-            AuditEvent(
+            event=AuditEvent(
                 tenant=tenant,
                 actor=actor,
                 action=SESSION_REVOKED_ACTION,
                 target=f"session:{family_id}",
                 correlation_id=correlation_id,
                 details={"user": user, "reason": reason},
-            )
+            ),
         )
         return family is not None
 
     def revoke_user_sessions(
         self, tenant: str, user: str, *, actor: str, correlation_id: str = "", reason: str = "revoked"
     ) -> list[str]:
-        """Sign a user out everywhere: every session, and every access token issued until now."""
-        revoked = self._store.revoke_user(
-            tenant, user, now=self._clock(), access_ttl_seconds=self._policy.access_ttl_seconds, reason=reason
-        )
-        self._audit.record(
-            AuditEvent(
+        """Sign a user out everywhere: every session, and every access token issued until now. The audit entry
+        goes with the mark that ends the access tokens, before the sessions are revoked one by one; it counts the
+        sessions alive just before."""
+        alive = sum(1 for family in self._store.list_families(tenant, user) if not family.revoked)
+        return self._store.revoke_user(
+            tenant,
+            user,
+            now=self._clock(),
+            access_ttl_seconds=self._policy.access_ttl_seconds,
+            reason=reason,
+            event=AuditEvent(
                 tenant=tenant,
                 actor=actor,
                 action=USER_SESSIONS_REVOKED_ACTION,
                 target=f"user:{user}",
                 correlation_id=correlation_id,
-                details={"sessions": str(len(revoked)), "reason": reason},
-            )
+                details={"sessions": str(alive), "reason": reason},
+            ),
         )
-        return revoked
 
     # --- issuing ------------------------------------------------------------------------------------------------
 

@@ -14,24 +14,29 @@ Key formats (see docs/data-model.md):
 
 A rotation is one transaction: the family's update, conditioned on the presented hash still being current and the
 family being alive and unrevoked, plus the new token's pointer. Two refreshes with one token cannot both win.
+
+Audited changes (a tenant or client created, a secret rotated, a client disabled, a session revoked, a user signed out
+everywhere) append their entry in the same transaction as the change (``AuditStore.transact``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
+from firstmile.audit.models import AuditEvent
+from firstmile.audit.store import AuditStore
 from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
 from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.items import plain
+from firstmile.platform.transactions import CONDITION_FAILED, transact
 from firstmile.platform.versioned import VERSION, put_versioned
 
 if TYPE_CHECKING:
@@ -92,18 +97,20 @@ def _fields(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class IdentityStore:
-    """Every read and write of identity items."""
+    """Every read and write of identity items. Audited changes append their entry to ``audit`` (the chains in the
+    same table) in their own transaction."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, *, audit: AuditStore | None = None) -> None:
         self._table = table
+        self._audit = audit or AuditStore(table)
 
     # --- tenants ------------------------------------------------------------------------------------------------
 
-    def create_tenant(self, tenant: Tenant) -> Tenant:
-        """Store a new tenant; ``AlreadyExistsError`` when the id is taken."""
+    def create_tenant(self, tenant: Tenant, *, event: AuditEvent) -> Tenant:
+        """Store a new tenant and append ``event``, in one transaction; ``AlreadyExistsError`` when the id is taken."""
         item = {**_tenant_key(tenant.tenant_id), "kind": "tenant", **tenant.model_dump()}
         item["created_at"] = _number(tenant.created_at)
-        if not self._put_if_absent(item):
+        if self._audit.transact([{"Put": self._put(item, "attribute_not_exists(pk)")}], event) is not None:
             raise AlreadyExistsError(f"tenant {tenant.tenant_id}")
         return tenant
 
@@ -114,16 +121,10 @@ class IdentityStore:
 
     # --- API clients --------------------------------------------------------------------------------------------
 
-    def create_client(self, client: ApiClient) -> ApiClient:
-        """Store a new API client (its secret's hash only)."""
-        item = {
-            **_client_key(client.client_id),
-            "gsi1pk": _clients_index(client.tenant_id),
-            "gsi1sk": f"CLIENT#{int(client.created_at * 1000):015d}#{client.client_id}",
-            "kind": "api_client",
-            **_client_attributes(client),
-        }
-        if not self._put_if_absent(item):
+    def create_client(self, client: ApiClient, *, event: AuditEvent) -> ApiClient:
+        """Store a new API client (its secret's hash only) and append ``event``, in one transaction."""
+        put = self._put(self._client_item(client), "attribute_not_exists(pk)")
+        if self._audit.transact([{"Put": put}], event) is not None:
             raise AlreadyExistsError(f"client {client.client_id}")
         return client
 
@@ -149,42 +150,28 @@ class IdentityStore:
             next_cursor=encode_cursor(response.get("LastEvaluatedKey"), partition),
         )
 
-    def replace_client(self, before: ApiClient, after: ApiClient) -> ApiClient:
-        """Write ``after`` over ``before`` (secret rotation); ``VersionConflictError`` when it changed meanwhile."""
-        try:
-            _call(
-                lambda: self._table.put_item(
-                    Item={
-                        **_client_key(after.client_id),
-                        "gsi1pk": _clients_index(after.tenant_id),
-                        "gsi1sk": f"CLIENT#{int(after.created_at * 1000):015d}#{after.client_id}",
-                        "kind": "api_client",
-                        **_client_attributes(after),
-                    },
-                    ConditionExpression=Attr("secret_hash").eq(before.secret_hash) & Attr("disabled").eq(False),
-                ),
-                conditional=True,
-            )
-        except _ConditionFailedError:
-            raise VersionConflictError(None, None) from None
+    def replace_client(self, before: ApiClient, after: ApiClient, *, event: AuditEvent) -> ApiClient:
+        """Write ``after`` over ``before`` (secret rotation) and append ``event``, in one transaction;
+        ``VersionConflictError`` when the client changed meanwhile."""
+        put = self._put(self._client_item(after), "secret_hash = :before AND disabled = :false")
+        put["ExpressionAttributeValues"] = {":before": before.secret_hash, ":false": False}
+        if self._audit.transact([{"Put": put}], event) is not None:
+            raise VersionConflictError(None, None)
         return after
 
-    def disable_client(self, client_id: str, now: float) -> ApiClient | None:
-        """Disable the client (idempotent); ``None`` when there is no such client."""
-        try:
-            response = _call(
-                lambda: self._table.update_item(
-                    Key=_client_key(client_id),
-                    UpdateExpression="SET disabled = :true, disabled_at = if_not_exists(disabled_at, :now)",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":true": True, ":now": _number(now)},
-                    ReturnValues="ALL_NEW",
-                ),
-                conditional=True,
-            )
-        except _ConditionFailedError:
+    def disable_client(self, client_id: str, now: float, *, event: AuditEvent) -> ApiClient | None:
+        """Disable the client (idempotent) and append ``event``, in one transaction; the client as stored now, or
+        ``None`` when there is no such client."""
+        disable = {
+            "TableName": self._table.name,
+            "Key": _client_key(client_id),
+            "UpdateExpression": "SET disabled = :true, disabled_at = if_not_exists(disabled_at, :now)",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {":true": True, ":now": _number(now)},
+        }
+        if self._audit.transact([{"Update": disable}], event) is not None:
             return None
-        return ApiClient.model_validate(_fields(response["Attributes"]))
+        return self.get_client(client_id)
 
     # --- sessions -----------------------------------------------------------------------------------------------
 
@@ -259,50 +246,65 @@ class IdentityStore:
         return True
 
     def revoke_family(
-        self, tenant: str, user: str, family_id: str, *, now: float, reason: str, access_ttl_seconds: int
+        self,
+        tenant: str,
+        user: str,
+        family_id: str,
+        *,
+        now: float,
+        reason: str,
+        access_ttl_seconds: int,
+        event: AuditEvent | None = None,
     ) -> Family | None:
-        """Revoke one session: its refresh tokens at once, its access tokens through the revocation item.
+        """Revoke one session: its refresh tokens at once, its access tokens through the revocation item; with
+        ``event`` appended in the same transaction when the revocation is audited on its own.
 
         Returns the family as it is now (``None`` when it does not exist; the revocation item is written anyway,
         so access tokens naming it stop working).
         """
-        self._put_revocation(tenant, user, f"REVOKED#FAMILY#{family_id}", now + access_ttl_seconds + 60)
-        try:
-            response = _call(
-                lambda: self._table.update_item(
-                    Key=_family_key(tenant, user, family_id),
-                    UpdateExpression=(
-                        "SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now), "
-                        "revoked_reason = if_not_exists(revoked_reason, :reason)"
-                    ),
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":true": True, ":now": _number(now), ":reason": reason},
-                    ReturnValues="ALL_NEW",
+        revocation = {
+            "Put": self._revocation(tenant, user, f"REVOKED#FAMILY#{family_id}", now + access_ttl_seconds + 60)
+        }
+        revoke = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": _family_key(tenant, user, family_id),
+                "UpdateExpression": (
+                    "SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now), "
+                    "revoked_reason = if_not_exists(revoked_reason, :reason)"
                 ),
-                conditional=True,
-            )
-        except _ConditionFailedError:
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":true": True, ":now": _number(now), ":reason": reason},
+            }
+        }
+        if not self._write([revocation, revoke], event):
+            # No such family: the revocation item alone, for access tokens that name it.
+            self._write([revocation], event)
             return None
-        return Family.model_validate(_fields(response["Attributes"]))
+        return self.get_family(tenant, user, family_id)
 
-    def revoke_user(self, tenant: str, user: str, *, now: float, access_ttl_seconds: int, reason: str) -> list[str]:
-        """Sign the user out everywhere: every token issued until ``now`` and every session. Returns the sessions."""
-        revoked_before = int(now)
-        # Never move the mark backwards (a slow container's clock): a failed condition is fine.
-        with contextlib.suppress(_ConditionFailedError):
-            _call(
-                lambda: self._table.update_item(
-                    Key={"pk": user_partition(tenant, user), "sk": "REVOKED#ALL"},
-                    UpdateExpression="SET revoked_before = :before, expires_at = :expires, kind = :kind",
-                    ConditionExpression="attribute_not_exists(revoked_before) OR revoked_before < :before",
-                    ExpressionAttributeValues={
-                        ":before": revoked_before,
-                        ":expires": _epoch(now + access_ttl_seconds + 60),
-                        ":kind": "revocation",
-                    },
-                ),
-                conditional=True,
-            )
+    def revoke_user(
+        self, tenant: str, user: str, *, now: float, access_ttl_seconds: int, reason: str, event: AuditEvent
+    ) -> list[str]:
+        """Sign the user out everywhere: every token issued until ``now`` (one mark, written with ``event``'s entry
+        in one transaction), then every session that mark leaves alive. Returns the sessions revoked."""
+        mark = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"pk": user_partition(tenant, user), "sk": "REVOKED#ALL"},
+                "UpdateExpression": "SET revoked_before = :before, expires_at = :expires, kind = :kind",
+                # Never move the mark backwards (a slow container's clock).
+                "ConditionExpression": "attribute_not_exists(revoked_before) OR revoked_before < :before",
+                "ExpressionAttributeValues": {
+                    ":before": int(now),
+                    ":expires": _epoch(now + access_ttl_seconds + 60),
+                    ":kind": "revocation",
+                },
+            }
+        }
+        if not self._write([mark], event):
+            # A later mark is already stored and covers these tokens; the action is still recorded.
+            self._audit.record(event)
         revoked = []
         for family in self.list_families(tenant, user):
             if not family.revoked:
@@ -314,7 +316,8 @@ class IdentityStore:
 
     def revoke_token(self, tenant: str, user: str, jti: str, expires_at: float) -> None:
         """Revoke one access token until it would have expired anyway."""
-        self._put_revocation(tenant, user, f"REVOKED#JTI#{jti}", expires_at)
+        item = self._revocation(tenant, user, f"REVOKED#JTI#{jti}", expires_at)["Item"]
+        _call(lambda: self._table.put_item(Item=item))
 
     def revocations(self, tenant: str, user: str, now: float) -> Revocations:
         """Every live revocation of a user, with one Query."""
@@ -402,27 +405,38 @@ class IdentityStore:
             "expires_at": _epoch(family.absolute_expires_at),
         }
 
-    def _put_revocation(self, tenant: str, user: str, sk: str, expires_at: float) -> None:
+    def _client_item(self, client: ApiClient) -> dict[str, Any]:
+        return {
+            **_client_key(client.client_id),
+            "gsi1pk": _clients_index(client.tenant_id),
+            "gsi1sk": f"CLIENT#{int(client.created_at * 1000):015d}#{client.client_id}",
+            "kind": "api_client",
+            **_client_attributes(client),
+        }
+
+    def _revocation(self, tenant: str, user: str, sk: str, expires_at: float) -> dict[str, Any]:
+        """A Put of a revocation item (unconditional: writing one twice changes nothing)."""
         item: dict[str, Any] = {
             "pk": user_partition(tenant, user),
             "sk": sk,
             "kind": "revocation",
             "expires_at": _epoch(expires_at),
         }
-        _call(lambda: self._table.put_item(Item=item))
+        return {"TableName": self._table.name, "Item": item}
 
     def _put(self, item: dict[str, Any], condition: str) -> dict[str, Any]:
         return {"TableName": self._table.name, "Item": item, "ConditionExpression": condition}
 
-    def _put_if_absent(self, item: dict[str, Any]) -> bool:
-        try:
-            _call(
-                lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)"),
-                conditional=True,
-            )
-        except _ConditionFailedError:
+    def _write(self, items: list[dict[str, Any]], event: AuditEvent | None) -> bool:
+        """``items`` in one transaction, with ``event``'s entry when given; ``False`` when one of their conditions
+        failed. A transaction that keeps meeting concurrent ones (a rotation of the same family) is sent again, then
+        answered as ``DependencyUnavailableError``: it is not mistaken for a failed condition."""
+        reasons = transact(self._table, items) if event is None else self._audit.transact(items, event)
+        if reasons is None:
+            return True
+        if any(reason.get("Code") == CONDITION_FAILED for reason in reasons):
             return False
-        return True
+        raise DependencyUnavailableError("table", "the transaction stayed contended")
 
     def _get(self, key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
         item: dict[str, Any] | None = _call(lambda: self._table.get_item(Key=key, ConsistentRead=consistent)).get(

@@ -1,4 +1,5 @@
-"""Operator actions on tenants and API clients, each one audited in the chain of the tenant it concerns.
+"""Operator actions on tenants and API clients, each one audited in the chain of the tenant it concerns, in the same
+transaction as the change.
 
 The first operator credentials of a deployment come from ``bootstrap_operator`` (run by a CLI command): an API
 client of the platform's own tenant that may grant only the ``operator`` role. Operators then mint operator
@@ -11,7 +12,7 @@ import contextlib
 import secrets
 import time
 
-from firstmile.audit.models import AuditEvent, AuditRecorder
+from firstmile.audit.models import AuditEvent
 from firstmile.http import problems as p
 from firstmile.http.pagination import DEFAULT_LIMIT, Page
 from firstmile.identity import clients
@@ -44,12 +45,10 @@ class TenancyService:
         self,
         store: IdentityStore,
         *,
-        audit: AuditRecorder,
         clock: Clock = time.time,
         secret_grace_seconds: float = 24 * 3600,
     ) -> None:
         self._store = store
-        self._audit = audit
         self._clock = clock
         self._grace = secret_grace_seconds
 
@@ -61,20 +60,18 @@ class TenancyService:
             created_at=self._clock(),
             created_by=actor,
         )
+        event = _event(tenant.tenant_id, actor, "tenant.created", f"tenant:{tenant.tenant_id}", correlation_id)
         try:
-            self._store.create_tenant(tenant)
+            return self._store.create_tenant(tenant, event=event)
         except AlreadyExistsError:
             raise p.Problem(RES_TENANT_EXISTS, f"Tenant {tenant.tenant_id} already exists.") from None
-        self._record(tenant.tenant_id, actor, "tenant.created", f"tenant:{tenant.tenant_id}", correlation_id)
-        return tenant
 
     def create_client(
         self, tenant_id: str, request: ApiClientCreate, *, actor: str, correlation_id: str = ""
     ) -> IssuedClientSecret:
         """A new API client of ``tenant_id``; its secret is in the answer and nowhere else."""
-        if self._store.get_tenant(tenant_id) is None:
-            raise NotFoundError(f"tenant {tenant_id}")
-        return self._new_client(tenant_id, request.name, request.allowed_roles, actor, correlation_id)
+        self._tenant(tenant_id)
+        return self._new_client(tenant_id, request.name, request.allowed_roles, "client.created", actor, correlation_id)
 
     def rotate_client_secret(
         self, tenant_id: str, client_id: str, *, actor: str, correlation_id: str = ""
@@ -85,23 +82,25 @@ class TenancyService:
             raise NotFoundError(f"client {client_id}")
         secret = clients.new_client_secret()
         rotated = clients.with_rotated_secret(client, clients.hash_secret(secret), self._clock(), self._grace)
-        self._store.replace_client(client, rotated)
-        self._record(tenant_id, actor, "client.secret_rotated", f"client:{client_id}", correlation_id)
+        event = _event(tenant_id, actor, "client.secret_rotated", f"client:{client_id}", correlation_id)
+        self._store.replace_client(client, rotated, event=event)
         return IssuedClientSecret(client=rotated.view(), client_secret=secret)
 
     def disable_client(self, tenant_id: str, client_id: str, *, actor: str, correlation_id: str = "") -> ApiClientView:
         """Disable the client: its credentials are refused from now on (sessions it minted live on)."""
         self._client_of(tenant_id, client_id)
-        disabled = self._store.disable_client(client_id, self._clock())
+        event = _event(tenant_id, actor, "client.disabled", f"client:{client_id}", correlation_id)
+        disabled = self._store.disable_client(client_id, self._clock(), event=event)
         if disabled is None:
             raise NotFoundError(f"client {client_id}")
-        self._record(tenant_id, actor, "client.disabled", f"client:{client_id}", correlation_id)
         return disabled.view()
 
     def list_clients(
         self, tenant_id: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[ApiClientView]:
-        """One page of a tenant's clients, without secrets or hashes."""
+        """One page of a tenant's clients, without secrets or hashes; ``NotFoundError`` for a tenant that does not
+        exist."""
+        self._tenant(tenant_id)
         page = self._store.list_clients(tenant_id, limit=limit, cursor=cursor)
         return Page[ApiClientView](items=[c.view() for c in page.items], next_cursor=page.next_cursor)
 
@@ -115,22 +114,22 @@ class TenancyService:
                 self._store.create_tenant(
                     Tenant(
                         tenant_id=PLATFORM_TENANT, name="Platform operators", created_at=self._clock(), created_by=actor
-                    )
+                    ),
+                    event=_event(PLATFORM_TENANT, actor, "tenant.created", f"tenant:{PLATFORM_TENANT}", correlation_id),
                 )
         existing = [c for c in self._store.list_clients(PLATFORM_TENANT, limit=100).items if not c.disabled]
         if existing and not force:
             raise OperatorAlreadyBootstrappedError(
                 f"{len(existing)} operator client(s) exist; disable them or bootstrap with force"
             )
-        issued = self._new_client(PLATFORM_TENANT, name, tuple(OPERATOR_ROLES), actor, correlation_id)
-        self._record(
-            PLATFORM_TENANT, actor, "operator.bootstrapped", f"client:{issued.client.client_id}", correlation_id
+        return self._new_client(
+            PLATFORM_TENANT, name, tuple(OPERATOR_ROLES), "operator.bootstrapped", actor, correlation_id
         )
-        return issued
 
     def _new_client(
-        self, tenant_id: str, name: str, roles: tuple[SessionRole, ...], actor: str, correlation_id: str
+        self, tenant_id: str, name: str, roles: tuple[SessionRole, ...], action: str, actor: str, correlation_id: str
     ) -> IssuedClientSecret:
+        """A new client, stored with its audit entry (``action``) in one transaction."""
         secret = clients.new_client_secret()
         client = ApiClient(
             client_id=clients.new_client_id(),
@@ -140,9 +139,16 @@ class TenancyService:
             allowed_roles=tuple(sorted(set(roles))),
             created_at=self._clock(),
         )
-        self._store.create_client(client)
-        self._record(tenant_id, actor, "client.created", f"client:{client.client_id}", correlation_id)
+        self._store.create_client(
+            client, event=_event(tenant_id, actor, action, f"client:{client.client_id}", correlation_id)
+        )
         return IssuedClientSecret(client=client.view(), client_secret=secret)
+
+    def _tenant(self, tenant_id: str) -> Tenant:
+        tenant = self._store.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFoundError(f"tenant {tenant_id}")
+        return tenant
 
     def _client_of(self, tenant_id: str, client_id: str) -> ApiClient:
         client = self._store.get_client(client_id) if clients.looks_like_client_id(client_id) else None
@@ -150,7 +156,6 @@ class TenancyService:
             raise NotFoundError(f"client {client_id}")
         return client
 
-    def _record(self, tenant: str, actor: str, action: str, target: str, correlation_id: str) -> None:
-        self._audit.record(
-            AuditEvent(tenant=tenant, actor=actor, action=action, target=target, correlation_id=correlation_id)
-        )
+
+def _event(tenant: str, actor: str, action: str, target: str, correlation_id: str) -> AuditEvent:
+    return AuditEvent(tenant=tenant, actor=actor, action=action, target=target, correlation_id=correlation_id)

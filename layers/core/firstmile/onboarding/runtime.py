@@ -16,7 +16,9 @@ from firstmile.platform import aws
 def onboarding_store() -> OnboardingStore:
     settings = get_settings()
     return OnboardingStore(
-        aws.table(settings.table_name), event_retention_days=settings.onboarding_event_retention_days
+        aws.table(settings.table_name),
+        event_retention_days=settings.onboarding_event_retention_days,
+        audit=audit_store(),
     )
 
 
@@ -26,7 +28,6 @@ def onboarding_service() -> OnboardingService:
     ask the container's flag cache (``FlagService.gate_for``)."""
     return OnboardingService.from_settings(
         onboarding_store(),
-        audit_store(),
         gate_for=lambda tenant, user, attributes: flag_service().gate_for(tenant, user, attributes),
     )
 

@@ -5,6 +5,8 @@ Every user-facing method returns ``(status, progress_version)`` so the handler c
 lost race with ``VersionConflictError`` carrying the current *status*; without it, the method re-reads and retries
 on conflict with jittered backoff, so no accepted change is ever lost (docs/decisions/0051).
 
+Admin changes leave an audit entry written in the same transaction as the change (the store's ``event``).
+
 Published flow versions never change, so each container keeps the ones it has read: a warm status call is one
 ``GetItem`` of the user's progress.
 """
@@ -24,7 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from firstmile.audit.store import AuditStore
+from firstmile.audit.events import action_event
+from firstmile.audit.models import AuditEvent
 from firstmile.config import get_settings
 from firstmile.http import problems as p
 from firstmile.http.pagination import Page
@@ -86,7 +89,6 @@ class OnboardingService:
     def __init__(
         self,
         store: OnboardingStore,
-        audit: AuditStore,
         *,
         queue: MessageQueue | None = None,
         clock: Clock = _utc_now,
@@ -100,7 +102,6 @@ class OnboardingService:
         migration_batch_size: int = 25,
     ) -> None:
         self._store = store
-        self._audit = audit
         self._queue = queue
         self._clock = clock
         self._gate_for = gate_for
@@ -123,13 +124,10 @@ class OnboardingService:
         return view
 
     @classmethod
-    def from_settings(
-        cls, store: OnboardingStore, audit: AuditStore, *, gate_for: GateFor = _no_flags
-    ) -> OnboardingService:
+    def from_settings(cls, store: OnboardingStore, *, gate_for: GateFor = _no_flags) -> OnboardingService:
         settings = get_settings()
         return cls(
             store,
-            audit,
             gate_for=gate_for,
             queue=JsonQueue(ONBOARDING_MIGRATIONS_QUEUE),
             sample_user_ttl_days=settings.sample_user_ttl_days,
@@ -306,12 +304,13 @@ class OnboardingService:
             updated_at=now,
             updated_by=actor,
         )
+        event = action_event(
+            tenant, actor, "onboarding.flow.created", f"flow:{request.flow_id}", steps=len(definition.steps)
+        )
         try:
-            created = self._store.create_draft(tenant, draft)
+            return self._store.create_draft(tenant, draft, event=event)
         except FlowExistsError:
             raise p.Problem(errors.RES_FLOW_EXISTS, f"Flow {request.flow_id} already exists.") from None
-        self._record(tenant, actor, "onboarding.flow.created", f"flow:{request.flow_id}", steps=len(definition.steps))
-        return created
 
     def get_flow(self, tenant: str, flow_id: str) -> FlowDraft:
         """RES_FLOW_NOT_FOUND when absent."""
@@ -331,11 +330,12 @@ class OnboardingService:
             edited = draft.model_copy(
                 update={"definition": definition, "updated_at": self._clock(), "updated_by": actor}
             )
-            return self._store.replace_draft(tenant, edited, draft.version)
+            event = action_event(
+                tenant, actor, "onboarding.flow.updated", f"flow:{flow_id}", draft_version=draft.version + 1
+            )
+            return self._store.replace_draft(tenant, edited, draft.version, event=event)
 
-        updated = attempt() if expected_version is not None else self._retry(attempt)
-        self._record(tenant, actor, "onboarding.flow.updated", f"flow:{flow_id}", draft_version=updated.version)
-        return updated
+        return attempt() if expected_version is not None else self._retry(attempt)
 
     def publish(self, tenant: str, flow_id: str, expected_version: int | None, actor: str) -> FlowVersion:
         """Snapshot the draft as the next version. Audit ``onboarding.flow.published``."""
@@ -351,12 +351,12 @@ class OnboardingService:
                 published_at=self._clock(),
                 published_by=actor,
             )
-            self._store.publish(tenant, draft, version)
+            event = action_event(tenant, actor, "onboarding.flow.published", f"flow:{flow_id}", version=version.version)
+            self._store.publish(tenant, draft, version, event=event)
             return version
 
         published = attempt() if expected_version is not None else self._retry(attempt)
         self._remember(tenant, published)
-        self._record(tenant, actor, "onboarding.flow.published", f"flow:{flow_id}", version=published.version)
         return published
 
     def list_versions(self, tenant: str, flow_id: str, *, limit: int, cursor: str | None) -> Page[FlowVersionSummary]:
@@ -376,33 +376,47 @@ class OnboardingService:
     def set_default(self, tenant: str, request: DefaultFlowUpdate, actor: str) -> DefaultFlow:
         """The flow must exist and have a published version (BIZ_FLOW_NOT_PUBLISHED)."""
         self._latest(tenant, request.flow_id)
-        default = self._store.set_default(
-            tenant, DefaultFlow(flow_id=request.flow_id, updated_at=self._clock(), updated_by=actor)
+        return self._store.set_default(
+            tenant,
+            DefaultFlow(flow_id=request.flow_id, updated_at=self._clock(), updated_by=actor),
+            event=action_event(tenant, actor, "onboarding.default_flow.set", f"flow:{request.flow_id}"),
         )
-        self._record(tenant, actor, "onboarding.default_flow.set", f"flow:{request.flow_id}")
-        return default
 
     # --- admin: users -------------------------------------------------------------------------------------
 
     def restart_user(self, tenant: str, user: str, request: RestartRequest, actor: str) -> tuple[OnboardingStatus, int]:
-        """Start a user over on the latest version of ``request.flow_id`` or of the default flow."""
+        """Start a user over on the latest version of ``request.flow_id`` or of the default flow.
+        RES_ONBOARDING_NOT_FOUND for a user who never enrolled (their first status call enrols them)."""
         flow = self._latest(tenant, request.flow_id or self._default_flow_id(tenant))
+        event = action_event(
+            tenant, actor, "onboarding.user.restarted", f"user:{user}", flow=flow.flow_id, version=flow.version
+        )
 
         def attempt() -> Progress:
-            transition = logic.restart(self._store.get_progress(tenant, user), tenant, user, flow, self._clock())
-            self._store.write_transition(transition)
+            current = self._store.get_progress(tenant, user)
+            if current is None:
+                raise p.Problem(errors.RES_ONBOARDING_NOT_FOUND, f"User {user} has not started onboarding.")
+            transition = logic.restart(current, tenant, user, flow, self._clock())
+            self._store.write_transition(transition, event=event)
             return transition.progress
 
         progress = self._retry(attempt)
-        self._record(
-            tenant, actor, "onboarding.user.restarted", f"user:{user}", flow=flow.flow_id, version=flow.version
-        )
         return logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes)), progress.version
 
     def create_sample_users(self, tenant: str, request: SampleUsersRequest, actor: str) -> SampleUsersCreated:
         """Generate demo users that walk the real state machine, each with its own plausible history over the last
-        week. They are tagged ``sample`` (analytics leaves them out) and expire with their events."""
+        week. They are tagged ``sample`` (analytics leaves them out) and expire with their events. The audit entry
+        goes with the first user's enrolment: no sample user is stored before it (a failure part-way leaves fewer
+        users than it names, which expire like the others)."""
         flow = self._latest(tenant, request.flow_id or self._default_flow_id(tenant))
+        event: AuditEvent | None = action_event(
+            tenant,
+            actor,
+            "onboarding.sample_users.created",
+            f"flow:{flow.flow_id}",
+            count=request.count,
+            version=flow.version,
+        )
         rng = random.Random(request.seed)  # noqa: S311 - demo data, not security
         now = self._clock()
         expires = now + self._sample_ttl
@@ -411,32 +425,33 @@ class OnboardingService:
         for _ in range(request.count):
             # Ids are random even with a seed: the seed repeats the walks, never the users.
             user = f"sample-{secrets.token_hex(8)}"
-            ended = self._walk_sample_user(tenant, user, flow, rng, now, int(expires.timestamp()))
+            ended = self._walk_sample_user(tenant, user, flow, rng, now, int(expires.timestamp()), event)
+            event = None
             outcomes[ended.value] += 1
             users.append(user)
-        self._record(
-            tenant,
-            actor,
-            "onboarding.sample_users.created",
-            f"flow:{flow.flow_id}",
-            count=request.count,
-            version=flow.version,
-        )
         return SampleUsersCreated(
             users=users, flow_id=flow.flow_id, flow_version=flow.version, outcomes=outcomes, expires_at=expires
         )
 
     def _walk_sample_user(
-        self, tenant: str, user: str, flow: FlowVersion, rng: random.Random, now: datetime, expires_at: int
+        self,
+        tenant: str,
+        user: str,
+        flow: FlowVersion,
+        rng: random.Random,
+        now: datetime,
+        expires_at: int,
+        event: AuditEvent | None,
     ) -> OnboardingState:
-        """One sample user's walk, written transition by transition through the same logic real users go through.
+        """One sample user's walk, written transition by transition through the same logic real users go through;
+        ``event`` (if any) is appended with the enrolment.
 
         About 40% finish, 15% skip the onboarding at some point, the rest drop off at a random step.
         """
         at = now - timedelta(days=rng.uniform(0.5, 6.5))
         gate = logic.flags_unavailable
         transition = logic.enrol(tenant, user, flow, at, sample=True, expires_at=expires_at)
-        self._store.write_transition(transition)
+        self._store.write_transition(transition, event=event)
         progress = transition.progress
         visible, _ = logic.visible_steps(flow.definition, gate)
         persona = rng.random()
@@ -475,8 +490,9 @@ class OnboardingService:
     # --- admin: migrations --------------------------------------------------------------------------------
 
     def migrate(self, tenant: str, request: MigrationRequest, actor: str) -> MigrationPlanPreview | MigrationAccepted:
-        """Dry run: the preview. Otherwise: create the migration, enqueue its first page, audit
-        ``onboarding.migration.started``; answers ``MigrationAccepted``."""
+        """Dry run: the preview. Otherwise: create the migration with its audit entry
+        (``onboarding.migration.started``), enqueue its first page; answers ``MigrationAccepted``. A first page that
+        cannot be sent withdraws the migration, with an entry ``onboarding.migration.withdrawn``."""
         self._draft(tenant, request.flow_id)
         source = self._version(tenant, request.flow_id, request.from_version)
         target = self._version(tenant, request.flow_id, request.to_version)
@@ -493,25 +509,29 @@ class OnboardingService:
             created_at=self._clock(),
             created_by=actor,
         )
-        self._store.create_migration(tenant, migration)
-        try:
-            self._migration_queue().send([_page_message(tenant, migration.migration_id, None)])
-        except DependencyUnavailableError:
-            # Nothing was enqueued (or, if the answer alone was lost, a message the worker drops as unknown): the
-            # migration is withdrawn rather than left running with nobody to run it, and the request answers 503.
-            with contextlib.suppress(DependencyUnavailableError):
-                self._store.delete_migration(tenant, migration.migration_id)
-            raise
-        self._record(
+        target_id = f"migration:{migration.migration_id}"
+        started = action_event(
             tenant,
             actor,
             "onboarding.migration.started",
-            f"migration:{migration.migration_id}",
+            target_id,
             flow=request.flow_id,
             from_version=request.from_version,
             to_version=request.to_version,
             operations=len(request.step_map),
         )
+        self._store.create_migration(tenant, migration, event=started)
+        try:
+            self._migration_queue().send([_page_message(tenant, migration.migration_id, None)])
+        except DependencyUnavailableError:
+            # Nothing was enqueued (or, if the answer alone was lost, a message the worker drops as unknown): the
+            # migration is withdrawn rather than left running with nobody to run it, and the request answers 503.
+            withdrawn = action_event(
+                tenant, actor, "onboarding.migration.withdrawn", target_id, reason="the first page could not be queued"
+            )
+            with contextlib.suppress(DependencyUnavailableError):
+                self._store.delete_migration(tenant, migration.migration_id, event=withdrawn)
+            raise
         return MigrationAccepted(
             migration_id=migration.migration_id,
             status=migration.status,
@@ -630,15 +650,15 @@ class OnboardingService:
     def _maybe_complete(self, tenant: str, migration: Migration) -> None:
         if not migration.listing_done or migration.batches_done < migration.batches_enqueued:
             return
-        if self._store.complete_migration(tenant, migration.migration_id, self._clock().isoformat()):
-            self._record(
-                tenant,
-                "system",
-                "onboarding.migration.completed",
-                f"migration:{migration.migration_id}",
-                migrated=migration.users_migrated,
-                skipped=migration.users_skipped,
-            )
+        event = action_event(
+            tenant,
+            "system",
+            "onboarding.migration.completed",
+            f"migration:{migration.migration_id}",
+            migrated=migration.users_migrated,
+            skipped=migration.users_skipped,
+        )
+        self._store.complete_migration(tenant, migration.migration_id, self._clock().isoformat(), event=event)
 
     def _migration_queue(self) -> MessageQueue:
         if self._queue is None:
@@ -651,9 +671,6 @@ class OnboardingService:
         return retry_on_conflict(
             attempt, attempts=self._retry_attempts, base_delay_seconds=self._retry_base_delay, sleep=self._sleep
         )
-
-    def _record(self, tenant: str, actor: str, action: str, target: str, **details: object) -> None:
-        self._audit.record_action(tenant, actor, action, target, **details)
 
 
 def _reach(progress: Progress, at: datetime, *, flow: FlowVersion, milestone: Milestone, gate: FlagGate) -> Transition:

@@ -19,6 +19,10 @@ Every model is stored flat: its JSON form (``model_dump(mode="json")``, floats a
 left out) next to the key attributes, and read back with ``model_validate`` on the model's own fields. So the
 conditions can name ``version``, ``status`` or the migration counters directly.
 
+Every admin change (a draft created or edited, a version published, the default set, a user restarted, a migration
+started, withdrawn or completed) appends its audit entry in the same transaction (``AuditStore.transact``): no change
+is stored without its entry.
+
 Transactions go through the table resource's client, which converts plain Python values to DynamoDB's typed form
 on the way out (like every other store); only the item DynamoDB returns inside a cancellation reason comes back
 typed and is deserialized here. A transaction cancelled by ``TransactionConflict`` (another transaction on the
@@ -34,9 +38,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from firstmile.audit.models import AuditEvent
+from firstmile.audit.store import AuditStore
 from firstmile.http.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.identity.store import user_partition
 from firstmile.onboarding.models import (
@@ -53,12 +58,11 @@ from firstmile.platform.errors import (
     DependencyUnavailableError,
     NotFoundError,
     VersionConflictError,
-    aws_error_code,
     table_call,
 )
 from firstmile.platform.items import plain, storable
 from firstmile.platform.queries import query_all
-from firstmile.platform.transactions import CONDITION_FAILED, transact, update
+from firstmile.platform.transactions import CONDITION_FAILED, transact
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -180,19 +184,22 @@ def _now() -> float:
 
 
 class OnboardingStore:
-    """All onboarding reads and writes. Errors from AWS become ``DependencyUnavailableError``."""
+    """All onboarding reads and writes. Errors from AWS become ``DependencyUnavailableError``. Audited changes
+    append their entry to ``audit`` (the chains in the same table) in their own transaction."""
 
-    def __init__(self, table: Table, *, event_retention_days: int = 400) -> None:
+    def __init__(self, table: Table, *, event_retention_days: int = 400, audit: AuditStore | None = None) -> None:
         self._table = table
         self._event_retention_days = event_retention_days
+        self._audit = audit or AuditStore(table)
 
     # --- flows ---------------------------------------------------------------------------------------------
 
-    def create_draft(self, tenant: str, draft: FlowDraft) -> FlowDraft:
-        """Store a new draft as edit version 1; ``FlowExistsError`` when the tenant already has that flow id."""
+    def create_draft(self, tenant: str, draft: FlowDraft, *, event: AuditEvent) -> FlowDraft:
+        """Store a new draft as edit version 1 and append ``event``, in one transaction; ``FlowExistsError`` when the
+        tenant already has that flow id."""
         stored = draft.model_copy(update={"version": 1})
         item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **_body(stored)}
-        if not self._put_if_absent(item):
+        if self._audit.transact([self._put_if_absent(item)], event) is not None:
             raise FlowExistsError(draft.flow_id)
         return stored
 
@@ -201,28 +208,27 @@ class OnboardingStore:
         item = self._get(_draft_key(tenant, flow_id))
         return _model(FlowDraft, item) if item else None
 
-    def replace_draft(self, tenant: str, draft: FlowDraft, expected_version: int) -> FlowDraft:
-        """Write ``draft`` as version ``expected_version + 1``; ``DraftConflictError`` with the stored draft when the
-        stored version differs (or the draft has gone: then it carries ``None``). One PutItem, which returns the
-        stored draft when its condition fails."""
+    def replace_draft(self, tenant: str, draft: FlowDraft, expected_version: int, *, event: AuditEvent) -> FlowDraft:
+        """Write ``draft`` as version ``expected_version + 1`` and append ``event``, in one transaction;
+        ``DraftConflictError`` with the stored draft when the stored version differs (or the draft has gone: then it
+        carries ``None``). The put returns the stored draft when its condition fails, so a conflict needs no read."""
         stored = draft.model_copy(update={"version": expected_version + 1})
         item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **_body(stored)}
-        try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression="#v = :expected",
-                ExpressionAttributeNames={"#v": "version"},
-                ExpressionAttributeValues={":expected": expected_version},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if aws_error_code(exc) != "ConditionalCheckFailedException":
-                raise DependencyUnavailableError("table", aws_error_code(exc)) from exc
-            current = _typed_item(exc.response.get("Item"))  # type: ignore[arg-type]
-            raise DraftConflictError(_model(FlowDraft, current) if current else None) from None
-        except BotoCoreError as exc:
-            raise DependencyUnavailableError("table", type(exc).__name__) from exc
-        return stored
+        put = {
+            "Put": {
+                "TableName": self._table.name,
+                "Item": item,
+                "ConditionExpression": "#v = :expected",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":expected": expected_version},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        reasons = self._audit.transact([put], event)
+        if reasons is None:
+            return stored
+        current = _typed_item(reasons[0].get("Item"))
+        raise DraftConflictError(_model(FlowDraft, current) if current else None)
 
     def list_drafts(self, tenant: str, *, limit: int, cursor: str | None) -> Page[FlowDraft]:
         """Query ``begins_with(sk, FLOW#)``, in flow-id order, cursor-paged (``decode_cursor`` with
@@ -242,9 +248,10 @@ class OnboardingStore:
             next_cursor=encode_cursor(response.get("LastEvaluatedKey"), scope),
         )
 
-    def publish(self, tenant: str, draft: FlowDraft, version: FlowVersion) -> FlowDraft:
-        """One TransactWriteItems: put the version if absent, and update the draft's ``latest_published_version``
-        (bumping its edit version) on condition that its edit version is still ``draft.version``. Returns the
+    def publish(self, tenant: str, draft: FlowDraft, version: FlowVersion, *, event: AuditEvent) -> FlowDraft:
+        """One TransactWriteItems: put the version if absent, update the draft's ``latest_published_version``
+        (bumping its edit version) on condition that its edit version is still ``draft.version``, and append
+        ``event``. Returns the
         updated draft; ``DraftConflictError`` with the stored draft when either condition fails (the draft was
         edited or published concurrently)."""
         version_item = {
@@ -254,16 +261,9 @@ class OnboardingStore:
             "step_count": len(version.definition.steps),
             **_body(version),
         }
-        reasons = transact(
-            self._table,
+        reasons = self._audit.transact(
             [
-                {
-                    "Put": {
-                        "TableName": self._table.name,
-                        "Item": version_item,
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                self._put_if_absent(version_item),
                 {
                     "Update": {
                         "TableName": self._table.name,
@@ -280,6 +280,7 @@ class OnboardingStore:
                     }
                 },
             ],
+            event,
         )
         if reasons is None:
             return draft.model_copy(update={"latest_published_version": version.version, "version": draft.version + 1})
@@ -337,11 +338,11 @@ class OnboardingStore:
         item = self._get(_default_key(tenant))
         return _model(DefaultFlow, item) if item else None
 
-    def set_default(self, tenant: str, default: DefaultFlow) -> DefaultFlow:
-        """Make ``default`` the tenant's default flow (the last writer wins). One PutItem. The drafts'
-        ``is_default`` flags are not touched here."""
+    def set_default(self, tenant: str, default: DefaultFlow, *, event: AuditEvent) -> DefaultFlow:
+        """Make ``default`` the tenant's default flow (the last writer wins) and append ``event``, in one
+        transaction. The drafts' ``is_default`` flags are not touched here."""
         item = {**_default_key(tenant), "kind": "default_flow", **_body(default)}
-        table_call(lambda: self._table.put_item(Item=item))
+        self._audit.transact([{"Put": {"TableName": self._table.name, "Item": item}}], event)
         return default
 
     # --- progress ------------------------------------------------------------------------------------------
@@ -351,9 +352,10 @@ class OnboardingStore:
         item = self._get(_progress_key(tenant, user))
         return _model(Progress, item) if item else None
 
-    def write_transition(self, transition: Transition) -> None:
+    def write_transition(self, transition: Transition, *, event: AuditEvent | None = None) -> None:
         """One TransactWriteItems: put the progress on condition that the stored version is
-        ``transition.progress.version - 1`` (absent when that is 0), and put each event if absent. Raises
+        ``transition.progress.version - 1`` (absent when that is 0), put each event if absent, and append ``event``
+        to the audit log when an admin made the change (then at most ``MAX_CHANGE_ITEMS - 1`` events). Raises
         ``ProgressConflictError`` with the stored progress when the condition fails (taken from the cancellation
         reasons when DynamoDB returns the item, otherwise read once). Does nothing when ``transition.events`` is
         empty.
@@ -398,24 +400,16 @@ class OnboardingStore:
             }
         ]
         partition = user_partition(progress.tenant, progress.user)
-        for n, event in enumerate(transition.events):
+        for n, happened in enumerate(transition.events):
             item = {
                 "pk": partition,
-                "sk": _event_sk(event, n),
+                "sk": _event_sk(happened, n),
                 "kind": "onboarding_event",
-                **_body(event),
-                "expires_at": self._event_expiry(event, progress),
+                **_body(happened),
+                "expires_at": self._event_expiry(happened, progress),
             }
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self._table.name,
-                        "Item": item,
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-            )
-        reasons = transact(self._table, items)
+            items.append(self._put_if_absent(item))
+        reasons = transact(self._table, items) if event is None else self._audit.transact(items, event)
         if reasons is None:
             return
         returned = _typed_item(reasons[0].get("Item")) if reasons[0].get("Code") == CONDITION_FAILED else None
@@ -462,16 +456,19 @@ class OnboardingStore:
 
     # --- migrations ----------------------------------------------------------------------------------------
 
-    def create_migration(self, tenant: str, migration: Migration) -> Migration:
-        """Store a new migration (one conditional PutItem); ``VersionConflictError`` when the id is taken."""
+    def create_migration(self, tenant: str, migration: Migration, *, event: AuditEvent) -> Migration:
+        """Store a new migration and append ``event``, in one transaction; ``VersionConflictError`` when the id is
+        taken."""
         item = {**_migration_key(tenant, migration.migration_id), "kind": "onboarding_migration", **_body(migration)}
-        if not self._put_if_absent(item):
+        if self._audit.transact([self._put_if_absent(item)], event) is not None:
             raise VersionConflictError(None, None)
         return migration
 
-    def delete_migration(self, tenant: str, migration_id: str) -> None:
-        """Remove a migration that never started (its first message could not be sent): one DeleteItem."""
-        table_call(lambda: self._table.delete_item(Key=_migration_key(tenant, migration_id)))
+    def delete_migration(self, tenant: str, migration_id: str, *, event: AuditEvent) -> None:
+        """Remove a migration that never started (its first message could not be sent) and append ``event``, in one
+        transaction."""
+        delete = {"Delete": {"TableName": self._table.name, "Key": _migration_key(tenant, migration_id)}}
+        self._audit.transact([delete], event)
 
     def get_migration(self, tenant: str, migration_id: str) -> Migration | None:
         """One GetItem (consistent)."""
@@ -510,18 +507,28 @@ class OnboardingStore:
             {":migrated": migrated, ":skipped": skipped, ":one": 1},
         )
 
-    def complete_migration(self, tenant: str, migration_id: str, at: str) -> bool:
+    def complete_migration(self, tenant: str, migration_id: str, at: str, *, event: AuditEvent) -> bool:
         """Set ``status = completed`` and ``completed_at`` (ISO-8601) on condition that it is running,
-        ``listing_done`` and ``batches_done = batches_enqueued``; ``True`` when this call completed it. One
-        UpdateItem (sent again when it meets a concurrent counting transaction)."""
-        request: dict[str, Any] = {
-            "Key": _migration_key(tenant, migration_id),
-            "UpdateExpression": "SET #status = :completed, completed_at = :at",
-            "ConditionExpression": ("#status = :running AND listing_done = :true AND batches_done = batches_enqueued"),
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":completed": "completed", ":running": "running", ":at": at, ":true": True},
+        ``listing_done`` and ``batches_done = batches_enqueued``, and append ``event``, in one transaction (sent
+        again when it meets a concurrent counting transaction); ``True`` when this call completed it."""
+        complete = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": _migration_key(tenant, migration_id),
+                "UpdateExpression": "SET #status = :completed, completed_at = :at",
+                "ConditionExpression": (
+                    "#status = :running AND listing_done = :true AND batches_done = batches_enqueued"
+                ),
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":completed": "completed",
+                    ":running": "running",
+                    ":at": at,
+                    ":true": True,
+                },
+            }
         }
-        return update(self._table, request) is not None
+        return self._audit.transact([complete], event) is None
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
@@ -540,13 +547,7 @@ class OnboardingStore:
         reasons = transact(
             self._table,
             [
-                {
-                    "Put": {
-                        "TableName": self._table.name,
-                        "Item": marker_item,
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                self._put_if_absent(marker_item),
                 {
                     "Update": {
                         "TableName": self._table.name,
@@ -569,16 +570,9 @@ class OnboardingStore:
             raise NotFoundError(f"migration {migration_id}")
         return migration
 
-    def _put_if_absent(self, item: dict[str, Any]) -> bool:
-        try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if aws_error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise DependencyUnavailableError("table", aws_error_code(exc)) from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailableError("table", type(exc).__name__) from exc
-        return True
+    def _put_if_absent(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A Put for a transaction, on condition that the item is absent."""
+        return {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
     def _get(self, key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
         item: dict[str, Any] | None = table_call(lambda: self._table.get_item(Key=key, ConsistentRead=consistent)).get(

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 CONDITION_FAILED = "ConditionalCheckFailed"
 TRANSACTION_CONFLICT = "TransactionConflict"
 TRANSACT_ATTEMPTS = 4
+MAX_TRANSACTION_ITEMS = 100
+"""DynamoDB's limit on the items of one TransactWriteItems."""
 
 
 def pause(attempt: int) -> None:
@@ -54,6 +56,14 @@ def transact(
             raise DependencyUnavailableError("table", type(exc).__name__) from exc
         return None
     raise AssertionError("unreachable")
+
+
+def item_key(write: dict[str, Any]) -> tuple[str, Any, Any]:
+    """The table and key (``pk``, ``sk``) a transaction item writes or checks: one item may appear only once in a
+    transaction."""
+    ((_, request),) = write.items()
+    key = request.get("Key") or request["Item"]
+    return str(request["TableName"]), key["pk"], key["sk"]
 
 
 def update(table: Table, request: dict[str, Any]) -> dict[str, Any] | None:
