@@ -1,4 +1,5 @@
-"""GET /v1/admin/feature-flags/{key}: a flag as stored now; its ETag is its version."""
+"""GET /v1/admin/feature-flags/{key}: a flag as stored now, and whether the kill switch holds it off; its ETag is its
+version."""
 
 from typing import Annotated
 
@@ -6,8 +7,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
-from firstmile.flags.models import FLAG_KEY_PATTERN, Flag
+from firstmile.flags.models import FLAG_KEY_PATTERN
 from firstmile.flags.runtime import flag_service
+from firstmile.flags.shapes import FlagView
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -22,9 +24,9 @@ app = create_app()
     tags=["flags admin"],
     responses=problem_responses(401, 403, 404, ok_description="The flag; ETag carries its version"),
 )
-def get_flag(key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)]) -> Response[Flag]:
+def get_flag(key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)]) -> Response[FlagView]:
     caller = require_caller(app.current_event.raw_event)
-    flag = flag_service().get_flag(caller.tenant, key)
+    flag = flag_service().flag_view(caller.tenant, key)
     return versioned_response(flag, flag.version)
 
 

@@ -1,15 +1,16 @@
-"""GET /v1/admin/feature-flags/{key}/history: every version of a flag, newest first, each with its diff."""
+"""GET /v1/admin/feature-flags/{key}/history: every version of a flag, newest first, each with its diff, and the
+kill-switch changes that concerned it."""
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from firstmile import entrypoints
-from firstmile.flags.history import FlagHistoryEntry
+from firstmile.flags.history import FlagHistoryPage
 from firstmile.flags.models import FLAG_KEY_PATTERN
 from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
-from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 
@@ -26,7 +27,7 @@ def flag_history(
     key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> Page[FlagHistoryEntry]:
+) -> FlagHistoryPage:
     caller = require_caller(app.current_event.raw_event)
     return flag_service().history(caller.tenant, key, limit=limit, cursor=cursor)
 

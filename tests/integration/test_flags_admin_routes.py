@@ -56,9 +56,13 @@ def segment_body(key: str = "beta", users: list[str] | None = None, **changes: A
     return {"key": key, "description": "Early access", "users": users or ["u-beta"], **changes}
 
 
+# What an admin read of a flag adds when the kill switch does not hold it off.
+NOT_KILLED = {"kill_switch": {"killed": False, "killed_by": [], "last_change": None}}
+
+
 def content(flag: dict[str, Any]) -> dict[str, Any]:
-    """A flag's content: everything but its version."""
-    return {name: value for name, value in flag.items() if name != "version"}
+    """A flag's content: everything but its version (and the kill-switch state an admin read adds)."""
+    return {name: value for name, value in flag.items() if name not in ("version", "kill_switch")}
 
 
 # --- requests as API Gateway delivers them ------------------------------------------------------------------
@@ -239,9 +243,9 @@ def test_creating_a_flag_answers_201_with_version_1_its_etag_and_location(api: A
     assert response["headers"]["ETag"] == '"v1"'
     assert response["headers"]["Location"] == "/v1/admin/feature-flags/new-checkout"
 
-    # And reading it gives the same flag and ETag
+    # And reading it gives the same flag (and that nothing holds it off) and ETag
     read = api.get("new-checkout")
-    assert ok(read) == created
+    assert ok(read) == created | NOT_KILLED
     assert read["headers"]["ETag"] == '"v1"'
 
     # And the creation is audited, by that admin, about that flag
@@ -410,7 +414,7 @@ def test_a_change_with_if_match_makes_the_next_version(api: Api) -> None:
     assert (changed["version"], changed["enabled"]) == (2, False)
     assert response["headers"]["ETag"] == '"v2"'
     read = api.get("new-checkout")
-    assert ok(read) == changed
+    assert ok(read) == changed | NOT_KILLED
     assert read["headers"]["ETag"] == '"v2"'
     assert flag_actions(api)[-1] == ("flag.updated", "flag:new-checkout", ACTOR)
     assert api.audit()[0].details["version"] == "2"
@@ -494,7 +498,7 @@ def test_archiving_makes_a_version_with_archived_true(api: Api) -> None:
     assert response["headers"]["ETag"] == '"v2"'
     before = ok(api.history("new-checkout"))["items"][-1]["flag"]
     assert content(archived) == {**content(before), "archived": True}
-    assert ok(api.get("new-checkout")) == archived
+    assert ok(api.get("new-checkout")) == archived | NOT_KILLED
     assert [f["key"] for f in ok(api.list_flags())["items"]] == ["new-checkout"]
     assert flag_actions(api)[-1] == ("flag.archived", "flag:new-checkout", ACTOR)
 
@@ -549,7 +553,7 @@ def test_rolling_back_to_version_1_makes_a_new_version_with_its_content(api: Api
     assert restored["version"] == 4
     assert content(restored) == content(version_1)
     assert response["headers"]["ETag"] == '"v4"'
-    assert ok(api.get("new-checkout")) == restored
+    assert ok(api.get("new-checkout")) == restored | NOT_KILLED
     history = ok(api.history("new-checkout"))["items"]
     assert [e["version"] for e in history] == [4, 3, 2, 1]
     assert {change["field"] for change in history[0]["diff"]} == {"description", "rules"}
@@ -713,6 +717,45 @@ def test_killing_a_flag_shows_in_the_kill_switch_until_it_is_revived(api: Api) -
         ("flag.kill_switch.killed", "flag:two"),
         ("flag.kill_switch.revived", "flag:one"),
     ]
+
+
+def test_a_kill_shows_in_the_flags_answer_and_its_history(api: Api) -> None:
+    # Given two flags tagged checkout and one that is not
+    ok(api.create(flag_body("one", tags=["checkout"])), 201)
+    ok(api.create(flag_body("two", tags=["checkout"])), 201)
+    ok(api.create(flag_body("other", tags=[])), 201)
+
+    # When an admin kills the tag, then the flag "one" by its key
+    ok(api.kill(tag="checkout", reason="payments down"))
+    ok(api.kill(flag="one", reason="still broken"))
+
+    # Then each flag's answer says what holds it off, and the newest change that concerned it
+    one, two, other = (ok(api.get(key)) for key in ("one", "two", "other"))
+    assert one["kill_switch"]["killed_by"] == ["flag:one", "tag:checkout"]
+    assert one["kill_switch"]["last_change"]["reason"] == "still broken"
+    assert (two["kill_switch"]["killed"], two["kill_switch"]["killed_by"]) == (True, ["tag:checkout"])
+    assert two["kill_switch"]["last_change"]["target"] == "tag:checkout"
+    assert two["kill_switch"]["last_change"]["changed_by"] == ACTOR
+    assert other | NOT_KILLED == other
+    # ...the list answers the same state for every flag
+    listed = {f["key"]: f["kill_switch"]["killed_by"] for f in ok(api.list_flags())["items"]}
+    assert listed == {"one": ["flag:one", "tag:checkout"], "other": [], "two": ["tag:checkout"]}
+    # ...and the flags' histories hold the kills beside their versions, newest first
+    assert [(c["target"], c["killed"]) for c in ok(api.history("one"))["kill_switch_changes"]] == [
+        ("flag:one", True),
+        ("tag:checkout", True),
+    ]
+    assert [c["reason"] for c in ok(api.history("two"))["kill_switch_changes"]] == ["payments down"]
+    assert ok(api.history("other"))["kill_switch_changes"] == []
+
+    # When the tag is revived
+    ok(api.kill(tag="checkout", killed=False))
+
+    # Then "two" runs again and its history shows the revival; "one" stays killed by its key
+    two = ok(api.get("two"))
+    assert (two["kill_switch"]["killed"], two["kill_switch"]["last_change"]["killed"]) == (False, False)
+    assert ok(api.get("one"))["kill_switch"]["killed_by"] == ["flag:one"]
+    assert [c["killed"] for c in ok(api.history("two"))["kill_switch_changes"]] == [False, True]
 
 
 def test_killing_a_flag_the_tenant_does_not_have_is_not_found(api: Api) -> None:

@@ -13,6 +13,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from firstmile.flags.models import Flag, FlagKey
+from firstmile.flags.shapes import KillSwitchEvent
+from firstmile.http.pagination import Page
+
+# How many kill-switch changes a history answer lists.
+MAX_KILL_SWITCH_CHANGES = 25
 
 # Fields every version differs in, which a diff would only repeat.
 _NOT_DIFFED = frozenset({"version"})
@@ -39,6 +44,15 @@ class FlagHistoryEntry(BaseModel):
     changed_by: Annotated[str, Field(min_length=1, max_length=200)]
     changed_at: datetime
     diff: list[FieldChange] = Field(default_factory=list)
+
+
+class FlagHistoryPage(Page[FlagHistoryEntry]):
+    """One page of a flag's versions, and the kill-switch changes that concerned the flag (newest first), so a
+    timeline can show both without a second call."""
+
+    kill_switch_changes: list[KillSwitchEvent] = Field(
+        default_factory=list, description=f"The newest {MAX_KILL_SWITCH_CHANGES} kills and revivals of the flag"
+    )
 
 
 def flag_diff(before: Flag | None, after: Flag) -> list[FieldChange]:

@@ -22,7 +22,7 @@ from firstmile.flags import errors as e
 from firstmile.flags import logic
 from firstmile.flags import rollout as r
 from firstmile.flags.cache import FlagSetCache
-from firstmile.flags.history import FlagHistoryEntry, flag_diff
+from firstmile.flags.history import MAX_KILL_SWITCH_CHANGES, FlagHistoryPage, flag_diff
 from firstmile.flags.models import (
     USER_ID_ATTRIBUTE,
     Condition,
@@ -38,7 +38,10 @@ from firstmile.flags.shapes import (
     EvaluationAnswer,
     EvaluationRequest,
     ExposureReport,
+    FlagKillSwitch,
+    FlagView,
     KillSwitchChange,
+    KillSwitchEvent,
     KillSwitchState,
 )
 from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
@@ -92,14 +95,23 @@ class FlagService:
 
     # --- flags ---------------------------------------------------------------------------------------------
 
-    def list_flags(self, tenant: str, *, limit: int, cursor: str | None) -> Page[Flag]:
-        return self._store.list_flags(tenant, limit=limit, cursor=cursor)
+    def list_flags(self, tenant: str, *, limit: int, cursor: str | None) -> Page[FlagView]:
+        """One page of the tenant's flags, each with whether the kill switch holds it off now."""
+        page = self._store.list_flags(tenant, limit=limit, cursor=cursor)
+        killed = self._store.kill_switch_state(tenant)
+        return Page[FlagView](items=[_view(f, killed) for f in page.items], next_cursor=page.next_cursor)
 
     def get_flag(self, tenant: str, key: str) -> Flag:
         flag = self._store.get_flag(tenant, key)
         if flag is None:
             raise p.Problem(e.RES_FLAG_NOT_FOUND, f"The tenant has no flag {key!r}.")
         return flag
+
+    def flag_view(self, tenant: str, key: str) -> FlagView:
+        """The flag, whether the kill switch holds it off now, and the newest kill or revival that concerned it."""
+        flag = self.get_flag(tenant, key)
+        changes = self._store.kill_switch_changes(tenant, key, limit=1)
+        return _view(flag, self._store.kill_switch_state(tenant), changes[0] if changes else None)
 
     def create_flag(self, tenant: str, flag: Flag, actor: str) -> Flag:
         """Store a new flag as version 1 (RES_FLAG_EXISTS when the key is taken, archived flags included)."""
@@ -131,10 +143,12 @@ class FlagService:
         self._validate(tenant, archived)
         return self._replace(tenant, archived, expected, actor, "flag.archived")
 
-    def history(self, tenant: str, key: str, *, limit: int, cursor: str | None) -> Page[FlagHistoryEntry]:
-        """The flag's versions, newest first."""
+    def history(self, tenant: str, key: str, *, limit: int, cursor: str | None) -> FlagHistoryPage:
+        """The flag's versions, newest first, and the newest kill-switch changes that concerned it."""
         self.get_flag(tenant, key)
-        return self._store.history(tenant, key, limit=limit, cursor=cursor)
+        page = self._store.history(tenant, key, limit=limit, cursor=cursor)
+        changes = self._store.kill_switch_changes(tenant, key, limit=MAX_KILL_SWITCH_CHANGES)
+        return FlagHistoryPage(items=page.items, next_cursor=page.next_cursor, kill_switch_changes=changes)
 
     def rollback(self, tenant: str, key: str, version: int, expected: int | None, actor: str) -> Flag:
         """Make the flag as it was at ``version`` again, as a new version (history keeps everything)."""
@@ -176,9 +190,13 @@ class FlagService:
         (a typo must not look like a kill)."""
         if change.flag is not None:
             self.get_flag(tenant, change.flag)
+            concerned = [change.flag]
+        else:
+            flags = self._store.load(tenant).flags.values()
+            concerned = [f.key for f in flags if change.all or change.tag in f.tags]
         action = "flag.kill_switch.killed" if change.killed else "flag.kill_switch.revived"
-        event = action_event(tenant, actor, action, change.target, reason=change.reason)
-        state = self._store.change_kill_switch(tenant, change, actor, self._clock(), event=event)
+        event = action_event(tenant, actor, action, change.target, reason=change.reason, flags=len(concerned))
+        state = self._store.change_kill_switch(tenant, change, actor, self._clock(), concerned=concerned, event=event)
         logger.warning(
             "kill switch changed", extra={"tenant": tenant, "target": change.target, "killed": change.killed}
         )
@@ -550,6 +568,15 @@ class FlagService:
             e.RES_PRECONDITION_REQUIRED,
             'Send If-Match with the flag\'s ETag (like "v3") so that a concurrent change is not overwritten.',
         )
+
+
+def _view(flag: Flag, killed: KillSwitchState, last_change: KillSwitchEvent | None = None) -> FlagView:
+    """``flag`` with the kill-switch targets in force that hold it off."""
+    by = [f"flag:{flag.key}"] if flag.key in killed.flags else []
+    by += [f"tag:{tag}" for tag in flag.tags if tag in killed.tags]
+    by += ["all"] if killed.all else []
+    state = FlagKillSwitch(killed=bool(by), killed_by=by, last_change=last_change)
+    return FlagView.model_validate({**flag.model_dump(), "kill_switch": state})
 
 
 def _without_user(flag: Flag, user: str) -> Flag | None:

@@ -15,6 +15,7 @@ from firstmile.flags.models import (
     MAX_CLIENT_ATTRIBUTES,
     AttributeName,
     EvaluationResult,
+    Flag,
     FlagKey,
     Tag,
 )
@@ -52,6 +53,40 @@ class KillSwitchChange(BaseModel):
         if self.tag is not None:
             return f"tag:{self.tag}"
         return "all"
+
+
+class KillSwitchEvent(BaseModel):
+    """One change of the kill switch: what it killed or revived, who made it, when and why, and the flags it named
+    when it was made (the flag itself, every flag then carrying the tag, or every flag of the tenant)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: str = Field(description="flag:<key>, tag:<tag> or all")
+    killed: bool = Field(description="true: a kill; false: a revival")
+    reason: str = ""
+    changed_by: str
+    changed_at: datetime
+    flags: list[FlagKey] = Field(default_factory=list, description="The flags the change concerned when it was made")
+
+
+class FlagKillSwitch(BaseModel):
+    """Whether the kill switch holds a flag off now, through which targets, and the last change that concerned it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    killed: bool = False
+    killed_by: list[str] = Field(
+        default_factory=list, description="The targets in force that kill the flag: flag:<key>, tag:<tag>, all"
+    )
+    last_change: KillSwitchEvent | None = Field(
+        default=None, description="The newest kill or revival that concerned the flag (in a single flag's answer)"
+    )
+
+
+class FlagView(Flag):
+    """A flag as the admin routes answer it: as stored, plus whether the kill switch holds it off now."""
+
+    kill_switch: FlagKillSwitch = Field(default_factory=FlagKillSwitch)
 
 
 class KillSwitchState(BaseModel):

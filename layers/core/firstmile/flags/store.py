@@ -9,6 +9,9 @@ Key formats (docs/data-model.md, rows 32-37). Everything of one tenant's flags l
   (``[{field, before, after}]``, see ``firstmile.flags.history``);
 - a segment: ``sk = SEGMENT#<key>`` (``kind = flag_segment``): ``key``, ``segment`` (its JSON form),
   ``updated_at``, ``updated_by``;
+- a change of the kill switch: ``sk = KILLSWITCH#<changed_at>#<id>`` (``kind = flag_kill_switch_change``,
+  immutable): ``target``, ``killed``, ``reason``, ``changed_by``, ``changed_at`` and ``flags``, the keys of the
+  flags it concerned when it was made; a flag's answer and its history read them;
 - the epoch: ``sk = EPOCH`` (``kind = flag_epoch``): ``version`` (the flag set's version: a counter that every
   change of a flag or segment adds one to) and the kill switch ``all``, ``flags`` and ``tags`` (lists), with
   ``kill_switch_updated_at`` / ``kill_switch_updated_by``.
@@ -33,11 +36,12 @@ by ``TransactionConflict`` wrote nothing, so it is sent again a few times after 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 
 from firstmile.audit.models import AuditEvent
@@ -46,7 +50,7 @@ from firstmile.flags.cache import FlagEpoch
 from firstmile.flags.history import FlagHistoryEntry, flag_diff
 from firstmile.flags.models import Flag, FlagSet, FlagSettings, KillSwitch, Segment
 from firstmile.flags.rollout import RolloutPlan, RolloutStatus
-from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchState
+from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEvent, KillSwitchState
 from firstmile.http.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.platform.errors import (
     DependencyUnavailableError,
@@ -64,6 +68,7 @@ if TYPE_CHECKING:
 _FLAG_PREFIX = "FLAG#"
 _HISTORY_PREFIX = "HISTORY#"
 _SEGMENT_PREFIX = "SEGMENT#"
+_KILL_SWITCH_PREFIX = "KILLSWITCH#"
 _EPOCH_SK = "EPOCH"
 _ROLLOUT_PREFIX = "ROLLOUT#"
 # The one partition that lists every active rollout plan of the deployment, for the scheduled job.
@@ -514,11 +519,19 @@ class FlagStore:
         return kill_switch
 
     def change_kill_switch(
-        self, tenant: str, change: KillSwitchChange, actor: str, at: datetime, *, event: AuditEvent
+        self,
+        tenant: str,
+        change: KillSwitchChange,
+        actor: str,
+        at: datetime,
+        *,
+        concerned: Sequence[str],
+        event: AuditEvent,
     ) -> KillSwitchState:
-        """Kill or revive one flag, one tag, or everything, and append ``event``: one TransactWriteItems whose update
-        of the epoch item adds a member to (or deletes one from) the killed set, so two admins killing two flags at
-        once both stay killed. Then the epoch is read (consistent) for the state to answer with."""
+        """Kill or revive one flag, one tag, or everything, record the change for the ``concerned`` flags' answers and
+        histories, and append ``event``: one TransactWriteItems whose update of the epoch item adds a member to (or
+        deletes one from) the killed set, so two admins killing two flags at once both stay killed. Then the epoch
+        is read (consistent) for the state to answer with."""
         names = {"#kind": "kind", "#at": "kill_switch_updated_at", "#by": "kill_switch_updated_by"}
         values: dict[str, Any] = {":kind": "flag_epoch", ":at": _iso(at), ":by": actor}
         expression = "SET #kind = :kind, #at = :at, #by = :by"
@@ -531,10 +544,43 @@ class FlagStore:
             names["#member"] = attribute
             values[":member"] = {member}
             expression += f" {'ADD' if change.killed else 'DELETE'} #member :member"
-        reasons = self._audit.transact([self._epoch_update(tenant, expression, names, values)], event)
-        if reasons is not None:  # the update has no condition: only contention refuses it
+        record = KillSwitchEvent(
+            target=change.target,
+            killed=change.killed,
+            reason=change.reason,
+            changed_by=actor,
+            changed_at=at,
+            flags=sorted(concerned),
+        )
+        # A random part keeps two changes of one microsecond apart; a resent transaction rewrites the same item.
+        logged = {
+            "pk": flags_partition(tenant),
+            "sk": f"{_KILL_SWITCH_PREFIX}{_iso(at)}#{uuid.uuid4().hex[:12]}",
+            "kind": "flag_kill_switch_change",
+            **record.model_dump(mode="json"),
+        }
+        writes = [self._epoch_update(tenant, expression, names, values), self._put(logged, if_absent=False)]
+        reasons = self._audit.transact(writes, event)
+        if reasons is not None:  # the writes have no condition: only contention refuses them
             raise DependencyUnavailableError("table", f"the flags of tenant {tenant} stayed contended")
         return self.kill_switch_state(tenant)
+
+    def kill_switch_changes(self, tenant: str, key: str, *, limit: int) -> list[KillSwitchEvent]:
+        """The newest ``limit`` kill-switch changes that concerned the flag ``key``, newest first: a Query of the
+        tenant's kill-switch log (which holds only kills and revivals), filtered on the flags each one named."""
+        in_log = Key("pk").eq(flags_partition(tenant)) & Key("sk").begins_with(_KILL_SWITCH_PREFIX)
+        query: dict[str, Any] = {
+            "KeyConditionExpression": in_log,
+            "FilterExpression": Attr("flags").contains(key),
+            "ConsistentRead": True,
+            "ScanIndexForward": False,
+        }
+        changes: list[KillSwitchEvent] = []
+        for item in query_all(self._table, query):
+            changes.append(KillSwitchEvent.model_validate(plain({k: item[k] for k in KillSwitchEvent.model_fields})))
+            if len(changes) >= limit:
+                break
+        return changes
 
     def kill_switch_state(self, tenant: str) -> KillSwitchState:
         """What is killed in the tenant, and who changed it last: one consistent GetItem of the epoch item."""
