@@ -2,7 +2,7 @@
 
 Domain code raises ``Problem`` (or a subclass); the resolver turns it into ``application/problem+json`` in one
 place. Codes are stable API: clients switch on ``code``, never on ``title`` or ``detail``.
-The taxonomy: AUTH_* 401, PERM_* 403, VAL_* 400/422, RES_* 404/409/410, RATE_* 429, BIZ_* 400/409,
+The taxonomy: AUTH_* 401, PERM_* 403, VAL_* 400/413/415/422, RES_* 404/409/410, RATE_* 429, BIZ_* 400/409,
 EXT_* 502-504, SYS_* 500/503.
 """
 
@@ -32,7 +32,7 @@ class ErrorCode:
 _PREFIX_STATUSES = {
     "AUTH": {401},
     "PERM": {403},
-    "VAL": {400, 422},
+    "VAL": {400, 413, 415, 422},
     "RES": {404, 409, 410, 428},
     "RATE": {429},
     "BIZ": {400, 409},
@@ -62,6 +62,10 @@ AUTH_TOKEN_EXPIRED = register_code("AUTH_TOKEN_EXPIRED", 401, "Access token expi
 AUTH_TOKEN_REVOKED = register_code("AUTH_TOKEN_REVOKED", 401, "Access token revoked")
 PERM_FORBIDDEN = register_code("PERM_FORBIDDEN", 403, "Not allowed")
 VAL_BAD_REQUEST = register_code("VAL_BAD_REQUEST", 400, "Malformed request")
+VAL_BODY_TOO_DEEP = register_code("VAL_BODY_TOO_DEEP", 400, "Request body nested too deeply")
+VAL_MEDIA_TYPE_UNSUPPORTED = register_code("VAL_MEDIA_TYPE_UNSUPPORTED", 415, "Unsupported media type")
+VAL_TOO_LARGE = register_code("VAL_TOO_LARGE", 413, "Content too large")
+VAL_UNSTORABLE_VALUE = register_code("VAL_UNSTORABLE_VALUE", 422, "Value cannot be stored")
 VAL_REQUEST_INVALID = register_code("VAL_REQUEST_INVALID", 422, "Request failed validation")
 VAL_CURSOR_INVALID = register_code("VAL_CURSOR_INVALID", 400, "Invalid pagination cursor")
 VAL_IF_MATCH_INVALID = register_code("VAL_IF_MATCH_INVALID", 400, "Invalid If-Match header")
@@ -159,6 +163,8 @@ _STATUS_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict with the current state",
     410: "Gone",
+    413: "Content too large",
+    415: "Unsupported media type",
     422: "Request failed validation",
     428: "Precondition required",
     429: "Too many requests",
