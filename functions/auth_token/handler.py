@@ -8,17 +8,20 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
 from firstmile.config import get_settings
+from firstmile.http import problems as p
 from firstmile.http.headers import header
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.identity.browser import presented_refresh_token, refresh_cookie
 from firstmile.identity.clients import basic_credentials
-from firstmile.identity.models import ClientCredentialsGrant, TokenRequest, TokenResponse
+from firstmile.identity.models import ClientCredentialsGrant, TokenRequest, TokenResponse, token_request_from_form
 from firstmile.identity.runtime import session_service
 from firstmile.identity.sessions import token_response
 from firstmile.observability import logger
 
 app = create_app()
+# RFC 6749 section 5.2: a client that authenticated with HTTP Basic is answered with the Basic challenge.
+BASIC_CHALLENGE = 'Basic realm="firstmile", charset="UTF-8"'
 
 
 @app.post(
@@ -32,7 +35,18 @@ def token(request: Annotated[TokenRequest, Body()]) -> Response[TokenResponse]:
     if isinstance(request, ClientCredentialsGrant):
         given = basic_credentials(header(event.headers, "authorization"))
         client_id, secret = given or (request.client_id, request.client_secret)
-        issued, browser = service.start_session(service.authenticate_client(client_id, secret), request), False
+        try:
+            client = service.authenticate_client(
+                client_id,
+                secret,
+                source_ip=event.request_context.http.source_ip,
+                correlation_id=logger.get_correlation_id() or "",
+            )
+        except p.Problem as problem:
+            if problem.error.status == 401:
+                problem.headers.setdefault("WWW-Authenticate", BASIC_CHALLENGE)
+            raise
+        issued, browser = service.start_session(client, request), False
     else:
         presented = presented_refresh_token(
             request.refresh_token, request.delivery, event.cookies, event.headers, get_settings().cors_allow_origins
@@ -44,4 +58,4 @@ def token(request: Annotated[TokenRequest, Body()]) -> Response[TokenResponse]:
     return Response(200, "application/json", body.model_dump(mode="json"), cookies=cookies)
 
 
-lambda_handler = entrypoints.http(app)
+lambda_handler = entrypoints.http(app, form=token_request_from_form)
