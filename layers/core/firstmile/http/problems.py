@@ -2,7 +2,7 @@
 
 Domain code raises ``Problem`` (or a subclass); the resolver turns it into ``application/problem+json`` in one
 place. Codes are stable API: clients switch on ``code``, never on ``title`` or ``detail``.
-The taxonomy: AUTH_* 401, PERM_* 403, VAL_* 400/413/415/422, RES_* 404/409/410, RATE_* 429, BIZ_* 400/409,
+The taxonomy: AUTH_* 401, PERM_* 403, VAL_* 400/413/414/415/422/431, RES_* 404/409/410, RATE_* 429, BIZ_* 400/409,
 EXT_* 502-504, SYS_* 500/503.
 """
 
@@ -32,7 +32,7 @@ class ErrorCode:
 _PREFIX_STATUSES = {
     "AUTH": {401},
     "PERM": {403},
-    "VAL": {400, 413, 415, 422},
+    "VAL": {400, 413, 414, 415, 422, 431},
     "RES": {404, 409, 410, 428},
     "RATE": {429},
     "BIZ": {400, 409},
@@ -164,10 +164,12 @@ _STATUS_DESCRIPTIONS = {
     409: "Conflict with the current state",
     410: "Gone",
     413: "Content too large",
+    414: "Request line too long",
     415: "Unsupported media type",
     422: "Request failed validation",
     428: "Precondition required",
     429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal error",
     502: "A dependency failed",
     503: "Unavailable",
