@@ -140,15 +140,22 @@ class Problem(Exception):  # noqa: N818 - it is a problem document, not an error
         return body
 
 
-def problem_responses(*statuses: int, ok: int = 200, ok_description: str = "OK") -> dict[int, OpenAPIResponse]:
-    """OpenAPI ``responses`` of a route: its success answer and every problem it can return.
+def problem_responses(
+    *statuses: int, ok: int = 200, ok_description: str = "OK", ok_headers: tuple[str, ...] = ()
+) -> dict[int, OpenAPIResponse]:
+    """OpenAPI ``responses`` of a route: its success answer (with ``ok_headers``, e.g. ``ETag``, ``Location``) and
+    every problem it can return.
 
-    The success entry takes its schema from the route's return type. 422 (invalid request) and 500 (unexpected
-    error) are declared for every route, since the resolver can answer them anywhere; they replace the
-    ``application/json`` 422 that Powertools would otherwise document but Firstmile never sends.
+    The success entry takes its schema from the route's return type. 422 (invalid request), 500 (unexpected error)
+    and 503 (a dependency unavailable) are declared for every route, since the resolver can answer them anywhere;
+    422 replaces the ``application/json`` 422 that Powertools would otherwise document but Firstmile never sends.
     """
+    from firstmile.http.documentation import response_headers
+
     documented: dict[int, OpenAPIResponse] = {ok: {"description": ok_description}}
-    for status in sorted({*statuses, 422, 500}):
+    if ok_headers:
+        documented[ok]["headers"] = response_headers(*ok_headers)  # type: ignore[typeddict-item]
+    for status in sorted({*statuses, 422, 500, 503}):
         documented[status] = {
             "description": _describe(status),
             "content": {PROBLEM_CONTENT_TYPE: {"model": ProblemDetails}},

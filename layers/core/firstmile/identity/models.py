@@ -254,6 +254,23 @@ class RefreshTokenGrant(BaseModel):
 
 TokenRequest = Annotated[ClientCredentialsGrant | RefreshTokenGrant, Field(discriminator="grant_type")]
 
+# The form a client may send instead of JSON (RFC 6749): the same fields as text, roles as a space-separated scope.
+TOKEN_FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["grant_type"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["client_credentials", "refresh_token"]},
+        "client_id": {"type": "string", "maxLength": 64},
+        "client_secret": {"type": "string", "maxLength": 128},
+        "user_id": {"type": "string", "pattern": USER_ID_PATTERN},
+        "scope": {"type": "string", "description": "The roles, space separated (also accepted as roles)"},
+        "refresh_token": {"type": "string", "maxLength": 128},
+        "delivery": {"type": "string", "enum": ["body", "cookie"]},
+    },
+    "patternProperties": {r"^attributes\[[a-z][a-z0-9_]{0,31}\]$": {"type": "string", "maxLength": 64}},
+    "additionalProperties": False,
+}
+
 _FORM_ATTRIBUTE = re.compile(r"^attributes\[([^\]]*)\]$")
 
 
