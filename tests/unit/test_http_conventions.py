@@ -183,7 +183,7 @@ def test_a_code_must_fit_its_family() -> None:
 def test_problem_responses_document_the_problem_schema() -> None:
     responses = p.problem_responses(404, 409, ok=201)
 
-    assert set(responses) == {201, 404, 409, 422, 500}
+    assert set(responses) == {201, 404, 409, 422, 500, 503}
     assert "content" not in responses[201]
     assert responses[404]["content"]["application/problem+json"]["model"] is p.ProblemDetails
     assert responses[404]["description"] == "Problem: Not found"
