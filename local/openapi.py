@@ -165,6 +165,9 @@ def _declare_platform_answers(operation: dict[str, Any], route: Route) -> None:
     for status in statuses:
         responses.setdefault(str(status), _problem_response(status))
     for status, response in responses.items():
+        if status in ("204", "304"):
+            # Powertools documents the return type's JSON even for an answer that has no body.
+            response.pop("content", None)
         headers = response.setdefault("headers", {})
         extra = ["X-Correlation-Id"]
         if status == "401":

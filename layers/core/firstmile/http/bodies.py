@@ -4,8 +4,8 @@ Every HTTP function's entry point runs ``admit_body`` before its resolver sees t
 its own for this (docs/decisions/0007-request-bodies-at-the-edge.md). A body is refused when:
 - its media type is not JSON (or, for a route that reads forms, ``application/x-www-form-urlencoded``): 415;
 - it is larger than ``MAX_BODY_BYTES``: 413;
-- it is not UTF-8, not JSON, repeats a member name, holds a lone surrogate, or nests deeper than the 32 levels
-  DynamoDB stores: 400;
+- it is not UTF-8, not JSON, repeats a member name, holds a lone surrogate, or nests more than 31 arrays and objects
+  inside each other (what fits in the 32 levels DynamoDB stores, a value at the bottom): 400;
 - it holds a number DynamoDB cannot store exactly (NaN, infinities, more than 38 significant digits, a magnitude
   outside 1E-130..9.99E+125) or an empty member name (DynamoDB refuses an empty map key): 422.
 A form body is turned into the JSON the route's model reads, so validation and the OpenAPI document stay JSON.
@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from firstmile.http import problems as p
 from firstmile.http.headers import header
-from firstmile.platform.item_rules import MAX_NESTING, MAX_NUMBER_DIGITS, number_problem
+from firstmile.platform.item_rules import MAX_CONTAINER_DEPTH, MAX_NESTING, MAX_NUMBER_DIGITS, number_problem
 
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -80,7 +80,7 @@ def read_json(text: str) -> Any:
     depth = nesting_depth(text)
     if depth is None:
         raise p.Problem(p.VAL_BAD_REQUEST, "The request body is not valid JSON.")
-    if depth > MAX_NESTING:
+    if depth > MAX_CONTAINER_DEPTH:
         raise p.Problem(
             p.VAL_BODY_TOO_DEEP, f"The body nests deeper than {MAX_NESTING} levels, the most DynamoDB stores."
         )
@@ -101,7 +101,7 @@ def read_json(text: str) -> Any:
     return value
 
 
-def nesting_depth(text: str, *, limit: int = MAX_NESTING) -> int | None:
+def nesting_depth(text: str, *, limit: int = MAX_CONTAINER_DEPTH) -> int | None:
     """How deep arrays and objects nest in JSON ``text`` (strings ignored), counted without recursion, up to
     ``limit + 1`` (anything deeper is reported as ``limit + 1``); ``None`` when the brackets do not pair up."""
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))

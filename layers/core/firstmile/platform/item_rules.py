@@ -7,7 +7,8 @@ an ``ItemRefusedError`` naming the limit, which the HTTP layer answers as 413 (s
 
 The rules, as the service documents and enforces them:
 - an item is at most 400 KB (attribute names and values, UTF-8; numbers about one byte per two digits);
-- maps and lists nest at most 32 levels;
+- maps and lists nest at most 32 levels, the attribute itself being level 1 and a scalar at the bottom counting
+  too: at most 31 maps or lists inside each other (measured against DynamoDB: 31 map-wraps are stored, 32 refused);
 - numbers have at most 38 significant digits and a magnitude of 1E-130 to 9.99...E+125 (or are zero);
 - an attribute name, a map key included at any depth, is never empty; a set is never empty;
 - key attributes (of the table and of its indexes) are non-empty; a partition key is at most 2048 bytes, a sort key
@@ -25,6 +26,8 @@ from firstmile.platform.table import MAIN_TABLE, TableDefinition
 
 MAX_ITEM_BYTES = 400 * 1024
 MAX_NESTING = 32
+# Maps and lists inside each other, the outermost counted, that fit in MAX_NESTING levels with a value at the bottom.
+MAX_CONTAINER_DEPTH = MAX_NESTING - 1
 MAX_NUMBER_DIGITS = 38
 # Adjusted exponents (the power of ten of the first significant digit) DynamoDB stores.
 MIN_NUMBER_EXPONENT = -130
@@ -170,7 +173,7 @@ def _value_size(value: Mapping[str, Any], what: str, depth: int) -> int:
             raise ItemRefusedError("empty_set", f"{_first(what)} would hold an empty set; DynamoDB refuses empty sets.")
         return sum(_value_size({kind[0]: item}, what, depth) for item in items)
     if kind in ("M", "L"):
-        if depth + 1 > MAX_NESTING:
+        if depth + 1 > MAX_CONTAINER_DEPTH:
             raise ItemRefusedError(
                 "nesting", f"{_first(what)} would nest deeper than the {MAX_NESTING} levels DynamoDB stores."
             )
