@@ -21,6 +21,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from firstmile.entrypoints import BEARER_CHALLENGE
 from firstmile.http import headers as h
 from firstmile.http import problems as p
 from functions.catalog import Authorizer, Function, Route, http_functions
@@ -255,6 +256,8 @@ class GatewayApp:
         document = p.Problem(error, detail).document(request_id)
         headers = [("Content-Type", p.PROBLEM_CONTENT_TYPE), *self._standard_headers(request)]
         headers.append(("apigw-requestid", request_id))
+        if error.status == 401:
+            headers.append(("WWW-Authenticate", BEARER_CHALLENGE))
         return Response(error.status, headers, json.dumps(document).encode())
 
 

@@ -216,9 +216,10 @@ def test_non_public_route_without_an_authorizer_is_refused(stack: LocalStack) ->
     # When a non-public route is called, even with a token
     reply = http_call(stack.api_url, "GET", "/fixture/private", headers={"Authorization": "Bearer good"})
 
-    # Then nothing is reachable without a verified identity
+    # Then nothing is reachable without a verified identity, and the answer names the scheme it wants
     assert reply.status == 401
     assert reply.json()["code"] == "AUTH_UNAUTHENTICATED"
+    assert reply.header("www-authenticate") == 'Bearer realm="firstmile"'
 
 
 def test_authorizer_runs_for_every_protected_request_and_its_context_reaches_the_function(
