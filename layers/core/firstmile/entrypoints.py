@@ -18,7 +18,6 @@ from firstmile.config import Settings, get_settings
 from firstmile.http import headers as h
 from firstmile.http import problems as p
 from firstmile.http.auth import AuthContext, auth_from_event
-from firstmile.http.bodies import FormReader, admit_body
 from firstmile.observability import logger, metrics, tracer
 
 # The HTTP resolver and the batch utilities are imported only where a function of that kind needs them: a
@@ -26,6 +25,8 @@ from firstmile.observability import logger, metrics, tracer
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.utilities.batch import EventType
+
+    from firstmile.http.bodies import FormReader
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -99,6 +100,8 @@ def _refuse(settings: Settings | None, auth: AuthContext | None, event: dict[str
 
 def _admit(event: dict[str, Any], form: FormReader | None) -> dict[str, Any] | None:
     """``None`` when the request's body may go on to the resolver, else the problem answer refusing it."""
+    from firstmile.http.bodies import admit_body  # HTTP functions only: jobs and consumers never load it
+
     try:
         admit_body(event, form=form)
     except p.Problem as problem:
