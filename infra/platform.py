@@ -22,6 +22,7 @@ from constructs import Construct
 # local stack uses the same logical name (local/resources.py); a test keeps the two equal.
 from firstmile.platform.resources import (
     BUCKETS,
+    CURSOR_KEY_SECRET,
     EXPORTS_BUCKET,
     SCHEDULER_DLQ,
     SIGNING_KEYS_SECRET,
@@ -45,6 +46,11 @@ def authorizer_function(catalog: tuple[Function, ...]) -> Function | None:
 def signing_keys_secret_name(settings: DeploymentSettings) -> str:
     """The Secrets Manager secret holding the stage's signing keys (``FIRSTMILE_SIGNING_KEYS_SECRET``)."""
     return deployed_name(settings.stage, SIGNING_KEYS_SECRET)
+
+
+def cursor_key_secret_name(settings: DeploymentSettings) -> str:
+    """The Secrets Manager secret whose value signs pagination cursors (``FIRSTMILE_CURSOR_KEY``)."""
+    return deployed_name(settings.stage, CURSOR_KEY_SECRET)
 
 
 def export_name(settings: DeploymentSettings, key: str) -> str:

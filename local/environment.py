@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +35,8 @@ class LocalEnvironment:
     cors_allow_origins: tuple[str, ...]
     # The table engine's own endpoint; without it the table is reached through ``aws_endpoint`` (one hop more).
     dynamodb_endpoint: str | None = None
+    # Signs pagination cursors: one per local stack, so a restarted stack refuses the cursors of the last one.
+    cursor_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     def for_function(self, function: Function) -> dict[str, str]:
         """The environment variables of ``function``."""
@@ -88,6 +91,8 @@ class LocalEnvironment:
             env[f"FIRSTMILE_{bucket.definition.settings_field.upper()}"] = bucket.name
         if self.deployment.signing_keys_secret is not None:
             env["FIRSTMILE_SIGNING_KEYS_SECRET"] = self.deployment.signing_keys_secret
+        if isinstance(function.trigger, Route):
+            env["FIRSTMILE_CURSOR_KEY"] = self.cursor_key
         if isinstance(function.trigger, Route) and function.trigger.rate_class is not None:
             env["FIRSTMILE_ROUTE_RATE_CLASS"] = function.trigger.rate_class
         return env

@@ -17,9 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from firstmile.entrypoints import BEARER_CHALLENGE
 from firstmile.http import headers as h
 from firstmile.http import problems as p
 from functions.catalog import Authorizer, Function, Route, http_functions
@@ -31,7 +33,14 @@ log = logging.getLogger(__name__)
 
 # API Gateway answers 504 when the integration does not answer in time; Lambda's timeout is the local cause.
 EXT_FUNCTION_TIMEOUT = p.register_code("EXT_FUNCTION_TIMEOUT", 504, "The function did not answer in time")
+# What the HTTP server itself refuses before there is a request to route (the stdlib would answer in HTML).
+VAL_URI_TOO_LONG = p.register_code("VAL_URI_TOO_LONG", 414, "Request line too long")
+VAL_HEADERS_TOO_LARGE = p.register_code("VAL_HEADERS_TOO_LARGE", 431, "Request header fields too large")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_PROTOCOL_ERRORS: dict[int, tuple[p.ErrorCode, str]] = {
+    HTTPStatus.REQUEST_URI_TOO_LONG: (VAL_URI_TOO_LONG, "The request line is too long."),
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: (VAL_HEADERS_TOO_LARGE, "The request's headers are too large."),
+}
 DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
@@ -117,9 +126,7 @@ class GatewayApp:
             ), "gateway"
         function, route, params = matched
         if len(request.body) > MAX_BODY_BYTES:
-            return self._problem(
-                request, request_id, p.VAL_BAD_REQUEST, "The request body is larger than 10 MB."
-            ), "gateway"
+            return self.too_large(request), "gateway"
         event = http_event(
             method=request.method,
             raw_path=request.path,
@@ -144,6 +151,22 @@ class GatewayApp:
     def malformed(self, request: Request) -> Response:
         """The answer to a request whose body could not be read (bad Content-Length or chunking)."""
         return self._problem(request, api_request_id(), p.VAL_BAD_REQUEST, "The request body is malformed.")
+
+    def too_large(self, request: Request) -> Response:
+        """The answer to a body over API Gateway's payload limit (413, as API Gateway answers)."""
+        return self._problem(request, api_request_id(), p.VAL_TOO_LARGE, "The request body is larger than 10 MB.")
+
+    def protocol_error(self, request: Request, status: int) -> Response:
+        """The answer to what the HTTP server refused before routing: a garbage or HTTP/0.9 request line, a line or
+        headers too long, an unsupported HTTP version. Always a problem document with the standard headers."""
+        error, detail = _PROTOCOL_ERRORS.get(status, (p.VAL_BAD_REQUEST, "The request is not valid HTTP/1.1."))
+        return self._problem(request, api_request_id(), error, detail)
+
+    def failed(self, request: Request) -> Response:
+        """The answer when the gateway itself failed (a bug): a 500 problem, never a stack trace."""
+        return self._problem(
+            request, api_request_id(), p.SYS_INTERNAL, "The gateway failed; quote the instance id when reporting it."
+        )
 
     def _authorize(self, request: Request, request_id: str, event: dict[str, Any]) -> Response | None:
         """Run the authorizer; ``None`` when the request may proceed (its context is then in the event).
@@ -233,6 +256,8 @@ class GatewayApp:
         document = p.Problem(error, detail).document(request_id)
         headers = [("Content-Type", p.PROBLEM_CONTENT_TYPE), *self._standard_headers(request)]
         headers.append(("apigw-requestid", request_id))
+        if error.status == 401:
+            headers.append(("WWW-Authenticate", BEARER_CHALLENGE))
         return Response(error.status, headers, json.dumps(document).encode())
 
 
@@ -260,6 +285,10 @@ def _http_response(payload: Any) -> Response:
     return Response(status, headers, body)
 
 
+class _BodyTooLarge(ValueError):
+    """The body is over API Gateway's payload limit; it is not read."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Firstmile-local"
@@ -273,8 +302,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         started = time.monotonic()
         path, _, query = self.path.partition("?")
+        too_large = False
         try:
             body: bytes | None = self._read_body()
+        except _BodyTooLarge:
+            body, too_large = None, True
         except ValueError:
             body = None
         request = Request(
@@ -288,17 +320,23 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if body is None:
                 self.close_connection = True  # the rest of the stream cannot be trusted
-                response, served_by = self.server.app.malformed(request), "gateway"
+                answer = self.server.app.too_large(request) if too_large else self.server.app.malformed(request)
+                response, served_by = answer, "gateway"
             else:
                 response, served_by = self.server.app.handle(request)
         except Exception:  # the gateway must answer even when it has a bug
             log.exception("the gateway failed on %s %s", self.command, path)
-            response, served_by = Response(500, [("Content-Type", "text/plain")], b"gateway error"), "gateway"
+            response, served_by = self.server.app.failed(request), "gateway"
+        self._answer(response, served_by, path, started)
+
+    def _answer(self, response: Response, served_by: str, path: str, started: float) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD" and response.status not in (204, 304):
             self.wfile.write(response.body)
@@ -311,22 +349,67 @@ class _Handler(BaseHTTPRequestHandler):
             (time.monotonic() - started) * 1000,
         )
 
+    def parse_request(self) -> bool:
+        # An HTTP/0.9 request line ("GET /path") would be answered with a bare body, no status and no headers: it is
+        # refused before its (absent) headers are waited for.
+        raw: bytes = getattr(self, "raw_requestline", b"")
+        if len(str(raw, "iso-8859-1").split()) == 2:
+            self.command = None  # type: ignore[assignment]
+            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 is not supported")
+            return False
+        return super().parse_request()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the stdlib answers in HTML, answered as a problem document with the standard headers."""
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command and self.request_version != "HTTP/0.9":
+            # A method the server has no handler for: like any other method, it is routed, and no route matches.
+            self._serve()
+            return
+        started = time.monotonic()
+        # Always a status line and headers, whatever version the request line claimed (or failed to claim).
+        self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        request = Request(
+            method=self.command or "-",
+            path="-",
+            query="",
+            headers=[],  # the headers were not read, or not read whole
+            body=b"",
+            source_ip=self.client_address[0],
+        )
+        try:
+            response = self.server.app.protocol_error(request, code)
+        except Exception:
+            log.exception("the gateway failed to answer a refused request")
+            response = Response(int(code), [("Content-Type", p.PROBLEM_CONTENT_TYPE)], b"{}")
+        self._answer(response, "gateway", "-", started)
+
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            received = 0
+            while size := int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16):
+                received += size
+                if received > MAX_BODY_BYTES:
+                    raise _BodyTooLarge
                 chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                self.rfile.readline(64)
+            while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                 pass  # trailers
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            raise _BodyTooLarge  # not read: the connection is closed after the answer
         return self.rfile.read(length) if length > 0 else b""
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 
     def version_string(self) -> str:
         return self.server_version
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # _answer logs every answer once (the request line may not even have been read).
+        return
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         # Every request is logged once by _serve; the stdlib's own line would repeat it.

@@ -18,6 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import firstmile
+from firstmile.http.bodies import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE
+from firstmile.http.documentation import (
+    FORM_SCHEMA_EXTENSION,
+    RATE_LIMIT_HEADERS,
+    REQUEST_HEADERS,
+    REQUEST_HEADERS_EXTENSION,
+    RESPONSE_HEADERS,
+)
 from firstmile.http.problems import PROBLEM_CONTENT_TYPE, ProblemDetails, problem_responses
 from functions.catalog import CATALOG, Function, Route, http_functions
 
@@ -28,6 +36,7 @@ DESCRIPTION = (
 )
 BEARER_SCHEME = "bearerAuth"
 _SCHEMA_PREFIX = "#/components/schemas/"
+_HEADER_PREFIX = "#/components/headers/"
 # Powertools documents validation failures with its own model; Firstmile's resolver answers them as problems.
 _POWERTOOLS_VALIDATION_SCHEMA = _SCHEMA_PREFIX + "HTTPValidationError"
 
@@ -84,6 +93,7 @@ def build_document(catalog: Iterable[Function] = CATALOG) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
+            "headers": dict(sorted(RESPONSE_HEADERS.items())),
             "securitySchemes": {
                 BEARER_SCHEME: {
                     "type": "http",
@@ -122,7 +132,60 @@ def _annotate(operation: dict[str, Any], function: Function, route: Route) -> No
         # The authorizer refuses a missing or invalid token; the function refuses a token without the role.
         for status in (401, 403):
             responses.setdefault(str(status), _problem_response(status))
+    _declare_request(operation)
+    _declare_platform_answers(operation, route)
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _declare_request(operation: dict[str, Any]) -> None:
+    """The request headers the route declared (and the correlation id every route reads); a form body beside JSON."""
+    declared = operation.pop(REQUEST_HEADERS_EXTENSION, [])
+    parameters = operation.setdefault("parameters", [])
+    for name in [*declared, "X-Correlation-Id"]:
+        parameters.append({"name": name, "in": "header", "required": False, **REQUEST_HEADERS[name]})
+    form = operation.pop(FORM_SCHEMA_EXTENSION, None)
+    if form is not None:
+        operation["requestBody"]["content"][FORM_MEDIA_TYPE] = {"schema": form}
+
+
+def _declare_platform_answers(operation: dict[str, Any], route: Route) -> None:
+    """What the entry point and the resolver answer on any route, by what the route reads (firstmile.entrypoints)."""
+    responses = operation["responses"]
+    statuses: set[int] = set()
+    if "requestBody" in operation:
+        statuses |= {400, 413, 415}  # the body is admitted at the entry point (firstmile.http.bodies)
+    if any(p.get("in") == "query" and p.get("name") == "cursor" for p in operation.get("parameters", [])):
+        statuses.add(400)  # VAL_CURSOR_INVALID
+    if any(
+        p.get("in") == "header" and p.get("name") in ("If-Match", "Idempotency-Key") for p in operation["parameters"]
+    ):
+        statuses.add(400)  # VAL_IF_MATCH_INVALID, VAL_IDEMPOTENCY_KEY_INVALID
+    if route.rate_class is not None:
+        statuses.add(429)
+    for status in statuses:
+        responses.setdefault(str(status), _problem_response(status))
+    for status, response in responses.items():
+        if status in ("204", "304"):
+            # Powertools documents the return type's JSON even for an answer that has no body.
+            response.pop("content", None)
+        headers = response.setdefault("headers", {})
+        extra = ["X-Correlation-Id"]
+        if status == "401":
+            extra.append("WWW-Authenticate")
+        elif status == "415":
+            extra.append("Accept-Post")
+        elif status in ("409", "503"):
+            extra.append("Retry-After")
+        elif status == "429":
+            extra += ["Retry-After", *RATE_LIMIT_HEADERS]
+        elif status.startswith("2") and route.rate_class is not None:
+            extra += list(RATE_LIMIT_HEADERS)
+        for name in extra:
+            headers.setdefault(name, {})
+        # Every response header is described once, under components/headers.
+        response["headers"] = {name: {"$ref": _HEADER_PREFIX + name} for name in sorted(headers)}
+    if "requestBody" in operation and JSON_MEDIA_TYPE not in operation["requestBody"].get("content", {}):
+        raise OpenAPIError(f"{route.key}: a request body must be readable as JSON")
 
 
 def _problem_response(status: int) -> dict[str, Any]:

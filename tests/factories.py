@@ -57,6 +57,10 @@ def http_event(
 ) -> dict[str, Any]:
     """A payload v2 event as API Gateway's HTTP API sends it (headers lower-cased)."""
     raw_body = body if isinstance(body, str) or body is None else json.dumps(body)
+    sent = {k.lower(): v for k, v in (headers or {}).items()}
+    if raw_body is not None:
+        # As a client sends it: a body comes with its media type.
+        sent.setdefault("content-type", "application/json")
     request_context: dict[str, Any] = {
         "accountId": "000000000000",
         "apiId": "local",
@@ -75,7 +79,7 @@ def http_event(
         "routeKey": route_key or f"{method} {path}",
         "rawPath": path,
         "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
-        "headers": {k.lower(): v for k, v in (headers or {}).items()},
+        "headers": sent,
         "queryStringParameters": query,
         "requestContext": request_context,
         "body": raw_body,

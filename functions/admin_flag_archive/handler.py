@@ -10,6 +10,7 @@ from firstmile import entrypoints
 from firstmile.flags.models import FLAG_KEY_PATTERN, Flag
 from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
+from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.http.versioning import expected_version, versioned_response
@@ -21,7 +22,10 @@ app = create_app()
     "/v1/admin/feature-flags/<key>",
     summary="Archive a feature flag",
     tags=["flags admin"],
-    responses=problem_responses(400, 401, 403, 404, 409, 422, 428, ok_description="The archived version"),
+    responses=problem_responses(
+        400, 401, 403, 404, 409, 422, 428, ok_description="The archived version", ok_headers=("ETag",)
+    ),
+    openapi_extensions=request_headers("If-Match"),
 )
 def archive_flag(key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)]) -> Response[Flag]:
     caller = require_caller(app.current_event.raw_event)

@@ -9,6 +9,7 @@ from firstmile import entrypoints
 from firstmile.flags.models import Flag
 from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
+from firstmile.http.documentation import request_headers
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -23,7 +24,17 @@ app = create_app()
     description="The body's version is ignored: a new flag is version 1. Its rules and prerequisites are checked "
     "against the tenant's other flags and segments (422 on a cycle or a missing reference).",
     tags=["flags admin"],
-    responses=problem_responses(400, 401, 403, 409, 422, ok=201, ok_description="Created: the flag and its ETag"),
+    responses=problem_responses(
+        400,
+        401,
+        403,
+        409,
+        422,
+        ok=201,
+        ok_description="Created: the flag and its ETag",
+        ok_headers=("ETag", "Location", "Idempotent-Replayed"),
+    ),
+    openapi_extensions=request_headers("Idempotency-Key"),
 )
 def create_flag(flag: Annotated[Flag, Body()]) -> Response[Flag]:
     caller = require_caller(app.current_event.raw_event)

@@ -22,7 +22,9 @@ app = create_app()
     "/v1/admin/feature-flags/<key>",
     summary="Read a feature flag",
     tags=["flags admin"],
-    responses=problem_responses(401, 403, 404, ok_description="The flag; ETag carries its version"),
+    responses=problem_responses(
+        401, 403, 404, ok_description="The flag; ETag carries its version", ok_headers=("ETag",)
+    ),
 )
 def get_flag(key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)]) -> Response[FlagView]:
     caller = require_caller(app.current_event.raw_event)

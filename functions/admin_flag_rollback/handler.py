@@ -10,6 +10,7 @@ from firstmile.flags.models import FLAG_KEY_PATTERN, Flag
 from firstmile.flags.runtime import flag_service
 from firstmile.flags.shapes import RollbackRequest
 from firstmile.http.auth import require_caller
+from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.http.versioning import expected_version, versioned_response
@@ -22,7 +23,10 @@ app = create_app()
     summary="Roll a feature flag back to an earlier version",
     description="If-Match names the current version; the restored content becomes the next version.",
     tags=["flags admin"],
-    responses=problem_responses(400, 401, 403, 404, 409, 422, 428, ok_description="The new version"),
+    responses=problem_responses(
+        400, 401, 403, 404, 409, 422, 428, ok_description="The new version", ok_headers=("ETag",)
+    ),
+    openapi_extensions=request_headers("If-Match"),
 )
 def rollback_flag(
     key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)], request: Annotated[RollbackRequest, Body()]

@@ -17,7 +17,9 @@ app = create_app()
     "/v1/admin/flag-settings",
     summary="Flag settings",
     tags=["flags admin"],
-    responses=problem_responses(401, 403, ok_description="The settings; ETag carries their version"),
+    responses=problem_responses(
+        401, 403, ok_description="The settings; ETag carries their version", ok_headers=("ETag",)
+    ),
 )
 def get_settings() -> Response[FlagSettings]:
     caller = require_caller(app.current_event.raw_event)

@@ -9,6 +9,7 @@ from firstmile import entrypoints
 from firstmile.flags.models import FlagSettings
 from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
+from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.http.versioning import expected_version, versioned_response
@@ -21,7 +22,10 @@ app = create_app()
     summary="Change flag settings",
     description="With If-Match, only on that version (409 otherwise). In force within 5 seconds.",
     tags=["flags admin"],
-    responses=problem_responses(400, 401, 403, 409, ok_description="The new settings and their ETag"),
+    responses=problem_responses(
+        400, 401, 403, 409, ok_description="The new settings and their ETag", ok_headers=("ETag",)
+    ),
+    openapi_extensions=request_headers("If-Match"),
 )
 def put_settings(settings: Annotated[FlagSettings, Body()]) -> Response[FlagSettings]:
     caller = require_caller(app.current_event.raw_event)

@@ -10,6 +10,7 @@ from firstmile import entrypoints
 from firstmile.flags.models import FLAG_KEY_PATTERN, Flag
 from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
+from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.http.versioning import expected_version, versioned_response
@@ -23,7 +24,10 @@ app = create_app()
     description="A new version with its diff in the history and an audit entry. 409 with the current flag when "
     "another change came first; 428 without If-Match or a body version.",
     tags=["flags admin"],
-    responses=problem_responses(400, 401, 403, 404, 409, 422, 428, ok_description="The new version and its ETag"),
+    responses=problem_responses(
+        400, 401, 403, 404, 409, 422, 428, ok_description="The new version and its ETag", ok_headers=("ETag",)
+    ),
+    openapi_extensions=request_headers("If-Match"),
 )
 def update_flag(key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)], flag: Annotated[Flag, Body()]) -> Response[Flag]:
     caller = require_caller(app.current_event.raw_event)

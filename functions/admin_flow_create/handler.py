@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
 from firstmile.http.auth import require_caller
+from firstmile.http.documentation import request_headers
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -22,8 +23,15 @@ app = create_app()
     summary="Create an onboarding flow",
     tags=["onboarding admin"],
     responses=problem_responses(
-        400, 401, 403, 409, ok=201, ok_description="Created: the draft, its ETag and its Location"
+        400,
+        401,
+        403,
+        409,
+        ok=201,
+        ok_description="Created: the draft, its ETag and its Location",
+        ok_headers=("ETag", "Location", "Idempotent-Replayed"),
     ),
+    openapi_extensions=request_headers("Idempotency-Key"),
 )
 def create_flow(request: Annotated[FlowCreate, Body()]) -> Response[FlowDraft]:
     caller = require_caller(app.current_event.raw_event)

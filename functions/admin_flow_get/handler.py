@@ -20,7 +20,9 @@ app = create_app()
     "/v1/admin/onboarding/flows/<flow_id>",
     summary="Read an onboarding flow's draft",
     tags=["onboarding admin"],
-    responses=problem_responses(401, 403, 404, ok_description="The draft; ETag carries its edit version"),
+    responses=problem_responses(
+        401, 403, 404, ok_description="The draft; ETag carries its edit version", ok_headers=("ETag",)
+    ),
 )
 def get_flow(flow_id: Annotated[str, Path(pattern=FLOW_ID_PATTERN)]) -> Response[FlowDraft]:
     caller = require_caller(app.current_event.raw_event)

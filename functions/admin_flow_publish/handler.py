@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
 from firstmile.http.auth import require_caller
+from firstmile.http.documentation import request_headers
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -25,8 +26,16 @@ app = create_app()
     summary="Publish an onboarding flow",
     tags=["onboarding admin"],
     responses=problem_responses(
-        400, 401, 403, 404, 409, ok=201, ok_description="Published: the new version and its Location"
+        400,
+        401,
+        403,
+        404,
+        409,
+        ok=201,
+        ok_description="Published: the new version and its Location",
+        ok_headers=("Location", "Idempotent-Replayed"),
     ),
+    openapi_extensions=request_headers("If-Match", "Idempotency-Key"),
 )
 def publish_flow(flow_id: Annotated[str, Path(pattern=FLOW_ID_PATTERN)]) -> Response[FlowVersion]:
     caller = require_caller(app.current_event.raw_event)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
 from firstmile.http.auth import require_caller
+from firstmile.http.documentation import request_headers, response_headers
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -24,10 +25,12 @@ _RESPONSES = problem_responses(400, 401, 403, 404, 409) | {
     200: {
         "description": "Dry run: what the migration would do; nothing was written",
         "content": {"application/json": {"model": MigrationPlanPreview}},
+        "headers": response_headers("Idempotent-Replayed"),
     },
     202: {
         "description": "Accepted: the migration runs in the background; follow it at Location",
         "content": {"application/json": {"model": MigrationAccepted}},
+        "headers": response_headers("Location", "Idempotent-Replayed"),
     },
 }
 
@@ -37,6 +40,7 @@ _RESPONSES = problem_responses(400, 401, 403, 404, 409) | {
     summary="Migrate users between flow versions",
     tags=["onboarding admin"],
     responses=_RESPONSES,
+    openapi_extensions=request_headers("Idempotency-Key"),
 )
 def migrate_version(
     request: Annotated[MigrationRequest, Body()],

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from firstmile import entrypoints
 from firstmile.http.auth import require_caller
+from firstmile.http.documentation import request_headers
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -28,7 +29,16 @@ app = create_app()
     "RES_ONBOARDING_NOT_FOUND for a user who never enrolled (their first status call enrols them); 409 "
     "BIZ_NO_DEFAULT_FLOW / BIZ_FLOW_NOT_PUBLISHED, or the same request still in progress.",
     tags=["onboarding admin"],
-    responses=problem_responses(400, 401, 403, 404, 409, ok_description="The user's new status and its ETag"),
+    responses=problem_responses(
+        400,
+        401,
+        403,
+        404,
+        409,
+        ok_description="The user's new status and its ETag",
+        ok_headers=("ETag", "Idempotent-Replayed"),
+    ),
+    openapi_extensions=request_headers("Idempotency-Key"),
 )
 def restart_user(
     user_id: Annotated[str, Path(pattern=USER_ID_PATTERN)],

@@ -3,6 +3,7 @@
 from aws_lambda_powertools.event_handler import Response
 
 from firstmile import entrypoints
+from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.http import PROGRESS_CHANGE_PROBLEMS, change_progress
@@ -16,7 +17,8 @@ app = create_app()
     summary="Record the sample workflow milestone",
     description="The caller created the sample workflow; steps completed by this milestone complete with it.",
     tags=["onboarding"],
-    responses=problem_responses(*PROGRESS_CHANGE_PROBLEMS),
+    responses=problem_responses(*PROGRESS_CHANGE_PROBLEMS, ok_headers=("ETag", "Idempotent-Replayed")),
+    openapi_extensions=request_headers("If-Match", "Idempotency-Key"),
 )
 def onboarding_mark_sample_workflow() -> Response[OnboardingStatus]:
     # No body: whatever a client sends (nothing, or {}) is ignored, though an Idempotency-Key replay compares it.

@@ -18,7 +18,7 @@ app = create_app()
     summary="Onboarding status",
     description="The first call enrols the caller on the tenant's default flow. The ETag is the progress version.",
     tags=["onboarding"],
-    responses=problem_responses(401, 403, 404, 409, 503),
+    responses=problem_responses(401, 403, 404, 409, 503, ok_headers=("ETag",)),
 )
 def onboarding_status() -> Response[OnboardingStatus]:
     caller = require_caller(app.current_event.raw_event)

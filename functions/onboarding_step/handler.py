@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
+from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.http import PROGRESS_CHANGE_PROBLEMS, change_progress
@@ -22,7 +23,8 @@ app = create_app()
         "without it, a concurrent change is retried. An Idempotency-Key replay returns the first answer."
     ),
     tags=["onboarding"],
-    responses=problem_responses(*PROGRESS_CHANGE_PROBLEMS),
+    responses=problem_responses(*PROGRESS_CHANGE_PROBLEMS, ok_headers=("ETag", "Idempotent-Replayed")),
+    openapi_extensions=request_headers("If-Match", "Idempotency-Key"),
 )
 def onboarding_step(command: Annotated[StepCommand, Body()]) -> Response[OnboardingStatus]:
     return change_progress(app, lambda service, tenant, user, expected: service.step(tenant, user, command, expected))

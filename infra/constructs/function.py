@@ -21,8 +21,9 @@ from constructs import Construct
 from firstmile.observability import METRICS_NAMESPACE, SERVICE
 from firstmile.platform.resources import BUCKETS
 from functions.catalog import Function, Route, Schedule, TableStream
+from infra.constructs.cursor_key import cursor_key_reference
 from infra.nag import acknowledge, flattened
-from infra.platform import Platform
+from infra.platform import Platform, cursor_key_secret_name
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -157,6 +158,8 @@ class CatalogFunction(Construct):
             ].bucket_name
         if isinstance(self.spec.trigger, Route):
             environment["FIRSTMILE_ROUTE_ROLE"] = self.spec.trigger.role
+            # Resolved by CloudFormation at deployment (docs/decisions/0041-signed-cursors.md).
+            environment["FIRSTMILE_CURSOR_KEY"] = cursor_key_reference(cursor_key_secret_name(settings))
             if self.spec.trigger.rate_class is not None:
                 environment["FIRSTMILE_ROUTE_RATE_CLASS"] = self.spec.trigger.rate_class
         return environment

@@ -14,10 +14,17 @@ from firstmile.platform.table import MAIN_TABLE
 from functions.catalog import Function, Queue
 from infra.constructs.alarms import ApplicationAlarms
 from infra.constructs.buckets import Buckets
+from infra.constructs.cursor_key import CursorKeySecret
 from infra.constructs.queues import DeadLetterQueue, WorkQueue
 from infra.constructs.signing_keys import SigningKeysSecret
 from infra.constructs.table import MainTable
-from infra.platform import STREAM_FAILURES_QUEUE, publish_data, queue_names, signing_keys_secret_name
+from infra.platform import (
+    STREAM_FAILURES_QUEUE,
+    cursor_key_secret_name,
+    publish_data,
+    queue_names,
+    signing_keys_secret_name,
+)
 from infra.settings import DeploymentSettings
 
 
@@ -56,6 +63,9 @@ class DataStack(Stack):
             ).queue
         self.signing_keys = SigningKeysSecret(
             self, "SigningKeys", name=signing_keys_secret_name(settings), stage=settings.stage
+        )
+        self.cursor_key = CursorKeySecret(
+            self, "CursorKey", name=cursor_key_secret_name(settings), stage=settings.stage
         )
         self.alarms = ApplicationAlarms(self, "ApplicationAlarms", stage=settings.stage, alarm_topic=self.alarm_topic)
         publish_data(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.harness import RunningStack, start, stop
+from tests.e2e.harness import SUMMARY_LINES, RunningStack, start, stop
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +14,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     running = start(tmp_path_factory.mktemp("stack"))
     yield running
     stop(running)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    for line in config.stash.get(SUMMARY_LINES, []):
+        terminalreporter.write_line(line)

@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from local.seed import TOKENS_FILE_ENV, read_tokens_file
+
+# Lines a suite wants printed in the run's summary (tests/e2e/conftest.py prints them).
+SUMMARY_LINES = pytest.StashKey[list[str]]()
 
 # Generous: a loaded two-core machine starts Python, moto and the first instances slowly.
 READY_TIMEOUT_SECONDS = 180.0
@@ -145,4 +149,84 @@ def run_cli(stack: RunningStack, *args: str, env: dict[str, str] | None = None) 
     """One ``firstmile`` command with the stack's environment."""
     return subprocess.run(  # noqa: S603 - this checkout's own CLI
         [*command(), *args], env=env or stack.env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def send(
+    url: str,
+    method: str = "GET",
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    source_ip: str = "127.0.0.1",
+) -> Reply:
+    """One request with a raw body, sent from ``source_ip`` (any 127.0.0.0/8 address: the gateway counts failed
+    authentications per source address, so suites that provoke them use an address of their own)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(
+        parts.hostname or "127.0.0.1", parts.port, timeout=60, source_address=(source_ip, 0)
+    )
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, target, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class TenantTokens:
+    """A tenant of its own for a suite, its API client and tokens minted for it (user, admin) and the operator."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    user: str
+    admin: str
+    operator: str
+
+    def for_role(self, role: str) -> str | None:
+        """The token a route of ``role`` needs (``None`` for public routes)."""
+        return {"user": self.user, "admin": self.admin, "operator": self.operator}.get(role)
+
+
+def tenant_with_tokens(stack: RunningStack, tenant_id: str, *, source_ip: str = "127.0.0.1") -> TenantTokens:
+    """Create ``tenant_id`` (kept if it exists) and an API client through the operator routes, and mint a user and an
+    admin token for it, as the demo seed does."""
+    import base64 as b64
+
+    tokens = stack.tokens()
+    operator = {"Authorization": f"Bearer {tokens['FIRSTMILE_OPERATOR_TOKEN']}", "Content-Type": "application/json"}
+
+    def post(path: str, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+        return send(stack.url(path), "POST", headers=headers, body=json.dumps(body).encode(), source_ip=source_ip)
+
+    created = post("/v1/operator/tenants", {"tenant_id": tenant_id, "name": f"{tenant_id} tests"}, operator)
+    assert created.status in (201, 409), created.body
+    issued = post(
+        f"/v1/operator/tenants/{tenant_id}/clients", {"name": "tests", "allowed_roles": ["user", "admin"]}, operator
+    )
+    assert issued.status == 201, issued.body
+    client_id, secret = issued.json()["client"]["client_id"], issued.json()["client_secret"]
+    basic = {
+        "Authorization": "Basic " + b64.b64encode(f"{client_id}:{secret}".encode()).decode(),
+        "Content-Type": "application/json",
+    }
+
+    def mint(user: str, roles: list[str]) -> str:
+        reply = post("/v1/auth/token", {"grant_type": "client_credentials", "user_id": user, "roles": roles}, basic)
+        assert reply.status == 200, reply.body
+        return str(reply.json()["access_token"])
+
+    return TenantTokens(
+        tenant_id=tenant_id,
+        client_id=client_id,
+        client_secret=secret,
+        user=mint(f"{tenant_id}-user", ["user"]),
+        admin=mint(f"{tenant_id}-admin", ["user", "admin"]),
+        operator=tokens["FIRSTMILE_OPERATOR_TOKEN"],
     )

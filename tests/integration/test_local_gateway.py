@@ -216,9 +216,10 @@ def test_non_public_route_without_an_authorizer_is_refused(stack: LocalStack) ->
     # When a non-public route is called, even with a token
     reply = http_call(stack.api_url, "GET", "/fixture/private", headers={"Authorization": "Bearer good"})
 
-    # Then nothing is reachable without a verified identity
+    # Then nothing is reachable without a verified identity, and the answer names the scheme it wants
     assert reply.status == 401
     assert reply.json()["code"] == "AUTH_UNAUTHENTICATED"
+    assert reply.header("www-authenticate") == 'Bearer realm="firstmile"'
 
 
 def test_authorizer_runs_for_every_protected_request_and_its_context_reaches_the_function(
@@ -286,3 +287,72 @@ def test_public_routes_never_call_the_authorizer(authorized_stack: LocalStack) -
     # Then the function runs without any authorizer context
     assert reply.status == 200
     assert "authorizer" not in reply.json()["event"]["requestContext"]
+
+
+def _raw(stack: LocalStack, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` as it is on a new connection; the answer's status, headers (lower-cased) and body."""
+    import socket
+
+    port = int(stack.api_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(data)
+        connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("iso-8859-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (b"BREW /health/live HTTP/1.1\r\nHost: x\r\n\r\n", 404, "RES_ROUTE_NOT_FOUND"),
+        (b"\x16\x03\x01\x02\x00garbage\r\n\r\n", 400, "VAL_BAD_REQUEST"),
+        (b"GET /fixture/public\r\n\r\n", 400, "VAL_BAD_REQUEST"),
+        (b"GET /fixture/public HTTP/2.0\r\n\r\n", 400, "VAL_BAD_REQUEST"),
+        (b"GET /fixture/public HTTP/1.x\r\n\r\n", 400, "VAL_BAD_REQUEST"),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "VAL_URI_TOO_LONG"),
+        (b"GET /fixture/public HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", 431, "VAL_HEADERS_TOO_LARGE"),
+        (b"GET /fixture/public HTTP/1.1\r\n" + b"X-H: 1\r\n" * 150 + b"\r\n", 431, "VAL_HEADERS_TOO_LARGE"),
+        (b"POST /fixture/items HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413, "VAL_TOO_LARGE"),
+        (b"POST /fixture/items HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400, "VAL_BAD_REQUEST"),
+        (b"POST /fixture/items HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "VAL_BAD_REQUEST"),
+    ],
+    ids=[
+        "unknown-method",
+        "garbage",
+        "http-0.9",
+        "http-2",
+        "bad-version",
+        "uri-too-long",
+        "header-too-long",
+        "too-many-headers",
+        "body-over-10-mb",
+        "bad-length",
+        "bad-chunk",
+    ],
+)
+def test_what_the_server_refuses_itself_is_a_problem_with_the_standard_headers(
+    stack: LocalStack, request_bytes: bytes, status: int, code: str
+) -> None:
+    # Given a request the HTTP server cannot or will not route
+    # When it is sent as raw bytes
+    answer_status, headers, body = _raw(stack, request_bytes)
+
+    # Then the answer is a problem document (never the stdlib's HTML) with the security headers
+    assert answer_status == status
+    assert headers["content-type"] == "application/problem+json"
+    document = json.loads(body)
+    assert (document["status"], document["code"]) == (status, code)
+    assert document["instance"] == headers["apigw-requestid"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["content-security-policy"].startswith("default-src 'none'")
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-correlation-id"]
+    assert b"<html" not in body.lower() and b"Traceback" not in body

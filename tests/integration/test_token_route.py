@@ -99,3 +99,107 @@ def test_browser_mode_keeps_the_refresh_token_in_a_host_cookie_behind_the_csrf_d
     assert proper["statusCode"] == 200
     (rotated_cookie,) = proper["cookies"]
     assert rotated_cookie.split(";", 1)[0] != jar[0]
+
+
+def _client_of(basic: dict[str, str]) -> tuple[str, str]:
+    client_id, _, secret = base64.b64decode(basic["Authorization"].split()[1]).decode().partition(":")
+    return client_id, secret
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def _from(source_ip: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    handler = load_handler("auth_token").lambda_handler
+    event = http_event("POST", "/v1/auth/token", body=body, headers=headers)
+    event["requestContext"]["http"]["sourceIp"] = source_ip
+    return handler(event, _context())
+
+
+def _context() -> Any:
+    from tests.factories import FakeLambdaContext
+
+    return FakeLambdaContext()
+
+
+def test_a_form_encoded_request_mints_a_session_as_rfc_6749_asks(token_route) -> None:  # type: ignore[no-untyped-def]
+    # Given the client's credentials in the form itself, and the roles as a space-separated scope
+    _, basic = token_route
+    client_id, secret = _client_of(basic)
+    form = (
+        f"grant_type=client_credentials&client_id={client_id}&client_secret={secret}"
+        "&user_id=u-form&scope=user+admin&attributes%5Bplan%5D=pro"
+    )
+    event = http_event(
+        "POST", "/v1/auth/token", body=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+
+    # When it is posted
+    response = load_handler("auth_token").lambda_handler(event, _context())
+
+    # Then a session is minted with those roles
+    assert response["statusCode"] == 200, response["body"]
+    assert body_of(response)["token_type"] == "Bearer"
+
+
+def test_a_form_that_repeats_a_field_is_a_bad_request_without_python_in_it(token_route) -> None:  # type: ignore[no-untyped-def]
+    event = http_event(
+        "POST",
+        "/v1/auth/token",
+        body="grant_type=client_credentials&grant_type=refresh_token&user_id=u",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    response = load_handler("auth_token").lambda_handler(event, _context())
+    assert response["statusCode"] == 400
+    assert "[" not in response["body"] and "'" not in response["body"]
+
+
+def test_wrong_secrets_are_limited_per_client_audited_and_challenged(token_route, capsys) -> None:  # type: ignore[no-untyped-def]
+    # Given a real client id and a wrong secret, tried 10 times from one address
+    _, basic = token_route
+    client_id, secret = _client_of(basic)
+    body = {"grant_type": "client_credentials", "user_id": "u-1"}
+    failures = [_from("203.0.113.7", body, _basic(client_id, "fms_" + "x" * 43)) for _ in range(10)]
+
+    # When the 11th attempt comes, from another address and even with the right secret
+    limited = _from("198.51.100.9", body, _basic(client_id, secret))
+
+    # Then the 10 were 401 with the Basic challenge, the 11th a 429 with the rate-limit headers
+    assert {f["statusCode"] for f in failures} == {401}
+    assert all(f["headers"]["WWW-Authenticate"].startswith("Basic realm=") for f in failures)
+    assert limited["statusCode"] == 429, limited["body"]
+    assert body_of(limited)["code"] == "RATE_LIMITED"
+    assert int(limited["headers"]["Retry-After"]) > 0
+    assert limited["headers"]["RateLimit-Limit"] == "10"
+    assert limited["headers"]["RateLimit-Remaining"] == "0"
+    # and each failure is in the tenant's audit chain and counted as a metric
+    from firstmile.identity.runtime import audit_store
+
+    entries = audit_store().list_entries("acme", limit=50).items
+    failed = [e for e in entries if e.action == "auth.client_authentication_failed"]
+    assert len(failed) == 10
+    assert failed[0].target == f"client:{client_id}"
+    assert failed[0].details["source_ip"] == "203.0.113.7"
+    assert capsys.readouterr().out.count('"ClientAuthenticationFailed"') >= 10
+
+
+def test_failures_from_one_address_are_limited_whatever_client_id_they_name(token_route) -> None:  # type: ignore[no-untyped-def]
+    # Given 30 failed attempts from one address, each naming a client id nobody has
+    _, basic = token_route
+    body = {"grant_type": "client_credentials", "user_id": "u-1"}
+    unknown = [_basic(f"fmc_{i:022d}", "fms_" + "y" * 43) for i in range(31)]
+    failures = [_from("192.0.2.44", body, headers) for headers in unknown[:30]]
+
+    # When a 31st comes from that address, and a real client's request from another
+    limited = _from("192.0.2.44", body, unknown[30])
+    elsewhere = _from("192.0.2.45", body, basic)
+
+    # Then the address is limited, the other caller is not, and the failures are in the platform's chain
+    assert {f["statusCode"] for f in failures} == {401}
+    assert limited["statusCode"] == 429
+    assert elsewhere["statusCode"] == 200, elsewhere["body"]
+    from firstmile.identity.runtime import audit_store
+
+    platform = audit_store().list_entries("_platform", limit=50).items
+    assert sum(e.action == "auth.client_authentication_failed" for e in platform) == 30

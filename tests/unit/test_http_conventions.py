@@ -39,6 +39,14 @@ def build_handler():  # type: ignore[no-untyped-def]
     def business() -> dict[str, str]:
         raise p.Problem(p.RATE_LIMITED, "slow down", headers={"Retry-After": "3"})
 
+    @app.get("/v1/who")
+    def who() -> dict[str, str]:
+        raise p.Problem(p.AUTH_UNAUTHENTICATED, "no caller")
+
+    @app.get("/v1/basic")
+    def basic() -> dict[str, str]:
+        raise p.Problem(p.AUTH_UNAUTHENTICATED, "no client", headers={"WWW-Authenticate": 'Basic realm="x"'})
+
     @app.get("/v1/boom")
     def boom() -> dict[str, str]:
         raise RuntimeError("database password is hunter2")
@@ -183,7 +191,15 @@ def test_a_code_must_fit_its_family() -> None:
 def test_problem_responses_document_the_problem_schema() -> None:
     responses = p.problem_responses(404, 409, ok=201)
 
-    assert set(responses) == {201, 404, 409, 422, 500}
+    assert set(responses) == {201, 404, 409, 422, 500, 503}
     assert "content" not in responses[201]
     assert responses[404]["content"]["application/problem+json"]["model"] is p.ProblemDetails
     assert responses[404]["description"] == "Problem: Not found"
+
+
+def test_every_401_names_a_challenge_and_a_routes_own_challenge_is_kept(handler, lambda_context) -> None:  # type: ignore[no-untyped-def]
+    bearer = handler(http_event("GET", "/v1/who"), lambda_context)
+    basic = handler(http_event("GET", "/v1/basic"), lambda_context)
+
+    assert (bearer["statusCode"], bearer["headers"]["WWW-Authenticate"]) == (401, 'Bearer realm="firstmile"')
+    assert (basic["statusCode"], basic["headers"]["WWW-Authenticate"]) == (401, 'Basic realm="x"')

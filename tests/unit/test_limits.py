@@ -28,9 +28,15 @@ class InMemoryCounter:
         self.counts[(subject, route_class, window_start)] += 1
         return self.counts[(subject, route_class, window_start)]
 
+    def count(self, subject: LimitSubject, route_class: RouteClass, window_start: int) -> int:
+        return self.counts[(subject, route_class, window_start)]
+
 
 class BrokenCounter:
     def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int:
+        raise DependencyUnavailableError("table", "ProvisionedThroughputExceededException")
+
+    def count(self, subject: LimitSubject, route_class: RouteClass, window_start: int) -> int:
         raise DependencyUnavailableError("table", "ProvisionedThroughputExceededException")
 
 
@@ -50,7 +56,35 @@ def test_the_defaults_are_those_the_product_promises() -> None:
         RouteClass.AUTH_TOKEN,
         RouteClass.AUTH_REFRESH,
         RouteClass.VERIFICATION_CHECK,
+        RouteClass.CLIENT_AUTH_FAILURE,
+        RouteClass.SOURCE_AUTH_FAILURE,
     }
+    client_failures = DEFAULT_RULES[RouteClass.CLIENT_AUTH_FAILURE]
+    source_failures = DEFAULT_RULES[RouteClass.SOURCE_AUTH_FAILURE]
+    assert (client_failures.limit, client_failures.window_seconds) == (10, 300)
+    assert (source_failures.limit, source_failures.window_seconds) == (30, 300)
+
+
+def test_a_spent_failure_budget_refuses_before_counting_and_an_unspent_one_lets_through() -> None:
+    # Given a client id with 9 failures counted in this window
+    clock = Clock(window_start(NOW, 300) + 10)
+    counter = InMemoryCounter()
+    limiter = RateLimiter(counter, clock=clock)
+    client = LimitSubject.client("", "fmc_x")
+    for _ in range(9):
+        limiter.check(RouteClass.CLIENT_AUTH_FAILURE, client)
+
+    # When it asks twice, the 10th failure being counted in between
+    allowed = limiter.enforce_spent(RouteClass.CLIENT_AUTH_FAILURE, client)
+    limiter.check(RouteClass.CLIENT_AUTH_FAILURE, client)
+    with pytest.raises(p.Problem) as limited:
+        limiter.enforce_spent(RouteClass.CLIENT_AUTH_FAILURE, client)
+
+    # Then the first passes without adding to the count, the second is a 429 until the window ends
+    assert allowed.allowed and counter.count(client, RouteClass.CLIENT_AUTH_FAILURE, window_start(NOW, 300)) == 10
+    assert limited.value.error is p.RATE_LIMITED
+    assert limited.value.headers["Retry-After"] == "290"
+    assert limited.value.headers["RateLimit-Remaining"] == "0"
 
 
 def test_the_21st_user_write_in_a_minute_is_limited_with_the_headers() -> None:

@@ -108,3 +108,55 @@ def test_retry_on_conflict_gives_up_after_its_attempts() -> None:
     with pytest.raises(VersionConflictError):
         retry_on_conflict(attempt, attempts=3, sleep=lambda _: None)
     assert calls == 3
+
+
+def _refused(cursor: str, partition: str = "TENANT#a") -> bool:
+    try:
+        decode_cursor(cursor, partition, key_partition=partition)
+    except p.Problem as problem:
+        return problem.error is p.VAL_CURSOR_INVALID
+    return False
+
+
+def test_a_hand_made_cursor_is_refused_even_when_it_names_the_right_list() -> None:
+    # Given a cursor made by hand in the genuine shape, naming the caller's own list
+    payload = base64.urlsafe_b64encode(json.dumps({"p": "TENANT#a", "k": {"pk": "TENANT#a", "sk": ""}}).encode())
+    hand_made = payload.decode().rstrip("=")
+
+    # Then it is refused, with or without a made-up signature
+    assert _refused(hand_made)
+    assert _refused(hand_made + ".AAAA")
+
+
+@given(st.integers(min_value=0, max_value=200), st.sampled_from("AQgw_-"))
+def test_any_altered_cursor_is_refused(position: int, replacement: str) -> None:
+    # Given a genuine cursor of tenant a's list, with one character changed
+    genuine = encode_cursor({"pk": "TENANT#a", "sk": "ITEM#0042"}, "TENANT#a")
+    assert genuine is not None
+    index = position % len(genuine)
+    if genuine[index] == replacement or genuine[index] == ".":
+        return
+    altered = genuine[:index] + replacement + genuine[index + 1 :]
+
+    # Then it is refused (only the unaltered one is accepted)
+    assert _refused(altered)
+    assert not _refused(genuine)
+
+
+def test_a_cursor_signed_with_another_deployments_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from firstmile.config import reset_settings
+
+    # Given a cursor signed under one cursor key
+    monkeypatch.setenv("FIRSTMILE_CURSOR_KEY", "k" * 40)
+    reset_settings()
+    cursor = encode_cursor({"pk": "TENANT#a", "sk": "ITEM#1"}, "TENANT#a")
+    assert cursor is not None and not _refused(cursor)
+
+    # When the deployment's key is another one, then the cursor is refused
+    monkeypatch.setenv("FIRSTMILE_CURSOR_KEY", "m" * 40)
+    reset_settings()
+    try:
+        assert _refused(cursor)
+    finally:
+        monkeypatch.delenv("FIRSTMILE_CURSOR_KEY")
+        reset_settings()

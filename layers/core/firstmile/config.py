@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 Role = Literal["public", "user", "admin", "operator"]
 
@@ -44,6 +44,8 @@ class Settings(BaseModel):
     route_role: Role = "public"
     # The rate-limit class the route is counted in (firstmile.limits.models.RouteClass), if any; from the catalogue.
     route_rate_class: Literal["user_write", "progress_write", "privacy_request", "verification_check"] | None = None
+    # Signs pagination cursors (docs/decisions/0041-signed-cursors.md); the same for every function of a deployment.
+    cursor_key: SecretStr | None = Field(default=None, min_length=32)
     idempotency_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     # A dependency check slower than this counts as failed for readiness.
     dependency_timeout_seconds: float = Field(default=2.0, gt=0, le=10)

@@ -26,10 +26,14 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.utilities.batch import EventType
 
+    from firstmile.http.bodies import FormReader
+
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 # The authorizer's context key naming why a token was refused (an AUTH_* or SYS_* code).
 AUTH_ERROR_KEY = "auth_error"
+# What a 401 answers when the route named no challenge of its own (RFC 9110 section 11.6.1 requires one).
+BEARER_CHALLENGE = 'Bearer realm="firstmile"'
 
 
 def _instrumented(fn: Handler) -> Handler:
@@ -38,8 +42,12 @@ def _instrumented(fn: Handler) -> Handler:
     return logger.inject_lambda_context(clear_state=True)(measured)  # type: ignore[no-any-return]
 
 
-def http(app: APIGatewayHttpResolver) -> Handler:
-    """The Lambda entry point of an HTTP function served by ``app``."""
+def http(app: APIGatewayHttpResolver, *, form: FormReader | None = None) -> Handler:
+    """The Lambda entry point of an HTTP function served by ``app``.
+
+    Request bodies are admitted here for every route (``firstmile.http.bodies``): JSON only, unless ``form`` is
+    given, which turns an ``application/x-www-form-urlencoded`` body into the JSON the route reads.
+    """
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_headers = event.get("headers") or {}
@@ -49,7 +57,7 @@ def http(app: APIGatewayHttpResolver) -> Handler:
         if auth is not None:
             logger.append_keys(tenant=auth.tenant)
         settings = _settings_or_none()
-        refusal = _refuse(settings, auth, event)
+        refusal = _refuse(settings, auth, event) or _admit(event, form)
         limit_headers: dict[str, str] = {}
         if refusal is None and settings is not None and settings.route_rate_class and auth is not None:
             refusal, limit_headers = _count(settings.route_rate_class, auth, event)
@@ -90,6 +98,17 @@ def _refuse(settings: Settings | None, auth: AuthContext | None, event: dict[str
     return _problem_answer(problem, request_id)
 
 
+def _admit(event: dict[str, Any], form: FormReader | None) -> dict[str, Any] | None:
+    """``None`` when the request's body may go on to the resolver, else the problem answer refusing it."""
+    from firstmile.http.bodies import admit_body  # HTTP functions only: jobs and consumers never load it
+
+    try:
+        admit_body(event, form=form)
+    except p.Problem as problem:
+        return _problem_answer(problem, str((event.get("requestContext") or {}).get("requestId", "")))
+    return None
+
+
 def _count(route_class: str, auth: AuthContext, event: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """Count the request against the route's rate limit: a 429 (or fail-closed 503) answer, or the headers."""
     # Imported here: only rate-limited functions load the limiter and its store.
@@ -106,8 +125,6 @@ def _count(route_class: str, auth: AuthContext, event: dict[str, Any]) -> tuple[
 
 def _problem_answer(problem: p.Problem, request_id: str) -> dict[str, Any]:
     headers = {"Content-Type": p.PROBLEM_CONTENT_TYPE, **problem.headers}
-    if problem.error.status == 401:
-        headers.setdefault("WWW-Authenticate", 'Bearer realm="firstmile"')
     return {
         "statusCode": problem.error.status,
         "headers": headers,
@@ -143,6 +160,8 @@ def _finish(
         "Cache-Control": h.DEFAULT_CACHE_CONTROL,
         **h.cors_headers(origin, allowed_origins),
     }
+    if response.get("statusCode") == 401:
+        additions["WWW-Authenticate"] = BEARER_CHALLENGE
     for name, value in additions.items():
         if name.lower() not in present:
             headers[name] = value

@@ -2,7 +2,7 @@
 
 Domain code raises ``Problem`` (or a subclass); the resolver turns it into ``application/problem+json`` in one
 place. Codes are stable API: clients switch on ``code``, never on ``title`` or ``detail``.
-The taxonomy: AUTH_* 401, PERM_* 403, VAL_* 400/422, RES_* 404/409/410, RATE_* 429, BIZ_* 400/409,
+The taxonomy: AUTH_* 401, PERM_* 403, VAL_* 400/413/414/415/422/431, RES_* 404/409/410, RATE_* 429, BIZ_* 400/409,
 EXT_* 502-504, SYS_* 500/503.
 """
 
@@ -32,7 +32,7 @@ class ErrorCode:
 _PREFIX_STATUSES = {
     "AUTH": {401},
     "PERM": {403},
-    "VAL": {400, 422},
+    "VAL": {400, 413, 414, 415, 422, 431},
     "RES": {404, 409, 410, 428},
     "RATE": {429},
     "BIZ": {400, 409},
@@ -62,6 +62,10 @@ AUTH_TOKEN_EXPIRED = register_code("AUTH_TOKEN_EXPIRED", 401, "Access token expi
 AUTH_TOKEN_REVOKED = register_code("AUTH_TOKEN_REVOKED", 401, "Access token revoked")
 PERM_FORBIDDEN = register_code("PERM_FORBIDDEN", 403, "Not allowed")
 VAL_BAD_REQUEST = register_code("VAL_BAD_REQUEST", 400, "Malformed request")
+VAL_BODY_TOO_DEEP = register_code("VAL_BODY_TOO_DEEP", 400, "Request body nested too deeply")
+VAL_MEDIA_TYPE_UNSUPPORTED = register_code("VAL_MEDIA_TYPE_UNSUPPORTED", 415, "Unsupported media type")
+VAL_TOO_LARGE = register_code("VAL_TOO_LARGE", 413, "Content too large")
+VAL_UNSTORABLE_VALUE = register_code("VAL_UNSTORABLE_VALUE", 422, "Value cannot be stored")
 VAL_REQUEST_INVALID = register_code("VAL_REQUEST_INVALID", 422, "Request failed validation")
 VAL_CURSOR_INVALID = register_code("VAL_CURSOR_INVALID", 400, "Invalid pagination cursor")
 VAL_IF_MATCH_INVALID = register_code("VAL_IF_MATCH_INVALID", 400, "Invalid If-Match header")
@@ -139,15 +143,22 @@ class Problem(Exception):  # noqa: N818 - it is a problem document, not an error
         return body
 
 
-def problem_responses(*statuses: int, ok: int = 200, ok_description: str = "OK") -> dict[int, OpenAPIResponse]:
-    """OpenAPI ``responses`` of a route: its success answer and every problem it can return.
+def problem_responses(
+    *statuses: int, ok: int = 200, ok_description: str = "OK", ok_headers: tuple[str, ...] = ()
+) -> dict[int, OpenAPIResponse]:
+    """OpenAPI ``responses`` of a route: its success answer (with ``ok_headers``, e.g. ``ETag``, ``Location``) and
+    every problem it can return.
 
-    The success entry takes its schema from the route's return type. 422 (invalid request) and 500 (unexpected
-    error) are declared for every route, since the resolver can answer them anywhere; they replace the
-    ``application/json`` 422 that Powertools would otherwise document but Firstmile never sends.
+    The success entry takes its schema from the route's return type. 422 (invalid request), 500 (unexpected error)
+    and 503 (a dependency unavailable) are declared for every route, since the resolver can answer them anywhere;
+    422 replaces the ``application/json`` 422 that Powertools would otherwise document but Firstmile never sends.
     """
+    from firstmile.http.documentation import response_headers
+
     documented: dict[int, OpenAPIResponse] = {ok: {"description": ok_description}}
-    for status in sorted({*statuses, 422, 500}):
+    if ok_headers:
+        documented[ok]["headers"] = response_headers(*ok_headers)  # type: ignore[typeddict-item]
+    for status in sorted({*statuses, 422, 500, 503}):
         documented[status] = {
             "description": _describe(status),
             "content": {PROBLEM_CONTENT_TYPE: {"model": ProblemDetails}},
@@ -162,9 +173,13 @@ _STATUS_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict with the current state",
     410: "Gone",
+    413: "Content too large",
+    414: "Request line too long",
+    415: "Unsupported media type",
     422: "Request failed validation",
     428: "Precondition required",
     429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal error",
     502: "A dependency failed",
     503: "Unavailable",

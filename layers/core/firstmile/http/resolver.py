@@ -1,18 +1,27 @@
-"""The resolver every HTTP function uses: validation on, problems mapped in one place."""
+"""The resolver every HTTP function uses: validation on (strict for JSON bodies), problems mapped in one place."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from firstmile.http import problems as p
 from firstmile.http.versioning import etag_for
 from firstmile.observability import logger, metrics
-from firstmile.platform.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
+from firstmile.platform.errors import (
+    DependencyUnavailableError,
+    ItemRefusedError,
+    NotFoundError,
+    VersionConflictError,
+)
+
+_strict_adapters: dict[int, TypeAdapter[Any]] = {}
 
 
 def create_app() -> APIGatewayHttpResolver:
@@ -60,6 +69,9 @@ def create_app() -> APIGatewayHttpResolver:
         logger.warning("dependency unavailable", extra={"component": exc.component, "reason": exc.reason})
         return respond(p.Problem(p.SYS_UNAVAILABLE, f"{exc.component} is unavailable; retry later."))
 
+    def _refused(exc: ItemRefusedError) -> Response[str]:
+        return respond(p.Problem(p.VAL_TOO_LARGE if exc.too_large else p.VAL_UNSTORABLE_VALUE, exc.detail))
+
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
         metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
@@ -73,8 +85,43 @@ def create_app() -> APIGatewayHttpResolver:
     app.exception_handler(NotFoundError)(_missing)
     app.exception_handler(VersionConflictError)(_conflict)
     app.exception_handler(DependencyUnavailableError)(_dependency)
+    app.exception_handler(ItemRefusedError)(_refused)
     app.exception_handler(Exception)(_unexpected)
+    app.use([_strict_body])
     return app
+
+
+def _strict_body(app: APIGatewayHttpResolver, next_middleware: Callable[[APIGatewayHttpResolver], Any]) -> Any:
+    """Validate the JSON body again in pydantic's strict JSON mode, after Powertools' (lax) validation passed.
+
+    Lax validation turns ``0`` into ``false``, ``"1"`` into ``1`` and ``1.0`` into ``1``; a client that sends those
+    has a bug that should surface, not a value chosen for it (docs/decisions/0008-strict-request-validation.md).
+    Strict JSON mode still reads what JSON cannot say natively: enums from their values, dates from ISO text,
+    tuples from arrays.
+    """
+    route = app.context.get("_route")
+    fields = list(route.dependant.body_params) if route is not None else []
+    body = app.current_event.body
+    if fields and body:
+        errors: list[dict[str, Any]] = []
+        embedded = len(fields) > 1 or bool(getattr(fields[0].field_info, "embed", False))
+        data = json.loads(body) if embedded else None
+        for field in fields:
+            text = json.dumps(data.get(field.alias) if isinstance(data, dict) else None) if embedded else body
+            try:
+                _strict_adapter(field).validate_json(text, strict=True)
+            except ValidationError as exc:
+                prefix = ("body", field.alias) if embedded else ("body",)
+                errors += [{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors(include_url=False)]
+        if errors:
+            raise RequestValidationError(errors)
+    return next_middleware(app)
+
+
+def _strict_adapter(field: Any) -> TypeAdapter[Any]:
+    if id(field) not in _strict_adapters:
+        _strict_adapters[id(field)] = TypeAdapter(Annotated[field.field_info.annotation, field.field_info])
+    return _strict_adapters[id(field)]
 
 
 def problem_response(problem: p.Problem, request_id: str) -> Response[str]:
@@ -96,4 +143,9 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
 
 def _field_problem(error: dict[str, Any]) -> p.FieldProblem:
     location = ".".join(str(part) for part in error.get("loc", ()))
-    return p.FieldProblem(location=location, message=str(error.get("msg", "invalid")), type=str(error.get("type")))
+    kind = str(error.get("type"))
+    message = str(error.get("msg", "invalid"))
+    if kind == "union_tag_invalid":
+        # Pydantic quotes the input's Python form here ("Input tag '['x']' ..."); name only what is expected.
+        message = f"Input should be one of {(error.get('ctx') or {}).get('expected_tags', 'the documented values')}"
+    return p.FieldProblem(location=location, message=message, type=kind)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -44,9 +44,9 @@ Attributes = Annotated[
 def _check_attributes(value: dict[str, str]) -> dict[str, str]:
     for key, item in value.items():
         if not re.match(ATTRIBUTE_KEY_PATTERN, key):
-            raise ValueError(f"attribute name {key!r} must match {ATTRIBUTE_KEY_PATTERN}")
+            raise ValueError(f"attribute names must match {ATTRIBUTE_KEY_PATTERN}")
         if len(item) > MAX_ATTRIBUTE_VALUE_LENGTH:
-            raise ValueError(f"attribute {key!r} is longer than {MAX_ATTRIBUTE_VALUE_LENGTH} characters")
+            raise ValueError(f"attribute {key} is longer than {MAX_ATTRIBUTE_VALUE_LENGTH} characters")
     return value
 
 
@@ -253,6 +253,49 @@ class RefreshTokenGrant(BaseModel):
 
 
 TokenRequest = Annotated[ClientCredentialsGrant | RefreshTokenGrant, Field(discriminator="grant_type")]
+
+# The form a client may send instead of JSON (RFC 6749): the same fields as text, roles as a space-separated scope.
+TOKEN_FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["grant_type"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["client_credentials", "refresh_token"]},
+        "client_id": {"type": "string", "maxLength": 64},
+        "client_secret": {"type": "string", "maxLength": 128},
+        "user_id": {"type": "string", "pattern": USER_ID_PATTERN},
+        "scope": {"type": "string", "description": "The roles, space separated (also accepted as roles)"},
+        "refresh_token": {"type": "string", "maxLength": 128},
+        "delivery": {"type": "string", "enum": ["body", "cookie"]},
+    },
+    "patternProperties": {r"^attributes\[[a-z][a-z0-9_]{0,31}\]$": {"type": "string", "maxLength": 64}},
+    "additionalProperties": False,
+}
+
+_FORM_ATTRIBUTE = re.compile(r"^attributes\[([^\]]*)\]$")
+
+
+def token_request_from_form(fields: dict[str, str]) -> dict[str, Any]:
+    """A token request sent as an ``application/x-www-form-urlencoded`` form (RFC 6749 section 4.4 and 6), as the
+    JSON body ``TokenRequest`` reads.
+
+    Fields keep their JSON names; a field without a value counts as absent (RFC 6749 section 3.1). The roles may also
+    be given as ``scope``, space separated (section 3.3); an attribute as ``attributes[name]=value``.
+    """
+    body: dict[str, Any] = {}
+    attributes: dict[str, str] = {}
+    for name, value in fields.items():
+        if value == "":
+            continue
+        attribute = _FORM_ATTRIBUTE.match(name)
+        if attribute:
+            attributes[attribute.group(1)] = value
+        elif name in ("scope", "roles"):
+            body["roles"] = value.split()
+        else:
+            body[name] = value
+    if attributes:
+        body["attributes"] = attributes
+    return body
 
 
 class TokenResponse(BaseModel):

@@ -21,6 +21,7 @@ from firstmile.http import problems as p
 from firstmile.identity import clients
 from firstmile.identity.keys import SigningKey
 from firstmile.identity.models import (
+    PLATFORM_TENANT,
     AccessClaims,
     ApiClient,
     ClientCredentialsGrant,
@@ -53,6 +54,8 @@ AUTH_REFRESH_SUPERSEDED = p.register_code("AUTH_REFRESH_SUPERSEDED", 401, "Refre
 AUTH_REFRESH_REUSED = p.register_code("AUTH_REFRESH_REUSED", 401, "Refresh token reused; session revoked")
 
 REUSE_METRIC = "RefreshReuseDetected"
+CLIENT_AUTH_FAILED_METRIC = "ClientAuthenticationFailed"
+CLIENT_AUTH_FAILED_ACTION = "auth.client_authentication_failed"
 SUPERSEDED_METRIC = "RefreshSuperseded"
 REUSE_ACTION = "auth.refresh_reuse_detected"
 SESSION_REVOKED_ACTION = "session.revoked"
@@ -120,11 +123,65 @@ class SessionService:
 
     # --- client credentials -----------------------------------------------------------------------------------
 
-    def authenticate_client(self, client_id: str | None, client_secret: str | None) -> ApiClient:
-        """The enabled client these credentials belong to; ``AUTH_CLIENT_INVALID`` otherwise (same answer for all)."""
-        known = client_id and clients.looks_like_client_id(client_id)
+    def authenticate_client(
+        self,
+        client_id: str | None,
+        client_secret: str | None,
+        *,
+        source_ip: str | None = None,
+        correlation_id: str = "",
+    ) -> ApiClient:
+        """The enabled client these credentials belong to; ``AUTH_CLIENT_INVALID`` otherwise (same answer for all).
+
+        Failures are limited per client id and per source address (``RATE_LIMITED`` once either has spent its
+        budget, before the credentials are even checked); each failure is counted, audited in the client's tenant's
+        chain (the platform's for an unknown client) and measured (``ClientAuthenticationFailed``).
+        """
+        known = bool(client_id) and clients.looks_like_client_id(client_id or "")
+        subjects = self._failure_subjects(client_id if known else None, source_ip)
+        if self._limiter is not None:
+            for route_class, subject in subjects:
+                self._limiter.enforce_spent(route_class, subject)
         client = self._store.get_client(client_id) if known and client_id else None
-        return clients.authenticate(client, client_secret or "", self._clock())
+        try:
+            return clients.authenticate(client, client_secret or "", self._clock())
+        except p.Problem:
+            self._on_client_failure(client, client_id if known else None, source_ip, subjects, correlation_id)
+            raise
+
+    def _failure_subjects(self, client_id: str | None, source_ip: str | None) -> list[tuple[RouteClass, LimitSubject]]:
+        subjects: list[tuple[RouteClass, LimitSubject]] = []
+        if client_id:
+            subjects.append((RouteClass.CLIENT_AUTH_FAILURE, LimitSubject.client("", client_id)))
+        if source_ip:
+            subjects.append((RouteClass.SOURCE_AUTH_FAILURE, LimitSubject.source(source_ip)))
+        return subjects
+
+    def _on_client_failure(
+        self,
+        client: ApiClient | None,
+        client_id: str | None,
+        source_ip: str | None,
+        subjects: list[tuple[RouteClass, LimitSubject]],
+        correlation_id: str,
+    ) -> None:
+        if self._limiter is not None:
+            for route_class, subject in subjects:
+                self._limiter.check(route_class, subject)
+        self._count_metric(CLIENT_AUTH_FAILED_METRIC)
+        logger.warning(
+            "client authentication failed", extra={"client_id": client_id or "unknown", "source_ip": source_ip or ""}
+        )
+        self._store.record_event(
+            AuditEvent(
+                tenant=client.tenant_id if client else PLATFORM_TENANT,
+                actor="system:token-endpoint",
+                action=CLIENT_AUTH_FAILED_ACTION,
+                target=f"client:{client_id or 'unknown'}",
+                correlation_id=correlation_id,
+                details={"source_ip": source_ip or "unknown", "client_known": str(client is not None).lower()},
+            )
+        )
 
     def start_session(self, client: ApiClient, grant: ClientCredentialsGrant) -> IssuedSession:
         """A new session for ``grant.user_id`` in the client's tenant, with the roles the client may grant."""

@@ -106,6 +106,10 @@ class IdentityStore:
 
     # --- tenants ------------------------------------------------------------------------------------------------
 
+    def record_event(self, event: AuditEvent) -> None:
+        """Append ``event``, which records something that changed nothing here (a refused client authentication)."""
+        self._audit.record(event)
+
     def create_tenant(self, tenant: Tenant, *, event: AuditEvent) -> Tenant:
         """Store a new tenant and append ``event``, in one transaction; ``AlreadyExistsError`` when the id is taken."""
         item = {**_tenant_key(tenant.tenant_id), "kind": "tenant", **tenant.model_dump()}

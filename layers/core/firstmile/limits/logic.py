@@ -25,6 +25,10 @@ class Counter(Protocol):
 
     def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int: ...
 
+    def count(self, subject: LimitSubject, route_class: RouteClass, window_start: int) -> int:
+        """The window's count so far, without adding to it."""
+        ...
+
 
 def window_start(now: float, window_seconds: int) -> int:
     """The start (epoch seconds) of the fixed window containing ``now``."""
@@ -117,6 +121,27 @@ class RateLimiter:
             reset = max(1, math.ceil(start + rule.window_seconds - now))
             return RateDecision(True, rule.limit, rule.limit, reset, degraded=True)
         return decide(count, rule, now)
+
+    def enforce_spent(self, route_class: RouteClass, subject: LimitSubject) -> RateDecision:
+        """Refuse (429) when the window's count has reached the limit already, without counting this request.
+
+        For limits on failures: the failure is counted later (``check``) once it happened, but a caller who spent the
+        budget is refused before anything else is tried.
+        """
+        rule, now = self._rules[route_class], self._clock()
+        start = window_start(now, rule.window_seconds)
+        try:
+            count = self._counter.count(subject, route_class, start)
+        except DependencyUnavailableError as exc:
+            if rule.fail_closed:
+                logger.warning("rate limiter unavailable; refusing", extra={"route_class": route_class.value})
+                raise p.Problem(
+                    p.SYS_UNAVAILABLE,
+                    "The request could not be checked against its rate limit; retry shortly.",
+                    headers={"Retry-After": str(LIMITER_UNAVAILABLE_RETRY_SECONDS)},
+                ) from exc
+            return RateDecision(True, rule.limit, rule.limit, max(1, math.ceil(start + rule.window_seconds - now)))
+        return raise_if_limited(decide(count + 1, rule, now))
 
     def enforce(self, route_class: RouteClass, subject: LimitSubject) -> RateDecision:
         """Count this request; raise the 429 problem when it is over the limit."""

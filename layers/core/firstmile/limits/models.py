@@ -16,6 +16,9 @@ class RouteClass(StrEnum):
     AUTH_TOKEN = "auth_token"  # noqa: S105 - a route class name
     AUTH_REFRESH = "auth_refresh"
     VERIFICATION_CHECK = "verification_check"
+    # Failed authentications at the token endpoint (docs/decisions/0009-failed-client-authentication-limits.md).
+    CLIENT_AUTH_FAILURE = "client_auth_failure"
+    SOURCE_AUTH_FAILURE = "source_auth_failure"
 
 
 @dataclass(frozen=True)
@@ -47,15 +50,19 @@ DEFAULT_RULES: dict[RouteClass, LimitRule] = {
     RouteClass.AUTH_REFRESH: LimitRule(RouteClass.AUTH_REFRESH, 10, 60, fail_closed=True),
     # Checking a verification code: a handful of guesses per quarter hour.
     RouteClass.VERIFICATION_CHECK: LimitRule(RouteClass.VERIFICATION_CHECK, 5, 900, fail_closed=True),
+    # Wrong secrets per API client id, and failed token requests per source address, per five minutes. Counted only
+    # when they fail; once spent, every attempt is refused before its credentials are checked.
+    RouteClass.CLIENT_AUTH_FAILURE: LimitRule(RouteClass.CLIENT_AUTH_FAILURE, 10, 300, fail_closed=True),
+    RouteClass.SOURCE_AUTH_FAILURE: LimitRule(RouteClass.SOURCE_AUTH_FAILURE, 30, 300, fail_closed=True),
 }
 
 
 @dataclass(frozen=True)
 class LimitSubject:
-    """Who is counted: a user of a tenant, or an API client of a tenant."""
+    """Who is counted: a user of a tenant, an API client (of a tenant, when known), or a source address."""
 
     tenant: str
-    kind: Literal["user", "client"]
+    kind: Literal["user", "client", "source"]
     id: str
 
     @classmethod
@@ -65,6 +72,11 @@ class LimitSubject:
     @classmethod
     def client(cls, tenant: str, client_id: str) -> LimitSubject:
         return cls(tenant, "client", client_id)
+
+    @classmethod
+    def source(cls, address: str) -> LimitSubject:
+        """A caller's source IP address (API Gateway's ``sourceIp``), whoever it claims to be."""
+        return cls("", "source", address)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Key formats (see docs/data-model.md):
 - a user's counter: ``pk = TENANT#<t>#USER#<u>``, ``sk = RATE#<route class>#<window start>``;
-- an API client's counter: ``pk = CLIENT#<client id>``, ``sk = RATE#<route class>#<window start>``.
+- an API client's counter: ``pk = CLIENT#<client id>``, ``sk = RATE#<route class>#<window start>``;
+- a source address's counter: ``pk = SOURCE#<ip address>``, ``sk = RATE#<route class>#<window start>``.
 Each carries ``count`` and ``expires_at`` (the window's end plus a minute). A user's counters live in the user's
 partition, so they leave with the user's data.
 """
@@ -26,6 +27,8 @@ _EXPIRY_MARGIN_SECONDS = 60
 def _partition(subject: LimitSubject) -> str:
     if subject.kind == "user":
         return f"TENANT#{subject.tenant}#USER#{subject.id}"
+    if subject.kind == "source":
+        return f"SOURCE#{subject.id}"
     return f"CLIENT#{subject.id}"
 
 
@@ -55,3 +58,19 @@ class RateLimitStore:
             raise DependencyUnavailableError("table", type(exc).__name__) from exc
         attributes: dict[str, Any] = dict(response.get("Attributes", {}))
         return int(attributes["count"])
+
+    def count(self, subject: LimitSubject, route_class: RouteClass, window_start: int) -> int:
+        """The window's count so far, without adding to it (one consistent read)."""
+        try:
+            response = self._table.get_item(
+                Key={"pk": _partition(subject), "sk": f"RATE#{route_class.value}#{window_start}"},
+                ConsistentRead=True,
+                ProjectionExpression="#count",
+                ExpressionAttributeNames={"#count": "count"},
+            )
+        except ClientError as exc:
+            raise DependencyUnavailableError("table", str(exc.response.get("Error", {}).get("Code"))) from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailableError("table", type(exc).__name__) from exc
+        item: dict[str, Any] = dict(response.get("Item") or {})
+        return int(item.get("count", 0))

@@ -58,14 +58,20 @@ def _session() -> Any:
 
 @_MadeOnce
 def dynamodb() -> DynamoDBClient:
-    """The low-level DynamoDB client."""
-    return _session().client("dynamodb", config=_config())  # type: ignore[no-any-return]
+    """The low-level DynamoDB client; a write DynamoDB would refuse is refused before it is sent."""
+    from firstmile.platform.item_rules import guard_writes
+
+    return guard_writes(_session().client("dynamodb", config=_config()))  # type: ignore[no-any-return]
 
 
 @_MadeOnce
 def table(name: str) -> Table:
-    """The DynamoDB table resource called ``name``."""
-    return _session().resource("dynamodb", config=_config()).Table(name)  # type: ignore[no-any-return]
+    """The DynamoDB table resource called ``name``; a write DynamoDB would refuse is refused before it is sent."""
+    from firstmile.platform.item_rules import guard_writes
+
+    resource = _session().resource("dynamodb", config=_config())
+    guard_writes(resource.meta.client)
+    return resource.Table(name)  # type: ignore[no-any-return]
 
 
 @_MadeOnce

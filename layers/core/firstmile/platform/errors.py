@@ -34,6 +34,21 @@ class DependencyUnavailableError(Exception):
         self.reason = reason
 
 
+class ItemRefusedError(Exception):
+    """A write DynamoDB would refuse for what it holds (too large, too deep, an unstorable number, an empty name or
+    key): the request is at fault, not the table. ``limit`` names the rule; ``detail`` says it to a client."""
+
+    def __init__(self, limit: str, detail: str) -> None:
+        super().__init__(detail)
+        self.limit = limit
+        self.detail = detail
+
+    @property
+    def too_large(self) -> bool:
+        """Whether the refusal is about size (413) rather than content (422)."""
+        return self.limit in ("item_size", "key_size")
+
+
 def aws_error_code(exc: ClientError) -> str:
     """The error code AWS answered with (``ConditionalCheckFailedException``, ``TransactionCanceledException``...)."""
     return str(exc.response.get("Error", {}).get("Code", "ClientError"))

@@ -31,6 +31,9 @@ FLAG_EXPOSURES_QUEUE = "flag-exposures"
 # The Secrets Manager secret holding the private signing keys; deployed as ``firstmile-<stage>-signing-keys``.
 SIGNING_KEYS_SECRET = "signing-keys"  # noqa: S105 - a name, not a secret
 
+# The Secrets Manager secret whose value signs pagination cursors; deployed as ``firstmile-<stage>-cursor-key``.
+CURSOR_KEY_SECRET = "cursor-key"  # noqa: S105 - a name, not a secret
+
 
 def deployed_name(stage: str, logical: str) -> str:
     """The name a shared resource has in a deployment of ``stage``."""
