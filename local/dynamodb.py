@@ -21,8 +21,9 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from local.config import HOST
 from local.ports import PortInUseError
@@ -200,10 +201,10 @@ def _serve(port: int, host: str, out: IO[str]) -> int:
 
     threading.Thread(target=wait_for_parent, name="parent-watch", daemon=True).start()
     done.wait()
-    os._exit(0)  # the JVM's non-daemon threads would otherwise keep the process alive
+    return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> NoReturn:
     """``python -m local.dynamodb PORT [HOST]``."""
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     # The engine prints its start-up banner (with the placeholder port) on stdout: dropped; its errors go to stderr.
@@ -211,8 +212,14 @@ def main(argv: list[str]) -> int:
         os.dup2(null.fileno(), 1)
     port = int(argv[1]) if len(argv) > 1 else 0
     host = argv[2] if len(argv) > 2 else HOST
-    return _serve(port, host, answers)
+    try:
+        code = _serve(port, host, answers)
+    except BaseException:  # e.g. the parent went away while the engine started: its report finds no reader
+        traceback.print_exc()
+        code = 1
+    # Never a normal interpreter exit: once the JVM runs, its non-daemon threads would keep the process alive.
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    main(sys.argv)

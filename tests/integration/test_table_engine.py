@@ -9,13 +9,18 @@ loopback address only.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from local.dynamodb import REPO_ROOT
 from local.emulator import Emulator
 from tests.integration.conftest import Deployment
 
@@ -197,3 +202,36 @@ def _an_address_other_than_loopback() -> str | None:
             return None
         address = str(udp.getsockname()[0])
     return None if address.startswith("127.") else address
+
+
+def test_the_engine_never_outlives_a_parent_that_went_away_while_it_started() -> None:
+    # Given a parent that starts the engine and is gone before the engine reports its port
+    parent = subprocess.run(  # noqa: S603 - this interpreter, the project's own module
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys; engine = subprocess.Popen([sys.executable, '-m', 'local.dynamodb', '0'], "
+            "stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True); "
+            "print(engine.pid)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
+    engine = int(parent.stdout.strip())
+
+    # Then the engine ends on its own once it finds nobody to report to
+    deadline = time.monotonic() + 60
+    while _running(engine) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(engine)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
