@@ -5,6 +5,7 @@ firstmile invoke FUNCTION EVENT_FILE   one invocation of one function with a sam
 firstmile jobs list                    the schedules and when they fire next
 firstmile jobs run NAME                fire one scheduled function now, against the running stack
 firstmile token [--user ID] [--roles R,R]  a fresh access token from the running stack (demo client credentials)
+firstmile tokens                       renew the demo user, admin and operator tokens in .local/tokens.env
 firstmile bootstrap-operator [--force] the first operator credentials, locally or on a deployment
 firstmile openapi --write PATH         write the merged OpenAPI document
 firstmile openapi --check PATH         fail when PATH differs from the generated document
@@ -29,7 +30,7 @@ from typing import Any
 
 from functions.catalog import CATALOG, Function, Schedule
 from local import openapi, seed
-from local.config import AWS_PORT_ENV, ConfigError, LocalConfig
+from local.config import AWS_PORT_ENV, PORT_ENV, ConfigError, LocalConfig
 from local.emulator import Emulator, emulator_answers
 from local.environment import LocalEnvironment
 from local.events import schedule_event
@@ -38,6 +39,7 @@ from local.resources import MissingResourceError, create_resources, deployment_f
 from local.runtime import Invocation, Runtime
 from local.scheduler import parse_expression, scheduled_functions
 from local.stack import LocalStack
+from local.tokens_file import TOKENS_FILE_ENV, read_tokens_file, tokens_file, write_tokens_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,9 +92,21 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--operator", action="store_true", help="use the operator client (role operator)")
     token.add_argument("--json", action="store_true", help="print the whole answer, refresh token included")
     token.add_argument(
-        "--tokens-file", type=Path, default=None, help=f"default ${seed.TOKENS_FILE_ENV} or .local/tokens.env"
+        "--tokens-file", type=Path, default=None, help=f"default ${TOKENS_FILE_ENV} or .local/tokens.env"
     )
     token.set_defaults(run=_token)
+
+    tokens = commands.add_parser(
+        "tokens",
+        help="renew the demo user, admin and operator tokens in .local/tokens.env",
+        description="Mint new sessions for the demo user, the demo admin and the local operator over the running "
+        "stack's POST /v1/auth/token, with the client credentials of the tokens file, and write them to that file: "
+        "`source .local/tokens.env` then gives fresh tokens (they live 15 minutes).",
+    )
+    tokens.add_argument(
+        "--tokens-file", type=Path, default=None, help=f"default ${TOKENS_FILE_ENV} or .local/tokens.env"
+    )
+    tokens.set_defaults(run=_tokens)
 
     bootstrap = commands.add_parser(
         "bootstrap-operator",
@@ -113,8 +127,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def _dev(_: argparse.Namespace) -> int:
     config = LocalConfig.from_env()
+    tokens_path = tokens_file()
+    print(
+        f"Starting the Firstmile local stack on {config.api_url} ... GET {config.api_url}/health/ready answers "
+        f"503 SYS_STARTING until the demo is seeded and {_shown_path(tokens_path)} is written, then 200.",
+        flush=True,
+    )
+    # Ctrl-C (or SIGTERM) while starting: the start is abandoned and what had started is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    stack = LocalStack(config, tokens_path=tokens_path)
+    try:
+        stack.start()
+    except KeyboardInterrupt:
+        print("Stopped before the stack was ready.", flush=True)
+        return 130
     stopping = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -122,12 +154,7 @@ def _dev(_: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    stack = LocalStack(config).start()
-    tokens_path: Path | None = None
-    if stack.demo is not None:
-        tokens_path = seed.tokens_file()
-        seed.write_tokens_file(tokens_path, stack.demo)
-    _print_banner(stack, tokens_path)
+    _print_banner(stack, tokens_path if stack.tokens_path and stack.tokens_path.exists() else None)
     # A short wait in a loop keeps the main thread responsive to signals.
     while not stopping.wait(0.5):
         pass
@@ -193,7 +220,11 @@ def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
     scheduled = scheduled_functions(stack.catalog)
     if scheduled:
         lines.append(f"  firstmile jobs run {scheduled[0].name}     # fire a scheduled function now")
-    lines.append("Stop with Ctrl-C.")
+    took = f" in {stack.started_in:.1f} s" if stack.started_in is not None else ""
+    if stack.ready:
+        lines.append(f"Ready{took}: GET {api}/health/ready answers 200 from now on. Stop with Ctrl-C.")
+    else:
+        lines.append(f"Not usable: GET {api}/health/ready answers 503 SYS_SEED_FAILED. Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
 
 
@@ -223,7 +254,9 @@ def _demo_lines(demo: seed.DemoCredentials, tokens_path: Path | None) -> list[st
     if shown:
         lines.append(f"  As shell variables: source {shown}")
     lines += [
-        f"Access tokens live {demo.user.expires_in // 60} minutes. A fresh one:",
+        f"Access tokens live {demo.user.expires_in // 60} minutes. Renew all three (then source the file again):",
+        "  .venv/bin/firstmile tokens",
+        "A fresh token for any user, or with curl:",
         "  .venv/bin/firstmile token --user demo-user --roles user,admin",
         f'  curl -s -u "$FIRSTMILE_CLIENT_ID:$FIRSTMILE_CLIENT_SECRET" -H "Content-Type: application/json" '
         f"-d '{grant}' {api}/v1/auth/token",
@@ -248,7 +281,7 @@ def _function(name: str) -> Function:
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    config = LocalConfig.from_env()
+    config = LocalConfig.for_commands()
     function = _function(args.function)
     try:
         event = json.loads(args.event.read_text(encoding="utf-8"))
@@ -269,7 +302,8 @@ def _emulator(config: LocalConfig) -> Iterator[str]:
         yield config.aws_endpoint
         return
     print(
-        f"No emulator answers on {config.aws_endpoint} ({AWS_PORT_ENV}); using a temporary one for this run.",
+        f"No emulator answers on {config.aws_endpoint} (port from {config.origin}); using a temporary one for this "
+        "run.",
         file=sys.stderr,
     )
     emulator = Emulator(port=0).start()
@@ -325,7 +359,7 @@ def _jobs_list(_: argparse.Namespace) -> int:
 
 
 def _jobs_run(args: argparse.Namespace) -> int:
-    config = LocalConfig.from_env()
+    config = LocalConfig.for_commands()
     function = _function(args.name)
     if not isinstance(function.trigger, Schedule):
         names = ", ".join(f.name for f in scheduled_functions(CATALOG))
@@ -333,8 +367,8 @@ def _jobs_run(args: argparse.Namespace) -> int:
         return 1
     if not emulator_answers(config.aws_endpoint):
         print(
-            f"firstmile jobs run: no local stack answers on {config.aws_endpoint}. Start it with `make dev` "
-            f"(or point {AWS_PORT_ENV} at the port it runs on).",
+            f"firstmile jobs run: no local stack answers on {config.aws_endpoint} (port from {config.origin}). "
+            f"Start it with `make dev` (or point {AWS_PORT_ENV} at the port it runs on).",
             file=sys.stderr,
         )
         return 1
@@ -345,16 +379,23 @@ def _jobs_run(args: argparse.Namespace) -> int:
     return _run_once(function, event, environment)
 
 
-def _token(args: argparse.Namespace) -> int:
-    path = args.tokens_file or seed.tokens_file()
+def _saved_stack(command: str, path: Path) -> dict[str, str] | None:
+    """The running stack's tokens file, or ``None`` after saying how to get one."""
     try:
-        saved = seed.read_tokens_file(path)
+        return read_tokens_file(path)
     except OSError:
         print(
-            f"firstmile token: no tokens file at {path}. Start the stack with `make dev` (it writes one), or name "
-            f"another with --tokens-file or {seed.TOKENS_FILE_ENV}.",
+            f"firstmile {command}: no tokens file at {_shown_path(path)}. Start the stack with `make dev` (it writes "
+            f"one once it is ready), or name another with --tokens-file or {TOKENS_FILE_ENV}.",
             file=sys.stderr,
         )
+        return None
+
+
+def _token(args: argparse.Namespace) -> int:
+    path = args.tokens_file or tokens_file()
+    saved = _saved_stack("token", path)
+    if saved is None:
         return 1
     prefix = "FIRSTMILE_OPERATOR_CLIENT" if args.operator else "FIRSTMILE_CLIENT"
     client_id, client_secret = saved.get(f"{prefix}_ID"), saved.get(f"{prefix}_SECRET")
@@ -370,20 +411,52 @@ def _token(args: argparse.Namespace) -> int:
             print(f"firstmile token: --attr wants NAME=VALUE, not {pair!r}", file=sys.stderr)
             return 1
         attributes[name] = value
-    api_url = saved.get("FIRSTMILE_API_URL") or LocalConfig.from_env().api_url
+    config = LocalConfig.for_commands(tokens_path=path)
     try:
-        answer = seed.mint_token(api_url, client_id, client_secret, user, roles, attributes)
+        answer = seed.mint_token(config.api_url, client_id, client_secret, user, roles, attributes)
     except seed.SeedError as exc:
         print(f"firstmile token: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"firstmile token: no local stack answers on {api_url} ({exc}). Is `make dev` running?", file=sys.stderr)
+        print(f"firstmile token: {_no_gateway(config, exc)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({**answer.__dict__, "user_id": user, "roles": roles}, indent=2))
     else:
         print(answer.access_token)
     return 0
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    path = args.tokens_file or tokens_file()
+    saved = _saved_stack("tokens", path)
+    if saved is None:
+        return 1
+    config = LocalConfig.for_commands(tokens_path=path)
+    try:
+        renewed = seed.renew_demo_tokens(config.api_url, saved)
+    except seed.SeedError as exc:
+        print(f"firstmile tokens: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"firstmile tokens: {_no_gateway(config, exc)}", file=sys.stderr)
+        return 1
+    write_tokens_file(
+        path, {**saved, **renewed}, notes=(f"Tokens renewed by `firstmile tokens` for {config.api_url}.",)
+    )
+    print(
+        f"Renewed the user, admin and operator tokens in {_shown_path(path)} (they live 15 minutes). "
+        f"Load them with: source {_shown_path(path)}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _no_gateway(config: LocalConfig, exc: OSError) -> str:
+    return (
+        f"no local stack answers on {config.api_url} (port from {config.origin}; {exc}). Is `make dev` running? "
+        f"Otherwise set {PORT_ENV} to the port it runs on."
+    )
 
 
 def _bootstrap_operator(args: argparse.Namespace) -> int:
@@ -397,11 +470,12 @@ def _bootstrap_operator(args: argparse.Namespace) -> int:
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS (the environment's credentials and region)"
         where, tenancy = f"table {table} on {endpoint}", tenancy_service()
     else:
-        config = LocalConfig.from_env()
+        config = LocalConfig.for_commands()
         if not emulator_answers(config.aws_endpoint):
             print(
-                f"firstmile bootstrap-operator: no local stack answers on {config.aws_endpoint}. Start it with "
-                f"`make dev`, or set FIRSTMILE_TABLE_NAME (and AWS credentials) to bootstrap a deployment.",
+                f"firstmile bootstrap-operator: no local stack answers on {config.aws_endpoint} (port from "
+                f"{config.origin}). Start it with `make dev` (or point {AWS_PORT_ENV} at the port it runs on), or "
+                "set FIRSTMILE_TABLE_NAME (and AWS credentials) to bootstrap a deployment.",
                 file=sys.stderr,
             )
             return 1

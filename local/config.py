@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 HOST = "127.0.0.1"
 STAGE = "local"
@@ -35,6 +36,8 @@ class LocalConfig:
     # An instance idle this long is stopped, as Lambda reclaims idle execution environments.
     instance_idle_seconds: float = 300.0
     host: str = HOST
+    # Where the ports came from, for messages: the variables, the running stack's tokens file, or the defaults.
+    origin: str = field(default="the defaults", compare=False)
 
     @property
     def api_url(self) -> str:
@@ -52,7 +55,48 @@ class LocalConfig:
             port=_port(env, PORT_ENV, DEFAULT_PORT),
             aws_port=_port(env, AWS_PORT_ENV, DEFAULT_AWS_PORT),
             cors_allow_origins=_origins(env),
+            origin=_origin(env, (PORT_ENV, AWS_PORT_ENV)),
         )
+
+    @classmethod
+    def for_commands(cls, environ: Mapping[str, str] | None = None, tokens_path: Path | None = None) -> LocalConfig:
+        """The running stack as a ``firstmile`` command finds it: ``FIRSTMILE_PORT`` and ``FIRSTMILE_AWS_PORT`` when
+        set; otherwise the ports the running stack recorded in its tokens file (``firstmile dev`` writes them, and
+        removes the file when it stops); otherwise the defaults."""
+        from local.tokens_file import running_stack_values, tokens_file
+
+        env = dict(os.environ if environ is None else environ)
+        path = tokens_path or tokens_file(env)
+        recorded = running_stack_values(path)
+        taken = {
+            name: recorded[name]
+            for name in (PORT_ENV, AWS_PORT_ENV)
+            if not env.get(name, "").strip() and recorded.get(name, "").strip()
+        }
+        config = cls.from_env({**env, **taken})
+        if not taken:
+            return config
+        named = [name for name in (PORT_ENV, AWS_PORT_ENV) if name not in taken and env.get(name, "").strip()]
+        origin = " and ".join([*named, f"the running stack's {_shown(path)}"])
+        return LocalConfig(
+            port=config.port,
+            aws_port=config.aws_port,
+            stage=config.stage,
+            cors_allow_origins=config.cors_allow_origins,
+            origin=origin,
+        )
+
+
+def _origin(env: Mapping[str, str], names: tuple[str, ...]) -> str:
+    named = [name for name in names if env.get(name, "").strip()]
+    return " and ".join(named) if named else "the defaults"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

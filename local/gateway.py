@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 # API Gateway answers 504 when the integration does not answer in time; Lambda's timeout is the local cause.
 EXT_FUNCTION_TIMEOUT = p.register_code("EXT_FUNCTION_TIMEOUT", 504, "The function did not answer in time")
+# What GET /health/ready answers while the local stack is not usable yet, or will not be (decision 0029).
+SYS_STARTING = p.register_code("SYS_STARTING", 503, "The local stack is starting")
+SYS_SEED_FAILED = p.register_code("SYS_SEED_FAILED", 503, "The local demo data could not be seeded")
+READY_PATH = "/health/ready"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
@@ -101,12 +105,32 @@ class GatewayApp:
         self._authorizer = authorizer_of(catalog)
         self._openapi = openapi
         self._docs_page = docs_page
+        # Until the stack says it is usable, GET /health/ready answers this problem instead of the function.
+        self._held: tuple[p.ErrorCode, str] | None = (SYS_STARTING, "The local stack is starting.")
+
+    def hold_readiness(self, error: p.ErrorCode, detail: str) -> None:
+        """Answer ``GET /health/ready`` with ``error`` (a 503) until ``release_readiness``."""
+        self._held = (error, detail)
+
+    def release_readiness(self) -> None:
+        """From now on ``GET /health/ready`` reaches its function."""
+        self._held = None
+
+    @property
+    def ready(self) -> bool:
+        return self._held is None
 
     def handle(self, request: Request) -> tuple[Response, str]:
         """The response, and what served it (a function name or the gateway) for the access log."""
         request_id = api_request_id()
         if request.method == "OPTIONS":
             return self._preflight(request), "cors"
+        held = self._held
+        if held is not None and request.method in ("GET", "HEAD") and request.path == READY_PATH:
+            response = self._problem(request, request_id, *held)
+            if held[0] is SYS_STARTING:
+                response.headers.append(("Retry-After", "1"))
+            return response, "gateway"
         matched = self._routes.match(request.method, request.path)
         if matched is None:
             own = self._own_page(request)

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from firstmile.platform.resources import SCHEDULER_DLQ, STREAM_FAILURES_QUEUE
 from functions.catalog import CATALOG, Function, Queue, TableStream
-from local.config import PORT_ENV, LocalConfig
+from local.config import AWS_PORT_ENV, PORT_ENV, LocalConfig
 from local.docs_page import render_docs_page
 from local.emulator import Emulator, client
 from local.environment import LocalEnvironment
-from local.gateway import Gateway, GatewayApp, authorizer_of
+from local.gateway import SYS_SEED_FAILED, Gateway, GatewayApp, authorizer_of
 from local.openapi import build_document
 from local.pollers import QueuePoller, StreamPoller
 from local.resources import Deployment, create_resources, deployment_for
 from local.runtime import Runtime
 from local.scheduler import Scheduler, sqs_dead_letter_sink
 from local.seed import DemoCredentials, SeedError, can_seed, functions_to_warm, seed_demo
+from local.tokens_file import API_URL, AWS_ENDPOINT, running_stack_values, write_tokens_file
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -36,6 +39,7 @@ class LocalStack:
         retry_delay_seconds: float = 1.0,
         poll_idle_seconds: float = 0.5,
         seed: bool = True,
+        tokens_path: Path | None = None,
     ) -> None:
         self.config = config
         self.catalog = tuple(catalog)
@@ -43,6 +47,10 @@ class LocalStack:
         self._retry_delay = retry_delay_seconds
         self._poll_idle = poll_idle_seconds
         self._seed = seed
+        # The stack's record for shells and CLI commands (local.tokens_file); None: not written.
+        self.tokens_path = tokens_path
+        self.app: GatewayApp | None = None
+        self.started_in: float | None = None
         self.emulator: Emulator | None = None
         self.gateway: Gateway | None = None
         self.runtime: Runtime | None = None
@@ -54,14 +62,20 @@ class LocalStack:
         self.seed_error: str | None = None
 
     def start(self) -> LocalStack:
-        """Bind both ports first (a taken port fails before anything runs), start every part, then seed the demo.
+        """Bind both ports first (a taken port fails before anything runs), start every part, seed the demo, write
+        the tokens file, and only then let ``GET /health/ready`` through: the one signal that the stack is usable.
 
         Seeding needs the whole stack (the rotation job runs in its instance, tokens are minted over the gateway),
-        so it comes last; when it fails the stack keeps running and ``seed_error`` says why.
+        so it comes last; when it fails the stack keeps running, ``seed_error`` says why, and ``/health/ready``
+        answers ``503 SYS_SEED_FAILED`` naming it.
         """
+        began = time.monotonic()
         self.emulator = Emulator(self.config.aws_port).start()
         try:
             self.gateway = Gateway(self.config.host, self.config.port, env_var=PORT_ENV)
+            if self.tokens_path is not None:
+                # Both ports are ours: a file left by an earlier run describes a stack that is gone.
+                self.tokens_path.unlink(missing_ok=True)
             endpoint = self.emulator.endpoint
             self.queue_urls = create_resources(self.deployment, endpoint)
             environment = LocalEnvironment(
@@ -89,21 +103,54 @@ class LocalStack:
             for poller in self.pollers:
                 poller.start()
             document = _once(lambda: build_document(self.catalog))
-            self.gateway.serve(
-                GatewayApp(
-                    self.catalog,
-                    self.runtime,
-                    self.config.cors_allow_origins,
-                    openapi=document,
-                    docs_page=_once(lambda: render_docs_page(document())),
-                )
+            self.app = GatewayApp(
+                self.catalog,
+                self.runtime,
+                self.config.cors_allow_origins,
+                openapi=document,
+                docs_page=_once(lambda: render_docs_page(document())),
             )
+            self.gateway.serve(self.app)
             if self._seed and can_seed(self.catalog):
                 self._seed_demo()
+            if self.tokens_path is not None:
+                write_tokens_file(self.tokens_path, self.record(), notes=self._record_notes())
+            if self.seed_error is not None:
+                self.app.hold_readiness(SYS_SEED_FAILED, f"The demo data could not be seeded: {self.seed_error}")
+            else:
+                self.app.release_readiness()
         except BaseException:
             self.stop()
             raise
+        self.started_in = time.monotonic() - began
         return self
+
+    def record(self) -> dict[str, str]:
+        """What the tokens file holds: where the stack listens, then the demo's credentials and tokens."""
+        assert self.gateway is not None and self.emulator is not None  # noqa: S101 - only asked of a started stack
+        values = {
+            API_URL: self.api_url,
+            PORT_ENV: str(self.gateway.port),
+            AWS_PORT_ENV: str(self.emulator.port),
+            AWS_ENDPOINT: self.aws_endpoint,
+        }
+        if self.demo is not None:
+            values |= self.demo.exports()
+        return values
+
+    def _record_notes(self) -> tuple[str, ...]:
+        if self.demo is not None:
+            return (
+                "Access tokens live 15 minutes: `firstmile tokens` renews all three here, then source this file again.",
+            )
+        if self.seed_error is not None:
+            return (f"No demo data: {self.seed_error}",)
+        return ()
+
+    @property
+    def ready(self) -> bool:
+        """Whether ``GET /health/ready`` reaches its function (the stack is started and its demo seeded)."""
+        return self.app is not None and self.app.ready
 
     def _seed_demo(self) -> None:
         assert self.scheduler is not None and self.runtime is not None  # noqa: S101 - started just before
@@ -179,8 +226,13 @@ class LocalStack:
             poller.stop()
         if self.emulator is not None:
             self.emulator.stop()
+        api_url = self.api_url if self.gateway is not None else None
         self.gateway = self.scheduler = self.runtime = self.emulator = None
         self.pollers = []
+        # Only this stack's own record: another stack may have written the file since.
+        path = self.tokens_path
+        if path is not None and api_url is not None and running_stack_values(path).get(API_URL) == api_url:
+            path.unlink(missing_ok=True)
 
 
 def _once(make: Callable[[], T]) -> Callable[[], T]:

@@ -1,0 +1,137 @@
+"""The local stack as a newcomer meets it: ``firstmile dev`` of its own, driven as the README tells.
+
+One stack for this module (the session's stack is shared by the other modules): the readiness signal is watched
+from the first second, the README's examples run as written in a POSIX shell, CLI commands find the stack from its
+tokens file, the console stays quiet, and the last test stops it with Ctrl-C within the promised bound.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.environment import REPO_ROOT
+from tests.e2e.harness import (
+    RunningStack,
+    call,
+    command,
+    free_port,
+    start,
+    stop,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start(tmp_path_factory.mktemp("newcomer"))
+    yield running
+    stop(running, bound=None)
+
+
+def _cli(stack: RunningStack, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """A ``firstmile`` command as a developer runs it in another shell: no FIRSTMILE_PORT or FIRSTMILE_AWS_PORT
+    (unless given), only where the tokens file is."""
+    env = {k: v for k, v in stack.env.items() if k not in ("FIRSTMILE_PORT", "FIRSTMILE_AWS_PORT")} | variables
+    return subprocess.run(  # noqa: S603 - this checkout's own CLI
+        [*command(), *args], env=env, capture_output=True, text=True, timeout=180, check=False, cwd=REPO_ROOT
+    )
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def test_ready_answers_503_starting_until_the_tokens_file_is_written(newcomer: RunningStack) -> None:
+    # Given the answers GET /health/ready gave from the moment `firstmile dev` started
+    answers = newcomer.readiness
+
+    # When the last one (the first 200) is compared with the tokens file at that moment
+    *starting, ready = answers
+
+    # Then it answered 503 SYS_STARTING before, and when it said 200 the file held working tokens
+    assert starting, "the stack should have been seen starting"
+    assert {(status, code) for _, status, code in starting} == {(503, "SYS_STARTING")}
+    assert ready[1] == 200
+    tokens = newcomer.tokens_when_ready
+    assert tokens is not None, "GET /health/ready answered 200 before the tokens file was written"
+    assert tokens["FIRSTMILE_PORT"] == str(newcomer.port)
+    assert tokens["FIRSTMILE_AWS_PORT"] == str(newcomer.aws_port)
+    assert tokens["FIRSTMILE_API_URL"] == newcomer.api_url
+    status = call(newcomer.url("/v1/onboarding/status"), headers=_bearer(tokens["FIRSTMILE_USER_TOKEN"]))
+    assert status.status == 200, status.body
+    assert "Ready in" in newcomer.stdout.read_text()
+
+
+def test_cli_commands_find_the_running_stack_in_its_tokens_file(newcomer: RunningStack) -> None:
+    # Given a shell without FIRSTMILE_PORT and FIRSTMILE_AWS_PORT, and a port where nothing listens
+    nothing = str(free_port())
+
+    # When the commands that need the stack run there, and once with the variables pointing elsewhere
+    job = _cli(newcomer, "jobs", "run", "synthetic_probe")
+    invoked = _cli(newcomer, "invoke", "health_ready", "events/health_ready.json")
+    token = _cli(newcomer, "token", "--user", "cli-ports", "--roles", "user,admin")
+    operator = _cli(newcomer, "bootstrap-operator", "--force", "--name", "cli ports")
+    elsewhere = _cli(newcomer, "jobs", "run", "synthetic_probe", FIRSTMILE_AWS_PORT=nothing)
+    minted_elsewhere = _cli(newcomer, "token", FIRSTMILE_PORT=nothing)
+
+    # Then they used the stack's own ports from the file, and the variables win when set
+    assert job.returncode == 0, job.stderr
+    assert json.loads(job.stdout)["status"] == "ok"
+    assert invoked.returncode == 0, invoked.stderr
+    assert "temporary" not in invoked.stderr
+    assert json.loads(invoked.stdout)["statusCode"] == 200
+    assert token.returncode == 0, token.stderr
+    admin = call(newcomer.url("/v1/admin/audit"), headers=_bearer(token.stdout.strip()))
+    assert admin.status == 200
+    assert operator.returncode == 0, operator.stderr
+    assert f"127.0.0.1:{newcomer.aws_port}" in operator.stdout
+    assert elsewhere.returncode == 1
+    assert f"127.0.0.1:{nothing}" in elsewhere.stderr and "FIRSTMILE_AWS_PORT" in elsewhere.stderr
+    assert minted_elsewhere.returncode == 1
+    assert f"127.0.0.1:{nothing}" in minted_elsewhere.stderr
+
+
+def test_firstmile_tokens_renews_every_demo_token_in_the_file(newcomer: RunningStack) -> None:
+    # Given the tokens the stack wrote
+    before = newcomer.tokens()
+
+    # When a developer renews them and sources the file in a POSIX shell
+    renewed = _cli(newcomer, "tokens")
+    after = newcomer.tokens()
+    sourced = subprocess.run(  # noqa: S603
+        ["sh", "-c", f'. "{newcomer.tokens_path}" && printf %s "$FIRSTMILE_ADMIN_TOKEN"'],  # noqa: S607
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+
+    # Then the user, admin and operator tokens are new sessions that work for their roles; the rest is kept
+    assert renewed.returncode == 0, renewed.stderr
+    assert "source" in renewed.stderr
+    for name in ("USER_TOKEN", "USER_REFRESH_TOKEN", "ADMIN_TOKEN", "OPERATOR_TOKEN"):
+        assert after[f"FIRSTMILE_{name}"] != before[f"FIRSTMILE_{name}"], name
+    for name in ("USER_TOKEN", "ADMIN_TOKEN", "OPERATOR_TOKEN"):
+        assert _claims(after[f"FIRSTMILE_{name}"])["sid"] != _claims(before[f"FIRSTMILE_{name}"])["sid"], name
+    kept = {k: v for k, v in before.items() if "TOKEN" not in k}
+    assert {k: after[k] for k in kept} == kept
+    assert sourced.stdout == after["FIRSTMILE_ADMIN_TOKEN"]
+    user = call(newcomer.url("/v1/onboarding/status"), headers=_bearer(after["FIRSTMILE_USER_TOKEN"]))
+    admin = call(newcomer.url("/v1/admin/audit"), headers=_bearer(after["FIRSTMILE_ADMIN_TOKEN"]))
+    operator = _bearer(after["FIRSTMILE_OPERATOR_TOKEN"])
+    clients = call(newcomer.url("/v1/operator/tenants/demo/clients"), headers=operator)
+    assert (user.status, admin.status, clients.status) == (200, 200, 200)
+    assert _claims(after["FIRSTMILE_ADMIN_TOKEN"])["roles"] == ["admin", "user"]
+    assert _claims(after["FIRSTMILE_OPERATOR_TOKEN"])["roles"] == ["operator"]
