@@ -7,12 +7,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 HOST = "127.0.0.1"
 STAGE = "local"
 PORT_ENV = "FIRSTMILE_PORT"
 AWS_PORT_ENV = "FIRSTMILE_AWS_PORT"
 CORS_ENV = "FIRSTMILE_CORS_ALLOW_ORIGINS"
+INSTANCE_START_ENV = "FIRSTMILE_INSTANCE_START"
 DEFAULT_PORT = 8000
 DEFAULT_AWS_PORT = 4566
 # The usual addresses of a front end under development.
@@ -35,6 +37,8 @@ class LocalConfig:
     max_instances_per_function: int = 4
     # An instance idle this long is stopped, as Lambda reclaims idle execution environments.
     instance_idle_seconds: float = 300.0
+    # How a function instance starts: forked from the fork server (decision 0020), or as a fresh interpreter.
+    instance_start: Literal["fork", "process"] = "fork"
     host: str = HOST
     # Where the ports came from, for messages: the variables, the running stack's tokens file, or the defaults.
     origin: str = field(default="the defaults", compare=False)
@@ -55,6 +59,7 @@ class LocalConfig:
             port=_port(env, PORT_ENV, DEFAULT_PORT),
             aws_port=_port(env, AWS_PORT_ENV, DEFAULT_AWS_PORT),
             cors_allow_origins=_origins(env),
+            instance_start=_instance_start(env),
             origin=_origin(env, (PORT_ENV, AWS_PORT_ENV)),
         )
 
@@ -85,6 +90,13 @@ class LocalConfig:
             cors_allow_origins=config.cors_allow_origins,
             origin=origin,
         )
+
+
+def _instance_start(env: Mapping[str, str]) -> Literal["fork", "process"]:
+    raw = env.get(INSTANCE_START_ENV, "").strip() or "fork"
+    if raw not in ("fork", "process"):
+        raise ConfigError(f"{INSTANCE_START_ENV}={raw!r}: use fork (the default) or process.")
+    return "fork" if raw == "fork" else "process"
 
 
 def _origin(env: Mapping[str, str], names: tuple[str, ...]) -> str:
