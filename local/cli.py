@@ -26,11 +26,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from functions.catalog import CATALOG, Function, Schedule
 from local import openapi, seed
 from local.config import AWS_PORT_ENV, PORT_ENV, ConfigError, LocalConfig
+from local.console import VERBOSE_ENV, DevLogging, log_file, verbose_from
 from local.emulator import Emulator, emulator_answers
 from local.environment import LocalEnvironment
 from local.events import schedule_event
@@ -45,11 +46,8 @@ from local.tokens_file import TOKENS_FILE_ENV, read_tokens_file, tokens_file, wr
 def main(argv: list[str] | None = None) -> int:
     """Run one ``firstmile`` command; the process exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.command == "dev" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    if args.command != "dev":  # `firstmile dev` routes its logs itself (local.console)
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         return int(args.run(args))
     except (ConfigError, PortInUseError, MissingResourceError) as exc:
@@ -61,7 +59,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="firstmile", description="Firstmile's local stack and tools.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    dev = commands.add_parser("dev", help="start the whole system on this machine")
+    dev = commands.add_parser(
+        "dev",
+        help="start the whole system on this machine",
+        description="Start the local stack. The console shows one line per request and the stack's events; every "
+        "function's logs, the emulator's and the table engine's go to .local/dev.log (FIRSTMILE_LOG_FILE).",
+    )
+    dev.add_argument(
+        "--verbose",
+        action="store_true",
+        default=None,
+        help=f"show every log line on the console too, tracebacks included (or {VERBOSE_ENV}=1)",
+    )
     dev.set_defaults(run=_dev)
 
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
@@ -131,40 +140,56 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _dev(_: argparse.Namespace) -> int:
+def _dev(args: argparse.Namespace) -> int:
     config = LocalConfig.from_env()
     tokens_path = tokens_file()
+    logs = DevLogging.start(log_file(), verbose=bool(args.verbose) or verbose_from())
     print(
         f"Starting the Firstmile local stack on {config.api_url} ... GET {config.api_url}/health/ready answers "
-        f"503 SYS_STARTING until the demo is seeded and {_shown_path(tokens_path)} is written, then 200.",
+        f"503 SYS_STARTING until the demo is seeded and {_shown_path(tokens_path)} is written, then 200. "
+        f"Full logs: {_shown_path(logs.path)}",
         flush=True,
     )
     # Ctrl-C (or SIGTERM) while starting: the start is abandoned and what had started is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
-    stack = LocalStack(config, tokens_path=tokens_path)
+    stack = LocalStack(config, tokens_path=tokens_path, output=logs.output)
     try:
         stack.start()
     except KeyboardInterrupt:
         print("Stopped before the stack was ready.", flush=True)
-        return 130
+        _leave(logs, 130)
     stopping = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stopping.is_set():
+            # A second Ctrl-C: leave now. Every process the stack started ends on its own when this one is gone
+            # (the fork server and the table engine watch their pipe to it).
+            os._exit(130)
         stopping.set()
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    _print_banner(stack, tokens_path if stack.tokens_path and stack.tokens_path.exists() else None)
+    _print_banner(stack, tokens_path if stack.tokens_path and stack.tokens_path.exists() else None, logs)
     # A short wait in a loop keeps the main thread responsive to signals.
     while not stopping.wait(0.5):
         pass
     print("Stopping the local stack...", flush=True)
     stack.stop()
     print("Stopped.", flush=True)
-    return 0
+    _leave(logs, 0)
 
 
-def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
+def _leave(logs: DevLogging, code: int) -> NoReturn:
+    """Exit now. Everything the stack started has ended; the interpreter's own teardown (moto's backends,
+    thousands of modules) took seconds more on a loaded machine."""
+    logs.stop()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _print_banner(stack: LocalStack, tokens_path: Path | None, logs: DevLogging) -> None:
     api = stack.api_url
     deployment = stack.deployment
     counts = {
@@ -185,6 +210,11 @@ def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
     ]
     if deployment.signing_keys_secret is not None:
         lines.append(f"  Signing keys   secret {deployment.signing_keys_secret}")
+    shown_logs = _shown_path(logs.path)
+    lines.append(
+        f"  Logs           {shown_logs}: every function's JSON logs, the emulator's and the table engine's"
+        + (" (also shown here)" if logs.verbose else "; here: one line per request (`firstmile dev --verbose`: all)")
+    )
     lines.append(
         f"  Functions      {len(stack.catalog)} (routes: {counts['Route']}, schedules: {counts['Schedule']}, "
         f"queue consumers: {counts['Queue']}, stream consumers: {counts['TableStream']}, "
@@ -315,7 +345,8 @@ def _emulator(config: LocalConfig) -> Iterator[str]:
 
 def _run_once(function: Function, event: Any, environment: LocalEnvironment) -> int:
     """One invocation in a fresh instance: the function's answer on stdout, a summary on stderr."""
-    runtime = Runtime([function], environment.for_function, max_instances=1)
+    # One instance of one function: a fresh interpreter costs what a fork server would, with one process less.
+    runtime = Runtime([function], environment.for_function, max_instances=1, start_method="process")
     try:
         invocation = runtime.invoke(function.name, event)
     finally:

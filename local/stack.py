@@ -26,6 +26,8 @@ from local.tokens_file import API_URL, AWS_ENDPOINT, running_stack_values, write
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# What Ctrl-C promises: every part of the stack and every process it started ends within this (decision 0029).
+STOP_BOUND_SECONDS = 4.0
 
 
 class LocalStack:
@@ -40,6 +42,7 @@ class LocalStack:
         poll_idle_seconds: float = 0.5,
         seed: bool = True,
         tokens_path: Path | None = None,
+        output: int | None = None,
     ) -> None:
         self.config = config
         self.catalog = tuple(catalog)
@@ -49,6 +52,8 @@ class LocalStack:
         self._seed = seed
         # The stack's record for shells and CLI commands (local.tokens_file); None: not written.
         self.tokens_path = tokens_path
+        # Where function instances, the fork server and the table engine write (local.console); None: stderr.
+        self._output = output
         self.app: GatewayApp | None = None
         self.started_in: float | None = None
         self.emulator: Emulator | None = None
@@ -70,7 +75,7 @@ class LocalStack:
         answers ``503 SYS_SEED_FAILED`` naming it.
         """
         began = time.monotonic()
-        self.emulator = Emulator(self.config.aws_port).start()
+        self.emulator = Emulator(self.config.aws_port, output=self._output).start()
         try:
             self.gateway = Gateway(self.config.host, self.config.port, env_var=PORT_ENV)
             if self.tokens_path is not None:
@@ -90,6 +95,8 @@ class LocalStack:
                 environment.for_function,
                 max_instances=self.config.max_instances_per_function,
                 idle_seconds=self.config.instance_idle_seconds,
+                start_method=self.config.instance_start,
+                output=self._output,
             ).start()
             sqs = client("sqs", endpoint)
             self.scheduler = Scheduler(
@@ -210,29 +217,58 @@ class LocalStack:
         assert self.emulator is not None  # noqa: S101 - only asked of a started stack
         return self.emulator.endpoint
 
-    def stop(self) -> None:
-        """Stop every part, newest first: no new requests, no new work, instances ended, emulator last."""
-        if self.gateway is not None:
-            self.gateway.stop()
-        if self.scheduler is not None:
-            self.scheduler.signal_stop()
-        for poller in self.pollers:
-            poller.signal_stop()
-        if self.runtime is not None:
-            self.runtime.stop()
-        if self.scheduler is not None:
-            self.scheduler.stop()
-        for poller in self.pollers:
-            poller.stop()
-        if self.emulator is not None:
-            self.emulator.stop()
+    def stop(self, bound_seconds: float = STOP_BOUND_SECONDS) -> None:
+        """Stop every part within ``bound_seconds``, newest first: no new requests and no new work, then the
+        instances and the fork server, the threads that fed them, and the emulator (moto, the table engine) last.
+
+        The waits share the bound: a thread that has not finished by then is a daemon and ends with the process;
+        every process the stack started is ended (killed when it lingers), so nothing outlives ``firstmile dev``.
+        """
+        began = time.monotonic()
+        deadline = began + bound_seconds
+        timings: list[str] = []
+
+        def timed(what: str, step: Callable[[], object]) -> None:
+            started = time.monotonic()
+            try:
+                step()
+            except Exception:  # one part failing to stop must not keep the others running
+                log.exception("stopping the %s failed", what)
+            timings.append(f"{what} {time.monotonic() - started:.2f} s")
+
         api_url = self.api_url if self.gateway is not None else None
+        gateway, scheduler, pollers = self.gateway, self.scheduler, self.pollers
+        if scheduler is not None:
+            scheduler.signal_stop()
+        for poller in pollers:
+            poller.signal_stop()
+        # The gateway's loop notices a shutdown at its next poll; meanwhile everything else stops.
+        closing = threading.Thread(target=gateway.stop, name="gateway-stop", daemon=True) if gateway else None
+        if closing is not None:
+            closing.start()
+        if self.runtime is not None:
+            runtime = self.runtime
+            timed("functions", lambda: runtime.stop(grace_seconds=min(1.0, _left(deadline) / 4)))
+        if scheduler is not None:
+            timed("scheduler", lambda: scheduler.stop(timeout=_left(deadline) / 3))
+        if pollers:
+            timed("pollers", lambda: [poller.stop(timeout=_left(deadline) / 3) for poller in pollers])
+        if closing is not None:
+            timed("gateway", lambda: closing.join(timeout=_left(deadline) / 2))
+        if self.emulator is not None:
+            emulator = self.emulator
+            timed("emulator", lambda: emulator.stop(grace_seconds=max(0.5, _left(deadline) - 0.5)))
         self.gateway = self.scheduler = self.runtime = self.emulator = None
         self.pollers = []
         # Only this stack's own record: another stack may have written the file since.
         path = self.tokens_path
         if path is not None and api_url is not None and running_stack_values(path).get(API_URL) == api_url:
             path.unlink(missing_ok=True)
+        log.info("stopped in %.2f s (%s)", time.monotonic() - began, ", ".join(timings))
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def _once(make: Callable[[], T]) -> Callable[[], T]:

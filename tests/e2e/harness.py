@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 
+from local.console import LOG_FILE_ENV
 from local.tokens_file import TOKENS_FILE_ENV, read_tokens_file
 
 # Generous: a loaded two-core machine starts Python, moto and the first instances slowly.
@@ -91,7 +92,19 @@ class RunningStack:
     stop_seconds: float | None = None
 
     def output(self) -> str:
+        """What the console showed, then the end of the log file."""
+        console = self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+        logged = self.log_path.read_text(errors="replace").splitlines()[-60:] if self.log_path.exists() else []
+        return console + "\n--- the end of the log file ---\n" + "\n".join(logged)
+
+    def console(self) -> str:
+        """What the console showed (stdout, then stderr)."""
         return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+
+    @property
+    def log_path(self) -> Path:
+        """The log file with everything (``local.console``)."""
+        return Path(self.env[LOG_FILE_ENV])
 
     @property
     def aws_endpoint(self) -> str:
@@ -125,6 +138,7 @@ def start(directory: Path, *, extra_env: dict[str, str] | None = None, args: tup
     tokens_path = directory / "tokens.env"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
     env |= {"FIRSTMILE_PORT": str(port), "FIRSTMILE_AWS_PORT": str(aws_port), TOKENS_FILE_ENV: str(tokens_path)}
+    env |= {LOG_FILE_ENV: str(directory / "dev.log")}
     env |= extra_env or {}
     stdout, stderr = directory / "dev.out", directory / "dev.err"
     began = time.monotonic()

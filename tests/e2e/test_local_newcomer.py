@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import socket
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.environment import REPO_ROOT
 from tests.e2e.harness import (
+    STOP_BOUND_SECONDS,
     RunningStack,
     call,
     command,
@@ -135,3 +139,103 @@ def test_firstmile_tokens_renews_every_demo_token_in_the_file(newcomer: RunningS
     assert (user.status, admin.status, clients.status) == (200, 200, 200)
     assert _claims(after["FIRSTMILE_ADMIN_TOKEN"])["roles"] == ["admin", "user"]
     assert _claims(after["FIRSTMILE_OPERATOR_TOKEN"])["roles"] == ["operator"]
+
+
+ACCESS_LINE = re.compile(
+    r"^\d\d:\d\d:\d\d (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<function>\S+) (?P<ms>\d+) ms "
+    r"(?P<correlation>\S+)(?: (?P<code>[A-Z]+_[A-Z_]+))?$"
+)
+
+
+def test_the_console_shows_one_line_per_request_and_the_log_file_has_everything(newcomer: RunningStack) -> None:
+    # Given requests that succeed and that fail as clients make them fail, each with its own correlation id
+    tokens = newcomer.tokens()
+    user = {**_bearer(tokens["FIRSTMILE_USER_TOKEN"])}
+    sent = {
+        "quiet-ok": ("GET", "/v1/onboarding/status", user, None, 200, "onboarding_status", None),
+        "quiet-404": ("GET", "/v1/no-such-route", {}, None, 404, "gateway", "RES_ROUTE_NOT_FOUND"),
+        "quiet-401": ("GET", "/v1/onboarding/status", _bearer("forged"), None, 401, "onboarding_status", None),
+        "quiet-422": ("POST", "/v1/onboarding/step", user, {"step_id": 5}, 422, "onboarding_step", None),
+    }
+
+    # When they are sent
+    replies = {
+        correlation: call(newcomer.url(path), method, {**headers, "X-Correlation-Id": correlation}, body)
+        for correlation, (method, path, headers, body, *_) in sent.items()
+    }
+
+    # Then each got its status, and the console has exactly one line for it with method, path, status, the function
+    # that answered, milliseconds, the correlation id and, on an error, the problem code
+    lines = [m for line in newcomer.stderr.read_text().splitlines() if (m := ACCESS_LINE.match(line))]
+    for correlation, (method, path, _, _, status, function, code) in sent.items():
+        assert replies[correlation].status == status, replies[correlation].body
+        mine = [m for m in lines if m["correlation"] == correlation]
+        assert len(mine) == 1, (correlation, newcomer.stderr.read_text()[-3000:])
+        line = mine[0]
+        assert (line["method"], line["path"], int(line["status"]), line["function"]) == (method, path, status, function)
+        assert line["code"] == (code or replies[correlation].code)
+    assert lines[-1]["code"] and lines[-1]["code"].startswith("VAL_")
+    # No traceback ever reaches the quiet console
+    assert "Traceback" not in newcomer.console()
+    # The log file holds the same requests as JSON, and the functions' own JSON logs
+    records = [json.loads(line) for line in newcomer.log_path.read_text().splitlines() if line.startswith("{")]
+    access = {r["correlation_id"]: r for r in records if r.get("logger") == "local.access"}
+    assert {c: (access[c]["status"], access[c]["function"]) for c in sent} == {
+        c: (status, function) for c, (_, _, _, _, status, function, _) in sent.items()
+    }
+    functions = {r.get("function_name") for r in records if "function_name" in r}
+    assert {"onboarding_status", "onboarding_step", "authorizer"} <= functions
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children, ...), from /proc."""
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            pending += sorted(children - found)
+            found |= children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        # A zombie has exited; only its exit status is left to collect.
+        return stat.read_text().split(") ", 1)[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+def _port_free(port: int) -> bool:
+    # As the stack binds: connections in TIME_WAIT do not count, a listener does.
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to see the stack's processes")
+def test_ctrl_c_stops_every_process_within_the_bound(newcomer: RunningStack) -> None:
+    # Given the stack with function instances started (this module called a dozen functions)
+    processes = _descendants(newcomer.process.pid)
+    assert len(processes) >= 3, "the table engine, the fork server and instances should be running"
+
+    # When it receives Ctrl-C
+    code = stop(newcomer, bound=None)
+
+    # Then it exits 0 within the bound after saying so, every process it started is gone, both ports are free
+    assert newcomer.stop_seconds is not None and newcomer.stop_seconds <= STOP_BOUND_SECONDS, newcomer.output()
+    assert code == 0, newcomer.output()
+    assert "Stopped." in newcomer.stdout.read_text()
+    assert not [pid for pid in processes if _alive(pid)]
+    assert _port_free(newcomer.port) and _port_free(newcomer.aws_port)
+    assert not newcomer.tokens_path.exists()
