@@ -166,6 +166,8 @@ class DynamoDBLocal:
         process, self._process = self._process, None
         if process is None:
             return
+        if self._port is None:
+            grace_seconds = 0.0  # still starting: it reads its input only once it serves, so it would not notice
         try:
             process.wait(timeout=grace_seconds)
         except subprocess.TimeoutExpired:

@@ -11,8 +11,8 @@ Everything goes through the code a deployment runs (docs/decisions/0024-local-de
    token, so the authorizer, the role check and the audit chain all take part;
 5. when the onboarding functions are in the catalogue, the demo admin creates, publishes and selects a demo flow and
    generates sample users through the admin routes, so the demo user's first status call enrols them;
-6. when the flag functions are in the catalogue, the demo admin creates a demo feature flag and sets the flag
-   settings through the admin routes.
+6. when the flag functions are in the catalogue, the demo admin creates the demo feature flags (one of them
+   targets by country) and sets the flag settings through the admin routes.
 
 The emulator keeps everything in memory, so each ``make dev`` starts empty and seeds afresh; seeding still
 tolerates data that already exists (an existing tenant is kept, an existing operator is superseded by a forced
@@ -158,6 +158,25 @@ DEMO_GATING_FLAG: dict[str, Any] = {
     "fallthrough": {"value": True},
     "tags": ["onboarding"],
     "owner": "team-growth",
+}
+# A flag whose answer depends on the country a client sends (POST /v1/flags/evaluate {"attributes": {"country": "DE"}}
+# answers true, "US" answers false): the demo's example of targeting by an attribute the client supplies.
+DEMO_COUNTRY_FLAG_KEY = "eu-data-residency"
+EU_COUNTRIES = ["AT", "BE", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "PL", "PT", "SE"]
+DEMO_COUNTRY_FLAG: dict[str, Any] = {
+    "key": DEMO_COUNTRY_FLAG_KEY,
+    "description": "Offer hosting in the EU during onboarding, to users in EU countries.",
+    "enabled": True,
+    "rules": [
+        {
+            "id": "eu-countries",
+            "description": "Users in an EU country",
+            "conditions": [{"attribute": "country", "operator": "in", "value": EU_COUNTRIES}],
+            "serve": {"value": True},
+        }
+    ],
+    "tags": ["compliance"],
+    "owner": "team-platform",
 }
 # The attributes a client may supply to POST /v1/flags/evaluate (the token's plan and locale always apply).
 DEMO_FLAG_SETTINGS: dict[str, Any] = {"client_attributes": ["country"]}
@@ -359,7 +378,7 @@ def seed_demo_flags(api_url: str, admin_token: str) -> None:
     """The demo feature flags and the flag settings, through the admin routes. A flag that exists already is kept as
     it is (an admin may have changed it since); the settings are set on whatever version is stored."""
     bearer = {"Authorization": f"Bearer {admin_token}"}
-    for flag in (DEMO_FLAG, DEMO_GATING_FLAG):
+    for flag in (DEMO_FLAG, DEMO_GATING_FLAG, DEMO_COUNTRY_FLAG):
         status, answer = call_api(api_url, "POST", "/v1/admin/feature-flags", flag, headers=bearer)
         if status == 409 and answer.get("code") == "RES_FLAG_EXISTS":
             log.info("the demo flag %s exists already; keeping it", flag["key"])

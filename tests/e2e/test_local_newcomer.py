@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -185,6 +186,46 @@ def test_the_console_shows_one_line_per_request_and_the_log_file_has_everything(
     }
     functions = {r.get("function_name") for r in records if "function_name" in r}
     assert {"onboarding_status", "onboarding_step", "authorizer"} <= functions
+
+
+def test_the_readme_examples_work_as_written_in_posix_shells(newcomer: RunningStack, tmp_path: Path) -> None:
+    # Given the README's shell examples (its ```sh blocks), pointed at this stack and its tokens file, each shell
+    # with a user of its own; curl reports every answer's status through its configuration file
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.DOTALL)
+    script = "set -e\n" + "\n".join(blocks)
+    script = script.replace("http://127.0.0.1:8000", newcomer.api_url)
+    script = script.replace(".local/tokens.env", str(newcomer.tokens_path))
+    (tmp_path / ".curlrc").write_text('write-out = "\\n@@ %{http_code} %{url_effective}\\n"\n', encoding="utf-8")
+    env = {k: v for k, v in newcomer.env.items() if k not in ("FIRSTMILE_PORT", "FIRSTMILE_AWS_PORT")}
+    env["CURL_HOME"] = str(tmp_path)
+    shells = [shell for shell in ("sh", "bash", "zsh") if shutil.which(shell)]
+
+    # When each shell runs them as written
+    runs = {
+        shell: subprocess.run(  # noqa: S603 - a shell from PATH running the README's own lines
+            [shell, "-c", script.replace("--user demo-user", f"--user readme-{shell}")],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        for shell in shells
+    }
+
+    # Then every command succeeded and every request was answered without an error; the flags answered by country
+    assert "uuidgen" not in readme and "source .local" not in "".join(blocks)
+    assert len(blocks) >= 5
+    for shell, run in runs.items():
+        assert run.returncode == 0, (shell, run.stdout[-3000:], run.stderr[-3000:])
+        statuses = re.findall(r"^@@ (\d{3}) (\S+)$", run.stdout, flags=re.MULTILINE)
+        assert len(statuses) == script.count("curl "), (shell, statuses)
+        assert [s for s in statuses if int(s[0]) >= 400] == [], shell
+        assert '"eu-data-residency":{"flag_key":"eu-data-residency","value":true' in run.stdout
+        assert '{"flags":{"eu-data-residency":{"flag_key":"eu-data-residency","value":false' in run.stdout
+    assert "sh" in runs and "bash" in runs
 
 
 def _descendants(pid: int) -> set[int]:
