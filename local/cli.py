@@ -22,6 +22,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,7 +137,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A second Ctrl-C this long after the first leaves at once; sooner, it is taken for the first one forwarded by uv.
+SECOND_SIGNAL_AFTER_SECONDS = 1.0
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Once: the start is abandoned and what had started is stopped, which further signals must not interrupt (`uv run`
+    # forwards the terminal's Ctrl-C to the stack a second time, about 0.2 s after the terminal's own).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -151,6 +160,7 @@ def _dev(args: argparse.Namespace) -> int:
         flush=True,
     )
     # Ctrl-C (or SIGTERM) while starting: the start is abandoned and what had started is stopped.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     stack = LocalStack(config, tokens_path=tokens_path, output=logs.output)
     try:
@@ -159,13 +169,17 @@ def _dev(args: argparse.Namespace) -> int:
         print("Stopped before the stack was ready.", flush=True)
         _leave(logs, 130)
     stopping = threading.Event()
+    first_signal: list[float] = []
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        if stopping.is_set():
+        if not first_signal:
+            first_signal.append(time.monotonic())
+            stopping.set()
+        elif time.monotonic() - first_signal[0] >= SECOND_SIGNAL_AFTER_SECONDS:
             # A second Ctrl-C: leave now. Every process the stack started ends on its own when this one is gone
-            # (the fork server and the table engine watch their pipe to it).
+            # (the fork server and the table engine watch their pipe to it, instances their requests).
             os._exit(130)
-        stopping.set()
+        # Sooner than that it is the same Ctrl-C again: `uv run` forwards the terminal's to the stack once more.
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)

@@ -141,8 +141,11 @@ class _ChildProcess(_Process):
         with contextlib.suppress(OSError):
             if self.popen.stdout is not None:
                 self.popen.stdout.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=5)
+        try:
+            self.popen.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
 
 
 class _ForkedProcess(_Process):

@@ -173,12 +173,17 @@ def _probe(url: str) -> Reply | None:
         return None
 
 
-def stop(stack: RunningStack, *, bound: float | None = STOP_BOUND_SECONDS) -> int:
+def stop(stack: RunningStack, *, bound: float | None = STOP_BOUND_SECONDS, again_after: float | None = None) -> int:
     """Ctrl-C, then wait (a kill after the timeout); the exit status. ``stop_seconds`` says how long it took, and
-    a stop slower than ``bound`` fails the test that asked for it."""
+    a stop slower than ``bound`` fails the test that asked for it. ``again_after``: the same Ctrl-C arrives a second
+    time that many seconds later, as ``uv run`` (which ``make dev`` uses) forwards the terminal's to its child."""
     if stack.process.poll() is None:
         began = time.monotonic()
         stack.process.send_signal(signal.SIGINT)
+        if again_after is not None:
+            time.sleep(again_after)
+            if stack.process.poll() is None:
+                stack.process.send_signal(signal.SIGINT)
         try:
             stack.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
