@@ -64,6 +64,21 @@ COLD_CALLS = (
 STEPS = ("create-workspace", "connect-data", "tour-editor", "invite-teammate")
 COUNTRIES = ("DE", "US", "FR", "JP", "BR", "NL", "IN")
 TABLE = "firstmile-local-table"
+# The traffic's mix: kinds of request and their weights. `--reads-only` keeps those that add nothing to the table
+# (a flag evaluation does: the exposures it samples are recorded with a marker item each).
+MIX = {
+    "status": 5.0,
+    "step": 3.0,
+    "evaluate": 4.0,
+    "audit": 1.0,
+    "flows": 1.0,
+    "flags": 1.0,
+    "token": 0.5,
+    "live": 1.0,
+    "first_run": 0.5,
+}
+READS = frozenset({"status", "audit", "flows", "flags", "live"})
+KINDS = list(MIX)
 USERS = 12
 TOKEN_RENEW_SECONDS = 600.0
 
@@ -146,7 +161,7 @@ def _pss(pid: int) -> int | None:
 class Sample:
     seconds: float
     processes: list[Process]
-    # Items in the table when the sample was taken (counted at the warm-up's end and at the end only).
+    # Items in the table when the sample was taken.
     items: int | None = None
 
     def by_group(self) -> dict[str, tuple[int, float, float | None]]:
@@ -177,6 +192,7 @@ class Traffic:
     lock: threading.Lock = field(default_factory=threading.Lock)
     renewed_at: float = field(default_factory=time.monotonic)
     minted: int = 0
+    weights: tuple[float, ...] = tuple(MIX.values())
 
     def call(self, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, bytes, float]:
         headers = {"Accept": "application/json"}
@@ -234,10 +250,7 @@ class Traffic:
     def one_request(self) -> tuple[str, int, float]:
         with self.lock:
             user, token, steps = self.rng.choice(self.users)
-            kind = self.rng.choices(
-                ["status", "step", "evaluate", "audit", "flows", "flags", "token", "live", "first_run"],
-                weights=[5, 3, 4, 1, 1, 1, 0.5, 1, 0.5],
-            )[0]
+            kind = self.rng.choices(KINDS, weights=self.weights)[0]
             step = steps.pop(0) if kind == "step" and steps else None
         if kind == "status":
             status, _, ms = self.call("GET", "/v1/onboarding/status", token)
@@ -345,13 +358,19 @@ def main() -> int:  # noqa: C901 - one report, printed in order
     parser.add_argument("--sample-seconds", type=float, default=10.0, help="memory sampling interval (default 10)")
     parser.add_argument("--warmup-minutes", type=float, default=None, help="default: a fifth of the run (>= 1 min)")
     parser.add_argument("--instance-start", choices=("fork", "process"), default="fork")
+    parser.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="only requests that add nothing to the table (status, admin reads, liveness)",
+    )
     parser.add_argument("--json", type=Path, help="also write every sample and result to this file")
     parser.add_argument("--fail-growth-above", type=float, default=None, metavar="PCT", help="exit 1 above this")
     args = parser.parse_args()
     warmup = args.warmup_minutes if args.warmup_minutes is not None else max(args.minutes / 5, min(1.0, args.minutes))
     warmup = min(warmup, args.minutes * 0.8)
     header = run_header(datetime.now(UTC))
-    print(f"Soak: make dev under {args.rate:g} requests/s for {args.minutes:g} min (warm-up {warmup:g} min)")
+    mix = "reads only" if args.reads_only else "mixed"
+    print(f"Soak: make dev under {args.rate:g} {mix} requests/s for {args.minutes:g} min (warm-up {warmup:g} min)")
     for key, value in header.items():
         print(f"  {key}: {value}")
 
@@ -387,21 +406,17 @@ def main() -> int:  # noqa: C901 - one report, printed in order
             tokens["FIRSTMILE_ADMIN_TOKEN"],
             args.rate,
         )
+        if args.reads_only:
+            traffic.weights = tuple(weight if kind in READS else 0.0 for kind, weight in MIX.items())
         for _ in range(USERS):
             traffic.new_user()
         traffic_began = time.monotonic()
 
         endpoint = f"http://127.0.0.1:{aws_port}"
-        counted_warmup = False
 
         def sample() -> None:
-            nonlocal counted_warmup
             while True:
-                seconds = time.monotonic() - traffic_began
-                items = None
-                if not counted_warmup and seconds >= warmup * 60:
-                    counted_warmup, items = True, _items(endpoint)
-                samples.append(Sample(seconds, _tree(make.pid), items))
+                samples.append(Sample(time.monotonic() - traffic_began, _tree(make.pid), _items(endpoint)))
                 if stop_sampling.wait(args.sample_seconds):
                     samples.append(Sample(time.monotonic() - traffic_began, _tree(make.pid), _items(endpoint)))
                     return
@@ -472,16 +487,9 @@ def main() -> int:  # noqa: C901 - one report, printed in order
 
 
 def _items(endpoint: str) -> int | None:
-    """How many items the stack's table holds (a counting Scan: the benchmark's own look, not the product's)."""
-    dynamodb = client("dynamodb", endpoint)
-    total, start = 0, None
+    """How many items the stack's table holds: DynamoDB Local keeps ``ItemCount`` current (the service does not)."""
     try:
-        while True:
-            page = dynamodb.scan(TableName=TABLE, Select="COUNT", **({"ExclusiveStartKey": start} if start else {}))
-            total += page["Count"]
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return total
+        return int(client("dynamodb", endpoint).describe_table(TableName=TABLE)["Table"]["ItemCount"])
     except Exception:  # the count is context for the engine's memory; the soak goes on without it
         return None
 
@@ -533,8 +541,8 @@ def _report(
 ) -> None:
     groups = ("stack", "table engine", "fork server", "function instances", "make and uv")
     print("\nResident memory (RSS, MB; PSS in brackets where known), by group")
-    print("| minute | " + " | ".join(groups) + " | total |")
-    print("|---:|" + "---:|" * (len(groups) + 1))
+    print("| minute | " + " | ".join(groups) + " | total | table items |")
+    print("|---:|" + "---:|" * (len(groups) + 2))
     step = max(1, len(samples) // 20)
     shown = samples[::step] + ([samples[-1]] if samples and samples[-1] is not samples[::step][-1] else [])
     for sample in shown:
@@ -545,12 +553,14 @@ def _report(
             extra = f" [{pss:.0f}]" if pss is not None else ""
             cells.append(f"{rss:.0f}{extra} ({count})" if group == "function instances" else f"{rss:.0f}{extra}")
         total = sum(v[1] for v in by.values())
-        print(f"| {sample.seconds / 60:.1f} | " + " | ".join(cells) + f" | {total:.0f} |")
+        items = "" if sample.items is None else str(sample.items)
+        print(f"| {sample.seconds / 60:.1f} | " + " | ".join(cells) + f" | {total:.0f} | {items} |")
 
     print(f"\nGrowth after the warm-up ({warmup:g} min) to the end, RSS")
-    counted = [s.items for s in samples if s.items is not None]
-    if len(counted) >= 2:
-        print(f"  (the table held {counted[0]} items at the warm-up's end and {counted[-1]} at the end)")
+    if samples:
+        start = min(samples, key=lambda s: abs(s.seconds - warmup * 60))
+        if start.items is not None and samples[-1].items is not None:
+            print(f"  (the table held {start.items} items at the warm-up's end and {samples[-1].items} at the end)")
     for group, change in _growth(samples, warmup * 60).items():
         print(
             f"  {group:<20} {change['from_mb']:8.1f} MB -> {change['to_mb']:8.1f} MB  "
