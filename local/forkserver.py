@@ -110,6 +110,9 @@ class ForkServer:
     def _start_locked(self) -> None:
         if self._stopped:
             raise ForkServerError("the fork server was stopped")
+        if self._socket is not None:
+            self._socket.close()  # a server that died: its socket goes with it
+            self._socket = None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
