@@ -79,6 +79,8 @@ bench: install node_modules/.installed
 	$(RUN) python bench/onboarding.py
 	$(RUN) python bench/flags.py
 	$(RUN) python bench/table_engine.py
+	$(RUN) python bench/instance_start.py
+	$(RUN) python bench/soak.py
 
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

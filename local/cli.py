@@ -5,6 +5,7 @@ firstmile invoke FUNCTION EVENT_FILE   one invocation of one function with a sam
 firstmile jobs list                    the schedules and when they fire next
 firstmile jobs run NAME                fire one scheduled function now, against the running stack
 firstmile token [--user ID] [--roles R,R]  a fresh access token from the running stack (demo client credentials)
+firstmile tokens                       renew the demo user, admin and operator tokens in .local/tokens.env
 firstmile bootstrap-operator [--force] the first operator credentials, locally or on a deployment
 firstmile openapi --write PATH         write the merged OpenAPI document
 firstmile openapi --check PATH         fail when PATH differs from the generated document
@@ -21,15 +22,17 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from functions.catalog import CATALOG, Function, Schedule
 from local import openapi, seed
-from local.config import AWS_PORT_ENV, ConfigError, LocalConfig
+from local.config import AWS_PORT_ENV, PORT_ENV, ConfigError, LocalConfig
+from local.console import VERBOSE_ENV, DevLogging, log_file, verbose_from
 from local.emulator import Emulator, emulator_answers
 from local.environment import LocalEnvironment
 from local.events import schedule_event
@@ -38,16 +41,14 @@ from local.resources import MissingResourceError, create_resources, deployment_f
 from local.runtime import Invocation, Runtime
 from local.scheduler import parse_expression, scheduled_functions
 from local.stack import LocalStack
+from local.tokens_file import TOKENS_FILE_ENV, read_tokens_file, tokens_file, write_tokens_file
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one ``firstmile`` command; the process exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.command == "dev" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    if args.command != "dev":  # `firstmile dev` routes its logs itself (local.console)
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         return int(args.run(args))
     except (ConfigError, PortInUseError, MissingResourceError) as exc:
@@ -59,7 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="firstmile", description="Firstmile's local stack and tools.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    dev = commands.add_parser("dev", help="start the whole system on this machine")
+    dev = commands.add_parser(
+        "dev",
+        help="start the whole system on this machine",
+        description="Start the local stack. The console shows one line per request and the stack's events; every "
+        "function's logs, the emulator's and the table engine's go to .local/dev.log (FIRSTMILE_LOG_FILE).",
+    )
+    dev.add_argument(
+        "--verbose",
+        action="store_true",
+        default=None,
+        help=f"show every log line on the console too, tracebacks included (or {VERBOSE_ENV}=1)",
+    )
     dev.set_defaults(run=_dev)
 
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
@@ -90,9 +102,21 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--operator", action="store_true", help="use the operator client (role operator)")
     token.add_argument("--json", action="store_true", help="print the whole answer, refresh token included")
     token.add_argument(
-        "--tokens-file", type=Path, default=None, help=f"default ${seed.TOKENS_FILE_ENV} or .local/tokens.env"
+        "--tokens-file", type=Path, default=None, help=f"default ${TOKENS_FILE_ENV} or .local/tokens.env"
     )
     token.set_defaults(run=_token)
+
+    tokens = commands.add_parser(
+        "tokens",
+        help="renew the demo user, admin and operator tokens in .local/tokens.env",
+        description="Mint new sessions for the demo user, the demo admin and the local operator over the running "
+        "stack's POST /v1/auth/token, with the client credentials of the tokens file, and write them to that file: "
+        "`source .local/tokens.env` then gives fresh tokens (they live 15 minutes).",
+    )
+    tokens.add_argument(
+        "--tokens-file", type=Path, default=None, help=f"default ${TOKENS_FILE_ENV} or .local/tokens.env"
+    )
+    tokens.set_defaults(run=_tokens)
 
     bootstrap = commands.add_parser(
         "bootstrap-operator",
@@ -113,31 +137,73 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dev(_: argparse.Namespace) -> int:
+# A second Ctrl-C this long after the first leaves at once; sooner, it is taken for the first one forwarded by uv.
+SECOND_SIGNAL_AFTER_SECONDS = 1.0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Once: the start is abandoned and what had started is stopped, which further signals must not interrupt (`uv run`
+    # forwards the terminal's Ctrl-C to the stack a second time, about 0.2 s after the terminal's own).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _dev(args: argparse.Namespace) -> int:
     config = LocalConfig.from_env()
+    tokens_path = tokens_file()
+    logs = DevLogging.start(log_file(), verbose=bool(args.verbose) or verbose_from())
+    print(
+        f"Starting the Firstmile local stack on {config.api_url} ... GET {config.api_url}/health/ready answers "
+        f"503 SYS_STARTING until the demo is seeded and {_shown_path(tokens_path)} is written, then 200. "
+        f"Full logs: {_shown_path(logs.path)}",
+        flush=True,
+    )
+    # Ctrl-C (or SIGTERM) while starting: the start is abandoned and what had started is stopped.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    stack = LocalStack(config, tokens_path=tokens_path, output=logs.output)
+    try:
+        stack.start()
+    except KeyboardInterrupt:
+        print("Stopped before the stack was ready.", flush=True)
+        _leave(logs, 130)
     stopping = threading.Event()
+    first_signal: list[float] = []
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
+        if not first_signal:
+            first_signal.append(time.monotonic())
+            stopping.set()
+        elif time.monotonic() - first_signal[0] >= SECOND_SIGNAL_AFTER_SECONDS:
+            # A second Ctrl-C: leave now. Every process the stack started ends on its own when this one is gone
+            # (the fork server and the table engine watch their pipe to it, instances their requests).
+            os._exit(130)
+        # Sooner than that it is the same Ctrl-C again: `uv run` forwards the terminal's to the stack once more.
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    stack = LocalStack(config).start()
-    tokens_path: Path | None = None
-    if stack.demo is not None:
-        tokens_path = seed.tokens_file()
-        seed.write_tokens_file(tokens_path, stack.demo)
-    _print_banner(stack, tokens_path)
+    _print_banner(stack, tokens_path if stack.tokens_path and stack.tokens_path.exists() else None, logs)
     # A short wait in a loop keeps the main thread responsive to signals.
     while not stopping.wait(0.5):
         pass
     print("Stopping the local stack...", flush=True)
     stack.stop()
     print("Stopped.", flush=True)
-    return 0
+    _leave(logs, 0)
 
 
-def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
+def _leave(logs: DevLogging, code: int) -> NoReturn:
+    """Exit now. Everything the stack started has ended; the interpreter's own teardown (moto's backends,
+    thousands of modules) took seconds more on a loaded machine."""
+    logs.stop()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _print_banner(stack: LocalStack, tokens_path: Path | None, logs: DevLogging) -> None:
     api = stack.api_url
     deployment = stack.deployment
     counts = {
@@ -158,6 +224,11 @@ def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
     ]
     if deployment.signing_keys_secret is not None:
         lines.append(f"  Signing keys   secret {deployment.signing_keys_secret}")
+    shown_logs = _shown_path(logs.path)
+    lines.append(
+        f"  Logs           {shown_logs}: every function's JSON logs, the emulator's and the table engine's"
+        + (" (also shown here)" if logs.verbose else "; here: one line per request (`firstmile dev --verbose`: all)")
+    )
     lines.append(
         f"  Functions      {len(stack.catalog)} (routes: {counts['Route']}, schedules: {counts['Schedule']}, "
         f"queue consumers: {counts['Queue']}, stream consumers: {counts['TableStream']}, "
@@ -193,7 +264,11 @@ def _print_banner(stack: LocalStack, tokens_path: Path | None) -> None:
     scheduled = scheduled_functions(stack.catalog)
     if scheduled:
         lines.append(f"  firstmile jobs run {scheduled[0].name}     # fire a scheduled function now")
-    lines.append("Stop with Ctrl-C.")
+    took = f" in {stack.started_in:.1f} s" if stack.started_in is not None else ""
+    if stack.ready:
+        lines.append(f"Ready{took}: GET {api}/health/ready answers 200 from now on. Stop with Ctrl-C.")
+    else:
+        lines.append(f"Not usable: GET {api}/health/ready answers 503 SYS_SEED_FAILED. Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
 
 
@@ -223,7 +298,9 @@ def _demo_lines(demo: seed.DemoCredentials, tokens_path: Path | None) -> list[st
     if shown:
         lines.append(f"  As shell variables: source {shown}")
     lines += [
-        f"Access tokens live {demo.user.expires_in // 60} minutes. A fresh one:",
+        f"Access tokens live {demo.user.expires_in // 60} minutes. Renew all three (then source the file again):",
+        "  .venv/bin/firstmile tokens",
+        "A fresh token for any user, or with curl:",
         "  .venv/bin/firstmile token --user demo-user --roles user,admin",
         f'  curl -s -u "$FIRSTMILE_CLIENT_ID:$FIRSTMILE_CLIENT_SECRET" -H "Content-Type: application/json" '
         f"-d '{grant}' {api}/v1/auth/token",
@@ -248,7 +325,7 @@ def _function(name: str) -> Function:
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    config = LocalConfig.from_env()
+    config = LocalConfig.for_commands()
     function = _function(args.function)
     try:
         event = json.loads(args.event.read_text(encoding="utf-8"))
@@ -269,7 +346,8 @@ def _emulator(config: LocalConfig) -> Iterator[str]:
         yield config.aws_endpoint
         return
     print(
-        f"No emulator answers on {config.aws_endpoint} ({AWS_PORT_ENV}); using a temporary one for this run.",
+        f"No emulator answers on {config.aws_endpoint} (port from {config.origin}); using a temporary one for this "
+        "run.",
         file=sys.stderr,
     )
     emulator = Emulator(port=0).start()
@@ -281,7 +359,8 @@ def _emulator(config: LocalConfig) -> Iterator[str]:
 
 def _run_once(function: Function, event: Any, environment: LocalEnvironment) -> int:
     """One invocation in a fresh instance: the function's answer on stdout, a summary on stderr."""
-    runtime = Runtime([function], environment.for_function, max_instances=1)
+    # One instance of one function: a fresh interpreter costs what a fork server would, with one process less.
+    runtime = Runtime([function], environment.for_function, max_instances=1, start_method="process")
     try:
         invocation = runtime.invoke(function.name, event)
     finally:
@@ -325,7 +404,7 @@ def _jobs_list(_: argparse.Namespace) -> int:
 
 
 def _jobs_run(args: argparse.Namespace) -> int:
-    config = LocalConfig.from_env()
+    config = LocalConfig.for_commands()
     function = _function(args.name)
     if not isinstance(function.trigger, Schedule):
         names = ", ".join(f.name for f in scheduled_functions(CATALOG))
@@ -333,8 +412,8 @@ def _jobs_run(args: argparse.Namespace) -> int:
         return 1
     if not emulator_answers(config.aws_endpoint):
         print(
-            f"firstmile jobs run: no local stack answers on {config.aws_endpoint}. Start it with `make dev` "
-            f"(or point {AWS_PORT_ENV} at the port it runs on).",
+            f"firstmile jobs run: no local stack answers on {config.aws_endpoint} (port from {config.origin}). "
+            f"Start it with `make dev` (or point {AWS_PORT_ENV} at the port it runs on).",
             file=sys.stderr,
         )
         return 1
@@ -345,16 +424,23 @@ def _jobs_run(args: argparse.Namespace) -> int:
     return _run_once(function, event, environment)
 
 
-def _token(args: argparse.Namespace) -> int:
-    path = args.tokens_file or seed.tokens_file()
+def _saved_stack(command: str, path: Path) -> dict[str, str] | None:
+    """The running stack's tokens file, or ``None`` after saying how to get one."""
     try:
-        saved = seed.read_tokens_file(path)
+        return read_tokens_file(path)
     except OSError:
         print(
-            f"firstmile token: no tokens file at {path}. Start the stack with `make dev` (it writes one), or name "
-            f"another with --tokens-file or {seed.TOKENS_FILE_ENV}.",
+            f"firstmile {command}: no tokens file at {_shown_path(path)}. Start the stack with `make dev` (it writes "
+            f"one once it is ready), or name another with --tokens-file or {TOKENS_FILE_ENV}.",
             file=sys.stderr,
         )
+        return None
+
+
+def _token(args: argparse.Namespace) -> int:
+    path = args.tokens_file or tokens_file()
+    saved = _saved_stack("token", path)
+    if saved is None:
         return 1
     prefix = "FIRSTMILE_OPERATOR_CLIENT" if args.operator else "FIRSTMILE_CLIENT"
     client_id, client_secret = saved.get(f"{prefix}_ID"), saved.get(f"{prefix}_SECRET")
@@ -370,20 +456,52 @@ def _token(args: argparse.Namespace) -> int:
             print(f"firstmile token: --attr wants NAME=VALUE, not {pair!r}", file=sys.stderr)
             return 1
         attributes[name] = value
-    api_url = saved.get("FIRSTMILE_API_URL") or LocalConfig.from_env().api_url
+    config = LocalConfig.for_commands(tokens_path=path)
     try:
-        answer = seed.mint_token(api_url, client_id, client_secret, user, roles, attributes)
+        answer = seed.mint_token(config.api_url, client_id, client_secret, user, roles, attributes)
     except seed.SeedError as exc:
         print(f"firstmile token: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"firstmile token: no local stack answers on {api_url} ({exc}). Is `make dev` running?", file=sys.stderr)
+        print(f"firstmile token: {_no_gateway(config, exc)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({**answer.__dict__, "user_id": user, "roles": roles}, indent=2))
     else:
         print(answer.access_token)
     return 0
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    path = args.tokens_file or tokens_file()
+    saved = _saved_stack("tokens", path)
+    if saved is None:
+        return 1
+    config = LocalConfig.for_commands(tokens_path=path)
+    try:
+        renewed = seed.renew_demo_tokens(config.api_url, saved)
+    except seed.SeedError as exc:
+        print(f"firstmile tokens: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"firstmile tokens: {_no_gateway(config, exc)}", file=sys.stderr)
+        return 1
+    write_tokens_file(
+        path, {**saved, **renewed}, notes=(f"Tokens renewed by `firstmile tokens` for {config.api_url}.",)
+    )
+    print(
+        f"Renewed the user, admin and operator tokens in {_shown_path(path)} (they live 15 minutes). "
+        f"Load them with: source {_shown_path(path)}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _no_gateway(config: LocalConfig, exc: OSError) -> str:
+    return (
+        f"no local stack answers on {config.api_url} (port from {config.origin}; {exc}). Is `make dev` running? "
+        f"Otherwise set {PORT_ENV} to the port it runs on."
+    )
 
 
 def _bootstrap_operator(args: argparse.Namespace) -> int:
@@ -397,11 +515,12 @@ def _bootstrap_operator(args: argparse.Namespace) -> int:
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS (the environment's credentials and region)"
         where, tenancy = f"table {table} on {endpoint}", tenancy_service()
     else:
-        config = LocalConfig.from_env()
+        config = LocalConfig.for_commands()
         if not emulator_answers(config.aws_endpoint):
             print(
-                f"firstmile bootstrap-operator: no local stack answers on {config.aws_endpoint}. Start it with "
-                f"`make dev`, or set FIRSTMILE_TABLE_NAME (and AWS credentials) to bootstrap a deployment.",
+                f"firstmile bootstrap-operator: no local stack answers on {config.aws_endpoint} (port from "
+                f"{config.origin}). Start it with `make dev` (or point {AWS_PORT_ENV} at the port it runs on), or "
+                "set FIRSTMILE_TABLE_NAME (and AWS credentials) to bootstrap a deployment.",
                 file=sys.stderr,
             )
             return 1

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 HOST = "127.0.0.1"
 STAGE = "local"
 PORT_ENV = "FIRSTMILE_PORT"
 AWS_PORT_ENV = "FIRSTMILE_AWS_PORT"
 CORS_ENV = "FIRSTMILE_CORS_ALLOW_ORIGINS"
+INSTANCE_START_ENV = "FIRSTMILE_INSTANCE_START"
 DEFAULT_PORT = 8000
 DEFAULT_AWS_PORT = 4566
 # The usual addresses of a front end under development.
@@ -34,7 +37,11 @@ class LocalConfig:
     max_instances_per_function: int = 4
     # An instance idle this long is stopped, as Lambda reclaims idle execution environments.
     instance_idle_seconds: float = 300.0
+    # How a function instance starts: forked from the fork server (decision 0020), or as a fresh interpreter.
+    instance_start: Literal["fork", "process"] = "fork"
     host: str = HOST
+    # Where the ports came from, for messages: the variables, the running stack's tokens file, or the defaults.
+    origin: str = field(default="the defaults", compare=False)
 
     @property
     def api_url(self) -> str:
@@ -52,7 +59,56 @@ class LocalConfig:
             port=_port(env, PORT_ENV, DEFAULT_PORT),
             aws_port=_port(env, AWS_PORT_ENV, DEFAULT_AWS_PORT),
             cors_allow_origins=_origins(env),
+            instance_start=_instance_start(env),
+            origin=_origin(env, (PORT_ENV, AWS_PORT_ENV)),
         )
+
+    @classmethod
+    def for_commands(cls, environ: Mapping[str, str] | None = None, tokens_path: Path | None = None) -> LocalConfig:
+        """The running stack as a ``firstmile`` command finds it: ``FIRSTMILE_PORT`` and ``FIRSTMILE_AWS_PORT`` when
+        set; otherwise the ports the running stack recorded in its tokens file (``firstmile dev`` writes them, and
+        removes the file when it stops); otherwise the defaults."""
+        from local.tokens_file import running_stack_values, tokens_file
+
+        env = dict(os.environ if environ is None else environ)
+        path = tokens_path or tokens_file(env)
+        recorded = running_stack_values(path)
+        taken = {
+            name: recorded[name]
+            for name in (PORT_ENV, AWS_PORT_ENV)
+            if not env.get(name, "").strip() and recorded.get(name, "").strip()
+        }
+        config = cls.from_env({**env, **taken})
+        if not taken:
+            return config
+        named = [name for name in (PORT_ENV, AWS_PORT_ENV) if name not in taken and env.get(name, "").strip()]
+        origin = " and ".join([*named, f"the running stack's {_shown(path)}"])
+        return LocalConfig(
+            port=config.port,
+            aws_port=config.aws_port,
+            stage=config.stage,
+            cors_allow_origins=config.cors_allow_origins,
+            origin=origin,
+        )
+
+
+def _instance_start(env: Mapping[str, str]) -> Literal["fork", "process"]:
+    raw = env.get(INSTANCE_START_ENV, "").strip() or "fork"
+    if raw not in ("fork", "process"):
+        raise ConfigError(f"{INSTANCE_START_ENV}={raw!r}: use fork (the default) or process.")
+    return "fork" if raw == "fork" else "process"
+
+
+def _origin(env: Mapping[str, str], names: tuple[str, ...]) -> str:
+    named = [name for name in names if env.get(name, "").strip()]
+    return " and ".join(named) if named else "the defaults"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

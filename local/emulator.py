@@ -37,8 +37,12 @@ class Emulator:
     server is assembled here from the same parts with the bind in the caller's thread.
     """
 
-    def __init__(self, port: int = DEFAULT_AWS_PORT, host: str = HOST, env_var: str = AWS_PORT_ENV) -> None:
+    def __init__(
+        self, port: int = DEFAULT_AWS_PORT, host: str = HOST, env_var: str = AWS_PORT_ENV, *, output: int | None = None
+    ) -> None:
         self._requested_port = port
+        # Where the table engine's own log goes (None: this process's stderr).
+        self._output = output
         self._host = host
         self._env_var = env_var
         self._server: Any = None
@@ -59,7 +63,7 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         sock = listen(self._host, self._requested_port, env_var=self._env_var, what="AWS emulator")
         try:
-            self.table_engine = DynamoDBLocal(0, self._host).start()
+            self.table_engine = DynamoDBLocal(0, self._host, output=self._output).start()
         except BaseException:
             sock.close()
             raise
@@ -77,7 +81,9 @@ class Emulator:
         finally:
             sock.close()
         self._port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="aws-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -98,15 +104,17 @@ class Emulator:
             raise RuntimeError("the emulator was never started")
         return self.table_engine.endpoint
 
-    def stop(self) -> None:
-        """Stop serving, release the port and stop the table engine."""
+    def stop(self, grace_seconds: float = 3.0) -> None:
+        """Stop serving, release the port and stop the table engine (killed after ``grace_seconds``)."""
+        if self.table_engine is not None:
+            self.table_engine.close()  # it exits while moto's server shuts down
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=2)
         if self.table_engine is not None:
-            self.table_engine.stop()
+            self.table_engine.stop(grace_seconds)
         self._server = None
         self._thread = None
         self.table_engine = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,17 +26,23 @@ from firstmile.entrypoints import BEARER_CHALLENGE
 from firstmile.http import headers as h
 from firstmile.http import problems as p
 from functions.catalog import Authorizer, Function, Route, http_functions
+from local.console import ACCESS_LOGGER
 from local.events import api_request_id, authorizer_event, http_event, match_path
 from local.ports import listen
 from local.runtime import Invocation, Runtime, RuntimeStoppedError
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 # API Gateway answers 504 when the integration does not answer in time; Lambda's timeout is the local cause.
 EXT_FUNCTION_TIMEOUT = p.register_code("EXT_FUNCTION_TIMEOUT", 504, "The function did not answer in time")
 # What the HTTP server itself refuses before there is a request to route (the stdlib would answer in HTML).
 VAL_URI_TOO_LONG = p.register_code("VAL_URI_TOO_LONG", 414, "Request line too long")
 VAL_HEADERS_TOO_LARGE = p.register_code("VAL_HEADERS_TOO_LARGE", 431, "Request header fields too large")
+# What GET /health/ready answers while the local stack is not usable yet, or will not be (decision 0029).
+SYS_STARTING = p.register_code("SYS_STARTING", 503, "The local stack is starting")
+SYS_SEED_FAILED = p.register_code("SYS_SEED_FAILED", 503, "The local demo data could not be seeded")
+READY_PATH = "/health/ready"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 _PROTOCOL_ERRORS: dict[int, tuple[p.ErrorCode, str]] = {
     HTTPStatus.REQUEST_URI_TOO_LONG: (VAL_URI_TOO_LONG, "The request line is too long."),
@@ -110,12 +117,32 @@ class GatewayApp:
         self._authorizer = authorizer_of(catalog)
         self._openapi = openapi
         self._docs_page = docs_page
+        # Until the stack says it is usable, GET /health/ready answers this problem instead of the function.
+        self._held: tuple[p.ErrorCode, str] | None = (SYS_STARTING, "The local stack is starting.")
+
+    def hold_readiness(self, error: p.ErrorCode, detail: str) -> None:
+        """Answer ``GET /health/ready`` with ``error`` (a 503) until ``release_readiness``."""
+        self._held = (error, detail)
+
+    def release_readiness(self) -> None:
+        """From now on ``GET /health/ready`` reaches its function."""
+        self._held = None
+
+    @property
+    def ready(self) -> bool:
+        return self._held is None
 
     def handle(self, request: Request) -> tuple[Response, str]:
         """The response, and what served it (a function name or the gateway) for the access log."""
         request_id = api_request_id()
         if request.method == "OPTIONS":
             return self._preflight(request), "cors"
+        held = self._held
+        if held is not None and request.method in ("GET", "HEAD") and request.path == READY_PATH:
+            response = self._problem(request, request_id, *held)
+            if held[0] is SYS_STARTING:
+                response.headers.append(("Retry-After", "1"))
+            return response, "gateway"
         matched = self._routes.match(request.method, request.path)
         if matched is None:
             own = self._own_page(request)
@@ -201,7 +228,12 @@ class GatewayApp:
         if invocation.error is not None:
             if invocation.error.kind == "timeout":
                 return self._problem(request, request_id, EXT_FUNCTION_TIMEOUT, "The function did not answer in time.")
-            log.error("%s failed (%s): %s", invocation.function, invocation.error.error_type, invocation.error.message)
+            log.error(
+                "%s raised %s: %s (its traceback is in the log file)",
+                invocation.function,
+                invocation.error.error_type,
+                invocation.error.message,
+            )
             return self._problem(
                 request,
                 request_id,
@@ -267,6 +299,51 @@ def authorizer_of(catalog: Iterable[Function]) -> str | None:
     if len(names) > 1:
         raise ValueError(f"the catalogue has more than one authorizer: {names}")
     return names[0] if names else None
+
+
+def log_access(method: str, path: str, response: Response, served_by: str, duration_ms: float) -> None:
+    """One line per request: method, path, status, what answered, milliseconds, correlation id, problem code."""
+    correlation = next((v for k, v in response.headers if k.lower() == h.CORRELATION_HEADER.lower()), "-")
+    code = _problem_code(response)
+    shown_path = _printable(path, 200)
+    access_log.info(
+        "%s %s %d %s %.0f ms %s%s",
+        _printable(method, 16),
+        shown_path,
+        response.status,
+        served_by,
+        duration_ms,
+        _printable(correlation, 100),
+        f" {code}" if code else "",
+        extra={
+            "method": method,
+            "path": shown_path,
+            "status": response.status,
+            "function": served_by,
+            "duration_ms": round(duration_ms, 1),
+            "correlation_id": correlation,
+            "code": code,
+        },
+    )
+
+
+def _problem_code(response: Response) -> str | None:
+    if response.status < 400:
+        return None
+    content_type = next((v for k, v in response.headers if k.lower() == "content-type"), "")
+    if not content_type.startswith(p.PROBLEM_CONTENT_TYPE):
+        return None
+    try:
+        code = json.loads(response.body).get("code")
+    except (ValueError, AttributeError):
+        return None
+    return _printable(code, 64) if isinstance(code, str) else None
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` safe for a terminal: control characters escaped (a request may carry any), at most ``limit``."""
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+    return shown + ("..." if len(text) > limit else "")
 
 
 def _http_response(payload: Any) -> Response:
@@ -340,14 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and response.status not in (204, 304):
             self.wfile.write(response.body)
-        log.info(
-            "%s %s -> %d %s (%.0f ms)",
-            self.command,
-            path,
-            response.status,
-            served_by,
-            (time.monotonic() - started) * 1000,
-        )
+        log_access(self.command, path, response, served_by, (time.monotonic() - started) * 1000)
 
     def parse_request(self) -> bool:
         # An HTTP/0.9 request line ("GET /path") would be answered with a bare body, no status and no headers: it is
@@ -420,6 +490,15 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     app: GatewayApp
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver would print the traceback on stderr. A client that hung up is routine (the log file notes
+        # it); anything else is the gateway's bug: one line on the console, the traceback in the log file.
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("a client went away: %r", error)
+        else:
+            log.exception("the gateway failed on a connection")
+
 
 class Gateway:
     """The HTTP server on ``host:port``; binding happens in the constructor so a taken port fails at once."""
@@ -440,12 +519,15 @@ class Gateway:
     def serve(self, app: GatewayApp) -> None:
         """Start answering requests with ``app`` in a background thread."""
         self._server.app = app
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+        # A short poll: a stop is noticed within a tenth of a second (Ctrl-C has a bound, decision 0029).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="gateway", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop answering and release the port."""
+        """Stop answering and release the port (requests in flight finish on their own daemon threads)."""
         if self._thread is not None:
             self._server.shutdown()
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=2)
         self._server.server_close()

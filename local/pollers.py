@@ -93,11 +93,11 @@ class _Poller:
         """Deliver nothing more; returns at once."""
         self._stop.set()
 
-    def stop(self) -> None:
-        """Deliver nothing more and wait for the batch in flight."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """Deliver nothing more and wait, at most ``timeout``, for the batch in flight."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=timeout)
 
 
 class QueuePoller(_Poller):
@@ -138,11 +138,18 @@ class QueuePoller(_Poller):
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
         if failed:
+            # The queue's redrive policy moves a message to its DLQ when it is received once more than allowed.
+            last_tries = [
+                m for m in messages if m["MessageId"] in failed and _receives(m) >= self.trigger.max_receive_count
+            ]
             log.warning(
-                "%s failed %d of %d messages; they return after the visibility timeout",
+                "%s failed %d of %d messages; %s",
                 self.function.name,
                 len(failed),
                 len(messages),
+                f"{len(last_tries)} of them had their last try and go to the DLQ"
+                if last_tries
+                else "they return after the visibility timeout",
             )
         return BatchOutcome(len(messages), tuple(failed))
 
@@ -300,6 +307,11 @@ def emulated_stream_arn(table_name: str, engine_arn: str) -> str:
     """The stream's ARN in the emulated account and region, with the engine's stream label."""
     label = engine_arn.rsplit("/stream/", 1)[-1]
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table_name}/stream/{label}"
+
+
+def _receives(message: dict[str, Any]) -> int:
+    raw = str(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+    return int(raw) if raw.isdigit() else 1
 
 
 def _iso(moment: Any) -> str | None:

@@ -72,6 +72,10 @@ class Deployment:
     # The signing keys' secret; ``None`` when no function of the catalogue signs or rotates keys.
     signing_keys_secret: str | None = None
     table: TableDefinition = MAIN_TABLE
+    # Whether the table's stream is turned on: only when a function consumes it. The table engine keeps every stream
+    # record in memory for a day (as the service keeps them), about 3.5 KB per write, so a stream nobody reads made a
+    # long session's memory grow with every write (docs/decisions/0029, bench/soak.py).
+    table_stream: bool = True
 
     @property
     def issuer(self) -> str:
@@ -122,6 +126,7 @@ def deployment_for(catalog: Iterable[Function] = CATALOG, stage: str = STAGE) ->
         signing_keys_secret=(
             resource_name(stage, SIGNING_KEYS_SECRET) if any(f.access.signing_keys != "none" for f in catalog) else None
         ),
+        table_stream=any(isinstance(f.trigger, TableStream) for f in catalog),
     )
 
 
@@ -172,8 +177,11 @@ def queue_urls(deployment: Deployment, endpoint: str) -> dict[str, str]:
 
 def _create_table(dynamodb: Any, deployment: Deployment) -> None:
     name = deployment.table_name
+    request = deployment.table.create_table_request(name)
+    if not deployment.table_stream:
+        request.pop("StreamSpecification", None)
     try:
-        dynamodb.create_table(**deployment.table.create_table_request(name))
+        dynamodb.create_table(**request)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
             raise

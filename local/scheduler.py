@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from croniter import croniter
 
 from functions.catalog import Function, Schedule
+from local.console import CONSOLE
 from local.events import schedule_arn, schedule_event
 from local.runtime import Invocation, Runtime, RuntimeStoppedError
 
@@ -254,11 +256,14 @@ class Scheduler:
             except RuntimeStoppedError:
                 return None
             if last.ok:
+                log.info("job %s ran: ok in %.0f ms", name, last.duration_ms, extra=CONSOLE)
                 return RunOutcome(last, attempts, dead_lettered=False)
             age = (datetime.now(UTC) - scheduled_time).total_seconds()
             if attempts > policy.retry_attempts or age >= policy.max_event_age_seconds:
                 break
-            log.warning("schedule %s failed (attempt %d), retrying", name, attempts)
+            error = last.error
+            reason = f"{error.error_type}: {error.message}" if error else "failed"
+            log.warning("job %s failed (attempt %d: %s); retrying", name, attempts, reason)
             # Scheduler backs off between retries; kept short locally. A stop abandons the run.
             if self._stop.wait(self._retry_delay * attempts):
                 return None
@@ -277,21 +282,21 @@ class Scheduler:
             "SCHEDULE_ARN": schedule_arn(function, self._stage),
             "TARGET_ARN": f"arn:aws:lambda:{event['region']}:{event['account']}:function:{function.name}",
         }
-        log.error(
-            "schedule %s failed %d times; its event went to the scheduler dead-letter queue", function.name, attempts
-        )
+        log.error("job %s failed %d times; its event went to the scheduler DLQ", function.name, attempts)
         self._dead_letter(json.dumps(event), attributes)
 
     def signal_stop(self) -> None:
         """Fire nothing more and retry nothing more; returns at once."""
         self._stop.set()
 
-    def stop(self) -> None:
-        """Stop firing and wait for the runs in flight (they end when the runtime stops their instances)."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop firing and wait, at most ``timeout`` in all, for the runs in flight (they end when the runtime stops
+        their instances; a run still going after that is a daemon thread)."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
         with self._lock:
             runs = list(self._runs)
         for run in runs:
-            run.join(timeout=10)
+            run.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -11,8 +11,8 @@ Everything goes through the code a deployment runs (docs/decisions/0024-local-de
    token, so the authorizer, the role check and the audit chain all take part;
 5. when the onboarding functions are in the catalogue, the demo admin creates, publishes and selects a demo flow and
    generates sample users through the admin routes, so the demo user's first status call enrols them;
-6. when the flag functions are in the catalogue, the demo admin creates a demo feature flag and sets the flag
-   settings through the admin routes.
+6. when the flag functions are in the catalogue, the demo admin creates the demo feature flags (one of them
+   targets by country) and sets the flag settings through the admin routes.
 
 The emulator keeps everything in memory, so each ``make dev`` starts empty and seeds afresh; seeding still
 tolerates data that already exists (an existing tenant is kept, an existing operator is superseded by a forced
@@ -25,20 +25,16 @@ import base64
 import contextlib
 import json
 import logging
-import os
-import shlex
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from functions.catalog import Function
 from local.emulator import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION
-from local.environment import REPO_ROOT
 from local.resources import Deployment
 from local.runtime import Runtime, RuntimeStoppedError
 from local.scheduler import Scheduler
@@ -51,6 +47,9 @@ DEMO_CLIENT_NAME = "Demo backend"
 DEMO_USER = "demo-user"
 DEMO_ADMIN = "demo-admin"
 DEMO_ATTRIBUTES = {"plan": "trial", "locale": "en"}
+USER_ROLES = ["user"]
+ADMIN_ROLES = ["user", "admin"]
+OPERATOR_ROLES = ["operator"]
 OPERATOR_CLIENT_NAME = "local operator"
 OPERATOR_USER = "local-operator"
 ROTATION_FUNCTION = "signing_key_rotation"
@@ -160,11 +159,28 @@ DEMO_GATING_FLAG: dict[str, Any] = {
     "tags": ["onboarding"],
     "owner": "team-growth",
 }
+# A flag whose answer depends on the country a client sends (POST /v1/flags/evaluate {"attributes": {"country": "DE"}}
+# answers true, "US" answers false): the demo's example of targeting by an attribute the client supplies.
+DEMO_COUNTRY_FLAG_KEY = "eu-data-residency"
+EU_COUNTRIES = ["AT", "BE", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "PL", "PT", "SE"]
+DEMO_COUNTRY_FLAG: dict[str, Any] = {
+    "key": DEMO_COUNTRY_FLAG_KEY,
+    "description": "Offer hosting in the EU during onboarding, to users in EU countries.",
+    "enabled": True,
+    "rules": [
+        {
+            "id": "eu-countries",
+            "description": "Users in an EU country",
+            "conditions": [{"attribute": "country", "operator": "in", "value": EU_COUNTRIES}],
+            "serve": {"value": True},
+        }
+    ],
+    "tags": ["compliance"],
+    "owner": "team-platform",
+}
 # The attributes a client may supply to POST /v1/flags/evaluate (the token's plan and locale always apply).
 DEMO_FLAG_SETTINGS: dict[str, Any] = {"client_attributes": ["country"]}
 
-TOKENS_FILE_ENV = "FIRSTMILE_TOKENS_FILE"
-DEFAULT_TOKENS_FILE = REPO_ROOT / ".local" / "tokens.env"
 HTTP_TIMEOUT_SECONDS = 60
 
 
@@ -257,7 +273,7 @@ def seed_demo(
         raise SeedError(f"the first signing-key rotation did not finish: {rotation[0] if rotation else 'timed out'}")
     signing_key_id = rotation[0]
     operator_client_id, operator_secret = operator.client.client_id, operator.client_secret
-    operator_token = mint_token(api_url, operator_client_id, operator_secret, OPERATOR_USER, ["operator"])
+    operator_token = mint_token(api_url, operator_client_id, operator_secret, OPERATOR_USER, OPERATOR_ROLES)
     bearer = {"Authorization": f"Bearer {operator_token.access_token}"}
     status, tenant = call_api(
         api_url,
@@ -280,8 +296,8 @@ def seed_demo(
     if status != 201:
         raise SeedError(f"creating the demo API client answered {status}: {issued}")
     client_id, client_secret = issued["client"]["client_id"], issued["client_secret"]
-    user = mint_token(api_url, client_id, client_secret, DEMO_USER, ["user"], DEMO_ATTRIBUTES)
-    admin = mint_token(api_url, client_id, client_secret, DEMO_ADMIN, ["user", "admin"], DEMO_ATTRIBUTES)
+    user = mint_token(api_url, client_id, client_secret, DEMO_USER, USER_ROLES, DEMO_ATTRIBUTES)
+    admin = mint_token(api_url, client_id, client_secret, DEMO_ADMIN, ADMIN_ROLES, DEMO_ATTRIBUTES)
     if all(runtime.has(name) for name in ONBOARDING_FUNCTIONS):
         try:
             seed_demo_onboarding(api_url, admin.access_token)
@@ -307,6 +323,27 @@ def seed_demo(
         operator=operator_token,
         signing_key_id=signing_key_id,
     )
+
+
+def renew_demo_tokens(api_url: str, saved: Mapping[str, str]) -> dict[str, str]:
+    """New sessions for the demo user, the demo admin and the local operator, as seeding minted them, with the
+    client credentials of a tokens file (``saved``); the variables of the file they replace."""
+    client_id, client_secret = saved.get("FIRSTMILE_CLIENT_ID"), saved.get("FIRSTMILE_CLIENT_SECRET")
+    operator_id, operator_secret = (
+        saved.get("FIRSTMILE_OPERATOR_CLIENT_ID"),
+        saved.get("FIRSTMILE_OPERATOR_CLIENT_SECRET"),
+    )
+    if not (client_id and client_secret and operator_id and operator_secret):
+        raise SeedError("the tokens file has no demo client credentials (the demo was not seeded in this stack)")
+    user = mint_token(api_url, client_id, client_secret, DEMO_USER, USER_ROLES, DEMO_ATTRIBUTES)
+    admin = mint_token(api_url, client_id, client_secret, DEMO_ADMIN, ADMIN_ROLES, DEMO_ATTRIBUTES)
+    operator = mint_token(api_url, operator_id, operator_secret, OPERATOR_USER, OPERATOR_ROLES)
+    return {
+        "FIRSTMILE_USER_TOKEN": user.access_token,
+        "FIRSTMILE_USER_REFRESH_TOKEN": user.refresh_token,
+        "FIRSTMILE_ADMIN_TOKEN": admin.access_token,
+        "FIRSTMILE_OPERATOR_TOKEN": operator.access_token,
+    }
 
 
 def seed_demo_onboarding(api_url: str, admin_token: str) -> None:
@@ -341,7 +378,7 @@ def seed_demo_flags(api_url: str, admin_token: str) -> None:
     """The demo feature flags and the flag settings, through the admin routes. A flag that exists already is kept as
     it is (an admin may have changed it since); the settings are set on whatever version is stored."""
     bearer = {"Authorization": f"Bearer {admin_token}"}
-    for flag in (DEMO_FLAG, DEMO_GATING_FLAG):
+    for flag in (DEMO_FLAG, DEMO_GATING_FLAG, DEMO_COUNTRY_FLAG):
         status, answer = call_api(api_url, "POST", "/v1/admin/feature-flags", flag, headers=bearer)
         if status == 409 and answer.get("code") == "RES_FLAG_EXISTS":
             log.info("the demo flag %s exists already; keeping it", flag["key"])
@@ -464,38 +501,3 @@ def mint_token(
         expires_in=int(answer["expires_in"]),
         session_id=answer["session_id"],
     )
-
-
-# --- .local/tokens.env --------------------------------------------------------------------------------------------
-
-
-def tokens_file(environ: Mapping[str, str] | None = None) -> Path:
-    """Where the demo credentials are written: ``FIRSTMILE_TOKENS_FILE``, by default ``.local/tokens.env``."""
-    env = os.environ if environ is None else environ
-    raw = env.get(TOKENS_FILE_ENV, "").strip()
-    return Path(raw) if raw else DEFAULT_TOKENS_FILE
-
-
-def write_tokens_file(path: Path, credentials: DemoCredentials) -> None:
-    """``export NAME=value`` lines, readable by the owner only (the file holds client secrets)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [
-        f"# Written by `firstmile dev` at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC for {credentials.api_url}.",
-        "# Valid while that stack runs. Access tokens live 15 minutes: `firstmile token --user ID` mints a new one.",
-        *(f"export {name}={shlex.quote(value)}" for name, value in credentials.exports().items()),
-    ]
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    path.chmod(0o600)
-
-
-def read_tokens_file(path: Path) -> dict[str, str]:
-    """The variables of a ``tokens.env`` file; ``FileNotFoundError`` when there is none."""
-    values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        words = shlex.split(line, comments=True)
-        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-            name, _, value = words[1].partition("=")
-            values[name] = value
-    return values

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from firstmile.platform.resources import SCHEDULER_DLQ, STREAM_FAILURES_QUEUE
 from functions.catalog import CATALOG, Function, Queue, TableStream
-from local.config import PORT_ENV, LocalConfig
+from local.config import AWS_PORT_ENV, PORT_ENV, LocalConfig
 from local.docs_page import render_docs_page
 from local.emulator import Emulator, client
 from local.environment import LocalEnvironment
-from local.gateway import Gateway, GatewayApp, authorizer_of
+from local.gateway import SYS_SEED_FAILED, Gateway, GatewayApp, authorizer_of
 from local.openapi import build_document
 from local.pollers import QueuePoller, StreamPoller
 from local.resources import Deployment, create_resources, deployment_for
 from local.runtime import Runtime
 from local.scheduler import Scheduler, sqs_dead_letter_sink
 from local.seed import DemoCredentials, SeedError, can_seed, functions_to_warm, seed_demo
+from local.tokens_file import API_URL, AWS_ENDPOINT, running_stack_values, write_tokens_file
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# What Ctrl-C promises: every part of the stack and every process it started ends within this (decision 0029).
+STOP_BOUND_SECONDS = 4.0
 
 
 class LocalStack:
@@ -36,6 +41,8 @@ class LocalStack:
         retry_delay_seconds: float = 1.0,
         poll_idle_seconds: float = 0.5,
         seed: bool = True,
+        tokens_path: Path | None = None,
+        output: int | None = None,
     ) -> None:
         self.config = config
         self.catalog = tuple(catalog)
@@ -43,6 +50,12 @@ class LocalStack:
         self._retry_delay = retry_delay_seconds
         self._poll_idle = poll_idle_seconds
         self._seed = seed
+        # The stack's record for shells and CLI commands (local.tokens_file); None: not written.
+        self.tokens_path = tokens_path
+        # Where function instances, the fork server and the table engine write (local.console); None: stderr.
+        self._output = output
+        self.app: GatewayApp | None = None
+        self.started_in: float | None = None
         self.emulator: Emulator | None = None
         self.gateway: Gateway | None = None
         self.runtime: Runtime | None = None
@@ -54,14 +67,20 @@ class LocalStack:
         self.seed_error: str | None = None
 
     def start(self) -> LocalStack:
-        """Bind both ports first (a taken port fails before anything runs), start every part, then seed the demo.
+        """Bind both ports first (a taken port fails before anything runs), start every part, seed the demo, write
+        the tokens file, and only then let ``GET /health/ready`` through: the one signal that the stack is usable.
 
         Seeding needs the whole stack (the rotation job runs in its instance, tokens are minted over the gateway),
-        so it comes last; when it fails the stack keeps running and ``seed_error`` says why.
+        so it comes last; when it fails the stack keeps running, ``seed_error`` says why, and ``/health/ready``
+        answers ``503 SYS_SEED_FAILED`` naming it.
         """
-        self.emulator = Emulator(self.config.aws_port).start()
+        began = time.monotonic()
+        self.emulator = Emulator(self.config.aws_port, output=self._output).start()
         try:
             self.gateway = Gateway(self.config.host, self.config.port, env_var=PORT_ENV)
+            if self.tokens_path is not None:
+                # Both ports are ours: a file left by an earlier run describes a stack that is gone.
+                self.tokens_path.unlink(missing_ok=True)
             endpoint = self.emulator.endpoint
             self.queue_urls = create_resources(self.deployment, endpoint)
             environment = LocalEnvironment(
@@ -76,6 +95,8 @@ class LocalStack:
                 environment.for_function,
                 max_instances=self.config.max_instances_per_function,
                 idle_seconds=self.config.instance_idle_seconds,
+                start_method=self.config.instance_start,
+                output=self._output,
             ).start()
             sqs = client("sqs", endpoint)
             self.scheduler = Scheduler(
@@ -89,21 +110,54 @@ class LocalStack:
             for poller in self.pollers:
                 poller.start()
             document = _once(lambda: build_document(self.catalog))
-            self.gateway.serve(
-                GatewayApp(
-                    self.catalog,
-                    self.runtime,
-                    self.config.cors_allow_origins,
-                    openapi=document,
-                    docs_page=_once(lambda: render_docs_page(document())),
-                )
+            self.app = GatewayApp(
+                self.catalog,
+                self.runtime,
+                self.config.cors_allow_origins,
+                openapi=document,
+                docs_page=_once(lambda: render_docs_page(document())),
             )
+            self.gateway.serve(self.app)
             if self._seed and can_seed(self.catalog):
                 self._seed_demo()
+            if self.tokens_path is not None:
+                write_tokens_file(self.tokens_path, self.record(), notes=self._record_notes())
+            if self.seed_error is not None:
+                self.app.hold_readiness(SYS_SEED_FAILED, f"The demo data could not be seeded: {self.seed_error}")
+            else:
+                self.app.release_readiness()
         except BaseException:
             self.stop()
             raise
+        self.started_in = time.monotonic() - began
         return self
+
+    def record(self) -> dict[str, str]:
+        """What the tokens file holds: where the stack listens, then the demo's credentials and tokens."""
+        assert self.gateway is not None and self.emulator is not None  # noqa: S101 - only asked of a started stack
+        values = {
+            API_URL: self.api_url,
+            PORT_ENV: str(self.gateway.port),
+            AWS_PORT_ENV: str(self.emulator.port),
+            AWS_ENDPOINT: self.aws_endpoint,
+        }
+        if self.demo is not None:
+            values |= self.demo.exports()
+        return values
+
+    def _record_notes(self) -> tuple[str, ...]:
+        if self.demo is not None:
+            return (
+                "Access tokens live 15 minutes: `firstmile tokens` renews all three here, then source this file again.",
+            )
+        if self.seed_error is not None:
+            return (f"No demo data: {self.seed_error}",)
+        return ()
+
+    @property
+    def ready(self) -> bool:
+        """Whether ``GET /health/ready`` reaches its function (the stack is started and its demo seeded)."""
+        return self.app is not None and self.app.ready
 
     def _seed_demo(self) -> None:
         assert self.scheduler is not None and self.runtime is not None  # noqa: S101 - started just before
@@ -163,24 +217,58 @@ class LocalStack:
         assert self.emulator is not None  # noqa: S101 - only asked of a started stack
         return self.emulator.endpoint
 
-    def stop(self) -> None:
-        """Stop every part, newest first: no new requests, no new work, instances ended, emulator last."""
-        if self.gateway is not None:
-            self.gateway.stop()
-        if self.scheduler is not None:
-            self.scheduler.signal_stop()
-        for poller in self.pollers:
+    def stop(self, bound_seconds: float = STOP_BOUND_SECONDS) -> None:
+        """Stop every part within ``bound_seconds``, newest first: no new requests and no new work, then the
+        instances and the fork server, the threads that fed them, and the emulator (moto, the table engine) last.
+
+        The waits share the bound: a thread that has not finished by then is a daemon and ends with the process;
+        every process the stack started is ended (killed when it lingers), so nothing outlives ``firstmile dev``.
+        """
+        began = time.monotonic()
+        deadline = began + bound_seconds
+        timings: list[str] = []
+
+        def timed(what: str, step: Callable[[], object]) -> None:
+            started = time.monotonic()
+            try:
+                step()
+            except Exception:  # one part failing to stop must not keep the others running
+                log.exception("stopping the %s failed", what)
+            timings.append(f"{what} {time.monotonic() - started:.2f} s")
+
+        api_url = self.api_url if self.gateway is not None else None
+        gateway, scheduler, pollers = self.gateway, self.scheduler, self.pollers
+        if scheduler is not None:
+            scheduler.signal_stop()
+        for poller in pollers:
             poller.signal_stop()
+        # The gateway's loop notices a shutdown at its next poll; meanwhile everything else stops.
+        closing = threading.Thread(target=gateway.stop, name="gateway-stop", daemon=True) if gateway else None
+        if closing is not None:
+            closing.start()
         if self.runtime is not None:
-            self.runtime.stop()
-        if self.scheduler is not None:
-            self.scheduler.stop()
-        for poller in self.pollers:
-            poller.stop()
+            runtime = self.runtime
+            timed("functions", lambda: runtime.stop(grace_seconds=min(1.0, _left(deadline) / 4)))
+        if scheduler is not None:
+            timed("scheduler", lambda: scheduler.stop(timeout=_left(deadline) / 3))
+        if pollers:
+            timed("pollers", lambda: [poller.stop(timeout=_left(deadline) / 3) for poller in pollers])
+        if closing is not None:
+            timed("gateway", lambda: closing.join(timeout=_left(deadline) / 2))
         if self.emulator is not None:
-            self.emulator.stop()
+            emulator = self.emulator
+            timed("emulator", lambda: emulator.stop(grace_seconds=max(0.5, _left(deadline) - 0.5)))
         self.gateway = self.scheduler = self.runtime = self.emulator = None
         self.pollers = []
+        # Only this stack's own record: another stack may have written the file since.
+        path = self.tokens_path
+        if path is not None and api_url is not None and running_stack_values(path).get(API_URL) == api_url:
+            path.unlink(missing_ok=True)
+        log.info("stopped in %.2f s (%s)", time.monotonic() - began, ", ".join(timings))
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def _once(make: Callable[[], T]) -> Callable[[], T]:

@@ -1,9 +1,10 @@
 """One function instance, as a Lambda execution environment: import once (the cold start), then invoke.
 
-Started by ``local.runtime`` as ``python -m local.worker HANDLER_PATH`` with the function's environment.
-Requests arrive as JSON lines on stdin; each answer is one JSON line on a private copy of the original stdout.
-The function's own stdout is joined to stderr, so its prints and logs reach the console and can never corrupt an
-answer. The worker ignores Ctrl-C: the stack stops its workers itself, after in-flight work.
+An instance is a child of the fork server (``local.forkserver``), which has imported the core layer already, or,
+with ``FIRSTMILE_INSTANCE_START=process``, a fresh interpreter started as ``python -m local.worker HANDLER_PATH``
+with the function's environment. Either way ``serve`` runs it: requests arrive as JSON lines on one pipe; each
+answer is one JSON line on another. The function's own stdout and stderr go where the stack sends function logs,
+so its prints and logs can never corrupt an answer. An instance ignores Ctrl-C: the stack stops its instances.
 """
 
 from __future__ import annotations
@@ -83,20 +84,16 @@ def _send(channel: IO[str], message: dict[str, Any]) -> None:
     channel.flush()
 
 
-def main(argv: list[str]) -> int:
-    """Run the instance until stdin closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    started = time.perf_counter()
+def serve(handler_path: Path, requests: IO[str], answers: IO[str]) -> int:
+    """Import the handler (the cold start), say so, then answer each request line until ``requests`` closes."""
     try:
-        handler = load_handler(Path(argv[1]))
+        handler = load_handler(handler_path)
     except Exception as exc:  # an import failure is the invocation's answer (Runtime.ImportModuleError)
         traceback.print_exc()
         _send(answers, {"kind": "init_error", "error": _error("Runtime.ImportModuleError", repr(exc))})
         return 1
-    _send(answers, {"kind": "ready", "init_ms": (time.perf_counter() - started) * 1000})
-    for line in sys.stdin:
+    _send(answers, {"kind": "ready"})
+    for line in requests:
         request = json.loads(line)
         context = LambdaContext(**request["context"])
         try:
@@ -109,5 +106,18 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def main(argv: list[str]) -> int:
+    """Run the instance until stdin closes (``python -m local.worker HANDLER_PATH``, a fresh interpreter)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    return serve(Path(argv[1]), sys.stdin, answers)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    code = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # As an execution environment ends: at once. The interpreter's teardown took seconds when the stack stopped
+    # dozens of instances together on two cores.
+    os._exit(code)

@@ -11,21 +11,25 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from local.seed import TOKENS_FILE_ENV, read_tokens_file
+from local.console import LOG_FILE_ENV
+from local.tokens_file import TOKENS_FILE_ENV, read_tokens_file
 
 # Lines a suite wants printed in the run's summary (tests/e2e/conftest.py prints them).
 SUMMARY_LINES = pytest.StashKey[list[str]]()
 
 # Generous: a loaded two-core machine starts Python, moto and the first instances slowly.
 READY_TIMEOUT_SECONDS = 180.0
+# The bound the stack promises for Ctrl-C (decision 0029); after it, stop() kills and reports the overrun.
+STOP_BOUND_SECONDS = 5.0
 STOP_TIMEOUT_SECONDS = 60.0
+READY_PATH = "/health/ready"
 
 
 def free_port() -> int:
@@ -84,9 +88,27 @@ class RunningStack:
     stdout: Path
     stderr: Path
     tokens_path: Path
+    # Every answer GET /health/ready gave while the stack started: (seconds since start, status, problem code).
+    readiness: list[tuple[float, int, str | None]] = field(default_factory=list)
+    # Whether the tokens file existed (and held tokens) when /health/ready first answered 200.
+    tokens_when_ready: dict[str, str] | None = None
+    # How long the last stop() took from Ctrl-C to the exit of the stack's process.
+    stop_seconds: float | None = None
 
     def output(self) -> str:
+        """What the console showed, then the end of the log file."""
+        console = self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+        logged = self.log_path.read_text(errors="replace").splitlines()[-60:] if self.log_path.exists() else []
+        return console + "\n--- the end of the log file ---\n" + "\n".join(logged)
+
+    def console(self) -> str:
+        """What the console showed (stdout, then stderr)."""
         return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+
+    @property
+    def log_path(self) -> Path:
+        """The log file with everything (``local.console``)."""
+        return Path(self.env[LOG_FILE_ENV])
 
     @property
     def aws_endpoint(self) -> str:
@@ -110,38 +132,73 @@ class RunningStack:
         return self.api_url + path
 
 
-def start(directory: Path) -> RunningStack:
-    """``firstmile dev`` on free ports, its tokens file in ``directory``; returns once it answers."""
+def start(directory: Path, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> RunningStack:
+    """``firstmile dev`` on free ports, its tokens file in ``directory``; returns once it is usable.
+
+    Usable is what the README promises a script: ``GET /health/ready`` answers 200 (it answers 503 ``SYS_STARTING``
+    until the demo is seeded and the tokens file is written). The file is read at that very moment.
+    """
     port, aws_port = free_port(), free_port()
     tokens_path = directory / "tokens.env"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
     env |= {"FIRSTMILE_PORT": str(port), "FIRSTMILE_AWS_PORT": str(aws_port), TOKENS_FILE_ENV: str(tokens_path)}
+    env |= {LOG_FILE_ENV: str(directory / "dev.log")}
+    env |= extra_env or {}
     stdout, stderr = directory / "dev.out", directory / "dev.err"
+    began = time.monotonic()
     with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen([*command(), "dev"], stdout=out, stderr=err, env=env)  # noqa: S603
+        process = subprocess.Popen([*command(), "dev", *args], stdout=out, stderr=err, env=env)  # noqa: S603
     stack = RunningStack(process, f"http://127.0.0.1:{port}", port, aws_port, env, stdout, stderr, tokens_path)
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    deadline = began + READY_TIMEOUT_SECONDS
     while True:
         if process.poll() is not None:
             raise AssertionError(f"firstmile dev exited with {process.returncode}:\n{stack.output()}")
-        # The banner is printed once everything is up and seeded.
-        if "Stop with Ctrl-C." in stdout.read_text(errors="replace"):
-            return stack
+        reply = _probe(stack.url(READY_PATH))
+        if reply is not None:
+            stack.readiness.append((time.monotonic() - began, reply.status, reply.code))
+            if reply.status == 200:
+                stack.tokens_when_ready = read_tokens_file(tokens_path) if tokens_path.exists() else None
+                return stack
         if time.monotonic() > deadline:
-            stop(stack)
+            stop(stack, bound=None)
             raise AssertionError(f"firstmile dev was not ready after {READY_TIMEOUT_SECONDS:.0f} s:\n{stack.output()}")
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
-def stop(stack: RunningStack) -> int:
-    """Ctrl-C, then wait (a kill after the timeout); the exit status."""
+def _probe(url: str) -> Reply | None:
+    """One readiness request; ``None`` while nothing answers yet."""
+    request = urllib.request.Request(url)  # noqa: S310 - 127.0.0.1 only
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return Reply(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, error.headers, error.read())
+    except OSError:
+        return None
+
+
+def stop(stack: RunningStack, *, bound: float | None = STOP_BOUND_SECONDS, again_after: float | None = None) -> int:
+    """Ctrl-C, then wait (a kill after the timeout); the exit status. ``stop_seconds`` says how long it took, and
+    a stop slower than ``bound`` fails the test that asked for it. ``again_after``: the same Ctrl-C arrives a second
+    time that many seconds later, as ``uv run`` (which ``make dev`` uses) forwards the terminal's to its child."""
     if stack.process.poll() is None:
+        began = time.monotonic()
         stack.process.send_signal(signal.SIGINT)
+        if again_after is not None:
+            time.sleep(again_after)
+            if stack.process.poll() is None:
+                stack.process.send_signal(signal.SIGINT)
         try:
             stack.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             stack.process.kill()
             stack.process.wait()
+        stack.stop_seconds = time.monotonic() - began
+        if bound is not None and stack.stop_seconds > bound:
+            raise AssertionError(
+                f"firstmile dev took {stack.stop_seconds:.1f} s to stop after Ctrl-C (bound {bound:.0f} s):\n"
+                f"{stack.output()[-4000:]}"
+            )
     return stack.process.returncode
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from local.seed import DEMO_FLAG_KEY
+from local.seed import DEMO_COUNTRY_FLAG_KEY, DEMO_FLAG_KEY
 from tests.e2e.harness import RunningStack
 from tests.e2e.test_local_onboarding import Client, fresh_user, mint
 
@@ -104,6 +104,27 @@ def test_the_demo_flag_and_settings_are_seeded(stack: RunningStack, admin: Clien
     status = user.request("GET", "/v1/onboarding/status")
     assert status.status == 200, status.body
     assert "invite-teammate" in [step["id"] for step in status.json()["steps"]]
+
+
+def test_the_demo_country_flag_answers_by_the_country_the_client_sends(stack: RunningStack) -> None:
+    # Given a demo user and the seeded flag that targets EU countries
+    user = fresh_user(stack)
+
+    # When the user's client evaluates it for Germany, for the United States, and without a country
+    answers = {
+        country: user.request("POST", EVALUATE, {"flags": [DEMO_COUNTRY_FLAG_KEY], **attributes})
+        for country, attributes in (
+            ("DE", {"attributes": {"country": "DE"}}),
+            ("US", {"attributes": {"country": "US"}}),
+            ("none", {}),
+        )
+    }
+
+    # Then only Germany is served the flag, by its rule
+    assert {country: reply.status for country, reply in answers.items()} == {"DE": 200, "US": 200, "none": 200}
+    results = {country: reply.json()["flags"][DEMO_COUNTRY_FLAG_KEY] for country, reply in answers.items()}
+    assert {country: result["value"] for country, result in results.items()} == {"DE": True, "US": False, "none": False}
+    assert results["DE"]["rule_id"] == "eu-countries"
 
 
 # --- the kill switch --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from functions.catalog import CATALOG, http_functions
-from tests.e2e.harness import RunningStack, call, command, free_port, run_cli, start, stop
+from tests.e2e.harness import RunningStack, call, command, free_port, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -123,53 +123,6 @@ def test_jobs_run_fires_the_probe_against_the_running_stack(stack: RunningStack)
     items = _probe_items(stack, since)
     assert len(items) > before
     assert {item["kind"]["S"] for item in items} == {"probe_result"}
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        children = (task / "children").read_text().split() if (task / "children").exists() else []
-        found |= {int(c) for c in children}
-    return found
-
-
-def _alive(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    # A zombie has exited; only its exit status is left to collect.
-    return stat.exists() and stat.read_text().split(") ", 1)[-1][:1] != "Z"
-
-
-def _port_free(port: int) -> bool:
-    # As the stack binds: connections in TIME_WAIT do not count, a listener does.
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to see the instances")
-def test_ctrl_c_stops_everything_and_exits_cleanly(tmp_path: Path) -> None:
-    # Given a stack of its own that has started function instances
-    running = start(tmp_path)
-    try:
-        assert call(f"{running.api_url}/health/ready").status == 200
-        instances = _children(running.process.pid)
-        assert instances, "the stack should run its functions in instances of their own"
-
-        # When it receives Ctrl-C
-        code = stop(running)
-    finally:
-        if running.process.poll() is None:
-            running.process.kill()
-
-    # Then it exits 0 after saying so, its instances are gone and both ports are free again
-    assert code == 0, running.output()
-    assert "Stopped." in running.stdout.read_text()
-    assert not [pid for pid in instances if _alive(pid)]
-    assert _port_free(running.port) and _port_free(running.aws_port)
 
 
 def test_a_taken_port_is_named_with_its_variable(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from local.emulator import Emulator, client
 from local.environment import LocalEnvironment
 from local.gateway import authorizer_of
 from local.resources import create_resources, deployment_for
-from local.seed import DemoCredentials, TokenAnswer, read_tokens_file, write_tokens_file
+from local.seed import DemoCredentials, TokenAnswer
+from local.tokens_file import read_tokens_file, write_tokens_file
 from tests.integration.local_fixtures import FixtureFunction
 
 DEPLOYMENT = deployment_for(CATALOG)
@@ -113,7 +114,7 @@ def test_the_tokens_file_is_private_and_sourceable(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "tokens.env"
 
     # When it is written, read back and sourced by a shell
-    write_tokens_file(path, credentials)
+    write_tokens_file(path, credentials.exports())
     read = read_tokens_file(path)
     sourced = subprocess.run(  # noqa: S603
         ["bash", "-c", f'source "{path}" && printf %s "$FIRSTMILE_CLIENT_SECRET"'],  # noqa: S607

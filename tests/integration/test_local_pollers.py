@@ -13,7 +13,7 @@ import pytest
 from functions.catalog import Queue, TableStream
 from local.config import LocalConfig
 from local.emulator import client
-from local.resources import STREAM_FAILURES_QUEUE
+from local.resources import STREAM_FAILURES_QUEUE, create_resources, deployment_for
 from local.stack import LocalStack
 from tests.integration.local_fixtures import FixtureFunction, read_journal, wait_for
 
@@ -187,3 +187,26 @@ def test_a_stream_record_failing_every_retry_goes_to_the_on_failure_queue(stack:
     assert wait_for(
         lambda: any(e["keys"]["pk"]["S"] == later and e["outcome"] == "done" for e in read_journal(journal))
     )
+
+
+def test_the_table_has_a_stream_only_when_a_function_consumes_it(emulator: str) -> None:
+    # Given a catalogue with a stream consumer and one without (each its own stage on the shared emulator)
+    stage = uuid.uuid4().hex[:8]
+    queues_only = tuple(f for f in CATALOG if not isinstance(f.trigger, TableStream))
+    with_consumer = deployment_for(CATALOG, f"with{stage}")
+    without = deployment_for(queues_only, f"without{stage}")
+
+    # When their resources are created
+    create_resources(with_consumer, emulator)
+    create_resources(without, emulator)
+
+    # Then only the first table has a stream (the engine keeps every record of one in memory for a day)
+    dynamodb = client("dynamodb", emulator)
+    described = {
+        d.table_name: dynamodb.describe_table(TableName=d.table_name)["Table"] for d in (with_consumer, without)
+    }
+    assert described[with_consumer.table_name]["StreamSpecification"]["StreamEnabled"] is True
+    assert "LatestStreamArn" not in described[without.table_name]
+    assert not described[without.table_name].get("StreamSpecification", {}).get("StreamEnabled", False)
+    for name in described:
+        dynamodb.delete_table(TableName=name)
