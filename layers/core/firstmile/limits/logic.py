@@ -110,16 +110,7 @@ class RateLimiter:
         try:
             count = self._counter.hit(subject, route_class, start, rule.window_seconds)
         except DependencyUnavailableError as exc:
-            if rule.fail_closed:
-                logger.warning("rate limiter unavailable; refusing", extra={"route_class": route_class.value})
-                raise p.Problem(
-                    p.SYS_UNAVAILABLE,
-                    "The request could not be checked against its rate limit; retry shortly.",
-                    headers={"Retry-After": str(LIMITER_UNAVAILABLE_RETRY_SECONDS)},
-                ) from exc
-            logger.warning("rate limiter unavailable; allowing", extra={"route_class": route_class.value})
-            reset = max(1, math.ceil(start + rule.window_seconds - now))
-            return RateDecision(True, rule.limit, rule.limit, reset, degraded=True)
+            return _unavailable(route_class, rule, start, now, exc)
         return decide(count, rule, now)
 
     def enforce_spent(self, route_class: RouteClass, subject: LimitSubject) -> RateDecision:
@@ -133,16 +124,25 @@ class RateLimiter:
         try:
             count = self._counter.count(subject, route_class, start)
         except DependencyUnavailableError as exc:
-            if rule.fail_closed:
-                logger.warning("rate limiter unavailable; refusing", extra={"route_class": route_class.value})
-                raise p.Problem(
-                    p.SYS_UNAVAILABLE,
-                    "The request could not be checked against its rate limit; retry shortly.",
-                    headers={"Retry-After": str(LIMITER_UNAVAILABLE_RETRY_SECONDS)},
-                ) from exc
-            return RateDecision(True, rule.limit, rule.limit, max(1, math.ceil(start + rule.window_seconds - now)))
+            return _unavailable(route_class, rule, start, now, exc)
         return raise_if_limited(decide(count + 1, rule, now))
 
     def enforce(self, route_class: RouteClass, subject: LimitSubject) -> RateDecision:
         """Count this request; raise the 429 problem when it is over the limit."""
         return raise_if_limited(self.check(route_class, subject))
+
+
+def _unavailable(
+    route_class: RouteClass, rule: LimitRule, start: float, now: float, cause: DependencyUnavailableError
+) -> RateDecision:
+    """The counter could not be reached: refuse (503) when the rule fails closed, otherwise allow, marked degraded."""
+    if rule.fail_closed:
+        logger.warning("rate limiter unavailable; refusing", extra={"route_class": route_class.value})
+        raise p.Problem(
+            p.SYS_UNAVAILABLE,
+            "The request could not be checked against its rate limit; retry shortly.",
+            headers={"Retry-After": str(LIMITER_UNAVAILABLE_RETRY_SECONDS)},
+        ) from cause
+    logger.warning("rate limiter unavailable; allowing", extra={"route_class": route_class.value})
+    reset = max(1, math.ceil(start + rule.window_seconds - now))
+    return RateDecision(True, rule.limit, rule.limit, reset, degraded=True)
