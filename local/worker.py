@@ -10,6 +10,7 @@ so its prints and logs can never corrupt an answer. An instance ignores Ctrl-C: 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import signal
@@ -84,8 +85,22 @@ def _send(channel: IO[str], message: dict[str, Any]) -> None:
     channel.flush()
 
 
+def write_whole_lines() -> None:
+    """Send each line the function prints in one write.
+
+    Instances share the log file with each other and with the stack (opened with O_APPEND). Unbuffered, as
+    ``PYTHONUNBUFFERED`` makes them, a stream writes a ``print``'s text and its newline separately, so another
+    process's line could land between the two and two JSON log records share a line. Line-buffered, the text and its
+    newline leave together; output still leaves at the end of every line.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True, write_through=False)
+
+
 def serve(handler_path: Path, requests: IO[str], answers: IO[str]) -> int:
     """Import the handler (the cold start), say so, then answer each request line until ``requests`` closes."""
+    write_whole_lines()
     try:
         handler = load_handler(handler_path)
     except Exception as exc:  # an import failure is the invocation's answer (Runtime.ImportModuleError)
