@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from firstmile import entrypoints
 from firstmile.audit.models import ACTION_PATTERN, ACTOR_PATTERN, AuditEntry, AuditFilter
 from firstmile.http.auth import require_caller
-from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.identity.runtime import audit_store
+from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 
 app = create_app()
 
@@ -22,8 +23,8 @@ def audit_log(
     actor: Annotated[str | None, Query(pattern=ACTOR_PATTERN)] = None,
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = DEFAULT_LIMIT,
+    cursor: PageCursor = None,
 ) -> Page[AuditEntry]:
     caller = require_caller(app.current_event.raw_event)
     filters = AuditFilter(action=action, actor=actor, since=since, until=until)

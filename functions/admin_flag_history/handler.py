@@ -3,16 +3,17 @@ kill-switch changes that concerned it."""
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
 from firstmile.flags.history import FlagHistoryPage
 from firstmile.flags.models import FLAG_KEY_PATTERN
 from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
-from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
+from firstmile.platform.cursors import DEFAULT_LIMIT
 
 app = create_app()
 
@@ -25,8 +26,8 @@ app = create_app()
 )
 def flag_history(
     key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)],
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = DEFAULT_LIMIT,
+    cursor: PageCursor = None,
 ) -> FlagHistoryPage:
     caller = require_caller(app.current_event.raw_event)
     return flag_service().history(caller.tenant, key, limit=limit, cursor=cursor)

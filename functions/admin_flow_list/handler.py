@@ -1,16 +1,13 @@
 """GET /v1/admin/onboarding/flows: the caller's tenant's flows (their drafts), in flow-id order."""
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from firstmile import entrypoints
 from firstmile.http.auth import require_caller
-from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.models import FlowDraft
 from firstmile.onboarding.runtime import onboarding_service
+from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 
 app = create_app()
 
@@ -22,8 +19,8 @@ app = create_app()
     responses=problem_responses(400, 401, 403),
 )
 def list_flows(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = DEFAULT_LIMIT,
+    cursor: PageCursor = None,
 ) -> Page[FlowDraft]:
     caller = require_caller(app.current_event.raw_event)
     return onboarding_service().list_flows(caller.tenant, limit=limit, cursor=cursor)

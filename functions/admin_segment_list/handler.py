@@ -1,16 +1,13 @@
 """GET /v1/admin/segments: the tenant's segments in key order."""
 
-from typing import Annotated
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from firstmile import entrypoints
 from firstmile.flags.models import Segment
 from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
-from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
+from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 
 app = create_app()
 
@@ -19,8 +16,8 @@ app = create_app()
     "/v1/admin/segments", summary="List segments", tags=["flags admin"], responses=problem_responses(400, 401, 403)
 )
 def list_segments(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = DEFAULT_LIMIT,
+    cursor: PageCursor = None,
 ) -> Page[Segment]:
     caller = require_caller(app.current_event.raw_event)
     return flag_service().list_segments(caller.tenant, limit=limit, cursor=cursor)

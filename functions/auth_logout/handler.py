@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field
 
 from firstmile import entrypoints
 from firstmile.config import get_settings
+from firstmile.http.browser import cleared_refresh_cookie, presented_refresh_token
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.identity.browser import cleared_refresh_cookie, presented_refresh_token
 from firstmile.identity.runtime import session_service
 from firstmile.observability import logger
 

@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
 from firstmile.config import get_settings
+from firstmile.http.browser import presented_refresh_token, refresh_cookie
 from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.identity.browser import presented_refresh_token, refresh_cookie
+from firstmile.http.token_endpoint import authenticate_token_client
 from firstmile.identity.models import (
     TOKEN_FORM_SCHEMA,
     ClientCredentialsGrant,
@@ -21,7 +22,6 @@ from firstmile.identity.models import (
 )
 from firstmile.identity.runtime import session_service
 from firstmile.identity.sessions import token_response
-from firstmile.identity.token_endpoint import authenticate_token_client
 from firstmile.observability import logger
 
 app = create_app()

@@ -23,7 +23,7 @@ def decide(event: dict[str, Any]) -> dict[str, Any]:
     except TokenRejected as rejected:
         logger.info("access token refused", extra={"reason": rejected.reason.value})
         metrics.add_metric(name="AccessTokensRefused", unit="Count", value=1)
-        return refused(rejected.error.code)
+        return refused(rejected.code)
     except Exception:
         # Keys or revocations could not be read: fail closed, and say it is temporary.
         logger.exception("access token could not be checked")

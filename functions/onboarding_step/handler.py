@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from firstmile import entrypoints
 from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
+from firstmile.http.progress import PROGRESS_CHANGE_PROBLEMS, change_progress
 from firstmile.http.resolver import create_app
-from firstmile.onboarding.http import PROGRESS_CHANGE_PROBLEMS, change_progress
 from firstmile.onboarding.models import OnboardingStatus, StepCommand
 
 app = create_app()

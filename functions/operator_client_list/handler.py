@@ -2,15 +2,16 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
 from firstmile.http.auth import require_caller
-from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.identity.models import TENANT_ID_PATTERN, ApiClientView
 from firstmile.identity.runtime import tenancy_service
+from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 
 app = create_app()
 
@@ -24,8 +25,8 @@ app = create_app()
 )
 def list_clients(
     tenant_id: Annotated[str, Path(pattern=TENANT_ID_PATTERN)],
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = DEFAULT_LIMIT,
+    cursor: PageCursor = None,
 ) -> Page[ApiClientView]:
     require_caller(app.current_event.raw_event)
     return tenancy_service().list_clients(tenant_id, limit=limit, cursor=cursor)

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field
 
 from firstmile import entrypoints
+from firstmile import errors as e
 from firstmile.http import problems as p
 from firstmile.http.resolver import create_app
 from firstmile.platform.errors import NotFoundError, VersionConflictError
@@ -38,6 +39,23 @@ def build_handler():  # type: ignore[no-untyped-def]
     @app.get("/v1/business")
     def business() -> dict[str, str]:
         raise p.Problem(p.RATE_LIMITED, "slow down", headers={"Retry-After": "3"})
+
+    @app.get("/v1/limited")
+    def limited() -> dict[str, str]:
+        raise e.RateLimitedError(limit=20, remaining=0, reset_seconds=41, retry_after_seconds=41)
+
+    @app.get("/v1/refused")
+    def refused() -> dict[str, str]:
+        raise e.DomainError(
+            e.VAL_STEP_MAP_INVALID,
+            "The step map does not fit.",
+            fields=[e.FieldIssue(location="body.step_map.0", message="no such step", type="unknown_source_step")],
+            extensions={"open_steps": ["a"]},
+        )
+
+    @app.get("/v1/down")
+    def down() -> dict[str, str]:
+        raise e.DependencyUnavailableError("table", "ProvisionedThroughputExceededException")
 
     @app.get("/v1/who")
     def who() -> dict[str, str]:
@@ -138,6 +156,41 @@ def test_a_conflict_carries_the_current_state_and_its_etag(handler, lambda_conte
 
     assert response["headers"]["ETag"] == '"v7"'
     assert body_of(response)["current"] == {"name": "current"}
+
+
+def test_a_domain_error_becomes_its_codes_problem_with_fields_and_extensions(handler, lambda_context) -> None:
+    # Given a route whose logic refuses with a domain error naming field problems and extension data
+    # When it is called
+    response = handler(http_event("GET", "/v1/refused", request_id="r-5"), lambda_context)
+
+    # Then the answer is the code's row of the table, with the fields as errors[] and the data as members
+    document = assert_problem(response, 422, "VAL_STEP_MAP_INVALID", "r-5")
+    assert document["detail"] == "The step map does not fit."
+    assert document["errors"] == [
+        {"location": "body.step_map.0", "message": "no such step", "type": "unknown_source_step"}
+    ]
+    assert document["open_steps"] == ["a"]
+
+
+def test_a_rate_limited_domain_error_answers_429_with_the_rate_limit_headers(handler, lambda_context) -> None:
+    response = handler(http_event("GET", "/v1/limited", request_id="r-6"), lambda_context)
+
+    document = assert_problem(response, 429, "RATE_LIMITED", "r-6")
+    assert document["detail"] == "Too many requests; retry in 41 seconds."
+    assert {k: v for k, v in response["headers"].items() if k.startswith(("RateLimit", "Retry"))} == {
+        "RateLimit-Limit": "20",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "41",
+        "Retry-After": "41",
+    }
+
+
+def test_an_unavailable_dependency_is_named_but_its_reason_stays_inside(handler, lambda_context) -> None:
+    response = handler(http_event("GET", "/v1/down", request_id="r-7"), lambda_context)
+
+    document = assert_problem(response, 503, "SYS_UNAVAILABLE", "r-7")
+    assert document["detail"] == "table is unavailable; retry later."
+    assert "Provisioned" not in response["body"]
 
 
 def test_problem_headers_reach_the_client(handler, lambda_context) -> None:

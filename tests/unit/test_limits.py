@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from firstmile import errors as e
 from firstmile.http import problems as p
-from firstmile.limits.logic import RateLimiter, decide, rate_limit_headers, rules_with_overrides, window_start
+from firstmile.http.headers import rate_limit_headers
+from firstmile.limits.logic import RateLimiter, decide, rules_with_overrides, window_start
 from firstmile.limits.models import DEFAULT_RULES, LimitRule, LimitSubject, RouteClass
 from firstmile.platform.errors import DependencyUnavailableError
 
@@ -77,14 +79,14 @@ def test_a_spent_failure_budget_refuses_before_counting_and_an_unspent_one_lets_
     # When it asks twice, the 10th failure being counted in between
     allowed = limiter.enforce_spent(RouteClass.CLIENT_AUTH_FAILURE, client)
     limiter.check(RouteClass.CLIENT_AUTH_FAILURE, client)
-    with pytest.raises(p.Problem) as limited:
+    with pytest.raises(e.RateLimitedError) as limited:
         limiter.enforce_spent(RouteClass.CLIENT_AUTH_FAILURE, client)
 
-    # Then the first passes without adding to the count, the second is a 429 until the window ends
+    # Then the first passes without adding to the count, the second is refused until the window ends
     assert allowed.allowed and counter.count(client, RouteClass.CLIENT_AUTH_FAILURE, window_start(NOW, 300)) == 10
-    assert limited.value.error is p.RATE_LIMITED
-    assert limited.value.headers["Retry-After"] == "290"
-    assert limited.value.headers["RateLimit-Remaining"] == "0"
+    assert limited.value.code == e.RATE_LIMITED
+    assert limited.value.retry_after_seconds == 290
+    assert limited.value.remaining == 0
 
 
 def test_the_21st_user_write_in_a_minute_is_limited_with_the_headers() -> None:
@@ -96,12 +98,13 @@ def test_the_21st_user_write_in_a_minute_is_limited_with_the_headers() -> None:
 
     # When the 21st arrives 40 s into the window
     clock.now += 30
-    with pytest.raises(p.Problem) as limited:
+    with pytest.raises(e.RateLimitedError) as limited:
         limiter.enforce(RouteClass.USER_WRITE, ALICE)
 
     # Then it is refused with 429 and told when to come back
-    assert limited.value.error is p.RATE_LIMITED and limited.value.error.status == 429
-    assert limited.value.headers == {
+    problem = p.problem_for(limited.value)
+    assert problem.error is p.RATE_LIMITED and problem.error.status == 429
+    assert problem.headers == {
         "RateLimit-Limit": "20",
         "RateLimit-Remaining": "0",
         "RateLimit-Reset": "20",
@@ -121,10 +124,10 @@ def test_the_4th_privacy_request_in_a_day_is_limited_until_midnight_utc() -> Non
         limiter.enforce(RouteClass.PRIVACY_REQUEST, ALICE)
 
     clock.now = day + 86399
-    with pytest.raises(p.Problem) as limited:
+    with pytest.raises(e.RateLimitedError) as limited:
         limiter.enforce(RouteClass.PRIVACY_REQUEST, ALICE)
 
-    assert limited.value.headers["Retry-After"] == "1"
+    assert limited.value.retry_after_seconds == 1
     clock.now = day + 86400
     assert limiter.enforce(RouteClass.PRIVACY_REQUEST, ALICE).allowed
 
@@ -149,11 +152,12 @@ def test_ordinary_writes_fail_open_when_the_counter_store_fails() -> None:
 def test_auth_and_verification_fail_closed_when_the_counter_store_fails(route_class: RouteClass) -> None:
     limiter = RateLimiter(BrokenCounter(), clock=Clock(NOW))
 
-    with pytest.raises(p.Problem) as refused:
+    with pytest.raises(e.DomainError) as refused:
         limiter.enforce(route_class, LimitSubject.client("t-acme", "fmc_x"))
 
-    assert refused.value.error is p.SYS_UNAVAILABLE
-    assert refused.value.headers["Retry-After"] == "5"
+    assert refused.value.code == e.SYS_UNAVAILABLE
+    assert refused.value.retry_after_seconds == 5
+    assert p.problem_for(refused.value).headers == {"Retry-After": "5"}
 
 
 def test_overrides_replace_a_limit_and_keep_the_window_and_failure_mode() -> None:
@@ -181,5 +185,7 @@ def test_a_decision_allows_exactly_the_first_limit_requests_and_resets_within_th
     assert decision.remaining == max(0, limit - count)
     assert 1 <= decision.reset_seconds <= window
     assert window_start(now, window) <= now < window_start(now, window) + window
-    headers = rate_limit_headers(decision)
+    headers = rate_limit_headers(
+        decision.limit, decision.remaining, decision.reset_seconds, decision.retry_after_seconds
+    )
     assert ("Retry-After" in headers) is (not decision.allowed)

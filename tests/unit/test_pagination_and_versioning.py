@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from firstmile import errors as e
 from firstmile.http import problems as p
-from firstmile.http.pagination import decode_cursor, encode_cursor
-from firstmile.http.versioning import etag_for, parse_if_match
+from firstmile.http.headers import etag_for
+from firstmile.http.versioning import parse_if_match
+from firstmile.platform.cursors import decode_cursor, encode_cursor
 from firstmile.platform.errors import VersionConflictError
 from firstmile.platform.versioned import retry_on_conflict
 
@@ -39,15 +41,15 @@ def test_the_end_of_a_list_has_no_cursor() -> None:
     ],
 )
 def test_malformed_cursors_are_refused(cursor: str) -> None:
-    with pytest.raises(p.Problem) as refused:
+    with pytest.raises(e.DomainError) as refused:
         decode_cursor(cursor, "TENANT#a")
-    assert refused.value.error is p.VAL_CURSOR_INVALID
+    assert refused.value.code == e.VAL_CURSOR_INVALID
 
 
 def test_a_cursor_from_another_tenants_list_is_refused() -> None:
     cursor = encode_cursor({"pk": "TENANT#b", "sk": "ITEM#9"}, "TENANT#b")
 
-    with pytest.raises(p.Problem):
+    with pytest.raises(e.DomainError):
         decode_cursor(cursor, "TENANT#a")
 
 
@@ -56,7 +58,7 @@ def test_a_forged_start_key_outside_the_listed_partition_is_refused() -> None:
     forged = encode_cursor({"pk": "TENANT#b#AUDIT", "sk": "ENTRY#9"}, "TENANT#a#AUDIT")
 
     # When it is decoded for tenant a's list, then it is refused; an honest one is not
-    with pytest.raises(p.Problem):
+    with pytest.raises(e.DomainError):
         decode_cursor(forged, "TENANT#a#AUDIT", key_partition="TENANT#a#AUDIT")
     honest = encode_cursor({"pk": "TENANT#a#AUDIT", "sk": "ENTRY#9"}, "TENANT#a#AUDIT")
     assert decode_cursor(honest, "TENANT#a#AUDIT", key_partition="TENANT#a#AUDIT") == {
@@ -113,8 +115,8 @@ def test_retry_on_conflict_gives_up_after_its_attempts() -> None:
 def _refused(cursor: str, partition: str = "TENANT#a") -> bool:
     try:
         decode_cursor(cursor, partition, key_partition=partition)
-    except p.Problem as problem:
-        return problem.error is p.VAL_CURSOR_INVALID
+    except e.DomainError as refusal:
+        return refusal.code == e.VAL_CURSOR_INVALID
     return False
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from firstmile import errors as e
 from firstmile.config import Settings, get_settings
 from firstmile.http import headers as h
 from firstmile.http import problems as p
@@ -88,11 +89,11 @@ def _refuse(settings: Settings | None, auth: AuthContext | None, event: dict[str
         return None
     request_id = str((event.get("requestContext") or {}).get("requestId", ""))
     if settings is None:
-        problem = p.Problem(p.SYS_UNAVAILABLE, "This function's configuration is invalid; see /health/startup.")
+        problem = p.Problem(e.SYS_UNAVAILABLE, "This function's configuration is invalid; see /health/startup.")
     elif auth is None:
         problem = _unauthenticated(event)
     elif not auth.has_role(settings.route_role):
-        problem = p.Problem(p.PERM_FORBIDDEN, f"This route needs the {role} role.")
+        problem = p.Problem(e.PERM_FORBIDDEN, f"This route needs the {role} role.")
     else:
         return None
     return _problem_answer(problem, request_id)
@@ -113,14 +114,16 @@ def _count(route_class: str, auth: AuthContext, event: dict[str, Any]) -> tuple[
     """Count the request against the route's rate limit: a 429 (or fail-closed 503) answer, or the headers."""
     # Imported here: only rate-limited functions load the limiter and its store.
     from firstmile.identity.runtime import rate_limiter
-    from firstmile.limits.logic import rate_limit_headers
     from firstmile.limits.models import LimitSubject, RouteClass
 
     try:
         decision = rate_limiter().enforce(RouteClass(route_class), LimitSubject.user(auth.tenant, auth.subject))
-    except p.Problem as problem:
+    except e.DomainError as error:
+        problem = p.problem_for(error)
         return _problem_answer(problem, str((event.get("requestContext") or {}).get("requestId", ""))), {}
-    return None, rate_limit_headers(decision)
+    return None, h.rate_limit_headers(
+        decision.limit, decision.remaining, decision.reset_seconds, decision.retry_after_seconds
+    )
 
 
 def _problem_answer(problem: p.Problem, request_id: str) -> dict[str, Any]:
@@ -138,7 +141,7 @@ def _unauthenticated(event: dict[str, Any]) -> p.Problem:
     context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
     error = p.CODES.get(str(context.get(AUTH_ERROR_KEY, "")))
     if error is None or error.status not in (401, 503):
-        return p.Problem(p.AUTH_UNAUTHENTICATED, "This route needs a valid access token.")
+        return p.Problem(e.AUTH_UNAUTHENTICATED, "This route needs a valid access token.")
     if error.status == 503:
         return p.Problem(
             error, "The access token could not be checked right now; retry shortly.", headers={"Retry-After": "5"}

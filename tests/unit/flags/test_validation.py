@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from firstmile.errors import DomainError
 from firstmile.flags import logic
 from firstmile.flags.models import MAX_PREREQUISITE_DEPTH, EvaluationError, EvaluationReason, Flag, FlagSet
-from firstmile.http.problems import Problem
 from tests.unit.flags.flagsets import ON, boolean_flag, cond, context, flag_set, rule, segment, variants_flag
 
 
-def refusal(flags: FlagSet) -> Problem:
-    with pytest.raises(Problem) as caught:
+def refusal(flags: FlagSet) -> DomainError:
+    with pytest.raises(DomainError) as caught:
         logic.validate_flag_set(flags)
-    assert caught.value.error.status == 422
+    assert caught.value.code.startswith("VAL_")
     return caught.value
 
 
@@ -42,7 +42,7 @@ def test_a_chain_of_prerequisites_is_accepted() -> None:
 def test_a_prerequisite_cycle_is_refused(flags: tuple[Flag, ...], cycle: list[str]) -> None:
     problem = refusal(flag_set(*flags))
 
-    assert problem.error.code == "VAL_FLAG_PREREQUISITE_CYCLE"
+    assert problem.code == "VAL_FLAG_PREREQUISITE_CYCLE"
     assert problem.extensions["cycle"] == cycle
     assert " -> ".join(cycle) in problem.detail
 
@@ -55,7 +55,7 @@ def test_a_chain_deeper_than_the_limit_is_refused() -> None:
     logic.validate_flag_set(chain(MAX_PREREQUISITE_DEPTH))
     problem = refusal(chain(MAX_PREREQUISITE_DEPTH + 1))
 
-    assert problem.error.code == "VAL_FLAG_PREREQUISITE_DEPTH"
+    assert problem.code == "VAL_FLAG_PREREQUISITE_DEPTH"
     assert "f0" in problem.detail
     # And the evaluator answers such a flag with an error rather than recursing
     result = logic.evaluate_all(chain(MAX_PREREQUISITE_DEPTH + 1), context())["f0"]
@@ -73,9 +73,9 @@ def test_missing_references_are_refused_with_one_problem_each() -> None:
 
     problem = refusal(flags)
 
-    assert problem.error.code == "VAL_FLAG_REFERENCE_INVALID"
-    assert problem.errors is not None
-    assert [(e.location, e.type) for e in problem.errors] == [
+    assert problem.code == "VAL_FLAG_REFERENCE_INVALID"
+    assert problem.fields
+    assert [(e.location, e.type) for e in problem.fields] == [
         ("flags.a.prerequisites[0]", "missing_flag"),
         ("flags.b.prerequisites[0]", "missing_variant"),
         ("flags.c.rules[0].conditions[0]", "missing_segment"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from firstmile.http import browser
 from firstmile.http import problems as p
-from firstmile.identity import browser
 
 ALLOWED = ("https://app.example.com",)
 GOOD_HEADERS = {"Origin": "https://app.example.com", "X-Requested-With": "XMLHttpRequest"}
@@ -46,7 +46,7 @@ def test_a_cookie_refresh_without_an_allowed_origin_and_the_custom_header_is_ref
     with pytest.raises(p.Problem) as refused:
         browser.presented_refresh_token(None, "body", ["__Host-fm_refresh=fmr_abc"], headers, ALLOWED)
 
-    assert refused.value.error is browser.PERM_CSRF_REJECTED
+    assert refused.value.error is p.PERM_CSRF_REJECTED
     assert refused.value.error.status == 403
 
 

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from firstmile.http import problems as p
+from firstmile import errors as e
 from firstmile.identity import clients
 from firstmile.identity.models import ApiClient
 from tests.unit.identity.conftest import NOW
@@ -38,21 +38,21 @@ def test_the_right_secret_authenticates_and_a_wrong_one_does_not() -> None:
     client = client_with(secret)
 
     assert clients.authenticate(client, secret, NOW) == client
-    with pytest.raises(p.Problem) as refused:
+    with pytest.raises(e.DomainError) as refused:
         clients.authenticate(client, clients.new_client_secret(), NOW)
-    assert refused.value.error is clients.AUTH_CLIENT_INVALID
+    assert refused.value.code == e.AUTH_CLIENT_INVALID
 
 
 def test_unknown_and_disabled_clients_get_the_same_answer_as_a_wrong_secret() -> None:
     secret = clients.new_client_secret()
     answers = []
     for client in (None, client_with(secret, disabled=True, disabled_at=NOW)):
-        with pytest.raises(p.Problem) as refused:
+        with pytest.raises(e.DomainError) as refused:
             clients.authenticate(client, secret, NOW)
-        answers.append((refused.value.error, refused.value.detail))
+        answers.append((refused.value.code, refused.value.detail))
 
     assert answers[0] == answers[1]
-    assert answers[0][0].status == 401
+    assert answers[0][0] == e.AUTH_CLIENT_INVALID
 
 
 def test_a_rotated_secret_keeps_working_for_the_grace_period_only() -> None:
@@ -92,9 +92,9 @@ def test_a_client_may_grant_only_its_roles() -> None:
     client = client_with(clients.new_client_secret(), allowed_roles=("user",))
 
     clients.check_roles(client, ("user",))
-    with pytest.raises(p.Problem) as refused:
+    with pytest.raises(e.DomainError) as refused:
         clients.check_roles(client, ("admin", "user"))
-    assert refused.value.error.status == 403
+    assert refused.value.code == e.PERM_ROLE_NOT_ALLOWED
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_revocations_reach_verifiers_within_the_cache_bound() -> None:
     with pytest.raises(TokenRejected) as refused:
         cache.check(CLAIMS)
     assert refused.value.reason is RejectionReason.REVOKED
-    assert refused.value.error.code == "AUTH_TOKEN_REVOKED"
+    assert refused.value.code == "AUTH_TOKEN_REVOKED"
     assert loads == [("t-acme", "u-1"), ("t-acme", "u-1")]
 
 

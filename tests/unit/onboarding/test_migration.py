@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 from pydantic import TypeAdapter
 
-from firstmile.http.problems import Problem
+from firstmile.errors import DomainError
 from firstmile.onboarding import logic
 from firstmile.onboarding.models import (
     AddStep,
@@ -52,13 +52,12 @@ def refusal_of(
 ) -> list[tuple[str, str]]:
     """The (location, type) of each problem ``validate_step_map`` finds."""
     source, target = versions(source_ids, target_ids)
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(DomainError) as caught:
         logic.validate_step_map(source.definition, target.definition, step_map)
     problem = caught.value
-    assert problem.error.code == "VAL_STEP_MAP_INVALID"
-    assert problem.error.status == 422
-    assert problem.errors
-    return [(e.location, e.type) for e in problem.errors]
+    assert problem.code == "VAL_STEP_MAP_INVALID"
+    assert problem.fields
+    return [(e.location, e.type) for e in problem.fields]
 
 
 # --- which maps fit ---------------------------------------------------------------------------------------
@@ -340,10 +339,10 @@ def test_a_progress_not_on_the_source_version_is_refused() -> None:
     source, target = versions(["a"], ["a"])
     elsewhere = progress_with(target, {})
 
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(DomainError) as caught:
         logic.migrate_progress(elsewhere, source, target, [], MIGRATION, at(1))
 
-    assert caught.value.error.code == "BIZ_STEP_TRANSITION_INVALID"
+    assert caught.value.code == "BIZ_STEP_TRANSITION_INVALID"
 
 
 # --- previews ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firstmile.http.problems import Problem
+from firstmile.errors import DomainError
 from firstmile.onboarding import logic
 from firstmile.onboarding.logic import flags_unavailable
 from firstmile.onboarding.models import (
@@ -40,10 +40,10 @@ def command(step_id: str, action: StepAction) -> StepCommand:
     return StepCommand(step_id=step_id, action=action)
 
 
-def refusal(call: object) -> Problem:
+def refusal(call: object) -> DomainError:
     """Run a zero-argument call that must be refused and return the problem."""
     assert callable(call)
-    with pytest.raises(Problem) as caught:
+    with pytest.raises(DomainError) as caught:
         call()
     return caught.value
 
@@ -133,8 +133,7 @@ def test_a_completed_step_cannot_move_again(action: StepAction) -> None:
 
     problem = refusal(lambda: logic.apply_step(before, version, command("invite", action), at(5), flags_unavailable))
 
-    assert problem.error.code == "BIZ_STEP_TRANSITION_INVALID"
-    assert problem.error.status == 409
+    assert problem.code == "BIZ_STEP_TRANSITION_INVALID"
 
 
 def test_completing_a_step_never_started_sets_both_timestamps() -> None:
@@ -180,8 +179,7 @@ def test_an_unknown_step_is_not_found() -> None:
         lambda: logic.apply_step(enrolled(version), version, command("nope", START), at(1), flags_unavailable)
     )
 
-    assert problem.error.code == "RES_STEP_NOT_FOUND"
-    assert problem.error.status == 404
+    assert problem.code == "RES_STEP_NOT_FOUND"
     assert "nope" in problem.detail
 
 
@@ -195,7 +193,7 @@ def test_a_step_hidden_by_its_flag_cannot_be_acted_on(gate_answer: bool | None) 
         )
     )
 
-    assert problem.error.code == "BIZ_STEP_HIDDEN"
+    assert problem.code == "BIZ_STEP_HIDDEN"
 
 
 def test_a_gated_step_whose_flag_is_on_can_be_acted_on() -> None:
@@ -214,7 +212,7 @@ def test_steps_cannot_move_once_the_onboarding_is_finished(finished: OnboardingS
 
     problem = refusal(lambda: logic.apply_step(before, version, command("invite", action), at(1), flags_unavailable))
 
-    assert problem.error.code == "BIZ_ONBOARDING_FINISHED"
+    assert problem.code == "BIZ_ONBOARDING_FINISHED"
 
 
 @pytest.mark.parametrize("initial", [NS, STARTED])
@@ -224,8 +222,7 @@ def test_a_required_step_cannot_be_skipped(initial: StepState) -> None:
 
     problem = refusal(lambda: logic.apply_step(before, version, command("connect", SKIP), at(1), flags_unavailable))
 
-    assert problem.error.code == "BIZ_REQUIRED_STEP_NOT_SKIPPABLE"
-    assert problem.error.status == 409
+    assert problem.code == "BIZ_REQUIRED_STEP_NOT_SKIPPABLE"
 
 
 def test_out_of_order_completion_is_refused_when_the_flow_says_so_and_names_the_open_steps() -> None:
@@ -239,7 +236,7 @@ def test_out_of_order_completion_is_refused_when_the_flow_says_so_and_names_the_
     )
 
     # Then it is refused naming the required step before it (the optional one does not count)
-    assert problem.error.code == "BIZ_STEP_OUT_OF_ORDER"
+    assert problem.code == "BIZ_STEP_OUT_OF_ORDER"
     assert "connect" in problem.detail and "invite" not in problem.detail
     assert problem.extensions["open_steps"] == ["connect"]
 
@@ -299,7 +296,7 @@ def test_completion_is_refused_while_required_steps_are_open_and_the_detail_name
 
     problem = refusal(lambda: logic.complete_onboarding(enrolled(version), version, at(1), flags_unavailable))
 
-    assert problem.error.code == "BIZ_ONBOARDING_INCOMPLETE"
+    assert problem.code == "BIZ_ONBOARDING_INCOMPLETE"
     assert "connect" in problem.detail and "configure" in problem.detail
     assert "invite" not in problem.detail
     assert problem.extensions["open_steps"] == ["connect", "configure"]
@@ -332,7 +329,7 @@ def test_a_gated_required_step_shown_by_its_flag_holds_completion_up() -> None:
 
     problem = refusal(lambda: logic.complete_onboarding(before, version, at(9), gate(beta_tour=True)))
 
-    assert problem.error.code == "BIZ_ONBOARDING_INCOMPLETE"
+    assert problem.code == "BIZ_ONBOARDING_INCOMPLETE"
     assert "beta_tour" in problem.detail
 
 
@@ -343,7 +340,7 @@ def test_completing_a_completed_onboarding_is_a_no_op_and_a_skipped_one_is_refus
 
     assert_no_op(completed, logic.complete_onboarding(completed, version, at(9), flags_unavailable))
     problem = refusal(lambda: logic.complete_onboarding(skipped, version, at(9), flags_unavailable))
-    assert problem.error.code == "BIZ_ONBOARDING_FINISHED"
+    assert problem.code == "BIZ_ONBOARDING_FINISHED"
 
 
 def test_the_whole_onboarding_can_be_skipped_once() -> None:
@@ -365,7 +362,7 @@ def test_a_completed_onboarding_cannot_be_skipped() -> None:
 
     problem = refusal(lambda: logic.skip_onboarding(completed, version, at(4)))
 
-    assert problem.error.code == "BIZ_ONBOARDING_FINISHED"
+    assert problem.code == "BIZ_ONBOARDING_FINISHED"
 
 
 # --- milestones -------------------------------------------------------------------------------------------

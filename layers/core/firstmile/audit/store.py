@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from firstmile.audit.logic import format_time, next_entry, parse_time, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification, UnreadableEntry
-from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from firstmile.platform.cursors import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.platform.errors import DependencyUnavailableError, table_call
 from firstmile.platform.queries import query_all
 from firstmile.platform.transactions import CONDITION_FAILED, MAX_TRANSACTION_ITEMS, item_key, transact

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from firstmile.flags.models import Flag, FlagKey
 from firstmile.flags.shapes import KillSwitchEvent
-from firstmile.http.pagination import Page
+from firstmile.platform.cursors import Page
 
 # How many kill-switch changes a history answer lists.
 MAX_KILL_SWITCH_CHANGES = 25

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC
 from typing import Any
 
+from firstmile import errors as e
 from firstmile.flags.models import (
     MAX_PREREQUISITE_DEPTH,
     MAX_REGEX_SUBJECT,
@@ -51,16 +52,6 @@ from firstmile.flags.models import (
     check_regex,
     instant,
     semver_key,
-)
-from firstmile.http import problems as p
-from firstmile.http.problems import FieldProblem, Problem
-
-VAL_FLAG_PREREQUISITE_CYCLE = p.register_code("VAL_FLAG_PREREQUISITE_CYCLE", 422, "Flag prerequisites form a cycle")
-VAL_FLAG_PREREQUISITE_DEPTH = p.register_code(
-    "VAL_FLAG_PREREQUISITE_DEPTH", 422, "Flag prerequisites are nested too deeply"
-)
-VAL_FLAG_REFERENCE_INVALID = p.register_code(
-    "VAL_FLAG_REFERENCE_INVALID", 422, "A flag refers to a flag, variant or segment that does not exist"
 )
 
 FlagGate = Callable[[str], bool | None]
@@ -683,7 +674,7 @@ def flag_gate(flags: FlagSet | CompiledFlagSet, context: EvaluationContext) -> F
 
 
 def validate_flag_set(flag_set: FlagSet) -> None:
-    """Refuse a flag set the evaluator could only answer with errors. Raises ``Problem``:
+    """Refuse a flag set the evaluator could only answer with errors. Raises ``DomainError``:
 
     - ``VAL_FLAG_REFERENCE_INVALID`` (422): a prerequisite names a missing flag, or a variant its flag does not
       have; a condition names a missing segment (one field problem each);
@@ -693,23 +684,23 @@ def validate_flag_set(flag_set: FlagSet) -> None:
     """
     problems = _reference_problems(flag_set)
     if problems:
-        raise Problem(
-            VAL_FLAG_REFERENCE_INVALID,
+        raise e.DomainError(
+            e.VAL_FLAG_REFERENCE_INVALID,
             f"{len(problems)} reference(s) to missing flags, variants or segments.",
-            errors=problems,
+            fields=problems,
         )
     cycle = prerequisite_cycle(flag_set.flags)
     if cycle is not None:
-        raise Problem(
-            VAL_FLAG_PREREQUISITE_CYCLE,
+        raise e.DomainError(
+            e.VAL_FLAG_PREREQUISITE_CYCLE,
             f"Flag prerequisites form a cycle: {' -> '.join(cycle)}.",
             extensions={"cycle": cycle},
         )
     depths, _ = _prerequisite_graph(flag_set.flags)
     too_deep = sorted(key for key, depth in depths.items() if depth > MAX_PREREQUISITE_DEPTH)
     if too_deep:
-        raise Problem(
-            VAL_FLAG_PREREQUISITE_DEPTH,
+        raise e.DomainError(
+            e.VAL_FLAG_PREREQUISITE_DEPTH,
             f"Prerequisites of {', '.join(too_deep)} are nested more than {MAX_PREREQUISITE_DEPTH} flags deep.",
         )
 
@@ -720,19 +711,19 @@ def prerequisite_cycle(flags: Mapping[str, Flag]) -> list[str] | None:
     return cycles[0] if cycles else None
 
 
-def _reference_problems(flag_set: FlagSet) -> list[FieldProblem]:
-    problems: list[FieldProblem] = []
+def _reference_problems(flag_set: FlagSet) -> list[e.FieldIssue]:
+    problems: list[e.FieldIssue] = []
     for key, flag in flag_set.flags.items():
         for i, prerequisite in enumerate(flag.prerequisites):
             location = f"flags.{key}.prerequisites[{i}]"
             required = flag_set.flags.get(prerequisite.flag)
             if required is None:
                 problems.append(
-                    FieldProblem(location=location, message=f"no flag {prerequisite.flag!r}", type="missing_flag")
+                    e.FieldIssue(location=location, message=f"no flag {prerequisite.flag!r}", type="missing_flag")
                 )
             elif prerequisite.variant not in required.variant_keys:
                 problems.append(
-                    FieldProblem(
+                    e.FieldIssue(
                         location=location,
                         message=f"flag {prerequisite.flag!r} has no variant {prerequisite.variant!r}",
                         type="missing_variant",
@@ -745,7 +736,7 @@ def _reference_problems(flag_set: FlagSet) -> list[FieldProblem]:
                 for segment in condition.value:
                     if segment not in flag_set.segments:
                         problems.append(
-                            FieldProblem(
+                            e.FieldIssue(
                                 location=f"flags.{key}.rules[{i}].conditions[{j}]",
                                 message=f"no segment {segment!r}",
                                 type="missing_segment",

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from firstmile import errors as e
 from firstmile.audit.events import action_event
 from firstmile.audit.models import AuditEvent
-from firstmile.flags import errors as e
 from firstmile.flags import logic
 from firstmile.flags import rollout as r
 from firstmile.flags.cache import FlagSetCache
@@ -46,11 +46,9 @@ from firstmile.flags.shapes import (
 )
 from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
 from firstmile.flags.store import FlagConflictError, FlagExistsError, FlagStore
-from firstmile.http import problems as p
-from firstmile.http.pagination import Page
 from firstmile.observability import logger, metrics
 from firstmile.onboarding.models import Progress
-from firstmile.platform.errors import NotFoundError
+from firstmile.platform.cursors import Page
 
 MAX_EXPOSURE_DAYS = 90
 # Conditions on user_id that name users: a user is taken out of them on erasure.
@@ -104,7 +102,7 @@ class FlagService:
     def get_flag(self, tenant: str, key: str) -> Flag:
         flag = self._store.get_flag(tenant, key)
         if flag is None:
-            raise p.Problem(e.RES_FLAG_NOT_FOUND, f"The tenant has no flag {key!r}.")
+            raise e.DomainError(e.RES_FLAG_NOT_FOUND, f"The tenant has no flag {key!r}.")
         return flag
 
     def flag_view(self, tenant: str, key: str) -> FlagView:
@@ -120,7 +118,7 @@ class FlagService:
         try:
             stored = self._store.create_flag(tenant, flag, actor, self._clock(), event=event)
         except FlagExistsError as exc:
-            raise p.Problem(
+            raise e.DomainError(
                 e.RES_FLAG_EXISTS,
                 f"The tenant already has a flag {flag.key!r}; change it with PUT and its ETag.",
                 extensions={"current": exc.current},
@@ -130,7 +128,7 @@ class FlagService:
     def update_flag(self, tenant: str, key: str, flag: Flag, expected: int | None, actor: str) -> Flag:
         """Replace the flag with ``flag`` as a new version, if ``expected`` is still its version."""
         if flag.key != key:
-            raise p.Problem(e.VAL_FLAG_KEY_MISMATCH, f"The body describes flag {flag.key!r}, the path {key!r}.")
+            raise e.DomainError(e.VAL_FLAG_KEY_MISMATCH, f"The body describes flag {flag.key!r}, the path {key!r}.")
         expected = self._required(expected, flag)
         self._validate(tenant, flag)
         return self._replace(tenant, flag, expected, actor, "flag.updated")
@@ -156,7 +154,7 @@ class FlagService:
         expected = self._required(expected, None)
         entry = self._store.get_history_version(tenant, key, version)
         if entry is None:
-            raise p.Problem(e.RES_FLAG_VERSION_NOT_FOUND, f"Flag {key!r} has no version {version}.")
+            raise e.DomainError(e.RES_FLAG_VERSION_NOT_FOUND, f"Flag {key!r} has no version {version}.")
         self._validate(tenant, entry.flag)
         return self._replace(tenant, entry.flag, expected, actor, "flag.rolled_back", restored_version=version)
 
@@ -168,13 +166,13 @@ class FlagService:
     def get_segment(self, tenant: str, key: str) -> Segment:
         segment = self._store.get_segment(tenant, key)
         if segment is None:
-            raise p.Problem(e.RES_SEGMENT_NOT_FOUND, f"The tenant has no segment {key!r}.")
+            raise e.DomainError(e.RES_SEGMENT_NOT_FOUND, f"The tenant has no segment {key!r}.")
         return segment
 
     def put_segment(self, tenant: str, key: str, segment: Segment, actor: str) -> Segment:
         """Create or replace a segment; flags that test it see the change within the kill-switch bound."""
         if segment.key != key:
-            raise p.Problem(
+            raise e.DomainError(
                 e.VAL_SEGMENT_KEY_MISMATCH, f"The body describes segment {segment.key!r}, the path {key!r}."
             )
         event = action_event(tenant, actor, "flag.segment.saved", f"segment:{key}", users=len(segment.users))
@@ -228,7 +226,7 @@ class FlagService:
         settings = self._cache.settings(tenant)
         refused = sorted(set(request.attributes) - set(settings.client_attributes))
         if refused:
-            raise p.Problem(
+            raise e.DomainError(
                 e.VAL_ATTRIBUTE_NOT_ALLOWED,
                 f"The tenant does not let clients supply {', '.join(refused)}; "
                 "allow them in PUT /v1/admin/flag-settings, or have the token carry them.",
@@ -304,7 +302,7 @@ class FlagService:
     def get_plan(self, tenant: str, key: str) -> r.RolloutPlan:
         plan = self._store.get_plan(tenant, key)
         if plan is None:
-            raise p.Problem(e.RES_ROLLOUT_NOT_FOUND, f"Flag {key!r} has no rollout plan.")
+            raise e.DomainError(e.RES_ROLLOUT_NOT_FOUND, f"Flag {key!r} has no rollout plan.")
         return plan
 
     def start_plan(self, tenant: str, key: str, request: r.RolloutPlanRequest, actor: str) -> r.RolloutPlan:
@@ -313,16 +311,18 @@ class FlagService:
         flag = self.get_flag(tenant, key)
         rule = r.plan_rule(flag, request.rule_id)
         if rule is None:
-            raise p.Problem(e.VAL_ROLLOUT_RULE_INVALID, f"Flag {key!r} has no rule {request.rule_id!r} to roll out.")
+            raise e.DomainError(
+                e.VAL_ROLLOUT_RULE_INVALID, f"Flag {key!r} has no rule {request.rule_id!r} to roll out."
+            )
         if request.steps[0].percentage < rule.percentage:
             # A plan raises exposure; starting below the rule would first take the feature away from users.
-            raise p.Problem(
+            raise e.DomainError(
                 e.VAL_ROLLOUT_STEPS_INVALID,
                 f"Rule {rule.id!r} already serves {rule.percentage:g}%; start the plan at or above that.",
             )
         previous = self._store.get_plan(tenant, key)
         if previous is not None and previous.status is r.RolloutStatus.ACTIVE:
-            raise p.Problem(
+            raise e.DomainError(
                 e.BIZ_ROLLOUT_ACTIVE,
                 f"Flag {key!r} is being rolled out; cancel that plan first (DELETE .../rollout).",
                 extensions={"current": previous.model_dump(mode="json")},
@@ -353,7 +353,7 @@ class FlagService:
         """Stop an active plan where it stands (the rule keeps its current percentage)."""
         plan = self.get_plan(tenant, key)
         if plan.status is not r.RolloutStatus.ACTIVE:
-            raise p.Problem(e.BIZ_ROLLOUT_ENDED, f"The rollout of {key!r} already ended ({plan.status.value}).")
+            raise e.DomainError(e.BIZ_ROLLOUT_ENDED, f"The rollout of {key!r} already ended ({plan.status.value}).")
         ended = self._ended(plan, r.RolloutStatus.CANCELLED, f"cancelled by {actor}", self._clock())
         event = action_event(tenant, actor, "flag.rollout.cancelled", f"flag:{key}", step=plan.step_index + 1)
         self._store.put_plan(tenant, ended, plan.version, event=event)
@@ -554,8 +554,8 @@ class FlagService:
         event = action_event(tenant, actor, action, f"flag:{flag.key}", version=expected + 1, **details)
         try:
             return self._store.replace_flag(tenant, flag, expected, actor, self._clock(), event=event)
-        except NotFoundError:
-            raise p.Problem(e.RES_FLAG_NOT_FOUND, f"The tenant has no flag {flag.key!r}.") from None
+        except e.NotFoundError:
+            raise e.DomainError(e.RES_FLAG_NOT_FOUND, f"The tenant has no flag {flag.key!r}.") from None
 
     @staticmethod
     def _required(expected: int | None, body: Flag | None) -> int:
@@ -564,7 +564,7 @@ class FlagService:
             return expected
         if body is not None and "version" in body.model_fields_set:
             return body.version
-        raise p.Problem(
+        raise e.DomainError(
             e.RES_PRECONDITION_REQUIRED,
             'Send If-Match with the flag\'s ETag (like "v3") so that a concurrent change is not overwritten.',
         )

@@ -51,7 +51,7 @@ from firstmile.flags.history import FlagHistoryEntry, flag_diff
 from firstmile.flags.models import Flag, FlagSet, FlagSettings, KillSwitch, Segment
 from firstmile.flags.rollout import RolloutPlan, RolloutStatus
 from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEvent, KillSwitchState
-from firstmile.http.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
+from firstmile.platform.cursors import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.platform.errors import (
     DependencyUnavailableError,
     NotFoundError,

@@ -66,7 +66,8 @@ def require_caller(event: dict[str, Any]) -> AuthContext:
     """The verified caller of a non-public route (the entry point has already refused anonymous calls)."""
     caller = auth_from_event(event)
     if caller is None:
+        from firstmile import errors as e
         from firstmile.http import problems as p
 
-        raise p.Problem(p.AUTH_UNAUTHENTICATED, "This route needs a valid access token.")
+        raise p.Problem(e.AUTH_UNAUTHENTICATED, "This route needs a valid access token.")
     return caller

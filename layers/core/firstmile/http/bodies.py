@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from firstmile import errors as e
 from firstmile.http import problems as p
 from firstmile.http.headers import header
 from firstmile.platform.item_rules import MAX_CONTAINER_DEPTH, MAX_NESTING, MAX_NUMBER_DIGITS, number_problem
@@ -58,7 +59,7 @@ def admit_body(event: dict[str, Any], *, form: FormReader | None = None) -> None
     accepted = (JSON_MEDIA_TYPE, FORM_MEDIA_TYPE) if form is not None else (JSON_MEDIA_TYPE,)
     if media_type not in accepted or charset not in (None, "utf-8"):
         raise p.Problem(
-            p.VAL_MEDIA_TYPE_UNSUPPORTED,
+            e.VAL_MEDIA_TYPE_UNSUPPORTED,
             f"This route reads {' or '.join(accepted)} (UTF-8) request bodies.",
             headers={"Accept-Post": ", ".join(accepted)},
         )
@@ -79,10 +80,10 @@ def read_json(text: str) -> Any:
     """The JSON value of ``text``, or the ``Problem`` refusing it (see the module's rules)."""
     depth = nesting_depth(text)
     if depth is None:
-        raise p.Problem(p.VAL_BAD_REQUEST, "The request body is not valid JSON.")
+        raise p.Problem(e.VAL_BAD_REQUEST, "The request body is not valid JSON.")
     if depth > MAX_CONTAINER_DEPTH:
         raise p.Problem(
-            p.VAL_BODY_TOO_DEEP, f"The body nests deeper than {MAX_NESTING} levels, the most DynamoDB stores."
+            e.VAL_BODY_TOO_DEEP, f"The body nests deeper than {MAX_NESTING} levels, the most DynamoDB stores."
         )
     try:
         value = json.loads(
@@ -95,9 +96,9 @@ def read_json(text: str) -> Any:
     except _Refused as refused:
         raise refused.problem from None
     except (ValueError, RecursionError):
-        raise p.Problem(p.VAL_BAD_REQUEST, "The request body is not valid JSON.") from None
+        raise p.Problem(e.VAL_BAD_REQUEST, "The request body is not valid JSON.") from None
     if not _encodable(value):
-        raise p.Problem(p.VAL_BAD_REQUEST, "The request body holds text that is not valid Unicode.")
+        raise p.Problem(e.VAL_BAD_REQUEST, "The request body holds text that is not valid Unicode.")
     return value
 
 
@@ -130,13 +131,13 @@ def _text(raw: Any, encoded: bool) -> str:
     try:
         data = base64.b64decode(str(raw), validate=True) if encoded else str(raw).encode("utf-8", "surrogatepass")
     except (binascii.Error, ValueError):
-        raise p.Problem(p.VAL_BAD_REQUEST, "The request body could not be decoded.") from None
+        raise p.Problem(e.VAL_BAD_REQUEST, "The request body could not be decoded.") from None
     if len(data) > MAX_BODY_BYTES:
-        raise p.Problem(p.VAL_TOO_LARGE, f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.")
+        raise p.Problem(e.VAL_TOO_LARGE, f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise p.Problem(p.VAL_BAD_REQUEST, "The request body is not UTF-8 text.") from None
+        raise p.Problem(e.VAL_BAD_REQUEST, "The request body is not UTF-8 text.") from None
 
 
 def _form_fields(text: str) -> dict[str, str]:
@@ -145,18 +146,18 @@ def _form_fields(text: str) -> dict[str, str]:
             text, keep_blank_values=True, strict_parsing=True, errors="strict", max_num_fields=MAX_FORM_FIELDS
         )
     except ValueError:
-        raise p.Problem(p.VAL_BAD_REQUEST, "The request body is not a valid URL-encoded form.") from None
+        raise p.Problem(e.VAL_BAD_REQUEST, "The request body is not a valid URL-encoded form.") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
         if name in fields:
             # RFC 6749 section 3.2: a parameter must not be sent more than once.
-            raise p.Problem(p.VAL_BAD_REQUEST, f"The form field {name} is given more than once.")
+            raise p.Problem(e.VAL_BAD_REQUEST, f"The form field {name} is given more than once.")
         fields[name] = value
     return fields
 
 
 def _unstorable(detail: str) -> _Refused:
-    return _Refused(p.Problem(p.VAL_UNSTORABLE_VALUE, detail))
+    return _Refused(p.Problem(e.VAL_UNSTORABLE_VALUE, detail))
 
 
 def _integer(text: str) -> int:
@@ -186,7 +187,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         if name == "":
             raise _unstorable("An object in the body has an empty member name; DynamoDB refuses empty map keys.")
         if name in members:
-            raise _Refused(p.Problem(p.VAL_BAD_REQUEST, "An object in the body repeats a member name."))
+            raise _Refused(p.Problem(e.VAL_BAD_REQUEST, "An object in the body repeats a member name."))
         members[name] = value
     return members
 

@@ -82,3 +82,22 @@ def preflight_headers(origin: str | None, allowed: Iterable[str]) -> dict[str, s
         "Access-Control-Allow-Headers": ", ".join(CORS_ALLOW_HEADERS),
         "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
     }
+
+
+def etag_for(version: int) -> str:
+    """The strong entity tag of a resource at ``version``."""
+    return f'"v{version}"'
+
+
+def rate_limit_headers(
+    limit: int, remaining: int, reset_seconds: int, retry_after_seconds: int | None = None
+) -> dict[str, str]:
+    """``RateLimit-Limit``, ``-Remaining``, ``-Reset`` (delta seconds), and ``Retry-After`` when refused."""
+    headers = {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(remaining),
+        "RateLimit-Reset": str(reset_seconds),
+    }
+    if retry_after_seconds is not None:
+        headers["Retry-After"] = str(retry_after_seconds)
+    return headers

@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from firstmile import errors as e
 from firstmile.config import get_settings
 from firstmile.http import problems as p
 from firstmile.http.auth import auth_from_event
@@ -49,7 +50,7 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
     if key is None:
         return produce()
     if not _KEY.match(key):
-        raise p.Problem(p.VAL_IDEMPOTENCY_KEY_INVALID, "Idempotency-Key must be 1-255 visible ASCII characters.")
+        raise p.Problem(e.VAL_IDEMPOTENCY_KEY_INVALID, "Idempotency-Key must be 1-255 visible ASCII characters.")
     caller = auth_from_event(event.raw_event)
     partition = f"TENANT#{caller.tenant}#IDEMPOTENCY" if caller else "PUBLIC#IDEMPOTENCY"
     scope = f"{caller.subject if caller else '-'} {event.request_context.http.method} {event.path}"
@@ -73,10 +74,10 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
     try:
         stored = guarded(request={"scope": scope, "key": key, "body": body_hash})
     except IdempotencyValidationError:
-        raise p.Problem(p.VAL_IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with another body.") from None
+        raise p.Problem(e.VAL_IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with another body.") from None
     except IdempotencyAlreadyInProgressError:
         raise p.Problem(
-            p.RES_REQUEST_IN_PROGRESS,
+            e.RES_REQUEST_IN_PROGRESS,
             "A request with this Idempotency-Key is still being processed; retry shortly.",
             headers={"Retry-After": "1"},
         ) from None

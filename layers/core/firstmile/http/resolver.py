@@ -1,4 +1,5 @@
-"""The resolver every HTTP function uses: validation on (strict for JSON bodies), problems mapped in one place."""
+"""The resolver every HTTP function uses: validation on (strict for JSON bodies), problems and domain errors mapped
+in one place."""
 
 from __future__ import annotations
 
@@ -11,15 +12,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError as Rout
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
+from firstmile import errors as e
 from firstmile.http import problems as p
-from firstmile.http.versioning import etag_for
 from firstmile.observability import logger, metrics
-from firstmile.platform.errors import (
-    DependencyUnavailableError,
-    ItemRefusedError,
-    NotFoundError,
-    VersionConflictError,
-)
 
 _strict_adapters: dict[int, TypeAdapter[Any]] = {}
 
@@ -35,57 +30,37 @@ def create_app() -> APIGatewayHttpResolver:
         return respond(exc)
 
     def _invalid(exc: RequestValidationError) -> Response[str]:
-        if any(tuple(e.get("loc", ()))[:1] == ("response",) for e in exc.errors()):
+        if any(tuple(err.get("loc", ()))[:1] == ("response",) for err in exc.errors()):
             # Powertools reports a response that fails its model like a request error; it is our fault, not the
             # client's: answer 500 and log what did not match.
             logger.error("response failed validation", extra={"errors": exc.errors()})
             return respond(
-                p.Problem(p.SYS_INTERNAL, "An unexpected error occurred; quote the instance id when reporting it.")
+                p.Problem(e.SYS_INTERNAL, "An unexpected error occurred; quote the instance id when reporting it.")
             )
-        errors = [_field_problem(e) for e in exc.errors()]
-        if any(e.type == "json_invalid" for e in errors):
-            return respond(p.Problem(p.VAL_BAD_REQUEST, "The request body is not valid JSON.", errors=errors))
-        return respond(p.Problem(p.VAL_REQUEST_INVALID, "Some fields of the request are invalid.", errors=errors))
+        errors = [_field_problem(err) for err in exc.errors()]
+        if any(err.type == "json_invalid" for err in errors):
+            return respond(p.Problem(e.VAL_BAD_REQUEST, "The request body is not valid JSON.", errors=errors))
+        return respond(p.Problem(e.VAL_REQUEST_INVALID, "Some fields of the request are invalid.", errors=errors))
 
     def _no_route(_: RouteNotFoundError) -> Response[str]:
-        return respond(p.Problem(p.RES_ROUTE_NOT_FOUND, "No route matches this method and path."))
+        return respond(p.Problem(e.RES_ROUTE_NOT_FOUND, "No route matches this method and path."))
 
-    def _missing(exc: NotFoundError) -> Response[str]:
-        return respond(p.Problem(p.RES_NOT_FOUND, str(exc)))
-
-    def _conflict(exc: VersionConflictError) -> Response[str]:
-        headers = {"ETag": etag_for(exc.current_version)} if exc.current_version is not None else {}
-        extensions = {"current": exc.current} if exc.current is not None else {}
-        return respond(
-            p.Problem(
-                p.RES_VERSION_CONFLICT,
-                "The resource changed since you read it; the current state is included.",
-                headers=headers,
-                extensions=extensions,
-            )
-        )
-
-    def _dependency(exc: DependencyUnavailableError) -> Response[str]:
-        logger.warning("dependency unavailable", extra={"component": exc.component, "reason": exc.reason})
-        return respond(p.Problem(p.SYS_UNAVAILABLE, f"{exc.component} is unavailable; retry later."))
-
-    def _refused(exc: ItemRefusedError) -> Response[str]:
-        return respond(p.Problem(p.VAL_TOO_LARGE if exc.too_large else p.VAL_UNSTORABLE_VALUE, exc.detail))
+    def _domain(exc: e.DomainError) -> Response[str]:
+        if isinstance(exc, e.DependencyUnavailableError):
+            logger.warning("dependency unavailable", extra={"component": exc.component, "reason": exc.reason})
+        return respond(p.problem_for(exc))
 
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
         metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
         return respond(
-            p.Problem(p.SYS_INTERNAL, "An unexpected error occurred; quote the instance id when reporting it.")
+            p.Problem(e.SYS_INTERNAL, "An unexpected error occurred; quote the instance id when reporting it.")
         )
 
     app.exception_handler(p.Problem)(_problem)
     app.exception_handler(RequestValidationError)(_invalid)
     app.not_found(_no_route)
-    app.exception_handler(NotFoundError)(_missing)
-    app.exception_handler(VersionConflictError)(_conflict)
-    app.exception_handler(DependencyUnavailableError)(_dependency)
-    app.exception_handler(ItemRefusedError)(_refused)
+    app.exception_handler(e.DomainError)(_domain)
     app.exception_handler(Exception)(_unexpected)
     app.use([_strict_body])
     return app
@@ -112,7 +87,7 @@ def _strict_body(app: APIGatewayHttpResolver, next_middleware: Callable[[APIGate
                 _strict_adapter(field).validate_json(text, strict=True)
             except ValidationError as exc:
                 prefix = ("body", field.alias) if embedded else ("body",)
-                errors += [{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors(include_url=False)]
+                errors += [{**err, "loc": (*prefix, *err["loc"])} for err in exc.errors(include_url=False)]
         if errors:
             raise RequestValidationError(errors)
     return next_middleware(app)

@@ -8,15 +8,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import BaseModel
 
+from firstmile import errors as e
 from firstmile.http import problems as p
-from firstmile.http.headers import header
+from firstmile.http.headers import etag_for, header
 
 _ETAG = re.compile(r'^(?:W/)?"v(\d{1,18})"$')
-
-
-def etag_for(version: int) -> str:
-    """The strong entity tag of a resource at ``version``."""
-    return f'"v{version}"'
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -29,7 +25,7 @@ def parse_if_match(value: str | None) -> int | None:
         return None
     match = _ETAG.match(value.strip())
     if not match:
-        raise p.Problem(p.VAL_IF_MATCH_INVALID, 'If-Match must be an ETag this API returned, like "v3".')
+        raise p.Problem(e.VAL_IF_MATCH_INVALID, 'If-Match must be an ETag this API returned, like "v3".')
     return int(match.group(1))
 
 
@@ -44,7 +40,7 @@ def required_version(app: APIGatewayHttpResolver, what: str) -> int:
     expected = expected_version(app)
     if expected is None:
         raise p.Problem(
-            p.RES_PRECONDITION_REQUIRED,
+            e.RES_PRECONDITION_REQUIRED,
             f'Send If-Match with the {what}\'s ETag (like "v3") so that a concurrent change is not overwritten.',
         )
     return expected

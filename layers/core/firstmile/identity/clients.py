@@ -16,7 +16,7 @@ import hmac
 import re
 import secrets
 
-from firstmile.http import problems as p
+from firstmile import errors as e
 from firstmile.identity.keys import b64url
 from firstmile.identity.models import CLIENT_ID_PATTERN, ApiClient, SessionRole
 
@@ -26,9 +26,6 @@ _CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 _CLIENT_SECRET = re.compile(r"^fms_[A-Za-z0-9_-]{43}$")
 # Compared against when the client is unknown, so timing does not tell known ids from unknown ones.
 _NO_SECRET_HASH = hashlib.sha256(b"no client has this secret").hexdigest()
-
-AUTH_CLIENT_INVALID = p.register_code("AUTH_CLIENT_INVALID", 401, "Invalid client credentials")
-PERM_ROLE_NOT_ALLOWED = p.register_code("PERM_ROLE_NOT_ALLOWED", 403, "Role not allowed for this client")
 
 
 def new_client_id() -> str:
@@ -77,7 +74,7 @@ def authenticate(client: ApiClient | None, presented_secret: str, now: float) ->
     """
     matched = secret_matches(client, presented_secret, now)
     if client is None or client.disabled or not matched:
-        raise p.Problem(AUTH_CLIENT_INVALID, "The client credentials are not valid.")
+        raise e.DomainError(e.AUTH_CLIENT_INVALID, "The client credentials are not valid.")
     return client
 
 
@@ -85,7 +82,7 @@ def check_roles(client: ApiClient, requested: tuple[SessionRole, ...]) -> None:
     """Refuse roles the client may not grant (``PERM_ROLE_NOT_ALLOWED``)."""
     refused = sorted(set(requested) - set(client.allowed_roles))
     if refused:
-        raise p.Problem(PERM_ROLE_NOT_ALLOWED, f"This client may not grant the role(s): {', '.join(refused)}.")
+        raise e.DomainError(e.PERM_ROLE_NOT_ALLOWED, f"This client may not grant the role(s): {', '.join(refused)}.")
 
 
 def with_rotated_secret(client: ApiClient, new_hash: str, now: float, grace_seconds: float) -> ApiClient:

@@ -15,9 +15,9 @@ from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from firstmile import errors as e
 from firstmile.audit.models import AuditEvent
 from firstmile.config import Settings
-from firstmile.http import problems as p
 from firstmile.identity import clients
 from firstmile.identity.keys import SigningKey
 from firstmile.identity.models import (
@@ -47,12 +47,6 @@ from firstmile.limits.logic import RateLimiter
 from firstmile.limits.models import LimitSubject, RouteClass
 from firstmile.observability import logger, metrics
 
-AUTH_REFRESH_INVALID = p.register_code("AUTH_REFRESH_INVALID", 401, "Invalid refresh token")
-AUTH_REFRESH_EXPIRED = p.register_code("AUTH_REFRESH_EXPIRED", 401, "Session expired")
-AUTH_REFRESH_REVOKED = p.register_code("AUTH_REFRESH_REVOKED", 401, "Session revoked")
-AUTH_REFRESH_SUPERSEDED = p.register_code("AUTH_REFRESH_SUPERSEDED", 401, "Refresh token already rotated")
-AUTH_REFRESH_REUSED = p.register_code("AUTH_REFRESH_REUSED", 401, "Refresh token reused; session revoked")
-
 REUSE_METRIC = "RefreshReuseDetected"
 CLIENT_AUTH_FAILED_METRIC = "ClientAuthenticationFailed"
 CLIENT_AUTH_FAILED_ACTION = "auth.client_authentication_failed"
@@ -63,15 +57,15 @@ USER_SESSIONS_REVOKED_ACTION = "user.sessions_revoked"
 # How often a refresh re-reads and retries when its transaction lost to something other than a rotation.
 _ROTATION_ATTEMPTS = 3
 
-_PROBLEMS: dict[RefreshOutcome, tuple[p.ErrorCode, str]] = {
-    RefreshOutcome.EXPIRED: (AUTH_REFRESH_EXPIRED, "The session has expired; sign in again."),
-    RefreshOutcome.REVOKED: (AUTH_REFRESH_REVOKED, "The session was revoked; sign in again."),
+_REFUSALS: dict[RefreshOutcome, tuple[str, str]] = {
+    RefreshOutcome.EXPIRED: (e.AUTH_REFRESH_EXPIRED, "The session has expired; sign in again."),
+    RefreshOutcome.REVOKED: (e.AUTH_REFRESH_REVOKED, "The session was revoked; sign in again."),
     RefreshOutcome.SUPERSEDED: (
-        AUTH_REFRESH_SUPERSEDED,
+        e.AUTH_REFRESH_SUPERSEDED,
         "This refresh token was just rotated by a concurrent request; use the token that request returned.",
     ),
     RefreshOutcome.REUSE_DETECTED: (
-        AUTH_REFRESH_REUSED,
+        e.AUTH_REFRESH_REUSED,
         "This refresh token was already used; the session has been revoked. Sign in again.",
     ),
 }
@@ -145,7 +139,7 @@ class SessionService:
         client = self._store.get_client(client_id) if known and client_id else None
         try:
             return clients.authenticate(client, client_secret or "", self._clock())
-        except p.Problem:
+        except e.DomainError:
             self._on_client_failure(client, client_id if known else None, source_ip, subjects, correlation_id)
             raise
 
@@ -234,13 +228,13 @@ class SessionService:
                 self._on_reuse(family, now, correlation_id)
             elif outcome is RefreshOutcome.SUPERSEDED:
                 self._count_metric(SUPERSEDED_METRIC)
-            code, detail = _PROBLEMS[outcome]
-            raise p.Problem(code, detail)
-        code, detail = _PROBLEMS[RefreshOutcome.SUPERSEDED]
-        raise p.Problem(code, detail)
+            code, detail = _REFUSALS[outcome]
+            raise e.DomainError(code, detail)
+        code, detail = _REFUSALS[RefreshOutcome.SUPERSEDED]
+        raise e.DomainError(code, detail)
 
     def _family_of(self, refresh_token: str) -> Family:
-        invalid = p.Problem(AUTH_REFRESH_INVALID, "The refresh token is not valid.")
+        invalid = e.DomainError(e.AUTH_REFRESH_INVALID, "The refresh token is not valid.")
         if not looks_like_refresh_token(refresh_token):
             raise invalid
         pointer = self._store.find_pointer(hash_refresh_token(refresh_token))
@@ -281,7 +275,7 @@ class SessionService:
         """End the session a refresh token belongs to (any token of the family will do; unknown tokens are ignored)."""
         try:
             family = self._family_of(refresh_token)
-        except p.Problem:
+        except e.DomainError:
             return
         self.revoke_session(
             family.tenant,

@@ -32,8 +32,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
-from firstmile.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
+from firstmile.platform.cursors import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.items import plain
 from firstmile.platform.transactions import CONDITION_FAILED, transact

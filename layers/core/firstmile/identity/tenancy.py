@@ -12,9 +12,8 @@ import contextlib
 import secrets
 import time
 
+from firstmile import errors as e
 from firstmile.audit.models import AuditEvent
-from firstmile.http import problems as p
-from firstmile.http.pagination import DEFAULT_LIMIT, Page
 from firstmile.identity import clients
 from firstmile.identity.models import (
     OPERATOR_ROLES,
@@ -29,9 +28,7 @@ from firstmile.identity.models import (
     TenantCreate,
 )
 from firstmile.identity.store import AlreadyExistsError, IdentityStore
-from firstmile.platform.errors import NotFoundError
-
-RES_TENANT_EXISTS = p.register_code("RES_TENANT_EXISTS", 409, "Tenant already exists")
+from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 
 
 class OperatorAlreadyBootstrappedError(Exception):
@@ -64,7 +61,7 @@ class TenancyService:
         try:
             return self._store.create_tenant(tenant, event=event)
         except AlreadyExistsError:
-            raise p.Problem(RES_TENANT_EXISTS, f"Tenant {tenant.tenant_id} already exists.") from None
+            raise e.DomainError(e.RES_TENANT_EXISTS, f"Tenant {tenant.tenant_id} already exists.") from None
 
     def create_client(
         self, tenant_id: str, request: ApiClientCreate, *, actor: str, correlation_id: str = ""
@@ -79,7 +76,7 @@ class TenancyService:
         """A new secret for the client; the old one keeps working for the grace period."""
         client = self._client_of(tenant_id, client_id)
         if client.disabled:
-            raise NotFoundError(f"client {client_id}")
+            raise e.NotFoundError(f"client {client_id}", code=e.RES_CLIENT_NOT_FOUND)
         secret = clients.new_client_secret()
         rotated = clients.with_rotated_secret(client, clients.hash_secret(secret), self._clock(), self._grace)
         event = _event(tenant_id, actor, "client.secret_rotated", f"client:{client_id}", correlation_id)
@@ -92,14 +89,14 @@ class TenancyService:
         event = _event(tenant_id, actor, "client.disabled", f"client:{client_id}", correlation_id)
         disabled = self._store.disable_client(client_id, self._clock(), event=event)
         if disabled is None:
-            raise NotFoundError(f"client {client_id}")
+            raise e.NotFoundError(f"client {client_id}", code=e.RES_CLIENT_NOT_FOUND)
         return disabled.view()
 
     def list_clients(
         self, tenant_id: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[ApiClientView]:
-        """One page of a tenant's clients, without secrets or hashes; ``NotFoundError`` for a tenant that does not
-        exist."""
+        """One page of a tenant's clients, without secrets or hashes; ``RES_TENANT_NOT_FOUND`` for a tenant that
+        does not exist."""
         self._tenant(tenant_id)
         page = self._store.list_clients(tenant_id, limit=limit, cursor=cursor)
         return Page[ApiClientView](items=[c.view() for c in page.items], next_cursor=page.next_cursor)
@@ -147,13 +144,13 @@ class TenancyService:
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self._store.get_tenant(tenant_id)
         if tenant is None:
-            raise NotFoundError(f"tenant {tenant_id}")
+            raise e.NotFoundError(f"tenant {tenant_id}", code=e.RES_TENANT_NOT_FOUND)
         return tenant
 
     def _client_of(self, tenant_id: str, client_id: str) -> ApiClient:
         client = self._store.get_client(client_id) if clients.looks_like_client_id(client_id) else None
         if client is None or client.tenant_id != tenant_id:
-            raise NotFoundError(f"client {client_id}")
+            raise e.NotFoundError(f"client {client_id}", code=e.RES_CLIENT_NOT_FOUND)
         return client
 
 

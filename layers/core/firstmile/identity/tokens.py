@@ -25,7 +25,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
-from firstmile.http import problems as p
+from firstmile import errors as e
 from firstmile.identity.keys import (
     ALGORITHM,
     KID_PATTERN,
@@ -37,7 +37,6 @@ from firstmile.identity.keys import (
 )
 from firstmile.identity.models import AccessClaims, Clock, SessionRole
 from firstmile.observability import logger
-from firstmile.platform.errors import DependencyUnavailableError
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the RFC 9068 media type
 MAX_TOKEN_BYTES = 4096
@@ -46,12 +45,6 @@ LEEWAY_SECONDS = 60
 MAX_ACCESS_TOKEN_LIFETIME_SECONDS = 900
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "tenant", "roles", "jti", "sid", "iat", "nbf", "exp")
 _SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-
-# Registered with the platform codes: every function's entry point must know them to answer the authorizer's verdict.
-AUTH_TOKEN_MALFORMED = p.AUTH_TOKEN_MALFORMED
-AUTH_TOKEN_INVALID = p.AUTH_TOKEN_INVALID
-AUTH_TOKEN_EXPIRED = p.AUTH_TOKEN_EXPIRED
-AUTH_TOKEN_REVOKED = p.AUTH_TOKEN_REVOKED
 
 
 class RejectionReason(StrEnum):
@@ -75,37 +68,31 @@ class RejectionReason(StrEnum):
     REVOKED = "revoked"
 
 
-_CODES: dict[RejectionReason, p.ErrorCode] = {
-    RejectionReason.MISSING: p.AUTH_UNAUTHENTICATED,
-    RejectionReason.OVERSIZED: AUTH_TOKEN_MALFORMED,
-    RejectionReason.MALFORMED: AUTH_TOKEN_MALFORMED,
-    RejectionReason.EXPIRED: AUTH_TOKEN_EXPIRED,
-    RejectionReason.REVOKED: AUTH_TOKEN_REVOKED,
+_CODES: dict[RejectionReason, str] = {
+    RejectionReason.MISSING: e.AUTH_UNAUTHENTICATED,
+    RejectionReason.OVERSIZED: e.AUTH_TOKEN_MALFORMED,
+    RejectionReason.MALFORMED: e.AUTH_TOKEN_MALFORMED,
+    RejectionReason.EXPIRED: e.AUTH_TOKEN_EXPIRED,
+    RejectionReason.REVOKED: e.AUTH_TOKEN_REVOKED,
 }
 _DETAILS: dict[str, str] = {
-    p.AUTH_UNAUTHENTICATED.code: "Send an access token as 'Authorization: Bearer <token>'.",
-    AUTH_TOKEN_MALFORMED.code: "The access token is not a well-formed JWT.",
-    AUTH_TOKEN_INVALID.code: "The access token was not issued by this deployment for this API, or was altered.",
-    AUTH_TOKEN_EXPIRED.code: "The access token has expired; refresh the session.",
-    AUTH_TOKEN_REVOKED.code: "The access token was revoked; sign in again.",
+    e.AUTH_UNAUTHENTICATED: "Send an access token as 'Authorization: Bearer <token>'.",
+    e.AUTH_TOKEN_MALFORMED: "The access token is not a well-formed JWT.",
+    e.AUTH_TOKEN_INVALID: "The access token was not issued by this deployment for this API, or was altered.",
+    e.AUTH_TOKEN_EXPIRED: "The access token has expired; refresh the session.",
+    e.AUTH_TOKEN_REVOKED: "The access token was revoked; sign in again.",
 }
 
 
-class TokenRejected(Exception):  # noqa: N818 - a verdict on a token, not a fault of the code
-    """A token the verifier refuses, with the reason (internal) and the problem code (public)."""
+class TokenRejected(e.DomainError):  # noqa: N818 - a verdict on a token, not a fault of the code
+    """A token the verifier refuses: ``reason`` says which check failed (for logs and metrics), the ``code`` and a
+    fixed ``detail`` are all the caller learns."""
 
     def __init__(self, reason: RejectionReason) -> None:
-        super().__init__(reason.value)
+        code = _CODES.get(reason, e.AUTH_TOKEN_INVALID)
+        super().__init__(code, _DETAILS[code])
+        self.args = (reason.value,)
         self.reason = reason
-        self.error = _CODES.get(reason, AUTH_TOKEN_INVALID)
-
-    def problem(self) -> p.Problem:
-        """The problem the client sees: the code and a fixed detail, never which check failed."""
-        return p.Problem(
-            self.error,
-            _DETAILS[self.error.code],
-            headers={"WWW-Authenticate": 'Bearer realm="firstmile", error="invalid_token"'},
-        )
 
 
 # --- minting ---------------------------------------------------------------------------------------------------
@@ -310,7 +297,7 @@ class Verifier:
             keys = dict(self._load_keys())
         except Exception as exc:  # any failure of the key source: keep what we have, if anything
             if not self._keys:
-                raise DependencyUnavailableError("signing keys", type(exc).__name__) from exc
+                raise e.DependencyUnavailableError("signing keys", type(exc).__name__) from exc
             logger.warning("could not refresh the published keys; using the cached ones")
             self._fetched_at = now
             return
@@ -330,7 +317,7 @@ def bearer_token(authorization: str | None) -> str:
 def authorizer_context(claims: AccessClaims) -> dict[str, str]:
     """The Lambda authorizer's simple-response context for a verified token.
 
-    ``firstmile.http.auth.auth_from_event`` reads exactly these keys on the function side.
+    the HTTP layer's ``auth_from_event`` reads exactly these keys on the function side.
     """
     return {
         "tenant": claims.tenant,

@@ -1,4 +1,4 @@
-"""Fixed-window rate limiting: the decision, the headers, and what happens when the counter store fails.
+"""Fixed-window rate limiting: the decision, its numbers, and what happens when the counter store fails.
 
 A window is ``[floor(now / w) * w, +w)``. Every request increments the window's counter atomically and is allowed
 while the count stays within the limit. Fixed windows let a caller spend up to twice the limit across a window
@@ -12,10 +12,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from firstmile.http import problems as p
+from firstmile import errors as e
 from firstmile.limits.models import DEFAULT_RULES, LimitRule, LimitSubject, RateDecision, RouteClass
 from firstmile.observability import logger
-from firstmile.platform.errors import DependencyUnavailableError
 
 LIMITER_UNAVAILABLE_RETRY_SECONDS = 5
 
@@ -36,7 +35,7 @@ def window_start(now: float, window_seconds: int) -> int:
 
 
 def decide(count: int, rule: LimitRule, now: float) -> RateDecision:
-    """Whether the ``count``-th request of the current window is allowed, with the numbers for the headers."""
+    """Whether the ``count``-th request of the current window is allowed, with the numbers a caller is told."""
     reset = max(1, math.ceil(window_start(now, rule.window_seconds) + rule.window_seconds - now))
     allowed = count <= rule.limit
     return RateDecision(
@@ -48,25 +47,14 @@ def decide(count: int, rule: LimitRule, now: float) -> RateDecision:
     )
 
 
-def rate_limit_headers(decision: RateDecision) -> dict[str, str]:
-    """``RateLimit-Limit``, ``-Remaining``, ``-Reset`` (delta seconds), and ``Retry-After`` when refused."""
-    headers = {
-        "RateLimit-Limit": str(decision.limit),
-        "RateLimit-Remaining": str(decision.remaining),
-        "RateLimit-Reset": str(decision.reset_seconds),
-    }
-    if decision.retry_after_seconds is not None:
-        headers["Retry-After"] = str(decision.retry_after_seconds)
-    return headers
-
-
 def raise_if_limited(decision: RateDecision) -> RateDecision:
-    """``decision`` when allowed; a 429 ``RATE_LIMITED`` problem with the rate-limit headers otherwise."""
+    """``decision`` when allowed; ``RateLimitedError`` (``RATE_LIMITED``) with the decision's numbers otherwise."""
     if not decision.allowed:
-        raise p.Problem(
-            p.RATE_LIMITED,
-            f"Too many requests; retry in {decision.retry_after_seconds} seconds.",
-            headers=rate_limit_headers(decision),
+        raise e.RateLimitedError(
+            limit=decision.limit,
+            remaining=decision.remaining,
+            reset_seconds=decision.reset_seconds,
+            retry_after_seconds=decision.retry_after_seconds or decision.reset_seconds,
         )
     return decision
 
@@ -85,7 +73,7 @@ class RateLimiter:
     """Counts requests per subject and route class, and decides.
 
     When the counter fails: rules that fail open allow the request (``degraded``) and log it; rules that fail
-    closed refuse it with 503 ``SYS_UNAVAILABLE`` and ``Retry-After``.
+    closed refuse it with ``SYS_UNAVAILABLE`` and how long to wait.
     """
 
     def __init__(
@@ -109,12 +97,13 @@ class RateLimiter:
         start = window_start(now, rule.window_seconds)
         try:
             count = self._counter.hit(subject, route_class, start, rule.window_seconds)
-        except DependencyUnavailableError as exc:
+        except e.DependencyUnavailableError as exc:
             return _unavailable(route_class, rule, start, now, exc)
         return decide(count, rule, now)
 
     def enforce_spent(self, route_class: RouteClass, subject: LimitSubject) -> RateDecision:
-        """Refuse (429) when the window's count has reached the limit already, without counting this request.
+        """Refuse (``RATE_LIMITED``) when the window's count has reached the limit already, without counting this
+        request.
 
         For limits on failures: the failure is counted later (``check``) once it happened, but a caller who spent the
         budget is refused before anything else is tried.
@@ -123,25 +112,26 @@ class RateLimiter:
         start = window_start(now, rule.window_seconds)
         try:
             count = self._counter.count(subject, route_class, start)
-        except DependencyUnavailableError as exc:
+        except e.DependencyUnavailableError as exc:
             return _unavailable(route_class, rule, start, now, exc)
         return raise_if_limited(decide(count + 1, rule, now))
 
     def enforce(self, route_class: RouteClass, subject: LimitSubject) -> RateDecision:
-        """Count this request; raise the 429 problem when it is over the limit."""
+        """Count this request; ``RateLimitedError`` when it is over the limit."""
         return raise_if_limited(self.check(route_class, subject))
 
 
 def _unavailable(
-    route_class: RouteClass, rule: LimitRule, start: float, now: float, cause: DependencyUnavailableError
+    route_class: RouteClass, rule: LimitRule, start: float, now: float, cause: e.DependencyUnavailableError
 ) -> RateDecision:
-    """The counter could not be reached: refuse (503) when the rule fails closed, otherwise allow, marked degraded."""
+    """The counter could not be reached: refuse (``SYS_UNAVAILABLE``) when the rule fails closed, otherwise allow,
+    marked degraded."""
     if rule.fail_closed:
         logger.warning("rate limiter unavailable; refusing", extra={"route_class": route_class.value})
-        raise p.Problem(
-            p.SYS_UNAVAILABLE,
+        raise e.DomainError(
+            e.SYS_UNAVAILABLE,
             "The request could not be checked against its rate limit; retry shortly.",
-            headers={"Retry-After": str(LIMITER_UNAVAILABLE_RETRY_SECONDS)},
+            retry_after_seconds=LIMITER_UNAVAILABLE_RETRY_SECONDS,
         ) from cause
     logger.warning("rate limiter unavailable; allowing", extra={"route_class": route_class.value})
     reset = max(1, math.ceil(start + rule.window_seconds - now))

@@ -3,8 +3,8 @@
 No I/O here. Every command takes the stored ``Progress`` and the ``FlowVersion`` it is on and returns a
 ``Transition``: the next progress (``version`` = the read version + 1) and the events it records, every event
 carrying that new version as its ``progress_version``. A command that changes nothing returns the progress unchanged
-(same version) and no events, and the caller writes nothing. Refusals raise ``firstmile.http.problems.Problem`` with
-the codes of ``firstmile.onboarding.errors``.
+(same version) and no events, and the caller writes nothing. Refusals raise ``firstmile.errors.DomainError`` with
+onboarding's codes.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from firstmile.http.problems import FieldProblem, Problem
-from firstmile.onboarding import errors
+from firstmile import errors
 from firstmile.onboarding.models import (
     AddStep,
     DropStep,
@@ -148,23 +147,27 @@ def apply_step(
     definition = flow.definition
     step = definition.step(command.step_id)
     if step is None:
-        raise Problem(
+        raise errors.DomainError(
             errors.RES_STEP_NOT_FOUND,
             f"Flow {flow.flow_id} version {flow.version} has no step {command.step_id!r}.",
         )
     shown, hidden = visible_steps(definition, gate)
     if any(h.id == step.id for h in hidden):
-        raise Problem(errors.BIZ_STEP_HIDDEN, f"Step {step.id!r} is hidden for this user by flag {step.gating_flag!r}.")
+        raise errors.DomainError(
+            errors.BIZ_STEP_HIDDEN, f"Step {step.id!r} is hidden for this user by flag {step.gating_flag!r}."
+        )
     _refuse_when_finished(progress)
     if command.action is StepAction.SKIP and step.required:
-        raise Problem(errors.BIZ_REQUIRED_STEP_NOT_SKIPPABLE, f"Step {step.id!r} is required and cannot be skipped.")
+        raise errors.DomainError(
+            errors.BIZ_REQUIRED_STEP_NOT_SKIPPABLE, f"Step {step.id!r} is required and cannot be skipped."
+        )
 
     current = _step_progress(progress, step.id)
     wanted = _ACTION_STATE[command.action]
     if current.state == wanted:
         return _unchanged(progress)
     if current.state == StepState.COMPLETED:
-        raise Problem(
+        raise errors.DomainError(
             errors.BIZ_STEP_TRANSITION_INVALID,
             f"Step {step.id!r} is completed and cannot be {_past_tense(command.action)}.",
         )
@@ -175,7 +178,7 @@ def apply_step(
             if s.order < step.order and s.required and _step_progress(progress, s.id).state not in _DONE
         ]
         if open_before:
-            raise Problem(
+            raise errors.DomainError(
                 errors.BIZ_STEP_OUT_OF_ORDER,
                 f"Step {step.id!r} cannot be completed before the required steps {', '.join(open_before)}.",
                 extensions={"open_steps": open_before},
@@ -197,11 +200,11 @@ def complete_onboarding(progress: Progress, flow: FlowVersion, now: datetime, ga
     if progress.state == OnboardingState.COMPLETED:
         return _unchanged(progress)
     if progress.state == OnboardingState.SKIPPED:
-        raise Problem(errors.BIZ_ONBOARDING_FINISHED, "The onboarding was skipped; an admin can restart it.")
+        raise errors.DomainError(errors.BIZ_ONBOARDING_FINISHED, "The onboarding was skipped; an admin can restart it.")
     shown, _ = visible_steps(flow.definition, gate)
     still_open = [s.id for s in shown if s.required and _step_progress(progress, s.id).state not in _DONE]
     if still_open:
-        raise Problem(
+        raise errors.DomainError(
             errors.BIZ_ONBOARDING_INCOMPLETE,
             f"Required steps are still open: {', '.join(still_open)}.",
             extensions={"open_steps": still_open},
@@ -216,7 +219,7 @@ def skip_onboarding(progress: Progress, flow: FlowVersion, now: datetime) -> Tra
     if progress.state == OnboardingState.SKIPPED:
         return _unchanged(progress)
     if progress.state == OnboardingState.COMPLETED:
-        raise Problem(errors.BIZ_ONBOARDING_FINISHED, "The onboarding is already completed.")
+        raise errors.DomainError(errors.BIZ_ONBOARDING_FINISHED, "The onboarding is already completed.")
     updated = _next(progress, now, state=OnboardingState.SKIPPED, skipped_at=now)
     return Transition(progress=updated, events=[_event(updated, EventType.ONBOARDING_SKIPPED, now)])
 
@@ -354,10 +357,10 @@ def validate_step_map(source: FlowDefinition, target: FlowDefinition, step_map: 
     target_ids = {s.id for s in target.steps}
     consumed_by: dict[str, int] = {}
     produced_by: dict[str, int] = {}
-    problems: list[FieldProblem] = []
+    problems: list[errors.FieldIssue] = []
 
     def refuse(index: int, message: str, kind: str) -> None:
-        problems.append(FieldProblem(location=f"body.step_map.{index}", message=message, type=kind))
+        problems.append(errors.FieldIssue(location=f"body.step_map.{index}", message=message, type=kind))
 
     for index, op in enumerate(step_map):
         for step_id in _consumed(op):
@@ -391,10 +394,10 @@ def validate_step_map(source: FlowDefinition, target: FlowDefinition, step_map: 
                 "target_step_also_carried_over",
             )
     if problems:
-        raise Problem(
+        raise errors.DomainError(
             errors.VAL_STEP_MAP_INVALID,
             f"The step map does not fit the two flow versions ({len(problems)} problem(s)).",
-            errors=problems,
+            fields=problems,
         )
 
 
@@ -426,7 +429,7 @@ def migrate_progress(
     if migration_id in progress.migrations:
         return _unchanged(progress)
     if not _on_version(progress, source):
-        raise Problem(
+        raise errors.DomainError(
             errors.BIZ_STEP_TRANSITION_INVALID,
             f"The progress is on {progress.flow_id} version {progress.flow_version}, "
             f"not on {source.flow_id} version {source.version}.",
@@ -582,7 +585,7 @@ def _event(
 
 def _refuse_when_finished(progress: Progress) -> None:
     if progress.state != OnboardingState.IN_PROGRESS:
-        raise Problem(
+        raise errors.DomainError(
             errors.BIZ_ONBOARDING_FINISHED,
             f"The onboarding is already {progress.state.value}; an admin can restart it.",
         )

@@ -26,13 +26,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from firstmile import errors
 from firstmile.audit.events import action_event
 from firstmile.audit.models import AuditEvent
 from firstmile.config import get_settings
-from firstmile.http import problems as p
-from firstmile.http.pagination import Page
 from firstmile.observability import logger
-from firstmile.onboarding import errors, logic
+from firstmile.onboarding import logic
 from firstmile.onboarding.logic import FlagGate
 from firstmile.onboarding.models import (
     Clock,
@@ -61,6 +60,7 @@ from firstmile.onboarding.models import (
     Transition,
 )
 from firstmile.onboarding.store import DraftConflictError, FlowExistsError, OnboardingStore, ProgressConflictError
+from firstmile.platform.cursors import Page
 from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.queues import JsonQueue
 from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
@@ -255,7 +255,7 @@ class OnboardingService:
             return cached
         found = self._store.get_version(tenant, flow_id, version)
         if found is None:
-            raise p.Problem(errors.RES_FLOW_VERSION_NOT_FOUND, f"Flow {flow_id} has no version {version}.")
+            raise errors.DomainError(errors.RES_FLOW_VERSION_NOT_FOUND, f"Flow {flow_id} has no version {version}.")
         self._remember(tenant, found)
         return found
 
@@ -267,19 +267,19 @@ class OnboardingService:
     def _latest(self, tenant: str, flow_id: str) -> FlowVersion:
         draft = self._draft(tenant, flow_id)
         if not draft.latest_published_version:
-            raise p.Problem(errors.BIZ_FLOW_NOT_PUBLISHED, f"Flow {flow_id} has no published version yet.")
+            raise errors.DomainError(errors.BIZ_FLOW_NOT_PUBLISHED, f"Flow {flow_id} has no published version yet.")
         return self._version(tenant, flow_id, draft.latest_published_version)
 
     def _default_flow_id(self, tenant: str) -> str:
         default = self._store.get_default(tenant)
         if default is None:
-            raise p.Problem(errors.BIZ_NO_DEFAULT_FLOW, "The tenant has not chosen a default onboarding flow.")
+            raise errors.DomainError(errors.BIZ_NO_DEFAULT_FLOW, "The tenant has not chosen a default onboarding flow.")
         return default.flow_id
 
     def _draft(self, tenant: str, flow_id: str) -> FlowDraft:
         draft = self._store.get_draft(tenant, flow_id)
         if draft is None:
-            raise p.Problem(errors.RES_FLOW_NOT_FOUND, f"There is no flow {flow_id}.")
+            raise errors.DomainError(errors.RES_FLOW_NOT_FOUND, f"There is no flow {flow_id}.")
         return draft
 
     # --- admin: flows -------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ class OnboardingService:
         try:
             return self._store.create_draft(tenant, draft, event=event)
         except FlowExistsError:
-            raise p.Problem(errors.RES_FLOW_EXISTS, f"Flow {request.flow_id} already exists.") from None
+            raise errors.DomainError(errors.RES_FLOW_EXISTS, f"Flow {request.flow_id} already exists.") from None
 
     def get_flow(self, tenant: str, flow_id: str) -> FlowDraft:
         """RES_FLOW_NOT_FOUND when absent."""
@@ -370,7 +370,7 @@ class OnboardingService:
         """BIZ_NO_DEFAULT_FLOW when none is set."""
         default = self._store.get_default(tenant)
         if default is None:
-            raise p.Problem(errors.BIZ_NO_DEFAULT_FLOW, "The tenant has not chosen a default onboarding flow.")
+            raise errors.DomainError(errors.BIZ_NO_DEFAULT_FLOW, "The tenant has not chosen a default onboarding flow.")
         return default
 
     def set_default(self, tenant: str, request: DefaultFlowUpdate, actor: str) -> DefaultFlow:
@@ -395,7 +395,7 @@ class OnboardingService:
         def attempt() -> Progress:
             current = self._store.get_progress(tenant, user)
             if current is None:
-                raise p.Problem(errors.RES_ONBOARDING_NOT_FOUND, f"User {user} has not started onboarding.")
+                raise errors.DomainError(errors.RES_ONBOARDING_NOT_FOUND, f"User {user} has not started onboarding.")
             transition = logic.restart(current, tenant, user, flow, self._clock())
             self._store.write_transition(transition, event=event)
             return transition.progress
@@ -558,7 +558,7 @@ class OnboardingService:
     def get_migration(self, tenant: str, migration_id: str) -> Migration:
         migration = self._store.get_migration(tenant, migration_id)
         if migration is None:
-            raise p.Problem(errors.RES_MIGRATION_NOT_FOUND, f"There is no migration {migration_id}.")
+            raise errors.DomainError(errors.RES_MIGRATION_NOT_FOUND, f"There is no migration {migration_id}.")
         return migration
 
     def handle_migration_message(self, message: dict[str, Any]) -> None:

@@ -42,7 +42,6 @@ from pydantic import BaseModel
 
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
-from firstmile.http.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.identity.store import user_partition
 from firstmile.onboarding.models import (
     DefaultFlow,
@@ -54,6 +53,7 @@ from firstmile.onboarding.models import (
     Transition,
     TransitionEvent,
 )
+from firstmile.platform.cursors import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from firstmile.platform.errors import (
     DependencyUnavailableError,
     NotFoundError,

@@ -1,4 +1,5 @@
-"""What the onboarding handlers share: the ``If-Match`` they were sent and responses that carry an ``ETag``."""
+"""What the handlers that change a user's onboarding progress share: the ``If-Match`` they were sent, an
+``Idempotency-Key`` replay, and responses that carry an ``ETag``."""
 
 from __future__ import annotations
 

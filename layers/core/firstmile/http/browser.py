@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from firstmile import errors as e
 from firstmile.http import problems as p
 from firstmile.http.headers import header
 
 REFRESH_COOKIE = "__Host-fm_refresh"
 CSRF_HEADER = "X-Requested-With"
-
-PERM_CSRF_REJECTED = p.register_code("PERM_CSRF_REJECTED", 403, "Cross-site request refused")
-AUTH_REFRESH_MISSING = p.register_code("AUTH_REFRESH_MISSING", 401, "Refresh token required")
 
 
 @dataclass(frozen=True)
@@ -54,9 +52,9 @@ def check_csrf(headers: Mapping[str, str] | None, allowed_origins: Iterable[str]
     """Refuse a cookie-authenticated request that does not come from an allowed origin with the custom header."""
     origin = header(headers, "origin")
     if not origin or origin not in set(allowed_origins):
-        raise p.Problem(PERM_CSRF_REJECTED, "The request's Origin is not allowed to use the session cookie.")
+        raise p.Problem(e.PERM_CSRF_REJECTED, "The request's Origin is not allowed to use the session cookie.")
     if not (header(headers, CSRF_HEADER) or "").strip():
-        raise p.Problem(PERM_CSRF_REJECTED, f"Requests that use the session cookie must send {CSRF_HEADER}.")
+        raise p.Problem(e.PERM_CSRF_REJECTED, f"Requests that use the session cookie must send {CSRF_HEADER}.")
 
 
 def presented_refresh_token(
@@ -77,6 +75,6 @@ def presented_refresh_token(
         return PresentedRefreshToken(body_token, browser_mode=delivery == "cookie")
     from_cookie = refresh_token_from_cookies(cookies)
     if from_cookie is None:
-        raise p.Problem(AUTH_REFRESH_MISSING, "Send the refresh token in the body or in the session cookie.")
+        raise p.Problem(e.AUTH_REFRESH_MISSING, "Send the refresh token in the body or in the session cookie.")
     check_csrf(headers, allowed_origins)
     return PresentedRefreshToken(from_cookie, browser_mode=True)

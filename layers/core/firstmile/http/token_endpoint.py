@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from firstmile import errors as e
 from firstmile.http import problems as p
 from firstmile.http.headers import header
 from firstmile.identity.clients import basic_credentials
@@ -29,7 +30,9 @@ def authenticate_token_client(
     client_id, secret = given or (grant.client_id, grant.client_secret)
     try:
         return service.authenticate_client(client_id, secret, source_ip=source_ip, correlation_id=correlation_id)
-    except p.Problem as problem:
-        if problem.error.status == 401:
-            problem.headers.setdefault("WWW-Authenticate", BASIC_CHALLENGE)
-        raise
+    except e.DomainError as error:
+        problem = p.problem_for(error)
+        if problem.error.status != 401:
+            raise  # answered by the resolver like any other domain error
+        problem.headers.setdefault("WWW-Authenticate", BASIC_CHALLENGE)
+        raise problem from error
