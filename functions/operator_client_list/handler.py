@@ -19,7 +19,9 @@ app = create_app()
 @app.get(
     "/v1/operator/tenants/<tenant_id>/clients",
     summary="List API clients",
-    description="Lists a tenant's API clients (never their secrets). 404 RES_NOT_FOUND when there is no such tenant.",
+    description=(
+        "Lists a tenant's API clients (never their secrets). 404 RES_TENANT_NOT_FOUND when there is no such tenant."
+    ),
     tags=["operator"],
     responses=problem_responses(400, 401, 403, 404),
 )

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from firstmile import errors as e
 from firstmile.audit.models import AuditEvent, AuditFilter
 from firstmile.audit.store import MAX_CHANGE_ITEMS, AuditAppendContendedError, AuditStore
-from firstmile.http import problems as p
 from firstmile.platform import aws
 from firstmile.platform.errors import DependencyUnavailableError
 from tests.factories import NOW, FakeClock
@@ -78,7 +78,7 @@ def test_filters_are_served_by_keys_and_cursors_stay_with_their_filter(audit: tu
     assert sequences(AuditFilter(since=since, until=until)) == [4, 3, 2]
     assert sequences(AuditFilter(action="flag.updated", since=since)) == [5, 2]
     page = store.list_entries("t-acme", AuditFilter(action="flag.updated"), limit=1)
-    with pytest.raises(p.Problem):
+    with pytest.raises(e.DomainError):
         store.list_entries("t-acme", AuditFilter(action="client.created"), cursor=page.next_cursor)
 
 

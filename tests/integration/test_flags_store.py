@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from firstmile import errors as e
 from firstmile.audit.models import AuditEvent
 from firstmile.flags.cache import FlagEpoch, FlagSetCache
 from firstmile.flags.history import FieldChange
@@ -25,7 +26,6 @@ from firstmile.flags.models import (
     Variant,
 )
 from firstmile.flags.store import FlagConflictError, FlagExistsError, FlagStore, flags_partition
-from firstmile.http import problems as p
 from firstmile.platform.errors import NotFoundError
 from tests.factories import NOW, FakeClock
 from tests.integration.conftest import Deployment, DynamoCalls
@@ -236,9 +236,9 @@ def test_history_lists_every_version_newest_first_with_its_diff(store: FlagStore
     created_rules: Any = created_fields["rules"].after
     assert created_rules[0]["percentage"] == 12.5
     # ...and a cursor from this history is refused by another flag's history
-    with pytest.raises(p.Problem) as other_list:
+    with pytest.raises(e.DomainError) as other_list:
         store.history(TENANT, "button-colour", limit=2, cursor=first.next_cursor)
-    assert other_list.value.error.code == p.VAL_CURSOR_INVALID.code
+    assert other_list.value.code == e.VAL_CURSOR_INVALID
 
 
 def test_a_rollback_is_a_replace_with_an_earlier_versions_content(store: FlagStore) -> None:
@@ -276,12 +276,12 @@ def test_flags_list_in_key_order_a_page_at_a_time_and_cursors_stay_in_their_tena
     assert [f.key for page in pages for f in page.items] == ["alpha", "beta", "delta", "epsilon", "gamma"]
     assert len(pages) == 3
     # ...and a cursor is refused by another tenant's list and by another kind of list
-    with pytest.raises(p.Problem) as foreign:
+    with pytest.raises(e.DomainError) as foreign:
         store.list_flags("t-other", limit=2, cursor=pages[0].next_cursor)
-    assert foreign.value.error.code == p.VAL_CURSOR_INVALID.code
-    with pytest.raises(p.Problem) as other_list:
+    assert foreign.value.code == e.VAL_CURSOR_INVALID
+    with pytest.raises(e.DomainError) as other_list:
         store.list_segments(TENANT, limit=2, cursor=pages[0].next_cursor)
-    assert other_list.value.error.code == p.VAL_CURSOR_INVALID.code
+    assert other_list.value.code == e.VAL_CURSOR_INVALID
 
 
 def test_segments_round_trip_and_list(store: FlagStore) -> None:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from firstmile import errors as e
 from firstmile.audit.models import AuditFilter
 from firstmile.audit.store import AuditStore
-from firstmile.http import problems as p
 from firstmile.identity import keys, refresh
 from firstmile.identity.keys import KeySet, RotationPolicy, SigningKey
 from firstmile.identity.models import ApiClientCreate, ClientCredentialsGrant, IssuedSession, TenantCreate
@@ -96,10 +96,10 @@ def identity(deployment: Deployment) -> Identity:
 
 
 def refresh_error(identity: Identity, token: str) -> str:
-    with pytest.raises(p.Problem) as refused:
+    with pytest.raises(e.DomainError) as refused:
         identity.sessions().refresh(token)
-    assert refused.value.error.status == 401
-    return refused.value.error.code
+    assert refused.value.code.startswith("AUTH_REFRESH_")
+    return refused.value.code
 
 
 def test_a_backend_mints_a_session_for_a_user_it_vouches_for(identity: Identity) -> None:
@@ -195,9 +195,9 @@ def race_refreshes(identity: Identity, token: str, contenders: int) -> tuple[lis
         ready()
         try:
             issued = service.refresh(token)
-        except p.Problem as problem:
+        except e.DomainError as problem:
             with lock:
-                outcomes.append(problem.error.code)
+                outcomes.append(problem.code)
             return
         with lock:
             outcomes.append("rotated")
@@ -342,10 +342,10 @@ def test_a_client_cannot_grant_roles_it_does_not_hold(identity: Identity) -> Non
     client = service.authenticate_client(limited.client.client_id, limited.client_secret)
     grant = ClientCredentialsGrant(grant_type="client_credentials", user_id="u-3", roles=("admin",))
 
-    with pytest.raises(p.Problem) as refused:
+    with pytest.raises(e.DomainError) as refused:
         service.start_session(client, grant)
 
-    assert (refused.value.error.code, refused.value.error.status) == ("PERM_ROLE_NOT_ALLOWED", 403)
+    assert refused.value.code == "PERM_ROLE_NOT_ALLOWED"
     assert identity.store.list_families("t-acme", "u-3") == []
 
 
@@ -357,10 +357,10 @@ def test_wrong_client_credentials_are_refused_alike(identity: Identity, credenti
     client_id = identity.client_id if credentials[0] == "right-id" else credentials[0]
     secret = identity.client_secret if credentials[1] == "right-secret" else credentials[1]
 
-    with pytest.raises(p.Problem) as refused:
+    with pytest.raises(e.DomainError) as refused:
         identity.sessions().authenticate_client(client_id, secret)
 
-    assert refused.value.error.code == "AUTH_CLIENT_INVALID"
+    assert refused.value.code == "AUTH_CLIENT_INVALID"
 
 
 def test_refreshes_are_rate_limited_per_user(identity: Identity) -> None:
@@ -369,8 +369,8 @@ def test_refreshes_are_rate_limited_per_user(identity: Identity) -> None:
     for _ in range(10):
         token = identity.sessions(limiter=limiter).refresh(token).refresh_token
 
-    with pytest.raises(p.Problem) as limited:
+    with pytest.raises(e.DomainError) as limited:
         identity.sessions(limiter=limiter).refresh(token)
 
-    assert limited.value.error.code == "RATE_LIMITED"
-    assert int(limited.value.headers["Retry-After"]) <= 60
+    assert limited.value.code == "RATE_LIMITED"
+    assert limited.value.retry_after_seconds is not None and limited.value.retry_after_seconds <= 60

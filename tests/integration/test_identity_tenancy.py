@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from firstmile import errors as e
 from firstmile.audit.store import AuditStore
-from firstmile.http import problems as p
 from firstmile.identity import clients
 from firstmile.identity.keys import KeySet, RotationPolicy, advance
 from firstmile.identity.models import PLATFORM_TENANT, ApiClientCreate, ClientCredentialsGrant, TenantCreate
@@ -56,10 +56,10 @@ def operators(deployment: Deployment) -> Operators:
 def test_a_tenant_is_created_once(operators: Operators) -> None:
     tenant = operators.tenancy.create_tenant(TenantCreate(name="Acme", tenant_id="t-acme"), actor=OPERATOR)
 
-    with pytest.raises(p.Problem) as duplicate:
+    with pytest.raises(e.DomainError) as duplicate:
         operators.tenancy.create_tenant(TenantCreate(name="Other Acme", tenant_id="t-acme"), actor=OPERATOR)
 
-    assert (duplicate.value.error.code, duplicate.value.error.status) == ("RES_TENANT_EXISTS", 409)
+    assert duplicate.value.code == "RES_TENANT_EXISTS"
     assert operators.store.get_tenant("t-acme") == tenant
     generated = operators.tenancy.create_tenant(TenantCreate(name="Beta"), actor=OPERATOR)
     assert generated.tenant_id.startswith("t-") and generated.tenant_id != "t-acme"
@@ -78,8 +78,9 @@ def test_the_client_secret_is_shown_once_and_stored_only_as_a_hash(operators: Op
 
 
 def test_a_client_for_an_unknown_tenant_is_refused(operators: Operators) -> None:
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as missing:
         operators.tenancy.create_client("t-nobody", ApiClientCreate(name="x"), actor=OPERATOR)
+    assert missing.value.code == e.RES_TENANT_NOT_FOUND
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_listing_the_clients_of_a_tenant_that_does_not_exist_is_not_found(
     # Then the first is not found (not an empty list that looks like a tenant), the second an empty page
     assert missing["statusCode"] == 404
     assert missing["headers"]["Content-Type"] == "application/problem+json"
-    assert body_of(missing)["code"] == "RES_NOT_FOUND"
+    assert body_of(missing)["code"] == "RES_TENANT_NOT_FOUND"
     assert empty["statusCode"] == 200
     assert body_of(empty)["items"] == []
 
@@ -127,7 +128,7 @@ def test_a_tenants_clients_are_listed_in_pages_and_only_its_own(operators: Opera
 
     assert [c.client_id for c in first.items + second.items] == created
     assert second.next_cursor is None
-    with pytest.raises(p.Problem):
+    with pytest.raises(e.DomainError):
         operators.tenancy.list_clients("t-beta", cursor=first.next_cursor)
 
 
@@ -147,7 +148,7 @@ def test_a_rotated_secret_replaces_the_old_one_after_the_grace_period(operators:
 
     # ...and only the new one afterwards
     operators.clock.now += 86400
-    with pytest.raises(p.Problem):
+    with pytest.raises(e.DomainError):
         sessions.authenticate_client(client_id, issued.client_secret)
     assert sessions.authenticate_client(client_id, rotated.client_secret).client_id == client_id
 
@@ -157,10 +158,11 @@ def test_a_client_is_managed_only_through_its_own_tenant(operators: Operators) -
         operators.tenancy.create_tenant(TenantCreate(name=tenant, tenant_id=tenant), actor=OPERATOR)
     client_id = operators.tenancy.create_client("t-acme", ApiClientCreate(name="a"), actor=OPERATOR).client.client_id
 
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as rotated:
         operators.tenancy.rotate_client_secret("t-beta", client_id, actor=OPERATOR)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as disabled:
         operators.tenancy.disable_client("t-beta", client_id, actor=OPERATOR)
+    assert rotated.value.code == disabled.value.code == e.RES_CLIENT_NOT_FOUND
 
 
 def test_a_disabled_client_is_refused_at_once(operators: Operators) -> None:
@@ -170,7 +172,7 @@ def test_a_disabled_client_is_refused_at_once(operators: Operators) -> None:
     view = operators.tenancy.disable_client("t-acme", issued.client.client_id, actor=OPERATOR)
 
     assert view.disabled
-    with pytest.raises(p.Problem) as refused:
+    with pytest.raises(e.DomainError) as refused:
         operators.sessions().authenticate_client(issued.client.client_id, issued.client_secret)
     assert refused.value.error.code == "AUTH_CLIENT_INVALID"
     with pytest.raises(NotFoundError):
@@ -207,7 +209,7 @@ def test_the_first_operator_credentials_are_bootstrapped_once(operators: Operato
         client, ClientCredentialsGrant(grant_type="client_credentials", user_id="ops-alice", roles=("operator",))
     )
     assert session.claims.roles == ("operator",) and session.claims.tenant == PLATFORM_TENANT
-    with pytest.raises(p.Problem):
+    with pytest.raises(e.DomainError):
         sessions.start_session(
             client, ClientCredentialsGrant(grant_type="client_credentials", user_id="ops-alice", roles=("admin",))
         )

@@ -33,10 +33,10 @@ EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 # by sample name, the status and problem code expected on an empty deployment.
 ON_AN_EMPTY_DEPLOYMENT = {
     "auth_token": (401, "AUTH_CLIENT_INVALID"),
-    "operator_client_create": (404, "RES_NOT_FOUND"),
-    "operator_client_rotate": (404, "RES_NOT_FOUND"),
-    "operator_client_disable": (404, "RES_NOT_FOUND"),
-    "operator_client_list": (404, "RES_NOT_FOUND"),
+    "operator_client_create": (404, "RES_TENANT_NOT_FOUND"),
+    "operator_client_rotate": (404, "RES_CLIENT_NOT_FOUND"),
+    "operator_client_disable": (404, "RES_CLIENT_NOT_FOUND"),
+    "operator_client_list": (404, "RES_TENANT_NOT_FOUND"),
     # Onboarding samples name the demo flow, which an empty deployment does not have.
     "admin_flow_get": (404, "RES_FLOW_NOT_FOUND"),
     "admin_flow_update": (404, "RES_FLOW_NOT_FOUND"),

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
+from firstmile import errors as e
 from firstmile.audit.models import AuditEvent
-from firstmile.http import problems as p
 from firstmile.onboarding.models import (
     CompletionCriteria,
     DefaultFlow,
@@ -225,12 +225,12 @@ def test_drafts_are_listed_in_flow_id_order_page_by_page(store: OnboardingStore)
     assert [d.flow_id for page in pages for d in page.items] == ["alpha", "beta", "delta", "epsilon", "gamma"]
     assert len(pages) == 3
     # ...and a cursor is refused by another tenant's list and by another kind of list
-    with pytest.raises(p.Problem) as foreign:
+    with pytest.raises(e.DomainError) as foreign:
         store.list_drafts("t-other", limit=2, cursor=pages[0].next_cursor)
-    assert foreign.value.error.code == p.VAL_CURSOR_INVALID.code
-    with pytest.raises(p.Problem) as other_list:
+    assert foreign.value.code == e.VAL_CURSOR_INVALID
+    with pytest.raises(e.DomainError) as other_list:
         store.list_versions(TENANT, "alpha", limit=2, cursor=pages[0].next_cursor)
-    assert other_list.value.error.code == p.VAL_CURSOR_INVALID.code
+    assert other_list.value.code == e.VAL_CURSOR_INVALID
 
 
 def test_publishing_stores_the_version_and_advances_the_draft_in_one_step(store: OnboardingStore) -> None:
@@ -289,9 +289,9 @@ def test_versions_are_listed_newest_first_as_summaries(store: OnboardingStore) -
     assert summaries[0].published_at == T0 + timedelta(minutes=5)
     assert summaries[0].published_by == "admin:u-1"
     # ...and a cursor of one flow's versions is refused for another flow's and another tenant's
-    with pytest.raises(p.Problem):
+    with pytest.raises(e.DomainError):
         store.list_versions(TENANT, "welcome-2", limit=2, cursor=pages[0].next_cursor)
-    with pytest.raises(p.Problem):
+    with pytest.raises(e.DomainError):
         store.list_versions("t-other", "welcome", limit=2, cursor=pages[0].next_cursor)
 
 

@@ -47,7 +47,7 @@ def test_problem_statuses_are_documented_as_problem_json(function, route) -> Non
         ("admin_onboarding_restart", 404, "RES_ONBOARDING_NOT_FOUND"),
         ("admin_flow_update", 428, "RES_PRECONDITION_REQUIRED"),
         ("admin_segment_put", 422, "VAL_SEGMENT_KEY_MISMATCH"),
-        ("operator_client_list", 404, "RES_NOT_FOUND"),
+        ("operator_client_list", 404, "RES_TENANT_NOT_FOUND"),
     ],
 )
 def test_a_routes_own_refusals_are_documented_with_their_code(function_name: str, status: int, code: str) -> None:
