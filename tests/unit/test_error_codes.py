@@ -42,8 +42,9 @@ def test_a_code_missing_from_the_table_answers_an_internal_error_rather_than_cra
     # Given a domain error whose code has no row (what the tests above prevent)
     problem = p.problem_for(e.DomainError("BIZ_NOT_IN_THE_TABLE", "nobody registered this"))
 
-    # Then it is still answered, as the internal error it is
+    # Then it is still answered, as the internal error it is, without the detail meant for another status
     assert problem.error == p.CODES[e.SYS_INTERNAL]
+    assert "nobody" not in problem.detail
 
 
 @pytest.mark.parametrize(

@@ -219,6 +219,11 @@ def problem_for(error: e.DomainError) -> Problem:
     """The problem a domain error answers: the status and title of its code's row, its detail, field problems and
     extension data as members of the document; how long to wait as ``Retry-After``, a rate limit's numbers as
     ``RateLimit-*``, a conflict's current version as ``ETag``."""
+    if error.code not in CODES:
+        from firstmile.observability import logger
+
+        logger.error("a domain error's code has no row in the table", extra={"code": error.code})
+        return Problem(e.SYS_INTERNAL, "An unexpected error occurred; quote the instance id when reporting it.")
     headers: dict[str, str] = {}
     if isinstance(error, e.RateLimitedError):
         headers = rate_limit_headers(error.limit, error.remaining, error.reset_seconds, error.retry_after_seconds)

@@ -275,7 +275,9 @@ class SessionService:
         """End the session a refresh token belongs to (any token of the family will do; unknown tokens are ignored)."""
         try:
             family = self._family_of(refresh_token)
-        except e.DomainError:
+        except e.DomainError as refused:
+            if refused.code != e.AUTH_REFRESH_INVALID:
+                raise  # an unavailable table is not an unknown token
             return
         self.revoke_session(
             family.tenant,
