@@ -174,7 +174,7 @@ def test_a_disabled_client_is_refused_at_once(operators: Operators) -> None:
     assert view.disabled
     with pytest.raises(e.DomainError) as refused:
         operators.sessions().authenticate_client(issued.client.client_id, issued.client_secret)
-    assert refused.value.error.code == "AUTH_CLIENT_INVALID"
+    assert refused.value.code == "AUTH_CLIENT_INVALID"
     with pytest.raises(NotFoundError):
         operators.tenancy.rotate_client_secret("t-acme", issued.client.client_id, actor=OPERATOR)
 
