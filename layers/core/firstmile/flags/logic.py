@@ -5,7 +5,7 @@ turns a ``FlagSet`` into closures (conditions with their regular expressions com
 value lists turned into sets) and precomputes every result a flag can give, so an evaluation builds no model and
 validates nothing. Evaluation never raises: what cannot be evaluated serves the flag's off variant with reason
 ``ERROR``. ``validate_flag_set`` is the admin-side check that refuses sets the evaluator would have to answer with
-errors (prerequisite cycles, references to missing flags, variants or segments), raising ``Problem``.
+errors (prerequisite cycles, references to missing flags, variants or segments), raising ``DomainError``.
 
 Bucketing (decision 0061): a user's rollout bucket is the first 8 bytes of SHA-256 over the UTF-8 text
 ``"<salt>:<stickiness key>"``, read as a big-endian unsigned integer, modulo 100,000; their variant bucket is the
@@ -676,11 +676,11 @@ def flag_gate(flags: FlagSet | CompiledFlagSet, context: EvaluationContext) -> F
 def validate_flag_set(flag_set: FlagSet) -> None:
     """Refuse a flag set the evaluator could only answer with errors. Raises ``DomainError``:
 
-    - ``VAL_FLAG_REFERENCE_INVALID`` (422): a prerequisite names a missing flag, or a variant its flag does not
+    - ``VAL_FLAG_REFERENCE_INVALID``: a prerequisite names a missing flag, or a variant its flag does not
       have; a condition names a missing segment (one field problem each);
-    - ``VAL_FLAG_PREREQUISITE_CYCLE`` (422): prerequisites form a cycle (a flag requiring itself included); the
+    - ``VAL_FLAG_PREREQUISITE_CYCLE``: prerequisites form a cycle (a flag requiring itself included); the
       ``cycle`` extension lists it, e.g. ``["a", "b", "a"]``;
-    - ``VAL_FLAG_PREREQUISITE_DEPTH`` (422): a chain of prerequisites longer than ``MAX_PREREQUISITE_DEPTH``.
+    - ``VAL_FLAG_PREREQUISITE_DEPTH``: a chain of prerequisites longer than ``MAX_PREREQUISITE_DEPTH``.
     """
     problems = _reference_problems(flag_set)
     if problems:

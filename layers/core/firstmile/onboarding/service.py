@@ -226,7 +226,7 @@ class OnboardingService:
         return logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes)), progress.version
 
     def _conflict(self, tenant: str, user: str, progress: Progress | None) -> VersionConflictError:
-        """The 409 a lost race answers: the current status and its version."""
+        """The conflict a lost race answers: the current status and its version."""
         if progress is None:
             return VersionConflictError(None, None)
         flow = self._version(tenant, progress.flow_id, progress.flow_version)
