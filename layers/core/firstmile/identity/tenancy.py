@@ -24,12 +24,12 @@ from firstmile.identity.models import (
     ApiClientView,
     Clock,
     IssuedClientSecret,
-    SessionRole,
     Tenant,
     TenantCreate,
 )
 from firstmile.identity.store import AlreadyExistsError, IdentityStore
 from firstmile.platform.errors import NotFoundError
+from firstmile.roles import SessionRole
 
 RES_TENANT_EXISTS = p.register_code("RES_TENANT_EXISTS", 409, "Tenant already exists")
 
