@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firstmile.config import ENV_PREFIX, Settings
+from firstmile.limits.models import RouteClass
 from firstmile.observability import METRICS_NAMESPACE, SERVICE
 from firstmile.platform.resources import BUCKETS
 from functions.catalog.model import Function, Route
@@ -91,7 +92,8 @@ def route_variables(route: Route) -> dict[str, str]:
     counts requests in (when it has one)."""
     variables: dict[str, str] = {variable("route_role"): route.role}
     if route.rate_class is not None:
-        variables[variable("route_rate_class")] = route.rate_class.value
+        # Through the enum: a class the limiter does not know fails here, at synth, not at the first request.
+        variables[variable("route_rate_class")] = RouteClass(route.rate_class).value
     return variables
 
 

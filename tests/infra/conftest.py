@@ -24,6 +24,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 from aws_cdk import App  # noqa: E402
 
+from firstmile.limits.models import RouteClass  # noqa: E402
 from functions.catalog import API_STACK, CATALOG, Access, Authorizer, Function, Queue, Route, Schedule, TableStream  # noqa: E402
 from infra.app import build_app  # noqa: E402
 from infra.constructs.function import function_folder  # noqa: E402
@@ -57,7 +58,7 @@ FIXTURE_FUNCTIONS: tuple[Function, ...] = (
         domain="fixture",
         stack="fixture",
         description="Accepts a job for a user and queues it.",
-        trigger=Route("POST", "/v1/fixture/jobs", "user", rate_class="user_write"),
+        trigger=Route("POST", "/v1/fixture/jobs", "user", rate_class=RouteClass.USER_WRITE),
         access=Access(table="write", sends_to=(FIXTURE_QUEUE,)),
     ),
     Function(

@@ -56,6 +56,7 @@ from firstmile.platform import aws
 from functions.catalog import Function, Route, http_functions
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
 from tests.integration.conftest import Deployment
+from tests.integration.routes import configure_route
 
 TENANT_A = "alpha-corp"
 TENANT_B = "bravo-corp"
@@ -682,12 +683,7 @@ def _fresh_identity_runtime() -> Iterator[None]:
 
 def serve(function: Function, route: Route, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Configure the environment as CDK does for ``function`` (role and rate class from the catalogue); its handler."""
-    monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", route.role)
-    if route.rate_class:
-        monkeypatch.setenv("FIRSTMILE_ROUTE_RATE_CLASS", route.rate_class)
-    else:
-        monkeypatch.delenv("FIRSTMILE_ROUTE_RATE_CLASS", raising=False)
-    reset_settings()
+    configure_route(monkeypatch, route)
     reset_identity_runtime()
     return load_handler(function.name)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from firstmile.limits.models import RouteClass
 from functions.catalog import Route
 from local.environment import LocalEnvironment
 from local.resources import deployment_for
@@ -46,7 +47,7 @@ ENVIRON_ADMIN = FixtureFunction(
     domain="fixture",
     stack="fixture",
     description="Reports its environment.",
-    trigger=Route("GET", "/environ/admin", "admin", rate_class="user_write"),
+    trigger=Route("GET", "/environ/admin", "admin", rate_class=RouteClass.USER_WRITE),
     memory_mb=512,
     code="environ",
 )
