@@ -810,9 +810,6 @@ def seed_flags(tenant: str, user: str, actor: str, flow_id: str) -> str:
     return cursor
 
 
-FLAG_DOMAINS = frozenset({"flags", "flags_admin", "flags_control"})
-
-
 @pytest.fixture(scope="module")
 def seeded_worlds(keyset: KeySet) -> dict[bool, tuple[World, list[dict[str, Any]]]]:
     """The world seeded once per module (with and without flags), as the items it wrote and what it returned."""
@@ -833,7 +830,7 @@ def world(
     The first test of the module seeds them through the services; every later test gets a copy of the items that
     seeding wrote, in its own empty table (seeding took about 1.5 s a test, a copy a fraction of that)."""
     function = getattr(request.node, "callspec", None) and request.node.callspec.params.get("function")
-    with_flags = function is None or function.domain in FLAG_DOMAINS
+    with_flags = function is None or function.domain == "flags"
     if with_flags in seeded_worlds:
         seeded, items = seeded_worlds[with_flags]
         with deployment.table.batch_writer() as batch:

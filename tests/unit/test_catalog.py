@@ -116,3 +116,38 @@ def test_each_http_handler_serves_exactly_its_catalogued_route(function, route) 
 
     # Then it serves the catalogued route and nothing else
     assert served == {(route.method, route.path)}
+
+
+ROLE_OR_RATE_CLASS_LITERAL = re.compile(r'Literal\[[^\]]*"(public|admin|operator|user_write|progress_write)"')
+DECLARING = {"layers/core/firstmile/roles.py"}
+
+
+def literal_declarations(source: str) -> list[str]:
+    """The ``Literal`` types in ``source`` that spell out roles or rate classes."""
+    return [match.group(0) for match in ROLE_OR_RATE_CLASS_LITERAL.finditer(source)]
+
+
+def test_roles_and_rate_classes_are_declared_only_in_their_home() -> None:
+    # Given every module of the core, the catalogue, the CDK app and the local stack
+    root = FUNCTIONS_DIR.parent
+    modules = [p for d in ("layers/core/firstmile", "functions", "infra", "local") for p in (root / d).rglob("*.py")]
+
+    # Then only firstmile/roles.py spells out roles, and no module spells out rate classes (firstmile.limits.models'
+    # RouteClass is their one definition)
+    found = {
+        str(p.relative_to(root)): literal_declarations(p.read_text())
+        for p in modules
+        if str(p.relative_to(root)) not in DECLARING
+    }
+    assert {path: hits for path, hits in found.items() if hits} == {}
+
+
+def test_the_declaration_check_notices_a_second_declaration() -> None:
+    # Given the catalogue and settings as they were before roles and rate classes had one home
+    before = (
+        'Role = Literal["public", "user", "admin", "operator"]\n'
+        'RateClass = Literal["user_write", "progress_write", "privacy_request", "verification_check"]\n'
+    )
+
+    # Then the check finds both
+    assert len(literal_declarations(before)) == 2
