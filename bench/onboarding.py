@@ -202,7 +202,8 @@ class InProcessApi:
     """The onboarding handlers, each configured from its catalogue entry as CDK configures the function."""
 
     def __init__(self) -> None:
-        from functions.catalog import ONBOARDING, Function, Route
+        from functions.catalog import Function, Route
+        from functions.catalog.onboarding import FUNCTIONS as ONBOARDING
 
         self._routes: dict[tuple[str, str], Function] = {
             (f.trigger.method, f.trigger.path): f for f in ONBOARDING if isinstance(f.trigger, Route)

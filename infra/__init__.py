@@ -1,2 +1,2 @@
-"""The AWS CDK app of Firstmile: every resource is generated from ``functions/catalog.py`` and the platform
-definitions in ``layers/core/firstmile/platform``."""
+"""The AWS CDK app of Firstmile: every resource is generated from the catalogue (``functions/catalog/``) and the
+platform definitions in ``layers/core/firstmile/platform``."""

@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     dev.set_defaults(run=_dev)
 
     invoke = commands.add_parser("invoke", help="run one function once with an event file")
-    invoke.add_argument("function", help="a function name from functions/catalog.py")
+    invoke.add_argument("function", help="a function name from the catalogue (functions/catalog/)")
     invoke.add_argument("event", type=Path, help="an event file, e.g. events/health_live.json")
     invoke.set_defaults(run=_invoke)
 

@@ -1,12 +1,13 @@
 """The environment each function runs with locally: the variables CDK sets in AWS, pointed at the emulator.
 
-Functions get a clean environment, as in Lambda: nothing leaks in from the developer's shell (least of all real
-AWS credentials or profiles), only what a deployed function would see plus the emulator's endpoint.
+Both come from one builder (``functions.catalog.environment``); what differs here on purpose is stated once, in
+``LocalEnvironment.local_variables``. Functions get a clean environment, as in Lambda: nothing leaks in from the
+developer's shell (least of all real AWS credentials or profiles), only what a deployed function would see plus the
+emulator's endpoint.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import subprocess
@@ -15,7 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import firstmile
-from functions.catalog import Function, Route
+from functions.catalog import Function
+from functions.catalog.environment import DeploymentValues, function_environment
 from local.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION
 from local.resources import Deployment
 
@@ -39,25 +41,31 @@ class LocalEnvironment:
     cursor_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     def for_function(self, function: Function) -> dict[str, str]:
-        """The environment variables of ``function``."""
-        role = function.trigger.role if isinstance(function.trigger, Route) else "public"
+        """The environment variables of ``function``: the builder's, as CDK sets them, and :meth:`local_variables`."""
+        return {**self.local_variables(function), **function_environment(function, self.deployment_values())}
+
+    def deployment_values(self) -> DeploymentValues:
+        """This deployment as the environment builder sees it."""
+        return DeploymentValues(
+            stage=self.deployment.stage,
+            version=firstmile.__version__,
+            commit=current_commit(),
+            table_name=self.deployment.table_name,
+            bucket_names={bucket.definition.settings_field: bucket.name for bucket in self.deployment.buckets},
+            queue_url=self.queue_urls.__getitem__,
+            issuer=self.deployment.issuer,
+            audience=self.deployment.audience,
+            cors_allow_origins=self.cors_allow_origins,
+            cursor_key=self.cursor_key,
+            signing_keys_secret=self.deployment.signing_keys_secret,
+        )
+
+    def local_variables(self, function: Function) -> dict[str, str]:
+        """Every difference from a deployed function, on purpose: what the Lambda service sets by itself, the
+        emulator's endpoints with credentials that are worthless anywhere else, the layer's path, and tracing off
+        (no X-Ray daemon runs here). Nothing comes from the developer's shell but what a process needs to start."""
         env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
         env |= {
-            # The function's own settings (firstmile.config.Settings).
-            "FIRSTMILE_STAGE": self.deployment.stage,
-            "FIRSTMILE_VERSION": firstmile.__version__,
-            "FIRSTMILE_COMMIT": current_commit(),
-            "FIRSTMILE_TABLE_NAME": self.deployment.table_name,
-            # Every local function may see every queue; in AWS the grants in the catalogue narrow this.
-            "FIRSTMILE_QUEUE_URLS": json.dumps(self.queue_urls, sort_keys=True),
-            "FIRSTMILE_CORS_ALLOW_ORIGINS": json.dumps(list(self.cors_allow_origins)),
-            "FIRSTMILE_ROUTE_ROLE": role,
-            # Identity (docs/decisions/0010-0013): who issues tokens, for which API, where the keys live.
-            "FIRSTMILE_ISSUER": self.deployment.issuer,
-            "FIRSTMILE_AUDIENCE": self.deployment.audience,
-            # Powertools, as CDK configures it.
-            "POWERTOOLS_SERVICE_NAME": "firstmile",
-            "POWERTOOLS_METRICS_NAMESPACE": "Firstmile",
             "POWERTOOLS_TRACE_DISABLED": "true",
             # What the Lambda service itself sets.
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
@@ -87,14 +95,6 @@ class LocalEnvironment:
         if self.dynamodb_endpoint is not None:
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
             env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.dynamodb_endpoint
-        for bucket in self.deployment.buckets:
-            env[f"FIRSTMILE_{bucket.definition.settings_field.upper()}"] = bucket.name
-        if self.deployment.signing_keys_secret is not None:
-            env["FIRSTMILE_SIGNING_KEYS_SECRET"] = self.deployment.signing_keys_secret
-        if isinstance(function.trigger, Route):
-            env["FIRSTMILE_CURSOR_KEY"] = self.cursor_key
-        if isinstance(function.trigger, Route) and function.trigger.rate_class is not None:
-            env["FIRSTMILE_ROUTE_RATE_CLASS"] = function.trigger.rate_class
         return env
 
 

@@ -160,7 +160,7 @@ def create_resources(deployment: Deployment, endpoint: str) -> dict[str, str]:
         _create_bucket(s3, bucket)
     if deployment.signing_keys_secret is not None:
         _create_secret(client("secretsmanager", endpoint), deployment.signing_keys_secret)
-    return _create_queues(client("sqs", endpoint), deployment)
+    return create_queues(deployment, endpoint)
 
 
 def queue_urls(deployment: Deployment, endpoint: str) -> dict[str, str]:
@@ -234,7 +234,10 @@ def _create_secret(secretsmanager: Any, name: str) -> None:
             raise
 
 
-def _create_queues(sqs: Any, deployment: Deployment) -> dict[str, str]:
+def create_queues(deployment: Deployment, endpoint: str) -> dict[str, str]:
+    """Create every queue of ``deployment`` on the emulator, dead-letter queues and redrive included (existing ones
+    are kept); their URLs by logical name."""
+    sqs = client("sqs", endpoint)
     urls: dict[str, str] = {}
     # Dead-letter queues first: a redrive policy names its target by ARN.
     for queue in sorted(deployment.queues, key=lambda q: q.dead_letter_queue is not None):

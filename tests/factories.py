@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from firstmile.config import reset_settings
 from functions.catalog import by_name
 
 NOW = 1_800_000_000.0
@@ -106,36 +105,6 @@ def load_handler(name: str) -> ModuleType:
 
 def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
-
-
-def call_route(
-    monkeypatch: Any,
-    handler: ModuleType,
-    name: str,
-    *,
-    auth: dict[str, str],
-    params: dict[str, Any] | None = None,
-    body: Any = None,
-    query: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Call the route of function ``name`` through its loaded ``handler``, as API Gateway would after the authorizer
-    accepted ``auth``; the function is configured as CDK configures it (the role its route requires)."""
-    route = by_name(name).route
-    assert route is not None
-    monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", route.role)
-    reset_settings()
-    sent = {"content-type": "application/json", **(headers or {})} if body is not None else dict(headers or {})
-    event = http_event(
-        route.method,
-        route.path.format(**(params or {})),
-        route_key=route.key,
-        headers=sent,
-        body=body,
-        query=query,
-        auth=auth,
-    )
-    return handler.lambda_handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
 
 
 def run_together(work: Callable[[Callable[[], None]], None], count: int) -> None:

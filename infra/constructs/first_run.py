@@ -33,7 +33,7 @@ def trigger_provider_name(settings: DeploymentSettings, stack_suffix: str) -> st
     """The function name of the trigger provider of stack ``firstmile-<stage>-<stack_suffix>``."""
     name = f"firstmile-{settings.stage}-{stack_suffix}-first-run"
     if len(name) > 64:
-        raise ValueError(f"{name!r} is longer than Lambda's 64 characters; shorten the domain name")
+        raise ValueError(f"{name!r} is longer than Lambda's 64 characters; shorten the stack name")
     return name
 
 

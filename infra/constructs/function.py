@@ -7,7 +7,6 @@ no table permission at all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,9 +17,8 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from firstmile.observability import METRICS_NAMESPACE, SERVICE
-from firstmile.platform.resources import BUCKETS
-from functions.catalog import Function, Route, Schedule, TableStream
+from functions.catalog import Function, Schedule, TableStream
+from functions.catalog.environment import DeploymentValues, function_environment
 from infra.constructs.cursor_key import cursor_key_reference
 from infra.nag import acknowledge, flattened
 from infra.platform import Platform, cursor_key_secret_name
@@ -132,37 +130,24 @@ class CatalogFunction(Construct):
         )
 
     def _environment(self, platform: Platform) -> dict[str, str]:
-        """The ``FIRSTMILE_*`` variables ``firstmile.config.Settings`` reads, plus Powertools' own."""
+        """The function's variables, from the one builder the local stack uses too, with this stack's references."""
         settings = platform.settings
-        access = self.spec.access
-        named_queues = sorted({*access.sends_to, *access.inspects_queues})
-        environment = {
-            "FIRSTMILE_STAGE": settings.stage,
-            "FIRSTMILE_VERSION": settings.version,
-            "FIRSTMILE_COMMIT": settings.commit,
-            "FIRSTMILE_TABLE_NAME": platform.table_name,
-            "FIRSTMILE_QUEUE_URLS": Stack.of(self).to_json_string(
-                {name: platform.queue(name).queue_url for name in named_queues}
-            ),
-            "FIRSTMILE_CORS_ALLOW_ORIGINS": json.dumps(list(settings.cors_allow_origins)),
-            # Its name only: whether the function may read it is its role's business (Access.signing_keys).
-            "FIRSTMILE_SIGNING_KEYS_SECRET": platform.signing_keys.secret_name,
-            "FIRSTMILE_ISSUER": settings.issuer,
-            "FIRSTMILE_AUDIENCE": settings.audience,
-            "POWERTOOLS_SERVICE_NAME": SERVICE,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        }
-        for bucket in BUCKETS:
-            environment[f"FIRSTMILE_{bucket.settings_field.upper()}"] = platform.buckets[
-                bucket.settings_field
-            ].bucket_name
-        if isinstance(self.spec.trigger, Route):
-            environment["FIRSTMILE_ROUTE_ROLE"] = self.spec.trigger.role
+        deployment = DeploymentValues(
+            stage=settings.stage,
+            version=settings.version,
+            commit=settings.commit,
+            table_name=platform.table_name,
+            bucket_names={field: bucket.bucket_name for field, bucket in platform.buckets.items()},
+            queue_url=lambda name: platform.queue(name).queue_url,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            cors_allow_origins=settings.cors_allow_origins,
             # Resolved by CloudFormation at deployment (docs/decisions/0041-signed-cursors.md).
-            environment["FIRSTMILE_CURSOR_KEY"] = cursor_key_reference(cursor_key_secret_name(settings))
-            if self.spec.trigger.rate_class is not None:
-                environment["FIRSTMILE_ROUTE_RATE_CLASS"] = self.spec.trigger.rate_class
-        return environment
+            cursor_key=cursor_key_reference(cursor_key_secret_name(settings)),
+            signing_keys_secret=platform.signing_keys.secret_name,
+            encode_json=Stack.of(self).to_json_string,
+        )
+        return function_environment(self.spec, deployment)
 
     def _grant(self, platform: Platform) -> None:
         """Exactly what the entry's ``Access`` states."""

@@ -1,1 +1,1 @@
-"""Thin stacks that compose the constructs: shared data, the HTTP API, and one stack per domain."""
+"""Thin stacks that compose the constructs: shared data, the HTTP API, and the stacks the catalogue names."""

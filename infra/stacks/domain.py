@@ -1,4 +1,4 @@
-"""One stack per catalogue domain: its functions, their triggers and their routes on the shared API."""
+"""One stack per ``stack`` the catalogue names: its functions, their triggers and their routes on the shared API."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from infra.platform import authorizer_function, import_platform
 from infra.settings import DeploymentSettings
 
 
-def stack_suffix(domain: str) -> str:
-    """The suffix of a domain stack's CloudFormation name, ``firstmile-<stage>-<suffix>``."""
-    return domain.replace("_", "-")
+def stack_suffix(stack: str) -> str:
+    """The suffix of a catalogue stack's CloudFormation name, ``firstmile-<stage>-<suffix>``."""
+    return stack.replace("_", "-")
 
 
 class DomainStack(Stack):
-    """Every function of one domain, built by the one factory and connected to its trigger."""
+    """Every function the catalogue puts in one stack, built by the one factory and connected to its trigger."""
 
     def __init__(
         self,
@@ -61,4 +61,4 @@ class DomainStack(Stack):
             connect_trigger(fn, platform)
             self.functions[spec.name] = fn
             if runs_after_deploy(spec):
-                run_after_deploy(fn, settings=settings, stack_suffix=stack_suffix(spec.domain))
+                run_after_deploy(fn, settings=settings, stack_suffix=stack_suffix(spec.stack))

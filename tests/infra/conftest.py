@@ -24,7 +24,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 from aws_cdk import App  # noqa: E402
 
-from functions.catalog import CATALOG, Access, Authorizer, Function, Queue, Route, Schedule, TableStream  # noqa: E402
+from firstmile.limits.models import RouteClass  # noqa: E402
+from functions.catalog import API_STACK, CATALOG, Access, Authorizer, Function, Queue, Route, Schedule, TableStream  # noqa: E402
 from infra.app import build_app  # noqa: E402
 from infra.constructs.function import function_folder  # noqa: E402
 from infra.nag import ACKNOWLEDGEMENTS_CONTEXT  # noqa: E402
@@ -46,6 +47,7 @@ FIXTURE_FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="fixture_authorizer",
         domain="fixture",
+        stack=API_STACK,
         description="Verifies access tokens for every non-public route.",
         trigger=Authorizer(result_ttl_seconds=0),
         timeout_seconds=4,
@@ -54,13 +56,15 @@ FIXTURE_FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="fixture_submit",
         domain="fixture",
+        stack="fixture",
         description="Accepts a job for a user and queues it.",
-        trigger=Route("POST", "/v1/fixture/jobs", "user", rate_class="user_write"),
+        trigger=Route("POST", "/v1/fixture/jobs", "user", rate_class=RouteClass.USER_WRITE),
         access=Access(table="write", sends_to=(FIXTURE_QUEUE,)),
     ),
     Function(
         name="fixture_admin_report",
         domain="fixture",
+        stack="fixture",
         description="Reports jobs of the admin's tenant.",
         trigger=Route("GET", "/v1/admin/fixture/jobs", "admin"),
         access=Access(table="read", exports_bucket="read"),
@@ -68,6 +72,7 @@ FIXTURE_FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="fixture_operator_purge",
         domain="fixture",
+        stack="fixture",
         description="Purges one job as an operator.",
         trigger=Route("DELETE", "/v1/operator/fixture/jobs/{job_id}", "operator"),
         reserved_concurrency=2,
@@ -76,6 +81,7 @@ FIXTURE_FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="fixture_worker",
         domain="fixture",
+        stack="fixture",
         description="Runs queued jobs.",
         trigger=Queue(FIXTURE_QUEUE, batch_size=5, max_receive_count=6, max_batching_window_seconds=2),
         timeout_seconds=20,
@@ -86,6 +92,7 @@ FIXTURE_FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="fixture_aggregator",
         domain="fixture",
+        stack="fixture",
         description="Keeps aggregates from the table stream.",
         trigger=TableStream(batch_size=50, retry_attempts=4, max_batching_window_seconds=2),
         timeout_seconds=30,
@@ -94,6 +101,7 @@ FIXTURE_FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="fixture_nightly",
         domain="fixture",
+        stack="fixture",
         description="Nightly housekeeping.",
         trigger=Schedule("cron(0 3 * * ? *)", retry_attempts=3, max_event_age_seconds=1800),
         timeout_seconds=60,

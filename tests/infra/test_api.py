@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.catalog import CATALOG, Authorizer, Function, Route, http_functions
+from functions.catalog import API_STACK, CATALOG, Authorizer, Function, Route, http_functions
 from infra.app import build_app
 from tests.infra.assembly import Assembly, ResourceRef, function_resources
 from tests.infra.conftest import FIXTURE_CONTEXT, Synth
@@ -109,6 +109,7 @@ def test_a_non_public_route_without_an_authorizer_in_the_catalogue_fails_the_syn
     private = Function(
         name="health_live",
         domain="health",
+        stack="health",
         description="A route that needs a user.",
         trigger=Route("GET", "/v1/private", "user"),
     )
@@ -130,7 +131,13 @@ def test_a_caching_authorizer_or_a_second_one_fails_the_synth(
 ) -> None:
     # Given a catalogue whose authorizer caches (impossible without an identity source), or with two authorizers
     catalog = tuple(
-        Function(name=f"health_live{i or ''}", domain="health", description="An authorizer.", trigger=trigger)
+        Function(
+            name=f"health_live{i or ''}",
+            domain="health",
+            stack=API_STACK,
+            description="An authorizer.",
+            trigger=trigger,
+        )
         for i, trigger in enumerate(authorizers)
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from firstmile.platform.resources import SCHEDULER_DLQ
 from functions.catalog import Queue, Route, Schedule, TableStream
+from functions.catalog.environment import DeploymentValues, function_environment
 from infra.platform import STREAM_FAILURES_QUEUE
 from tests.infra.assembly import Assembly, ResourceRef, as_list, function_resources, role_statements
 from tests.infra.conftest import Synth
@@ -78,6 +79,38 @@ def test_the_environment_carries_the_settings_each_function_reads(fixture_synth:
             assert "FIRSTMILE_ROUTE_RATE_CLASS" not in env
         # Only the queues the entry's Access names, as a JSON object of name -> URL.
         assert _queue_url_names(env["FIRSTMILE_QUEUE_URLS"]) == {*spec.access.sends_to, *spec.access.inspects_queues}
+
+
+def test_the_environment_is_the_one_builders(fixture_synth: Synth) -> None:
+    # Given the builder, fed with placeholders where CDK passes references (which the builder never looks into)
+    values = DeploymentValues(
+        stage="test",
+        version="v",
+        commit="0123abc",
+        table_name="table",
+        bucket_names={"exports_bucket": "bucket"},
+        queue_url=lambda name: f"url:{name}",
+        issuer="issuer",
+        audience="audience",
+        cors_allow_origins=(),
+        cursor_key="cursor-key",
+        signing_keys_secret="secret",
+    )
+    for name, (_stack, _, function) in function_resources(fixture_synth.assembly).items():
+        # When a synthesized function's variables are compared with the builder's for its entry
+        env = function["Properties"]["Environment"]["Variables"]
+        built = function_environment(fixture_synth.spec(name), values)
+
+        # Then CDK set exactly the builder's variables (sorted where CDK sorts them, for a function with a version),
+        # with the values that follow from the entry
+        assert sorted(env) == sorted(built), name
+        for variable in (
+            "FIRSTMILE_STAGE",
+            "FIRSTMILE_ROUTE_ROLE",
+            "FIRSTMILE_ROUTE_RATE_CLASS",
+            "POWERTOOLS_SERVICE_NAME",
+        ):
+            assert env.get(variable) == built.get(variable), (name, variable)
 
 
 def test_issuer_and_audience_default_to_the_stage(real_synth: Synth) -> None:

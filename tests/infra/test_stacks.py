@@ -1,11 +1,11 @@
-"""How the app is cut into stacks: by domain, well under CloudFormation's limits, joined by named exports."""
+"""How the app is cut into stacks: as the catalogue says, under CloudFormation's limits, joined by named exports."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from functions.catalog import Authorizer
+from tests.infra.assembly import function_resources
 from tests.infra.conftest import Synth
 
 # CloudFormation's limit is 500 resources per stack; staying under 400 leaves room to grow within a release.
@@ -18,13 +18,16 @@ def test_every_stack_stays_under_400_resources(any_synth: Synth) -> None:
         assert count < MAX_RESOURCES_PER_STACK, f"{stack} has {count} resources"
 
 
-def test_one_stack_per_domain_besides_data_and_api(any_synth: Synth) -> None:
-    # (the Authorizer function lives in the API stack: its domain gets no stack for it alone)
-    domains = {f.domain for f in any_synth.catalog if not isinstance(f.trigger, Authorizer)}
+def test_one_stack_per_catalogue_stack_besides_data_and_api(any_synth: Synth) -> None:
+    # (the Authorizer function's stack is the API's own)
+    stacks = {f.stack for f in any_synth.catalog}
     expected = {"FirstmileData", "FirstmileApi"} | {
-        "Firstmile" + "".join(p.capitalize() for p in d.split("_")) for d in domains
+        "Firstmile" + "".join(p.capitalize() for p in s.split("_")) for s in stacks
     }
     assert set(any_synth.assembly.templates) == expected
+    # and each function is in the stack its entry names
+    for name, (stack, _, _) in function_resources(any_synth.assembly).items():
+        assert stack == "Firstmile" + "".join(p.capitalize() for p in any_synth.spec(name).stack.split("_")), name
 
 
 def test_stacks_are_environment_agnostic_and_named_per_stage(any_synth: Synth) -> None:

@@ -4,6 +4,7 @@ the same definitions CDK uses."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import uuid
 from collections.abc import Iterator
@@ -16,10 +17,11 @@ import pytest
 from firstmile.config import reset_settings
 from firstmile.onboarding.runtime import reset_onboarding_runtime
 from firstmile.platform.aws import reset_clients
-from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE
+from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE, ONBOARDING_MIGRATIONS_QUEUE, SCHEDULER_DLQ
 from firstmile.platform.table import MAIN_TABLE
-from functions.catalog import MIGRATION_QUEUE
+from functions.catalog import CATALOG
 from local.emulator import Emulator
+from local.resources import create_queues, deployment_for
 
 
 @pytest.fixture(scope="session")
@@ -49,14 +51,25 @@ class Deployment:
     endpoint: str
     table_name: str
     bucket: str
-    queue_name: str
-    queue_url: str
-    # The onboarding migration queue (functions.catalog.MIGRATION_QUEUE) of this deployment.
-    migration_queue_url: str = ""
-    # The flag exposure queue (firstmile.platform.resources.FLAG_EXPOSURES_QUEUE) of this deployment.
-    exposure_queue_url: str = ""
+    # Every queue the catalogue gives a deployment (work queues, their dead-letter queues, the scheduler's), by
+    # logical name: URL and name on the emulator.
+    queue_urls: dict[str, str]
+    queue_names: dict[str, str]
     # The table engine's own endpoint (DynamoDB and its streams); ``endpoint`` reaches it too, one hop later.
     table_endpoint: str = ""
+
+    @property
+    def queue_url(self) -> str:
+        """The scheduler's dead-letter queue."""
+        return self.queue_urls[SCHEDULER_DLQ]
+
+    @property
+    def migration_queue_url(self) -> str:
+        return self.queue_urls[ONBOARDING_MIGRATIONS_QUEUE]
+
+    @property
+    def exposure_queue_url(self) -> str:
+        return self.queue_urls[FLAG_EXPOSURES_QUEUE]
 
     def client(self, service: str) -> Any:
         direct = service in ("dynamodb", "dynamodbstreams") and self.table_endpoint
@@ -72,46 +85,39 @@ class Deployment:
 
 @pytest.fixture
 def deployment(emulator: str, table_engine: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    """A table, bucket and queue of their own for one test, wired into the functions' settings."""
+    """A table, bucket and the catalogue's queues of their own for one test, wired into the functions' settings."""
     suffix = uuid.uuid4().hex[:10]
     dynamodb = boto3.client("dynamodb", endpoint_url=table_engine, region_name="us-east-1")
     s3 = boto3.client("s3", endpoint_url=emulator, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=emulator, region_name="us-east-1")
-    table_name, bucket, queue = f"firstmile-{suffix}", f"exports-{suffix}", f"scheduler-dlq-{suffix}"
+    table_name, bucket = f"firstmile-{suffix}", f"exports-{suffix}"
     dynamodb.create_table(**MAIN_TABLE.create_table_request(table_name))
     dynamodb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": MAIN_TABLE.ttl_attribute}
     )
     s3.create_bucket(Bucket=bucket)
-    queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
-    migration_queue_url = sqs.create_queue(QueueName=f"onboarding-migrations-{suffix}")["QueueUrl"]
-    exposure_queue_url = sqs.create_queue(QueueName=f"flag-exposures-{suffix}")["QueueUrl"]
-    queue_urls = {
-        "scheduler-dlq": queue_url,
-        MIGRATION_QUEUE: migration_queue_url,
-        FLAG_EXPOSURES_QUEUE: exposure_queue_url,
-    }
+    # The queues a deployment of the catalogue has, under a stage of this test's own; the functions are told of
+    # those the catalogue lets some function use, as CDK tells each function of those it names.
+    catalogued = deployment_for(CATALOG, stage=f"t{suffix}")
+    queue_urls = create_queues(catalogued, emulator)
+    named = {name for f in CATALOG for name in (*f.access.sends_to, *f.access.inspects_queues)}
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", table_engine)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", table_engine)
     monkeypatch.setenv("FIRSTMILE_TABLE_NAME", table_name)
     monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", bucket)
-    monkeypatch.setenv("FIRSTMILE_QUEUE_URLS", json.dumps(queue_urls))
+    monkeypatch.setenv("FIRSTMILE_QUEUE_URLS", json.dumps({name: queue_urls[name] for name in sorted(named)}))
     monkeypatch.setenv("FIRSTMILE_DEPENDENCY_TIMEOUT_SECONDS", "5")
     reset_settings()
     reset_clients()
     reset_onboarding_runtime()
     yield Deployment(
-        emulator, table_name, bucket, queue, queue_url, migration_queue_url, exposure_queue_url, table_engine
+        emulator, table_name, bucket, queue_urls, {q.logical_name: q.name for q in catalogued.queues}, table_engine
     )
     reset_onboarding_runtime()
-    for cleanup in (
-        lambda: dynamodb.delete_table(TableName=table_name),
-        lambda: _empty_and_delete_bucket(s3, bucket),
-        lambda: sqs.delete_queue(QueueUrl=queue_url),
-        lambda: sqs.delete_queue(QueueUrl=migration_queue_url),
-        lambda: sqs.delete_queue(QueueUrl=exposure_queue_url),
-    ):
+    cleanups = [lambda: dynamodb.delete_table(TableName=table_name), lambda: _empty_and_delete_bucket(s3, bucket)]
+    cleanups += [functools.partial(sqs.delete_queue, QueueUrl=url) for url in queue_urls.values()]
+    for cleanup in cleanups:
         # A test may already have removed a resource on purpose.
         with contextlib.suppress(Exception):
             cleanup()

@@ -56,6 +56,7 @@ from firstmile.platform import aws
 from functions.catalog import Function, Route, http_functions
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
 from tests.integration.conftest import Deployment
+from tests.integration.routes import configure_route
 
 TENANT_A = "alpha-corp"
 TENANT_B = "bravo-corp"
@@ -682,12 +683,7 @@ def _fresh_identity_runtime() -> Iterator[None]:
 
 def serve(function: Function, route: Route, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Configure the environment as CDK does for ``function`` (role and rate class from the catalogue); its handler."""
-    monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", route.role)
-    if route.rate_class:
-        monkeypatch.setenv("FIRSTMILE_ROUTE_RATE_CLASS", route.rate_class)
-    else:
-        monkeypatch.delenv("FIRSTMILE_ROUTE_RATE_CLASS", raising=False)
-    reset_settings()
+    configure_route(monkeypatch, route)
     reset_identity_runtime()
     return load_handler(function.name)
 
@@ -814,9 +810,6 @@ def seed_flags(tenant: str, user: str, actor: str, flow_id: str) -> str:
     return cursor
 
 
-FLAG_DOMAINS = frozenset({"flags", "flags_admin", "flags_control"})
-
-
 @pytest.fixture(scope="module")
 def seeded_worlds(keyset: KeySet) -> dict[bool, tuple[World, list[dict[str, Any]]]]:
     """The world seeded once per module (with and without flags), as the items it wrote and what it returned."""
@@ -837,7 +830,7 @@ def world(
     The first test of the module seeds them through the services; every later test gets a copy of the items that
     seeding wrote, in its own empty table (seeding took about 1.5 s a test, a copy a fraction of that)."""
     function = getattr(request.node, "callspec", None) and request.node.callspec.params.get("function")
-    with_flags = function is None or function.domain in FLAG_DOMAINS
+    with_flags = function is None or function.domain == "flags"
     if with_flags in seeded_worlds:
         seeded, items = seeded_worlds[with_flags]
         with deployment.table.batch_writer() as batch:

@@ -8,10 +8,8 @@ segments; the kill switch; flag settings; the audit entry each change leaves; an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from types import ModuleType
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,8 +18,9 @@ from firstmile.audit.models import AuditEntry, AuditFilter
 from firstmile.flags.runtime import reset_flags_runtime
 from firstmile.identity.runtime import audit_store, reset_identity_runtime
 from firstmile.onboarding.runtime import reset_onboarding_runtime
-from tests.factories import body_of, call_route, load_handler
+from tests.factories import body_of
 from tests.integration.conftest import Deployment
+from tests.integration.routes import RouteClient, ok, problem
 
 TENANT = "t-acme"
 OTHER_TENANT = "t-other"
@@ -69,69 +68,17 @@ def content(flag: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class Api:
+class Api(RouteClient):
     """One caller of the flag routes (an admin unless told otherwise); each route is served by its own handler,
     loaded once per test and shared between callers."""
 
-    monkeypatch: pytest.MonkeyPatch
     tenant: str = TENANT
     subject: str = ADMIN_SUBJECT
     roles: str = "user,admin"
-    attributes: dict[str, str] = field(default_factory=dict)
-    handlers: dict[str, ModuleType] = field(default_factory=dict)
-
-    def handler(self, name: str) -> ModuleType:
-        if name not in self.handlers:
-            self.handlers[name] = load_handler(name)
-        return self.handlers[name]
-
-    def call(
-        self,
-        name: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        query: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        auth = {
-            "tenant": self.tenant,
-            "sub": self.subject,
-            "roles": self.roles,
-            "attributes": json.dumps(self.attributes),
-        }
-        return call_route(
-            self.monkeypatch,
-            self.handler(name),
-            name,
-            auth=auth,
-            params=params,
-            body=body,
-            query=query,
-            headers=headers,
-        )
-
-    def as_(
-        self,
-        *,
-        tenant: str | None = None,
-        subject: str | None = None,
-        roles: str | None = None,
-        attributes: dict[str, str] | None = None,
-    ) -> Api:
-        """The same handlers called by another caller."""
-        return Api(
-            self.monkeypatch,
-            tenant or self.tenant,
-            subject or self.subject,
-            roles or self.roles,
-            dict(self.attributes if attributes is None else attributes),
-            self.handlers,
-        )
 
     def user(self, subject: str, *, tenant: str | None = None, **attributes: str) -> Api:
         """A user (no admin role) of the tenant, whose token carries ``attributes``."""
-        return self.as_(tenant=tenant, subject=subject, roles="user", attributes=attributes)
+        return self.as_(tenant=tenant or self.tenant, subject=subject, roles="user", attributes=attributes)
 
     # The routes, by what they do.
 
@@ -201,19 +148,6 @@ def api(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api
     reset_identity_runtime()
     reset_onboarding_runtime()
     reset_flags_runtime()
-
-
-def ok(response: dict[str, Any], status: int = 200) -> Any:
-    assert response["statusCode"] == status, response.get("body")
-    return body_of(response)
-
-
-def problem(response: dict[str, Any], status: int, code: str) -> dict[str, Any]:
-    assert response["statusCode"] == status, response.get("body")
-    assert response["headers"]["Content-Type"] == "application/problem+json"
-    document: dict[str, Any] = body_of(response)
-    assert (document["status"], document["code"]) == (status, code), document
-    return document
 
 
 def flag_actions(api: Api) -> list[tuple[str, str, str]]:

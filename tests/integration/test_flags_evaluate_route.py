@@ -19,12 +19,11 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from firstmile.config import reset_settings
 from firstmile.flags import store as store_module
 from firstmile.flags.cache import KILL_SWITCH_BOUND_SECONDS
 from firstmile.flags.runtime import flag_service, reset_flags_runtime
 from functions.catalog import Queue, by_name
-from tests.factories import FakeLambdaContext, body_of, http_event, load_handler
+from tests.factories import FakeLambdaContext, body_of, load_handler
 from tests.integration.conftest import Deployment
 from tests.integration.test_flags_admin_routes import (
     OTHER_TENANT,
@@ -159,14 +158,7 @@ def test_a_request_that_is_not_an_evaluation_request_is_refused(api: Api) -> Non
 
 
 def test_a_caller_without_a_token_is_refused(api: Api) -> None:
-    route = by_name("flags_evaluate").route
-    assert route is not None
-    api.monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", route.role)
-    reset_settings()
-    event = http_event(
-        route.method, route.path, route_key=route.key, body={}, headers={"content-type": "application/json"}
-    )
-    response = api.handler("flags_evaluate").lambda_handler(event, FakeLambdaContext())
+    response = api.as_(authenticated=False).call("flags_evaluate", body={})
 
     assert response["statusCode"] == 401
     assert body_of(response)["code"].startswith("AUTH_")

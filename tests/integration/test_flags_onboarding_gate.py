@@ -3,20 +3,17 @@ attributes: shown when the flag is on for the user, hidden with ``flag_off`` whe
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from firstmile.config import reset_settings
 from firstmile.flags.models import Condition, Flag, Rule, Serve
 from firstmile.flags.runtime import flag_service, reset_flags_runtime
 from firstmile.flags.shapes import KillSwitchChange
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
 from firstmile.onboarding.runtime import onboarding_service
-from functions.catalog import by_name
-from tests.factories import FakeLambdaContext, body_of, http_event, load_handler
 from tests.integration.conftest import Deployment
+from tests.integration.routes import RouteClient, ok
 
 TENANT = "t-gate"
 ADMIN = "admin:u-admin"
@@ -34,15 +31,8 @@ def _publish_gated_flow() -> None:
 
 
 def _status(monkeypatch: pytest.MonkeyPatch, user: str, attributes: dict[str, str]) -> dict[str, Any]:
-    monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", "user")
-    reset_settings()
-    route = by_name("onboarding_status").route
-    assert route is not None
-    auth = {"tenant": TENANT, "sub": user, "roles": "user", "attributes": json.dumps(attributes)}
-    event = http_event(route.method, route.path, route_key=route.key, auth=auth)
-    response = load_handler("onboarding_status").lambda_handler(event, FakeLambdaContext())
-    assert response["statusCode"] == 200, response
-    return body_of(response)  # type: ignore[no-any-return]
+    caller = RouteClient(monkeypatch, tenant=TENANT, subject=user, attributes=attributes)
+    return ok(caller.call("onboarding_status"))  # type: ignore[no-any-return]
 
 
 def _visible(status: dict[str, Any]) -> list[str]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -30,8 +29,9 @@ from firstmile.onboarding.models import StepAction, StepCommand
 from firstmile.onboarding.runtime import onboarding_service, reset_onboarding_runtime
 from functions.catalog import by_name
 from local.events import schedule_event
-from tests.factories import FakeLambdaContext, body_of, call_route, caller, load_handler
+from tests.factories import FakeLambdaContext, load_handler
 from tests.integration.conftest import Deployment
+from tests.integration.routes import RouteClient, ok, problem
 
 TENANT = "t-acme"
 ADMIN = "admin:u-admin"
@@ -47,27 +47,12 @@ JOB = "system:rollout"
 
 
 @dataclass
-class Admin:
+class Admin(RouteClient):
     """An admin of one tenant calling the admin routes, each served by its own handler (loaded once per test)."""
 
-    monkeypatch: pytest.MonkeyPatch
+    tenant: str = TENANT
+    subject: str = "u-admin"
     roles: str = "user,admin"
-    handlers: dict[str, ModuleType] = field(default_factory=dict)
-
-    def call(
-        self,
-        name: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        if name not in self.handlers:
-            self.handlers[name] = load_handler(name)
-        auth = caller(tenant=TENANT, sub="u-admin", roles=self.roles)
-        return call_route(
-            self.monkeypatch, self.handlers[name], name, auth=auth, params=params, body=body, headers=headers
-        )
 
     # The routes, by what they do.
 
@@ -123,18 +108,6 @@ def job_at(moment: datetime) -> tuple[FlagService, Clock]:
     clock of the test's."""
     clock = Clock(moment)
     return FlagService(flag_store(), flag_cache(), guard_users=flow_users, clock=clock), clock
-
-
-def ok(response: dict[str, Any], status: int = 200) -> Any:
-    assert response["statusCode"] == status, response.get("body")
-    return body_of(response)
-
-
-def problem(response: dict[str, Any], status: int, code: str) -> dict[str, Any]:
-    assert response["statusCode"] == status, response.get("body")
-    document: dict[str, Any] = body_of(response)
-    assert (document["status"], document["code"]) == (status, code)
-    return document
 
 
 def flag_body(key: str = KEY, percentage: float = 0) -> dict[str, Any]:
@@ -269,7 +242,7 @@ def test_a_plan_starting_below_the_rules_current_percentage_is_refused(admin: Ad
 
 def test_a_caller_without_the_admin_role_cannot_start_or_cancel_a_rollout(admin: Admin) -> None:
     admin.create_flag()
-    user = Admin(admin.monkeypatch, roles="user", handlers=admin.handlers)
+    user = admin.as_(roles="user")
 
     assert user.start()["statusCode"] == 403
     assert user.cancel()["statusCode"] == 403

@@ -18,8 +18,9 @@ from firstmile.identity.store import IdentityStore
 from firstmile.identity.tenancy import OperatorAlreadyBootstrappedError, TenancyService
 from firstmile.platform import aws
 from firstmile.platform.errors import NotFoundError
-from tests.factories import NOW, FakeClock, body_of, call_route, caller, load_handler
+from tests.factories import NOW, FakeClock, body_of
 from tests.integration.conftest import Deployment
+from tests.integration.routes import RouteClient
 
 OPERATOR = "operator:fmc_test"
 
@@ -97,12 +98,11 @@ def test_listing_the_clients_of_a_tenant_that_does_not_exist_is_not_found(
 ) -> None:
     # Given a tenant without clients, and an operator
     operators.tenancy.create_tenant(TenantCreate(name="Acme", tenant_id="t-acme"), actor=OPERATOR)
-    handler = load_handler("operator_client_list")
-    operator = caller(tenant=PLATFORM_TENANT, sub="ops-1", roles="operator")
+    operator = RouteClient(monkeypatch, tenant=PLATFORM_TENANT, subject="ops-1", roles="operator")
 
     # When the operator lists the clients of a tenant that does not exist, and of the one that does
-    missing = call_route(monkeypatch, handler, "operator_client_list", auth=operator, params={"tenant_id": "t-nobody"})
-    empty = call_route(monkeypatch, handler, "operator_client_list", auth=operator, params={"tenant_id": "t-acme"})
+    missing = operator.call("operator_client_list", params={"tenant_id": "t-nobody"})
+    empty = operator.call("operator_client_list", params={"tenant_id": "t-acme"})
 
     # Then the first is not found (not an empty list that looks like a tenant), the second an empty page
     assert missing["statusCode"] == 404

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from functions.catalog import Authorizer, Route
+from functions.catalog import API_STACK, Authorizer, Route
 from local.config import LocalConfig
 from local.stack import LocalStack
 from tests.integration.local_fixtures import FixtureFunction, http_call
@@ -17,8 +17,15 @@ ORIGIN = "http://localhost:3000"
 
 
 def _fixture(name: str, trigger: Route | Authorizer, *, code: str = "", timeout: int = 5) -> FixtureFunction:
+    stack = API_STACK if isinstance(trigger, Authorizer) else "fixture"
     return FixtureFunction(
-        name=name, domain="fixture", description=f"{name} fixture", trigger=trigger, timeout_seconds=timeout, code=code
+        name=name,
+        domain="fixture",
+        stack=stack,
+        description=f"{name} fixture",
+        trigger=trigger,
+        timeout_seconds=timeout,
+        code=code,
     )
 
 

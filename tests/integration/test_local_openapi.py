@@ -17,6 +17,7 @@ from tests.integration.local_fixtures import FixtureFunction
 PROTECTED = FixtureFunction(
     name="protected_app",
     domain="fixture",
+    stack="fixture",
     description="Tells the caller which tenant they belong to.",
     trigger=Route("GET", "/fixture/me", "user"),
 )
@@ -71,6 +72,7 @@ def test_a_handler_that_disagrees_with_the_catalogue_is_reported() -> None:
     drifted = FixtureFunction(
         name="protected_app",
         domain="fixture",
+        stack="fixture",
         description="Drifted.",
         trigger=Route("GET", "/fixture/someone-else", "user"),
     )

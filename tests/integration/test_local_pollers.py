@@ -24,6 +24,7 @@ CATALOG = (
     FixtureFunction(
         name="partial_consumer",
         domain="fixture",
+        stack="fixture",
         description="Fails the messages that ask for it.",
         trigger=Queue("fixture-partial", batch_size=10, max_receive_count=5),
         timeout_seconds=1,
@@ -32,6 +33,7 @@ CATALOG = (
     FixtureFunction(
         name="redrive_consumer",
         domain="fixture",
+        stack="fixture",
         description="Fails the messages that ask for it.",
         trigger=Queue("fixture-redrive", batch_size=10, max_receive_count=2),
         timeout_seconds=1,
@@ -40,6 +42,7 @@ CATALOG = (
     FixtureFunction(
         name="stream_consumer",
         domain="fixture",
+        stack="fixture",
         description="Journals every table change; fails the ones that ask for it.",
         trigger=TableStream(batch_size=10, retry_attempts=STREAM_RETRIES, max_batching_window_seconds=0),
         timeout_seconds=5,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from firstmile.limits.models import RouteClass
 from functions.catalog import Route
 from local.environment import LocalEnvironment
 from local.resources import deployment_for
@@ -18,11 +19,16 @@ from local.runtime import Invocation, Runtime, StartMethod
 from tests.integration.local_fixtures import FixtureFunction, wait_for
 
 SLOW = FixtureFunction(
-    name="slow", domain="fixture", description="Sleeps on request.", trigger=Route("GET", "/slow", "public")
+    name="slow",
+    domain="fixture",
+    stack="fixture",
+    description="Sleeps on request.",
+    trigger=Route("GET", "/slow", "public"),
 )
 SERIAL = FixtureFunction(
     name="serial",
     domain="fixture",
+    stack="fixture",
     description="Sleeps on request, one at a time.",
     trigger=Route("GET", "/serial", "public"),
     reserved_concurrency=1,
@@ -31,6 +37,7 @@ SERIAL = FixtureFunction(
 ENVIRON_USER = FixtureFunction(
     name="environ_user",
     domain="fixture",
+    stack="fixture",
     description="Reports its environment.",
     trigger=Route("GET", "/environ/user", "user"),
     code="environ",
@@ -38,8 +45,9 @@ ENVIRON_USER = FixtureFunction(
 ENVIRON_ADMIN = FixtureFunction(
     name="environ_admin",
     domain="fixture",
+    stack="fixture",
     description="Reports its environment.",
-    trigger=Route("GET", "/environ/admin", "admin", rate_class="user_write"),
+    trigger=Route("GET", "/environ/admin", "admin", rate_class=RouteClass.USER_WRITE),
     memory_mb=512,
     code="environ",
 )

@@ -24,6 +24,7 @@ MIDNIGHT = datetime(2025, 1, 1, tzinfo=UTC)  # a Wednesday
 FAILING_JOB = FixtureFunction(
     name="failing_job",
     domain="fixture",
+    stack="fixture",
     description="Always fails.",
     trigger=Schedule("rate(1 hour)", retry_attempts=2),
     timeout_seconds=5,
@@ -31,6 +32,7 @@ FAILING_JOB = FixtureFunction(
 RECORDING_JOB = FixtureFunction(
     name="recording_job",
     domain="fixture",
+    stack="fixture",
     description="Records each event it gets.",
     trigger=Schedule("rate(1 minute)"),
     timeout_seconds=10,

@@ -9,9 +9,8 @@ audit entry each change leaves; and the tenant boundary.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ from firstmile.audit.models import AuditEntry, AuditFilter
 from firstmile.identity.runtime import audit_store, reset_identity_runtime
 from firstmile.onboarding.models import StepAction, StepCommand
 from firstmile.onboarding.runtime import onboarding_service, onboarding_store, reset_onboarding_runtime
-from tests.factories import body_of, call_route, caller, load_handler
+from tests.factories import body_of
 from tests.integration.conftest import Deployment
+from tests.integration.routes import RouteClient, ok, problem
 
 TENANT = "t-acme"
 ADMIN_SUBJECT = "u-admin"
@@ -47,44 +47,12 @@ def flow_body(name: str = "Welcome to Acme", *, step_title: str = "Say hello") -
 
 
 @dataclass
-class Admin:
+class Admin(RouteClient):
     """An admin of one tenant calling the admin routes, each served by its own handler (loaded once per test)."""
 
-    monkeypatch: pytest.MonkeyPatch
     tenant: str = TENANT
     subject: str = ADMIN_SUBJECT
     roles: str = "user,admin"
-    handlers: dict[str, ModuleType] = field(default_factory=dict)
-
-    def handler(self, name: str) -> ModuleType:
-        if name not in self.handlers:
-            self.handlers[name] = load_handler(name)
-        return self.handlers[name]
-
-    def call(
-        self,
-        name: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        query: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        auth = caller(tenant=self.tenant, sub=self.subject, roles=self.roles)
-        return call_route(
-            self.monkeypatch,
-            self.handler(name),
-            name,
-            auth=auth,
-            params=params,
-            body=body,
-            query=query,
-            headers=headers,
-        )
-
-    def as_(self, *, tenant: str | None = None, roles: str | None = None) -> Admin:
-        """The same handlers called by another caller."""
-        return Admin(self.monkeypatch, tenant or self.tenant, self.subject, roles or self.roles, self.handlers)
 
     # The routes, by what they do.
 
@@ -115,19 +83,6 @@ def admin(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     yield Admin(monkeypatch)
     reset_identity_runtime()
     reset_onboarding_runtime()
-
-
-def ok(response: dict[str, Any], status: int = 200) -> Any:
-    assert response["statusCode"] == status, response.get("body")
-    return body_of(response)
-
-
-def problem(response: dict[str, Any], status: int, code: str) -> dict[str, Any]:
-    assert response["statusCode"] == status, response.get("body")
-    assert response["headers"]["Content-Type"] == "application/problem+json"
-    document: dict[str, Any] = body_of(response)
-    assert (document["status"], document["code"]) == (status, code)
-    return document
 
 
 def publish_default(admin: Admin, flow_id: str = "welcome", body: dict[str, Any] | None = None) -> None:

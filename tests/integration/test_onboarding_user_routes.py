@@ -13,7 +13,7 @@ import functools
 import json
 import multiprocessing
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -34,8 +34,10 @@ from firstmile.onboarding.models import (
 from firstmile.onboarding.runtime import onboarding_service, onboarding_store, reset_onboarding_runtime
 from firstmile.platform import aws
 from functions.catalog import by_name
-from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
+from tests.factories import FakeLambdaContext, body_of, http_event, load_handler
 from tests.integration.conftest import Deployment
+from tests.integration.routes import RouteClient, configure_route, problem
+from tests.integration.routes import ok as answer_of
 
 ADMIN = "admin:u-admin"
 USER_ROUTES = (
@@ -101,35 +103,8 @@ def publish_next_version(tenant: str, definition: FlowDefinition, flow_id: str =
 
 
 @dataclass
-class User:
-    """One end user calling the user routes, each served by its own handler."""
-
-    handlers: dict[str, ModuleType]
-    monkeypatch: pytest.MonkeyPatch
-    tenant: str = "t-acme"
-    user: str = "u-1"
-    request_ids: Iterator[int] = field(default_factory=lambda: iter(range(1, 1_000_000)))
-
-    def call(self, name: str, *, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
-        route = by_name(name).route
-        assert route is not None
-        # Configured as CDK configures this function: its role and its rate class.
-        self.monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", route.role)
-        if route.rate_class:
-            self.monkeypatch.setenv("FIRSTMILE_ROUTE_RATE_CLASS", route.rate_class)
-        else:
-            self.monkeypatch.delenv("FIRSTMILE_ROUTE_RATE_CLASS", raising=False)
-        reset_settings()
-        event = http_event(
-            route.method,
-            route.path,
-            route_key=route.key,
-            headers={"content-type": "application/json", **(headers or {})},
-            body=body,
-            auth=caller(tenant=self.tenant, sub=self.user),
-            request_id=f"req-{next(self.request_ids)}",
-        )
-        return self.handlers[name].lambda_handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
+class User(RouteClient):
+    """One end user (``subject``) calling the user routes, each served by its own handler."""
 
     def status(self) -> dict[str, Any]:
         return self.call("onboarding_status")
@@ -141,11 +116,11 @@ class User:
         return self.call(name, body=body, headers=_headers(headers))
 
     def events(self) -> list[str]:
-        return [event.type.value for event in onboarding_store().list_events(self.tenant, self.user)]
+        return [event.type.value for event in onboarding_store().list_events(self.tenant, self.subject)]
 
     def someone(self, tenant: str, user: str) -> User:
         """Another user, calling through the same handlers."""
-        return User(self.handlers, self.monkeypatch, tenant, user, self.request_ids)
+        return self.as_(tenant=tenant, subject=user)
 
 
 def _headers(given: dict[str, str]) -> dict[str, str]:
@@ -160,26 +135,17 @@ def user(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Us
     reset_settings()
     reset_identity_runtime()
     reset_onboarding_runtime()
-    yield User({name: load_handler(name) for name in USER_ROUTES}, monkeypatch)
+    yield User(monkeypatch, handlers={name: load_handler(name) for name in USER_ROUTES})
     reset_identity_runtime()
     reset_onboarding_runtime()
 
 
 def ok(response: dict[str, Any], status: int = 200) -> dict[str, Any]:
     """The body of a successful answer, after checking that its ETag is its progress version."""
-    assert response["statusCode"] == status, response.get("body")
-    body: dict[str, Any] = body_of(response)
+    body: dict[str, Any] = answer_of(response, status)
     if "progress_version" in body:
         assert response["headers"]["ETag"] == f'"v{body["progress_version"]}"'
     return body
-
-
-def problem(response: dict[str, Any], status: int, code: str) -> dict[str, Any]:
-    assert response["statusCode"] == status, response.get("body")
-    assert response["headers"]["Content-Type"] == "application/problem+json"
-    document: dict[str, Any] = body_of(response)
-    assert (document["status"], document["code"]) == (status, code)
-    return document
 
 
 def states(status: dict[str, Any]) -> dict[str, str]:
@@ -463,7 +429,7 @@ def test_another_tenants_user_never_sees_this_tenants_progress(user: User) -> No
     ok(user.post("onboarding_mark_sample_workflow"))
     acme_before = ok(user.status())
     acme_events = user.events()
-    namesake = user.someone("t-other", user.user)
+    namesake = user.someone("t-other", user.subject)
 
     # When a user with the same id in a tenant without a default flow asks for their onboarding
     refused = namesake.status()
@@ -544,9 +510,7 @@ def test_100_concurrent_step_completions_on_one_users_progress_end_consistent(
     # ...and the step function as deployed, imported once (each request's container starts from this one)
     route = by_name("onboarding_step").route
     assert route is not None and route.rate_class is not None
-    monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", route.role)
-    monkeypatch.setenv("FIRSTMILE_ROUTE_RATE_CLASS", route.rate_class)
-    reset_settings()
+    configure_route(monkeypatch, route)
     handler = load_handler("onboarding_step")
     processes = multiprocessing.get_context("fork")
     start, answers = processes.Barrier(CONCURRENT_STEPS), processes.Queue()
@@ -562,7 +526,7 @@ def test_100_concurrent_step_completions_on_one_users_progress_end_consistent(
                     route_key=route.key,
                     headers={"content-type": "application/json"},
                     body={"step_id": step_id, "action": "complete"},
-                    auth=caller(tenant=user.tenant, sub=user.user),
+                    auth=user.token_context(),
                     request_id=f"req-{step_id}",
                 ),
                 start,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from firstmile.config import get_settings, reset_settings
+from firstmile.config import get_settings
 from firstmile.identity import runtime
 from firstmile.identity.store import IdentityStore
 from firstmile.identity.tokens import new_token_id
@@ -24,6 +24,7 @@ from firstmile.platform import aws
 from functions.catalog import by_name
 from tests.factories import NOW, FakeClock, FakeLambdaContext, body_of, caller, http_event, load_handler
 from tests.integration.conftest import Deployment
+from tests.integration.routes import configure_route
 
 FUNCTION = by_name("auth_revoke")
 ROUTE = FUNCTION.route
@@ -41,9 +42,7 @@ def clock() -> FakeClock:
 def revoke(deployment: Deployment, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The revoke function configured from the catalogue, its limiter on ``clock``."""
     assert ROUTE is not None and ROUTE.rate_class == "user_write"
-    monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", ROUTE.role)
-    monkeypatch.setenv("FIRSTMILE_ROUTE_RATE_CLASS", ROUTE.rate_class)
-    reset_settings()
+    configure_route(monkeypatch, ROUTE)
 
     @lru_cache(maxsize=1)
     def rate_limiter() -> RateLimiter:

@@ -11,12 +11,12 @@ import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal, get_origin
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-Role = Literal["public", "user", "admin", "operator"]
-
+from firstmile.limits.models import RouteClass
+from firstmile.roles import Role
 
 ENV_PREFIX = "FIRSTMILE_"
 _STRUCTURED = (dict, list, tuple)
@@ -42,8 +42,8 @@ class Settings(BaseModel):
     cors_allow_origins: tuple[str, ...] = ()
     # The role the route served by this function requires; set per function from the catalogue.
     route_role: Role = "public"
-    # The rate-limit class the route is counted in (firstmile.limits.models.RouteClass), if any; from the catalogue.
-    route_rate_class: Literal["user_write", "progress_write", "privacy_request", "verification_check"] | None = None
+    # The rate-limit class the route is counted in, if any; from the catalogue.
+    route_rate_class: RouteClass | None = None
     # Signs pagination cursors (docs/decisions/0041-signed-cursors.md); the same for every function of a deployment.
     cursor_key: SecretStr | None = Field(default=None, min_length=32)
     idempotency_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)

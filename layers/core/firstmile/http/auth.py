@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from firstmile.config import Role
+from firstmile.roles import Role
 
 
 class AuthContext(BaseModel):

@@ -18,7 +18,8 @@ import secrets
 
 from firstmile import errors as e
 from firstmile.identity.keys import b64url
-from firstmile.identity.models import CLIENT_ID_PATTERN, ApiClient, SessionRole
+from firstmile.identity.models import CLIENT_ID_PATTERN, ApiClient
+from firstmile.roles import SessionRole
 
 CLIENT_ID_PREFIX = "fmc_"
 CLIENT_SECRET_PREFIX = "fms_"  # noqa: S105 - a prefix, not a secret

@@ -12,11 +12,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from firstmile import roles
+from firstmile.roles import SessionRole, TenantRole
+
 Clock = Callable[[], float]
 """Returns the current time as epoch seconds (``time.time`` in production, a fake in tests)."""
 
-SessionRole = Literal["user", "admin", "operator"]
-TENANT_ROLES: frozenset[SessionRole] = frozenset({"user", "admin"})
+TENANT_ROLES: frozenset[SessionRole] = frozenset(roles.TENANT_ROLES)
 OPERATOR_ROLES: frozenset[SessionRole] = frozenset({"operator"})
 
 # Tenant ids are lower-case slugs; the platform's own tenant starts with "_" so no operator can create it by API.
@@ -125,7 +127,7 @@ class ApiClientCreate(BaseModel):
     """``POST /v1/operator/tenants/{tenant_id}/clients``."""
 
     name: str = Field(min_length=1, max_length=100)
-    allowed_roles: tuple[Literal["user", "admin"], ...] = Field(
+    allowed_roles: tuple[TenantRole, ...] = Field(
         default=("user", "admin"), min_length=1, description="Roles this client may grant to the sessions it mints"
     )
 

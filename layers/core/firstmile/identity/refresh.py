@@ -25,7 +25,8 @@ from enum import StrEnum
 
 from firstmile.config import Settings
 from firstmile.identity.keys import b64url
-from firstmile.identity.models import Family, SessionRole
+from firstmile.identity.models import Family
+from firstmile.roles import SessionRole
 
 REFRESH_TOKEN_PREFIX = "fmr_"  # noqa: S105 - a prefix, not a token
 FAMILY_ID_PREFIX = "ses_"

@@ -23,12 +23,12 @@ from firstmile.identity.models import (
     ApiClientView,
     Clock,
     IssuedClientSecret,
-    SessionRole,
     Tenant,
     TenantCreate,
 )
 from firstmile.identity.store import AlreadyExistsError, IdentityStore
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
+from firstmile.roles import SessionRole
 
 
 class OperatorAlreadyBootstrappedError(Exception):

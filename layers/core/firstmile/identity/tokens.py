@@ -35,8 +35,9 @@ from firstmile.identity.keys import (
     b64url_decode,
     public_key_from_jwk,
 )
-from firstmile.identity.models import AccessClaims, Clock, SessionRole
+from firstmile.identity.models import AccessClaims, Clock
 from firstmile.observability import logger
+from firstmile.roles import SessionRole
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the RFC 9068 media type
 MAX_TOKEN_BYTES = 4096
