@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 
 class NotFoundError(Exception):
@@ -47,18 +44,3 @@ class ItemRefusedError(Exception):
     def too_large(self) -> bool:
         """Whether the refusal is about size (413) rather than content (422)."""
         return self.limit in ("item_size", "key_size")
-
-
-def aws_error_code(exc: ClientError) -> str:
-    """The error code AWS answered with (``ConditionalCheckFailedException``, ``TransactionCanceledException``...)."""
-    return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-
-
-def table_call(operation: Callable[[], Any]) -> Any:
-    """Run one table request; an AWS failure becomes ``DependencyUnavailableError`` naming the table."""
-    try:
-        return operation()
-    except ClientError as exc:
-        raise DependencyUnavailableError("table", aws_error_code(exc)) from exc
-    except BotoCoreError as exc:
-        raise DependencyUnavailableError("table", type(exc).__name__) from exc
