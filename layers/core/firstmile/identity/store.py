@@ -149,7 +149,7 @@ class IdentityStore:
             condition="secret_hash = :before AND disabled = :false",
             values={":before": before.secret_hash, ":false": False},
         )
-        if self._audit.transact([{"Put": put}], event) is not None:
+        if self._audit.transact([put], event) is not None:
             raise VersionConflictError(None, None)
         return after
 
