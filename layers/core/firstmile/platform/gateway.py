@@ -2,11 +2,12 @@
 translated here.
 
 Stores keep their key formats and item mapping and ask the gateway for what they need: ``get``, ``put``,
-``put_new``, ``put_if_version``, ``update_if``, ``delete``, ``transact`` (with ``put_action`` / ``update_action`` /
-``delete_action`` to build its items), ``query`` (one page, DynamoDB's own start key), ``query_page`` (one page
-with an opaque cursor), ``query_all`` and ``delete_many``. What comes back:
+``put_new``, ``put_if``, ``put_if_version``, ``update_if``, ``delete``, ``transact`` (with ``put_action`` /
+``update_action`` / ``delete_action`` to build its items), ``query`` (one page, DynamoDB's own start key),
+``query_page`` (one page with an opaque cursor), ``query_all`` and ``delete_many``. What comes back:
 
-- a failed condition is an answer (``False``, ``None``, the cancellation reasons of a transaction), or, for a
+- a failed condition is an answer (``False``, ``None``, a ``Refusal`` with the stored item, the cancellation
+  reasons of a transaction), or, for a
   versioned write, ``VersionConflictError`` carrying the stored item DynamoDB returned with the refusal
   (``ReturnValuesOnConditionCheckFailure``: no second read);
 - a request that meets a concurrent transaction on its item (``TransactionConflict``) is sent again after a
@@ -120,6 +121,14 @@ class KeyCondition:
 def partition(value: Any, *, index: str | None = None) -> KeyCondition:
     """The key condition of one partition of the table (or of ``index``)."""
     return KeyCondition(value, index)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A conditional write that did not apply, with the item stored at its key (``None`` when there is none, or
+    when the write did not ask for it)."""
+
+    stored: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -263,28 +272,42 @@ class TableGateway:
 
     def put_new(self, item: Mapping[str, Any]) -> bool:
         """Write ``item`` only where no item is stored; ``False`` when one already was."""
-        request = {"TableName": self.name, "Item": dict(item), "ConditionExpression": "attribute_not_exists(pk)"}
-        return self._conditional(lambda: self._client.put_item(**request)) is not None
+        return self.put_if(item, "attribute_not_exists(pk)", return_stored=False) is None
+
+    def put_if(
+        self,
+        item: Mapping[str, Any],
+        condition: str,
+        *,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+        return_stored: bool = True,
+    ) -> Refusal | None:
+        """Write ``item`` on ``condition``: ``None`` when it was written, a ``Refusal`` when the condition did not
+        hold, carrying the stored item that the refused write returned (no second read) unless ``return_stored`` is
+        false."""
+        request: dict[str, Any] = {"TableName": self.name, "Item": dict(item)}
+        _expressions(request, condition, names, values)
+        if return_stored:
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        refused: list[dict[str, Any] | None] = []
+        if self._conditional(lambda: self._client.put_item(**request), refused) is None:
+            return Refusal(stored=refused[0] if refused else None)
+        return None
 
     def put_if_version(self, item: Mapping[str, Any], expected_version: int) -> dict[str, Any]:
         """Write ``item`` as version ``expected_version + 1`` (its ``version`` attribute); version 0 means "must not
         exist yet". Returns the item written; ``VersionConflictError`` with the stored item (returned by the refused
         write itself) when another writer came first."""
         written = {**item, VERSION: expected_version + 1}
-        request: dict[str, Any] = {
-            "TableName": self.name,
-            "Item": written,
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
         if expected_version == 0:
-            request["ConditionExpression"] = "attribute_not_exists(pk)"
+            refusal = self.put_if(written, "attribute_not_exists(pk)")
         else:
-            request["ConditionExpression"] = "#v = :expected"
-            request["ExpressionAttributeNames"] = {"#v": VERSION}
-            request["ExpressionAttributeValues"] = {":expected": expected_version}
-        refused: list[dict[str, Any] | None] = []
-        if self._conditional(lambda: self._client.put_item(**request), refused) is None:
-            current = refused[0] if refused else None
+            refusal = self.put_if(
+                written, "#v = :expected", names={"#v": VERSION}, values={":expected": expected_version}
+            )
+        if refusal is not None:
+            current = refusal.stored
             version = int(current[VERSION]) if current and VERSION in current else None
             raise VersionConflictError(current, version)
         return written
