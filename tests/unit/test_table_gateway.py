@@ -453,3 +453,20 @@ def _code_of(exc: BaseException) -> str | None:
     """The stable code a refusal carries (a problem's error code, or a domain error's code)."""
     error = getattr(exc, "error", None)
     return getattr(error, "code", None) or getattr(exc, "code", None)
+
+
+def test_put_if_answers_a_refusal_with_the_stored_item_unless_told_not_to_ask_for_it() -> None:
+    stored = {"pk": {"S": "P"}, "sk": {"S": "S"}, "status": {"S": "INPROGRESS"}}
+    stub = Stubbed(
+        {}, refused("ConditionalCheckFailedException", Item=stored), refused("ConditionalCheckFailedException")
+    )
+
+    assert stub.gateway.put_if(KEY, "attribute_not_exists(#id)", names={"#id": "pk"}) is None
+    refusal = stub.gateway.put_if(KEY, "#s = :s", names={"#s": "status"}, values={":s": "COMPLETED"})
+    bare = stub.gateway.put_if(KEY, "attribute_not_exists(pk)", return_stored=False)
+
+    assert refusal is not None and refusal.stored == {**KEY, "status": "INPROGRESS"}
+    assert bare is not None and bare.stored is None
+    requests = [request for _, request in stub.client.sent]
+    assert [r.get("ReturnValuesOnConditionCheckFailure") for r in requests] == ["ALL_OLD", "ALL_OLD", None]
+    assert requests[1]["ExpressionAttributeValues"] == {":s": "COMPLETED"}
