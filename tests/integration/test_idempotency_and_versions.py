@@ -14,7 +14,8 @@ from firstmile import entrypoints
 from firstmile.http.idempotency import idempotent
 from firstmile.http.resolver import create_app
 from firstmile.platform.errors import VersionConflictError
-from firstmile.platform.versioned import put_versioned, retry_on_conflict
+from firstmile.platform.gateway import TableGateway
+from firstmile.platform.versioned import retry_on_conflict
 from tests.factories import body_of, caller, http_event
 from tests.integration.conftest import Deployment
 
@@ -107,14 +108,15 @@ def test_records_live_under_the_tenant_and_expire(deployment: Deployment, orders
 def test_a_stale_write_gets_the_current_item_in_the_same_call(deployment: Deployment) -> None:
     # Given an item at version 2
     table = deployment.table
-    put_versioned(table, {"pk": "P", "sk": "S", "name": "one"}, 0)
-    put_versioned(table, {"pk": "P", "sk": "S", "name": "two"}, 1)
+    gateway = TableGateway(table)
+    gateway.put_if_version({"pk": "P", "sk": "S", "name": "one"}, 0)
+    gateway.put_if_version({"pk": "P", "sk": "S", "name": "two"}, 1)
     calls: list[str] = []
     table.meta.client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
 
     # When a writer that read version 1 writes
     with pytest.raises(VersionConflictError) as conflict:
-        put_versioned(table, {"pk": "P", "sk": "S", "name": "stale"}, 1)
+        gateway.put_if_version({"pk": "P", "sk": "S", "name": "stale"}, 1)
 
     # Then it learns the current state without a second request
     assert conflict.value.current_version == 2
@@ -125,12 +127,13 @@ def test_a_stale_write_gets_the_current_item_in_the_same_call(deployment: Deploy
 def test_concurrent_increments_without_if_match_lose_nothing(deployment: Deployment) -> None:
     # Given a counter item and 8 writers that each add one, retrying when they lose a race
     table = deployment.table
-    put_versioned(table, {"pk": "C", "sk": "C", "count": 0}, 0)
+    gateway = TableGateway(table)
+    gateway.put_if_version({"pk": "C", "sk": "C", "count": 0}, 0)
 
     def increment() -> None:
         def attempt() -> None:
             item = table.get_item(Key={"pk": "C", "sk": "C"}, ConsistentRead=True)["Item"]
-            put_versioned(table, {**item, "count": int(item["count"]) + 1}, int(item["version"]))
+            gateway.put_if_version({**item, "count": int(item["count"]) + 1}, int(item["version"]))
 
         retry_on_conflict(attempt, attempts=50, base_delay_seconds=0.005)
 

@@ -620,7 +620,7 @@ def test_an_unreachable_table_is_a_dependency_failure(deployment: Deployment) ->
 
 @pytest.fixture
 def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("firstmile.platform.transactions.pause", lambda _attempt: None)
+    monkeypatch.setattr("firstmile.platform.gateway.pause", lambda _attempt: None)
 
 
 @pytest.mark.usefixtures("no_pauses")

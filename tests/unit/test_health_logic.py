@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from firstmile.config import Settings
 from firstmile.health.logic import check_readiness, check_startup, summarize
+from firstmile.platform.errors import DependencyUnavailableError
 
 
 def refused(code: str):  # type: ignore[no-untyped-def]
@@ -33,6 +34,15 @@ def test_a_refusing_dependency_is_named_with_its_error_code_only() -> None:
     (bucket,) = [c for c in readiness.components if c.name == "bucket:b"]
     assert bucket.reason == "NoSuchBucket"
     assert "secret internals" not in readiness.model_dump_json()
+
+
+def test_a_table_failure_the_gateway_translated_is_named_with_the_services_code() -> None:
+    def table() -> None:
+        raise DependencyUnavailableError("table", "ResourceNotFoundException")
+
+    readiness = check_readiness({"table": table}, timeout_seconds=1)
+
+    assert [(c.status, c.reason) for c in readiness.components] == [("failed", "ResourceNotFoundException")]
 
 
 def test_a_hanging_dependency_times_out_instead_of_hanging_the_check() -> None:

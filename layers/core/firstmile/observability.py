@@ -8,15 +8,12 @@ values of secret-sounding keys never reach CloudWatch.
 from __future__ import annotations
 
 import re
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import botocore
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-if TYPE_CHECKING:
-    from botocore.session import Session
+from firstmile.platform.aws import before_first_client
 
 SERVICE = "firstmile"
 METRICS_NAMESPACE = "Firstmile"
@@ -71,14 +68,11 @@ logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter(), utc=True
 tracer = Tracer(service=SERVICE, patch_modules=("sqlite3",))
 
 
-def _trace_aws_calls(_: Session | None = None) -> None:
+def _trace_aws_calls() -> None:
     tracer.patch(["botocore"])
 
 
 if not tracer.disabled:
-    if "botocore.client" in sys.modules:
-        _trace_aws_calls()  # some code loaded the client first: a session may already exist
-    else:
-        botocore.register_initializer(_trace_aws_calls)
+    before_first_client(_trace_aws_calls)
 
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)

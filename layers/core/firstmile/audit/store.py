@@ -26,10 +26,9 @@ from pydantic import ValidationError
 
 from firstmile.audit.logic import format_time, next_entry, parse_time, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification, UnreadableEntry
-from firstmile.platform.cursors import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
-from firstmile.platform.errors import DependencyUnavailableError, table_call
-from firstmile.platform.queries import query_all
-from firstmile.platform.transactions import CONDITION_FAILED, MAX_TRANSACTION_ITEMS, item_key, transact
+from firstmile.platform.cursors import DEFAULT_LIMIT, Page
+from firstmile.platform.errors import DependencyUnavailableError
+from firstmile.platform.gateway import CONDITION_FAILED, MAX_TRANSACTION_ITEMS, TableGateway, item_key, partition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -76,13 +75,13 @@ class AuditStore:
 
     def __init__(
         self,
-        table: Table,
+        table: Table | TableGateway,
         *,
         clock: Callable[[], float] = _now,
         max_attempts: int = 25,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._table = table
+        self._table = TableGateway.of(table)
         self._clock = clock
         self._max_attempts = max_attempts
         self._sleep = sleep
@@ -119,7 +118,7 @@ class AuditStore:
             entry = next_entry(event, head, datetime.fromtimestamp(self._clock(), UTC))
             items = [*change, *self.append_writes(entry, head)]
             try:
-                reasons = transact(self._table, items)
+                reasons = self._table.transact(items)
             except DependencyUnavailableError:
                 if self._stored(entry):  # it applied; only its answer was lost
                     return entry, None
@@ -143,72 +142,51 @@ class AuditStore:
         body = _entry_item(entry)
         chain_pk = _chain_pk(entry.tenant)
         head_condition: dict[str, Any] = (
-            {
-                "ConditionExpression": "#seq = :read",
-                "ExpressionAttributeNames": {"#seq": "sequence"},
-                "ExpressionAttributeValues": {":read": head.sequence},
-            }
+            {"condition": "#seq = :read", "names": {"#seq": "sequence"}, "values": {":read": head.sequence}}
             if head
-            else {"ConditionExpression": "attribute_not_exists(pk)"}
+            else {"condition": "attribute_not_exists(pk)"}
         )
         return [
-            {
-                "Put": {
-                    "TableName": self._table.name,
-                    "Item": {
-                        "pk": chain_pk,
-                        "sk": sk,
-                        "gsi1pk": _action_pk(entry.tenant, entry.action),
-                        "gsi1sk": sk,
-                        "kind": "audit_entry",
-                        **body,
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
+            self._table.put_new_action(
+                {
+                    "pk": chain_pk,
+                    "sk": sk,
+                    "gsi1pk": _action_pk(entry.tenant, entry.action),
+                    "gsi1sk": sk,
+                    "kind": "audit_entry",
+                    **body,
                 }
-            },
-            {
-                "Put": {
-                    "TableName": self._table.name,
-                    "Item": {"pk": _actor_pk(entry.tenant, entry.actor), "sk": sk, "kind": "audit_actor_entry", **body},
-                }
-            },
-            {
-                "Put": {
-                    "TableName": self._table.name,
-                    "Item": {
-                        "pk": chain_pk,
-                        "sk": _HEAD_SK,
-                        "kind": "audit_head",
-                        "sequence": entry.sequence,
-                        "hash": entry.hash,
-                        "at": format_time(entry.at),
-                    },
-                    **head_condition,
-                }
-            },
+            ),
+            self._table.put_action(
+                {"pk": _actor_pk(entry.tenant, entry.actor), "sk": sk, "kind": "audit_actor_entry", **body}
+            ),
+            self._table.put_action(
+                {
+                    "pk": chain_pk,
+                    "sk": _HEAD_SK,
+                    "kind": "audit_head",
+                    "sequence": entry.sequence,
+                    "hash": entry.hash,
+                    "at": format_time(entry.at),
+                },
+                **head_condition,
+            ),
         ]
 
     def _stored(self, entry: AuditEntry) -> bool:
         """Whether ``entry`` itself is in the chain (one consistent GetItem; its hash names this very attempt). A
         failure to read leaves the question open: ``False``."""
         try:
-            item = table_call(
-                lambda: self._table.get_item(
-                    Key={"pk": _chain_pk(entry.tenant), "sk": _entry_sk(entry)},
-                    ConsistentRead=True,
-                    ProjectionExpression="#hash",
-                    ExpressionAttributeNames={"#hash": "hash"},
-                )
-            ).get("Item")
+            item = self._table.get(
+                {"pk": _chain_pk(entry.tenant), "sk": _entry_sk(entry)}, projection="#hash", names={"#hash": "hash"}
+            )
         except DependencyUnavailableError:
             return False
-        return bool(item) and item.get("hash") == entry.hash
+        return item is not None and item.get("hash") == entry.hash
 
     def head(self, tenant: str) -> ChainHead | None:
         """The newest entry's sequence and hash, read consistently."""
-        item = table_call(
-            lambda: self._table.get_item(Key={"pk": _chain_pk(tenant), "sk": _HEAD_SK}, ConsistentRead=True)
-        ).get("Item")
+        item = self._table.get({"pk": _chain_pk(tenant), "sk": _HEAD_SK})
         if not item:
             return None
         return ChainHead(sequence=int(item["sequence"]), hash=str(item["hash"]), at=parse_time(str(item["at"])))
@@ -226,37 +204,33 @@ class AuditStore:
         filters = filters or AuditFilter()
         low = "ENTRY#" + (format_time(filters.since) if filters.since else "")
         high = "ENTRY#" + (format_time(filters.until) if filters.until else "") + "~"
-        query: dict[str, Any] = {
-            "ScanIndexForward": False,
-            "Limit": max(1, min(limit, MAX_LIMIT)),
-            "ExpressionAttributeValues": {":low": low, ":high": high},
-        }
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        filter_expression = None
         if filters.actor:
-            partition = _actor_pk(tenant, filters.actor)
-            query["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :low AND :high"
+            condition = partition(_actor_pk(tenant, filters.actor)).between(low, high)
             if filters.action:
-                query["FilterExpression"] = "#action = :action"
-                query["ExpressionAttributeNames"] = {"#action": "action"}
-                query["ExpressionAttributeValues"][":action"] = filters.action
+                filter_expression = "#action = :action"
+                names["#action"] = "action"
+                values[":action"] = filters.action
         elif filters.action:
-            partition = _action_pk(tenant, filters.action)
-            query["IndexName"] = "gsi1"
-            query["KeyConditionExpression"] = "gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high"
+            condition = partition(_action_pk(tenant, filters.action), index="gsi1").between(low, high)
         else:
-            partition = _chain_pk(tenant)
-            query["KeyConditionExpression"] = "pk = :pk AND sk BETWEEN :low AND :high"
-        query["ExpressionAttributeValues"][":pk"] = partition
+            condition = partition(_chain_pk(tenant)).between(low, high)
         # The cursor is bound to the list it came from: partition, range and the extra action filter.
-        cursor_scope = f"{partition}|{low}|{high}|{filters.action or ''}"
-        start = decode_cursor(cursor, cursor_scope, key_partition=partition)
-        if start:
-            query["ExclusiveStartKey"] = start
-        response = table_call(lambda: self._table.query(**query))
-        entries = [_entry_from(item) for item in response.get("Items", [])]
-        return Page[AuditEntry](
-            items=[e for e in entries if isinstance(e, AuditEntry)],
-            next_cursor=encode_cursor(response.get("LastEvaluatedKey"), cursor_scope),
+        cursor_scope = f"{condition.partition_value}|{low}|{high}|{filters.action or ''}"
+        items, next_cursor = self._table.query_page(
+            condition,
+            limit=limit,
+            cursor=cursor,
+            scope=cursor_scope,
+            newest_first=True,
+            filter=filter_expression,
+            names=names,
+            values=values,
         )
+        entries = [_entry_from(item) for item in items]
+        return Page[AuditEntry](items=[e for e in entries if isinstance(e, AuditEntry)], next_cursor=next_cursor)
 
     def verify(self, tenant: str) -> ChainVerification:
         """Walk the tenant's whole chain in order and report the first broken link (if any)."""
@@ -264,12 +238,7 @@ class AuditStore:
         return verify_chain(self._chain(tenant), head)
 
     def _chain(self, tenant: str) -> Iterator[AuditEntry | UnreadableEntry]:
-        query: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
-            "ExpressionAttributeValues": {":pk": _chain_pk(tenant), ":entry": "ENTRY#"},
-            "ConsistentRead": True,
-        }
-        for item in query_all(self._table, query):
+        for item in self._table.query_all(partition(_chain_pk(tenant)).begins_with("ENTRY#"), consistent=True):
             yield _entry_from(item)
 
 

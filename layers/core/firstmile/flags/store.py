@@ -29,9 +29,9 @@ at least the changes counted in its ``version``, never fewer.
 The kill switch lives on the epoch item, so a kill is seen by the one consistent GetItem every check makes. Setting
 it does not change ``version``: the cache compares kill switches itself and recompiles without reloading.
 
-Transactions go through the table resource's client with plain Python values, like every other store; only the item
-a cancellation reason carries comes back in DynamoDB's typed form and is deserialized here. A transaction cancelled
-by ``TransactionConflict`` wrote nothing, so it is sent again a few times after a jittered pause.
+Every request goes through the table gateway (``firstmile.platform.gateway``), which hands back plain Python values
+(the item a cancellation reason carries included) and sends a transaction cancelled by ``TransactionConflict`` (it
+wrote nothing) again a few times after a jittered pause.
 """
 
 from __future__ import annotations
@@ -41,9 +41,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeDeserializer
-
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.flags.cache import FlagEpoch
@@ -51,16 +48,10 @@ from firstmile.flags.history import FlagHistoryEntry, flag_diff
 from firstmile.flags.models import Flag, FlagSet, FlagSettings, KillSwitch, Segment
 from firstmile.flags.rollout import RolloutPlan, RolloutStatus
 from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEvent, KillSwitchState
-from firstmile.platform.cursors import MAX_LIMIT, Page, decode_cursor, encode_cursor
-from firstmile.platform.errors import (
-    DependencyUnavailableError,
-    NotFoundError,
-    VersionConflictError,
-    table_call,
-)
+from firstmile.platform.cursors import Page
+from firstmile.platform.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
+from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
-from firstmile.platform.queries import query_all
-from firstmile.platform.transactions import CONDITION_FAILED, transact
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -87,7 +78,6 @@ _EPOCH_ATTRIBUTES = {
     "#rate": "exposure_sample_rate",
     "#sv": "settings_version",
 }
-_deserializer = TypeDeserializer()
 
 
 class FlagConflictError(VersionConflictError):
@@ -211,11 +201,6 @@ def _plan_of(item: dict[str, Any]) -> RolloutPlan:
     return RolloutPlan.model_validate(plain(item["plan"]))
 
 
-def _typed_item(raw: dict[str, Any] | None) -> dict[str, Any] | None:
-    """An item in DynamoDB's typed form (as a cancellation reason carries it) as plain Python values."""
-    return {k: _deserializer.deserialize(v) for k, v in raw.items()} if raw else None
-
-
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
@@ -225,9 +210,9 @@ class FlagStore:
     ``DependencyUnavailableError``. Audited changes append their entry to ``audit`` (the chains in the same table)
     in their own transaction."""
 
-    def __init__(self, table: Table, *, audit: AuditStore | None = None) -> None:
-        self._table = table
-        self._audit = audit or AuditStore(table)
+    def __init__(self, table: Table | TableGateway, *, audit: AuditStore | None = None) -> None:
+        self._table = TableGateway.of(table)
+        self._audit = audit or AuditStore(self._table)
 
     # --- flags ---------------------------------------------------------------------------------------------
 
@@ -302,19 +287,16 @@ class FlagStore:
         """Replace a stored version's flag and diff (erasure only: history is otherwise immutable), on condition that
         the version exists; with ``event`` appended in the same transaction when given. ``NotFoundError`` when the
         version has gone."""
-        rewrite = {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": _history_key(tenant, entry.key, entry.version),
-                "UpdateExpression": "SET #flag = :flag, #diff = :diff",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeNames": {"#flag": "flag", "#diff": "diff"},
-                "ExpressionAttributeValues": {
-                    ":flag": _json_map(entry.flag),
-                    ":diff": storable([change.model_dump(mode="json") for change in entry.diff]),
-                },
-            }
-        }
+        rewrite = self._table.update_action(
+            _history_key(tenant, entry.key, entry.version),
+            "SET #flag = :flag, #diff = :diff",
+            condition="attribute_exists(pk)",
+            names={"#flag": "flag", "#diff": "diff"},
+            values={
+                ":flag": _json_map(entry.flag),
+                ":diff": storable([change.model_dump(mode="json") for change in entry.diff]),
+            },
+        )
         reasons = self._send([rewrite], event)
         if reasons is not None:
             self._refuse_contention(tenant, reasons)
@@ -362,21 +344,23 @@ class FlagStore:
             "status": plan.status.value,
             "plan": _json_map(plan),
         }
-        put: dict[str, Any] = {"TableName": self._table.name, "Item": item}
         if expected_version is None:
-            put["ConditionExpression"] = "attribute_not_exists(pk) OR #status <> :active"
-            put["ExpressionAttributeNames"] = {"#status": "status"}
-            put["ExpressionAttributeValues"] = {":active": RolloutStatus.ACTIVE.value}
+            put = self._table.put_action(
+                item,
+                condition="attribute_not_exists(pk) OR #status <> :active",
+                names={"#status": "status"},
+                values={":active": RolloutStatus.ACTIVE.value},
+            )
         else:
-            put["ConditionExpression"] = "#v = :expected"
-            put["ExpressionAttributeNames"] = {"#v": "version"}
-            put["ExpressionAttributeValues"] = {":expected": expected_version}
+            put = self._table.put_action(
+                item, condition="#v = :expected", names={"#v": "version"}, values={":expected": expected_version}
+            )
         index_key = _active_plan_key(tenant, plan.flag_key)
         if plan.status is RolloutStatus.ACTIVE:
-            listed = {"Put": {"TableName": self._table.name, "Item": {**index_key, "kind": "flag_rollout_active"}}}
+            listed = self._table.put_action({**index_key, "kind": "flag_rollout_active"})
         else:
-            listed = {"Delete": {"TableName": self._table.name, "Key": index_key}}
-        return [{"Put": put}, listed]
+            listed = self._table.delete_action(index_key)
+        return [put, listed]
 
     def put_plan(
         self, tenant: str, plan: RolloutPlan, expected_version: int | None, *, event: AuditEvent | None = None
@@ -401,14 +385,8 @@ class FlagStore:
 
     def active_plans(self) -> list[tuple[str, str]]:
         """(tenant, flag key) of every active plan of the deployment: one Query of the list's partition, paged."""
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(ACTIVE_ROLLOUTS_PARTITION),
-            "ConsistentRead": True,
-        }
-        return [
-            (tenant, key)
-            for tenant, _, key in (str(item["sk"]).rpartition("#") for item in query_all(self._table, query))
-        ]
+        listed = self._table.query_all(partition(ACTIVE_ROLLOUTS_PARTITION), consistent=True)
+        return [(tenant, key) for tenant, _, key in (str(item["sk"]).rpartition("#") for item in listed)]
 
     # --- exposures -----------------------------------------------------------------------------------------
 
@@ -436,7 +414,7 @@ class FlagStore:
             adds = [
                 self._add_exposure(tenant, key, counts[key]) for key in keys[start : start + _COUNTERS_PER_TRANSACTION]
             ]
-            reasons = transact(self._table, [marker, *adds])
+            reasons = self._table.transact([marker, *adds])
             if reasons is None:
                 counted = True
                 continue
@@ -447,41 +425,35 @@ class FlagStore:
     def _add_exposure(self, tenant: str, key: tuple[str, str, str], count: tuple[int, float]) -> dict[str, Any]:
         (flag_key, day, variant), (sampled, estimated) = key, count
         expires = datetime.fromisoformat(day) + timedelta(days=_EXPOSURE_RETENTION_DAYS)
-        return {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": {"pk": exposures_partition(tenant), "sk": f"{flag_key}#{day}#{variant}"},
-                "UpdateExpression": (
-                    "SET #kind = :kind, #flag = :flag, #day = :day, #variant = :variant, #exp = :exp "
-                    "ADD #sampled :sampled, #estimated :estimated"
-                ),
-                "ExpressionAttributeNames": {
-                    "#kind": "kind",
-                    "#flag": "flag",
-                    "#day": "day",
-                    "#variant": "variant",
-                    "#exp": "expires_at",
-                    "#sampled": "sampled",
-                    "#estimated": "estimated",
-                },
-                "ExpressionAttributeValues": {
-                    ":kind": "flag_exposure",
-                    ":flag": flag_key,
-                    ":day": day,
-                    ":variant": variant,
-                    ":exp": int(expires.timestamp()),
-                    ":sampled": sampled,
-                    ":estimated": storable(round(estimated, 3)),
-                },
-            }
-        }
+        return self._table.update_action(
+            {"pk": exposures_partition(tenant), "sk": f"{flag_key}#{day}#{variant}"},
+            "SET #kind = :kind, #flag = :flag, #day = :day, #variant = :variant, #exp = :exp "
+            "ADD #sampled :sampled, #estimated :estimated",
+            names={
+                "#kind": "kind",
+                "#flag": "flag",
+                "#day": "day",
+                "#variant": "variant",
+                "#exp": "expires_at",
+                "#sampled": "sampled",
+                "#estimated": "estimated",
+            },
+            values={
+                ":kind": "flag_exposure",
+                ":flag": flag_key,
+                ":day": day,
+                ":variant": variant,
+                ":exp": int(expires.timestamp()),
+                ":sampled": sampled,
+                ":estimated": storable(round(estimated, 3)),
+            },
+        )
 
     def exposure_counts(self, tenant: str, key: str, since: date) -> list[ExposureCount]:
         """The flag's exposure counts per day and variant from ``since`` on: one Query, paged to the end."""
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(exposures_partition(tenant))
-            & Key("sk").between(f"{key}#{since.isoformat()}", f"{key}#~"),
-        }
+        counts = self._table.query_all(
+            partition(exposures_partition(tenant)).between(f"{key}#{since.isoformat()}", f"{key}#~")
+        )
         return [
             ExposureCount(
                 day=item["day"],
@@ -489,7 +461,7 @@ class FlagStore:
                 sampled=int(item.get("sampled", 0)),
                 estimated=float(item.get("estimated", 0)),
             )
-            for item in query_all(self._table, query)
+            for item in counts
         ]
 
     # --- the epoch and the kill switch ---------------------------------------------------------------------
@@ -568,15 +540,16 @@ class FlagStore:
     def kill_switch_changes(self, tenant: str, key: str, *, limit: int) -> list[KillSwitchEvent]:
         """The newest ``limit`` kill-switch changes that concerned the flag ``key``, newest first: a Query of the
         tenant's kill-switch log (which holds only kills and revivals), filtered on the flags each one named."""
-        in_log = Key("pk").eq(flags_partition(tenant)) & Key("sk").begins_with(_KILL_SWITCH_PREFIX)
-        query: dict[str, Any] = {
-            "KeyConditionExpression": in_log,
-            "FilterExpression": Attr("flags").contains(key),
-            "ConsistentRead": True,
-            "ScanIndexForward": False,
-        }
+        logged = self._table.query_all(
+            partition(flags_partition(tenant)).begins_with(_KILL_SWITCH_PREFIX),
+            filter="contains(#flags, :flag)",
+            names={"#flags": "flags"},
+            values={":flag": key},
+            consistent=True,
+            newest_first=True,
+        )
         changes: list[KillSwitchEvent] = []
-        for item in query_all(self._table, query):
+        for item in logged:
             changes.append(KillSwitchEvent.model_validate(plain({k: item[k] for k in KillSwitchEvent.model_fields})))
             if len(changes) >= limit:
                 break
@@ -624,8 +597,7 @@ class FlagStore:
         }
         condition = "attribute_not_exists(#sv) OR #sv = :base" if base == 0 else "#sv = :base"
         expression = "SET #kind = :kind, #ca = :ca, #rate = :rate, #sv = :sv"
-        write = self._epoch_update(tenant, expression, names, values)
-        write["Update"]["ConditionExpression"] = condition
+        write = self._epoch_update(tenant, expression, names, values, condition=condition)
         reasons = self._audit.transact([write], event)
         if reasons is None:
             return stored
@@ -635,14 +607,7 @@ class FlagStore:
     def epoch(self, tenant: str) -> FlagEpoch | None:
         """The tenant's flag-set version and kill switch: one strongly consistent GetItem of the epoch item, reading
         only those attributes. ``None`` when the tenant has never had a flag, a segment or a kill switch."""
-        item: dict[str, Any] | None = table_call(
-            lambda: self._table.get_item(
-                Key=_epoch_key(tenant),
-                ConsistentRead=True,
-                ProjectionExpression=", ".join(_EPOCH_ATTRIBUTES),
-                ExpressionAttributeNames=_EPOCH_ATTRIBUTES,
-            )
-        ).get("Item")
+        item = self._table.get(_epoch_key(tenant), projection=", ".join(_EPOCH_ATTRIBUTES), names=_EPOCH_ATTRIBUTES)
         return _epoch_of(item) if item else None
 
     def load(self, tenant: str) -> FlagSet:
@@ -694,49 +659,47 @@ class FlagStore:
             "changed_at": _iso(at),
             "diff": storable([change.model_dump(mode="json") for change in flag_diff(previous, flag)]),
         }
-        put_flag = self._put(flag_item)
-        if previous is not None:
-            put_flag["Put"]["ConditionExpression"] = "#v = :expected"
-            put_flag["Put"]["ExpressionAttributeNames"] = {"#v": "version"}
-            put_flag["Put"]["ExpressionAttributeValues"] = {":expected": previous.version}
-        put_flag["Put"]["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if previous is None:
+            put_flag = self._table.put_action(flag_item, condition="attribute_not_exists(pk)", return_stored=True)
+        else:
+            put_flag = self._table.put_action(
+                flag_item,
+                condition="#v = :expected",
+                names={"#v": "version"},
+                values={":expected": previous.version},
+                return_stored=True,
+            )
         return self._audit.transact([put_flag, self._put(history_item), self._bump_epoch(tenant), *also], event)
 
     def _send(self, items: list[dict[str, Any]], event: AuditEvent | None) -> list[dict[str, Any]] | None:
         """``items`` in one transaction, with ``event``'s entry when the change is audited."""
-        return transact(self._table, items) if event is None else self._audit.transact(items, event)
+        return self._table.transact(items) if event is None else self._audit.transact(items, event)
 
     def _epoch_update(
-        self, tenant: str, expression: str, names: dict[str, str], values: dict[str, Any]
+        self,
+        tenant: str,
+        expression: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        *,
+        condition: str | None = None,
     ) -> dict[str, Any]:
         """An update of the tenant's epoch item, for a transaction."""
-        return {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": _epoch_key(tenant),
-                "UpdateExpression": expression,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
-        }
+        return self._table.update_action(
+            _epoch_key(tenant), expression, condition=condition, names=names, values=values
+        )
 
     def _put(self, item: dict[str, Any], *, if_absent: bool = True) -> dict[str, Any]:
         """A Put for a transaction, by default on condition that the item is absent."""
-        put: dict[str, Any] = {"TableName": self._table.name, "Item": item}
-        if if_absent:
-            put["ConditionExpression"] = "attribute_not_exists(pk)"
-        return {"Put": put}
+        return self._table.put_new_action(item) if if_absent else self._table.put_action(item)
 
     def _bump_epoch(self, tenant: str) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": _epoch_key(tenant),
-                "UpdateExpression": "SET #kind = :kind ADD #v :one",
-                "ExpressionAttributeNames": {"#kind": "kind", "#v": "version"},
-                "ExpressionAttributeValues": {":kind": "flag_epoch", ":one": 1},
-            }
-        }
+        return self._table.update_action(
+            _epoch_key(tenant),
+            "SET #kind = :kind ADD #v :one",
+            names={"#kind": "kind", "#v": "version"},
+            values={":kind": "flag_epoch", ":one": 1},
+        )
 
     @staticmethod
     def _refuse_contention(tenant: str, reasons: list[dict[str, Any]]) -> None:
@@ -749,34 +712,24 @@ class FlagStore:
         """The stored flag a failed flag condition returned (the first item of the transaction)."""
         if reasons[0].get("Code") != CONDITION_FAILED:
             return None
-        returned = _typed_item(reasons[0].get("Item"))
+        returned = reasons[0].get("Item")
         return _flag_of(returned) if returned else None
 
     def _page(
         self, tenant: str, prefix: str, *, limit: int, cursor: str | None, newest_first: bool = False
     ) -> tuple[list[dict[str, Any]], str | None]:
-        partition = flags_partition(tenant)
-        scope = f"{partition}|{prefix}"
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(partition) & Key("sk").begins_with(prefix),
-            "ConsistentRead": True,
-            "ScanIndexForward": not newest_first,
-            "Limit": max(1, min(limit, MAX_LIMIT)),
-        }
-        start = decode_cursor(cursor, scope, key_partition=partition)
-        if start:
-            query["ExclusiveStartKey"] = start
-        response = table_call(lambda: self._table.query(**query))
-        items: list[dict[str, Any]] = response.get("Items", [])
-        return items, encode_cursor(response.get("LastEvaluatedKey"), scope)
+        flags = flags_partition(tenant)
+        return self._table.query_page(
+            partition(flags).begins_with(prefix),
+            limit=limit,
+            cursor=cursor,
+            scope=f"{flags}|{prefix}",
+            consistent=True,
+            newest_first=newest_first,
+        )
 
     def _all(self, tenant: str, prefix: str) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(flags_partition(tenant)) & Key("sk").begins_with(prefix),
-            "ConsistentRead": True,
-        }
-        return list(query_all(self._table, query))
+        return list(self._table.query_all(partition(flags_partition(tenant)).begins_with(prefix), consistent=True))
 
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = table_call(lambda: self._table.get_item(Key=key, ConsistentRead=True)).get("Item")
-        return item
+        return self._table.get(key)

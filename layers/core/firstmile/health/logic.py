@@ -25,6 +25,9 @@ DependencyCheck = Callable[[], None]
 
 def failure_reason(exc: BaseException) -> str:
     """A short, safe reason for a failed check: the AWS error code or the exception type, never a message."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason:
+        return reason  # a dependency's failure as the table gateway translated it (its code or the SDK's exception)
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = (response.get("Error") or {}).get("Code")

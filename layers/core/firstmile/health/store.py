@@ -15,6 +15,7 @@ from firstmile.config import Settings
 from firstmile.health.logic import DependencyCheck
 from firstmile.health.models import Readiness
 from firstmile.platform import aws
+from firstmile.platform.gateway import TableGateway
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -28,7 +29,7 @@ def dependency_checks(settings: Settings, queues: tuple[str, ...] | None = None)
     """One check per dependency the deployment needs: the table, the exports bucket and the queues."""
 
     def table() -> None:
-        aws.dynamodb().get_item(TableName=settings.table_name, Key={k: {"S": v} for k, v in _READINESS_KEY.items()})
+        TableGateway(aws.table(settings.table_name)).get(_READINESS_KEY, consistent=False)
 
     def bucket() -> None:
         aws.s3().head_bucket(Bucket=settings.exports_bucket)
@@ -43,11 +44,11 @@ def dependency_checks(settings: Settings, queues: tuple[str, ...] | None = None)
     return checks
 
 
-def record_probe_result(table: Table, readiness: Readiness) -> None:
+def record_probe_result(table: Table | TableGateway, readiness: Readiness) -> None:
     """Keep one probe result; the SLA views read them by day."""
     at = readiness.checked_at
-    table.put_item(
-        Item={
+    TableGateway.of(table).put(
+        {
             "pk": f"PROBE#{at.date().isoformat()}",
             "sk": at.isoformat(),
             "kind": "probe_result",

@@ -16,9 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, Protocol
 
 from firstmile.identity.keys import (
     KeyEvent,
@@ -33,8 +31,8 @@ from firstmile.identity.keys import (
 from firstmile.identity.models import Clock
 from firstmile.identity.store import IdentityStore
 from firstmile.observability import logger
-from firstmile.platform import aws
 from firstmile.platform.errors import DependencyUnavailableError
+from firstmile.platform.secrets import SecretValue
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -47,22 +45,16 @@ class SecretsManagerKeyStore:
 
     def __init__(self, secret_id: str, client: SecretsManagerClient | None = None) -> None:
         self.secret_id = secret_id
-        self._client = client
+        self._secret = SecretValue(secret_id, COMPONENT, client)
 
     @property
     def client(self) -> SecretsManagerClient:
-        if self._client is None:
-            self._client = aws.secretsmanager()
-        return self._client
+        """The Secrets Manager client the key set is read and written with."""
+        return self._secret.client
 
     def load(self) -> KeySet:
         """The stored key set; empty when the secret holds something else (a value a deployment tool generated)."""
-        try:
-            text = self.client.get_secret_value(SecretId=self.secret_id).get("SecretString") or ""
-        except ClientError as exc:
-            raise DependencyUnavailableError(COMPONENT, _code(exc)) from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailableError(COMPONENT, type(exc).__name__) from exc
+        text = self._secret.read()
         try:
             return keyset_from_secret(text)
         except (ValueError, KeyError, TypeError):
@@ -71,12 +63,7 @@ class SecretsManagerKeyStore:
 
     def save(self, keyset: KeySet) -> None:
         """Store ``keyset`` as the secret's new current version."""
-        try:
-            self.client.put_secret_value(SecretId=self.secret_id, SecretString=keyset_to_secret(keyset))
-        except ClientError as exc:
-            raise DependencyUnavailableError(COMPONENT, _code(exc)) from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailableError(COMPONENT, type(exc).__name__) from exc
+        self._secret.write(keyset_to_secret(keyset))
 
 
 class KeyStore(Protocol):
@@ -138,8 +125,3 @@ class SigningKeyProvider:
         if key is None:
             raise DependencyUnavailableError(COMPONENT, "NoCurrentKey")
         return key
-
-
-def _code(exc: ClientError) -> str:
-    error: Any = exc.response.get("Error", {})
-    return str(error.get("Code", "ClientError"))

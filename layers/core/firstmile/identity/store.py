@@ -23,21 +23,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-
-from boto3.dynamodb.conditions import Key
-from botocore.exceptions import BotoCoreError, ClientError
 
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
-from firstmile.platform.cursors import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
+from firstmile.platform.gateway import CONDITION_FAILED, VERSION, TableGateway, partition
 from firstmile.platform.items import plain
-from firstmile.platform.transactions import CONDITION_FAILED, transact
-from firstmile.platform.versioned import VERSION, put_versioned
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -100,9 +95,9 @@ class IdentityStore:
     """Every read and write of identity items. Audited changes append their entry to ``audit`` (the chains in the
     same table) in their own transaction."""
 
-    def __init__(self, table: Table, *, audit: AuditStore | None = None) -> None:
-        self._table = table
-        self._audit = audit or AuditStore(table)
+    def __init__(self, table: Table | TableGateway, *, audit: AuditStore | None = None) -> None:
+        self._table = TableGateway.of(table)
+        self._audit = audit or AuditStore(self._table)
 
     # --- tenants ------------------------------------------------------------------------------------------------
 
@@ -114,7 +109,7 @@ class IdentityStore:
         """Store a new tenant and append ``event``, in one transaction; ``AlreadyExistsError`` when the id is taken."""
         item = {**_tenant_key(tenant.tenant_id), "kind": "tenant", **tenant.model_dump()}
         item["created_at"] = _number(tenant.created_at)
-        if self._audit.transact([{"Put": self._put(item, "attribute_not_exists(pk)")}], event) is not None:
+        if self._audit.transact([self._table.put_new_action(item)], event) is not None:
             raise AlreadyExistsError(f"tenant {tenant.tenant_id}")
         return tenant
 
@@ -127,8 +122,7 @@ class IdentityStore:
 
     def create_client(self, client: ApiClient, *, event: AuditEvent) -> ApiClient:
         """Store a new API client (its secret's hash only) and append ``event``, in one transaction."""
-        put = self._put(self._client_item(client), "attribute_not_exists(pk)")
-        if self._audit.transact([{"Put": put}], event) is not None:
+        if self._audit.transact([self._table.put_new_action(self._client_item(client))], event) is not None:
             raise AlreadyExistsError(f"client {client.client_id}")
         return client
 
@@ -139,41 +133,36 @@ class IdentityStore:
 
     def list_clients(self, tenant_id: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page[ApiClient]:
         """One page of a tenant's clients, oldest first."""
-        partition = _clients_index(tenant_id)
-        query: dict[str, Any] = {
-            "IndexName": "gsi1",
-            "KeyConditionExpression": Key("gsi1pk").eq(partition),
-            "Limit": max(1, min(limit, MAX_LIMIT)),
-        }
-        start = decode_cursor(cursor, partition, key_partition=partition)
-        if start:
-            query["ExclusiveStartKey"] = start
-        response = _call(lambda: self._table.query(**query))
+        clients = _clients_index(tenant_id)
+        items, next_cursor = self._table.query_page(
+            partition(clients, index="gsi1"), limit=limit, cursor=cursor, scope=clients
+        )
         return Page[ApiClient](
-            items=[ApiClient.model_validate(_fields(item)) for item in response.get("Items", [])],
-            next_cursor=encode_cursor(response.get("LastEvaluatedKey"), partition),
+            items=[ApiClient.model_validate(_fields(item)) for item in items], next_cursor=next_cursor
         )
 
     def replace_client(self, before: ApiClient, after: ApiClient, *, event: AuditEvent) -> ApiClient:
         """Write ``after`` over ``before`` (secret rotation) and append ``event``, in one transaction;
         ``VersionConflictError`` when the client changed meanwhile."""
-        put = self._put(self._client_item(after), "secret_hash = :before AND disabled = :false")
-        put["ExpressionAttributeValues"] = {":before": before.secret_hash, ":false": False}
-        if self._audit.transact([{"Put": put}], event) is not None:
+        put = self._table.put_action(
+            self._client_item(after),
+            condition="secret_hash = :before AND disabled = :false",
+            values={":before": before.secret_hash, ":false": False},
+        )
+        if self._audit.transact([put], event) is not None:
             raise VersionConflictError(None, None)
         return after
 
     def disable_client(self, client_id: str, now: float, *, event: AuditEvent) -> ApiClient | None:
         """Disable the client (idempotent) and append ``event``, in one transaction; the client as stored now, or
         ``None`` when there is no such client."""
-        disable = {
-            "TableName": self._table.name,
-            "Key": _client_key(client_id),
-            "UpdateExpression": "SET disabled = :true, disabled_at = if_not_exists(disabled_at, :now)",
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": {":true": True, ":now": _number(now)},
-        }
-        if self._audit.transact([{"Update": disable}], event) is not None:
+        disable = self._table.update_action(
+            _client_key(client_id),
+            "SET disabled = :true, disabled_at = if_not_exists(disabled_at, :now)",
+            condition="attribute_exists(pk)",
+            values={":true": True, ":now": _number(now)},
+        )
+        if self._audit.transact([disable], event) is not None:
             return None
         return self.get_client(client_id)
 
@@ -181,12 +170,15 @@ class IdentityStore:
 
     def start_family(self, family: Family) -> None:
         """Store a new family and the pointer of its first refresh token, together."""
-        self._transact(
+        reasons = self._table.transact(
             [
-                {"Put": self._put(self._family_item(family), "attribute_not_exists(pk)")},
-                {"Put": self._put(self._pointer_item(family), "attribute_not_exists(pk)")},
+                self._table.put_new_action(self._family_item(family)),
+                self._table.put_new_action(self._pointer_item(family)),
             ]
         )
+        if reasons is not None:
+            # A new family's ids are random: only a write of this very family, or contention, can refuse it.
+            raise DependencyUnavailableError("table", "TransactionCanceledException")
 
     def find_pointer(self, token_hash: str) -> RefreshPointer | None:
         """Which family the token hashing to ``token_hash`` belongs to (any token ever issued, until expiry)."""
@@ -210,9 +202,7 @@ class IdentityStore:
         """Every family of a user (revoked and expired ones until the TTL sweeper removes them)."""
         return [
             Family.model_validate(_fields(item))
-            for item in self._query_all(
-                KeyConditionExpression=Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with("FAMILY#")
-            )
+            for item in self._table.query_all(partition(user_partition(tenant, user)).begins_with("FAMILY#"))
         ]
 
     def rotate_family(self, before: Family, after: Family, now: float) -> bool:
@@ -221,18 +211,13 @@ class IdentityStore:
         The update only applies while ``before.current_hash`` is still current and the family is alive and not
         revoked, so of two concurrent rotations with the same token exactly one succeeds.
         """
-        update = {
-            "TableName": self._table.name,
-            "Key": _family_key(before.tenant, before.user, before.family_id),
-            "UpdateExpression": (
-                "SET current_hash = :new, previous_hash = :presented, previous_rotated_at = :now, "
-                "generation = :generation, idle_expires_at = :idle"
-            ),
-            "ConditionExpression": (
-                "current_hash = :presented AND revoked = :false AND absolute_expires_at > :now "
-                "AND idle_expires_at > :now"
-            ),
-            "ExpressionAttributeValues": {
+        update = self._table.update_action(
+            _family_key(before.tenant, before.user, before.family_id),
+            "SET current_hash = :new, previous_hash = :presented, previous_rotated_at = :now, "
+            "generation = :generation, idle_expires_at = :idle",
+            condition="current_hash = :presented AND revoked = :false AND absolute_expires_at > :now "
+            "AND idle_expires_at > :now",
+            values={
                 ":new": after.current_hash,
                 ":presented": before.current_hash,
                 ":now": _number(now),
@@ -240,14 +225,10 @@ class IdentityStore:
                 ":idle": _number(after.idle_expires_at),
                 ":false": False,
             },
-        }
-        try:
-            self._transact(
-                [{"Update": update}, {"Put": self._put(self._pointer_item(after), "attribute_not_exists(pk)")}]
-            )
-        except _ConditionFailedError:
-            return False
-        return True
+        )
+        # Of two rotations with one token, the loser meets either the winner's changed hash (a failed condition) or
+        # the winner's transaction itself, sent again until it stays contended: both lose.
+        return self._table.transact([update, self._table.put_new_action(self._pointer_item(after))]) is None
 
     def revoke_family(
         self,
@@ -266,21 +247,16 @@ class IdentityStore:
         Returns the family as it is now (``None`` when it does not exist; the revocation item is written anyway,
         so access tokens naming it stop working).
         """
-        revocation = {
-            "Put": self._revocation(tenant, user, f"REVOKED#FAMILY#{family_id}", now + access_ttl_seconds + 60)
-        }
-        revoke = {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": _family_key(tenant, user, family_id),
-                "UpdateExpression": (
-                    "SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now), "
-                    "revoked_reason = if_not_exists(revoked_reason, :reason)"
-                ),
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": {":true": True, ":now": _number(now), ":reason": reason},
-            }
-        }
+        revocation = self._table.put_action(
+            self._revocation(tenant, user, f"REVOKED#FAMILY#{family_id}", now + access_ttl_seconds + 60)
+        )
+        revoke = self._table.update_action(
+            _family_key(tenant, user, family_id),
+            "SET revoked = :true, revoked_at = if_not_exists(revoked_at, :now), "
+            "revoked_reason = if_not_exists(revoked_reason, :reason)",
+            condition="attribute_exists(pk)",
+            values={":true": True, ":now": _number(now), ":reason": reason},
+        )
         if not self._write([revocation, revoke], event):
             # No such family: the revocation item alone, for access tokens that name it.
             self._write([revocation], event)
@@ -292,20 +268,13 @@ class IdentityStore:
     ) -> list[str]:
         """Sign the user out everywhere: every token issued until ``now`` (one mark, written with ``event``'s entry
         in one transaction), then every session that mark leaves alive. Returns the sessions revoked."""
-        mark = {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": {"pk": user_partition(tenant, user), "sk": "REVOKED#ALL"},
-                "UpdateExpression": "SET revoked_before = :before, expires_at = :expires, kind = :kind",
-                # Never move the mark backwards (a slow container's clock).
-                "ConditionExpression": "attribute_not_exists(revoked_before) OR revoked_before < :before",
-                "ExpressionAttributeValues": {
-                    ":before": int(now),
-                    ":expires": _epoch(now + access_ttl_seconds + 60),
-                    ":kind": "revocation",
-                },
-            }
-        }
+        mark = self._table.update_action(
+            {"pk": user_partition(tenant, user), "sk": "REVOKED#ALL"},
+            "SET revoked_before = :before, expires_at = :expires, kind = :kind",
+            # Never move the mark backwards (a slow container's clock).
+            condition="attribute_not_exists(revoked_before) OR revoked_before < :before",
+            values={":before": int(now), ":expires": _epoch(now + access_ttl_seconds + 60), ":kind": "revocation"},
+        )
         if not self._write([mark], event):
             # A later mark is already stored and covers these tokens; the action is still recorded.
             self._audit.record(event)
@@ -320,15 +289,12 @@ class IdentityStore:
 
     def revoke_token(self, tenant: str, user: str, jti: str, expires_at: float) -> None:
         """Revoke one access token until it would have expired anyway."""
-        item = self._revocation(tenant, user, f"REVOKED#JTI#{jti}", expires_at)["Item"]
-        _call(lambda: self._table.put_item(Item=item))
+        self._table.put(self._revocation(tenant, user, f"REVOKED#JTI#{jti}", expires_at))
 
     def revocations(self, tenant: str, user: str, now: float) -> Revocations:
         """Every live revocation of a user, with one Query."""
         families, token_ids, revoked_before = set(), set(), None
-        for item in self._query_all(
-            KeyConditionExpression=Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with("REVOKED#"),
-        ):
+        for item in self._table.query_all(partition(user_partition(tenant, user)).begins_with("REVOKED#")):
             if float(item.get("expires_at", 0)) <= now:
                 continue  # expired; the TTL sweeper has not removed it yet
             sk = str(item["sk"])
@@ -342,27 +308,17 @@ class IdentityStore:
 
     def delete_user_sessions(self, tenant: str, user: str) -> int:
         """Erase a user's sessions, refresh pointers and revocations (for erasure). Returns how many items."""
+        personal = partition(user_partition(tenant, user))
         keys = [
             {"pk": item["pk"], "sk": item["sk"]}
-            for item in self._query_all(
-                KeyConditionExpression=Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with("FAMILY#")
+            for condition in (
+                personal.begins_with("FAMILY#"),
+                personal.begins_with("REVOKED#"),
+                partition(_pointers_index(tenant, user), index="gsi1"),
             )
+            for item in self._table.query_all(condition)
         ]
-        keys += [
-            {"pk": item["pk"], "sk": item["sk"]}
-            for item in self._query_all(
-                KeyConditionExpression=Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with("REVOKED#")
-            )
-        ]
-        keys += [
-            {"pk": item["pk"], "sk": item["sk"]}
-            for item in self._query_all(
-                IndexName="gsi1", KeyConditionExpression=Key("gsi1pk").eq(_pointers_index(tenant, user))
-            )
-        ]
-        with self._table.batch_writer() as batch:
-            for key in keys:
-                batch.delete_item(Key=key)
+        self._table.delete_many(keys)
         return len(keys)
 
     # --- published keys -------------------------------------------------------------------------------------------
@@ -376,8 +332,8 @@ class IdentityStore:
 
     def publish_jwks(self, jwks: dict[str, Any], expected_version: int) -> int:
         """Replace the published JWKS if it is still at ``expected_version``; the new version."""
-        stored = put_versioned(
-            self._table, {**_JWKS_KEY, "kind": "published_keys", "jwks": json.dumps(jwks)}, expected_version
+        stored = self._table.put_if_version(
+            {**_JWKS_KEY, "kind": "published_keys", "jwks": json.dumps(jwks)}, expected_version
         )
         return int(stored[VERSION])
 
@@ -419,23 +375,20 @@ class IdentityStore:
         }
 
     def _revocation(self, tenant: str, user: str, sk: str, expires_at: float) -> dict[str, Any]:
-        """A Put of a revocation item (unconditional: writing one twice changes nothing)."""
+        """A revocation item (written unconditionally: writing one twice changes nothing)."""
         item: dict[str, Any] = {
             "pk": user_partition(tenant, user),
             "sk": sk,
             "kind": "revocation",
             "expires_at": _epoch(expires_at),
         }
-        return {"TableName": self._table.name, "Item": item}
-
-    def _put(self, item: dict[str, Any], condition: str) -> dict[str, Any]:
-        return {"TableName": self._table.name, "Item": item, "ConditionExpression": condition}
+        return item
 
     def _write(self, items: list[dict[str, Any]], event: AuditEvent | None) -> bool:
         """``items`` in one transaction, with ``event``'s entry when given; ``False`` when one of their conditions
         failed. A transaction that keeps meeting concurrent ones (a rotation of the same family) is sent again, then
         answered as ``DependencyUnavailableError``: it is not mistaken for a failed condition."""
-        reasons = transact(self._table, items) if event is None else self._audit.transact(items, event)
+        reasons = self._table.transact(items) if event is None else self._audit.transact(items, event)
         if reasons is None:
             return True
         if any(reason.get("Code") == CONDITION_FAILED for reason in reasons):
@@ -443,21 +396,7 @@ class IdentityStore:
         raise DependencyUnavailableError("table", "the transaction stayed contended")
 
     def _get(self, key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = _call(lambda: self._table.get_item(Key=key, ConsistentRead=consistent)).get(
-            "Item"
-        )
-        return item
-
-    def _query_all(self, **query: Any) -> Iterator[dict[str, Any]]:
-        while True:
-            response = _call(lambda: self._table.query(**query))
-            yield from response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                return
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        _call(lambda: self._table.meta.client.transact_write_items(TransactItems=items), conditional=True)  # type: ignore[arg-type]
+        return self._table.get(key, consistent=consistent)
 
 
 def _client_attributes(client: ApiClient) -> dict[str, Any]:
@@ -467,19 +406,3 @@ def _client_attributes(client: ApiClient) -> dict[str, Any]:
             body[name] = _number(body[name])
     body["allowed_roles"] = list(client.allowed_roles)
     return {k: v for k, v in body.items() if v is not None}
-
-
-class _ConditionFailedError(Exception):
-    """A conditional write (or a transaction) did not apply because a condition failed."""
-
-
-def _call(operation: Callable[[], Any], *, conditional: bool = False) -> Any:
-    try:
-        return operation()
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
-        if conditional and code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-            raise _ConditionFailedError(code) from None
-        raise DependencyUnavailableError("table", code) from exc
-    except BotoCoreError as exc:
-        raise DependencyUnavailableError("table", type(exc).__name__) from exc

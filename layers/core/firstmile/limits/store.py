@@ -10,12 +10,10 @@ partition, so they leave with the user's data.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING
 
 from firstmile.limits.models import LimitSubject, RouteClass
-from firstmile.platform.errors import DependencyUnavailableError
+from firstmile.platform.gateway import TableGateway
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -35,42 +33,29 @@ def _partition(subject: LimitSubject) -> str:
 class RateLimitStore:
     """Atomic fixed-window counters (``UpdateItem`` with ``ADD``)."""
 
-    def __init__(self, table: Table) -> None:
-        self._table = table
+    def __init__(self, table: Table | TableGateway) -> None:
+        self._table = TableGateway.of(table)
 
     def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int:
         """Add one to the window's counter and return the new count (one atomic write, no read)."""
-        try:
-            response = self._table.update_item(
-                Key={"pk": _partition(subject), "sk": f"RATE#{route_class.value}#{window_start}"},
-                UpdateExpression="ADD #count :one SET expires_at = if_not_exists(expires_at, :expires), kind = :kind",
-                ExpressionAttributeNames={"#count": "count"},
-                ExpressionAttributeValues={
-                    ":one": 1,
-                    ":expires": window_start + window_seconds + _EXPIRY_MARGIN_SECONDS,
-                    ":kind": "rate_counter",
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as exc:
-            raise DependencyUnavailableError("table", str(exc.response.get("Error", {}).get("Code"))) from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailableError("table", type(exc).__name__) from exc
-        attributes: dict[str, Any] = dict(response.get("Attributes", {}))
-        return int(attributes["count"])
+        attributes = self._table.update_if(
+            {"pk": _partition(subject), "sk": f"RATE#{route_class.value}#{window_start}"},
+            "ADD #count :one SET expires_at = if_not_exists(expires_at, :expires), kind = :kind",
+            names={"#count": "count"},
+            values={
+                ":one": 1,
+                ":expires": window_start + window_seconds + _EXPIRY_MARGIN_SECONDS,
+                ":kind": "rate_counter",
+            },
+            returns="UPDATED_NEW",
+        )
+        return int((attributes or {})["count"])
 
     def count(self, subject: LimitSubject, route_class: RouteClass, window_start: int) -> int:
         """The window's count so far, without adding to it (one consistent read)."""
-        try:
-            response = self._table.get_item(
-                Key={"pk": _partition(subject), "sk": f"RATE#{route_class.value}#{window_start}"},
-                ConsistentRead=True,
-                ProjectionExpression="#count",
-                ExpressionAttributeNames={"#count": "count"},
-            )
-        except ClientError as exc:
-            raise DependencyUnavailableError("table", str(exc.response.get("Error", {}).get("Code"))) from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailableError("table", type(exc).__name__) from exc
-        item: dict[str, Any] = dict(response.get("Item") or {})
-        return int(item.get("count", 0))
+        item = self._table.get(
+            {"pk": _partition(subject), "sk": f"RATE#{route_class.value}#{window_start}"},
+            projection="#count",
+            names={"#count": "count"},
+        )
+        return int((item or {}).get("count", 0))

@@ -23,10 +23,9 @@ Every admin change (a draft created or edited, a version published, the default 
 started, withdrawn or completed) appends its audit entry in the same transaction (``AuditStore.transact``): no change
 is stored without its entry.
 
-Transactions go through the table resource's client, which converts plain Python values to DynamoDB's typed form
-on the way out (like every other store); only the item DynamoDB returns inside a cancellation reason comes back
-typed and is deserialized here. A transaction cancelled by ``TransactionConflict`` (another transaction on the
-same item at that moment) wrote nothing, so it is sent again a few times after a jittered pause.
+Every request goes through the table gateway (``firstmile.platform.gateway``), which hands back plain Python values
+(the item a cancellation reason carries included) and sends a transaction cancelled by ``TransactionConflict``
+(another transaction on the same item at that moment; it wrote nothing) again a few times after a jittered pause.
 """
 
 from __future__ import annotations
@@ -36,8 +35,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeDeserializer
 from pydantic import BaseModel
 
 from firstmile.audit.models import AuditEvent
@@ -53,16 +50,10 @@ from firstmile.onboarding.models import (
     Transition,
     TransitionEvent,
 )
-from firstmile.platform.cursors import MAX_LIMIT, Page, decode_cursor, encode_cursor
-from firstmile.platform.errors import (
-    DependencyUnavailableError,
-    NotFoundError,
-    VersionConflictError,
-    table_call,
-)
+from firstmile.platform.cursors import Page
+from firstmile.platform.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
+from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
-from firstmile.platform.queries import query_all
-from firstmile.platform.transactions import CONDITION_FAILED, transact
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -75,7 +66,6 @@ _DEFAULT_SK = "DEFAULT"
 _MARKER_TTL_SECONDS = 30 * 24 * 3600
 # One transaction holds at most 100 items: the progress and 99 events.
 MAX_EVENTS_PER_TRANSITION = 99
-_deserializer = TypeDeserializer()
 
 
 class ProgressConflictError(VersionConflictError):
@@ -169,11 +159,6 @@ def _model(cls: type[M], item: dict[str, Any]) -> M:
     return cls.model_validate({k: plain(v) for k, v in item.items() if k in cls.model_fields})
 
 
-def _typed_item(raw: dict[str, Any] | None) -> dict[str, Any] | None:
-    """An item in DynamoDB's typed form (as a cancellation reason carries it) as plain Python values."""
-    return {k: _deserializer.deserialize(v) for k, v in raw.items()} if raw else None
-
-
 def _epoch(moment: datetime) -> int:
     """A TTL value: whole epoch seconds, rounded up so nothing expires early."""
     return math.ceil(moment.timestamp())
@@ -187,10 +172,12 @@ class OnboardingStore:
     """All onboarding reads and writes. Errors from AWS become ``DependencyUnavailableError``. Audited changes
     append their entry to ``audit`` (the chains in the same table) in their own transaction."""
 
-    def __init__(self, table: Table, *, event_retention_days: int = 400, audit: AuditStore | None = None) -> None:
-        self._table = table
+    def __init__(
+        self, table: Table | TableGateway, *, event_retention_days: int = 400, audit: AuditStore | None = None
+    ) -> None:
+        self._table = TableGateway.of(table)
         self._event_retention_days = event_retention_days
-        self._audit = audit or AuditStore(table)
+        self._audit = audit or AuditStore(self._table)
 
     # --- flows ---------------------------------------------------------------------------------------------
 
@@ -199,7 +186,7 @@ class OnboardingStore:
         tenant already has that flow id."""
         stored = draft.model_copy(update={"version": 1})
         item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **_body(stored)}
-        if self._audit.transact([self._put_if_absent(item)], event) is not None:
+        if self._audit.transact([self._table.put_new_action(item)], event) is not None:
             raise FlowExistsError(draft.flow_id)
         return stored
 
@@ -214,39 +201,27 @@ class OnboardingStore:
         carries ``None``). The put returns the stored draft when its condition fails, so a conflict needs no read."""
         stored = draft.model_copy(update={"version": expected_version + 1})
         item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **_body(stored)}
-        put = {
-            "Put": {
-                "TableName": self._table.name,
-                "Item": item,
-                "ConditionExpression": "#v = :expected",
-                "ExpressionAttributeNames": {"#v": "version"},
-                "ExpressionAttributeValues": {":expected": expected_version},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
+        put = self._table.put_action(
+            item,
+            condition="#v = :expected",
+            names={"#v": "version"},
+            values={":expected": expected_version},
+            return_stored=True,
+        )
         reasons = self._audit.transact([put], event)
         if reasons is None:
             return stored
-        current = _typed_item(reasons[0].get("Item"))
+        current = reasons[0].get("Item")
         raise DraftConflictError(_model(FlowDraft, current) if current else None)
 
     def list_drafts(self, tenant: str, *, limit: int, cursor: str | None) -> Page[FlowDraft]:
         """Query ``begins_with(sk, FLOW#)``, in flow-id order, cursor-paged (``decode_cursor`` with
         ``key_partition``; a cursor of another tenant's or another list is refused with VAL_CURSOR_INVALID)."""
-        partition = _flows_partition(tenant)
-        scope = f"{partition}|FLOW#"
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(partition) & Key("sk").begins_with("FLOW#"),
-            "Limit": max(1, min(limit, MAX_LIMIT)),
-        }
-        start = decode_cursor(cursor, scope, key_partition=partition)
-        if start:
-            query["ExclusiveStartKey"] = start
-        response = table_call(lambda: self._table.query(**query))
-        return Page[FlowDraft](
-            items=[_model(FlowDraft, item) for item in response.get("Items", [])],
-            next_cursor=encode_cursor(response.get("LastEvaluatedKey"), scope),
+        flows = _flows_partition(tenant)
+        items, next_cursor = self._table.query_page(
+            partition(flows).begins_with("FLOW#"), limit=limit, cursor=cursor, scope=f"{flows}|FLOW#"
         )
+        return Page[FlowDraft](items=[_model(FlowDraft, item) for item in items], next_cursor=next_cursor)
 
     def publish(self, tenant: str, draft: FlowDraft, version: FlowVersion, *, event: AuditEvent) -> FlowDraft:
         """One TransactWriteItems: put the version if absent, update the draft's ``latest_published_version``
@@ -263,28 +238,21 @@ class OnboardingStore:
         }
         reasons = self._audit.transact(
             [
-                self._put_if_absent(version_item),
-                {
-                    "Update": {
-                        "TableName": self._table.name,
-                        "Key": _draft_key(tenant, draft.flow_id),
-                        "UpdateExpression": "SET latest_published_version = :published, #v = :next",
-                        "ConditionExpression": "#v = :expected",
-                        "ExpressionAttributeNames": {"#v": "version"},
-                        "ExpressionAttributeValues": {
-                            ":published": version.version,
-                            ":next": draft.version + 1,
-                            ":expected": draft.version,
-                        },
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                },
+                self._table.put_new_action(version_item),
+                self._table.update_action(
+                    _draft_key(tenant, draft.flow_id),
+                    "SET latest_published_version = :published, #v = :next",
+                    condition="#v = :expected",
+                    names={"#v": "version"},
+                    values={":published": version.version, ":next": draft.version + 1, ":expected": draft.version},
+                    return_stored=True,
+                ),
             ],
             event,
         )
         if reasons is None:
             return draft.model_copy(update={"latest_published_version": version.version, "version": draft.version + 1})
-        returned = _typed_item(reasons[1].get("Item")) if reasons[1].get("Code") == CONDITION_FAILED else None
+        returned = reasons[1].get("Item") if reasons[1].get("Code") == CONDITION_FAILED else None
         raise DraftConflictError(_model(FlowDraft, returned) if returned else self.get_draft(tenant, draft.flow_id))
 
     def get_version(self, tenant: str, flow_id: str, version: int) -> FlowVersion | None:
@@ -295,15 +263,16 @@ class OnboardingStore:
     def list_versions(self, tenant: str, flow_id: str, *, limit: int, cursor: str | None) -> Page[FlowVersionSummary]:
         """Query ``begins_with(sk, VERSION#<flow_id>#)``, newest first, cursor-paged; reads only the summary's
         attributes (not the definitions)."""
-        partition = _flows_partition(tenant)
+        flows = _flows_partition(tenant)
         prefix = _versions_prefix(flow_id)
-        scope = f"{partition}|{prefix}"
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(partition) & Key("sk").begins_with(prefix),
-            "ScanIndexForward": False,
-            "Limit": max(1, min(limit, MAX_LIMIT)),
-            "ProjectionExpression": "#f, #v, #d.#n, #c, #at, #by",
-            "ExpressionAttributeNames": {
+        items, next_cursor = self._table.query_page(
+            partition(flows).begins_with(prefix),
+            limit=limit,
+            cursor=cursor,
+            scope=f"{flows}|{prefix}",
+            newest_first=True,
+            projection="#f, #v, #d.#n, #c, #at, #by",
+            names={
                 "#f": "flow_id",
                 "#v": "version",
                 "#d": "definition",
@@ -312,11 +281,7 @@ class OnboardingStore:
                 "#at": "published_at",
                 "#by": "published_by",
             },
-        }
-        start = decode_cursor(cursor, scope, key_partition=partition)
-        if start:
-            query["ExclusiveStartKey"] = start
-        response = table_call(lambda: self._table.query(**query))
+        )
         summaries = [
             FlowVersionSummary(
                 flow_id=str(item["flow_id"]),
@@ -326,11 +291,9 @@ class OnboardingStore:
                 published_at=item["published_at"],
                 published_by=str(item["published_by"]),
             )
-            for item in response.get("Items", [])
+            for item in items
         ]
-        return Page[FlowVersionSummary](
-            items=summaries, next_cursor=encode_cursor(response.get("LastEvaluatedKey"), scope)
-        )
+        return Page[FlowVersionSummary](items=summaries, next_cursor=next_cursor)
 
     def get_default(self, tenant: str) -> DefaultFlow | None:
         """The tenant's default flow, if one is set. One GetItem (consistent: a user enrolled right after an admin
@@ -342,7 +305,7 @@ class OnboardingStore:
         """Make ``default`` the tenant's default flow (the last writer wins) and append ``event``, in one
         transaction. The drafts' ``is_default`` flags are not touched here."""
         item = {**_default_key(tenant), "kind": "default_flow", **_body(default)}
-        self._audit.transact([{"Put": {"TableName": self._table.name, "Item": item}}], event)
+        self._audit.transact([self._table.put_action(item)], event)
         return default
 
     # --- progress ------------------------------------------------------------------------------------------
@@ -374,13 +337,9 @@ class OnboardingStore:
             raise ValueError("a transition's events belong to the user whose progress it writes")
         expected = progress.version - 1
         condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(pk)"}
+            {"condition": "attribute_not_exists(pk)"}
             if expected == 0
-            else {
-                "ConditionExpression": "#v = :expected",
-                "ExpressionAttributeNames": {"#v": "version"},
-                "ExpressionAttributeValues": {":expected": expected},
-            }
+            else {"condition": "#v = :expected", "names": {"#v": "version"}, "values": {":expected": expected}}
         )
         progress_item = {
             **_progress_key(progress.tenant, progress.user),
@@ -389,42 +348,33 @@ class OnboardingStore:
             "kind": "onboarding_progress",
             **_body(progress),
         }
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self._table.name,
-                    "Item": progress_item,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    **condition,
-                }
-            }
-        ]
-        partition = user_partition(progress.tenant, progress.user)
+        items: list[dict[str, Any]] = [self._table.put_action(progress_item, return_stored=True, **condition)]
+        user = user_partition(progress.tenant, progress.user)
         for n, happened in enumerate(transition.events):
             item = {
-                "pk": partition,
+                "pk": user,
                 "sk": _event_sk(happened, n),
                 "kind": "onboarding_event",
                 **_body(happened),
                 "expires_at": self._event_expiry(happened, progress),
             }
-            items.append(self._put_if_absent(item))
-        reasons = transact(self._table, items) if event is None else self._audit.transact(items, event)
+            items.append(self._table.put_new_action(item))
+        reasons = self._table.transact(items) if event is None else self._audit.transact(items, event)
         if reasons is None:
             return
-        returned = _typed_item(reasons[0].get("Item")) if reasons[0].get("Code") == CONDITION_FAILED else None
+        returned = reasons[0].get("Item") if reasons[0].get("Code") == CONDITION_FAILED else None
         stored = _model(Progress, returned) if returned else self.get_progress(progress.tenant, progress.user)
         raise ProgressConflictError(stored)
 
     def list_events(self, tenant: str, user: str) -> list[TransitionEvent]:
         """The user's onboarding events, oldest first (Query ``begins_with(sk, ONBOARDING#EVENT#)``, every page),
         without those past their ``expires_at`` that the TTL sweeper has not removed yet."""
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(user_partition(tenant, user)) & Key("sk").begins_with(_EVENT_PREFIX),
-            "FilterExpression": "expires_at > :now",
-            "ExpressionAttributeValues": {":now": int(_now())},
-        }
-        return [_model(TransitionEvent, item) for item in query_all(self._table, query)]
+        events = self._table.query_all(
+            partition(user_partition(tenant, user)).begins_with(_EVENT_PREFIX),
+            filter="expires_at > :now",
+            values={":now": int(_now())},
+        )
+        return [_model(TransitionEvent, item) for item in events]
 
     def list_progress_on_version(
         self,
@@ -441,18 +391,14 @@ class OnboardingStore:
         last page). The key holds strings only, so it travels in a queue message as JSON; ``ValueError`` for a key
         of another version's list. The index is eventually consistent: a user who moved a moment ago may still be
         listed, so callers check the progress they get."""
-        partition = _users_on_version(tenant, flow_id, version)
-        condition: Any = Key("gsi1pk").eq(partition)
+        users = _users_on_version(tenant, flow_id, version)
+        condition = partition(users, index="gsi1")
         if enrolled_since is not None:
-            condition = condition & Key("gsi1sk").gte(f"ENROLLED#{_fixed_utc(enrolled_since)}")
-        query: dict[str, Any] = {"IndexName": "gsi1", "KeyConditionExpression": condition, "Limit": max(1, limit)}
-        if start_key:
-            if start_key.get("gsi1pk") != partition:
-                raise ValueError("the start key belongs to another list")
-            query["ExclusiveStartKey"] = start_key
-        response = table_call(lambda: self._table.query(**query))
-        last: dict[str, Any] | None = response.get("LastEvaluatedKey")
-        return [_model(Progress, item) for item in response.get("Items", [])], last
+            condition = condition.at_least(f"ENROLLED#{_fixed_utc(enrolled_since)}")
+        if start_key and start_key.get("gsi1pk") != users:
+            raise ValueError("the start key belongs to another list")
+        page = self._table.query(condition, limit=max(1, limit), start_key=start_key)
+        return [_model(Progress, item) for item in page.items], page.last_key
 
     # --- migrations ----------------------------------------------------------------------------------------
 
@@ -460,15 +406,14 @@ class OnboardingStore:
         """Store a new migration and append ``event``, in one transaction; ``VersionConflictError`` when the id is
         taken."""
         item = {**_migration_key(tenant, migration.migration_id), "kind": "onboarding_migration", **_body(migration)}
-        if self._audit.transact([self._put_if_absent(item)], event) is not None:
+        if self._audit.transact([self._table.put_new_action(item)], event) is not None:
             raise VersionConflictError(None, None)
         return migration
 
     def delete_migration(self, tenant: str, migration_id: str, *, event: AuditEvent) -> None:
         """Remove a migration that never started (its first message could not be sent) and append ``event``, in one
         transaction."""
-        delete = {"Delete": {"TableName": self._table.name, "Key": _migration_key(tenant, migration_id)}}
-        self._audit.transact([delete], event)
+        self._audit.transact([self._table.delete_action(_migration_key(tenant, migration_id))], event)
 
     def get_migration(self, tenant: str, migration_id: str) -> Migration | None:
         """One GetItem (consistent)."""
@@ -511,23 +456,13 @@ class OnboardingStore:
         """Set ``status = completed`` and ``completed_at`` (ISO-8601) on condition that it is running,
         ``listing_done`` and ``batches_done = batches_enqueued``, and append ``event``, in one transaction (sent
         again when it meets a concurrent counting transaction); ``True`` when this call completed it."""
-        complete = {
-            "Update": {
-                "TableName": self._table.name,
-                "Key": _migration_key(tenant, migration_id),
-                "UpdateExpression": "SET #status = :completed, completed_at = :at",
-                "ConditionExpression": (
-                    "#status = :running AND listing_done = :true AND batches_done = batches_enqueued"
-                ),
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {
-                    ":completed": "completed",
-                    ":running": "running",
-                    ":at": at,
-                    ":true": True,
-                },
-            }
-        }
+        complete = self._table.update_action(
+            _migration_key(tenant, migration_id),
+            "SET #status = :completed, completed_at = :at",
+            condition="#status = :running AND listing_done = :true AND batches_done = batches_enqueued",
+            names={"#status": "status"},
+            values={":completed": "completed", ":running": "running", ":at": at, ":true": True},
+        )
         return self._audit.transact([complete], event) is None
 
     # --- plumbing ------------------------------------------------------------------------------------------
@@ -544,20 +479,13 @@ class OnboardingStore:
             "kind": "migration_marker",
             "expires_at": math.ceil(_now()) + _MARKER_TTL_SECONDS,
         }
-        reasons = transact(
-            self._table,
+        reasons = self._table.transact(
             [
-                self._put_if_absent(marker_item),
-                {
-                    "Update": {
-                        "TableName": self._table.name,
-                        "Key": _migration_key(tenant, migration_id),
-                        "UpdateExpression": update,
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-            ],
+                self._table.put_new_action(marker_item),
+                self._table.update_action(
+                    _migration_key(tenant, migration_id), update, condition="attribute_exists(pk)", values=values
+                ),
+            ]
         )
         if reasons is not None:
             if reasons[0].get("Code") == CONDITION_FAILED:
@@ -570,12 +498,5 @@ class OnboardingStore:
             raise NotFoundError(f"migration {migration_id}")
         return migration
 
-    def _put_if_absent(self, item: dict[str, Any]) -> dict[str, Any]:
-        """A Put for a transaction, on condition that the item is absent."""
-        return {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
-
     def _get(self, key: dict[str, str], *, consistent: bool = True) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = table_call(lambda: self._table.get_item(Key=key, ConsistentRead=consistent)).get(
-            "Item"
-        )
-        return item
+        return self._table.get(key, consistent=consistent)

@@ -9,6 +9,7 @@ lock: each is made once, and never two at a time.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from functools import cache, lru_cache
@@ -40,6 +41,18 @@ class _MadeOnce(Generic[_P, _T]):
 
     def cache_clear(self) -> None:
         self._cache.cache_clear()
+
+
+def before_first_client(prepare: Callable[[], None]) -> None:
+    """Run ``prepare`` before any AWS client exists: when the first botocore session is created, or at once when
+    some code has loaded botocore's client already (a session may exist then). Only botocore's package is imported
+    here, not its client."""
+    import botocore
+
+    if "botocore.client" in sys.modules:
+        prepare()
+    else:
+        botocore.register_initializer(lambda _session: prepare())
 
 
 @lru_cache(maxsize=1)

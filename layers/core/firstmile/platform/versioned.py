@@ -1,8 +1,9 @@
 """Versioned items: optimistic concurrency with conditional writes.
 
-An item carries an integer ``version``. A write names the version it read; DynamoDB refuses the write when the
-stored version differs and hands back the current item in the same call
-(``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so a conflict costs no second read.
+An item carries an integer ``version``; a write names the version it read and DynamoDB refuses it when the stored
+version differs (``TableGateway.put_if_version``, or a conditional action in a transaction), handing back the
+stored item in the same call, so a conflict costs no second read. What a caller does then is its own: answer 409
+with the current state (a client sent ``If-Match``), or read again and re-apply (``retry_on_conflict``).
 """
 
 from __future__ import annotations
@@ -10,51 +11,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from boto3.dynamodb.types import TypeDeserializer
+from typing import TypeVar
 
 from firstmile.platform.errors import VersionConflictError
+from firstmile.platform.gateway import VERSION
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
+__all__ = ["VERSION", "retry_on_conflict"]
 
 T = TypeVar("T")
-VERSION = "version"
-_deserializer = TypeDeserializer()
-
-
-def put_versioned(table: Table, item: dict[str, Any], expected_version: int) -> dict[str, Any]:
-    """Write ``item`` as version ``expected_version + 1``; version 0 means "must not exist yet".
-
-    Raises ``VersionConflictError`` carrying the stored item when someone else wrote first.
-    """
-    new_item = {**item, VERSION: expected_version + 1}
-    if expected_version == 0:
-        condition, values = "attribute_not_exists(pk)", {}
-    else:
-        condition, values = "#v = :expected", {":expected": expected_version}
-    kwargs: dict[str, Any] = {
-        "Item": new_item,
-        "ConditionExpression": condition,
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }
-    if values:
-        kwargs["ExpressionAttributeNames"] = {"#v": VERSION}
-        kwargs["ExpressionAttributeValues"] = values
-    try:
-        table.put_item(**kwargs)
-    except table.meta.client.exceptions.ConditionalCheckFailedException as exc:
-        raise conflict_from(exc) from None
-    return new_item
-
-
-def conflict_from(exc: Exception) -> VersionConflictError:
-    """The conflict error for a failed conditional write, with the stored item when DynamoDB returned it."""
-    raw = getattr(exc, "response", {}).get("Item")
-    current = {k: _deserializer.deserialize(v) for k, v in raw.items()} if raw else None
-    version = int(current[VERSION]) if current and VERSION in current else None
-    return VersionConflictError(current, version)
 
 
 def retry_on_conflict(
