@@ -4,7 +4,6 @@ signing-key secret."""
 from __future__ import annotations
 
 import math
-import threading
 from typing import Any
 
 from firstmile.audit.models import AuditEvent

@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from firstmile.audit.models import AuditEvent
 from firstmile.http.pagination import Page
@@ -32,14 +30,7 @@ from firstmile.platform.errors import NotFoundError, VersionConflictError
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.faults import Faults
 from tests.fakes.paging import page_of
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def stored(model: M) -> M:
-    """``model`` as it reads back from storage: through its JSON form, so no caller shares an object with the
-    store and nothing survives that the table would not keep."""
-    return type(model).model_validate(model.model_dump(mode="json", exclude_none=True))
+from tests.fakes.storage import stored
 
 
 def _fixed_utc(moment: datetime) -> str:
