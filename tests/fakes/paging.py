@@ -27,8 +27,10 @@ def page_of(
     after = start["k"] if start else None
     position = 0
     if after is not None:
-        beyond = (lambda key: key < after) if descending else (lambda key: key > after)
-        position = next((n for n, item in enumerate(items) if beyond(sort_key(item))), len(items))
+        position = next(
+            (n for n, item in enumerate(items) if (sort_key(item) < after if descending else sort_key(item) > after)),
+            len(items),
+        )
     size = max(1, min(limit, MAX_LIMIT))
     chosen = list(items[position : position + size])
     more = position + size < len(items)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -31,7 +31,7 @@ from firstmile.identity.keys import (
     keyset_to_secret,
 )
 from firstmile.identity.models import Clock
-from firstmile.identity.store import IdentityStore
+from firstmile.identity.ports import IdentityStorePort, SigningKeySecret
 from firstmile.observability import logger
 from firstmile.platform import aws
 from firstmile.platform.errors import DependencyUnavailableError
@@ -79,17 +79,9 @@ class SecretsManagerKeyStore:
             raise DependencyUnavailableError(COMPONENT, type(exc).__name__) from exc
 
 
-class KeyStore(Protocol):
-    """Where the key set is kept (``SecretsManagerKeyStore``, or an in-memory fake in tests)."""
-
-    def load(self) -> KeySet: ...
-
-    def save(self, keyset: KeySet) -> None: ...
-
-
 def rotate_signing_keys(
-    secret: KeyStore,
-    store: IdentityStore,
+    secret: SigningKeySecret,
+    store: IdentityStorePort,
     *,
     now: float,
     policy: RotationPolicy,

@@ -28,7 +28,8 @@ from firstmile.identity.models import (
     Tenant,
     TenantCreate,
 )
-from firstmile.identity.store import AlreadyExistsError, IdentityStore
+from firstmile.identity.ports import IdentityStorePort
+from firstmile.identity.store import AlreadyExistsError
 from firstmile.platform.errors import NotFoundError
 
 RES_TENANT_EXISTS = p.register_code("RES_TENANT_EXISTS", 409, "Tenant already exists")
@@ -43,7 +44,7 @@ class TenancyService:
 
     def __init__(
         self,
-        store: IdentityStore,
+        store: IdentityStorePort,
         *,
         clock: Clock = time.time,
         secret_grace_seconds: float = 24 * 3600,
