@@ -9,7 +9,7 @@ from typing import Literal
 
 from firstmile.platform.errors import DependencyUnavailableError
 
-Fault = Literal["unavailable", "conflict"]
+Fault = Literal["unavailable", "conflict", "pass"]
 
 
 @dataclass
@@ -19,24 +19,29 @@ class Faults:
     ``unavailable("get_progress")`` makes the next call of that method raise ``DependencyUnavailableError`` (as a
     throttled or unreachable table does); ``conflict("write_transition")`` makes its next conditional write fail its
     condition, answered the way the real store answers a lost race (a conflict error carrying the stored state, or
-    ``False``). ``times`` plans more than one.
+    ``False``). ``times`` plans more than one; ``after`` lets that many calls through first.
     """
 
     calls: Counter[str] = field(default_factory=Counter)
     _planned: defaultdict[str, deque[tuple[Fault, str]]] = field(default_factory=lambda: defaultdict(deque))
 
-    def unavailable(self, method: str, *, times: int = 1, reason: str = "ThrottlingException") -> None:
-        """The next ``times`` calls of ``method`` fail as a throttled or unreachable table does."""
-        self._planned[method].extend([("unavailable", reason)] * times)
+    def unavailable(self, method: str, *, times: int = 1, after: int = 0, reason: str = "ThrottlingException") -> None:
+        """After ``after`` calls of ``method`` that succeed, the next ``times`` fail as a throttled or unreachable
+        table does."""
+        self._planned[method].extend([("pass", "")] * after + [("unavailable", reason)] * times)
 
-    def conflict(self, method: str, *, times: int = 1) -> None:
-        """The next ``times`` conditional writes of ``method`` lose as if another writer had come first."""
-        self._planned[method].extend([("conflict", "")] * times)
+    def conflict(self, method: str, *, times: int = 1, after: int = 0) -> None:
+        """After ``after`` calls of ``method``, its next ``times`` conditional writes lose as if another writer had
+        come first."""
+        self._planned[method].extend([("pass", "")] * after + [("conflict", "")] * times)
 
     def enter(self, method: str) -> None:
         """Count a call; raise the unavailability planned for it, if that comes next."""
         self.calls[method] += 1
         planned = self._planned.get(method)
+        if planned and planned[0][0] == "pass":
+            planned.popleft()
+            return
         if planned and planned[0][0] == "unavailable":
             _, reason = planned.popleft()
             raise DependencyUnavailableError("table", reason)

@@ -281,6 +281,13 @@ class FakeOnboardingStore:
             self.audit.record(event)
             return True
 
+    # --- for tests -----------------------------------------------------------------------------------------
+
+    def users(self) -> list[tuple[str, str]]:
+        """(tenant, user) of every stored progress."""
+        with self._lock:
+            return sorted(self._progress)
+
     # --- plumbing ------------------------------------------------------------------------------------------
 
     def _count_once(
