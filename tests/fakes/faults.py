@@ -28,12 +28,14 @@ class Faults:
     def unavailable(self, method: str, *, times: int = 1, after: int = 0, reason: str = "ThrottlingException") -> None:
         """After ``after`` calls of ``method`` that succeed, the next ``times`` fail as a throttled or unreachable
         table does."""
-        self._planned[method].extend([("pass", "")] * after + [("unavailable", reason)] * times)
+        planned: list[tuple[Fault, str]] = [("pass", "")] * after + [("unavailable", reason)] * times
+        self._planned[method].extend(planned)
 
     def conflict(self, method: str, *, times: int = 1, after: int = 0) -> None:
         """After ``after`` calls of ``method``, its next ``times`` conditional writes lose as if another writer had
         come first."""
-        self._planned[method].extend([("pass", "")] * after + [("conflict", "")] * times)
+        planned: list[tuple[Fault, str]] = [("pass", "")] * after + [("conflict", "")] * times
+        self._planned[method].extend(planned)
 
     def enter(self, method: str) -> None:
         """Count a call; raise the unavailability planned for it, if that comes next."""
