@@ -10,6 +10,8 @@ from typing import Literal
 from firstmile.platform.errors import DependencyUnavailableError
 
 Fault = Literal["unavailable", "conflict", "pass"]
+_PASS: tuple[Fault, str] = ("pass", "")
+_CONFLICT: tuple[Fault, str] = ("conflict", "")
 
 
 @dataclass
@@ -28,14 +30,13 @@ class Faults:
     def unavailable(self, method: str, *, times: int = 1, after: int = 0, reason: str = "ThrottlingException") -> None:
         """After ``after`` calls of ``method`` that succeed, the next ``times`` fail as a throttled or unreachable
         table does."""
-        planned: list[tuple[Fault, str]] = [("pass", "")] * after + [("unavailable", reason)] * times
-        self._planned[method].extend(planned)
+        failure: tuple[Fault, str] = ("unavailable", reason)
+        self._planned[method].extend([_PASS] * after + [failure] * times)
 
     def conflict(self, method: str, *, times: int = 1, after: int = 0) -> None:
         """After ``after`` calls of ``method``, its next ``times`` conditional writes lose as if another writer had
         come first."""
-        planned: list[tuple[Fault, str]] = [("pass", "")] * after + [("conflict", "")] * times
-        self._planned[method].extend(planned)
+        self._planned[method].extend([_PASS] * after + [_CONFLICT] * times)
 
     def enter(self, method: str) -> None:
         """Count a call; raise the unavailability planned for it, if that comes next."""
