@@ -51,11 +51,13 @@ lint: install
 typecheck: install
 	$(RUN) mypy
 
+# Coverage of the core layer: unit writes the data (no report), integration adds its own (its xdist workers
+# combined) and prints the report for both; make test runs them in that order.
 unit: install
-	$(RUN) pytest tests/unit -q
+	$(RUN) pytest tests/unit -q --cov --cov-report=
 
 integration: install node_modules/.installed
-	$(RUN) pytest tests/integration -q --numprocesses=auto --maxprocesses=4
+	$(RUN) pytest tests/integration -q --numprocesses=auto --maxprocesses=4 --cov --cov-append --cov-report=term
 
 infra: install node_modules/.installed
 	$(RUN) pytest tests/infra -q
@@ -83,4 +85,4 @@ bench: install node_modules/.installed
 	$(RUN) python bench/soak.py
 
 clean:
-	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

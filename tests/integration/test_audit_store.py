@@ -4,17 +4,16 @@ entry, listing by keys, and tamper detection."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from firstmile import errors as e
-from firstmile.audit.models import AuditEvent, AuditFilter
+from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import MAX_CHANGE_ITEMS, AuditAppendContendedError, AuditStore
 from firstmile.platform import aws
 from firstmile.platform.errors import DependencyUnavailableError
-from tests.factories import NOW, FakeClock
+from tests.contracts.audit import AuditLogContract
+from tests.factories import FakeClock
 from tests.integration.conftest import Deployment
 from tests.integration.transaction_faults import lost_answers, refused_transactions
 
@@ -29,6 +28,16 @@ def audit(deployment: Deployment) -> tuple[AuditStore, FakeClock]:
     return AuditStore(aws.table(deployment.table_name), clock=clock), clock
 
 
+class TestAuditStoreContract(AuditLogContract):
+    """The audit log's contract, on the table engine."""
+
+    implementation = AuditStore
+
+    @pytest.fixture
+    def audit_log(self, deployment: Deployment, clock: FakeClock) -> AuditStore:
+        return AuditStore(aws.table(deployment.table_name), clock=clock)
+
+
 def entry_key(deployment: Deployment, sequence: int) -> dict[str, str]:
     items = deployment.table.query(
         KeyConditionExpression="pk = :pk AND begins_with(sk, :e)",
@@ -36,60 +45,6 @@ def entry_key(deployment: Deployment, sequence: int) -> dict[str, str]:
     )["Items"]
     item = next(i for i in items if i["sequence"] == sequence)
     return {"pk": item["pk"], "sk": item["sk"]}
-
-
-def test_entries_are_chained_and_listed_newest_first_in_pages(audit: tuple[AuditStore, FakeClock]) -> None:
-    store, clock = audit
-    for n in range(5):
-        clock.now += 1
-        store.record(event(n))
-    store.record(event(99, tenant="t-other"))
-
-    first = store.list_entries("t-acme", limit=3)
-    second = store.list_entries("t-acme", limit=3, cursor=first.next_cursor)
-
-    sequences = [e.sequence for e in first.items + second.items]
-    assert sequences == [5, 4, 3, 2, 1]
-    assert second.next_cursor is None
-    assert first.items[0].previous_hash == first.items[1].hash
-    assert store.head("t-acme") is not None and store.head("t-other") is not None
-
-
-def test_filters_are_served_by_keys_and_cursors_stay_with_their_filter(audit: tuple[AuditStore, FakeClock]) -> None:
-    store, clock = audit
-    plan = [
-        ("admin:u-1", "flag.updated"),
-        ("admin:u-2", "flag.updated"),
-        ("admin:u-1", "client.created"),
-        ("operator:ops", "client.disabled"),
-        ("admin:u-1", "flag.updated"),
-    ]
-    for n, (actor, action) in enumerate(plan):
-        clock.now += 60
-        store.record(event(n, actor=actor, action=action))
-
-    def sequences(filters: AuditFilter) -> list[int]:
-        return [e.sequence for e in store.list_entries("t-acme", filters).items]
-
-    assert sequences(AuditFilter(action="flag.updated")) == [5, 2, 1]
-    assert sequences(AuditFilter(actor="admin:u-1")) == [5, 3, 1]
-    assert sequences(AuditFilter(actor="admin:u-1", action="flag.updated")) == [5, 1]
-    since, until = datetime.fromtimestamp(NOW + 120, UTC), datetime.fromtimestamp(NOW + 240, UTC)
-    assert sequences(AuditFilter(since=since, until=until)) == [4, 3, 2]
-    assert sequences(AuditFilter(action="flag.updated", since=since)) == [5, 2]
-    page = store.list_entries("t-acme", AuditFilter(action="flag.updated"), limit=1)
-    with pytest.raises(e.DomainError):
-        store.list_entries("t-acme", AuditFilter(action="client.created"), cursor=page.next_cursor)
-
-
-def test_an_untouched_chain_verifies(audit: tuple[AuditStore, FakeClock]) -> None:
-    store, _ = audit
-    for n in range(4):
-        store.record(event(n))
-
-    report = store.verify("t-acme")
-
-    assert report.ok and report.checked == 4 and report.head_sequence == 4
 
 
 def test_tampering_with_one_stored_entry_makes_verify_report_exactly_that_entry(

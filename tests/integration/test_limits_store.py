@@ -10,10 +10,21 @@ from firstmile.limits.logic import RateLimiter, window_start
 from firstmile.limits.models import LimitSubject, RouteClass
 from firstmile.limits.store import RateLimitStore
 from firstmile.platform import aws
+from tests.contracts.limits import RateCounterContract
 from tests.factories import NOW, FakeClock
 from tests.integration.conftest import Deployment
 
 ALICE = LimitSubject.user("t-acme", "u-alice")
+
+
+class TestRateLimitStoreContract(RateCounterContract):
+    """The counters' contract, on the table engine."""
+
+    implementation = RateLimitStore
+
+    @pytest.fixture
+    def counter(self, deployment: Deployment) -> RateLimitStore:
+        return RateLimitStore(aws.table(deployment.table_name))
 
 
 def limiter(deployment: Deployment, clock: FakeClock, table_name: str | None = None) -> RateLimiter:

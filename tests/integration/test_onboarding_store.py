@@ -8,141 +8,27 @@ from typing import Any
 import boto3
 import pytest
 
-from firstmile import errors as e
-from firstmile.audit.models import AuditEvent
+from firstmile.audit.store import AuditStore
 from firstmile.onboarding.models import (
-    CompletionCriteria,
-    DefaultFlow,
     EventType,
-    FlowDefinition,
-    FlowDraft,
-    FlowVersion,
-    Migration,
-    MigrationStatus,
-    Milestone,
-    OnboardingState,
-    Progress,
-    RenameStep,
-    StepDefinition,
-    StepKind,
-    StepProgress,
-    StepState,
     Transition,
-    TransitionEvent,
 )
-from firstmile.onboarding.store import DraftConflictError, FlowExistsError, OnboardingStore, ProgressConflictError
-from firstmile.platform.errors import DependencyUnavailableError, NotFoundError
-from tests.factories import NOW
+from firstmile.onboarding.store import OnboardingStore, ProgressConflictError
+from firstmile.platform.errors import DependencyUnavailableError
+from tests.contracts.onboarding import (
+    MIGRATION_ID,
+    T0,
+    TENANT,
+    OnboardingStoreContract,
+    audited,
+    draft,
+    enrolment,
+    event,
+    migration,
+    progress,
+)
 from tests.integration.conftest import Deployment, DynamoCalls
 from tests.integration.transaction_faults import TransactionConflicts
-
-T0 = datetime.fromtimestamp(NOW, UTC)
-TENANT = "t-acme"
-MIGRATION_ID = "mig_" + "A" * 22
-
-
-# --- test data --------------------------------------------------------------------------------------------
-
-
-def definition(name: str = "Getting started", steps: int = 3) -> FlowDefinition:
-    return FlowDefinition(
-        name=name,
-        steps=[
-            StepDefinition(
-                id=f"step-{n}",
-                title=f"Step {n}",
-                order=n * 10,
-                required=n != 1,
-                kind=StepKind.MILESTONE if n == 2 else StepKind.TASK,
-                completion_criteria=CompletionCriteria(milestone=Milestone.FIRST_RUN) if n == 2 else None,
-                hint="Click here" if n == 0 else None,
-            )
-            for n in range(steps)
-        ],
-        sample_workflow={"name": "demo", "threshold": 0.75, "nodes": [{"id": 1, "weights": [1.5, 2]}]},
-        sample_agent={"model": "small", "temperature": 0.2},
-    )
-
-
-def draft(flow_id: str = "welcome", *, name: str = "Getting started") -> FlowDraft:
-    return FlowDraft(
-        flow_id=flow_id,
-        definition=definition(name),
-        version=0,
-        created_at=T0,
-        updated_at=T0,
-        updated_by="admin:u-1",
-    )
-
-
-def flow_version(flow_id: str = "welcome", version: int = 1, *, steps: int = 3) -> FlowVersion:
-    return FlowVersion(
-        flow_id=flow_id,
-        version=version,
-        definition=definition(f"{flow_id} v{version}", steps),
-        published_at=T0 + timedelta(minutes=version),
-        published_by="admin:u-1",
-    )
-
-
-def progress(
-    user: str = "u-alice",
-    *,
-    version: int = 1,
-    flow_version: int = 1,
-    tenant: str = TENANT,
-    expires_at: int | None = None,
-) -> Progress:
-    return Progress(
-        tenant=tenant,
-        user=user,
-        flow_id="welcome",
-        flow_version=flow_version,
-        version=version,
-        steps={"step-0": StepProgress(state=StepState.COMPLETED, started_at=T0, completed_at=T0 + timedelta(seconds=5))}
-        if version > 1
-        else {},
-        milestones={Milestone.SAMPLE_WORKFLOW: T0} if version > 1 else {},
-        enrolled_at=T0,
-        updated_at=T0 + timedelta(seconds=version),
-        sample=expires_at is not None,
-        expires_at=expires_at,
-    )
-
-
-def event(of: Progress, kind: EventType, *, at: datetime | None = None, step_id: str | None = None) -> TransitionEvent:
-    return TransitionEvent(
-        tenant=of.tenant,
-        user=of.user,
-        type=kind,
-        at=at or of.updated_at,
-        flow_id=of.flow_id,
-        flow_version=of.flow_version,
-        step_id=step_id,
-        progress_version=of.version,
-        sample=of.sample,
-        details={"by": "user", "score": 0.5},
-    )
-
-
-def enrolment(user: str = "u-alice", **kwargs: Any) -> Transition:
-    first = progress(user, **kwargs)
-    return Transition(progress=first, events=[event(first, EventType.ENROLLED)])
-
-
-def migration(**changes: Any) -> Migration:
-    return Migration(
-        migration_id=MIGRATION_ID,
-        flow_id="welcome",
-        from_version=1,
-        to_version=2,
-        step_map=[RenameStep(from_step="step-0", to_step="intro")],
-        status=MigrationStatus.RUNNING,
-        created_at=T0,
-        created_by="admin:u-1",
-        **changes,
-    )
-
 
 # --- fixtures ---------------------------------------------------------------------------------------------
 
@@ -157,9 +43,18 @@ def store(table: Any) -> OnboardingStore:
     return OnboardingStore(table, event_retention_days=30)
 
 
-def audited(tenant: str) -> AuditEvent:
-    """The audit entry an admin change made in these tests is written with."""
-    return AuditEvent(tenant=tenant, actor="admin:u-1", action="onboarding.changed", target="onboarding-store-test")
+class TestOnboardingStoreContract(OnboardingStoreContract):
+    """The onboarding store's contract, on the table engine."""
+
+    implementation = OnboardingStore
+
+    @pytest.fixture
+    def audit_log(self, table: Any) -> AuditStore:
+        return AuditStore(table)
+
+    @pytest.fixture
+    def store(self, table: Any, audit_log: AuditStore) -> OnboardingStore:
+        return OnboardingStore(table, event_retention_days=30, audit=audit_log)
 
 
 def raw_items(table: Any, pk: str, prefix: str = "") -> list[dict[str, Any]]:
@@ -171,140 +66,6 @@ def raw_items(table: Any, pk: str, prefix: str = "") -> list[dict[str, Any]]:
 
 
 # --- flows ------------------------------------------------------------------------------------------------
-
-
-def test_a_draft_round_trips_as_edit_version_1_and_its_id_is_taken_once(store: OnboardingStore) -> None:
-    # Given a new draft
-    created = store.create_draft(TENANT, draft(), event=audited(TENANT))
-
-    # Then it is stored as edit version 1 and reads back equal, sample floats and all
-    assert created.version == 1
-    assert store.get_draft(TENANT, "welcome") == created
-    assert store.get_draft(TENANT, "welcome").definition.sample_workflow["threshold"] == 0.75  # type: ignore[union-attr]
-    assert store.get_draft("t-other", "welcome") is None
-    # ...and a second flow with that id is refused
-    with pytest.raises(FlowExistsError):
-        store.create_draft(TENANT, draft(name="Another"), event=audited(TENANT))
-    assert store.get_draft(TENANT, "welcome") == created
-
-
-def test_a_draft_is_replaced_only_from_the_version_stored(store: OnboardingStore) -> None:
-    # Given a draft at edit version 1
-    store.create_draft(TENANT, draft(), event=audited(TENANT))
-
-    # When it is replaced from version 1, then again from the stale version 1
-    edited = store.replace_draft(TENANT, draft(name="Edited"), expected_version=1, event=audited(TENANT))
-    with pytest.raises(DraftConflictError) as stale:
-        store.replace_draft(TENANT, draft(name="Lost"), expected_version=1, event=audited(TENANT))
-
-    # Then the first wins as version 2 and the second carries the stored draft
-    assert edited.version == 2
-    assert stale.value.draft == edited
-    assert stale.value.current_version == 2
-    assert store.get_draft(TENANT, "welcome") == edited
-    # ...and a draft that does not exist conflicts with nothing stored
-    with pytest.raises(DraftConflictError) as missing:
-        store.replace_draft(TENANT, draft("nope"), expected_version=1, event=audited(TENANT))
-    assert missing.value.draft is None
-
-
-def test_drafts_are_listed_in_flow_id_order_page_by_page(store: OnboardingStore) -> None:
-    # Given five flows of one tenant and one of another, next to versions and a default in the same partition
-    for flow_id in ("epsilon", "alpha", "delta", "beta", "gamma"):
-        store.create_draft(TENANT, draft(flow_id), event=audited(TENANT))
-    store.create_draft("t-other", draft("zeta"), event=audited("t-other"))
-    store.publish(TENANT, store.get_draft(TENANT, "alpha"), flow_version("alpha"), event=audited(TENANT))  # type: ignore[arg-type]
-    store.set_default(TENANT, DefaultFlow(flow_id="alpha"), event=audited(TENANT))
-
-    # When they are listed two at a time
-    pages = [store.list_drafts(TENANT, limit=2, cursor=None)]
-    while pages[-1].next_cursor:
-        pages.append(store.list_drafts(TENANT, limit=2, cursor=pages[-1].next_cursor))
-
-    # Then every draft comes once, in id order, and nothing else
-    assert [d.flow_id for page in pages for d in page.items] == ["alpha", "beta", "delta", "epsilon", "gamma"]
-    assert len(pages) == 3
-    # ...and a cursor is refused by another tenant's list and by another kind of list
-    with pytest.raises(e.DomainError) as foreign:
-        store.list_drafts("t-other", limit=2, cursor=pages[0].next_cursor)
-    assert foreign.value.code == e.VAL_CURSOR_INVALID
-    with pytest.raises(e.DomainError) as other_list:
-        store.list_versions(TENANT, "alpha", limit=2, cursor=pages[0].next_cursor)
-    assert other_list.value.code == e.VAL_CURSOR_INVALID
-
-
-def test_publishing_stores_the_version_and_advances_the_draft_in_one_step(store: OnboardingStore) -> None:
-    # Given a draft at edit version 1
-    first = store.create_draft(TENANT, draft(), event=audited(TENANT))
-
-    # When version 1 is published from it
-    published = store.publish(TENANT, first, flow_version(), event=audited(TENANT))
-
-    # Then the version reads back and the draft names it, at a new edit version
-    assert published.latest_published_version == 1
-    assert published.version == 2
-    assert store.get_draft(TENANT, "welcome") == published
-    assert store.get_version(TENANT, "welcome", 1) == flow_version()
-    assert store.get_version(TENANT, "welcome", 2) is None
-
-
-def test_a_publish_from_a_stale_draft_changes_nothing(store: OnboardingStore) -> None:
-    # Given a draft that was edited after an admin read it
-    read = store.create_draft(TENANT, draft(), event=audited(TENANT))
-    edited = store.replace_draft(TENANT, draft(name="Edited"), expected_version=1, event=audited(TENANT))
-
-    # When the admin publishes what they read
-    with pytest.raises(DraftConflictError) as conflict:
-        store.publish(TENANT, read, flow_version(), event=audited(TENANT))
-
-    # Then the conflict carries the stored draft and no version was written
-    assert conflict.value.draft == edited
-    assert store.get_version(TENANT, "welcome", 1) is None
-    # ...and a second "version 1" after a successful publish is refused too
-    published = store.publish(TENANT, edited, flow_version(), event=audited(TENANT))
-    with pytest.raises(DraftConflictError) as twice:
-        store.publish(TENANT, published, flow_version(steps=5), event=audited(TENANT))
-    assert twice.value.draft == published
-    assert store.get_version(TENANT, "welcome", 1) == flow_version()
-
-
-def test_versions_are_listed_newest_first_as_summaries(store: OnboardingStore) -> None:
-    # Given five published versions of one flow and one of a flow whose id extends it
-    current = store.create_draft(TENANT, draft(), event=audited(TENANT))
-    for n in range(1, 6):
-        current = store.publish(TENANT, current, flow_version(version=n, steps=n), event=audited(TENANT))
-    other = store.create_draft(TENANT, draft("welcome-2"), event=audited(TENANT))
-    store.publish(TENANT, other, flow_version("welcome-2"), event=audited(TENANT))
-
-    # When they are listed two at a time
-    pages = [store.list_versions(TENANT, "welcome", limit=2, cursor=None)]
-    while pages[-1].next_cursor:
-        pages.append(store.list_versions(TENANT, "welcome", limit=2, cursor=pages[-1].next_cursor))
-
-    # Then the newest comes first, each once, summarised
-    summaries = [s for page in pages for s in page.items]
-    assert [s.version for s in summaries] == [5, 4, 3, 2, 1]
-    assert summaries[0].name == "welcome v5"
-    assert summaries[0].steps == 5
-    assert summaries[0].published_at == T0 + timedelta(minutes=5)
-    assert summaries[0].published_by == "admin:u-1"
-    # ...and a cursor of one flow's versions is refused for another flow's and another tenant's
-    with pytest.raises(e.DomainError):
-        store.list_versions(TENANT, "welcome-2", limit=2, cursor=pages[0].next_cursor)
-    with pytest.raises(e.DomainError):
-        store.list_versions("t-other", "welcome", limit=2, cursor=pages[0].next_cursor)
-
-
-def test_the_default_flow_round_trips_and_the_last_write_wins(store: OnboardingStore) -> None:
-    assert store.get_default(TENANT) is None
-
-    store.set_default(TENANT, DefaultFlow(flow_id="welcome"), event=audited(TENANT))
-    latest = store.set_default(
-        TENANT, DefaultFlow(flow_id="advanced", updated_at=T0, updated_by="admin:u-2"), event=audited(TENANT)
-    )
-
-    assert store.get_default(TENANT) == latest
-    assert store.get_default("t-other") is None
 
 
 # --- progress and events ----------------------------------------------------------------------------------
@@ -329,54 +90,6 @@ def test_an_enrolment_stores_the_progress_and_its_event_together(store: Onboardi
     assert store.get_progress(TENANT, "u-bob") is None
 
 
-def test_later_transitions_append_events_listed_oldest_first(store: OnboardingStore) -> None:
-    # Given an enrolled user
-    store.write_transition(enrolment())
-
-    # When two more transitions are written, the second recording two events at one moment
-    second = progress(version=2)
-    store.write_transition(
-        Transition(progress=second, events=[event(second, EventType.STEP_STARTED, step_id="step-0")])
-    )
-    third = progress(version=3).model_copy(update={"state": OnboardingState.COMPLETED, "completed_at": T0})
-    at = T0 + timedelta(minutes=5)
-    store.write_transition(
-        Transition(
-            progress=third,
-            events=[
-                event(third, EventType.STEP_COMPLETED, at=at, step_id="step-2"),
-                event(third, EventType.ONBOARDING_COMPLETED, at=at),
-            ],
-        )
-    )
-
-    # Then the progress is the latest and the events come in the order they happened
-    assert store.get_progress(TENANT, "u-alice") == third
-    assert [e.type for e in store.list_events(TENANT, "u-alice")] == [
-        EventType.ENROLLED,
-        EventType.STEP_STARTED,
-        EventType.STEP_COMPLETED,
-        EventType.ONBOARDING_COMPLETED,
-    ]
-    assert [e.progress_version for e in store.list_events(TENANT, "u-alice")] == [1, 2, 3, 3]
-
-
-def test_an_enrolment_of_an_enrolled_user_conflicts_with_the_stored_progress(store: OnboardingStore) -> None:
-    # Given an enrolled user whose progress moved on to version 2
-    store.write_transition(enrolment())
-    second = progress(version=2)
-    store.write_transition(Transition(progress=second, events=[event(second, EventType.STEP_COMPLETED)]))
-
-    # When another request enrols them again
-    with pytest.raises(ProgressConflictError) as conflict:
-        store.write_transition(enrolment())
-
-    # Then it carries the stored progress and wrote no event
-    assert conflict.value.progress == second
-    assert conflict.value.current_version == 2
-    assert len(store.list_events(TENANT, "u-alice")) == 2
-
-
 def test_a_write_from_a_stale_version_conflicts_and_records_nothing(store: OnboardingStore, calls: DynamoCalls) -> None:
     # Given two requests that both read version 1
     store.write_transition(enrolment())
@@ -395,16 +108,6 @@ def test_a_write_from_a_stale_version_conflicts_and_records_nothing(store: Onboa
     assert calls.names == ["TransactWriteItems"]
     assert store.get_progress(TENANT, "u-alice") == winner
     assert [e.type for e in store.list_events(TENANT, "u-alice")] == [EventType.ENROLLED, EventType.STEP_COMPLETED]
-
-
-def test_a_write_on_a_progress_that_has_gone_conflicts_with_nothing(store: OnboardingStore) -> None:
-    second = progress(version=2)
-
-    with pytest.raises(ProgressConflictError) as conflict:
-        store.write_transition(Transition(progress=second, events=[event(second, EventType.STEP_STARTED)]))
-
-    assert conflict.value.progress is None
-    assert store.list_events(TENANT, "u-alice") == []
 
 
 def test_a_conflict_without_the_item_in_the_cancellation_reads_the_progress_once(
@@ -480,62 +183,7 @@ def test_events_of_another_user_are_refused(store: OnboardingStore, calls: Dynam
     assert calls.names == []
 
 
-def test_users_on_a_version_are_listed_page_by_page_from_the_index(store: OnboardingStore) -> None:
-    # Given five users on version 1, one moved on to version 2, and one on version 1 of another tenant
-    users = [f"u-{n}" for n in range(6)]
-    for user in users:
-        store.write_transition(enrolment(user))
-    moved = progress("u-5", version=2, flow_version=2)
-    store.write_transition(Transition(progress=moved, events=[event(moved, EventType.MIGRATED)]))
-    store.write_transition(enrolment("u-0", tenant="t-other"))
-
-    # When the users on version 1 are listed two at a time
-    found: list[Progress] = []
-    start_key: dict[str, Any] | None = None
-    for _ in range(10):
-        page, start_key = store.list_progress_on_version(TENANT, "welcome", 1, limit=2, start_key=start_key)
-        found += page
-        if start_key is None:
-            break
-
-    # Then each of the five comes once, with its progress, and nobody else
-    assert sorted(pr.user for pr in found) == users[:5]
-    assert all(pr.tenant == TENANT and pr.flow_version == 1 for pr in found)
-    assert [pr.user for pr in store.list_progress_on_version(TENANT, "welcome", 2, limit=10, start_key=None)[0]] == [
-        "u-5"
-    ]
-    # ...and a start key of another list is refused
-    _, key = store.list_progress_on_version(TENANT, "welcome", 1, limit=1, start_key=None)
-    with pytest.raises(ValueError, match="another list"):
-        store.list_progress_on_version(TENANT, "welcome", 2, limit=1, start_key=key)
-
-
 # --- migrations -------------------------------------------------------------------------------------------
-
-
-def test_a_migration_round_trips(store: OnboardingStore) -> None:
-    created = store.create_migration(TENANT, migration(), event=audited(TENANT))
-
-    assert store.get_migration(TENANT, MIGRATION_ID) == created
-    assert store.get_migration("t-other", MIGRATION_ID) is None
-
-
-def test_a_page_counts_once_however_often_it_is_delivered(store: OnboardingStore) -> None:
-    # Given a running migration
-    store.create_migration(TENANT, migration(), event=audited(TENANT))
-    assert not store.page_counted(TENANT, MIGRATION_ID, "page-1")
-
-    # When the first page is counted twice and the last page once
-    first = store.record_page(TENANT, MIGRATION_ID, "page-1", users=100, batches=4, last=False)
-    again = store.record_page(TENANT, MIGRATION_ID, "page-1", users=100, batches=4, last=False)
-    last = store.record_page(TENANT, MIGRATION_ID, "page-2", users=30, batches=2, last=True)
-
-    # Then the repeat changed nothing
-    assert first is not None and (first.users_enqueued, first.batches_enqueued, first.listing_done) == (100, 4, False)
-    assert again is None
-    assert last is not None and (last.users_enqueued, last.batches_enqueued, last.listing_done) == (130, 6, True)
-    assert store.get_migration(TENANT, MIGRATION_ID) == last
-    assert store.page_counted(TENANT, MIGRATION_ID, "page-1")
 
 
 def test_a_batch_counts_once_however_often_it_is_delivered(store: OnboardingStore, table: Any) -> None:
@@ -551,37 +199,6 @@ def test_a_batch_counts_once_however_often_it_is_delivered(store: OnboardingStor
     markers = raw_items(table, f"TENANT#t-acme#MIGRATION#{MIGRATION_ID}")
     assert sorted(m["sk"] for m in markers) == ["BATCH#b-1", "BATCH#b-2"]
     assert all(m["kind"] == "migration_marker" and m["expires_at"] > 0 for m in markers)
-
-
-def test_counting_for_a_migration_that_does_not_exist_is_refused(store: OnboardingStore) -> None:
-    with pytest.raises(NotFoundError):
-        store.record_batch(TENANT, MIGRATION_ID, "b-1", migrated=1, skipped=0)
-    with pytest.raises(NotFoundError):
-        store.record_page(TENANT, MIGRATION_ID, "page-1", users=1, batches=1, last=True)
-
-
-def test_a_migration_completes_once_when_listing_and_every_batch_are_done(store: OnboardingStore) -> None:
-    # Given a migration whose listing enqueued two batches
-    store.create_migration(TENANT, migration(), event=audited(TENANT))
-    at = "2027-01-15T09:00:00Z"
-    store.record_page(TENANT, MIGRATION_ID, "page-1", users=30, batches=2, last=False)
-    store.record_batch(TENANT, MIGRATION_ID, "b-1", migrated=25, skipped=0)
-    store.record_batch(TENANT, MIGRATION_ID, "b-2", migrated=5, skipped=0)
-
-    # Then it cannot complete while the listing goes on
-    assert not store.complete_migration(TENANT, MIGRATION_ID, at, event=audited(TENANT))
-    # ...nor while a batch of the last page is outstanding
-    store.record_page(TENANT, MIGRATION_ID, "page-2", users=1, batches=1, last=True)
-    assert not store.complete_migration(TENANT, MIGRATION_ID, at, event=audited(TENANT))
-    # ...and completes once when it is counted
-    store.record_batch(TENANT, MIGRATION_ID, "b-3", migrated=0, skipped=1)
-    assert store.complete_migration(TENANT, MIGRATION_ID, at, event=audited(TENANT))
-    assert not store.complete_migration(TENANT, MIGRATION_ID, at, event=audited(TENANT))
-    done = store.get_migration(TENANT, MIGRATION_ID)
-    assert done is not None and done.status == MigrationStatus.COMPLETED
-    assert done.completed_at == datetime(2027, 1, 15, 9, tzinfo=UTC)
-    assert (done.users_migrated, done.users_skipped, done.batches_done) == (30, 1, 3)
-    assert not store.complete_migration(TENANT, "mig_" + "B" * 22, at, event=audited(TENANT))
 
 
 # --- requests and failures --------------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter as Tally
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,33 +11,11 @@ from firstmile.http import problems as p
 from firstmile.http.headers import rate_limit_headers
 from firstmile.limits.logic import RateLimiter, decide, rules_with_overrides, window_start
 from firstmile.limits.models import DEFAULT_RULES, LimitRule, LimitSubject, RouteClass
-from firstmile.platform.errors import DependencyUnavailableError
+from tests.fakes.limits import FakeRateLimitStore
 
 NOW = 1_800_000_000.0
 ALICE = LimitSubject.user("t-acme", "u-alice")
 BOB = LimitSubject.user("t-acme", "u-bob")
-
-
-class InMemoryCounter:
-    """Counts like the table does: one counter per subject, route class and window."""
-
-    def __init__(self) -> None:
-        self.counts: Tally[tuple[LimitSubject, RouteClass, int]] = Tally()
-
-    def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int:
-        self.counts[(subject, route_class, window_start)] += 1
-        return self.counts[(subject, route_class, window_start)]
-
-    def count(self, subject: LimitSubject, route_class: RouteClass, window_start: int) -> int:
-        return self.counts[(subject, route_class, window_start)]
-
-
-class BrokenCounter:
-    def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int:
-        raise DependencyUnavailableError("table", "ProvisionedThroughputExceededException")
-
-    def count(self, subject: LimitSubject, route_class: RouteClass, window_start: int) -> int:
-        raise DependencyUnavailableError("table", "ProvisionedThroughputExceededException")
 
 
 class Clock:
@@ -70,7 +46,7 @@ def test_the_defaults_are_those_the_product_promises() -> None:
 def test_a_spent_failure_budget_refuses_before_counting_and_an_unspent_one_lets_through() -> None:
     # Given a client id with 9 failures counted in this window
     clock = Clock(window_start(NOW, 300) + 10)
-    counter = InMemoryCounter()
+    counter = FakeRateLimitStore()
     limiter = RateLimiter(counter, clock=clock)
     client = LimitSubject.client("", "fmc_x")
     for _ in range(9):
@@ -92,7 +68,7 @@ def test_a_spent_failure_budget_refuses_before_counting_and_an_unspent_one_lets_
 def test_the_21st_user_write_in_a_minute_is_limited_with_the_headers() -> None:
     # Given a user who wrote 20 times in one minute
     clock = Clock(window_start(NOW, 60) + 10)
-    limiter = RateLimiter(InMemoryCounter(), clock=clock)
+    limiter = RateLimiter(FakeRateLimitStore(), clock=clock)
     decisions = [limiter.enforce(RouteClass.USER_WRITE, ALICE) for _ in range(20)]
     assert [d.remaining for d in decisions[-2:]] == [1, 0]
 
@@ -119,7 +95,7 @@ def test_the_21st_user_write_in_a_minute_is_limited_with_the_headers() -> None:
 def test_the_4th_privacy_request_in_a_day_is_limited_until_midnight_utc() -> None:
     day = window_start(NOW, 86400)
     clock = Clock(day + 3600)
-    limiter = RateLimiter(InMemoryCounter(), clock=clock)
+    limiter = RateLimiter(FakeRateLimitStore(), clock=clock)
     for _ in range(3):
         limiter.enforce(RouteClass.PRIVACY_REQUEST, ALICE)
 
@@ -133,7 +109,7 @@ def test_the_4th_privacy_request_in_a_day_is_limited_until_midnight_utc() -> Non
 
 
 def test_route_classes_have_separate_budgets() -> None:
-    limiter = RateLimiter(InMemoryCounter(), clock=Clock(NOW))
+    limiter = RateLimiter(FakeRateLimitStore(), clock=Clock(NOW))
     for _ in range(3):
         limiter.enforce(RouteClass.PRIVACY_REQUEST, ALICE)
 
@@ -141,7 +117,7 @@ def test_route_classes_have_separate_budgets() -> None:
 
 
 def test_ordinary_writes_fail_open_when_the_counter_store_fails() -> None:
-    limiter = RateLimiter(BrokenCounter(), clock=Clock(NOW))
+    limiter = RateLimiter(FakeRateLimitStore().unavailable(), clock=Clock(NOW))
 
     decision = limiter.enforce(RouteClass.USER_WRITE, ALICE)
 
@@ -150,7 +126,7 @@ def test_ordinary_writes_fail_open_when_the_counter_store_fails() -> None:
 
 @pytest.mark.parametrize("route_class", [RouteClass.AUTH_TOKEN, RouteClass.AUTH_REFRESH, RouteClass.VERIFICATION_CHECK])
 def test_auth_and_verification_fail_closed_when_the_counter_store_fails(route_class: RouteClass) -> None:
-    limiter = RateLimiter(BrokenCounter(), clock=Clock(NOW))
+    limiter = RateLimiter(FakeRateLimitStore().unavailable(), clock=Clock(NOW))
 
     with pytest.raises(e.DomainError) as refused:
         limiter.enforce(route_class, LimitSubject.client("t-acme", "fmc_x"))

@@ -34,6 +34,7 @@ from firstmile.flags.models import (
     Rule,
     Segment,
 )
+from firstmile.flags.ports import FlagStorePort
 from firstmile.flags.shapes import (
     EvaluationAnswer,
     EvaluationRequest,
@@ -45,7 +46,7 @@ from firstmile.flags.shapes import (
     KillSwitchState,
 )
 from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
-from firstmile.flags.store import FlagConflictError, FlagExistsError, FlagStore
+from firstmile.flags.store import FlagConflictError, FlagExistsError
 from firstmile.observability import logger, metrics
 from firstmile.onboarding.models import Progress
 from firstmile.platform.cursors import Page
@@ -76,7 +77,7 @@ def _no_users(_tenant: str, _flow: str, _since: datetime, _limit: int) -> list[P
 class FlagService:
     def __init__(
         self,
-        store: FlagStore,
+        store: FlagStorePort,
         cache: FlagSetCache,
         *,
         exposures: MessageQueue | None = None,

@@ -12,12 +12,12 @@ from typing import Any
 
 from firstmile.config import Settings
 from firstmile.identity.models import AccessClaims, Clock
+from firstmile.identity.ports import IdentityStorePort
 from firstmile.identity.revocation import RevocationCache
-from firstmile.identity.store import IdentityStore
 from firstmile.identity.tokens import Verifier, authorizer_context, bearer_token, public_keys_from_jwks
 
 
-def verifier_for(settings: Settings, store: IdentityStore, *, clock: Clock = time.time) -> Verifier:
+def verifier_for(settings: Settings, store: IdentityStorePort, *, clock: Clock = time.time) -> Verifier:
     """A verifier of this deployment's access tokens, reading the public keys the rotation job published."""
     return Verifier(
         issuer=settings.issuer,
@@ -27,7 +27,7 @@ def verifier_for(settings: Settings, store: IdentityStore, *, clock: Clock = tim
     )
 
 
-def revocations_for(settings: Settings, store: IdentityStore, *, clock: Clock = time.time) -> RevocationCache:
+def revocations_for(settings: Settings, store: IdentityStorePort, *, clock: Clock = time.time) -> RevocationCache:
     """Users' revocations, cached for ``settings.revocation_cache_seconds`` (the stated revocation bound)."""
     return RevocationCache(
         lambda tenant, user: store.revocations(tenant, user, clock()),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from firstmile.identity.keys import (
     KeyEvent,
@@ -29,7 +29,7 @@ from firstmile.identity.keys import (
     keyset_to_secret,
 )
 from firstmile.identity.models import Clock
-from firstmile.identity.store import IdentityStore
+from firstmile.identity.ports import IdentityStorePort, SigningKeySecret
 from firstmile.observability import logger
 from firstmile.platform.errors import DependencyUnavailableError
 from firstmile.platform.secrets import SecretValue
@@ -66,17 +66,9 @@ class SecretsManagerKeyStore:
         self._secret.write(keyset_to_secret(keyset))
 
 
-class KeyStore(Protocol):
-    """Where the key set is kept (``SecretsManagerKeyStore``, or an in-memory fake in tests)."""
-
-    def load(self) -> KeySet: ...
-
-    def save(self, keyset: KeySet) -> None: ...
-
-
 def rotate_signing_keys(
-    secret: KeyStore,
-    store: IdentityStore,
+    secret: SigningKeySecret,
+    store: IdentityStorePort,
     *,
     now: float,
     policy: RotationPolicy,

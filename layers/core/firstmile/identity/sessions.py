@@ -30,6 +30,7 @@ from firstmile.identity.models import (
     IssuedSession,
     TokenResponse,
 )
+from firstmile.identity.ports import IdentityStorePort
 from firstmile.identity.refresh import (
     FamilyPolicy,
     RefreshOutcome,
@@ -41,7 +42,6 @@ from firstmile.identity.refresh import (
     rotate,
     start_family,
 )
-from firstmile.identity.store import IdentityStore
 from firstmile.identity.tokens import access_claims, sign_access_token
 from firstmile.limits.logic import RateLimiter
 from firstmile.limits.models import LimitSubject, RouteClass
@@ -100,7 +100,7 @@ class SessionService:
 
     def __init__(
         self,
-        store: IdentityStore,
+        store: IdentityStorePort,
         *,
         signing_key: Callable[[], SigningKey],
         policy: SessionPolicy,

@@ -26,7 +26,8 @@ from firstmile.identity.models import (
     Tenant,
     TenantCreate,
 )
-from firstmile.identity.store import AlreadyExistsError, IdentityStore
+from firstmile.identity.ports import IdentityStorePort
+from firstmile.identity.store import AlreadyExistsError
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 from firstmile.roles import SessionRole
 
@@ -40,7 +41,7 @@ class TenancyService:
 
     def __init__(
         self,
-        store: IdentityStore,
+        store: IdentityStorePort,
         *,
         clock: Clock = time.time,
         secret_grace_seconds: float = 24 * 3600,

@@ -10,23 +10,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
 
 from firstmile import errors as e
 from firstmile.limits.models import DEFAULT_RULES, LimitRule, LimitSubject, RateDecision, RouteClass
+from firstmile.limits.ports import Counter
 from firstmile.observability import logger
 
 LIMITER_UNAVAILABLE_RETRY_SECONDS = 5
-
-
-class Counter(Protocol):
-    """Atomically adds one to a window's counter and returns the new count."""
-
-    def hit(self, subject: LimitSubject, route_class: RouteClass, window_start: int, window_seconds: int) -> int: ...
-
-    def count(self, subject: LimitSubject, route_class: RouteClass, window_start: int) -> int:
-        """The window's count so far, without adding to it."""
-        ...
 
 
 def window_start(now: float, window_seconds: int) -> int:

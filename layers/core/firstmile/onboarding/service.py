@@ -59,7 +59,8 @@ from firstmile.onboarding.models import (
     StepCommand,
     Transition,
 )
-from firstmile.onboarding.store import DraftConflictError, FlowExistsError, OnboardingStore, ProgressConflictError
+from firstmile.onboarding.ports import OnboardingStorePort
+from firstmile.onboarding.store import DraftConflictError, FlowExistsError, ProgressConflictError
 from firstmile.platform.cursors import Page
 from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.queues import JsonQueue
@@ -88,7 +89,7 @@ def _no_flags(_tenant: str, _user: str, _attributes: Mapping[str, str]) -> FlagG
 class OnboardingService:
     def __init__(
         self,
-        store: OnboardingStore,
+        store: OnboardingStorePort,
         *,
         queue: MessageQueue | None = None,
         clock: Clock = _utc_now,
@@ -124,7 +125,7 @@ class OnboardingService:
         return view
 
     @classmethod
-    def from_settings(cls, store: OnboardingStore, *, gate_for: GateFor = _no_flags) -> OnboardingService:
+    def from_settings(cls, store: OnboardingStorePort, *, gate_for: GateFor = _no_flags) -> OnboardingService:
         settings = get_settings()
         return cls(
             store,

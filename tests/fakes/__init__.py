@@ -1,0 +1,65 @@
+"""In-memory fakes of every store, for unit tests (no network, no emulator).
+
+Each fake implements its store's port (``firstmile.<domain>.ports``), keeps what the store would keep in plain
+dictionaries, reads models back as the table would (``storage.stored``), and can be told to fail per method
+(``Faults``: throttled or unreachable, or a conditional write losing its race). Each one passes the same contract
+suite as the store it stands for (tests/contracts); ``FAKES`` lists them, and tests/unit/test_fakes_fitness.py
+fails when a store in the core layer has no fake here that runs its contract suite in tests/unit and the store
+itself running it in tests/integration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from firstmile.audit.ports import AuditLog
+from firstmile.audit.store import AuditStore
+from firstmile.flags.ports import FlagStorePort
+from firstmile.flags.store import FlagStore
+from firstmile.identity.keystore import SecretsManagerKeyStore
+from firstmile.identity.ports import IdentityStorePort, SigningKeySecret
+from firstmile.identity.store import IdentityStore
+from firstmile.limits.ports import Counter
+from firstmile.limits.store import RateLimitStore
+from firstmile.onboarding.ports import OnboardingStorePort
+from firstmile.onboarding.store import OnboardingStore
+from tests.fakes.audit import FakeAuditLog
+from tests.fakes.flags import FakeFlagStore
+from tests.fakes.identity import FakeIdentityStore, FakeSigningKeySecret
+from tests.fakes.limits import FakeRateLimitStore
+from tests.fakes.onboarding import FakeOnboardingStore
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A store of the core layer, the port it implements, and its in-memory fake."""
+
+    store: type
+    port: type
+    fake: type
+
+
+FAKES = (
+    Registration(AuditStore, AuditLog, FakeAuditLog),
+    Registration(IdentityStore, IdentityStorePort, FakeIdentityStore),
+    Registration(SecretsManagerKeyStore, SigningKeySecret, FakeSigningKeySecret),
+    Registration(OnboardingStore, OnboardingStorePort, FakeOnboardingStore),
+    Registration(FlagStore, FlagStorePort, FakeFlagStore),
+    Registration(RateLimitStore, Counter, FakeRateLimitStore),
+)
+
+if TYPE_CHECKING:
+    # mypy checks that each fake and each store implements its port, signatures included.
+    _audit: AuditLog = FakeAuditLog()
+    _identity: IdentityStorePort = FakeIdentityStore()
+    _secret: SigningKeySecret = FakeSigningKeySecret()
+    _onboarding: OnboardingStorePort = FakeOnboardingStore()
+    _flags: FlagStorePort = FakeFlagStore()
+    _counter: Counter = FakeRateLimitStore()
+    _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
+    _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
+    _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
+    _onboarding_store: OnboardingStorePort = OnboardingStore(...)  # type: ignore[arg-type]
+    _flag_store: FlagStorePort = FlagStore(...)  # type: ignore[arg-type]
+    _counter_store: Counter = RateLimitStore(...)  # type: ignore[arg-type]
