@@ -85,6 +85,22 @@ def _no_flags(_tenant: str, _user: str, _attributes: Mapping[str, str]) -> FlagG
     return logic.flags_unavailable
 
 
+def _when_asked(gate_for: GateFor) -> GateFor:
+    """``gate_for``, consulted only when a gated step first asks: a flow without gated steps never reads flags."""
+
+    def deferred(tenant: str, user: str, attributes: Mapping[str, str]) -> FlagGate:
+        resolved: list[FlagGate] = []
+
+        def gate(flag_key: str) -> bool | None:
+            if not resolved:
+                resolved.append(gate_for(tenant, user, attributes))
+            return resolved[0](flag_key)
+
+        return gate
+
+    return deferred
+
+
 class OnboardingService:
     def __init__(
         self,
@@ -104,7 +120,7 @@ class OnboardingService:
         self._store = store
         self._queue = queue
         self._clock = clock
-        self._gate_for = gate_for
+        self._gate_for = _when_asked(gate_for)
         self._sleep = sleep
         self._retry_attempts = retry_attempts
         self._retry_base_delay = retry_base_delay_seconds
