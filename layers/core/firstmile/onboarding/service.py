@@ -168,6 +168,7 @@ class OnboardingService:
             user,
             expected_version,
             lambda progress, flow, now: logic.apply_step(progress, flow, command, now, gate),
+            gate,
         )
 
     def complete(self, tenant: str, user: str, expected_version: int | None) -> tuple[OnboardingStatus, int]:
@@ -177,6 +178,7 @@ class OnboardingService:
             user,
             expected_version,
             lambda progress, flow, now: logic.complete_onboarding(progress, flow, now, gate),
+            gate,
         )
 
     def skip(self, tenant: str, user: str, expected_version: int | None) -> tuple[OnboardingStatus, int]:
@@ -193,6 +195,7 @@ class OnboardingService:
             user,
             expected_version,
             lambda progress, flow, now: logic.reach_milestone(progress, flow, milestone, now, gate),
+            gate,
         )
 
     def sample_configuration(self, tenant: str, user: str) -> SampleConfiguration:
@@ -216,7 +219,12 @@ class OnboardingService:
         user: str,
         expected_version: int | None,
         command: Callable[[Progress, FlowVersion, datetime], Transition],
+        gate: FlagGate | None = None,
     ) -> tuple[OnboardingStatus, int]:
+        # The command's gate answers the status too: one evaluation context and one flag check per request.
+        if gate is None:
+            gate = self._gate_for(tenant, user, self._attributes)
+
         def attempt() -> tuple[Progress, FlowVersion]:
             progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user)
             if expected_version is not None and progress.version != expected_version:
@@ -238,15 +246,15 @@ class OnboardingService:
                     sleep=self._sleep,
                 )
         except ProgressConflictError as conflict:
-            raise self._conflict(tenant, user, conflict.progress) from None
-        return logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes)), progress.version
+            raise self._conflict(tenant, user, conflict.progress, gate) from None
+        return logic.status_view(progress, flow, gate), progress.version
 
-    def _conflict(self, tenant: str, user: str, progress: Progress | None) -> VersionConflictError:
+    def _conflict(self, tenant: str, user: str, progress: Progress | None, gate: FlagGate) -> VersionConflictError:
         """The 409 a lost race answers: the current status and its version."""
         if progress is None:
             return VersionConflictError(None, None)
         flow = self._version(tenant, progress.flow_id, progress.flow_version)
-        view = logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes))
+        view = logic.status_view(progress, flow, gate)
         return VersionConflictError(view.model_dump(mode="json"), progress.version)
 
     def _enrol(self, tenant: str, user: str) -> Progress:
