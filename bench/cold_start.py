@@ -210,6 +210,10 @@ def lambda_handler(event, context):
 """
 
 _REFERENCE_EVENT = '''
+from aws_lambda_powertools import Logger
+{imports}
+logger = Logger()
+
 
 class Event(BaseModel):
     """What the handler needs of its event; the rest is kept."""
@@ -219,20 +223,39 @@ class Event(BaseModel):
 {fields}
 
 
+@logger.inject_lambda_context
 def lambda_handler(event, context):
-    Event.model_validate(event)
-    make_the_calls()
-    return {answer}
+{body}
 '''
 
-# Per kind of trigger: the fields the reference validates, and what it answers.
+# Per kind of trigger: what the reference imports besides the Logger, the fields its event model checks, and its body.
 _EVENT_SHAPES = {
-    "Schedule": ('    id: str\n    time: str\n    detail_type: str = Field(alias="detail-type")', "None"),
-    "Queue": (
-        "    Records: list[dict[str, Any]] = Field(min_length=1)",
-        '{"batchItemFailures": []}',
+    "Schedule": (
+        "",
+        '    id: str\n    time: str\n    detail_type: str = Field(alias="detail-type")',
+        "    Event.model_validate(event)\n    make_the_calls()",
     ),
-    "Authorizer": ("    headers: dict[str, str]\n    routeArn: str", '{"isAuthorized": True, "context": {}}'),
+    "Queue": (
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response\n\n"
+        "processor = BatchProcessor(event_type=EventType.SQS)\n\n\n"
+        "def record_handler(record):\n    Event.model_validate(record.raw_event)\n",
+        "    messageId: str\n    body: str",
+        "    make_the_calls()\n"
+        "    return process_partial_response(event=event, record_handler=record_handler, processor=processor, "
+        "context=context)",
+    ),
+    # An authorizer validates its token: PyJWT verifies it against the published keys (read at import, as a bare
+    # authorizer would have them configured).
+    "Authorizer": (
+        'import jwt\n\nJWKS = jwt.PyJWKSet.from_dict(json.loads((Path(__file__).parent / "jwks.json").read_text()))\n',
+        "    headers: dict[str, str]\n    routeArn: str",
+        "    Event.model_validate(event)\n"
+        '    token = event["headers"]["authorization"].split(" ", 1)[1]\n'
+        '    key = JWKS[jwt.get_unverified_header(token)["kid"]]\n'
+        '    claims = jwt.decode(token, key.key, algorithms=[key.algorithm_name], options={"verify_aud": False})\n'
+        "    make_the_calls()\n"
+        '    return {"isAuthorized": True, "context": {"sub": claims["sub"]}}',
+    ),
 }
 
 
@@ -499,16 +522,27 @@ def reference_source(function: Any) -> str:
         return head + _REFERENCE_ROUTE.format(
             path=path, method=trigger.method, parameters=", ".join(f"{p}: str" for p in parameters)
         )
-    fields, answer = _EVENT_SHAPES[type(trigger).__name__]
-    return head + _REFERENCE_EVENT.format(fields=fields, answer=answer)
+    imports, fields, body = _EVENT_SHAPES[type(trigger).__name__]
+    return head + _REFERENCE_EVENT.format(imports=imports, fields=fields, body=body)
 
 
-def write_reference(function: Any, calls: list[Any], folder: Path) -> Path:
+def write_reference(function: Any, calls: list[Any], folder: Path, jwks: dict[str, Any]) -> Path:
     path = folder / function.name / "handler.py"
     path.parent.mkdir(parents=True)
     path.write_text(reference_source(function))
     (path.parent / "calls.json").write_text(json.dumps(calls))
+    (path.parent / "jwks.json").write_text(json.dumps(jwks))
     return path
+
+
+def published_keys(stack: Stack) -> dict[str, Any]:
+    """The JWKS document the stack publishes (``GET /.well-known/jwks.json``)."""
+    from local.seed import call_api
+
+    status, document = call_api(stack.stack.api_url, "GET", "/.well-known/jwks.json", None)
+    if status != 200:
+        raise SystemExit(f"GET /.well-known/jwks.json answered {status}: {document}")
+    return document  # type: ignore[no-any-return]
 
 
 # --- measuring -------------------------------------------------------------------------------------------------
@@ -592,6 +626,7 @@ def run(args: argparse.Namespace, functions: list[Any], folder: Path, stack: Sta
     stack.table.keep()
     first_events(stack, functions, folder / "events-0")
     references: list[Probe] = []
+    jwks = published_keys(stack)
     for function, probe in zip(functions, probes, strict=True):
         if progress:
             print(f"\r  recording {function.name:<40}", end="", file=sys.stderr, flush=True)
@@ -609,7 +644,7 @@ def run(args: argparse.Namespace, functions: list[Any], folder: Path, stack: Sta
             probe.error = str(exc) or type(exc).__name__
             continue
         probe.calls = report["calls"]
-        path = write_reference(function, report["calls"], folder / "references")
+        path = write_reference(function, report["calls"], folder / "references", jwks)
         references.append(Probe(f"{function.name} (reference)", function.name, path, kind="reference"))
     everything = probes + references
     order = random.Random(args.seed)

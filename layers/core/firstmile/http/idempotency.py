@@ -13,19 +13,9 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from firstmile.config import get_settings
 from firstmile.http import problems as p
@@ -37,6 +27,12 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _stores: dict[tuple[str, str], DynamoDBPersistenceLayer] = {}
+
+# Powertools' idempotency package (and its DynamoDB persistence layer, boto3 with it) is imported only by a request
+# that carries an Idempotency-Key: the others never need it (decision 0045).
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 
 def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]) -> Response[Any]:
@@ -50,6 +46,12 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
         return produce()
     if not _KEY.match(key):
         raise p.Problem(p.VAL_IDEMPOTENCY_KEY_INVALID, "Idempotency-Key must be 1-255 visible ASCII characters.")
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
     caller = auth_from_event(event.raw_event)
     partition = f"TENANT#{caller.tenant}#IDEMPOTENCY" if caller else "PUBLIC#IDEMPOTENCY"
     scope = f"{caller.subject if caller else '-'} {event.request_context.http.method} {event.path}"
@@ -110,6 +112,8 @@ def _mark_replay(response: Any, idempotent_data: DataRecord) -> Any:
 
 
 def _config() -> IdempotencyConfig:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
     return IdempotencyConfig(
         event_key_jmespath="[scope, key]",
         payload_validation_jmespath="body",
@@ -122,6 +126,8 @@ def _config() -> IdempotencyConfig:
 
 def _store(partition: str) -> DynamoDBPersistenceLayer:
     # One store per tenant partition: Powertools fixes the partition value when a store is created.
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     table_name = get_settings().table_name
     if (table_name, partition) not in _stores:
         _stores[(table_name, partition)] = DynamoDBPersistenceLayer(
