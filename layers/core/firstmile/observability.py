@@ -63,9 +63,10 @@ logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter(), utc=True
 # X-Ray traces AWS calls by patching botocore's client. Powertools' default (patch every library X-Ray supports,
 # now) loads that client into every function at cold start, also into those that never call AWS. So the client
 # is patched when the first botocore session is created instead: every AWS client comes from a session, so the
-# same calls are traced. sqlite3 is the only other library of X-Ray's default list in the layer; a library X-Ray
-# can trace that the layer gains must be added here.
-tracer = Tracer(service=SERVICE, patch_modules=("sqlite3",))
+# same calls are traced. No other library of X-Ray's default list is used by the layer (sqlite3 is in the standard
+# library, but nothing calls it, so importing it to patch it only cost every cold start); a library X-Ray can trace
+# that the layer starts using must be added here.
+tracer = Tracer(service=SERVICE, patch_modules=())
 
 
 def _trace_aws_calls() -> None:

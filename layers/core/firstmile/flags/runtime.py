@@ -5,22 +5,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from firstmile.config import get_settings
 from firstmile.flags.cache import FlagSetCache
-from firstmile.flags.service import FlagService
-from firstmile.flags.store import FlagStore
 from firstmile.identity.runtime import audit_store
-from firstmile.onboarding.models import Progress
 from firstmile.platform import aws
-from firstmile.platform.queues import JsonQueue
-from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE
+
+# The service and the store are imported when first built (decision 0045): importing this module stays cheap.
+if TYPE_CHECKING:
+    from firstmile.flags.service import FlagService
+    from firstmile.flags.store import FlagStore
+    from firstmile.onboarding.models import Progress
 
 _GUARD_PAGE = 200
 
 
 @lru_cache(maxsize=1)
 def flag_store() -> FlagStore:
+    from firstmile.flags.store import FlagStore
+
     return FlagStore(aws.table(get_settings().table_name), audit=audit_store())
 
 
@@ -32,6 +36,10 @@ def flag_cache() -> FlagSetCache:
 
 @lru_cache(maxsize=1)
 def flag_service() -> FlagService:
+    from firstmile.flags.service import FlagService
+    from firstmile.platform.queues import JsonQueue
+    from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE
+
     return FlagService(
         flag_store(),
         flag_cache(),

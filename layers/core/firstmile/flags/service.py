@@ -234,9 +234,8 @@ class FlagService:
                 extensions={"attributes": refused},
             )
         now = self._clock()
-        context = EvaluationContext(
-            tenant=tenant, user_id=user, attributes={**request.attributes, **token_attributes}, now=now
-        )
+        # The token was verified and the request body validated: the context is built without validating again.
+        context = EvaluationContext.of_caller(tenant, user, {**request.attributes, **token_attributes}, now)
         freshness = self._cache.freshness(tenant)
         results = self._cache.evaluate_all(tenant, context, request.flags)
         self._expose(tenant, results.values(), settings.exposure_sample_rate, now)
@@ -244,7 +243,7 @@ class FlagService:
 
     def gate_for(self, tenant: str, user: str, attributes: Mapping[str, str]) -> logic.FlagGate:
         """Onboarding's gate for one user: flags evaluated with the token's attributes, each at most once."""
-        context = EvaluationContext(tenant=tenant, user_id=user, attributes=dict(attributes), now=self._clock())
+        context = EvaluationContext.of_caller(tenant, user, dict(attributes), self._clock())
         return self._cache.gate(tenant, context)
 
     def _expose(self, tenant: str, results: Any, rate: float, now: datetime) -> None:

@@ -86,6 +86,22 @@ def _no_flags(_tenant: str, _user: str, _attributes: Mapping[str, str]) -> FlagG
     return logic.flags_unavailable
 
 
+def _when_asked(gate_for: GateFor) -> GateFor:
+    """``gate_for``, consulted only when a gated step first asks: a flow without gated steps never reads flags."""
+
+    def deferred(tenant: str, user: str, attributes: Mapping[str, str]) -> FlagGate:
+        resolved: list[FlagGate] = []
+
+        def gate(flag_key: str) -> bool | None:
+            if not resolved:
+                resolved.append(gate_for(tenant, user, attributes))
+            return resolved[0](flag_key)
+
+        return gate
+
+    return deferred
+
+
 class OnboardingService:
     def __init__(
         self,
@@ -105,7 +121,7 @@ class OnboardingService:
         self._store = store
         self._queue = queue
         self._clock = clock
-        self._gate_for = gate_for
+        self._gate_for = _when_asked(gate_for)
         self._sleep = sleep
         self._retry_attempts = retry_attempts
         self._retry_base_delay = retry_base_delay_seconds
@@ -153,6 +169,7 @@ class OnboardingService:
             user,
             expected_version,
             lambda progress, flow, now: logic.apply_step(progress, flow, command, now, gate),
+            gate,
         )
 
     def complete(self, tenant: str, user: str, expected_version: int | None) -> tuple[OnboardingStatus, int]:
@@ -162,6 +179,7 @@ class OnboardingService:
             user,
             expected_version,
             lambda progress, flow, now: logic.complete_onboarding(progress, flow, now, gate),
+            gate,
         )
 
     def skip(self, tenant: str, user: str, expected_version: int | None) -> tuple[OnboardingStatus, int]:
@@ -178,6 +196,7 @@ class OnboardingService:
             user,
             expected_version,
             lambda progress, flow, now: logic.reach_milestone(progress, flow, milestone, now, gate),
+            gate,
         )
 
     def sample_configuration(self, tenant: str, user: str) -> SampleConfiguration:
@@ -201,7 +220,12 @@ class OnboardingService:
         user: str,
         expected_version: int | None,
         command: Callable[[Progress, FlowVersion, datetime], Transition],
+        gate: FlagGate | None = None,
     ) -> tuple[OnboardingStatus, int]:
+        # The command's gate answers the status too: one evaluation context and one flag check per request.
+        if gate is None:
+            gate = self._gate_for(tenant, user, self._attributes)
+
         def attempt() -> tuple[Progress, FlowVersion]:
             progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user)
             if expected_version is not None and progress.version != expected_version:
@@ -223,15 +247,15 @@ class OnboardingService:
                     sleep=self._sleep,
                 )
         except ProgressConflictError as conflict:
-            raise self._conflict(tenant, user, conflict.progress) from None
-        return logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes)), progress.version
+            raise self._conflict(tenant, user, conflict.progress, gate) from None
+        return logic.status_view(progress, flow, gate), progress.version
 
-    def _conflict(self, tenant: str, user: str, progress: Progress | None) -> VersionConflictError:
+    def _conflict(self, tenant: str, user: str, progress: Progress | None, gate: FlagGate) -> VersionConflictError:
         """The conflict a lost race answers: the current status and its version."""
         if progress is None:
             return VersionConflictError(None, None)
         flow = self._version(tenant, progress.flow_id, progress.flow_version)
-        view = logic.status_view(progress, flow, self._gate_for(tenant, user, self._attributes))
+        view = logic.status_view(progress, flow, gate)
         return VersionConflictError(view.model_dump(mode="json"), progress.version)
 
     def _enrol(self, tenant: str, user: str) -> Progress:

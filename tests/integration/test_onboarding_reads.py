@@ -1,0 +1,136 @@
+"""What a status read costs in table reads: flags are consulted only for flows that gate a step.
+
+Counted at the botocore level on the client every store of the container shares, so whatever the handler reads
+(progress, flow version, flag epoch, flag set) is counted, with a flag cache whose clock the test moves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from firstmile.config import get_settings, reset_settings
+from firstmile.flags import runtime as flags_runtime
+from firstmile.flags.cache import FlagSetCache, FlagSetSource
+from firstmile.identity.runtime import reset_identity_runtime
+from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
+from firstmile.onboarding.runtime import onboarding_service, reset_onboarding_runtime
+from firstmile.platform import aws
+from functions.catalog import by_name
+from tests.factories import FakeLambdaContext, http_event, load_handler
+from tests.integration.conftest import Deployment, DynamoCalls
+
+ADMIN = "admin:u-admin"
+READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
+
+
+class Clock:
+    """The flag cache's monotonic clock, moved by the test instead of waited for."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """The deployment's containers with a flag cache on the test's clock (the audit log on its table)."""
+    clock = Clock()
+    monkeypatch.setattr(flags_runtime, "FlagSetCache", lambda source: _cache(source, clock))
+    monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", "user")
+    reset_settings()
+    reset_identity_runtime()
+    yield clock
+    reset_identity_runtime()
+
+
+def _cache(source: FlagSetSource, clock: Clock) -> FlagSetCache:
+    return FlagSetCache(source, clock=clock)
+
+
+@pytest.fixture
+def reads(clock: Clock) -> Iterator[DynamoCalls]:
+    """Every DynamoDB operation the container's table client sends from now on."""
+    counted = DynamoCalls()
+    events = aws.table(get_settings().table_name).meta.client.meta.events
+    events.register("before-call.dynamodb", counted.record, unique_id="count-reads")
+    yield counted
+    events.unregister("before-call.dynamodb", unique_id="count-reads")
+
+
+def _publish(tenant: str, *, gated: bool) -> None:
+    service = onboarding_service()
+    steps = [
+        StepDefinition(id="welcome", title="Welcome", order=0),
+        StepDefinition(
+            id="invite-team", title="Invite your team", order=1, gating_flag="team-invites" if gated else None
+        ),
+    ]
+    service.create_flow(tenant, FlowCreate(flow_id="start", name="Start", steps=steps), actor=ADMIN)
+    service.publish(tenant, "start", None, actor=ADMIN)
+    service.set_default(tenant, DefaultFlowUpdate(flow_id="start"), actor=ADMIN)
+
+
+def _status(tenant: str, user: str) -> dict[str, Any]:
+    route = by_name("onboarding_status").route
+    assert route is not None
+    auth = {"tenant": tenant, "sub": user, "roles": "user", "attributes": json.dumps({"plan": "pro"})}
+    event = http_event(route.method, route.path, route_key=route.key, auth=auth)
+    response = load_handler("onboarding_status").lambda_handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 200, response
+    return json.loads(response["body"])  # type: ignore[no-any-return]
+
+
+def _reads_of(calls: DynamoCalls, since: int) -> list[str]:
+    return [name for name in calls.names[since:] if name in READS]
+
+
+def _enrolled(tenant: str, user: str, *, gated: bool) -> None:
+    """A published default flow, the user enrolled on it, and then a new container."""
+    _publish(tenant, gated=gated)
+    _status(tenant, user)
+    reset_onboarding_runtime()
+
+
+def test_a_status_on_a_flow_without_gated_steps_never_reads_flags(clock: Clock, reads: DynamoCalls) -> None:
+    # Given an enrolled user of a flow with no gated step, and a new container
+    _enrolled("t-ungated", "u-1", gated=False)
+
+    # When the new container answers the status: the progress and the flow version, nothing of flags
+    start = len(reads.names)
+    _status("t-ungated", "u-1")
+    assert _reads_of(reads, start) == ["GetItem", "GetItem"]
+
+    # When the warm container answers again, much later than the flag check interval: only the progress
+    clock.now += 60
+    start = len(reads.names)
+    _status("t-ungated", "u-1")
+    assert _reads_of(reads, start) == ["GetItem"]
+
+
+def test_a_status_on_a_gated_flow_reads_the_flag_epoch_at_most_every_second(clock: Clock, reads: DynamoCalls) -> None:
+    # Given an enrolled user of a flow whose second step is gated (the tenant has no flag yet), and a new container
+    _enrolled("t-gated", "u-1", gated=True)
+
+    # When the new container answers the status: progress, flow version, and the flag epoch (no flags: nothing to load)
+    start = len(reads.names)
+    status = _status("t-gated", "u-1")
+    assert _reads_of(reads, start) == ["GetItem", "GetItem", "GetItem"]
+    assert [step["id"] for step in status["hidden_steps"]] == ["invite-team"]
+
+    # When it answers again within the check interval: only the progress
+    clock.now += 0.5
+    start = len(reads.names)
+    _status("t-gated", "u-1")
+    assert _reads_of(reads, start) == ["GetItem"]
+
+    # When it answers after the interval: the progress and the epoch, checked again
+    clock.now += 1.0
+    start = len(reads.names)
+    _status("t-gated", "u-1")
+    assert _reads_of(reads, start) == ["GetItem", "GetItem"]
