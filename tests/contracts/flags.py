@@ -11,6 +11,7 @@ import pytest
 from firstmile import errors as e
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.ports import AuditLog
+from firstmile.errors import NotFoundError, VersionConflictError
 from firstmile.flags.cache import FlagEpoch, FlagSetCache
 from firstmile.flags.history import FieldChange, flag_diff
 from firstmile.flags.models import (
@@ -31,7 +32,6 @@ from firstmile.flags.ports import FlagStorePort
 from firstmile.flags.rollout import RolloutPlan, RolloutStatus, RolloutStep
 from firstmile.flags.shapes import KillSwitchChange
 from firstmile.flags.store import FlagConflictError, FlagExistsError
-from firstmile.platform.errors import NotFoundError, VersionConflictError
 from tests.factories import NOW, FakeClock
 
 T0 = datetime.fromtimestamp(NOW, UTC)

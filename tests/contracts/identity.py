@@ -9,11 +9,11 @@ import pytest
 from firstmile import errors as e
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.ports import AuditLog
+from firstmile.errors import VersionConflictError
 from firstmile.identity.keys import KeySet, RotationPolicy, advance
 from firstmile.identity.models import ApiClient, Family, Tenant
 from firstmile.identity.ports import IdentityStorePort, SigningKeySecret
 from firstmile.identity.store import AlreadyExistsError
-from firstmile.platform.errors import VersionConflictError
 from tests.factories import NOW
 
 TENANT, USER = "t-acme", "u-1"

@@ -10,6 +10,7 @@ import pytest
 from firstmile import errors as e
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.ports import AuditLog
+from firstmile.errors import NotFoundError, VersionConflictError
 from firstmile.onboarding.models import (
     CompletionCriteria,
     DefaultFlow,
@@ -37,7 +38,6 @@ from firstmile.onboarding.store import (
     FlowExistsError,
     ProgressConflictError,
 )
-from firstmile.platform.errors import NotFoundError, VersionConflictError
 from tests.factories import NOW
 
 T0 = datetime.fromtimestamp(NOW, UTC)

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Literal
 
-from firstmile.platform.errors import DependencyUnavailableError
+from firstmile.errors import DependencyUnavailableError
 
 Fault = Literal["unavailable", "conflict", "pass"]
 _PASS: tuple[Fault, str] = ("pass", "")

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from firstmile.audit.models import AuditEvent
+from firstmile.errors import NotFoundError, VersionConflictError
 from firstmile.flags.cache import FlagEpoch
 from firstmile.flags.history import FlagHistoryEntry, flag_diff
 from firstmile.flags.models import Flag, FlagSet, FlagSettings, KillSwitch, Segment
@@ -18,7 +19,6 @@ from firstmile.flags.rollout import RolloutPlan, RolloutStatus
 from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEvent, KillSwitchState
 from firstmile.flags.store import FlagConflictError, FlagExistsError
 from firstmile.platform.cursors import Page
-from firstmile.platform.errors import NotFoundError, VersionConflictError
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.faults import Faults
 from tests.fakes.paging import page_of

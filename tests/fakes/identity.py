@@ -7,11 +7,11 @@ import math
 from typing import Any
 
 from firstmile.audit.models import AuditEvent
+from firstmile.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.identity.keys import KeySet
 from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
 from firstmile.identity.store import AlreadyExistsError
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
-from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.faults import Faults
 from tests.fakes.paging import page_of

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from firstmile.audit.models import AuditEvent
+from firstmile.errors import NotFoundError, VersionConflictError
 from firstmile.onboarding.models import (
     DefaultFlow,
     FlowDraft,
@@ -26,7 +27,6 @@ from firstmile.onboarding.store import (
     ProgressConflictError,
 )
 from firstmile.platform.cursors import Page
-from firstmile.platform.errors import NotFoundError, VersionConflictError
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.faults import Faults
 from tests.fakes.paging import page_of

@@ -10,8 +10,8 @@ import pytest
 
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import MAX_CHANGE_ITEMS, AuditAppendContendedError, AuditStore
+from firstmile.errors import DependencyUnavailableError
 from firstmile.platform import aws
-from firstmile.platform.errors import DependencyUnavailableError
 from tests.contracts.audit import AuditLogContract
 from tests.factories import FakeClock
 from tests.integration.conftest import Deployment

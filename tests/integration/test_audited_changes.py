@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from firstmile.audit.models import AuditFilter
+from firstmile.errors import DependencyUnavailableError
 from firstmile.flags.cache import FlagSetCache
 from firstmile.flags.models import Flag
 from firstmile.flags.service import FlagService
@@ -24,7 +25,6 @@ from firstmile.identity.runtime import audit_store, identity_store, reset_identi
 from firstmile.identity.tenancy import TenancyService
 from firstmile.onboarding.runtime import onboarding_store
 from firstmile.platform import aws
-from firstmile.platform.errors import DependencyUnavailableError
 from tests.factories import run_together
 from tests.integration.conftest import Deployment
 from tests.integration.test_flags_admin_routes import TENANT, Api, api, flag_body, ok, problem, segment_body

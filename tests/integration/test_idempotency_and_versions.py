@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel
 
 from firstmile import entrypoints
+from firstmile.errors import VersionConflictError
 from firstmile.http.idempotency import idempotent
 from firstmile.http.resolver import create_app
-from firstmile.platform.errors import VersionConflictError
 from firstmile.platform.gateway import TableGateway
 from firstmile.platform.versioned import retry_on_conflict
 from tests.factories import body_of, caller, http_event

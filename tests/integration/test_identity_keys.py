@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from firstmile.config import get_settings
+from firstmile.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.identity import keys
 from firstmile.identity.authorizer import authorize, revocations_for, verifier_for
 from firstmile.identity.keys import RotationPolicy
@@ -16,7 +17,6 @@ from firstmile.identity.store import IdentityStore
 from firstmile.identity.tokens import RejectionReason, TokenRejected, Verifier, access_claims, sign_access_token
 from firstmile.identity.tokens import public_keys_from_jwks as keys_of
 from firstmile.platform import aws
-from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from tests.factories import FakeClock
 from tests.integration.conftest import Deployment
 

@@ -9,6 +9,7 @@ import pytest
 
 from firstmile import errors as e
 from firstmile.audit.store import AuditStore
+from firstmile.errors import NotFoundError
 from firstmile.identity import clients
 from firstmile.identity.keys import KeySet, RotationPolicy, advance
 from firstmile.identity.models import PLATFORM_TENANT, ApiClientCreate, ClientCredentialsGrant, TenantCreate
@@ -17,7 +18,6 @@ from firstmile.identity.sessions import SessionPolicy, SessionService
 from firstmile.identity.store import IdentityStore
 from firstmile.identity.tenancy import OperatorAlreadyBootstrappedError, TenancyService
 from firstmile.platform import aws
-from firstmile.platform.errors import NotFoundError
 from tests.factories import NOW, FakeClock, body_of
 from tests.integration.conftest import Deployment
 from tests.integration.routes import RouteClient

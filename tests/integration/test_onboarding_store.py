@@ -9,12 +9,12 @@ import boto3
 import pytest
 
 from firstmile.audit.store import AuditStore
+from firstmile.errors import DependencyUnavailableError
 from firstmile.onboarding.models import (
     EventType,
     Transition,
 )
 from firstmile.onboarding.store import OnboardingStore, ProgressConflictError
-from firstmile.platform.errors import DependencyUnavailableError
 from tests.contracts.onboarding import (
     MIGRATION_ID,
     T0,

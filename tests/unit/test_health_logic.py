@@ -7,8 +7,8 @@ import threading
 from botocore.exceptions import ClientError
 
 from firstmile.config import Settings
+from firstmile.errors import DependencyUnavailableError
 from firstmile.health.logic import check_readiness, check_startup, summarize
-from firstmile.platform.errors import DependencyUnavailableError
 
 
 def refused(code: str):  # type: ignore[no-untyped-def]

@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 
 from firstmile import entrypoints
 from firstmile import errors as e
+from firstmile.errors import NotFoundError, VersionConflictError
 from firstmile.http import problems as p
 from firstmile.http.resolver import create_app
-from firstmile.platform.errors import NotFoundError, VersionConflictError
 from tests.factories import body_of, caller, http_event
 
 

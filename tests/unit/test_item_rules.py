@@ -11,7 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firstmile.platform.errors import ItemRefusedError
+from firstmile.errors import ItemRefusedError
 from firstmile.platform.item_rules import check_item, check_write_request, guard_writes, number_problem
 
 SERIALIZER = TypeSerializer()

@@ -10,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firstmile import errors as e
+from firstmile.errors import VersionConflictError
 from firstmile.http import problems as p
 from firstmile.http.headers import etag_for
 from firstmile.http.versioning import parse_if_match
 from firstmile.platform.cursors import decode_cursor, encode_cursor
-from firstmile.platform.errors import VersionConflictError
 from firstmile.platform.versioned import retry_on_conflict
 
 keys = st.dictionaries(st.sampled_from(["pk", "sk", "gsi1pk", "gsi1sk"]), st.text(max_size=40), min_size=1)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from firstmile.platform.errors import DependencyUnavailableError
+from firstmile.errors import DependencyUnavailableError
 from firstmile.platform.secrets import SecretValue
 
 

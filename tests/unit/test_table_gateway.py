@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from firstmile.platform.errors import DependencyUnavailableError, ItemRefusedError, VersionConflictError
+from firstmile.errors import DependencyUnavailableError, ItemRefusedError, VersionConflictError
 from firstmile.platform.gateway import (
     CONDITION_FAILED,
     TRANSACT_ATTEMPTS,

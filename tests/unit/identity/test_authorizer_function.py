@@ -19,12 +19,12 @@ import pytest
 
 from firstmile.audit.models import ChainVerification
 from firstmile.config import reset_settings
+from firstmile.errors import DependencyUnavailableError
 from firstmile.identity import keys, tokens
 from firstmile.identity.keys import KeySet, RotationPolicy
 from firstmile.identity.models import AccessClaims, Revocations
 from firstmile.identity.revocation import RevocationCache
 from firstmile.observability import logger
-from firstmile.platform.errors import DependencyUnavailableError
 from tests.factories import NOW, FakeClock, FakeLambdaContext, body_of, http_event, load_handler
 from tests.unit.identity.conftest import AUDIENCE, ISSUER, KeyLoader
 

@@ -12,6 +12,7 @@ import pytest
 
 from firstmile import errors as e
 from firstmile.audit.models import AuditFilter
+from firstmile.errors import DependencyUnavailableError
 from firstmile.http import problems as p
 from firstmile.identity import keys
 from firstmile.identity.keys import KeySet, SigningKey
@@ -22,7 +23,6 @@ from firstmile.identity.sessions import SessionPolicy, SessionService
 from firstmile.identity.tenancy import TenancyService
 from firstmile.identity.tokens import RejectionReason, TokenRejected, Verifier, public_keys_from_jwks
 from firstmile.limits.logic import RateLimiter
-from firstmile.platform.errors import DependencyUnavailableError
 from tests.factories import NOW, FakeClock, run_together
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.identity import FakeIdentityStore

@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from firstmile.errors import DependencyUnavailableError
 from firstmile.http import problems as p
 from firstmile.http.auth import auth_from_event
 from firstmile.identity import keys, tokens
 from firstmile.identity.keys import KeySet, b64url
 from firstmile.identity.tokens import RejectionReason, TokenRejected, Verifier
-from firstmile.platform.errors import DependencyUnavailableError
 from tests.factories import http_event
 from tests.unit.identity.conftest import AUDIENCE, ISSUER, NOW, FakeClock, KeyLoader
 

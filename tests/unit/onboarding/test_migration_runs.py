@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from firstmile.audit.models import AuditFilter
+from firstmile.errors import DependencyUnavailableError
 from firstmile.onboarding.models import (
     DefaultFlowUpdate,
     FlowCreate,
@@ -28,7 +29,6 @@ from firstmile.onboarding.models import (
     RestartRequest,
 )
 from firstmile.onboarding.service import OnboardingService
-from firstmile.platform.errors import DependencyUnavailableError
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
 from tests.fakes.queues import FakeQueue

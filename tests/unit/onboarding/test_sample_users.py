@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from firstmile.errors import DependencyUnavailableError
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, SampleUsersCreated, SampleUsersRequest
 from firstmile.onboarding.service import OnboardingService
-from firstmile.platform.errors import DependencyUnavailableError
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
 

@@ -26,8 +26,8 @@ from pydantic import ValidationError
 
 from firstmile.audit.logic import format_time, next_entry, parse_time, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification, UnreadableEntry
+from firstmile.errors import DependencyUnavailableError
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
-from firstmile.platform.errors import DependencyUnavailableError
 from firstmile.platform.gateway import CONDITION_FAILED, MAX_TRANSACTION_ITEMS, TableGateway, item_key, partition
 
 if TYPE_CHECKING:

@@ -43,13 +43,13 @@ from typing import TYPE_CHECKING, Any
 
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
+from firstmile.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
 from firstmile.flags.cache import FlagEpoch
 from firstmile.flags.history import FlagHistoryEntry, flag_diff
 from firstmile.flags.models import Flag, FlagSet, FlagSettings, KillSwitch, Segment
 from firstmile.flags.rollout import RolloutPlan, RolloutStatus
 from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEvent, KillSwitchState
 from firstmile.platform.cursors import Page
-from firstmile.platform.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from firstmile.errors import DependencyUnavailableError
 from firstmile.identity.keys import (
     KeyEvent,
     KeySet,
@@ -31,7 +32,6 @@ from firstmile.identity.keys import (
 from firstmile.identity.models import Clock
 from firstmile.identity.ports import IdentityStorePort, SigningKeySecret
 from firstmile.observability import logger
-from firstmile.platform.errors import DependencyUnavailableError
 from firstmile.platform.secrets import SecretValue
 
 if TYPE_CHECKING:

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
+from firstmile.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
-from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.gateway import CONDITION_FAILED, VERSION, TableGateway, partition
 from firstmile.platform.items import plain
 

@@ -30,6 +30,7 @@ from firstmile import errors
 from firstmile.audit.events import action_event
 from firstmile.audit.models import AuditEvent
 from firstmile.config import get_settings
+from firstmile.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.observability import logger
 from firstmile.onboarding import logic
 from firstmile.onboarding.logic import FlagGate
@@ -62,7 +63,6 @@ from firstmile.onboarding.models import (
 from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import DraftConflictError, FlowExistsError, ProgressConflictError
 from firstmile.platform.cursors import Page
-from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.queues import JsonQueue
 from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
 from firstmile.platform.versioned import retry_on_conflict

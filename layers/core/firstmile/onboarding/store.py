@@ -39,6 +39,7 @@ from pydantic import BaseModel
 
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
+from firstmile.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
 from firstmile.identity.store import user_partition
 from firstmile.onboarding.models import (
     DefaultFlow,
@@ -51,7 +52,6 @@ from firstmile.onboarding.models import (
     TransitionEvent,
 )
 from firstmile.platform.cursors import Page
-from firstmile.platform.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
 

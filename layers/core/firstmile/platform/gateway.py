@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from firstmile.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.cursors import MAX_LIMIT, decode_cursor, encode_cursor
-from firstmile.platform.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.table import MAIN_TABLE, TableDefinition
 
 if TYPE_CHECKING:

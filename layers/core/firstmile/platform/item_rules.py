@@ -22,7 +22,7 @@ import decimal
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from firstmile.platform.errors import ItemRefusedError
+from firstmile.errors import ItemRefusedError
 from firstmile.platform.table import MAIN_TABLE, TableDefinition
 
 MAX_ITEM_BYTES = 400 * 1024

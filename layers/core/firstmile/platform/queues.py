@@ -9,8 +9,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from firstmile.config import get_settings
+from firstmile.errors import DependencyUnavailableError
 from firstmile.platform import aws
-from firstmile.platform.errors import DependencyUnavailableError
 
 _SQS_BATCH = 10
 

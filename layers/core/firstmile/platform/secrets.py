@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from firstmile.errors import DependencyUnavailableError
 from firstmile.platform import aws
-from firstmile.platform.errors import DependencyUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from firstmile.platform.errors import VersionConflictError
+from firstmile.errors import VersionConflictError
 from firstmile.platform.gateway import VERSION
 
 __all__ = ["VERSION", "retry_on_conflict"]
