@@ -650,6 +650,7 @@ def run(args: argparse.Namespace, functions: list[Any], folder: Path, stack: Sta
     order = random.Random(args.seed)
     for index in range(args.warmup + args.rounds):
         recording = index >= args.warmup
+        stack.table.put_back()  # the last measurement of the round before may have written
         mint_tokens(stack)
         stack.table.keep()
         events = folder / f"events-{index + 1}"
