@@ -15,6 +15,7 @@ import pytest
 from firstmile.composition import container, reset
 from firstmile.config import get_settings, reset_settings
 from firstmile.flags.cache import FlagSetCache, FlagSetSource
+from firstmile.flags.models import Condition, Flag, Rule, Serve
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
 from firstmile.platform import aws
 from functions.catalog import by_name
@@ -133,3 +134,32 @@ def test_a_status_on_a_gated_flow_reads_the_flag_epoch_at_most_every_second(cloc
     start = len(reads.names)
     _status("t-gated", "u-1")
     assert _reads_of(reads, start) == ["GetItem", "GetItem"]
+
+
+def test_a_new_container_loads_the_flag_set_once_for_a_gated_flow(clock: Clock, reads: DynamoCalls) -> None:
+    # Given an enrolled user of a gated flow whose tenant has the gating flag, on for the pro plan, and a new container
+    _enrolled("t-flagged", "u-1", gated=True)
+    flag = Flag(
+        key="team-invites",
+        enabled=True,
+        rules=[
+            Rule(
+                id="pros", conditions=[Condition(attribute="plan", operator="eq", value="pro")], serve=Serve(value=True)
+            )
+        ],
+    )
+    container().flag_admin.create_flag("t-flagged", flag, actor=ADMIN)
+    reset()
+
+    # When the new container answers the status: progress, flow version, the epoch, then the set (epoch, flags,
+    # segments)
+    start = len(reads.names)
+    status = _status("t-flagged", "u-1")
+    assert _reads_of(reads, start) == ["GetItem", "GetItem", "GetItem", "GetItem", "Query", "Query"]
+    assert "invite-team" in [step["id"] for step in status["steps"]]
+
+    # When it answers again within the check interval: only the progress
+    clock.now += 0.5
+    start = len(reads.names)
+    _status("t-flagged", "u-1")
+    assert _reads_of(reads, start) == ["GetItem"]
