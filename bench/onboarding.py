@@ -279,11 +279,12 @@ def errors_in(log_lines: str) -> list[str]:
 
 
 def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
+    from firstmile.composition import reset
     from firstmile.config import reset_settings
+    from firstmile.onboarding.flows import FlowAdmin
     from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate
-    from firstmile.onboarding.runtime import onboarding_service, reset_onboarding_runtime
-    from firstmile.onboarding.service import OnboardingService
     from firstmile.onboarding.store import OnboardingStore
+    from firstmile.onboarding.versions import PublishedVersions
     from firstmile.platform import aws
     from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
     from firstmile.platform.table import MAIN_TABLE
@@ -309,11 +310,12 @@ def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
     os.environ.pop("AWS_SESSION_TOKEN", None)
     reset_settings()
     aws.reset_clients()
-    reset_onboarding_runtime()
+    reset()
 
     # The tenant's flow, published and made the default, written directly (not counted).
     table = aws.table(table_name)
-    admin = OnboardingService.from_settings(OnboardingStore(table))
+    store = OnboardingStore(table)
+    admin = FlowAdmin(store, PublishedVersions(store))
     admin.create_flow(TENANT, FlowCreate.model_validate(bench_flow()), ADMIN)
     admin.publish(TENANT, FLOW_ID, None, ADMIN)
     admin.set_default(TENANT, DefaultFlowUpdate(flow_id=FLOW_ID), ADMIN)
@@ -425,7 +427,7 @@ def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
     )
     measure("sample-workflow", "GET", "/v1/onboarding/sample-workflow", user, target="1 read", meets=_one_read)
     # A new container: nothing cached, so the flow version is read once more.
-    reset_onboarding_runtime()
+    reset()
     measure(
         "status, cold container",
         "GET",
@@ -434,7 +436,6 @@ def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
         target="1 read + the flow version once",
         meets=lambda c: _ops(c, "onboarding") == {"GetItem": 2},
     )
-    onboarding_service()
     setup = {"endpoint": endpoint, "table": table_name}
     return results, setup
 

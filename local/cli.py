@@ -510,10 +510,10 @@ def _bootstrap_operator(args: argparse.Namespace) -> int:
     table = os.environ.get("FIRSTMILE_TABLE_NAME", "").strip()
     if table:
         # A deployment (or whatever AWS_ENDPOINT_URL names): the services a function builds, from this environment.
-        from firstmile.identity.runtime import tenancy_service
+        from firstmile.composition import container
 
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS (the environment's credentials and region)"
-        where, tenancy = f"table {table} on {endpoint}", tenancy_service()
+        where, tenancy = f"table {table} on {endpoint}", container().tenancy_service
     else:
         config = LocalConfig.for_commands()
         if not emulator_answers(config.aws_endpoint):

@@ -1,4 +1,5 @@
-"""Defaults every test shares: no real AWS, no tracing, settings and clients rebuilt per test."""
+"""Defaults every test shares: no real AWS, no tracing, settings, clients and the container's parts rebuilt per
+test (a test may set a part, ``container().flag_cache = ...``, before it is first built)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from firstmile import composition
 from firstmile.config import reset_settings
 from firstmile.platform.aws import reset_clients
 from tests.factories import FakeLambdaContext
@@ -32,9 +34,11 @@ for _name in [n for n in os.environ if n.startswith(("FIRSTMILE_", "AWS_ENDPOINT
 def _fresh_configuration() -> Iterator[None]:
     reset_settings()
     reset_clients()
+    composition.reset()
     yield
     reset_settings()
     reset_clients()
+    composition.reset()
 
 
 @pytest.fixture

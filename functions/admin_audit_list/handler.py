@@ -7,11 +7,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from firstmile import entrypoints
 from firstmile.audit.models import ACTION_PATTERN, ACTOR_PATTERN, AuditEntry, AuditFilter
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.identity.runtime import audit_store
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 
 app = create_app()
@@ -28,7 +28,7 @@ def audit_log(
 ) -> Page[AuditEntry]:
     caller = require_caller(app.current_event.raw_event)
     filters = AuditFilter(action=action, actor=actor, since=since, until=until)
-    return audit_store().list_entries(caller.tenant, filters, limit=limit, cursor=cursor)
+    return container().audit_store.list_entries(caller.tenant, filters, limit=limit, cursor=cursor)
 
 
 lambda_handler = entrypoints.http(app)

@@ -2,10 +2,10 @@
 
 from firstmile import entrypoints
 from firstmile.audit.models import ChainVerification
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.identity.runtime import audit_store
 
 app = create_app()
 
@@ -15,7 +15,7 @@ app = create_app()
 )
 def verify() -> ChainVerification:
     caller = require_caller(app.current_event.raw_event)
-    return audit_store().verify(caller.tenant)
+    return container().audit_store.verify(caller.tenant)
 
 
 lambda_handler = entrypoints.http(app)

@@ -1,11 +1,11 @@
 """GET /v1/admin/onboarding/default-flow: the flow new users of the tenant are enrolled on."""
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.models import DefaultFlow
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -19,7 +19,7 @@ app = create_app()
 )
 def get_default_flow() -> DefaultFlow:
     caller = require_caller(app.current_event.raw_event)
-    return onboarding_service().get_default(caller.tenant)
+    return container().flows.get_default(caller.tenant)
 
 
 lambda_handler = entrypoints.http(app)

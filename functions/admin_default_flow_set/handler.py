@@ -5,11 +5,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.models import DefaultFlow, DefaultFlowUpdate
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -23,7 +23,7 @@ app = create_app()
 )
 def set_default_flow(request: Annotated[DefaultFlowUpdate, Body()]) -> DefaultFlow:
     caller = require_caller(app.current_event.raw_event)
-    return onboarding_service().set_default(caller.tenant, request, actor=f"admin:{caller.subject}")
+    return container().flows.set_default(caller.tenant, request, actor=f"admin:{caller.subject}")
 
 
 lambda_handler = entrypoints.http(app)

@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import FLAG_KEY_PATTERN, Flag
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
@@ -29,7 +29,9 @@ app = create_app()
 )
 def archive_flag(key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)]) -> Response[Flag]:
     caller = require_caller(app.current_event.raw_event)
-    stored = flag_service().archive_flag(caller.tenant, key, expected_version(app), actor=f"admin:{caller.subject}")
+    stored = container().flag_admin.archive_flag(
+        caller.tenant, key, expected_version(app), actor=f"admin:{caller.subject}"
+    )
     return versioned_response(stored, stored.version)
 
 

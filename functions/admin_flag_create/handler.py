@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import Flag
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
 from firstmile.http.idempotency import idempotent
@@ -40,7 +40,7 @@ def create_flag(flag: Annotated[Flag, Body()]) -> Response[Flag]:
     caller = require_caller(app.current_event.raw_event)
 
     def produce() -> Response[Any]:
-        stored = flag_service().create_flag(caller.tenant, flag, actor=f"admin:{caller.subject}")
+        stored = container().flag_admin.create_flag(caller.tenant, flag, actor=f"admin:{caller.subject}")
         response = versioned_response(stored, stored.version, 201)
         response.headers["Location"] = f"/v1/admin/feature-flags/{stored.key}"
         return response

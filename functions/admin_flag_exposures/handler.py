@@ -5,9 +5,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from firstmile import entrypoints
+from firstmile.composition import container
+from firstmile.flags.exposures import MAX_EXPOSURE_DAYS
 from firstmile.flags.models import FLAG_KEY_PATTERN
-from firstmile.flags.runtime import flag_service
-from firstmile.flags.service import MAX_EXPOSURE_DAYS
 from firstmile.flags.shapes import ExposureReport
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
@@ -27,7 +27,7 @@ def flag_exposures(
     days: Annotated[int, Query(ge=1, le=MAX_EXPOSURE_DAYS)] = 7,
 ) -> ExposureReport:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().exposures(caller.tenant, key, days)
+    return container().exposures.report(caller.tenant, key, days)
 
 
 lambda_handler = entrypoints.http(app)

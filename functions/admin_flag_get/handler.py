@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import FLAG_KEY_PATTERN
-from firstmile.flags.runtime import flag_service
 from firstmile.flags.shapes import FlagView
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
@@ -28,7 +28,7 @@ app = create_app()
 )
 def get_flag(key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)]) -> Response[FlagView]:
     caller = require_caller(app.current_event.raw_event)
-    flag = flag_service().flag_view(caller.tenant, key)
+    flag = container().flag_admin.flag_view(caller.tenant, key)
     return versioned_response(flag, flag.version)
 
 

@@ -6,9 +6,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.history import FlagHistoryPage
 from firstmile.flags.models import FLAG_KEY_PATTERN
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
@@ -30,7 +30,7 @@ def flag_history(
     cursor: PageCursor = None,
 ) -> FlagHistoryPage:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().history(caller.tenant, key, limit=limit, cursor=cursor)
+    return container().flag_admin.history(caller.tenant, key, limit=limit, cursor=cursor)
 
 
 lambda_handler = entrypoints.http(app)

@@ -2,7 +2,7 @@
 kill switch holds it off."""
 
 from firstmile import entrypoints
-from firstmile.flags.runtime import flag_service
+from firstmile.composition import container
 from firstmile.flags.shapes import FlagView
 from firstmile.http.auth import require_caller
 from firstmile.http.pagination import PageCursor, PageLimit
@@ -24,7 +24,7 @@ def list_flags(
     cursor: PageCursor = None,
 ) -> Page[FlagView]:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().list_flags(caller.tenant, limit=limit, cursor=cursor)
+    return container().flag_admin.list_flags(caller.tenant, limit=limit, cursor=cursor)
 
 
 lambda_handler = entrypoints.http(app)

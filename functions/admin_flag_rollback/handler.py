@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import FLAG_KEY_PATTERN, Flag
-from firstmile.flags.runtime import flag_service
 from firstmile.flags.shapes import RollbackRequest
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
@@ -32,7 +32,7 @@ def rollback_flag(
     key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)], request: Annotated[RollbackRequest, Body()]
 ) -> Response[Flag]:
     caller = require_caller(app.current_event.raw_event)
-    stored = flag_service().rollback(
+    stored = container().flag_admin.rollback(
         caller.tenant, key, request.version, expected_version(app), actor=f"admin:{caller.subject}"
     )
     return versioned_response(stored, stored.version)

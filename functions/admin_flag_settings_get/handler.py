@@ -3,8 +3,8 @@
 from aws_lambda_powertools.event_handler import Response
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import FlagSettings
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -23,7 +23,7 @@ app = create_app()
 )
 def get_settings() -> Response[FlagSettings]:
     caller = require_caller(app.current_event.raw_event)
-    settings = flag_service().settings(caller.tenant)
+    settings = container().flag_controls.settings(caller.tenant)
     return versioned_response(settings, settings.version)
 
 

@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import FlagSettings
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
@@ -29,7 +29,7 @@ app = create_app()
 )
 def put_settings(settings: Annotated[FlagSettings, Body()]) -> Response[FlagSettings]:
     caller = require_caller(app.current_event.raw_event)
-    stored = flag_service().put_settings(
+    stored = container().flag_controls.put_settings(
         caller.tenant, settings, expected_version(app), actor=f"admin:{caller.subject}"
     )
     return versioned_response(stored, stored.version)

@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import FLAG_KEY_PATTERN, Flag
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
@@ -31,7 +31,7 @@ app = create_app()
 )
 def update_flag(key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)], flag: Annotated[Flag, Body()]) -> Response[Flag]:
     caller = require_caller(app.current_event.raw_event)
-    stored = flag_service().update_flag(
+    stored = container().flag_admin.update_flag(
         caller.tenant, key, flag, expected_version(app), actor=f"admin:{caller.subject}"
     )
     return versioned_response(stored, stored.version)

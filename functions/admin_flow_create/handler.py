@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
 from firstmile.http.idempotency import idempotent
@@ -13,7 +14,6 @@ from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.http.versioning import versioned_response
 from firstmile.onboarding.models import FlowCreate, FlowDraft
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -37,7 +37,7 @@ def create_flow(request: Annotated[FlowCreate, Body()]) -> Response[FlowDraft]:
     caller = require_caller(app.current_event.raw_event)
 
     def produce() -> Response[Any]:
-        draft = onboarding_service().create_flow(caller.tenant, request, actor=f"admin:{caller.subject}")
+        draft = container().flows.create_flow(caller.tenant, request, actor=f"admin:{caller.subject}")
         response = versioned_response(draft, draft.version, 201)
         response.headers["Location"] = f"/v1/admin/onboarding/flows/{draft.flow_id}"
         return response

@@ -6,12 +6,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.http.versioning import versioned_response
 from firstmile.onboarding.models import FLOW_ID_PATTERN, FlowDraft
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -26,7 +26,7 @@ app = create_app()
 )
 def get_flow(flow_id: Annotated[str, Path(pattern=FLOW_ID_PATTERN)]) -> Response[FlowDraft]:
     caller = require_caller(app.current_event.raw_event)
-    draft = onboarding_service().get_flow(caller.tenant, flow_id)
+    draft = container().flows.get_flow(caller.tenant, flow_id)
     return versioned_response(draft, draft.version)
 
 

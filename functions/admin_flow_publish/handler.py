@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
 from firstmile.http.idempotency import idempotent
@@ -16,7 +17,6 @@ from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.http.versioning import expected_version
 from firstmile.onboarding.models import FLOW_ID_PATTERN, FlowVersion
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -42,7 +42,7 @@ def publish_flow(flow_id: Annotated[str, Path(pattern=FLOW_ID_PATTERN)]) -> Resp
     expected = expected_version(app)
 
     def produce() -> Response[Any]:
-        published = onboarding_service().publish(caller.tenant, flow_id, expected, actor=f"admin:{caller.subject}")
+        published = container().flows.publish(caller.tenant, flow_id, expected, actor=f"admin:{caller.subject}")
         location = f"/v1/admin/onboarding/flows/{published.flow_id}/versions/{published.version}"
         return Response(201, "application/json", published.model_dump(mode="json"), headers={"Location": location})
 

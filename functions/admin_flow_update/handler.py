@@ -7,13 +7,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.http.versioning import required_version, versioned_response
 from firstmile.onboarding.models import FLOW_ID_PATTERN, FlowDefinition, FlowDraft
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -33,7 +33,7 @@ def update_flow(
     flow_id: Annotated[str, Path(pattern=FLOW_ID_PATTERN)], definition: Annotated[FlowDefinition, Body()]
 ) -> Response[FlowDraft]:
     caller = require_caller(app.current_event.raw_event)
-    draft = onboarding_service().update_flow(
+    draft = container().flows.update_flow(
         caller.tenant, flow_id, definition, required_version(app, "draft"), actor=f"admin:{caller.subject}"
     )
     return versioned_response(draft, draft.version)

@@ -5,11 +5,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.models import FLOW_ID_PATTERN, FlowVersion
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -24,7 +24,7 @@ def get_version(
     flow_id: Annotated[str, Path(pattern=FLOW_ID_PATTERN)], version: Annotated[int, Path(ge=1)]
 ) -> FlowVersion:
     caller = require_caller(app.current_event.raw_event)
-    return onboarding_service().get_version(caller.tenant, flow_id, version)
+    return container().flows.get_version(caller.tenant, flow_id, version)
 
 
 lambda_handler = entrypoints.http(app)

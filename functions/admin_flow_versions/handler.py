@@ -5,12 +5,12 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.models import FLOW_ID_PATTERN, FlowVersionSummary
-from firstmile.onboarding.runtime import onboarding_service
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 
 app = create_app()
@@ -28,7 +28,7 @@ def list_versions(
     cursor: PageCursor = None,
 ) -> Page[FlowVersionSummary]:
     caller = require_caller(app.current_event.raw_event)
-    return onboarding_service().list_versions(caller.tenant, flow_id, limit=limit, cursor=cursor)
+    return container().flows.list_versions(caller.tenant, flow_id, limit=limit, cursor=cursor)
 
 
 lambda_handler = entrypoints.http(app)

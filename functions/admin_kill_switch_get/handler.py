@@ -1,7 +1,7 @@
 """GET /v1/admin/kill-switch: what is killed in the tenant now, and who changed it last."""
 
 from firstmile import entrypoints
-from firstmile.flags.runtime import flag_service
+from firstmile.composition import container
 from firstmile.flags.shapes import KillSwitchState
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
@@ -15,7 +15,7 @@ app = create_app()
 )
 def kill_switch() -> KillSwitchState:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().kill_switch(caller.tenant)
+    return container().flag_controls.kill_switch(caller.tenant)
 
 
 lambda_handler = entrypoints.http(app)

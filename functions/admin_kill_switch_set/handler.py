@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
-from firstmile.flags.runtime import flag_service
+from firstmile.composition import container
 from firstmile.flags.shapes import KillSwitchChange, KillSwitchState
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
@@ -24,7 +24,7 @@ app = create_app()
 )
 def change_kill_switch(change: Annotated[KillSwitchChange, Body()]) -> KillSwitchState:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().change_kill_switch(caller.tenant, change, actor=f"admin:{caller.subject}")
+    return container().flag_controls.change_kill_switch(caller.tenant, change, actor=f"admin:{caller.subject}")
 
 
 lambda_handler = entrypoints.http(app)

@@ -5,11 +5,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.models import MIGRATION_ID_PATTERN, Migration
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -22,7 +22,7 @@ app = create_app()
 )
 def get_migration(migration_id: Annotated[str, Path(pattern=MIGRATION_ID_PATTERN)]) -> Migration:
     caller = require_caller(app.current_event.raw_event)
-    return onboarding_service().get_migration(caller.tenant, migration_id)
+    return container().migrations.get_migration(caller.tenant, migration_id)
 
 
 lambda_handler = entrypoints.http(app)

@@ -10,13 +10,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers, response_headers
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.models import MigrationAccepted, MigrationPlanPreview, MigrationRequest
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -48,7 +48,7 @@ def migrate_version(
     caller = require_caller(app.current_event.raw_event)
 
     def produce() -> Response[Any]:
-        outcome = onboarding_service().migrate(caller.tenant, request, actor=f"admin:{caller.subject}")
+        outcome = container().migrations.migrate(caller.tenant, request, actor=f"admin:{caller.subject}")
         if isinstance(outcome, MigrationAccepted):
             return Response(
                 202, "application/json", outcome.model_dump(mode="json"), headers={"Location": outcome.status_url}

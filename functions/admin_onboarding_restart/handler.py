@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
 from firstmile.http.idempotency import idempotent
@@ -17,7 +18,6 @@ from firstmile.http.resolver import create_app
 from firstmile.http.versioning import versioned_response
 from firstmile.identity.models import USER_ID_PATTERN
 from firstmile.onboarding.models import OnboardingStatus, RestartRequest
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -48,7 +48,7 @@ def restart_user(
     restart = request or RestartRequest()
 
     def produce() -> Response[Any]:
-        status, version = onboarding_service().restart_user(
+        status, version = container().flows.restart_user(
             caller.tenant, user_id, restart, actor=f"admin:{caller.subject}"
         )
         return versioned_response(status, version)

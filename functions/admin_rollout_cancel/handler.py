@@ -5,9 +5,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import FLAG_KEY_PATTERN
 from firstmile.flags.rollout import RolloutPlan
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -23,7 +23,7 @@ app = create_app()
 )
 def cancel_rollout(key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)]) -> RolloutPlan:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().cancel_plan(caller.tenant, key, actor=f"admin:{caller.subject}")
+    return container().rollouts.cancel_plan(caller.tenant, key, actor=f"admin:{caller.subject}")
 
 
 lambda_handler = entrypoints.http(app)

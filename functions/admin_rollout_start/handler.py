@@ -6,9 +6,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import FLAG_KEY_PATTERN
 from firstmile.flags.rollout import RolloutPlan, RolloutPlanRequest
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -29,7 +29,7 @@ def start_rollout(
     key: Annotated[str, Path(pattern=FLAG_KEY_PATTERN)], request: Annotated[RolloutPlanRequest, Body()]
 ) -> Response[RolloutPlan]:
     caller = require_caller(app.current_event.raw_event)
-    plan = flag_service().start_plan(caller.tenant, key, request, actor=f"admin:{caller.subject}")
+    plan = container().rollouts.start_plan(caller.tenant, key, request, actor=f"admin:{caller.subject}")
     return Response(201, "application/json", plan.model_dump(mode="json"))
 
 

@@ -7,13 +7,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.documentation import request_headers
 from firstmile.http.idempotency import idempotent
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.models import SampleUsersCreated, SampleUsersRequest
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -32,7 +32,7 @@ def create_sample_users(request: Annotated[SampleUsersRequest, Body()]) -> Respo
     caller = require_caller(app.current_event.raw_event)
 
     def produce() -> Response[Any]:
-        created = onboarding_service().create_sample_users(caller.tenant, request, actor=f"admin:{caller.subject}")
+        created = container().sample_users.create(caller.tenant, request, actor=f"admin:{caller.subject}")
         return Response(201, "application/json", created.model_dump(mode="json"))
 
     return idempotent(app, produce)

@@ -5,8 +5,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import SEGMENT_KEY_PATTERN, Segment
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -22,7 +22,7 @@ app = create_app()
 )
 def get_segment(key: Annotated[str, Path(pattern=SEGMENT_KEY_PATTERN)]) -> Segment:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().get_segment(caller.tenant, key)
+    return container().flag_controls.get_segment(caller.tenant, key)
 
 
 lambda_handler = entrypoints.http(app)

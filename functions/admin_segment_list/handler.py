@@ -1,8 +1,8 @@
 """GET /v1/admin/segments: the tenant's segments in key order."""
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import Segment
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
@@ -20,7 +20,7 @@ def list_segments(
     cursor: PageCursor = None,
 ) -> Page[Segment]:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().list_segments(caller.tenant, limit=limit, cursor=cursor)
+    return container().flag_controls.list_segments(caller.tenant, limit=limit, cursor=cursor)
 
 
 lambda_handler = entrypoints.http(app)

@@ -5,8 +5,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.flags.models import SEGMENT_KEY_PATTERN, Segment
-from firstmile.flags.runtime import flag_service
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
@@ -24,7 +24,7 @@ app = create_app()
 )
 def put_segment(key: Annotated[str, Path(pattern=SEGMENT_KEY_PATTERN)], segment: Annotated[Segment, Body()]) -> Segment:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().put_segment(caller.tenant, key, segment, actor=f"admin:{caller.subject}")
+    return container().flag_controls.put_segment(caller.tenant, key, segment, actor=f"admin:{caller.subject}")
 
 
 lambda_handler = entrypoints.http(app)

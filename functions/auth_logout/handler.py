@@ -7,11 +7,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.config import get_settings
 from firstmile.http.browser import cleared_refresh_cookie, presented_refresh_token
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.identity.runtime import session_service
 from firstmile.observability import logger
 
 app = create_app()
@@ -32,7 +32,7 @@ def logout(request: Annotated[LogoutRequest, Body()]) -> Response[None]:
     presented = presented_refresh_token(
         request.refresh_token, "body", event.cookies, event.headers, get_settings().cors_allow_origins
     )
-    session_service().logout(presented.token, correlation_id=logger.get_correlation_id() or "")
+    container().session_service.logout(presented.token, correlation_id=logger.get_correlation_id() or "")
     return Response(204, None, "", cookies=[cleared_refresh_cookie()])
 
 

@@ -6,12 +6,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http import problems as p
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.identity.models import RevokeRequest
-from firstmile.identity.runtime import session_service
 from firstmile.observability import logger
 
 app = create_app()
@@ -25,7 +25,7 @@ app = create_app()
 )
 def revoke(request: Annotated[RevokeRequest, Body()]) -> Response[None]:
     caller = require_caller(app.current_event.raw_event)
-    service, correlation_id = session_service(), logger.get_correlation_id() or ""
+    service, correlation_id = container().session_service, logger.get_correlation_id() or ""
     if request.user_id is not None and request.user_id != caller.subject:
         if not caller.has_role("admin"):
             raise p.Problem(p.PERM_FORBIDDEN, "Only an admin may revoke another user's sessions.")

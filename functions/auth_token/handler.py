@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.config import get_settings
 from firstmile.http.browser import presented_refresh_token, refresh_cookie
 from firstmile.http.documentation import request_headers
@@ -20,7 +21,6 @@ from firstmile.identity.models import (
     TokenResponse,
     token_request_from_form,
 )
-from firstmile.identity.runtime import session_service
 from firstmile.identity.sessions import token_response
 from firstmile.observability import logger
 
@@ -35,7 +35,7 @@ app = create_app()
     openapi_extensions=request_headers(form_schema=TOKEN_FORM_SCHEMA),
 )
 def token(request: Annotated[TokenRequest, Body()]) -> Response[TokenResponse]:
-    service, event, correlation_id = session_service(), app.current_event, logger.get_correlation_id() or ""
+    service, event, correlation_id = container().session_service, app.current_event, logger.get_correlation_id() or ""
     if isinstance(request, ClientCredentialsGrant):
         client = authenticate_token_client(
             service,

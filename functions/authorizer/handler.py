@@ -8,9 +8,9 @@ checked by the function against the catalogue (docs/decisions/0006-authorizer-an
 from typing import Any
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.headers import header
 from firstmile.identity.authorizer import authorize, simple_response
-from firstmile.identity.runtime import revocation_cache, token_verifier
 from firstmile.identity.tokens import TokenRejected
 from firstmile.observability import logger, metrics
 
@@ -18,7 +18,9 @@ from firstmile.observability import logger, metrics
 def decide(event: dict[str, Any]) -> dict[str, Any]:
     try:
         claims = authorize(
-            header(event.get("headers"), "authorization"), verifier=token_verifier(), revocations=revocation_cache()
+            header(event.get("headers"), "authorization"),
+            verifier=container().token_verifier,
+            revocations=container().revocation_cache,
         )
     except TokenRejected as rejected:
         logger.info("access token refused", extra={"reason": rejected.reason.value})

@@ -8,11 +8,11 @@ import json
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from firstmile import entrypoints
-from firstmile.flags.runtime import flag_service
+from firstmile.composition import container
 
 
 def count_record(record: SQSRecord) -> None:
-    flag_service().record_exposures(json.loads(record.body), record.message_id)
+    container().exposures.record(json.loads(record.body), record.message_id)
 
 
 lambda_handler = entrypoints.sqs_batch(count_record)

@@ -3,11 +3,11 @@
 from typing import Any
 
 from firstmile import entrypoints
-from firstmile.flags.runtime import flag_service
+from firstmile.composition import container
 
 
 def run(_event: dict[str, Any]) -> dict[str, Any]:
-    return {"plans": flag_service().run_rollouts()}
+    return {"plans": container().rollouts.run_rollouts()}
 
 
 lambda_handler = entrypoints.job(run)

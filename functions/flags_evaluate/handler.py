@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from firstmile import entrypoints
-from firstmile.flags.runtime import flag_service
+from firstmile.composition import container
 from firstmile.flags.shapes import EvaluationAnswer, EvaluationRequest
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
@@ -28,7 +28,7 @@ app = create_app()
 )
 def evaluate(request: Annotated[EvaluationRequest, Body()]) -> EvaluationAnswer:
     caller = require_caller(app.current_event.raw_event)
-    return flag_service().evaluate(caller.tenant, caller.subject, caller.attributes, request)
+    return container().flag_evaluation.evaluate(caller.tenant, caller.subject, caller.attributes, request)
 
 
 lambda_handler = entrypoints.http(app)

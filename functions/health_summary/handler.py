@@ -1,6 +1,7 @@
 """GET /health: version, commit and component states; latencies and reasons only for operators."""
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.config import get_settings
 from firstmile.health.logic import check_readiness, summarize
 from firstmile.health.models import HealthSummary
@@ -9,7 +10,6 @@ from firstmile.http.headers import header
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.identity.authorizer import optional_claims
-from firstmile.identity.runtime import revocation_cache, token_verifier
 
 app = create_app()
 
@@ -20,7 +20,9 @@ def health() -> HealthSummary:
     readiness = check_readiness(dependency_checks(settings), settings.dependency_timeout_seconds)
     # A public route: no authorizer runs, so an operator's token is verified here to unlock the detail.
     caller = optional_claims(
-        header(app.current_event.headers, "authorization"), verifier=token_verifier(), revocations=revocation_cache()
+        header(app.current_event.headers, "authorization"),
+        verifier=container().token_verifier,
+        revocations=container().revocation_cache,
     )
     return summarize(
         readiness,

@@ -5,9 +5,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
-from firstmile.identity.runtime import identity_store
 
 app = create_app()
 
@@ -17,7 +17,7 @@ CACHE_CONTROL = "public, max-age=300"
 
 @app.get("/.well-known/jwks.json", summary="JSON Web Key Set", tags=["identity"], responses=problem_responses(503))
 def jwks() -> Response[dict[str, Any]]:
-    document, _ = identity_store().published_jwks()
+    document, _ = container().identity_store.published_jwks()
     return Response(200, "application/json", document, headers={"Cache-Control": CACHE_CONTROL})
 
 

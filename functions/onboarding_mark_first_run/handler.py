@@ -23,7 +23,10 @@ app = create_app()
 def onboarding_mark_first_run() -> Response[OnboardingStatus]:
     # No body: whatever a client sends (nothing, or {}) is ignored, though an Idempotency-Key replay compares it.
     return change_progress(
-        app, lambda service, tenant, user, expected: service.milestone(tenant, user, Milestone.FIRST_RUN, expected)
+        app,
+        lambda service, tenant, user, expected, attributes: service.milestone(
+            tenant, user, Milestone.FIRST_RUN, expected, attributes=attributes
+        ),
     )
 
 

@@ -23,7 +23,10 @@ app = create_app()
 def onboarding_mark_sample_agent() -> Response[OnboardingStatus]:
     # No body: whatever a client sends (nothing, or {}) is ignored, though an Idempotency-Key replay compares it.
     return change_progress(
-        app, lambda service, tenant, user, expected: service.milestone(tenant, user, Milestone.SAMPLE_AGENT, expected)
+        app,
+        lambda service, tenant, user, expected, attributes: service.milestone(
+            tenant, user, Milestone.SAMPLE_AGENT, expected, attributes=attributes
+        ),
     )
 
 

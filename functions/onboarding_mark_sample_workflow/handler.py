@@ -24,7 +24,9 @@ def onboarding_mark_sample_workflow() -> Response[OnboardingStatus]:
     # No body: whatever a client sends (nothing, or {}) is ignored, though an Idempotency-Key replay compares it.
     return change_progress(
         app,
-        lambda service, tenant, user, expected: service.milestone(tenant, user, Milestone.SAMPLE_WORKFLOW, expected),
+        lambda service, tenant, user, expected, attributes: service.milestone(
+            tenant, user, Milestone.SAMPLE_WORKFLOW, expected, attributes=attributes
+        ),
     )
 
 

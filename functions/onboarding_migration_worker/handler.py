@@ -9,12 +9,12 @@ import json
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from firstmile import entrypoints
-from firstmile.onboarding.runtime import onboarding_service
+from firstmile.composition import container
 
 
 def migrate_record(record: SQSRecord) -> None:
     """One migration message: its body is the JSON the service enqueued."""
-    onboarding_service().handle_migration_message(json.loads(record.body))
+    container().migrations.handle_migration_message(json.loads(record.body))
 
 
 lambda_handler = entrypoints.sqs_batch(migrate_record)

@@ -1,11 +1,11 @@
 """GET /v1/onboarding/sample-workflow: the sample workflow and agent configuration of the caller's flow version."""
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.onboarding.models import SampleConfiguration
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -19,7 +19,7 @@ app = create_app()
 )
 def onboarding_sample_workflow() -> SampleConfiguration:
     caller = require_caller(app.current_event.raw_event)
-    return onboarding_service().seen_as(caller.attributes).sample_configuration(caller.tenant, caller.subject)
+    return container().progress.sample_configuration(caller.tenant, caller.subject)
 
 
 lambda_handler = entrypoints.http(app)

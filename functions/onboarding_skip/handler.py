@@ -22,7 +22,10 @@ app = create_app()
 )
 def onboarding_skip() -> Response[OnboardingStatus]:
     # No body: whatever a client sends (nothing, or {}) is ignored, though an Idempotency-Key replay compares it.
-    return change_progress(app, lambda service, tenant, user, expected: service.skip(tenant, user, expected))
+    return change_progress(
+        app,
+        lambda service, tenant, user, expected, attributes: service.skip(tenant, user, expected, attributes=attributes),
+    )
 
 
 lambda_handler = entrypoints.http(app)

@@ -3,12 +3,12 @@
 from aws_lambda_powertools.event_handler import Response
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.http.versioning import versioned_response
 from firstmile.onboarding.models import OnboardingStatus
-from firstmile.onboarding.runtime import onboarding_service
 
 app = create_app()
 
@@ -22,7 +22,7 @@ app = create_app()
 )
 def onboarding_status() -> Response[OnboardingStatus]:
     caller = require_caller(app.current_event.raw_event)
-    status, version = onboarding_service().seen_as(caller.attributes).status(caller.tenant, caller.subject)
+    status, version = container().progress.status(caller.tenant, caller.subject, attributes=caller.attributes)
     return versioned_response(status, version)
 
 

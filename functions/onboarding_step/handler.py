@@ -27,7 +27,12 @@ app = create_app()
     openapi_extensions=request_headers("If-Match", "Idempotency-Key"),
 )
 def onboarding_step(command: Annotated[StepCommand, Body()]) -> Response[OnboardingStatus]:
-    return change_progress(app, lambda service, tenant, user, expected: service.step(tenant, user, command, expected))
+    return change_progress(
+        app,
+        lambda service, tenant, user, expected, attributes: service.step(
+            tenant, user, command, expected, attributes=attributes
+        ),
+    )
 
 
 lambda_handler = entrypoints.http(app)

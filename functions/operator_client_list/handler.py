@@ -5,12 +5,12 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.pagination import PageCursor, PageLimit
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 from firstmile.identity.models import TENANT_ID_PATTERN, ApiClientView
-from firstmile.identity.runtime import tenancy_service
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 
 app = create_app()
@@ -31,7 +31,7 @@ def list_clients(
     cursor: PageCursor = None,
 ) -> Page[ApiClientView]:
     require_caller(app.current_event.raw_event)
-    return tenancy_service().list_clients(tenant_id, limit=limit, cursor=cursor)
+    return container().tenancy_service.list_clients(tenant_id, limit=limit, cursor=cursor)
 
 
 lambda_handler = entrypoints.http(app)

@@ -4,16 +4,16 @@ import time
 from typing import Any
 
 from firstmile import entrypoints
+from firstmile.composition import container
 from firstmile.identity.keystore import rotate_signing_keys
-from firstmile.identity.runtime import identity_store, rotation_policy, signing_key_store
 
 
 def rotate(event: dict[str, Any]) -> dict[str, Any]:
     events = rotate_signing_keys(
-        signing_key_store(),
-        identity_store(),
+        container().signing_key_store,
+        container().identity_store,
         now=time.time(),
-        policy=rotation_policy(),
+        policy=container().rotation_policy,
         rotate_now=bool((event or {}).get("rotate_now", False)),
     )
     return {"events": [{"kid": e.kid, "event": e.event} for e in events]}

@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 import pytest
 
+from firstmile.composition import reset
 from firstmile.config import reset_settings
-from firstmile.onboarding.runtime import reset_onboarding_runtime
 from firstmile.platform.aws import reset_clients
 from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE, ONBOARDING_MIGRATIONS_QUEUE, SCHEDULER_DLQ
 from firstmile.platform.table import MAIN_TABLE
@@ -116,11 +116,11 @@ def deployment(emulator: str, table_engine: str, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("FIRSTMILE_DEPENDENCY_TIMEOUT_SECONDS", "5")
     reset_settings()
     reset_clients()
-    reset_onboarding_runtime()
+    reset()
     yield Deployment(
         emulator, table_name, bucket, queue_urls, {q.logical_name: q.name for q in catalogued.queues}, table_engine
     )
-    reset_onboarding_runtime()
+    reset()
     cleanups = [lambda: dynamodb.delete_table(TableName=table_name), lambda: _empty_and_delete_bucket(s3, bucket)]
     cleanups += [functools.partial(sqs.delete_queue, QueueUrl=url) for url in queue_urls.values()]
     for cleanup in cleanups:

@@ -33,26 +33,33 @@ import pytest
 
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
+from firstmile.composition import reset
 from firstmile.config import get_settings, reset_settings
-from firstmile.flags.cache import FlagSetCache
+from firstmile.flags.admin import FlagAdmin
+from firstmile.flags.controls import FlagControls
+from firstmile.flags.exposures import Exposures
 from firstmile.flags.models import Flag, FlagSettings, Segment
 from firstmile.flags.rollout import RolloutPlanRequest
-from firstmile.flags.service import FlagService
+from firstmile.flags.rollouts import Rollouts
 from firstmile.flags.shapes import KillSwitchChange
 from firstmile.flags.store import FlagStore
 from firstmile.identity import keys
 from firstmile.identity.keys import KeySet, RotationPolicy
 from firstmile.identity.models import ApiClientCreate, ClientCredentialsGrant, TenantCreate
 from firstmile.identity.refresh import new_refresh_token
-from firstmile.identity.runtime import reset_identity_runtime
 from firstmile.identity.sessions import SessionPolicy, SessionService
 from firstmile.identity.store import IdentityStore
 from firstmile.identity.tenancy import TenancyService
 from firstmile.identity.tokens import new_token_id
+from firstmile.onboarding.flows import FlowAdmin
+from firstmile.onboarding.migrations import Migrations
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, MigrationAccepted, MigrationRequest
-from firstmile.onboarding.service import OnboardingService
+from firstmile.onboarding.progress import ProgressService
 from firstmile.onboarding.store import OnboardingStore
+from firstmile.onboarding.versions import PublishedVersions
 from firstmile.platform import aws
+from firstmile.platform.queues import JsonQueue
+from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
 from functions.catalog import Function, Route, http_functions
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
 from tests.integration.conftest import Deployment
@@ -676,15 +683,15 @@ def signing_secret(deployment: Deployment, keyset: KeySet, monkeypatch: pytest.M
 
 @pytest.fixture(autouse=True)
 def _fresh_identity_runtime() -> Iterator[None]:
-    reset_identity_runtime()
+    reset()
     yield
-    reset_identity_runtime()
+    reset()
 
 
 def serve(function: Function, route: Route, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Configure the environment as CDK does for ``function`` (role and rate class from the catalogue); its handler."""
     configure_route(monkeypatch, route)
-    reset_identity_runtime()
+    reset()
     return load_handler(function.name)
 
 
@@ -766,14 +773,17 @@ def seed_onboarding(tenant: str, user: str, actor: str) -> tuple[str, str]:
     """The tenant's flow (published twice and the default), ``user`` enrolled on it, and a migration from version 1
     to version 2 (its first message waits in the queue); the flow id and the migration id."""
     table = aws.table(get_settings().table_name)
-    service = OnboardingService.from_settings(OnboardingStore(table))
+    store = OnboardingStore(table)
+    versions = PublishedVersions(store)
+    flows = FlowAdmin(store, versions)
     flow_id = f"welcome-{tenant.split('-')[0]}"
-    service.create_flow(tenant, FlowCreate.model_validate(probe_flow(flow_id, f"{tenant} welcome")), actor)
-    service.publish(tenant, flow_id, None, actor)
-    service.publish(tenant, flow_id, None, actor)
-    service.set_default(tenant, DefaultFlowUpdate(flow_id=flow_id), actor)
-    service.status(tenant, user)
-    started = service.migrate(
+    flows.create_flow(tenant, FlowCreate.model_validate(probe_flow(flow_id, f"{tenant} welcome")), actor)
+    flows.publish(tenant, flow_id, None, actor)
+    flows.publish(tenant, flow_id, None, actor)
+    flows.set_default(tenant, DefaultFlowUpdate(flow_id=flow_id), actor)
+    ProgressService(store, versions).status(tenant, user)
+    migrations = Migrations(store, versions, JsonQueue(ONBOARDING_MIGRATIONS_QUEUE))
+    started = migrations.migrate(
         tenant, MigrationRequest(flow_id=flow_id, from_version=1, to_version=2, dry_run=False), actor
     )
     assert isinstance(started, MigrationAccepted)
@@ -784,28 +794,28 @@ def seed_flags(tenant: str, user: str, actor: str, flow_id: str) -> str:
     """The tenant's flags as ``flag_names`` names them (see ``TenantData``); a cursor into its flag list."""
     table = aws.table(get_settings().table_name)
     store = FlagStore(table)
-    service = FlagService(store, FlagSetCache(store))
+    admin, controls = FlagAdmin(store), FlagControls(store)
     names = flag_names(tenant)
     key, rolled_out = names["flag_key"], names["rollout_flag_key"]
-    service.create_flag(tenant, Flag.model_validate(probe_flag(key, f"{tenant} checkout")), actor)
-    service.update_flag(tenant, key, Flag.model_validate(probe_flag(key, f"{tenant} new checkout")), 1, actor)
+    admin.create_flag(tenant, Flag.model_validate(probe_flag(key, f"{tenant} checkout")), actor)
+    admin.update_flag(tenant, key, Flag.model_validate(probe_flag(key, f"{tenant} new checkout")), 1, actor)
     search = {
         "key": rolled_out,
         "description": f"{tenant} search",
         "enabled": True,
         "rules": [{"id": "everyone", "percentage": 10, "serve": {"value": True}}],
     }
-    service.create_flag(tenant, Flag.model_validate(search), actor)
+    admin.create_flag(tenant, Flag.model_validate(search), actor)
     plan = RolloutPlanRequest.model_validate({**probe_rollout("everyone"), "guard": {"flow_id": flow_id}})
-    service.start_plan(tenant, rolled_out, plan, actor)
+    Rollouts(store).start_plan(tenant, rolled_out, plan, actor)
     segment = names["segment_key"]
-    service.put_segment(tenant, segment, Segment(key=segment, description=f"{tenant} testers", users=[user]), actor)
-    service.put_settings(tenant, FlagSettings(client_attributes=[names["client_attribute"]]), None, actor)
-    service.change_kill_switch(tenant, KillSwitchChange(tag=names["killed_tag"]), actor)
+    controls.put_segment(tenant, segment, Segment(key=segment, description=f"{tenant} testers", users=[user]), actor)
+    controls.put_settings(tenant, FlagSettings(client_attributes=[names["client_attribute"]]), None, actor)
+    controls.change_kill_switch(tenant, KillSwitchChange(tag=names["killed_tag"]), actor)
     today = datetime.now(UTC).date().isoformat()
     exposures = [{"flag": key, "variant": "on", "reason": "SPLIT"}, {"flag": key, "variant": "off", "reason": "SPLIT"}]
-    service.record_exposures({"tenant": tenant, "day": today, "rate": 0.5, "exposures": exposures}, f"seed-{tenant}")
-    cursor = service.list_flags(tenant, limit=1, cursor=None).next_cursor
+    Exposures(store).record({"tenant": tenant, "day": today, "rate": 0.5, "exposures": exposures}, f"seed-{tenant}")
+    cursor = admin.list_flags(tenant, limit=1, cursor=None).next_cursor
     assert cursor is not None, "a one-flag page of two flags must leave a cursor to replay"
     return cursor
 

@@ -14,16 +14,15 @@ from typing import Any
 import pytest
 
 from firstmile.audit.models import AuditFilter
+from firstmile.composition import container, reset
 from firstmile.errors import DependencyUnavailableError
-from firstmile.flags.cache import FlagSetCache
+from firstmile.flags.admin import FlagAdmin
+from firstmile.flags.controls import FlagControls
 from firstmile.flags.models import Flag
-from firstmile.flags.service import FlagService
 from firstmile.flags.shapes import KillSwitchChange
 from firstmile.flags.store import FlagStore
 from firstmile.identity.models import ApiClientCreate, TenantCreate
-from firstmile.identity.runtime import audit_store, identity_store, reset_identity_runtime, tenancy_service
 from firstmile.identity.tenancy import TenancyService
-from firstmile.onboarding.runtime import onboarding_store
 from firstmile.platform import aws
 from tests.factories import run_together
 from tests.integration.conftest import Deployment
@@ -44,7 +43,7 @@ def runtime_table(deployment: Deployment) -> Any:
 def actions(tenant: str = TENANT, action: str | None = None) -> list[str]:
     """The actions of the tenant's audit entries, newest first."""
     filters = AuditFilter(action=action) if action else AuditFilter()
-    return [entry.action for entry in audit_store().list_entries(tenant, filters, limit=100).items]
+    return [entry.action for entry in container().audit_store.list_entries(tenant, filters, limit=100).items]
 
 
 def verified(api: Api) -> dict[str, Any]:
@@ -158,13 +157,13 @@ def test_concurrent_admin_changes_on_one_tenant_keep_one_unforked_chain(deployme
         with numbering:
             n = next(numbers)
         store = FlagStore(deployment.table)
-        service = FlagService(store, FlagSetCache(store))
+        admin, controls = FlagAdmin(store), FlagControls(store)
         ready()
         try:
             # When each creates a flag and kills a tag at the same moment as the others
             flag = Flag.model_validate(flag_body(f"flag-{n}"))
-            service.create_flag(TENANT, flag, f"admin:u-{n}")
-            service.change_kill_switch(TENANT, KillSwitchChange(tag=f"tag-{n}"), f"admin:u-{n}")
+            admin.create_flag(TENANT, flag, f"admin:u-{n}")
+            controls.change_kill_switch(TENANT, KillSwitchChange(tag=f"tag-{n}"), f"admin:u-{n}")
         except BaseException as exc:  # surfaced below
             failures.append(exc)
 
@@ -176,7 +175,7 @@ def test_concurrent_admin_changes_on_one_tenant_keep_one_unforked_chain(deployme
     epoch = store.epoch(TENANT)
     assert epoch is not None and epoch.version == admins  # one flag-set version per flag created, none twice
     assert sorted(store.kill_switch_state(TENANT).tags) == [f"tag-{n}" for n in range(admins)]
-    report = audit_store().verify(TENANT)
+    report = container().audit_store.verify(TENANT)
     assert (report.ok, report.checked, report.head_sequence) == (True, 2 * admins, 2 * admins)
     assert sorted(actions()) == sorted(["flag.created", "flag.kill_switch.killed"] * admins)
 
@@ -200,7 +199,7 @@ def test_a_flow_edit_whose_audit_append_fails_is_not_stored(api: Api, deployment
 
     # Then the answer is 503, the draft is as it was, and only its creation is recorded
     problem(response, 503, "SYS_UNAVAILABLE")
-    draft = onboarding_store().get_draft(TENANT, "welcome")
+    draft = container().onboarding_store.get_draft(TENANT, "welcome")
     assert draft is not None and (draft.version, draft.definition.name) == (1, "Welcome")
     assert actions() == ["onboarding.flow.created"]
 
@@ -218,7 +217,7 @@ def test_sample_users_whose_audit_append_fails_are_not_created(api: Api, deploym
 
     # Then the answer is 503 and no sample user exists (the entry goes with the first one)
     problem(response, 503, "SYS_UNAVAILABLE")
-    enrolled, _ = onboarding_store().list_progress_on_version(TENANT, "welcome", 1, limit=10, start_key=None)
+    enrolled, _ = container().onboarding_store.list_progress_on_version(TENANT, "welcome", 1, limit=10, start_key=None)
     assert enrolled == []
     assert "onboarding.sample_users.created" not in actions()
 
@@ -226,9 +225,9 @@ def test_sample_users_whose_audit_append_fails_are_not_created(api: Api, deploym
 @pytest.fixture
 def tenancy(deployment: Deployment) -> Iterator[TenancyService]:
     """The operators' service of this deployment, as the operator routes use it."""
-    reset_identity_runtime()
-    yield tenancy_service()
-    reset_identity_runtime()
+    reset()
+    yield container().tenancy_service
+    reset()
 
 
 def test_operator_changes_whose_audit_append_fails_are_not_applied(
@@ -246,8 +245,8 @@ def test_operator_changes_whose_audit_append_fails_are_not_applied(
             tenancy.disable_client("t-acme", client_id, actor="operator:ops")
 
     # Then there is no such tenant, the client still works, and the chains hold only what happened
-    assert identity_store().get_tenant("t-beta") is None
-    client = identity_store().get_client(client_id)
+    assert container().identity_store.get_tenant("t-beta") is None
+    client = container().identity_store.get_client(client_id)
     assert client is not None and client.disabled is False
     assert actions("t-beta") == []
     assert actions("t-acme") == ["client.created", "tenant.created"]

@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 
 from firstmile.audit.models import AuditEntry, AuditFilter
-from firstmile.flags.runtime import reset_flags_runtime
-from firstmile.identity.runtime import audit_store, reset_identity_runtime
-from firstmile.onboarding.runtime import reset_onboarding_runtime
+from firstmile.composition import container, reset
 from tests.factories import body_of
 from tests.integration.conftest import Deployment
 from tests.integration.routes import RouteClient, ok, problem
@@ -135,19 +133,15 @@ class Api(RouteClient):
 
     def audit(self) -> list[AuditEntry]:
         """The tenant's audit log, newest first, read through the audit store."""
-        return audit_store().list_entries(self.tenant, AuditFilter(), limit=100, cursor=None).items
+        return container().audit_store.list_entries(self.tenant, AuditFilter(), limit=100, cursor=None).items
 
 
 @pytest.fixture
 def api(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     """An admin of tenant t-acme with the flag routes' handlers, on a fresh deployment and a cold flag cache."""
-    reset_identity_runtime()
-    reset_onboarding_runtime()
-    reset_flags_runtime()
+    reset()
     yield Api(monkeypatch)
-    reset_identity_runtime()
-    reset_onboarding_runtime()
-    reset_flags_runtime()
+    reset()
 
 
 def flag_actions(api: Api) -> list[tuple[str, str, str]]:

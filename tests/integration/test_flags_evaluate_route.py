@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from firstmile.composition import container, reset
 from firstmile.errors import DependencyUnavailableError
 from firstmile.flags.cache import KILL_SWITCH_BOUND_SECONDS
-from firstmile.flags.runtime import flag_service, reset_flags_runtime
 from firstmile.platform.gateway import TableGateway
 from functions.catalog import Queue, by_name
 from tests.factories import FakeLambdaContext, body_of, load_handler
@@ -44,7 +44,7 @@ RESULT_FIELDS = {"flag_key", "value", "variant", "reason", "rule_id", "flag_vers
 
 def fresh() -> None:
     """A new container: the next evaluation reads the tenant's flags from the table."""
-    reset_flags_runtime()
+    reset()
 
 
 def results(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -575,7 +575,7 @@ def test_forgetting_a_user_takes_them_out_of_segments_and_user_id_conditions(api
     assert results(api.user("u-anyone").evaluate())["vip"]["value"] is False
 
     # When the user is forgotten
-    changed = flag_service().forget_user(TENANT, "u-gone")
+    changed = container().flag_erasure.forget_user(TENANT, "u-gone")
 
     # Then the segment and the flag naming them changed, and nothing else
     assert sorted(changed) == ["flag:vip", "segment:beta"]
@@ -612,7 +612,7 @@ def test_forgetting_a_user_takes_them_out_of_segments_and_user_id_conditions(api
     assert all("u-gone" not in json.dumps(e.model_dump(mode="json")) for e in erased)
 
     # And forgetting them again changes nothing
-    assert flag_service().forget_user(TENANT, "u-gone") == []
+    assert container().flag_erasure.forget_user(TENANT, "u-gone") == []
     assert ok(api.get("vip"))["version"] == 2
 
 
@@ -626,7 +626,7 @@ def test_forgetting_a_user_in_one_tenant_leaves_the_others(api: Api) -> None:
     ok(api.create(flag_body("vip", rules=[rule])), 201)
     ok(other.create(flag_body("vip", rules=[rule])), 201)
 
-    assert flag_service().forget_user(OTHER_TENANT, "u-1") == ["flag:vip"]
+    assert container().flag_erasure.forget_user(OTHER_TENANT, "u-1") == ["flag:vip"]
 
     assert ok(api.get("vip"))["rules"][0]["conditions"][0]["value"] == ["u-1"]
     assert ok(other.get("vip"))["rules"] == []

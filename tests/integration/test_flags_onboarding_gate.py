@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
+from firstmile.composition import container, reset
 from firstmile.flags.models import Condition, Flag, Rule, Serve
-from firstmile.flags.runtime import flag_service, reset_flags_runtime
 from firstmile.flags.shapes import KillSwitchChange
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
-from firstmile.onboarding.runtime import onboarding_service
 from tests.integration.conftest import Deployment
 from tests.integration.routes import RouteClient, ok
 
@@ -20,7 +19,7 @@ ADMIN = "admin:u-admin"
 
 
 def _publish_gated_flow() -> None:
-    service = onboarding_service()
+    service = container().flows
     steps = [
         StepDefinition(id="welcome", title="Welcome", order=0),
         StepDefinition(id="invite-team", title="Invite your team", order=1, gating_flag="team-invites"),
@@ -61,14 +60,14 @@ def test_a_gated_step_follows_its_flag_for_each_user(deployment: Deployment, mon
         ],
         tags=["collaboration"],
     )
-    flag_service().create_flag(TENANT, flag, actor=ADMIN)
-    reset_flags_runtime()  # a new container; a warm one sees the change within its 1 s check interval
+    container().flag_admin.create_flag(TENANT, flag, actor=ADMIN)
+    reset()  # a new container; a warm one sees the change within its 1 s check interval
 
     # Then a pro user sees the step, a free user does not
     assert "invite-team" in _visible(_status(monkeypatch, "u-pro", {"plan": "pro"}))
     assert _hidden(_status(monkeypatch, "u-free", {"plan": "free"})) == {"invite-team": "flag_off"}
 
     # When its tag is killed, the step is hidden for the pro user too
-    flag_service().change_kill_switch(TENANT, KillSwitchChange(tag="collaboration"), actor=ADMIN)
-    reset_flags_runtime()
+    container().flag_controls.change_kill_switch(TENANT, KillSwitchChange(tag="collaboration"), actor=ADMIN)
+    reset()
     assert _hidden(_status(monkeypatch, "u-pro", {"plan": "pro"})) == {"invite-team": "flag_off"}

@@ -18,10 +18,8 @@ from typing import Any
 import pytest
 
 from firstmile.audit.models import AuditEntry, AuditFilter
-from firstmile.flags.runtime import flag_store
-from firstmile.identity.runtime import audit_store, reset_identity_runtime
+from firstmile.composition import container, reset
 from firstmile.observability import metrics
-from firstmile.onboarding.runtime import reset_onboarding_runtime
 from functions.catalog import by_name
 from local.events import schedule_event
 from tests.factories import FakeLambdaContext, load_handler
@@ -61,19 +59,17 @@ class Admin(RouteClient):
         return self.call("admin_rollout_cancel", params={"key": key})
 
     def audit(self, action: str) -> list[AuditEntry]:
-        entries = audit_store().list_entries(TENANT, AuditFilter(action=action), limit=100, cursor=None).items
+        entries = container().audit_store.list_entries(TENANT, AuditFilter(action=action), limit=100, cursor=None).items
         return sorted(entries, key=lambda entry: entry.sequence)
 
 
 @pytest.fixture
 def admin(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
     metrics.clear_metrics()
     yield Admin(monkeypatch)
     metrics.clear_metrics()
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
 
 
 # --- starting and reading -----------------------------------------------------------------------------------
@@ -109,7 +105,7 @@ def test_an_admin_starts_a_rollout_and_the_rule_moves_to_the_first_step_at_once(
     [entry] = admin.audit("flag.rollout.started")
     assert (entry.actor, entry.target, entry.details["rule"]) == (ADMIN, f"flag:{KEY}", RULE)
     assert float(entry.details["percentage"]) == 1
-    assert flag_store().active_plans() == [(TENANT, KEY)]
+    assert container().flag_store.active_plans() == [(TENANT, KEY)]
 
 
 def test_a_second_plan_while_one_is_active_is_refused_and_changes_nothing(admin: Admin) -> None:
@@ -134,7 +130,7 @@ def test_an_unknown_rule_or_flag_is_refused(admin: Admin) -> None:
     problem(admin.start(body=plan_body(rule_id="gamma")), 422, "VAL_ROLLOUT_RULE_INVALID")
     problem(admin.rollout(), 404, "RES_ROLLOUT_NOT_FOUND")
     assert admin.flag()["version"] == 1
-    assert flag_store().active_plans() == []
+    assert container().flag_store.active_plans() == []
 
     # A flag the tenant does not have
     problem(admin.start("no-such-flag"), 404, "RES_FLAG_NOT_FOUND")
@@ -191,7 +187,7 @@ def test_the_scheduled_job_function_runs_the_plans(admin: Admin) -> None:
     assert scheduled() == {"plans": {"complete": 1}}
     assert ok(admin.rollout())["status"] == "completed"
     assert scheduled() == {"plans": {}}
-    assert flag_store().active_plans() == []
+    assert container().flag_store.active_plans() == []
 
 
 # --- cancelling ---------------------------------------------------------------------------------------------

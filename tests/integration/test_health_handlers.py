@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from firstmile.composition import reset
 from firstmile.config import Settings
 from firstmile.identity import keys, tokens
-from firstmile.identity.runtime import reset_identity_runtime
 from firstmile.identity.store import IdentityStore
 from tests.factories import body_of, http_event, load_handler
 from tests.integration.conftest import Deployment
@@ -18,9 +18,9 @@ from tests.integration.conftest import Deployment
 
 @pytest.fixture(autouse=True)
 def _fresh_identity_caches() -> Iterator[None]:
-    reset_identity_runtime()
+    reset()
     yield
-    reset_identity_runtime()
+    reset()
 
 
 def call(name: str, path: str, context, **kwargs):  # type: ignore[no-untyped-def]

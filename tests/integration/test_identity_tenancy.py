@@ -9,11 +9,11 @@ import pytest
 
 from firstmile import errors as e
 from firstmile.audit.store import AuditStore
+from firstmile.composition import reset
 from firstmile.errors import NotFoundError
 from firstmile.identity import clients
 from firstmile.identity.keys import KeySet, RotationPolicy, advance
 from firstmile.identity.models import PLATFORM_TENANT, ApiClientCreate, ClientCredentialsGrant, TenantCreate
-from firstmile.identity.runtime import reset_identity_runtime
 from firstmile.identity.sessions import SessionPolicy, SessionService
 from firstmile.identity.store import IdentityStore
 from firstmile.identity.tenancy import OperatorAlreadyBootstrappedError, TenancyService
@@ -87,9 +87,9 @@ def test_a_client_for_an_unknown_tenant_is_refused(operators: Operators) -> None
 @pytest.fixture
 def operator_routes() -> Iterator[None]:
     """The operator routes' services built afresh for this test's deployment."""
-    reset_identity_runtime()
+    reset()
     yield
-    reset_identity_runtime()
+    reset()
 
 
 @pytest.mark.usefixtures("operator_routes")

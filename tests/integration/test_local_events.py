@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
+from firstmile.composition import reset
 from firstmile.config import reset_settings
-from firstmile.identity.runtime import reset_identity_runtime
-from firstmile.onboarding.runtime import reset_onboarding_runtime
 from firstmile.platform.aws import reset_clients
 from functions.catalog import CATALOG, Authorizer, Function, Queue, Route, Schedule, TableStream
 from local.emulator import client
@@ -230,8 +229,7 @@ def test_every_sample_is_answered_on_an_empty_deployment(
         monkeypatch.setenv(name, value)
     reset_settings()
     reset_clients()
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
     handler = load_handler(function.name)
     event = json.loads(path.read_text(encoding="utf-8"))
 

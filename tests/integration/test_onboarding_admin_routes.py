@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 from firstmile.audit.models import AuditEntry, AuditFilter
-from firstmile.identity.runtime import audit_store, reset_identity_runtime
+from firstmile.composition import container, reset
 from firstmile.onboarding.models import StepAction, StepCommand
-from firstmile.onboarding.runtime import onboarding_service, onboarding_store, reset_onboarding_runtime
 from tests.factories import body_of
 from tests.integration.conftest import Deployment
 from tests.integration.routes import RouteClient, ok, problem
@@ -72,17 +71,15 @@ class Admin(RouteClient):
         return self.call("admin_default_flow_set", body={"flow_id": flow_id})
 
     def audit(self) -> list[AuditEntry]:
-        return audit_store().list_entries(self.tenant, AuditFilter(), limit=100, cursor=None).items
+        return container().audit_store.list_entries(self.tenant, AuditFilter(), limit=100, cursor=None).items
 
 
 @pytest.fixture
 def admin(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
     """An admin of tenant t-acme with the admin routes' handlers, on a fresh deployment."""
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
     yield Admin(monkeypatch)
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
 
 
 def publish_default(admin: Admin, flow_id: str = "welcome", body: dict[str, Any] | None = None) -> None:
@@ -357,7 +354,7 @@ def test_the_default_flow_must_exist_and_be_published(admin: Admin) -> None:
 def test_an_admin_restarts_a_user_who_skipped_their_onboarding(admin: Admin) -> None:
     # Given a user who completed a step and then skipped the whole onboarding
     publish_default(admin)
-    service = onboarding_service()
+    service = container().progress
     service.step(TENANT, "u-1", StepCommand(step_id="welcome", action=StepAction.COMPLETE), None)
     _, skipped_version = service.skip(TENANT, "u-1", None)
 
@@ -370,14 +367,14 @@ def test_an_admin_restarts_a_user_who_skipped_their_onboarding(admin: Admin) -> 
     assert {step["state"] for step in status["steps"]} == {"not_started"}
     assert status["progress_version"] > skipped_version
     assert response["headers"]["ETag"] == f'"v{status["progress_version"]}"'
-    assert [e.type.value for e in onboarding_store().list_events(TENANT, "u-1")][-1] == "restarted"
+    assert [e.type.value for e in container().onboarding_store.list_events(TENANT, "u-1")][-1] == "restarted"
     assert service.status(TENANT, "u-1")[0].state.value == "in_progress"
 
 
 def test_a_user_can_be_restarted_on_another_flow(admin: Admin) -> None:
     # Given a user on the default flow and a second published flow
     publish_default(admin)
-    onboarding_service().status(TENANT, "u-1")
+    container().progress.status(TENANT, "u-1")
     ok(admin.create("advanced", flow_body("Advanced")), 201)
     ok(admin.publish("advanced"), 201)
 
@@ -397,7 +394,7 @@ def test_restarting_a_user_who_never_enrolled_is_not_found(admin: Admin) -> None
 
     # Then they are not found, and restarting did not enrol them or leave an entry
     problem(response, 404, "RES_ONBOARDING_NOT_FOUND")
-    assert onboarding_store().get_progress(TENANT, "u-never") is None
+    assert container().onboarding_store.get_progress(TENANT, "u-never") is None
     assert "onboarding.user.restarted" not in [e.action for e in admin.audit()]
 
 
@@ -405,7 +402,7 @@ def test_restarting_without_a_default_flow_is_refused(admin: Admin) -> None:
     response = admin.call("admin_onboarding_restart", params={"user_id": "u-1"})
 
     problem(response, 409, "BIZ_NO_DEFAULT_FLOW")
-    assert onboarding_store().get_progress(TENANT, "u-1") is None
+    assert container().onboarding_store.get_progress(TENANT, "u-1") is None
 
 
 def test_sample_users_walk_the_flow_and_are_tagged_and_expiring(admin: Admin, deployment: Deployment) -> None:
@@ -430,11 +427,11 @@ def test_sample_users_walk_the_flow_and_are_tagged_and_expiring(admin: Admin, de
     # And each one's progress and events are tagged sample, ending as the outcomes say, removed by TTL by then
     ended: dict[str, int] = dict.fromkeys(created["outcomes"], 0)
     for user in users:
-        progress = onboarding_store().get_progress(TENANT, user)
+        progress = container().onboarding_store.get_progress(TENANT, user)
         assert progress is not None and progress.sample is True
         assert progress.expires_at is not None and progress.expires_at <= expires_at.timestamp()
         ended[progress.state.value] += 1
-        events = onboarding_store().list_events(TENANT, user)
+        events = container().onboarding_store.list_events(TENANT, user)
         assert events and events[0].type.value == "enrolled"
         assert all(event.sample for event in events)
         items = deployment.table.query(
@@ -457,7 +454,7 @@ def test_sample_users_need_a_published_flow(admin: Admin) -> None:
 def test_every_change_an_admin_makes_leaves_an_audit_entry(admin: Admin) -> None:
     # Given an admin who creates, edits, publishes and selects a flow, restarts a user and makes sample users
     publish_default(admin)
-    onboarding_service().status(TENANT, "u-9")
+    container().progress.status(TENANT, "u-9")
     ok(admin.update("welcome", flow_body("Edited"), **{"If-Match": '"v2"'}))
     ok(admin.call("admin_onboarding_restart", params={"user_id": "u-9"}))
     ok(admin.call("admin_sample_users_create", body={"count": 2}), 201)

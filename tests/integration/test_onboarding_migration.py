@@ -19,12 +19,11 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from firstmile.identity.runtime import reset_identity_runtime
+from firstmile.composition import container, reset
+from firstmile.onboarding.migrations import Migrations
 from firstmile.onboarding.models import (
     Progress,
 )
-from firstmile.onboarding.runtime import onboarding_service, onboarding_store, reset_onboarding_runtime
-from firstmile.onboarding.service import OnboardingService
 from firstmile.platform.queues import JsonQueue
 from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
 from functions.catalog import Queue, by_name
@@ -78,7 +77,7 @@ class World:
         return ok(self.admin.call("admin_migration_get", params={"migration_id": migration_id}))  # type: ignore[no-any-return]
 
     def progress(self) -> dict[str, Progress | None]:
-        store = onboarding_store()
+        store = container().onboarding_store
         return {user: store.get_progress(TENANT, user) for user in self.before}
 
     def queued(self) -> int:
@@ -154,31 +153,30 @@ WorldOf = Callable[[int], World]
 def world_of(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorldOf]:
     """Builds the world: flow ``welcome`` of t-acme (the default) at version 1, the given number of users on it,
     version 2 published; the migration handlers and worker on a service with small pages and batches."""
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
 
     def build(users: int) -> World:
         admin = Admin(monkeypatch)
         ok(admin.create("welcome", VERSION_1), 201)
         ok(admin.publish("welcome"), 201)
         ok(admin.call("admin_default_flow_set", body={"flow_id": "welcome"}))
-        before = enrol_users(onboarding_store(), onboarding_service().get_version(TENANT, "welcome", 1), TENANT, users)
+        welcome_v1 = container().flows.get_version(TENANT, "welcome", 1)
+        before = enrol_users(container().onboarding_store, welcome_v1, TENANT, users)
         ok(admin.update("welcome", VERSION_2, **{"If-Match": '"v2"'}))
         ok(admin.publish("welcome"), 201)
-        service = OnboardingService(
-            onboarding_store(),
-            queue=JsonQueue(ONBOARDING_MIGRATIONS_QUEUE),
-            migration_page_size=PAGE_SIZE,
-            migration_batch_size=BATCH_SIZE,
+        # The container's migrations as the composition root wires them, with small pages and batches.
+        container().migrations = Migrations(
+            container().onboarding_store,
+            container().published_versions,
+            JsonQueue(ONBOARDING_MIGRATIONS_QUEUE),
+            page_size=PAGE_SIZE,
+            batch_size=BATCH_SIZE,
         )
         worker = load_handler("onboarding_migration_worker")
-        for module in (worker, admin.handler("admin_migration_start"), admin.handler("admin_migration_get")):
-            monkeypatch.setattr(module, "onboarding_service", lambda: service)
         return World(deployment, admin, worker, before)
 
     yield build
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
 
 
 # --- what a user's progress must become ---------------------------------------------------------------------
@@ -252,7 +250,7 @@ def test_a_migration_moves_every_user_carrying_their_progress_over(world_of: Wor
         carried = ("state", "completed_at", "skipped_at", "enrolled_at", "milestones", "sample", "expires_at")
         assert {name: getattr(after, name) for name in carried} == {name: getattr(before, name) for name in carried}
         assert after.version == before.version + 1
-        assert [e.type.value for e in onboarding_store().list_events(TENANT, user)][-1] == "migrated"
+        assert [e.type.value for e in container().onboarding_store.list_events(TENANT, user)][-1] == "migrated"
     # And the invite step pattern 3 had completed is gone, as the map says
     migrated_3 = world.progress()[user_id(3)]
     assert migrated_3 is not None and "invite-team" not in migrated_3.steps

@@ -12,14 +12,11 @@ from typing import Any
 
 import pytest
 
+from firstmile.composition import container, reset
 from firstmile.config import get_settings, reset_settings
-from firstmile.flags import runtime as flags_runtime
 from firstmile.flags.cache import FlagSetCache, FlagSetSource
 from firstmile.flags.models import Condition, Flag, Rule, Serve
-from firstmile.flags.runtime import flag_service
-from firstmile.identity.runtime import reset_identity_runtime
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
-from firstmile.onboarding.runtime import onboarding_service, reset_onboarding_runtime
 from firstmile.platform import aws
 from functions.catalog import by_name
 from tests.factories import FakeLambdaContext, http_event, load_handler
@@ -43,12 +40,13 @@ class Clock:
 def clock(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     """The deployment's containers with a flag cache on the test's clock (the audit log on its table)."""
     clock = Clock()
-    monkeypatch.setattr(flags_runtime, "FlagSetCache", lambda source: _cache(source, clock))
+    # Every container this test builds (a new one after reset()) gets a flag cache on the test's clock.
+    monkeypatch.setattr("firstmile.flags.cache.FlagSetCache", lambda source: _cache(source, clock))
     monkeypatch.setenv("FIRSTMILE_ROUTE_ROLE", "user")
     reset_settings()
-    reset_identity_runtime()
+    reset()
     yield clock
-    reset_identity_runtime()
+    reset()
 
 
 def _cache(source: FlagSetSource, clock: Clock) -> FlagSetCache:
@@ -66,7 +64,7 @@ def reads(clock: Clock) -> Iterator[DynamoCalls]:
 
 
 def _publish(tenant: str, *, gated: bool) -> None:
-    service = onboarding_service()
+    service = container().flows
     steps = [
         StepDefinition(id="welcome", title="Welcome", order=0),
         StepDefinition(
@@ -96,7 +94,7 @@ def _enrolled(tenant: str, user: str, *, gated: bool) -> None:
     """A published default flow, the user enrolled on it, and then a new container."""
     _publish(tenant, gated=gated)
     _status(tenant, user)
-    reset_onboarding_runtime()
+    reset()
 
 
 def test_a_status_on_a_flow_without_gated_steps_never_reads_flags(clock: Clock, reads: DynamoCalls) -> None:
@@ -150,8 +148,8 @@ def test_a_new_container_loads_the_flag_set_once_for_a_gated_flow(clock: Clock, 
             )
         ],
     )
-    flag_service().create_flag("t-flagged", flag, actor=ADMIN)
-    reset_onboarding_runtime()
+    container().flag_admin.create_flag("t-flagged", flag, actor=ADMIN)
+    reset()
 
     # When the new container answers the status: progress, flow version, the epoch, then the set (epoch, flags,
     # segments)

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
+from firstmile.composition import container, reset
 from firstmile.config import reset_settings
-from firstmile.identity.runtime import rate_limiter, reset_identity_runtime
 from firstmile.onboarding.models import (
     CompletionCriteria,
     DefaultFlowUpdate,
@@ -31,7 +31,6 @@ from firstmile.onboarding.models import (
     StepDefinition,
     StepKind,
 )
-from firstmile.onboarding.runtime import onboarding_service, onboarding_store, reset_onboarding_runtime
 from firstmile.platform import aws
 from functions.catalog import by_name
 from tests.factories import FakeLambdaContext, body_of, http_event, load_handler
@@ -90,14 +89,14 @@ WELCOME = FlowDefinition(
 
 def publish_default_flow(tenant: str, definition: FlowDefinition = WELCOME, flow_id: str = "welcome") -> None:
     """Create ``flow_id`` in ``tenant``, publish its first version and make it the default flow."""
-    service = onboarding_service()
+    service = container().flows
     service.create_flow(tenant, FlowCreate(flow_id=flow_id, **definition.model_dump()), actor=ADMIN)
     service.publish(tenant, flow_id, None, actor=ADMIN)
     service.set_default(tenant, DefaultFlowUpdate(flow_id=flow_id), actor=ADMIN)
 
 
 def publish_next_version(tenant: str, definition: FlowDefinition, flow_id: str = "welcome") -> None:
-    service = onboarding_service()
+    service = container().flows
     service.update_flow(tenant, flow_id, definition, None, actor=ADMIN)
     service.publish(tenant, flow_id, None, actor=ADMIN)
 
@@ -116,7 +115,7 @@ class User(RouteClient):
         return self.call(name, body=body, headers=_headers(headers))
 
     def events(self) -> list[str]:
-        return [event.type.value for event in onboarding_store().list_events(self.tenant, self.subject)]
+        return [event.type.value for event in container().onboarding_store.list_events(self.tenant, self.subject)]
 
     def someone(self, tenant: str, user: str) -> User:
         """Another user, calling through the same handlers."""
@@ -133,11 +132,9 @@ def user(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Us
     """User u-1 of tenant t-acme with the user routes' handlers; the deployment's rate limits raised."""
     monkeypatch.setenv("FIRSTMILE_RATE_LIMIT_OVERRIDES", RATE_LIMIT_OVERRIDES)
     reset_settings()
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
     yield User(monkeypatch, handlers={name: load_handler(name) for name in USER_ROUTES})
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
 
 
 def ok(response: dict[str, Any], status: int = 200) -> dict[str, Any]:
@@ -191,7 +188,7 @@ def test_the_first_status_call_enrols_the_user_on_the_default_flow(user: User) -
 
 def test_without_a_default_flow_the_user_routes_answer_409(user: User) -> None:
     # Given a tenant that has no default flow (a draft exists but nothing is the default)
-    onboarding_service().create_flow(user.tenant, FlowCreate(flow_id="welcome", **WELCOME.model_dump()), ADMIN)
+    container().flows.create_flow(user.tenant, FlowCreate(flow_id="welcome", **WELCOME.model_dump()), ADMIN)
 
     # When its user calls the routes that would enrol them
     answers = {
@@ -474,8 +471,7 @@ def patient_emulator_clients(monkeypatch: pytest.MonkeyPatch) -> None:
     patient = functools.lru_cache(maxsize=1)(lambda: production.merge(Config(read_timeout=300)))
     monkeypatch.setattr(aws, "_config", patient)
     aws.reset_clients()
-    reset_identity_runtime()
-    reset_onboarding_runtime()
+    reset()
 
 
 def serve_in_own_container(handler: ModuleType, step_id: str, event: dict[str, Any], start: Any, answers: Any) -> None:
@@ -487,10 +483,8 @@ def serve_in_own_container(handler: ModuleType, step_id: str, event: dict[str, A
     # The parent's clients and their connections stay with the parent; this container makes its own, before the
     # start, like a warm instance.
     aws.reset_clients()
-    reset_identity_runtime()
-    reset_onboarding_runtime()
-    onboarding_service()
-    rate_limiter()
+    reset()
+    _ = container().progress, container().rate_limiter
     start.wait(timeout=300)
     answers.put((step_id, handler.lambda_handler(event, FakeLambdaContext())))
 
@@ -557,7 +551,7 @@ def test_100_concurrent_step_completions_on_one_users_progress_end_consistent(
     final = ok(user.status())
     assert {step_id for step_id, state in states(final).items() if state == "completed"} == set(accepted)
     assert final["progress_version"] == 1 + len(accepted)
-    events = onboarding_store().list_events(user.tenant, user.subject)
+    events = container().onboarding_store.list_events(user.tenant, user.subject)
     assert len(events) == len(accepted) + 1
     assert sorted(e.step_id for e in events if e.step_id) == sorted(accepted)
     assert sorted(e.progress_version for e in events) == list(range(1, len(accepted) + 2))

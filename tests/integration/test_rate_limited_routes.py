@@ -8,14 +8,13 @@ falling between the 20th and 21st call would reset the budget and make the test 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from firstmile.composition import container, reset
 from firstmile.config import get_settings
-from firstmile.identity import runtime
 from firstmile.identity.store import IdentityStore
 from firstmile.identity.tokens import new_token_id
 from firstmile.limits.logic import RateLimiter, rules_with_overrides
@@ -44,20 +43,16 @@ def revoke(deployment: Deployment, clock: FakeClock, monkeypatch: pytest.MonkeyP
     assert ROUTE is not None and ROUTE.rate_class == "user_write"
     configure_route(monkeypatch, ROUTE)
 
-    @lru_cache(maxsize=1)
-    def rate_limiter() -> RateLimiter:
-        # runtime.rate_limiter's wiring, with the clock injected.
-        settings = get_settings()
-        return RateLimiter(
-            RateLimitStore(aws.table(settings.table_name)),
-            rules=rules_with_overrides(settings.rate_limit_overrides),
-            clock=clock,
-        )
-
-    monkeypatch.setattr(runtime, "rate_limiter", rate_limiter)
-    runtime.reset_identity_runtime()
+    # The container's limiter as the composition root wires it, with the clock injected.
+    reset()
+    settings = get_settings()
+    container().rate_limiter = RateLimiter(
+        RateLimitStore(aws.table(settings.table_name)),
+        rules=rules_with_overrides(settings.rate_limit_overrides),
+        clock=clock,
+    )
     yield load_handler(FUNCTION.name)
-    runtime.reset_identity_runtime()
+    reset()
 
 
 def revoke_own_token(handler: ModuleType, *, tenant: str = "t-acme", user: str = "u-1") -> tuple[str, dict[str, Any]]:

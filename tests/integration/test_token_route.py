@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from firstmile.composition import container, reset
 from firstmile.identity.models import ApiClientCreate, TenantCreate
-from firstmile.identity.runtime import reset_identity_runtime, tenancy_service
 from tests.factories import body_of, http_event, load_handler
 from tests.integration.conftest import Deployment
 
@@ -23,10 +23,10 @@ def token_route(deployment: Deployment, monkeypatch: pytest.MonkeyPatch, lambda_
     deployment.client("secretsmanager").create_secret(Name=secret, SecretString="not a key set yet")
     monkeypatch.setenv("FIRSTMILE_SIGNING_KEYS_SECRET", secret)
     monkeypatch.setenv("FIRSTMILE_CORS_ALLOW_ORIGINS", f'["{APP_ORIGIN}"]')
-    reset_identity_runtime()
+    reset()
     load_handler("signing_key_rotation").lambda_handler({}, lambda_context)
-    tenancy_service().create_tenant(TenantCreate(name="Acme", tenant_id="acme"), actor="operator:test")
-    issued = tenancy_service().create_client("acme", ApiClientCreate(name="backend"), actor="operator:test")
+    container().tenancy_service.create_tenant(TenantCreate(name="Acme", tenant_id="acme"), actor="operator:test")
+    issued = container().tenancy_service.create_client("acme", ApiClientCreate(name="backend"), actor="operator:test")
     handler = load_handler("auth_token").lambda_handler
     basic = base64.b64encode(f"{issued.client.client_id}:{issued.client_secret}".encode()).decode()
 
@@ -37,7 +37,7 @@ def token_route(deployment: Deployment, monkeypatch: pytest.MonkeyPatch, lambda_
         return handler(event, lambda_context)
 
     yield post, {"Authorization": f"Basic {basic}"}
-    reset_identity_runtime()
+    reset()
 
 
 def mint(post, basic):  # type: ignore[no-untyped-def]
@@ -174,9 +174,9 @@ def test_wrong_secrets_are_limited_per_client_audited_and_challenged(token_route
     assert limited["headers"]["RateLimit-Limit"] == "10"
     assert limited["headers"]["RateLimit-Remaining"] == "0"
     # and each failure is in the tenant's audit chain and counted as a metric
-    from firstmile.identity.runtime import audit_store
+    from firstmile.composition import container
 
-    entries = audit_store().list_entries("acme", limit=50).items
+    entries = container().audit_store.list_entries("acme", limit=50).items
     failed = [e for e in entries if e.action == "auth.client_authentication_failed"]
     assert len(failed) == 10
     assert failed[0].target == f"client:{client_id}"
@@ -199,7 +199,7 @@ def test_failures_from_one_address_are_limited_whatever_client_id_they_name(toke
     assert {f["statusCode"] for f in failures} == {401}
     assert limited["statusCode"] == 429
     assert elsewhere["statusCode"] == 200, elsewhere["body"]
-    from firstmile.identity.runtime import audit_store
+    from firstmile.composition import container
 
-    platform = audit_store().list_entries("_platform", limit=50).items
+    platform = container().audit_store.list_entries("_platform", limit=50).items
     assert sum(e.action == "auth.client_authentication_failed" for e in platform) == 30

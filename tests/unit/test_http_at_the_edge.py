@@ -3,8 +3,9 @@ imports the HTTP package, so domains, the platform and consumers speak in domain
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.imports import imported_modules, module_name
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "core" / "firstmile"
 HTTP_PACKAGE = "firstmile.http"
@@ -13,25 +14,12 @@ HTTP_PACKAGE = "firstmile.http"
 def http_imports(source: str, module: str, filename: str = "<source>") -> list[str]:
     """Every import of ``firstmile.http`` in ``source`` (the module ``module``), at any depth: module level,
     inside functions, under ``if TYPE_CHECKING``, absolute or relative."""
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(source, filename)):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = _resolve(node, module)
-            names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        if any(name == HTTP_PACKAGE or name.startswith(HTTP_PACKAGE + ".") for name in names):
-            found.append((node.lineno, f"{filename}:{node.lineno}"))
-    return [hit for _, hit in sorted(found)]
-
-
-def _resolve(node: ast.ImportFrom, module: str) -> str:
-    if not node.level:
-        return node.module or ""
-    package = module.split(".")[: -node.level]
-    return ".".join([*package, *([node.module] if node.module else [])])
+    lines = {
+        line
+        for line, name in imported_modules(source, module, filename)
+        if name == HTTP_PACKAGE or name.startswith(HTTP_PACKAGE + ".")
+    }
+    return [f"{filename}:{line}" for line in sorted(lines)]
 
 
 def _at_the_edge(path: Path) -> bool:
@@ -40,9 +28,7 @@ def _at_the_edge(path: Path) -> bool:
 
 
 def _module_name(path: Path) -> str:
-    relative = path.relative_to(PACKAGE.parent).with_suffix("")
-    parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
-    return ".".join(parts)
+    return module_name(path, PACKAGE.parent)
 
 
 def test_no_module_behind_the_edge_imports_the_http_package() -> None:

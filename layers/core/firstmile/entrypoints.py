@@ -113,11 +113,13 @@ def _admit(event: dict[str, Any], form: FormReader | None) -> dict[str, Any] | N
 def _count(route_class: str, auth: AuthContext, event: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """Count the request against the route's rate limit: a 429 (or fail-closed 503) answer, or the headers."""
     # Imported here: only rate-limited functions load the limiter and its store.
-    from firstmile.identity.runtime import rate_limiter
+    from firstmile.composition import container
     from firstmile.limits.models import LimitSubject, RouteClass
 
     try:
-        decision = rate_limiter().enforce(RouteClass(route_class), LimitSubject.user(auth.tenant, auth.subject))
+        decision = container().rate_limiter.enforce(
+            RouteClass(route_class), LimitSubject.user(auth.tenant, auth.subject)
+        )
     except e.DomainError as error:
         problem = p.problem_for(error)
         return _problem_answer(problem, str((event.get("requestContext") or {}).get("requestId", ""))), {}

@@ -15,15 +15,17 @@ import pytest
 
 from firstmile import errors as e
 from firstmile.audit.models import AuditEntry, AuditFilter
-from firstmile.flags.cache import FlagSetCache
+from firstmile.flags.admin import FlagAdmin
 from firstmile.flags.models import Flag
 from firstmile.flags.rollout import RolloutPlan, RolloutPlanRequest
-from firstmile.flags.runtime import flow_users
-from firstmile.flags.service import FlagService
+from firstmile.flags.rollouts import Rollouts as RolloutService
 from firstmile.flags.store import FlagConflictError
 from firstmile.observability import metrics
+from firstmile.onboarding.flows import FlowAdmin
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepAction, StepCommand
-from firstmile.onboarding.service import OnboardingService
+from firstmile.onboarding.participants import RecentParticipants
+from firstmile.onboarding.progress import ProgressService
+from firstmile.onboarding.versions import PublishedVersions
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.flags import FakeFlagStore
 from tests.fakes.onboarding import FakeOnboardingStore
@@ -78,11 +80,13 @@ class Rollouts:
     audit: FakeAuditLog
     flags: LossyFlagStore
     progress: FakeOnboardingStore
-    onboarding: OnboardingService
-    service: FlagService
+    flows: FlowAdmin
+    users: ProgressService
+    admin: FlagAdmin
+    service: RolloutService
 
     def create_flag(self, percentage: float = 0) -> Flag:
-        return self.service.create_flag(TENANT, Flag.model_validate(flag_body(KEY, percentage)), ADMIN)
+        return self.admin.create_flag(TENANT, Flag.model_validate(flag_body(KEY, percentage)), ADMIN)
 
     def flag(self) -> dict[str, Any]:
         flag = self.flags.get_flag(TENANT, KEY)
@@ -96,7 +100,7 @@ class Rollouts:
         return self.service.get_plan(TENANT, KEY)
 
     def history(self) -> list[dict[str, Any]]:
-        page = self.service.history(TENANT, KEY, limit=100, cursor=None)
+        page = self.admin.history(TENANT, KEY, limit=100, cursor=None)
         return [entry.model_dump(mode="json") for entry in page.items]
 
     def entries(self, action: str) -> list[AuditEntry]:
@@ -106,29 +110,38 @@ class Rollouts:
     def publish_flow(self) -> None:
         """A published default flow of one required step."""
         body = {"flow_id": FLOW, "name": "Welcome", "steps": [{"id": "hello", "title": "Say hello", "order": 0}]}
-        self.onboarding.create_flow(TENANT, FlowCreate.model_validate(body), ADMIN)
-        self.onboarding.publish(TENANT, FLOW, None, ADMIN)
-        self.onboarding.set_default(TENANT, DefaultFlowUpdate(flow_id=FLOW), ADMIN)
+        self.flows.create_flow(TENANT, FlowCreate.model_validate(body), ADMIN)
+        self.flows.publish(TENANT, FLOW, None, ADMIN)
+        self.flows.set_default(TENANT, DefaultFlowUpdate(flow_id=FLOW), ADMIN)
 
     def enrol(self, users: list[str], *, complete: bool) -> None:
         """Users' first onboarding call (it enrols them), and for ``complete`` their step and completion."""
         for user in users:
-            self.onboarding.status(TENANT, user)
+            self.users.status(TENANT, user)
             if complete:
-                self.onboarding.step(TENANT, user, StepCommand(step_id="hello", action=StepAction.COMPLETE), None)
-                self.onboarding.complete(TENANT, user, None)
+                self.users.step(TENANT, user, StepCommand(step_id="hello", action=StepAction.COMPLETE), None)
+                self.users.complete(TENANT, user, None)
 
 
 @pytest.fixture
-def rollouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rollouts]:
+def rollouts() -> Iterator[Rollouts]:
     clock = Clock(T0)
     audit = FakeAuditLog(clock=lambda: clock.now.timestamp())
     flags, progress = LossyFlagStore(audit=audit), FakeOnboardingStore(audit=audit)
-    # The guard reads users through the deployment's own reader, over the in-memory onboarding store.
-    monkeypatch.setattr("firstmile.onboarding.runtime.onboarding_store", lambda: progress)
-    service = FlagService(flags, FlagSetCache(flags), guard_users=flow_users, clock=clock)
+    versions = PublishedVersions(progress)
+    # The guard reads users through onboarding's own reader, over the in-memory onboarding store.
+    service = RolloutService(flags, participants=RecentParticipants(progress), clock=clock)
     metrics.clear_metrics()
-    yield Rollouts(clock, audit, flags, progress, OnboardingService(progress, clock=clock), service)
+    yield Rollouts(
+        clock,
+        audit,
+        flags,
+        progress,
+        FlowAdmin(progress, versions, clock=clock),
+        ProgressService(progress, versions, clock=clock),
+        FlagAdmin(flags, clock=clock),
+        service,
+    )
     metrics.clear_metrics()
 
 
@@ -402,7 +415,7 @@ def test_a_rule_changed_by_hand_during_a_plan_ends_the_plan_and_keeps_the_change
     rollouts.start()
 
     # When an admin sets the rule back to 0% with an ordinary edit of the flag
-    rollouts.service.update_flag(TENANT, KEY, Flag.model_validate(flag_body(KEY, 0)), 2, ADMIN)
+    rollouts.admin.update_flag(TENANT, KEY, Flag.model_validate(flag_body(KEY, 0)), 2, ADMIN)
 
     # And the job checks the plan once the step's dwell is over
     rollouts.clock.advance(minutes=DWELL)
@@ -423,7 +436,7 @@ def test_a_plan_whose_flag_was_archived_is_abandoned(rollouts: Rollouts) -> None
     # Given a plan, and its flag archived
     rollouts.create_flag()
     rollouts.start()
-    rollouts.service.archive_flag(TENANT, KEY, 2, ADMIN)
+    rollouts.admin.archive_flag(TENANT, KEY, 2, ADMIN)
 
     # When the job checks it
     rollouts.clock.advance(minutes=1)

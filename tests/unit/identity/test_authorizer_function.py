@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from firstmile.audit.models import ChainVerification
+from firstmile.composition import container
 from firstmile.config import reset_settings
 from firstmile.errors import DependencyUnavailableError
 from firstmile.identity import keys, tokens
@@ -78,8 +79,8 @@ def authorizer(
     module = load_handler("authorizer")
     verifier = tokens.Verifier(issuer=ISSUER, audience=AUDIENCE, load_keys=loader, clock=clock)
     cache = RevocationCache(revocations, ttl_seconds=5, clock=clock)
-    monkeypatch.setattr(module, "token_verifier", lambda: verifier)
-    monkeypatch.setattr(module, "revocation_cache", lambda: cache)
+    container().token_verifier = verifier
+    container().revocation_cache = cache
     return module
 
 
@@ -90,7 +91,7 @@ def protected(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, FakeAuditSto
     reset_settings()
     module = load_handler("admin_audit_verify")
     store = FakeAuditStore()
-    monkeypatch.setattr(module, "audit_store", lambda: store)
+    container().audit_store = store
     return module, store
 
 

@@ -17,6 +17,8 @@ import pytest
 
 from firstmile.audit.models import AuditFilter
 from firstmile.errors import DependencyUnavailableError
+from firstmile.onboarding.flows import FlowAdmin
+from firstmile.onboarding.migrations import Migrations
 from firstmile.onboarding.models import (
     DefaultFlowUpdate,
     FlowCreate,
@@ -28,7 +30,8 @@ from firstmile.onboarding.models import (
     Progress,
     RestartRequest,
 )
-from firstmile.onboarding.service import OnboardingService
+from firstmile.onboarding.progress import ProgressService
+from firstmile.onboarding.versions import PublishedVersions
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
 from tests.fakes.queues import FakeQueue
@@ -49,12 +52,14 @@ BATCH_SIZE = 4
 
 @dataclass
 class World:
-    """A tenant with the flow at versions 1 and 2, its users, and the service over the in-memory store and queue."""
+    """A tenant with the flow at versions 1 and 2, its users, and the services over the in-memory store and queue."""
 
     store: FakeOnboardingStore
     audit: FakeAuditLog
     queue: FakeQueue
-    service: OnboardingService
+    flows: FlowAdmin
+    migrations: Migrations
+    users: ProgressService
     # Each user's progress on version 1, as it was before any migration.
     before: dict[str, Progress]
 
@@ -62,28 +67,22 @@ class World:
         request = MigrationRequest.model_validate(
             {"flow_id": "welcome", "from_version": 1, "to_version": 2, "step_map": STEP_MAP, "dry_run": dry_run}
         )
-        return self.service.migrate(TENANT, request, ACTOR)
+        return self.migrations.migrate(TENANT, request, ACTOR)
 
     def run(self) -> str:
         """Start a migration and let the worker work through the queue; the migration's id."""
         accepted = self.start(dry_run=False)
         assert isinstance(accepted, MigrationAccepted)
-        assert self.queue.drain(self.service.handle_migration_message) == 0
+        assert self.queue.drain(self.migrations.handle_migration_message) == 0
         return accepted.migration_id
 
     def progress(self) -> dict[str, Progress | None]:
         return {user: self.store.get_progress(TENANT, user) for user in self.before}
 
 
-def service_over(store: FakeOnboardingStore, queue: FakeQueue, **settings: Any) -> OnboardingService:
-    return OnboardingService(
-        store, queue=queue, migration_page_size=PAGE_SIZE, migration_batch_size=BATCH_SIZE, **settings
-    )
-
-
-def publish_flow(service: OnboardingService, tenant: str, flow_id: str, definition: dict[str, Any]) -> None:
-    service.create_flow(tenant, FlowCreate.model_validate({"flow_id": flow_id, **definition}), ACTOR)
-    service.publish(tenant, flow_id, None, ACTOR)
+def publish_flow(flows: FlowAdmin, tenant: str, flow_id: str, definition: dict[str, Any]) -> None:
+    flows.create_flow(tenant, FlowCreate.model_validate({"flow_id": flow_id, **definition}), ACTOR)
+    flows.publish(tenant, flow_id, None, ACTOR)
 
 
 def welcome_v1(store: FakeOnboardingStore, tenant: str) -> FlowVersion:
@@ -103,13 +102,15 @@ def world_of() -> WorldOf:
     def build(users: int, **settings: Any) -> World:
         audit = FakeAuditLog()
         store, queue = FakeOnboardingStore(audit=audit), FakeQueue()
-        service = service_over(store, queue, **settings)
-        publish_flow(service, TENANT, "welcome", VERSION_1)
-        service.set_default(TENANT, DefaultFlowUpdate(flow_id="welcome"), ACTOR)
+        versions = PublishedVersions(store)
+        flows = FlowAdmin(store, versions)
+        migrations = Migrations(store, versions, queue, page_size=PAGE_SIZE, batch_size=BATCH_SIZE, **settings)
+        publish_flow(flows, TENANT, "welcome", VERSION_1)
+        flows.set_default(TENANT, DefaultFlowUpdate(flow_id="welcome"), ACTOR)
         before = enrol_users(store, welcome_v1(store, TENANT), TENANT, users)
-        service.update_flow(TENANT, "welcome", FlowDefinition.model_validate(VERSION_2), None, ACTOR)
-        service.publish(TENANT, "welcome", None, ACTOR)
-        return World(store, audit, queue, service, before)
+        flows.update_flow(TENANT, "welcome", FlowDefinition.model_validate(VERSION_2), None, ACTOR)
+        flows.publish(TENANT, "welcome", None, ACTOR)
+        return World(store, audit, queue, flows, migrations, ProgressService(store, versions), before)
 
     return build
 
@@ -178,7 +179,7 @@ def test_a_migration_pages_through_every_user_and_carries_their_progress_over(wo
     migration_id = world.run()
 
     # Then it completed with every user, over six pages of ten, each in batches of 4, 4 and 2
-    migration = world.service.get_migration(TENANT, migration_id)
+    migration = world.migrations.get_migration(TENANT, migration_id)
     assert (migration.status.value, migration.listing_done) == ("completed", True)
     assert migration.completed_at is not None
     assert (migration.users_enqueued, migration.users_migrated, migration.users_skipped) == (60, 60, 0)
@@ -209,7 +210,7 @@ def test_a_migrated_user_sees_version_2_in_their_status(world_of: WorldOf) -> No
     world.run()
 
     # When a user who had connected their data and skipped the tour asks for their status
-    status, _ = world.service.status(TENANT, user_id(2))
+    status, _ = world.users.status(TENANT, user_id(2))
 
     # Then it shows version 2's steps, the renamed and split ones in the state they had
     assert status.flow_version == 2
@@ -228,15 +229,15 @@ def test_redelivering_every_message_changes_nothing(world_of: WorldOf) -> None:
     # Given a completed migration and every message the worker was handed
     world = world_of(12)
     migration_id = world.run()
-    completed, migrated = world.service.get_migration(TENANT, migration_id), world.progress()
+    completed, migrated = world.migrations.get_migration(TENANT, migration_id), world.progress()
     delivered = list(world.queue.delivered)
 
     # When every message is delivered again (SQS delivers at least once)
     for body in delivered:
-        world.service.handle_migration_message(json.loads(body))
+        world.migrations.handle_migration_message(json.loads(body))
 
     # Then the counts, the users' progress and the queue are exactly as they were
-    assert world.service.get_migration(TENANT, migration_id) == completed
+    assert world.migrations.get_migration(TENANT, migration_id) == completed
     assert world.progress() == migrated
     assert not world.queue.pending
 
@@ -249,12 +250,12 @@ def test_a_worker_failure_midway_is_retried_and_the_migration_still_completes(wo
     assert isinstance(accepted, MigrationAccepted)
 
     # When the worker works through the queue
-    failed = world.queue.drain(world.service.handle_migration_message)
+    failed = world.queue.drain(world.migrations.handle_migration_message)
 
     # Then that one message failed, came back, and succeeded on its retry
     assert failed == 1
     # And the migration completed, counting each user once
-    migration = world.service.get_migration(TENANT, accepted.migration_id)
+    migration = world.migrations.get_migration(TENANT, accepted.migration_id)
     assert migration.status.value == "completed"
     assert (migration.users_enqueued, migration.users_migrated, migration.users_skipped) == (24, 24, 0)
     assert migration.batches_done == migration.batches_enqueued
@@ -290,7 +291,7 @@ def test_running_the_same_migration_again_finds_nobody_left_on_version_1(world_o
 
     # Then it completes having moved nobody, and nobody changed
     assert again != first
-    rerun = world.service.get_migration(TENANT, again)
+    rerun = world.migrations.get_migration(TENANT, again)
     assert (rerun.status.value, rerun.users_enqueued, rerun.users_migrated) == ("completed", 0, 0)
     assert world.progress() == migrated
     preview = world.start(dry_run=True)
@@ -300,18 +301,18 @@ def test_running_the_same_migration_again_finds_nobody_left_on_version_1(world_o
 def test_users_of_other_flows_and_tenants_are_left_alone(world_of: WorldOf) -> None:
     # Given a user of another tenant on a flow of the same id and version, and a user of another flow
     world = world_of(12)
-    publish_flow(world.service, "t-other", "welcome", VERSION_1)
+    publish_flow(world.flows, "t-other", "welcome", VERSION_1)
     outsider = enrol_users(world.store, welcome_v1(world.store, "t-other"), "t-other", 1, first=1)[user_id(1)]
-    publish_flow(world.service, TENANT, "advanced", {**VERSION_1, "name": "Advanced"})
-    world.service.status(TENANT, "u-advanced")
-    world.service.restart_user(TENANT, "u-advanced", RestartRequest(flow_id="advanced"), actor=ACTOR)
+    publish_flow(world.flows, TENANT, "advanced", {**VERSION_1, "name": "Advanced"})
+    world.users.status(TENANT, "u-advanced")
+    world.flows.restart_user(TENANT, "u-advanced", RestartRequest(flow_id="advanced"), actor=ACTOR)
     elsewhere = world.store.get_progress(TENANT, "u-advanced")
 
     # When t-acme's migration runs
     migration_id = world.run()
 
     # Then it counted only t-acme's users of flow welcome, and the others are untouched
-    assert world.service.get_migration(TENANT, migration_id).users_migrated == 12
+    assert world.migrations.get_migration(TENANT, migration_id).users_migrated == 12
     assert world.store.get_progress("t-other", user_id(1)) == outsider
     assert world.store.get_progress(TENANT, "u-advanced") == elsewhere
 

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from firstmile.errors import DependencyUnavailableError
+from firstmile.onboarding.flows import FlowAdmin
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, SampleUsersCreated, SampleUsersRequest
-from firstmile.onboarding.service import OnboardingService
+from firstmile.onboarding.samples import SampleUsers
+from firstmile.onboarding.versions import PublishedVersions
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
 
@@ -34,13 +36,14 @@ def store() -> FakeOnboardingStore:
 
 
 @pytest.fixture
-def service(store: FakeOnboardingStore) -> OnboardingService:
+def service(store: FakeOnboardingStore) -> SampleUsers:
     """A published default flow, and a service whose sample users live a week."""
-    onboarding = OnboardingService(store, clock=lambda: NOW, sample_user_ttl_days=7)
-    onboarding.create_flow(TENANT, FlowCreate.model_validate(FLOW), ACTOR)
-    onboarding.publish(TENANT, "welcome", None, ACTOR)
-    onboarding.set_default(TENANT, DefaultFlowUpdate(flow_id="welcome"), ACTOR)
-    return onboarding
+    versions = PublishedVersions(store)
+    flows = FlowAdmin(store, versions, clock=lambda: NOW)
+    flows.create_flow(TENANT, FlowCreate.model_validate(FLOW), ACTOR)
+    flows.publish(TENANT, "welcome", None, ACTOR)
+    flows.set_default(TENANT, DefaultFlowUpdate(flow_id="welcome"), ACTOR)
+    return SampleUsers(store, versions, clock=lambda: NOW, ttl_days=7)
 
 
 def outcomes_of(store: FakeOnboardingStore, created: SampleUsersCreated) -> dict[str, int]:
@@ -53,10 +56,10 @@ def outcomes_of(store: FakeOnboardingStore, created: SampleUsersCreated) -> dict
 
 
 def test_sample_users_walk_the_flow_and_are_tagged_and_expiring(
-    service: OnboardingService, store: FakeOnboardingStore
+    service: SampleUsers, store: FakeOnboardingStore
 ) -> None:
     # When an admin generates twelve sample users
-    created = service.create_sample_users(TENANT, SampleUsersRequest(count=12, seed=3), ACTOR)
+    created = service.create(TENANT, SampleUsersRequest(count=12, seed=3), ACTOR)
 
     # Then twelve distinct users exist, their outcomes add up, and they expire with the sample lifetime
     assert len(set(created.users)) == 12
@@ -78,9 +81,9 @@ def test_sample_users_walk_the_flow_and_are_tagged_and_expiring(
     assert outcomes_of(store, created) == created.outcomes
 
 
-def test_the_same_seed_repeats_the_walks_with_new_users(service: OnboardingService, store: FakeOnboardingStore) -> None:
-    first = service.create_sample_users(TENANT, SampleUsersRequest(count=10, seed=42), ACTOR)
-    again = service.create_sample_users(TENANT, SampleUsersRequest(count=10, seed=42), ACTOR)
+def test_the_same_seed_repeats_the_walks_with_new_users(service: SampleUsers, store: FakeOnboardingStore) -> None:
+    first = service.create(TENANT, SampleUsersRequest(count=10, seed=42), ACTOR)
+    again = service.create(TENANT, SampleUsersRequest(count=10, seed=42), ACTOR)
 
     assert set(first.users).isdisjoint(again.users)
     assert first.outcomes == again.outcomes
@@ -91,10 +94,8 @@ def test_the_same_seed_repeats_the_walks_with_new_users(service: OnboardingServi
     assert walks[0] == walks[1]
 
 
-def test_the_audit_entry_goes_with_the_first_sample_user(
-    service: OnboardingService, store: FakeOnboardingStore
-) -> None:
-    service.create_sample_users(TENANT, SampleUsersRequest(count=5, seed=1), ACTOR)
+def test_the_audit_entry_goes_with_the_first_sample_user(service: SampleUsers, store: FakeOnboardingStore) -> None:
+    service.create(TENANT, SampleUsersRequest(count=5, seed=1), ACTOR)
 
     [entry] = [e for e in store.audit.entries(TENANT) if e.action == "onboarding.sample_users.created"]
     assert (entry.actor, entry.target, entry.details["count"], entry.details["version"]) == (
@@ -106,14 +107,14 @@ def test_the_audit_entry_goes_with_the_first_sample_user(
 
 
 def test_a_failure_part_way_leaves_the_users_written_so_far_and_the_entry(
-    service: OnboardingService, store: FakeOnboardingStore
+    service: SampleUsers, store: FakeOnboardingStore
 ) -> None:
     # Given a store that becomes unavailable after the first sample user's enrolment
     store.faults.unavailable("write_transition", after=1, times=1_000)
 
     # When sample users are generated
     with pytest.raises(DependencyUnavailableError):
-        service.create_sample_users(TENANT, SampleUsersRequest(count=5, seed=1), ACTOR)
+        service.create(TENANT, SampleUsersRequest(count=5, seed=1), ACTOR)
 
     # Then the one user enrolled is a sample that expires like the others, and the entry was written with it
     users = [user for tenant, user in store.users() if tenant == TENANT]

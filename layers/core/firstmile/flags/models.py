@@ -22,8 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
-# A flag key has the shape of onboarding's gating flags, which name flags by key.
-from firstmile.onboarding.models import FLAG_KEY_PATTERN as FLAG_KEY_PATTERN
+from firstmile.identifiers import FLAG_KEY_PATTERN as FLAG_KEY_PATTERN
 
 SEGMENT_KEY_PATTERN = FLAG_KEY_PATTERN
 VARIANT_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

@@ -12,7 +12,7 @@ from firstmile.audit.models import AuditEvent
 from firstmile.flags.cache import FlagEpoch
 from firstmile.flags.history import FlagHistoryEntry
 from firstmile.flags.models import Flag, FlagSet, FlagSettings, KillSwitch, Segment
-from firstmile.flags.rollout import RolloutPlan
+from firstmile.flags.rollout import Participant, RolloutPlan
 from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEvent, KillSwitchState
 from firstmile.platform.cursors import Page
 
@@ -168,4 +168,12 @@ class FlagStorePort(Protocol):
 
     def load(self, tenant: str) -> FlagSet:
         """The tenant's whole flag set, holding at least the changes its ``version`` counts."""
+        ...
+
+
+class FlowParticipants(Protocol):
+    """What a rollout's guard asks of onboarding (which implements it): the users of a flow who enrolled recently."""
+
+    def recent_participants(self, tenant: str, flow_id: str, since: datetime, limit: int) -> Sequence[Participant]:
+        """Up to ``limit`` users of ``flow_id`` who enrolled at or after ``since``, newest flow versions first."""
         ...

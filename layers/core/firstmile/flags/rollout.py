@@ -19,17 +19,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from firstmile.flags import logic
 from firstmile.flags.models import RULE_ID_PATTERN, Flag, FlagKey, Rule, checked_percentage, percentage_threshold
-from firstmile.onboarding.models import FLOW_ID_PATTERN, Progress
+from firstmile.identifiers import FLOW_ID_PATTERN
 
 MAX_STEPS = 20
 MAX_DWELL_MINUTES = 30 * 24 * 60
 MAX_GUARD_USERS = 5_000
+
+
+class Participant(Protocol):
+    """What the guard reads of one user of the guarded flow (onboarding's progress has this shape)."""
+
+    @property
+    def user(self) -> str: ...
+    @property
+    def sample(self) -> bool: ...
+    @property
+    def enrolled_at(self) -> datetime: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
 
 
 class RolloutStep(BaseModel):
@@ -181,19 +194,19 @@ def conversion_reading(
     guard: ConversionGuard,
     flag: Flag,
     rule: Rule,
-    users: Iterable[Progress],
+    users: Iterable[Participant],
     since: datetime,
     now: datetime,
 ) -> GuardReading:
     """Compare the completion rate of users in the rollout of ``rule`` with that of users out of it, among the users
     of the guarded flow who enrolled at or after ``since``."""
     counts = {True: [0, 0], False: [0, 0]}
-    for progress in users:
-        if progress.sample or progress.enrolled_at < since:
+    for user in users:
+        if user.sample or user.enrolled_at < since:
             continue
-        arm = counts[logic.bucket(flag.salt, progress.user) < rule.threshold]
+        arm = counts[logic.bucket(flag.salt, user.user) < rule.threshold]
         arm[0] += 1
-        arm[1] += progress.completed_at is not None
+        arm[1] += user.completed_at is not None
     (users_in, converted_in), (users_out, converted_out) = counts[True], counts[False]
     rate_in = 100.0 * converted_in / users_in if users_in else None
     rate_out = 100.0 * converted_out / users_out if users_out else None

@@ -3,20 +3,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
+from firstmile.composition import container
 from firstmile.http.auth import require_caller
 from firstmile.http.idempotency import idempotent
 from firstmile.http.versioning import expected_version, versioned_response
 from firstmile.onboarding.models import OnboardingStatus
-from firstmile.onboarding.runtime import onboarding_service
-from firstmile.onboarding.service import OnboardingService
 
-ProgressChange = Callable[[OnboardingService, str, str, int | None], tuple[OnboardingStatus, int]]
-"""A change of one user's progress: (service, tenant, user, expected version) -> (status, progress version)."""
+if TYPE_CHECKING:
+    from firstmile.onboarding.progress import ProgressService
+
+ProgressChange = Callable[["ProgressService", str, str, int | None, Mapping[str, str]], tuple[OnboardingStatus, int]]
+"""A change of one user's progress: (service, tenant, user, expected version, the caller's token attributes) ->
+(status, progress version)."""
 
 # Every route that changes the caller's progress can answer these problems.
 PROGRESS_CHANGE_PROBLEMS = (400, 401, 403, 404, 409, 422, 429, 503)
@@ -29,9 +32,7 @@ def change_progress(app: APIGatewayHttpResolver, change: ProgressChange) -> Resp
     expected = expected_version(app)
 
     def produce() -> Response[Any]:
-        status, version = change(
-            onboarding_service().seen_as(caller.attributes), caller.tenant, caller.subject, expected
-        )
+        status, version = change(container().progress, caller.tenant, caller.subject, expected, caller.attributes)
         return versioned_response(status, version)
 
     return idempotent(app, produce)

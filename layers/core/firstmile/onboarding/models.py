@@ -13,13 +13,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from firstmile.identifiers import FLAG_KEY_PATTERN as FLAG_KEY_PATTERN
+from firstmile.identifiers import FLOW_ID_PATTERN as FLOW_ID_PATTERN
+
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC (``datetime.now(UTC)`` in production)."""
 
-FLOW_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,47}$"
 STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-# The same shape as a feature-flag key (issue 5 reuses it).
-FLAG_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 MIGRATION_ID_PATTERN = r"^mig_[A-Za-z0-9_-]{22}$"
 MAX_STEPS = 200
 # Steps one milestone may complete at once (each is an event in the same transaction).

@@ -11,12 +11,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from firstmile.errors import VersionConflictError
 from firstmile.platform.gateway import VERSION
 
-__all__ = ["VERSION", "retry_on_conflict"]
+__all__ = ["VERSION", "ConflictRetry", "retry_on_conflict"]
 
 T = TypeVar("T")
 
@@ -41,3 +42,18 @@ def retry_on_conflict(
                 raise
             sleep(random.uniform(0, base_delay_seconds * 2**tries))  # noqa: S311 - jitter, not security
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class ConflictRetry:
+    """One service's way of re-running a lost read-modify-write (``retry_on_conflict`` with its settings)."""
+
+    attempts: int = 8
+    base_delay_seconds: float = 0.01
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+
+    def __call__(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt``, again on a conflict, up to ``attempts`` times."""
+        return retry_on_conflict(
+            attempt, attempts=self.attempts, base_delay_seconds=self.base_delay_seconds, sleep=self.sleep
+        )

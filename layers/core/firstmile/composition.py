@@ -1,0 +1,281 @@
+"""The composition root: every store, service, cache, queue, the audit log and the rate limiter of this deployment,
+wired once per container.
+
+``container()`` is the container's one ``Container``; each part is built on first use and kept for the container's
+life (one flag-set cache, one cache of published flow versions, one verifier cache per container). A part's modules
+are imported when it is first built, so a function loads what its requests use and nothing else (decision 0045:
+cold start). Flags and onboarding meet only here, through each other's small protocols (``FlagGates``,
+``FlowParticipants``). Tests call ``reset()`` to start from a new container, or set a part before it is first built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from firstmile.config import get_settings
+from firstmile.platform import aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+    from firstmile.audit.store import AuditStore
+    from firstmile.flags.admin import FlagAdmin
+    from firstmile.flags.cache import FlagSetCache
+    from firstmile.flags.controls import FlagControls
+    from firstmile.flags.erasure import FlagErasure
+    from firstmile.flags.evaluation import FlagEvaluation
+    from firstmile.flags.exposures import Exposures
+    from firstmile.flags.rollouts import Rollouts
+    from firstmile.flags.store import FlagStore
+    from firstmile.identity.keys import RotationPolicy
+    from firstmile.identity.keystore import SecretsManagerKeyStore
+    from firstmile.identity.revocation import RevocationCache
+    from firstmile.identity.sessions import SessionService
+    from firstmile.identity.store import IdentityStore
+    from firstmile.identity.tenancy import TenancyService
+    from firstmile.identity.tokens import Verifier
+    from firstmile.limits.logic import RateLimiter
+    from firstmile.onboarding.flows import FlowAdmin
+    from firstmile.onboarding.logic import FlagGate
+    from firstmile.onboarding.migrations import Migrations
+    from firstmile.onboarding.participants import RecentParticipants
+    from firstmile.onboarding.progress import ProgressService
+    from firstmile.onboarding.samples import SampleUsers
+    from firstmile.onboarding.store import OnboardingStore
+    from firstmile.onboarding.versions import PublishedVersions
+
+
+class Container:
+    """One container's parts, each built on first use."""
+
+    @cached_property
+    def table(self) -> Table:
+        """The deployment's table."""
+        return aws.table(get_settings().table_name)
+
+    # --- shared ---------------------------------------------------------------------------------------------
+
+    @cached_property
+    def audit_store(self) -> AuditStore:
+        """The per-tenant audit chains, written in the transaction of each audited change."""
+        from firstmile.audit.store import AuditStore
+
+        return AuditStore(self.table)
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        """Fixed-window limits with the deployment's overrides."""
+        from firstmile.limits.logic import RateLimiter, rules_with_overrides
+        from firstmile.limits.store import RateLimitStore
+
+        return RateLimiter(RateLimitStore(self.table), rules=rules_with_overrides(get_settings().rate_limit_overrides))
+
+    # --- identity -------------------------------------------------------------------------------------------
+
+    @cached_property
+    def identity_store(self) -> IdentityStore:
+        """Tenants, clients, sessions and revocations."""
+        from firstmile.identity.store import IdentityStore
+
+        return IdentityStore(self.table, audit=self.audit_store)
+
+    @cached_property
+    def signing_key_store(self) -> SecretsManagerKeyStore:
+        """The private signing keys in Secrets Manager."""
+        from firstmile.identity.keystore import SecretsManagerKeyStore
+
+        return SecretsManagerKeyStore(get_settings().signing_keys_secret)
+
+    @cached_property
+    def session_service(self) -> SessionService:
+        """Mints, rotates and revokes sessions."""
+        from firstmile.identity.keystore import SigningKeyProvider
+        from firstmile.identity.sessions import SessionPolicy, SessionService
+
+        provider = SigningKeyProvider(self.signing_key_store.load)
+        return SessionService(
+            self.identity_store,
+            signing_key=provider.current,
+            policy=SessionPolicy.from_settings(get_settings()),
+            limiter=self.rate_limiter,
+        )
+
+    @cached_property
+    def tenancy_service(self) -> TenancyService:
+        """Creates tenants and API clients."""
+        from firstmile.identity.tenancy import TenancyService
+
+        return TenancyService(self.identity_store, secret_grace_seconds=get_settings().client_secret_grace_seconds)
+
+    @cached_property
+    def token_verifier(self) -> Verifier:
+        """Verifies access tokens against the published keys (cached, bounded refetch on an unknown kid)."""
+        from firstmile.identity.authorizer import verifier_for
+
+        return verifier_for(get_settings(), self.identity_store)
+
+    @cached_property
+    def revocation_cache(self) -> RevocationCache:
+        """Users' revocations, cached for the stated revocation bound."""
+        from firstmile.identity.authorizer import revocations_for
+
+        return revocations_for(get_settings(), self.identity_store)
+
+    @property
+    def rotation_policy(self) -> RotationPolicy:
+        """When keys are published, promoted and retired (read from the settings each time)."""
+        from firstmile.identity.keys import RotationPolicy
+
+        return RotationPolicy.from_settings(get_settings())
+
+    # --- onboarding -----------------------------------------------------------------------------------------
+
+    @cached_property
+    def onboarding_store(self) -> OnboardingStore:
+        """Flows, versions, progress, events and migrations."""
+        from firstmile.onboarding.store import OnboardingStore
+
+        return OnboardingStore(
+            self.table, event_retention_days=get_settings().onboarding_event_retention_days, audit=self.audit_store
+        )
+
+    @cached_property
+    def published_versions(self) -> PublishedVersions:
+        """The container's published flow versions (immutable, so cached for its life)."""
+        from firstmile.onboarding.versions import PublishedVersions
+
+        return PublishedVersions(self.onboarding_store)
+
+    @cached_property
+    def progress(self) -> ProgressService:
+        """Users' own onboarding; gated steps ask the flag domain through ``FlagGates``."""
+        from firstmile.onboarding.progress import ProgressService
+
+        return ProgressService(self.onboarding_store, self.published_versions, gates=_FlagGates(self))
+
+    @cached_property
+    def flows(self) -> FlowAdmin:
+        """Flow admin: drafts, versions, publishing, the default flow, restarts."""
+        from firstmile.onboarding.flows import FlowAdmin
+
+        return FlowAdmin(self.onboarding_store, self.published_versions, gates=_FlagGates(self))
+
+    @cached_property
+    def migrations(self) -> Migrations:
+        """Version migrations and the migration queue's consumer."""
+        from firstmile.onboarding.migrations import Migrations
+        from firstmile.platform.queues import JsonQueue
+        from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
+
+        return Migrations(
+            self.onboarding_store,
+            self.published_versions,
+            JsonQueue(ONBOARDING_MIGRATIONS_QUEUE),
+            dry_run_max_users=get_settings().migration_dry_run_max_users,
+        )
+
+    @cached_property
+    def sample_users(self) -> SampleUsers:
+        """Demo users that walk the real state machine."""
+        from firstmile.onboarding.samples import SampleUsers
+
+        return SampleUsers(self.onboarding_store, self.published_versions, ttl_days=get_settings().sample_user_ttl_days)
+
+    @cached_property
+    def flow_participants(self) -> RecentParticipants:
+        """A flow's recent participants, as a rollout's guard reads them."""
+        from firstmile.onboarding.participants import RecentParticipants
+
+        return RecentParticipants(self.onboarding_store)
+
+    # --- flags ----------------------------------------------------------------------------------------------
+
+    @cached_property
+    def flag_store(self) -> FlagStore:
+        """Flags, history, segments, kill switch, settings, rollout plans and exposure counts."""
+        from firstmile.flags.store import FlagStore
+
+        return FlagStore(self.table, audit=self.audit_store)
+
+    @cached_property
+    def flag_cache(self) -> FlagSetCache:
+        """The container's flag sets: the epoch checked at most every second, 4 s of outage tolerated (0062)."""
+        from firstmile.flags.cache import FlagSetCache
+
+        return FlagSetCache(self.flag_store)
+
+    @cached_property
+    def flag_admin(self) -> FlagAdmin:
+        """Flag CRUD, history, rollback and archive."""
+        from firstmile.flags.admin import FlagAdmin
+
+        return FlagAdmin(self.flag_store)
+
+    @cached_property
+    def flag_controls(self) -> FlagControls:
+        """Segments, the kill switch and the flag settings."""
+        from firstmile.flags.controls import FlagControls
+
+        return FlagControls(self.flag_store)
+
+    @cached_property
+    def flag_evaluation(self) -> FlagEvaluation:
+        """The evaluation route and onboarding's gates, with exposures sampled onto their queue."""
+        from firstmile.flags.evaluation import FlagEvaluation
+        from firstmile.flags.exposures import ExposureSampler
+        from firstmile.platform.queues import JsonQueue
+        from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE
+
+        return FlagEvaluation(self.flag_cache, exposures=ExposureSampler(JsonQueue(FLAG_EXPOSURES_QUEUE)))
+
+    @cached_property
+    def exposures(self) -> Exposures:
+        """The exposure consumer's counting and the admins' report."""
+        from firstmile.flags.exposures import Exposures
+
+        return Exposures(self.flag_store)
+
+    @cached_property
+    def rollouts(self) -> Rollouts:
+        """Rollout plans, the rollout job and its guard (onboarding's participants)."""
+        from firstmile.flags.rollouts import Rollouts
+
+        return Rollouts(self.flag_store, participants=self.flow_participants)
+
+    @cached_property
+    def flag_erasure(self) -> FlagErasure:
+        """A user taken out of every flag, segment and flag version."""
+        from firstmile.flags.erasure import FlagErasure
+
+        return FlagErasure(self.flag_store)
+
+
+class _FlagGates:
+    """Onboarding's ``FlagGates`` over the container's flag evaluation, built only when a gated step first asks: a
+    flow without gated steps never loads the flag package."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def gate_for(self, tenant: str, user: str, attributes: Mapping[str, str]) -> FlagGate:
+        """The user's gate from the flag domain's evaluation (built on first use)."""
+        return self._container.flag_evaluation.gate_for(tenant, user, attributes)
+
+
+_container: Container | None = None
+
+
+def container() -> Container:
+    """This container's parts (built on first call)."""
+    global _container  # noqa: PLW0603 - the one container of the process, by design
+    if _container is None:
+        _container = Container()
+    return _container
+
+
+def reset() -> None:
+    """Forget every part: the next ``container()`` builds anew (tests switch deployments and settings)."""
+    global _container  # noqa: PLW0603
+    _container = None

@@ -1,0 +1,177 @@
+"""A user's own onboarding: their status, steps, completion, skipping, milestones and sample configuration.
+
+Every change returns ``(status, progress_version)`` so the handler can set the ``ETag``. A change given
+``expected_version`` (the client's ``If-Match``) writes only if the stored progress is at that version and answers a
+lost race with ``VersionConflictError`` carrying the current *status*; without it, the change re-reads and retries
+on conflict with jittered backoff, so no accepted change is ever lost (docs/decisions/0051).
+
+``attributes`` are the caller's token attributes: gated steps evaluate their flags with them (``FlagGates``), and
+only when a gated step asks, so a flow without one never reads flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from firstmile.errors import VersionConflictError
+from firstmile.onboarding import logic
+from firstmile.onboarding.gates import FlagGates, NoFlags, deferred_gate
+from firstmile.onboarding.logic import FlagGate
+from firstmile.onboarding.models import (
+    Clock,
+    FlowVersion,
+    Milestone,
+    OnboardingStatus,
+    Progress,
+    SampleConfiguration,
+    StepCommand,
+    Transition,
+)
+from firstmile.onboarding.ports import OnboardingStorePort
+from firstmile.onboarding.store import ProgressConflictError
+from firstmile.onboarding.versions import PublishedVersions
+from firstmile.platform.versioned import ConflictRetry
+
+NO_ATTRIBUTES: Mapping[str, str] = {}
+Command = Callable[[Progress, FlowVersion, datetime], Transition]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProgressService:
+    """The use cases of a user's own onboarding, over the store, the shared published versions and the gates."""
+
+    def __init__(
+        self,
+        store: OnboardingStorePort,
+        versions: PublishedVersions,
+        *,
+        gates: FlagGates | None = None,
+        clock: Clock = _utc_now,
+        retry: ConflictRetry | None = None,
+    ) -> None:
+        self._store = store
+        self._versions = versions
+        self._gates = gates or NoFlags()
+        self._clock = clock
+        self._retry = retry or ConflictRetry()
+
+    def status(
+        self, tenant: str, user: str, *, attributes: Mapping[str, str] = NO_ATTRIBUTES
+    ) -> tuple[OnboardingStatus, int]:
+        """The user's status; their first call enrols them on the tenant's default flow (BIZ_NO_DEFAULT_FLOW when
+        the tenant has none)."""
+        progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user)
+        flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
+        gate = deferred_gate(self._gates, tenant, user, attributes)
+        return logic.status_view(progress, flow, gate), progress.version
+
+    def step(
+        self,
+        tenant: str,
+        user: str,
+        command: StepCommand,
+        expected_version: int | None,
+        *,
+        attributes: Mapping[str, str] = NO_ATTRIBUTES,
+    ) -> tuple[OnboardingStatus, int]:
+        """Start, complete or skip one step."""
+        gate = deferred_gate(self._gates, tenant, user, attributes)
+        return self._change(
+            tenant, user, expected_version, gate, lambda p, flow, now: logic.apply_step(p, flow, command, now, gate)
+        )
+
+    def complete(
+        self, tenant: str, user: str, expected_version: int | None, *, attributes: Mapping[str, str] = NO_ATTRIBUTES
+    ) -> tuple[OnboardingStatus, int]:
+        """Finish the onboarding (every required visible step done)."""
+        gate = deferred_gate(self._gates, tenant, user, attributes)
+        return self._change(
+            tenant, user, expected_version, gate, lambda p, flow, now: logic.complete_onboarding(p, flow, now, gate)
+        )
+
+    def skip(
+        self, tenant: str, user: str, expected_version: int | None, *, attributes: Mapping[str, str] = NO_ATTRIBUTES
+    ) -> tuple[OnboardingStatus, int]:
+        """Leave the onboarding."""
+        gate = deferred_gate(self._gates, tenant, user, attributes)
+        return self._change(
+            tenant, user, expected_version, gate, lambda p, flow, now: logic.skip_onboarding(p, flow, now)
+        )
+
+    def milestone(
+        self,
+        tenant: str,
+        user: str,
+        milestone: Milestone,
+        expected_version: int | None,
+        *,
+        attributes: Mapping[str, str] = NO_ATTRIBUTES,
+    ) -> tuple[OnboardingStatus, int]:
+        """Record a milestone and complete the steps it stands for."""
+        gate = deferred_gate(self._gates, tenant, user, attributes)
+        return self._change(
+            tenant,
+            user,
+            expected_version,
+            gate,
+            lambda p, flow, now: logic.reach_milestone(p, flow, milestone, now, gate),
+        )
+
+    def sample_configuration(self, tenant: str, user: str) -> SampleConfiguration:
+        """The sample configuration of the user's flow version; before their first call, of the version they would
+        be enrolled on (reading never enrols)."""
+        progress = self._store.get_progress(tenant, user)
+        if progress is not None:
+            flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
+        else:
+            flow = self._versions.latest(tenant, self._versions.default_flow_id(tenant))
+        return SampleConfiguration(
+            flow_id=flow.flow_id,
+            flow_version=flow.version,
+            sample_workflow=flow.definition.sample_workflow,
+            sample_agent=flow.definition.sample_agent,
+        )
+
+    def _change(
+        self, tenant: str, user: str, expected_version: int | None, gate: FlagGate, command: Command
+    ) -> tuple[OnboardingStatus, int]:
+        # The command's gate answers the status too: one evaluation context and one flag check per request.
+        def attempt() -> tuple[Progress, FlowVersion]:
+            progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user)
+            if expected_version is not None and progress.version != expected_version:
+                raise ProgressConflictError(progress)
+            flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
+            transition = command(progress, flow, self._clock())
+            if transition.changed:
+                self._store.write_transition(transition)
+            return transition.progress, flow
+
+        try:
+            progress, flow = attempt() if expected_version is not None else self._retry(attempt)
+        except ProgressConflictError as conflict:
+            raise self._conflict(tenant, conflict.progress, gate) from None
+        return logic.status_view(progress, flow, gate), progress.version
+
+    def _conflict(self, tenant: str, progress: Progress | None, gate: FlagGate) -> VersionConflictError:
+        """The conflict a lost race answers: the current status and its version."""
+        if progress is None:
+            return VersionConflictError(None, None)
+        flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
+        view = logic.status_view(progress, flow, gate)
+        return VersionConflictError(view.model_dump(mode="json"), progress.version)
+
+    def _enrol(self, tenant: str, user: str) -> Progress:
+        flow = self._versions.latest(tenant, self._versions.default_flow_id(tenant))
+        transition = logic.enrol(tenant, user, flow, self._clock())
+        try:
+            self._store.write_transition(transition)
+        except ProgressConflictError as raced:
+            # Two first calls at once: the other one enrolled the user; use what it wrote.
+            if raced.progress is None:
+                raise
+            return raced.progress
+        return transition.progress
