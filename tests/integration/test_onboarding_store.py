@@ -12,8 +12,15 @@ from firstmile.audit.store import AuditStore
 from firstmile.errors import DependencyUnavailableError
 from firstmile.onboarding.models import (
     EventType,
+    FlowDefinition,
+    FlowVersion,
+    OnboardingState,
+    StepAction,
+    StepCommand,
+    StepDefinition,
     Transition,
 )
+from firstmile.onboarding import logic
 from firstmile.onboarding.store import OnboardingStore, ProgressConflictError
 from tests.contracts.onboarding import (
     MIGRATION_ID,
@@ -78,8 +85,9 @@ def test_an_enrolment_stores_the_progress_and_its_event_together(store: Onboardi
     # Then the progress reads back, indexed by its flow version, without an expiry
     assert store.get_progress(TENANT, "u-alice") == progress()
     stored = table.get_item(Key={"pk": "TENANT#t-acme#USER#u-alice", "sk": "ONBOARDING#PROGRESS"})["Item"]
-    assert stored["gsi1pk"] == "TENANT#t-acme#FLOW#welcome#V#1"
-    assert stored["gsi1sk"].startswith("ENROLLED#") and stored["gsi1sk"].endswith("Z#USER#u-alice")
+    assert stored["gsi2pk"] == "TENANT#t-acme#FLOW#welcome#V#1"
+    assert stored["gsi2sk"].startswith("ENROLLED#") and stored["gsi2sk"].endswith("Z#USER#u-alice")
+    assert "gsi1pk" not in stored and "gsi1sk" not in stored
     assert stored["kind"] == "onboarding_progress"
     assert "expires_at" not in stored
     # ...and the event is there, expiring after the retention
@@ -88,6 +96,90 @@ def test_an_enrolment_stores_the_progress_and_its_event_together(store: Onboardi
     assert item["expires_at"] == int((progress().updated_at + timedelta(days=30)).timestamp())
     assert store.list_events(TENANT, "u-alice") == enrolment().events
     assert store.get_progress(TENANT, "u-bob") is None
+
+
+def test_a_progress_stored_before_compact_step_records_reads_back_and_is_listed(
+    store: OnboardingStore, table: Any
+) -> None:
+    # Given a progress item as it was stored before decision 0049: each step a map of ISO-8601 times
+    stored = progress(version=2).model_copy(update={"state": OnboardingState.COMPLETED, "completed_at": T0})
+    table.put_item(
+        Item={
+            "pk": "TENANT#t-acme#USER#u-alice",
+            "sk": "ONBOARDING#PROGRESS",
+            "gsi2pk": "TENANT#t-acme#FLOW#welcome#V#1",
+            "gsi2sk": f"ENROLLED#{T0.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#USER#u-alice",
+            "kind": "onboarding_progress",
+            **{k: v for k, v in stored.model_dump(mode="json").items() if v is not None},
+        }
+    )
+
+    # Then it reads back as it was written, and is listed with its whole progress and as an enrolment
+    assert store.get_progress(TENANT, "u-alice") == stored
+    assert store.list_progress_on_version(TENANT, "welcome", 1, limit=5, start_key=None)[0] == [stored]
+    [listed] = store.list_enrolments(TENANT, "welcome", 1, limit=5, start_key=None)[0]
+    assert (listed.user, listed.completed_at) == ("u-alice", T0)
+
+
+def _flow(steps: int) -> FlowVersion:
+    ids = [
+        f"{verb}-{noun}"
+        for noun in ("data-source", "teammates", "api-key", "dashboard", "webhook")
+        for verb in (
+            "connect",
+            "create",
+            "invite",
+            "configure",
+            "import",
+            "review",
+            "enable",
+            "publish",
+            "install",
+            "schedule",
+        )
+    ][:steps]
+    definition = FlowDefinition(
+        name="Getting started", steps=[StepDefinition(id=step, title=step, order=n) for n, step in enumerate(ids)]
+    )
+    return FlowVersion(flow_id="welcome", version=1, definition=definition, published_at=T0, published_by="a")
+
+
+@pytest.mark.parametrize("steps", [5, 50])
+def test_a_step_costs_the_index_nothing_and_the_table_a_few_units_whatever_the_flow_size(
+    steps: int, table: Any
+) -> None:
+    # Given a user who completed all but the last step of a flow of 5 or 50 steps, on a table that reports the
+    # write units of each transaction
+    reported: list[dict[str, Any]] = []
+
+    def ask(params: dict[str, Any], **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "INDEXES"
+
+    def keep(parsed: dict[str, Any], **_: Any) -> None:
+        reported[:] = parsed.get("ConsumedCapacity") or []
+
+    table.meta.client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", ask)
+    table.meta.client.meta.events.register("after-call.dynamodb.TransactWriteItems", keep)
+    store = OnboardingStore(table)
+    flow = _flow(steps)
+    now = T0
+    transition = logic.enrol(TENANT, "u-alice", flow, now)
+    store.write_transition(transition)
+    for step in flow.definition.steps:
+        now += timedelta(minutes=3, microseconds=4321)
+        command = StepCommand(step_id=step.id, action=StepAction.COMPLETE)
+        transition = logic.apply_step(transition.progress, flow, command, now, logic.flags_unavailable)
+
+        # When each step is completed
+        store.write_transition(transition)
+
+        # Then no index is written (a step changes nothing the users-per-version index projects), and the progress
+        # and its event cost at most 8 units even with 50 steps done (they cost 30 when every step was a map of
+        # ISO-8601 times and the index projected the whole item)
+        [consumed] = reported
+        assert "GlobalSecondaryIndexes" not in consumed
+        assert consumed["Table"]["CapacityUnits"] <= (2 if steps == 5 else 8)
+    assert store.get_progress(TENANT, "u-alice") == transition.progress
 
 
 def test_a_write_from_a_stale_version_conflicts_and_records_nothing(store: OnboardingStore, calls: DynamoCalls) -> None:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from firstmile.flags import logic
 from firstmile.flags.models import RULE_ID_PATTERN, Flag, FlagKey, Rule, checked_percentage, percentage_threshold
-from firstmile.onboarding.models import FLOW_ID_PATTERN, Progress
+from firstmile.onboarding.models import FLOW_ID_PATTERN, Enrolment
 
 MAX_STEPS = 20
 MAX_DWELL_MINUTES = 30 * 24 * 60
@@ -181,7 +181,7 @@ def conversion_reading(
     guard: ConversionGuard,
     flag: Flag,
     rule: Rule,
-    users: Iterable[Progress],
+    users: Iterable[Enrolment],
     since: datetime,
     now: datetime,
 ) -> GuardReading:

@@ -16,7 +16,7 @@ from firstmile.platform import aws
 if TYPE_CHECKING:
     from firstmile.flags.service import FlagService
     from firstmile.flags.store import FlagStore
-    from firstmile.onboarding.models import Progress
+    from firstmile.onboarding.models import Enrolment
 
 _GUARD_PAGE = 200
 
@@ -48,20 +48,20 @@ def flag_service() -> FlagService:
     )
 
 
-def flow_users(tenant: str, flow_id: str, since: datetime, limit: int) -> list[Progress]:
-    """Up to ``limit`` users' progress on a flow who enrolled at or after ``since``, from its latest published
+def flow_users(tenant: str, flow_id: str, since: datetime, limit: int) -> list[Enrolment]:
+    """Up to ``limit`` users' enrolments on a flow who enrolled at or after ``since``, from its latest published
     version back to its first: one Query of the users-per-version index (in enrolment order) per page of 200 (a
     rollout guard's sample). Users enrolled earlier are never read."""
     from firstmile.onboarding.runtime import onboarding_store  # onboarding's runtime uses flags for its gate
 
     store = onboarding_store()
     draft = store.get_draft(tenant, flow_id)
-    found: list[Progress] = []
+    found: list[Enrolment] = []
     version = draft.latest_published_version if draft else None
     while version and len(found) < limit:
         start = None
         while len(found) < limit:
-            page, start = store.list_progress_on_version(
+            page, start = store.list_enrolments(
                 tenant,
                 flow_id,
                 version,

@@ -48,7 +48,7 @@ from firstmile.flags.shapes import (
 from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
 from firstmile.flags.store import FlagConflictError, FlagExistsError
 from firstmile.observability import logger, metrics
-from firstmile.onboarding.models import Progress
+from firstmile.onboarding.models import Enrolment
 from firstmile.platform.cursors import Page
 
 MAX_EXPOSURE_DAYS = 90
@@ -61,7 +61,7 @@ class MessageQueue(Protocol):
     def send(self, messages: Sequence[dict[str, Any]]) -> None: ...
 
 
-GuardUsers = Callable[[str, str, datetime, int], list[Progress]]
+GuardUsers = Callable[[str, str, datetime, int], list[Enrolment]]
 """(tenant, flow id, enrolled since, at most) -> onboarding progress of users of that flow who enrolled since then,
 newest flow versions first."""
 
@@ -70,7 +70,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _no_users(_tenant: str, _flow: str, _since: datetime, _limit: int) -> list[Progress]:
+def _no_users(_tenant: str, _flow: str, _since: datetime, _limit: int) -> list[Enrolment]:
     return []
 
 
