@@ -10,6 +10,7 @@ import pytest
 
 from firstmile.audit.store import AuditStore
 from firstmile.errors import DependencyUnavailableError
+from firstmile.onboarding import logic
 from firstmile.onboarding.models import (
     EventType,
     FlowDefinition,
@@ -20,7 +21,6 @@ from firstmile.onboarding.models import (
     StepDefinition,
     Transition,
 )
-from firstmile.onboarding import logic
 from firstmile.onboarding.store import OnboardingStore, ProgressConflictError
 from tests.contracts.onboarding import (
     MIGRATION_ID,
@@ -119,6 +119,46 @@ def test_a_progress_stored_before_compact_step_records_reads_back_and_is_listed(
     assert store.list_progress_on_version(TENANT, "welcome", 1, limit=5, start_key=None)[0] == [stored]
     [listed] = store.list_enrolments(TENANT, "welcome", 1, limit=5, start_key=None)[0]
     assert (listed.user, listed.completed_at) == ("u-alice", T0)
+
+
+def test_users_whose_progress_is_still_indexed_as_before_are_listed_after_the_others(
+    store: OnboardingStore, table: Any
+) -> None:
+    # Given two users on version 1 written now, and one whose progress was last written before decision 0049 (in
+    # gsi1, which projects every attribute, with steps as maps)
+    store.write_transition(enrolment("u-new-1"))
+    store.write_transition(enrolment("u-new-2"))
+    old = progress("u-old", version=2)
+    table.put_item(
+        Item={
+            "pk": "TENANT#t-acme#USER#u-old",
+            "sk": "ONBOARDING#PROGRESS",
+            "gsi1pk": "TENANT#t-acme#FLOW#welcome#V#1",
+            "gsi1sk": f"ENROLLED#{T0.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#USER#u-old",
+            "kind": "onboarding_progress",
+            **{k: v for k, v in old.model_dump(mode="json").items() if v is not None},
+        }
+    )
+
+    # When the users of version 1 are listed a page at a time, as enrolments and as progress
+    def every(listing: Any) -> list[Any]:
+        found: list[Any] = []
+        start_key: dict[str, Any] | None = None
+        for _ in range(10):
+            page, start_key = listing(TENANT, "welcome", 1, limit=1, start_key=start_key)
+            found += page
+            assert all(isinstance(v, str) for v in (start_key or {}).values())
+            if start_key is None:
+                return found
+        raise AssertionError("the listing did not end")
+
+    # Then every user comes once, the one written before last; their progress is whole
+    assert [en.user for en in every(store.list_enrolments)] == ["u-new-1", "u-new-2", "u-old"]
+    assert every(store.list_progress_on_version)[-1] == old
+    # ...and once written again, the user moves to the new index and is listed once still
+    again = progress("u-old", version=3)
+    store.write_transition(Transition(progress=again, events=[event(again, EventType.STEP_STARTED)]))
+    assert sorted(en.user for en in every(store.list_enrolments)) == ["u-new-1", "u-new-2", "u-old"]
 
 
 def _flow(steps: int) -> FlowVersion:

@@ -73,6 +73,8 @@ _MARKER_TTL_SECONDS = 30 * 24 * 3600
 # One transaction holds at most 100 items: the progress and 99 events.
 MAX_EVENTS_PER_TRANSITION = 99
 _USERS_INDEX = "gsi2"
+# Where progress items stored before decision 0049 are listed until they are written again.
+_LEGACY_INDEX = "gsi1"
 _STATE_LETTERS = {
     StepState.NOT_STARTED: "n",
     StepState.STARTED: "s",
@@ -485,13 +487,21 @@ class OnboardingStore:
         start_key: dict[str, Any] | None,
         enrolled_since: datetime | None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of the users-per-version index, then of ``gsi1`` for progress items not written since they moved
+        to ``gsi2`` (decision 0049): when ``gsi2`` ends, the key to continue from names ``gsi1`` and the list."""
         users = _users_on_version(tenant, flow_id, version)
-        condition = partition(users, index=_USERS_INDEX)
+        key = start_key or {}
+        legacy = key.get("index") == _LEGACY_INDEX or f"{_LEGACY_INDEX}pk" in key
+        index = _LEGACY_INDEX if legacy else _USERS_INDEX
+        if key and users not in (key.get(f"{index}pk"), key.get("list")):
+            raise ValueError("the start key belongs to another list")
+        condition = partition(users, index=index)
         if enrolled_since is not None:
             condition = condition.at_least(f"ENROLLED#{_fixed_utc(enrolled_since)}")
-        if start_key and start_key.get("gsi2pk") != users:
-            raise ValueError("the start key belongs to another list")
-        page = self._table.query(condition, limit=max(1, limit), start_key=start_key)
+        exclusive = key if f"{index}pk" in key else None
+        page = self._table.query(condition, limit=max(1, limit), start_key=exclusive)
+        if page.last_key is None and not legacy:
+            return page.items, {"index": _LEGACY_INDEX, "list": users}
         return page.items, page.last_key
 
     # --- migrations ----------------------------------------------------------------------------------------
