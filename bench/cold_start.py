@@ -34,6 +34,7 @@ import base64
 import json
 import logging
 import os
+import py_compile
 import random
 import subprocess
 import sys
@@ -532,6 +533,8 @@ def write_reference(function: Any, calls: list[Any], folder: Path, jwks: dict[st
     path.write_text(reference_source(function))
     (path.parent / "calls.json").write_text(json.dumps(calls))
     (path.parent / "jwks.json").write_text(json.dumps(jwks))
+    # Its bytecode written now, as the function's was by its recording run: no measured run compiles it.
+    py_compile.compile(str(path), doraise=True)
     return path
 
 
@@ -650,6 +653,7 @@ def run(args: argparse.Namespace, functions: list[Any], folder: Path, stack: Sta
     order = random.Random(args.seed)
     for index in range(args.warmup + args.rounds):
         recording = index >= args.warmup
+        stack.table.put_back()  # the last measurement of the round before may have written
         mint_tokens(stack)
         stack.table.keep()
         events = folder / f"events-{index + 1}"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +24,10 @@ from firstmile.platform.table import MAIN_TABLE
 from functions.catalog import CATALOG
 from local.emulator import Emulator
 from local.resources import create_queues, deployment_for
+
+# Coverage is measured in the test process only: a forked child (a function instance, a concurrent request) leaves
+# with os._exit and never saves coverage data, so tracing it would only slow it down (twice as slow under load).
+os.register_at_fork(after_in_child=lambda: sys.settrace(None))
 
 
 @pytest.fixture(scope="session")

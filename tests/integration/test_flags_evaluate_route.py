@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from firstmile.flags import store as store_module
+from firstmile.errors import DependencyUnavailableError
 from firstmile.flags.cache import KILL_SWITCH_BOUND_SECONDS
 from firstmile.flags.runtime import flag_service, reset_flags_runtime
+from firstmile.platform.gateway import TableGateway
 from functions.catalog import Queue, by_name
 from tests.factories import FakeLambdaContext, body_of, load_handler
 from tests.integration.conftest import Deployment
@@ -493,22 +494,22 @@ def test_an_event_cut_short_is_completed_on_redelivery_without_counting_twice(
     }
 
     # When the table fails after the first part was counted
-    real_transact = store_module.transact
+    real_transact = TableGateway.transact
     sent: list[int] = []
 
-    def failing_second(table: Any, items: list[dict[str, Any]], **kwargs: Any) -> Any:
+    def failing_second(gateway: TableGateway, items: list[dict[str, Any]]) -> Any:
         sent.append(len(items))
         if len(sent) == 2:
-            raise store_module.DependencyUnavailableError("table", "ProvisionedThroughputExceededException")
-        return real_transact(table, items, **kwargs)
+            raise DependencyUnavailableError("table", "ProvisionedThroughputExceededException")
+        return real_transact(gateway, items)
 
-    monkeypatch.setattr(store_module, "transact", failing_second)
+    monkeypatch.setattr(TableGateway, "transact", failing_second)
     with pytest.raises(BatchProcessingError):  # a batch whose every record failed goes back whole
         count(deployment, exposure_messages(("m-big", event)))
     assert sent == [100, 52]
     assert [c["sampled"] for c in ok(api.exposures(keys[0]))["counts"]] == [1]
     assert ok(api.exposures(keys[2]))["counts"][0]["sampled"] == 1
-    monkeypatch.setattr(store_module, "transact", real_transact)
+    monkeypatch.setattr(TableGateway, "transact", real_transact)
 
     # Then the redelivery counts the rest, and a third delivery changes nothing
     assert count(deployment, exposure_messages(("m-big", event))) == {"batchItemFailures": []}

@@ -15,6 +15,8 @@ import pytest
 from firstmile.config import get_settings, reset_settings
 from firstmile.flags import runtime as flags_runtime
 from firstmile.flags.cache import FlagSetCache, FlagSetSource
+from firstmile.flags.models import Condition, Flag, Rule, Serve
+from firstmile.flags.runtime import flag_service
 from firstmile.identity.runtime import reset_identity_runtime
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
 from firstmile.onboarding.runtime import onboarding_service, reset_onboarding_runtime
@@ -134,3 +136,32 @@ def test_a_status_on_a_gated_flow_reads_the_flag_epoch_at_most_every_second(cloc
     start = len(reads.names)
     _status("t-gated", "u-1")
     assert _reads_of(reads, start) == ["GetItem", "GetItem"]
+
+
+def test_a_new_container_loads_the_flag_set_once_for_a_gated_flow(clock: Clock, reads: DynamoCalls) -> None:
+    # Given an enrolled user of a gated flow whose tenant has the gating flag, on for the pro plan, and a new container
+    _enrolled("t-flagged", "u-1", gated=True)
+    flag = Flag(
+        key="team-invites",
+        enabled=True,
+        rules=[
+            Rule(
+                id="pros", conditions=[Condition(attribute="plan", operator="eq", value="pro")], serve=Serve(value=True)
+            )
+        ],
+    )
+    flag_service().create_flag("t-flagged", flag, actor=ADMIN)
+    reset_onboarding_runtime()
+
+    # When the new container answers the status: progress, flow version, the epoch, then the set (epoch, flags,
+    # segments)
+    start = len(reads.names)
+    status = _status("t-flagged", "u-1")
+    assert _reads_of(reads, start) == ["GetItem", "GetItem", "GetItem", "GetItem", "Query", "Query"]
+    assert "invite-team" in [step["id"] for step in status["steps"]]
+
+    # When it answers again within the check interval: only the progress
+    clock.now += 0.5
+    start = len(reads.names)
+    _status("t-flagged", "u-1")
+    assert _reads_of(reads, start) == ["GetItem"]

@@ -557,7 +557,7 @@ def test_100_concurrent_step_completions_on_one_users_progress_end_consistent(
     final = ok(user.status())
     assert {step_id for step_id, state in states(final).items() if state == "completed"} == set(accepted)
     assert final["progress_version"] == 1 + len(accepted)
-    events = onboarding_store().list_events(user.tenant, user.user)
+    events = onboarding_store().list_events(user.tenant, user.subject)
     assert len(events) == len(accepted) + 1
     assert sorted(e.step_id for e in events if e.step_id) == sorted(accepted)
     assert sorted(e.progress_version for e in events) == list(range(1, len(accepted) + 2))

@@ -500,3 +500,71 @@ def test_put_if_answers_a_refusal_with_the_stored_item_unless_told_not_to_ask_fo
     requests = [request for _, request in stub.client.sent]
     assert [r.get("ReturnValuesOnConditionCheckFailure") for r in requests] == ["ALL_OLD", "ALL_OLD", None]
     assert requests[1]["ExpressionAttributeValues"] == {":s": "COMPLETED"}
+
+
+# --- over the low-level client: values converted by the gateway ----------------------------------------------------
+
+
+class StubbedClient(Stubbed):
+    """A gateway over a low-level client (no resource to convert values)."""
+
+    def __init__(self, *answers: Any) -> None:
+        super().__init__(*answers)
+        self.gateway = TableGateway.over_client(self.client, TABLE, wait=self.pauses.append)  # type: ignore[arg-type]
+
+
+def test_over_the_low_level_client_values_go_out_typed_and_come_back_plain() -> None:
+    # Given a table that answers in DynamoDB's typed form
+    stub = StubbedClient(
+        {"Item": {"pk": {"S": "P"}, "n": {"N": "2"}, "tags": {"SS": ["a"]}}},
+        {"Items": [{"pk": {"S": "A"}, "sk": {"S": "1"}}], "LastEvaluatedKey": {"pk": {"S": "A"}, "sk": {"S": "1"}}},
+        {"Attributes": {"count": {"N": "5"}}},
+    )
+
+    # When it is read, queried and updated with plain values
+    item = stub.gateway.get(KEY)
+    page = stub.gateway.query(partition("A"), start_key={"pk": "A", "sk": "0"}, filter="n > :n", values={":n": 1})
+    attributes = stub.gateway.update_if(
+        KEY, "ADD #c :one", names={"#c": "count"}, values={":one": 1}, returns="ALL_NEW"
+    )
+
+    # Then the requests carried typed values and the answers are plain
+    assert item == {"pk": "P", "n": Decimal(2), "tags": {"a"}}
+    assert (page.items, page.last_key) == ([{"pk": "A", "sk": "1"}], {"pk": "A", "sk": "1"})
+    assert attributes == {"count": Decimal(5)}
+    (_, get), (_, query), (_, update) = stub.client.sent
+    assert get["Key"] == {"pk": {"S": "P"}, "sk": {"S": "S"}}
+    assert query["ExpressionAttributeValues"] == {":k0": {"S": "A"}, ":n": {"N": "1"}}
+    assert query["ExclusiveStartKey"] == {"pk": {"S": "A"}, "sk": {"S": "0"}}
+    assert update["ExpressionAttributeValues"] == {":one": {"N": "1"}}
+
+
+def test_over_the_low_level_client_transactions_and_refusals_are_converted_once() -> None:
+    stored = {"pk": {"S": "P"}, "version": {"N": "4"}}
+    stub = StubbedClient(
+        cancelled(CONDITION_FAILED, "None", item=stored), refused("ConditionalCheckFailedException", Item=stored)
+    )
+    update = stub.gateway.update_action(KEY, "SET #v = :v", names={"#v": "version"}, values={":v": 5})
+
+    reasons = stub.gateway.transact([stub.gateway.put_new_action({**KEY, "n": 1}), update])
+    with pytest.raises(VersionConflictError) as conflict:
+        stub.gateway.put_if_version(KEY, 3)
+
+    assert reasons is not None and reasons[0]["Item"] == {"pk": "P", "version": Decimal(4)}
+    assert conflict.value.current_version == 4
+    (_, transaction), (_, put) = stub.client.sent
+    put_action, update_action = transaction["TransactItems"]
+    assert put_action["Put"]["Item"] == {"pk": {"S": "P"}, "sk": {"S": "S"}, "n": {"N": "1"}}
+    assert update_action["Update"]["Key"] == {"pk": {"S": "P"}, "sk": {"S": "S"}}
+    assert update_action["Update"]["ExpressionAttributeValues"] == {":v": {"N": "5"}}
+    assert put["Item"]["version"] == {"N": "4"}
+
+
+def test_over_the_low_level_client_unprocessed_deletes_are_sent_again_as_they_were() -> None:
+    typed = {"pk": {"S": "U"}, "sk": {"S": "S1"}}
+    stub = StubbedClient({"UnprocessedItems": {TABLE: [{"DeleteRequest": {"Key": typed}}]}}, {})
+
+    stub.gateway.delete_many([{"pk": "U", "sk": "S0"}, {"pk": "U", "sk": "S1"}])
+
+    batches = [request["RequestItems"][TABLE] for _, request in stub.client.sent]
+    assert batches[1] == [{"DeleteRequest": {"Key": typed}}]

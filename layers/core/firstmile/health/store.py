@@ -29,7 +29,8 @@ def dependency_checks(settings: Settings, queues: tuple[str, ...] | None = None)
     """One check per dependency the deployment needs: the table, the exports bucket and the queues."""
 
     def table() -> None:
-        TableGateway(aws.table(settings.table_name)).get(_READINESS_KEY, consistent=False)
+        # Over the low-level client: a health check has no use for boto3's resource layer at cold start.
+        TableGateway.over_client(aws.dynamodb(), settings.table_name).get(_READINESS_KEY, consistent=False)
 
     def bucket() -> None:
         aws.s3().head_bucket(Bucket=settings.exports_bucket)

@@ -1,6 +1,6 @@
 """What the identity services need of storage, as protocols: ``IdentityStore`` (the table) and
 ``SecretsManagerKeyStore`` (the signing-key secret) implement them, and so do the unit tests' in-memory fakes. Each
-pair passes the same contract suite (tests/contracts/identity.py, tests/contracts/signing_keys.py)."""
+pair passes the same contract suite (tests/contracts/identity.py)."""
 
 from __future__ import annotations
 

@@ -16,10 +16,11 @@ Stores keep their key formats and item mapping and ask the gateway for what they
   sent);
 - every other failure of the SDK or the service is ``DependencyUnavailableError`` naming the table.
 
-Values are plain Python (numbers as ``Decimal``, as boto3 takes them): the gateway sends through the client of the
-boto3 Table resource it is given, which converts them on the way out and back. Items that DynamoDB returns inside an
-error (a cancellation reason, a failed condition) come back typed and are converted here, so stores never see the
-wire format.
+Values are plain Python (numbers as ``Decimal``, as boto3 takes them). A gateway over a boto3 Table resource sends
+through the resource's client, which converts them on the way out and back; a gateway over the low-level client
+(``TableGateway.over_client``, which spares a cold start the resource layer) converts them itself. Items that
+DynamoDB returns inside an error (a cancellation reason, a failed condition) come back typed either way and are
+converted here, so stores never see the wire format.
 
 Importing this module loads nothing of boto3 or botocore: the SDK is loaded by whoever makes the table (``aws``),
 and its exception classes only once a request has failed.
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from firstmile.errors import DependencyUnavailableError, VersionConflictError
@@ -39,6 +41,7 @@ from firstmile.platform.cursors import MAX_LIMIT, decode_cursor, encode_cursor
 from firstmile.platform.table import MAIN_TABLE, TableDefinition
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
 
 COMPONENT = "table"
@@ -154,11 +157,29 @@ class TableGateway:
         self.name: str = table.name
         self._attempts = attempts
         self._wait = wait
+        # Whether values are converted here (a low-level client) rather than by the resource's client.
+        self._converts = False
 
     @classmethod
     def of(cls, table: Table | TableGateway) -> TableGateway:
         """The gateway of ``table``, which may already be one (so a store takes either)."""
         return table if isinstance(table, TableGateway) else cls(table)
+
+    @classmethod
+    def over_client(
+        cls,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        attempts: int = TRANSACT_ATTEMPTS,
+        wait: Callable[[int], None] | None = None,
+    ) -> TableGateway:
+        """The gateway of the table ``table_name`` through a low-level DynamoDB client, converting values itself:
+        no resource is made, which spares a cold start boto3's resource layer."""
+        table: Any = SimpleNamespace(name=table_name, meta=SimpleNamespace(client=client))
+        gateway = cls(table, attempts=attempts, wait=wait)
+        gateway._converts = True
+        return gateway
 
     # --- reads ---------------------------------------------------------------------------------------------
 
@@ -176,7 +197,7 @@ class TableGateway:
             request["ProjectionExpression"] = projection
         if names:
             request["ExpressionAttributeNames"] = dict(names)
-        item: dict[str, Any] | None = self._call(lambda: self._client.get_item(**request)).get("Item")
+        item: dict[str, Any] | None = self._call(lambda: self._send("get_item", request)).get("Item")
         return item
 
     def get_many(self, keys: Sequence[Mapping[str, Any]], *, consistent: bool = False) -> list[dict[str, Any]]:
@@ -220,7 +241,7 @@ class TableGateway:
             request["Limit"] = limit
         if start_key:
             request["ExclusiveStartKey"] = dict(start_key)
-        response = self._call(lambda: self._client.query(**request))
+        response = self._call(lambda: self._send("query", request))
         last: dict[str, Any] | None = response.get("LastEvaluatedKey")
         return QueryPage(items=list(response.get("Items", [])), last_key=last or None)
 
@@ -290,7 +311,7 @@ class TableGateway:
 
     def put(self, item: Mapping[str, Any]) -> None:
         """Write ``item`` whatever is stored."""
-        self._call(lambda: self._client.put_item(TableName=self.name, Item=dict(item)))
+        self._call(lambda: self._send("put_item", {"TableName": self.name, "Item": dict(item)}))
 
     def put_new(self, item: Mapping[str, Any]) -> bool:
         """Write ``item`` only where no item is stored; ``False`` when one already was."""
@@ -308,12 +329,9 @@ class TableGateway:
         """Write ``item`` on ``condition``: ``None`` when it was written, a ``Refusal`` when the condition did not
         hold, carrying the stored item that the refused write returned (no second read) unless ``return_stored`` is
         false."""
-        request: dict[str, Any] = {"TableName": self.name, "Item": dict(item)}
-        _expressions(request, condition, names, values)
-        if return_stored:
-            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        request = self.put_action(item, condition=condition, names=names, values=values, return_stored=return_stored)
         refused: list[dict[str, Any] | None] = []
-        if self._conditional(lambda: self._client.put_item(**request), refused) is None:
+        if self._conditional(lambda: self._send("put_item", request["Put"]), refused) is None:
             return Refusal(stored=refused[0] if refused else None)
         return None
 
@@ -346,14 +364,9 @@ class TableGateway:
     ) -> dict[str, Any] | None:
         """One UpdateItem: the attributes it returned (as ``returns`` asks; ``{}`` for ``NONE``), or ``None`` when
         ``condition`` did not hold. Sent again after a jittered pause when it meets a concurrent transaction."""
-        request: dict[str, Any] = {
-            "TableName": self.name,
-            "Key": dict(key),
-            "UpdateExpression": update,
-            "ReturnValues": returns,
-        }
-        _expressions(request, condition, names, values)
-        response = self._conditional(lambda: self._client.update_item(**request))
+        request = self.update_action(key, update, condition=condition, names=names, values=values)["Update"]
+        request["ReturnValues"] = returns
+        response = self._conditional(lambda: self._send("update_item", request))
         if response is None:
             return None
         attributes: dict[str, Any] = response.get("Attributes", {})
@@ -361,7 +374,7 @@ class TableGateway:
 
     def delete(self, key: Mapping[str, Any]) -> None:
         """Remove the item at ``key`` (nothing happens when there is none)."""
-        self._call(lambda: self._client.delete_item(TableName=self.name, Key=dict(key)))
+        self._call(lambda: self._send("delete_item", {"TableName": self.name, "Key": dict(key)}))
 
     def delete_many(self, keys: Iterable[Mapping[str, Any]]) -> None:
         """Remove the items at ``keys``, 25 per BatchWriteItem; what DynamoDB leaves unprocessed is sent again after a
@@ -370,7 +383,7 @@ class TableGateway:
         while pending:
             chunk, pending = pending[:_BATCH_WRITE_ITEMS], pending[_BATCH_WRITE_ITEMS:]
             for attempt in range(1, _BATCH_ATTEMPTS + 1):
-                response = self._call(partial(self._client.batch_write_item, RequestItems={self.name: chunk}))
+                response = self._call(partial(self._send, "batch_write_item", {"RequestItems": {self.name: chunk}}))
                 chunk = list((response.get("UnprocessedItems") or {}).get(self.name, []))
                 if not chunk:
                     break
@@ -429,7 +442,7 @@ class TableGateway:
         items = [dict(action) for action in actions]
         for attempt in range(1, self._attempts + 1):
             try:
-                self._client.transact_write_items(TransactItems=items)
+                self._send("transact_write_items", {"TransactItems": items})
             except Exception as exc:
                 code = _client_error_code(exc)
                 if code != "TransactionCanceledException":
@@ -483,6 +496,12 @@ class TableGateway:
         if projection is not None:
             request["ProjectionExpression"] = projection
         return request
+
+    def _send(self, operation: str, request: dict[str, Any]) -> Any:
+        """One request to the client, its values converted on the way out and back when this gateway converts."""
+        if not self._converts:
+            return getattr(self._client, operation)(**request)
+        return _from_wire(getattr(self._client, operation)(**_to_wire(request)))
 
     def _call(self, send: Callable[[], Any]) -> Any:
         """One request; any failure of the SDK or the service becomes ``DependencyUnavailableError``."""
@@ -565,6 +584,47 @@ def _plain_item(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
     deserializer = TypeDeserializer()
     return {name: deserializer.deserialize(value) for name, value in raw.items()}
+
+
+# The members of a request that hold attribute values, and those that hold whole requests.
+_VALUE_MAPS = ("Item", "Key", "ExpressionAttributeValues", "ExclusiveStartKey")
+
+
+def _to_wire(request: Mapping[str, Any]) -> dict[str, Any]:
+    """A request with plain values in DynamoDB's typed form (what the resource's client does on the way out)."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    wire = dict(request)
+    for member in _VALUE_MAPS:
+        if member in wire:
+            wire[member] = {name: serializer.serialize(value) for name, value in wire[member].items()}
+    if "TransactItems" in wire:
+        wire["TransactItems"] = [
+            {kind: _to_wire(body) for kind, body in action.items()} for action in wire["TransactItems"]
+        ]
+    if "RequestItems" in wire:
+        wire["RequestItems"] = {
+            table: [{kind: _to_wire(body) for kind, body in write.items()} for write in writes]
+            for table, writes in wire["RequestItems"].items()
+        }
+    return wire
+
+
+def _from_wire(response: Mapping[str, Any]) -> dict[str, Any]:
+    """A response's typed values as plain ones (what the resource's client does on the way back)."""
+    plain = dict(response)
+    for member in ("Item", "Attributes", "LastEvaluatedKey"):
+        if plain.get(member):
+            plain[member] = _plain_item(plain[member])
+    if "Items" in plain:
+        plain["Items"] = [_plain_item(item) for item in plain["Items"]]
+    if plain.get("UnprocessedItems"):
+        plain["UnprocessedItems"] = {
+            table: [{kind: {m: _plain_item(v) for m, v in body.items()} for kind, body in w.items()} for w in writes]
+            for table, writes in plain["UnprocessedItems"].items()
+        }
+    return plain
 
 
 def _plain_reason(reason: Mapping[str, Any]) -> dict[str, Any]:
