@@ -41,6 +41,7 @@ import sys
 import sysconfig
 import tempfile
 import textwrap
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,6 +60,8 @@ EVENTS_DIR = REPO / "events"
 TARGET_RATIO = 1.3
 PROJECT = "firstmile"
 SUBPROCESS_TIMEOUT_SECONDS = 120
+# Tokens live 15 minutes; a round that takes longer mints new ones (and writes its first requests again) after this.
+TOKEN_REFRESH_SECONDS = 300
 # The request the authorizer's first invocation authorizes.
 AUTHORIZED_ROUTE = "onboarding_status"
 # Lambda sets a trace header per invocation; with it, X-Ray records the invocation as on a traced function.
@@ -660,7 +663,15 @@ def run(args: argparse.Namespace, functions: list[Any], folder: Path, stack: Sta
         first_events(stack, functions, events)
         batch = [p for p in everything if p.error is None]
         order.shuffle(batch)
+        minted = time.monotonic()
         for number, probe in enumerate(batch):
+            if time.monotonic() - minted > TOKEN_REFRESH_SECONDS:
+                # A slow round outlives the tokens (15 minutes): new ones, and the table as they leave it.
+                stack.table.put_back()
+                mint_tokens(stack)
+                stack.table.keep()
+                first_events(stack, functions, events)
+                minted = time.monotonic()
             if progress:
                 label = f"round {index - args.warmup + 1}/{args.rounds}" if recording else "warm-up"
                 print(f"\r  {label}: {number + 1}/{len(batch)} ...", end=" " * 20, file=sys.stderr, flush=True)
