@@ -14,6 +14,7 @@ from firstmile.errors import NotFoundError, VersionConflictError
 from firstmile.onboarding.models import (
     CompletionCriteria,
     DefaultFlow,
+    Enrolment,
     EventType,
     FlowDefinition,
     FlowDraft,
@@ -370,6 +371,63 @@ class OnboardingStoreContract:
         _, key = store.list_progress_on_version(TENANT, "welcome", 1, limit=1, start_key=None)
         with pytest.raises(ValueError, match="another list"):
             store.list_progress_on_version(TENANT, "welcome", 2, limit=1, start_key=key)
+
+    def test_every_step_state_and_time_reads_back_exactly(self, store: OnboardingStorePort) -> None:
+        # Given a progress with a step in each state, times to the microsecond, some of them unset
+        store.write_transition(enrolment())
+        at = T0 + timedelta(days=3, microseconds=123_457)
+        steps = {
+            "connect-data-source": StepProgress(state=StepState.STARTED, started_at=at),
+            "invite-teammates": StepProgress(
+                state=StepState.COMPLETED, started_at=at, completed_at=at + timedelta(hours=2, microseconds=1)
+            ),
+            "step-2": StepProgress(state=StepState.COMPLETED, completed_at=at),
+            "review-dashboard": StepProgress(state=StepState.SKIPPED, skipped_at=at + timedelta(minutes=1)),
+            "step-4": StepProgress(state=StepState.STARTED, started_at=at, skipped_at=at + timedelta(seconds=9)),
+            "step-5": StepProgress(),
+        }
+        written = progress(version=2).model_copy(update={"steps": steps})
+
+        # When it is written and read back
+        store.write_transition(Transition(progress=written, events=[event(written, EventType.STEP_SKIPPED)]))
+        read = store.get_progress(TENANT, "u-alice")
+
+        # Then every step, state and time is the same, and so is its JSON form (what the API answers from)
+        assert read == written
+        assert read is not None and read.model_dump(mode="json") == written.model_dump(mode="json")
+
+    def test_enrolments_list_the_users_of_a_version_with_what_a_guard_reads(self, store: OnboardingStorePort) -> None:
+        # Given three users on version 1: one completed, one a sample user
+        store.write_transition(enrolment("u-0"))
+        store.write_transition(enrolment("u-1", expires_at=2_000_000_000))
+        store.write_transition(enrolment("u-2"))
+        done = progress("u-2", version=2).model_copy(
+            update={"state": OnboardingState.COMPLETED, "completed_at": T0 + timedelta(minutes=7)}
+        )
+        store.write_transition(Transition(progress=done, events=[event(done, EventType.ONBOARDING_COMPLETED)]))
+
+        # When their enrolments are listed two at a time
+        found: list[Enrolment] = []
+        start_key: dict[str, Any] | None = None
+        for _ in range(10):
+            page, start_key = store.list_enrolments(TENANT, "welcome", 1, limit=2, start_key=start_key)
+            found += page
+            if start_key is None:
+                break
+
+        # Then each comes once, as the progress list has them, with enrolment, completion and sample marker
+        listed = store.list_progress_on_version(TENANT, "welcome", 1, limit=10, start_key=None)[0]
+        assert [en.user for en in found] == [pr.user for pr in listed]
+        assert {en.user: (en.completed_at, en.sample) for en in found} == {
+            "u-0": (None, False),
+            "u-1": (None, True),
+            "u-2": (T0 + timedelta(minutes=7), False),
+        }
+        assert all((en.flow_id, en.flow_version, en.enrolled_at) == ("welcome", 1, T0) for en in found)
+        # ...and a start key of another list is refused
+        _, key = store.list_enrolments(TENANT, "welcome", 1, limit=1, start_key=None)
+        with pytest.raises(ValueError, match="another list"):
+            store.list_enrolments(TENANT, "welcome", 2, limit=1, start_key=key)
 
     def test_a_migration_round_trips(self, store: OnboardingStorePort) -> None:
         created = store.create_migration(TENANT, migration(), event=audited(TENANT))

@@ -11,6 +11,7 @@ from firstmile.audit.models import AuditEvent
 from firstmile.errors import NotFoundError, VersionConflictError
 from firstmile.onboarding.models import (
     DefaultFlow,
+    Enrolment,
     FlowDraft,
     FlowVersion,
     FlowVersionSummary,
@@ -203,6 +204,31 @@ class FakeOnboardingStore:
         enrolled_since: datetime | None = None,
     ) -> tuple[list[Progress], dict[str, Any] | None]:
         self.faults.enter("list_progress_on_version")
+        return self._page_on_version(tenant, flow_id, version, limit, start_key, enrolled_since)
+
+    def list_enrolments(
+        self,
+        tenant: str,
+        flow_id: str,
+        version: int,
+        *,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        enrolled_since: datetime | None = None,
+    ) -> tuple[list[Enrolment], dict[str, Any] | None]:
+        self.faults.enter("list_enrolments")
+        page, next_key = self._page_on_version(tenant, flow_id, version, limit, start_key, enrolled_since)
+        return [Enrolment.model_validate(p.model_dump(include=set(Enrolment.model_fields))) for p in page], next_key
+
+    def _page_on_version(
+        self,
+        tenant: str,
+        flow_id: str,
+        version: int,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        enrolled_since: datetime | None,
+    ) -> tuple[list[Progress], dict[str, Any] | None]:
         listing = f"{tenant}|{flow_id}|{version}"
         if start_key and start_key.get("list") != listing:
             raise ValueError("the start key belongs to another list")

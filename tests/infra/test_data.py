@@ -28,7 +28,7 @@ def test_the_table_follows_main_table_with_pitr_deletion_protection_and_encrypti
                     [{"AttributeName": a.name, "AttributeType": a.type} for a in MAIN_TABLE.attribute_definitions()]
                 ),
                 "GlobalSecondaryIndexes": [
-                    Match.object_like({"IndexName": index.name, "Projection": {"ProjectionType": "ALL"}})
+                    Match.object_like({"IndexName": index.name, "Projection": index.projection_request()})
                     for index in MAIN_TABLE.indexes
                 ],
                 "BillingMode": "PAY_PER_REQUEST",
@@ -50,8 +50,8 @@ def test_the_table_keys_match_what_the_local_emulator_creates(real_synth: Synth)
     # Then CDK declares the same keys and indexes
     assert table["KeySchema"] == request["KeySchema"]
     assert sorted(table["AttributeDefinitions"], key=str) == sorted(request["AttributeDefinitions"], key=str)
-    assert [i["KeySchema"] for i in table["GlobalSecondaryIndexes"]] == [
-        i["KeySchema"] for i in request["GlobalSecondaryIndexes"]
+    assert [(i["KeySchema"], i["Projection"]) for i in table["GlobalSecondaryIndexes"]] == [
+        (i["KeySchema"], i["Projection"]) for i in request["GlobalSecondaryIndexes"]
     ]
 
 

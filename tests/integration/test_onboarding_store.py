@@ -10,8 +10,15 @@ import pytest
 
 from firstmile.audit.store import AuditStore
 from firstmile.errors import DependencyUnavailableError
+from firstmile.onboarding import logic
 from firstmile.onboarding.models import (
     EventType,
+    FlowDefinition,
+    FlowVersion,
+    OnboardingState,
+    StepAction,
+    StepCommand,
+    StepDefinition,
     Transition,
 )
 from firstmile.onboarding.store import OnboardingStore, ProgressConflictError
@@ -78,8 +85,9 @@ def test_an_enrolment_stores_the_progress_and_its_event_together(store: Onboardi
     # Then the progress reads back, indexed by its flow version, without an expiry
     assert store.get_progress(TENANT, "u-alice") == progress()
     stored = table.get_item(Key={"pk": "TENANT#t-acme#USER#u-alice", "sk": "ONBOARDING#PROGRESS"})["Item"]
-    assert stored["gsi1pk"] == "TENANT#t-acme#FLOW#welcome#V#1"
-    assert stored["gsi1sk"].startswith("ENROLLED#") and stored["gsi1sk"].endswith("Z#USER#u-alice")
+    assert stored["gsi2pk"] == "TENANT#t-acme#FLOW#welcome#V#1"
+    assert stored["gsi2sk"].startswith("ENROLLED#") and stored["gsi2sk"].endswith("Z#USER#u-alice")
+    assert "gsi1pk" not in stored and "gsi1sk" not in stored
     assert stored["kind"] == "onboarding_progress"
     assert "expires_at" not in stored
     # ...and the event is there, expiring after the retention
@@ -88,6 +96,130 @@ def test_an_enrolment_stores_the_progress_and_its_event_together(store: Onboardi
     assert item["expires_at"] == int((progress().updated_at + timedelta(days=30)).timestamp())
     assert store.list_events(TENANT, "u-alice") == enrolment().events
     assert store.get_progress(TENANT, "u-bob") is None
+
+
+def test_a_progress_stored_before_compact_step_records_reads_back_and_is_listed(
+    store: OnboardingStore, table: Any
+) -> None:
+    # Given a progress item as it was stored before decision 0049: each step a map of ISO-8601 times
+    stored = progress(version=2).model_copy(update={"state": OnboardingState.COMPLETED, "completed_at": T0})
+    table.put_item(
+        Item={
+            "pk": "TENANT#t-acme#USER#u-alice",
+            "sk": "ONBOARDING#PROGRESS",
+            "gsi2pk": "TENANT#t-acme#FLOW#welcome#V#1",
+            "gsi2sk": f"ENROLLED#{T0.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#USER#u-alice",
+            "kind": "onboarding_progress",
+            **{k: v for k, v in stored.model_dump(mode="json").items() if v is not None},
+        }
+    )
+
+    # Then it reads back as it was written, and is listed with its whole progress and as an enrolment
+    assert store.get_progress(TENANT, "u-alice") == stored
+    assert store.list_progress_on_version(TENANT, "welcome", 1, limit=5, start_key=None)[0] == [stored]
+    [listed] = store.list_enrolments(TENANT, "welcome", 1, limit=5, start_key=None)[0]
+    assert (listed.user, listed.completed_at) == ("u-alice", T0)
+
+
+def test_users_whose_progress_is_still_indexed_as_before_are_listed_after_the_others(
+    store: OnboardingStore, table: Any
+) -> None:
+    # Given two users on version 1 written now, and one whose progress was last written before decision 0049 (in
+    # gsi1, which projects every attribute, with steps as maps)
+    store.write_transition(enrolment("u-new-1"))
+    store.write_transition(enrolment("u-new-2"))
+    old = progress("u-old", version=2)
+    table.put_item(
+        Item={
+            "pk": "TENANT#t-acme#USER#u-old",
+            "sk": "ONBOARDING#PROGRESS",
+            "gsi1pk": "TENANT#t-acme#FLOW#welcome#V#1",
+            "gsi1sk": f"ENROLLED#{T0.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#USER#u-old",
+            "kind": "onboarding_progress",
+            **{k: v for k, v in old.model_dump(mode="json").items() if v is not None},
+        }
+    )
+
+    # When the users of version 1 are listed a page at a time, as enrolments and as progress
+    def every(listing: Any) -> list[Any]:
+        found: list[Any] = []
+        start_key: dict[str, Any] | None = None
+        for _ in range(10):
+            page, start_key = listing(TENANT, "welcome", 1, limit=1, start_key=start_key)
+            found += page
+            assert all(isinstance(v, str) for v in (start_key or {}).values())
+            if start_key is None:
+                return found
+        raise AssertionError("the listing did not end")
+
+    # Then every user comes once, the one written before last; their progress is whole
+    assert [en.user for en in every(store.list_enrolments)] == ["u-new-1", "u-new-2", "u-old"]
+    assert every(store.list_progress_on_version)[-1] == old
+    # ...and once written again, the user moves to the new index and is listed once still
+    again = progress("u-old", version=3)
+    store.write_transition(Transition(progress=again, events=[event(again, EventType.STEP_STARTED)]))
+    assert sorted(en.user for en in every(store.list_enrolments)) == ["u-new-1", "u-new-2", "u-old"]
+
+
+def _flow(steps: int) -> FlowVersion:
+    ids = [
+        f"{verb}-{noun}"
+        for noun in ("data-source", "teammates", "api-key", "dashboard", "webhook")
+        for verb in (
+            "connect",
+            "create",
+            "invite",
+            "configure",
+            "import",
+            "review",
+            "enable",
+            "publish",
+            "install",
+            "schedule",
+        )
+    ][:steps]
+    definition = FlowDefinition(
+        name="Getting started", steps=[StepDefinition(id=step, title=step, order=n) for n, step in enumerate(ids)]
+    )
+    return FlowVersion(flow_id="welcome", version=1, definition=definition, published_at=T0, published_by="a")
+
+
+@pytest.mark.parametrize("steps", [5, 50])
+def test_a_step_costs_the_index_nothing_and_the_table_a_few_units_whatever_the_flow_size(
+    steps: int, table: Any
+) -> None:
+    # Given a user who completed all but the last step of a flow of 5 or 50 steps, on a table that reports the
+    # write units of each transaction
+    reported: list[dict[str, Any]] = []
+
+    def ask(params: dict[str, Any], **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "INDEXES"
+
+    def keep(parsed: dict[str, Any], **_: Any) -> None:
+        reported[:] = parsed.get("ConsumedCapacity") or []
+
+    table.meta.client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", ask)
+    table.meta.client.meta.events.register("after-call.dynamodb.TransactWriteItems", keep)
+    store = OnboardingStore(table)
+    flow = _flow(steps)
+    now = T0
+    transition = logic.enrol(TENANT, "u-alice", flow, now)
+    store.write_transition(transition)
+    for step in flow.definition.steps:
+        now += timedelta(minutes=3, microseconds=4321)
+        command = StepCommand(step_id=step.id, action=StepAction.COMPLETE)
+        transition = logic.apply_step(transition.progress, flow, command, now, logic.flags_unavailable)
+
+        # When each step is completed
+        store.write_transition(transition)
+
+        # Then no index is written (a step changes nothing the users-per-version index projects), and the progress
+        # and its event cost at most 8 units even with 50 steps done (they cost 30 when every step was a map of
+        # ISO-8601 times and the index projected the whole item)
+        [consumed] = reported
+        assert "GlobalSecondaryIndexes" not in consumed
+        assert consumed["Table"]["CapacityUnits"] <= (2 if steps == 5 else 8)
+    assert store.get_progress(TENANT, "u-alice") == transition.progress
 
 
 def test_a_write_from_a_stale_version_conflicts_and_records_nothing(store: OnboardingStore, calls: DynamoCalls) -> None:

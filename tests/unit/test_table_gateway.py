@@ -149,6 +149,36 @@ def test_get_answers_the_item_or_none_and_reads_consistently_by_default() -> Non
     }
 
 
+def test_get_many_asks_again_for_unprocessed_keys_and_answers_in_the_order_asked() -> None:
+    # Given 101 keys: the first request of 100 leaves two unprocessed, which come on the next
+    keys = [{"pk": f"P{n}", "sk": "S"} for n in range(101)]
+    stub = Stubbed(
+        {
+            "Responses": {TABLE: [dict(k, n=n) for n, k in enumerate(keys[:100]) if n not in (3, 42)][::-1]},
+            "UnprocessedKeys": {TABLE: {"Keys": [keys[3], keys[42]]}},
+        },
+        {"Responses": {TABLE: [dict(keys[42], n=42), dict(keys[3], n=3)]}},
+        {"Responses": {TABLE: []}},
+    )
+
+    # When they are read
+    items = stub.gateway.get_many(keys)
+
+    # Then every item that exists comes once, in the order of the keys, after one pause
+    assert [item["n"] for item in items] == list(range(100))
+    assert [len(request["RequestItems"][TABLE]["Keys"]) for _, request in stub.client.sent] == [100, 2, 1]
+    assert stub.pauses == [1]
+
+
+def test_get_many_gives_up_on_keys_that_stay_unprocessed() -> None:
+    unprocessed = {"Responses": {TABLE: []}, "UnprocessedKeys": {TABLE: {"Keys": [{"pk": "P", "sk": "S"}]}}}
+    stub = Stubbed(*[unprocessed] * TRANSACT_ATTEMPTS)
+
+    with pytest.raises(DependencyUnavailableError):
+        stub.gateway.get_many([{"pk": "P", "sk": "S"}])
+    assert len(stub.client.sent) == TRANSACT_ATTEMPTS
+
+
 @pytest.mark.parametrize(
     ("condition", "expression", "names", "values"),
     [

@@ -335,7 +335,7 @@ def test_a_guard_whose_users_cannot_be_read_fails_the_check_and_leaves_the_plan(
     rollouts.create_flag()
     rollouts.start(plan_body(guard={"flow_id": FLOW, "min_users_per_arm": 1, "max_users": 10}))
     started = rollouts.plan()
-    rollouts.progress.faults.unavailable("list_progress_on_version")
+    rollouts.progress.faults.unavailable("list_enrolments")
     rollouts.clock.advance(minutes=DWELL)
 
     # When the job runs, Then it fails (the schedule retries it) and the plan and flag are as they were

@@ -166,10 +166,10 @@ class Migrations:
         token = _page_token(start_key)
         if self._store.page_counted(tenant, migration.migration_id, token):
             return
-        progresses, next_key = self._store.list_progress_on_version(
+        enrolments, next_key = self._store.list_enrolments(
             tenant, migration.flow_id, migration.from_version, limit=self._page_size, start_key=start_key
         )
-        users = [progress.user for progress in progresses]
+        users = [enrolment.user for enrolment in enrolments]
         batches = [users[i : i + self._batch_size] for i in range(0, len(users), self._batch_size)]
         messages: list[dict[str, Any]] = [
             {

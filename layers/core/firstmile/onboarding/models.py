@@ -244,6 +244,18 @@ class Progress(BaseModel):
     expires_at: int | None = Field(default=None, description="Epoch seconds; set for sample users only")
 
 
+class Enrolment(BaseModel):
+    """A user's place on a flow version as the users-per-version index holds it: what listing the users of a
+    version (migrations) and comparing their conversion (a rollout guard) read, none of which a step changes."""
+
+    user: str
+    flow_id: FlowId
+    flow_version: int
+    enrolled_at: datetime
+    completed_at: datetime | None = None
+    sample: bool = False
+
+
 class EventType(StrEnum):
     ENROLLED = "enrolled"
     STEP_STARTED = "step_started"

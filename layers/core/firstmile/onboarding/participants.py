@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from firstmile.onboarding.models import Progress
+from firstmile.onboarding.models import Enrolment
 from firstmile.onboarding.ports import OnboardingStorePort
 
 _PAGE = 200
@@ -18,17 +18,17 @@ class RecentParticipants:
         self._store = store
         self._page_size = page_size
 
-    def recent_participants(self, tenant: str, flow_id: str, since: datetime, limit: int) -> list[Progress]:
-        """Up to ``limit`` users' progress on a flow who enrolled at or after ``since``, from its latest published
+    def recent_participants(self, tenant: str, flow_id: str, since: datetime, limit: int) -> list[Enrolment]:
+        """Up to ``limit`` users' enrolments on a flow who enrolled at or after ``since``, from its latest published
         version back to its first: one Query of the users-per-version index (in enrolment order) per page (a
         rollout guard's sample). Users enrolled earlier are never read."""
         draft = self._store.get_draft(tenant, flow_id)
-        found: list[Progress] = []
+        found: list[Enrolment] = []
         version = draft.latest_published_version if draft else None
         while version and len(found) < limit:
             start = None
             while len(found) < limit:
-                page, start = self._store.list_progress_on_version(
+                page, start = self._store.list_enrolments(
                     tenant,
                     flow_id,
                     version,

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from firstmile.audit.models import AuditEvent
 from firstmile.onboarding.models import (
     DefaultFlow,
+    Enrolment,
     FlowDraft,
     FlowVersion,
     FlowVersionSummary,
@@ -94,6 +95,21 @@ class OnboardingStorePort(Protocol):
         ``enrolled_since`` only, when given), and the key to continue from (``None`` after the last page). The key
         holds strings only (it travels in queue messages as JSON); ``ValueError`` for a key of another list. The
         list may lag a moment behind writes: callers check the progress they get."""
+        ...
+
+    def list_enrolments(
+        self,
+        tenant: str,
+        flow_id: str,
+        version: int,
+        *,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        enrolled_since: datetime | None = None,
+    ) -> tuple[list[Enrolment], dict[str, Any] | None]:
+        """The same list as ``list_progress_on_version`` (same order, same keys), holding only each user's
+        enrolment: what listing a version's users and comparing their conversion need, at the cost of the index
+        alone."""
         ...
 
     # --- migrations ----------------------------------------------------------------------------------------

@@ -52,6 +52,8 @@ CONDITION_FAILED = "ConditionalCheckFailed"
 TRANSACTION_CONFLICT = "TransactionConflict"
 """The code of a transaction item another transaction held at that moment."""
 TRANSACT_ATTEMPTS = 4
+# BatchGetItem takes at most 100 keys a request.
+BATCH_GET_KEYS = 100
 MAX_TRANSACTION_ITEMS = 100
 """DynamoDB's limit on the items of one TransactWriteItems."""
 _BATCH_WRITE_ITEMS = 25
@@ -197,6 +199,26 @@ class TableGateway:
             request["ExpressionAttributeNames"] = dict(names)
         item: dict[str, Any] | None = self._call(lambda: self._send("get_item", request)).get("Item")
         return item
+
+    def get_many(self, keys: Sequence[Mapping[str, Any]], *, consistent: bool = False) -> list[dict[str, Any]]:
+        """The items at ``keys`` that exist, in the order of ``keys``: BatchGetItem, at most 100 keys a request,
+        keys the service leaves unprocessed asked for again after a pause; ``DependencyUnavailableError`` when some
+        stay unprocessed after every attempt."""
+        found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            pending: list[dict[str, Any]] = [dict(key) for key in keys[start : start + BATCH_GET_KEYS]]
+            for attempt in range(1, self._attempts + 1):
+                request = {self.name: {"Keys": pending, "ConsistentRead": consistent}}
+                answer = self._call(partial(self._client.batch_get_item, RequestItems=request))
+                for item in answer.get("Responses", {}).get(self.name, []):
+                    found[_identity(item, pending[0])] = item
+                pending = list(answer.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", []))
+                if not pending:
+                    break
+                if attempt == self._attempts:
+                    raise DependencyUnavailableError(COMPONENT, "keys of a batch read stayed unprocessed")
+                self._pause(attempt)
+        return [found[_identity(key, key)] for key in keys if _identity(key, key) in found]
 
     def query(
         self,
@@ -610,6 +632,11 @@ def _plain_reason(reason: Mapping[str, Any]) -> dict[str, Any]:
     if "Item" in plain:
         plain["Item"] = _plain_item(plain["Item"])
     return plain
+
+
+def _identity(item: Mapping[str, Any], key: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The values of ``item`` under the names of ``key`` (so a batch read's answers meet the keys asked for)."""
+    return tuple(item.get(name) for name in sorted(key))
 
 
 def item_key(write: Mapping[str, Any]) -> tuple[str, Any, Any]:

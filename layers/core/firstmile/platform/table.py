@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 AttributeType = Literal["S", "N", "B"]
+Projection = Literal["ALL", "KEYS_ONLY", "INCLUDE"]
 
 
 @dataclass(frozen=True)
@@ -16,9 +17,25 @@ class KeyAttribute:
 
 @dataclass(frozen=True)
 class GlobalIndex:
+    """A global secondary index: its keys and what it projects (``attributes`` besides the keys, for INCLUDE).
+
+    An index entry is written again whenever a projected attribute of its item changes, so an index projects only
+    what its queries read (decision 0049). DynamoDB cannot change a deployed index's keys or projection in place:
+    a different projection is a new index, under a new name.
+    """
+
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
+    projection: Projection = "ALL"
+    attributes: tuple[str, ...] = ()
+
+    def projection_request(self) -> dict[str, Any]:
+        """The ``Projection`` of a ``create_table`` index."""
+        request: dict[str, Any] = {"ProjectionType": self.projection}
+        if self.projection == "INCLUDE":
+            request["NonKeyAttributes"] = list(self.attributes)
+        return request
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,7 @@ class TableDefinition:
                 {
                     "IndexName": index.name,
                     "KeySchema": schema(index.partition_key, index.sort_key),
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": index.projection_request(),
                 }
                 for index in self.indexes
             ]
@@ -74,6 +91,18 @@ MAIN_TABLE = TableDefinition(
     logical_name="Table",
     partition_key=KeyAttribute("pk"),
     sort_key=KeyAttribute("sk"),
-    indexes=(GlobalIndex("gsi1", KeyAttribute("gsi1pk"), KeyAttribute("gsi1sk")),),
+    indexes=(
+        # API clients of a tenant, a user's refresh pointers, audit entries by action: read whole from the index.
+        GlobalIndex("gsi1", KeyAttribute("gsi1pk"), KeyAttribute("gsi1sk")),
+        # Users on a flow version in enrolment order (migration listing, a rollout guard's users): only what those
+        # read, none of which a step changes, so a step's write costs the index nothing (decision 0049).
+        GlobalIndex(
+            "gsi2",
+            KeyAttribute("gsi2pk"),
+            KeyAttribute("gsi2sk"),
+            projection="INCLUDE",
+            attributes=("user", "flow_id", "flow_version", "enrolled_at", "completed_at", "sample"),
+        ),
+    ),
     ttl_attribute="expires_at",
 )
