@@ -2,78 +2,35 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from firstmile import errors as e
 from firstmile.audit.store import AuditStore
 from firstmile.identity import keys, refresh
-from firstmile.identity.keys import KeySet, RotationPolicy, SigningKey
-from firstmile.identity.models import ApiClientCreate, ClientCredentialsGrant, IssuedSession, TenantCreate
-from firstmile.identity.refresh import FamilyPolicy
-from firstmile.identity.sessions import SessionPolicy, SessionService
+from firstmile.identity.keys import KeySet, RotationPolicy
 from firstmile.identity.store import IdentityStore
-from firstmile.identity.tenancy import TenancyService
-from firstmile.identity.tokens import Verifier, public_keys_from_jwks
-from firstmile.limits.logic import RateLimiter
 from firstmile.platform import aws
-from tests.factories import NOW, FakeClock, run_together
+from tests.factories import NOW, FakeClock
 from tests.integration.conftest import Deployment
 from tests.integration.transaction_faults import TransactionConflicts
-
-DAY = 86400
-ISSUER, AUDIENCE = "urn:firstmile:test", "urn:firstmile:test-api"
-POLICY = SessionPolicy(
-    issuer=ISSUER,
-    audience=AUDIENCE,
-    access_ttl_seconds=900,
-    family=FamilyPolicy(absolute_lifetime_seconds=30 * DAY, idle_timeout_seconds=7 * DAY, overlap_seconds=5),
-)
+from tests.scenarios.sessions import AUDIENCE, ISSUER, Sessions, race_refreshes, tenant_with_a_client
 
 
 @dataclass
-class Identity:
+class Identity(Sessions):
     """One tenant with one API client, and the services over the test's own table."""
 
-    deployment: Deployment
-    clock: FakeClock
-    key: SigningKey
     store: IdentityStore
     audit: AuditStore
-    tenancy: TenancyService
-    client_id: str
-    client_secret: str
-    metrics: list[str] = field(default_factory=list)
+    deployment: Deployment | None = None
 
-    def sessions(self, *, store: IdentityStore | None = None, limiter: RateLimiter | None = None) -> SessionService:
-        return SessionService(
-            store or self.store,
-            signing_key=lambda: self.key,
-            policy=POLICY,
-            clock=self.clock,
-            limiter=limiter,
-            count_metric=self.metrics.append,
-        )
-
-    def verifier(self) -> Verifier:
-        keyset = KeySet(keys=(self.key,))
-        return Verifier(
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            load_keys=lambda: public_keys_from_jwks(keys.jwks_document(keyset)),
-            clock=self.clock,
-        )
-
-    def login(self, user: str = "u-1", roles: tuple[str, ...] = ("user",)) -> IssuedSession:
-        service = self.sessions()
-        client = service.authenticate_client(self.client_id, self.client_secret)
-        grant = ClientCredentialsGrant.model_validate(
-            {"grant_type": "client_credentials", "user_id": user, "roles": roles, "attributes": {"market": "de"}}
-        )
-        return service.start_session(client, grant)
+    @property
+    def table(self) -> Any:
+        assert self.deployment is not None
+        return self.deployment.table
 
 
 @pytest.fixture
@@ -84,12 +41,8 @@ def identity(deployment: Deployment) -> Identity:
     table = aws.table(deployment.table_name)
     audit = AuditStore(table, clock=clock)
     store = IdentityStore(table, audit=audit)
-    tenancy = TenancyService(store, clock=clock)
-    tenancy.create_tenant(TenantCreate(name="Acme", tenant_id="t-acme"), actor="operator:test")
-    issued = tenancy.create_client("t-acme", ApiClientCreate(name="backend"), actor="operator:test")
-    return Identity(
-        deployment, clock, keyset.current, store, audit, tenancy, issued.client.client_id, issued.client_secret
-    )
+    tenancy, client_id, client_secret = tenant_with_a_client(store, clock)
+    return Identity(clock, keyset.current, store, audit, tenancy, client_id, client_secret, deployment=deployment)
 
 
 def refresh_error(identity: Identity, token: str) -> str:
@@ -115,36 +68,12 @@ def test_a_backend_mints_a_session_for_a_user_it_vouches_for(identity: Identity)
     # ...and the refresh token is kept only as its SHA-256
     family = identity.store.get_family("t-acme", "u-1", claims.sid)
     assert family is not None and family.current_hash == refresh.hash_refresh_token(issued.refresh_token)
-    stored = identity.deployment.table.query(
+    stored = identity.table.query(
         KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": "TENANT#t-acme#USER#u-1"}
     )["Items"]
-    pointer = identity.deployment.table.get_item(Key={"pk": f"REFRESH#{family.current_hash}", "sk": "REFRESH"})["Item"]
+    pointer = identity.table.get_item(Key={"pk": f"REFRESH#{family.current_hash}", "sk": "REFRESH"})["Item"]
     assert issued.refresh_token not in repr(stored) + repr(pointer)
     assert pointer["expires_at"] == int(family.absolute_expires_at)
-
-
-def race_refreshes(identity: Identity, token: str, contenders: int) -> tuple[list[str], list[IssuedSession]]:
-    """Present ``token`` from ``contenders`` threads released at the same moment; their outcomes and winners."""
-    outcomes: list[str] = []
-    winners: list[IssuedSession] = []
-    lock = threading.Lock()
-
-    def contend(ready: Callable[[], None]) -> None:
-        # One store (and boto3 resource) per thread, like one Lambda container each.
-        service = identity.sessions(store=IdentityStore(identity.deployment.table))
-        ready()
-        try:
-            issued = service.refresh(token)
-        except e.DomainError as problem:
-            with lock:
-                outcomes.append(problem.code)
-            return
-        with lock:
-            outcomes.append("rotated")
-            winners.append(issued)
-
-    run_together(contend, contenders)
-    return outcomes, winners
 
 
 def test_two_parallel_refreshes_with_one_token_give_exactly_one_success(identity: Identity) -> None:
@@ -152,7 +81,12 @@ def test_two_parallel_refreshes_with_one_token_give_exactly_one_success(identity
 
     for contenders in (2, 6, 6):
         # When several requests present the same refresh token at the same moment
-        outcomes, winners = race_refreshes(identity, token, contenders)
+        outcomes, winners = race_refreshes(
+            # One store (and boto3 resource) per thread, like one Lambda container each.
+            lambda: identity.sessions(store=IdentityStore(identity.table)),
+            token,
+            contenders,
+        )
 
         # Then exactly one rotates; the others learn they lost the race, and nothing is revoked
         assert sorted(outcomes) == ["AUTH_REFRESH_SUPERSEDED"] * (contenders - 1) + ["rotated"]
@@ -168,7 +102,7 @@ def test_a_session_revocation_that_meets_a_concurrent_transaction_is_sent_again(
     session = identity.login()
 
     # When it is revoked (as signing out everywhere revokes each session) while a refresh's transaction holds it
-    with TransactionConflicts(aws.table(identity.deployment.table_name), times=1) as conflicts:
+    with TransactionConflicts(aws.table(identity.table.name), times=1) as conflicts:
         revoked = identity.store.revoke_family(
             "t-acme", "u-1", session.claims.sid, now=identity.clock(), reason="revoked", access_ttl_seconds=900
         )

@@ -4,9 +4,7 @@ tests/integration/test_identity_sessions.py."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -14,69 +12,24 @@ from firstmile import errors as e
 from firstmile.audit.models import AuditFilter
 from firstmile.errors import DependencyUnavailableError
 from firstmile.http import problems as p
-from firstmile.identity import keys
-from firstmile.identity.keys import KeySet, SigningKey
-from firstmile.identity.models import ApiClientCreate, ClientCredentialsGrant, IssuedSession, TenantCreate
-from firstmile.identity.refresh import FamilyPolicy
+from firstmile.identity.keys import KeySet
+from firstmile.identity.models import ApiClientCreate, ClientCredentialsGrant, IssuedSession
 from firstmile.identity.revocation import RevocationCache
-from firstmile.identity.sessions import SessionPolicy, SessionService
-from firstmile.identity.tenancy import TenancyService
-from firstmile.identity.tokens import RejectionReason, TokenRejected, Verifier, public_keys_from_jwks
+from firstmile.identity.tokens import RejectionReason, TokenRejected
 from firstmile.limits.logic import RateLimiter
-from tests.factories import NOW, FakeClock, run_together
+from tests.factories import NOW, FakeClock
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.identity import FakeIdentityStore
 from tests.fakes.limits import FakeRateLimitStore
-
-DAY = 86400
-ISSUER, AUDIENCE = "urn:firstmile:test", "urn:firstmile:test-api"
-POLICY = SessionPolicy(
-    issuer=ISSUER,
-    audience=AUDIENCE,
-    access_ttl_seconds=900,
-    family=FamilyPolicy(absolute_lifetime_seconds=30 * DAY, idle_timeout_seconds=7 * DAY, overlap_seconds=5),
-)
+from tests.scenarios.sessions import DAY, Sessions, race_refreshes, tenant_with_a_client
 
 
 @dataclass
-class Identity:
+class Identity(Sessions):
     """One tenant with one API client, and the services over an in-memory store."""
 
-    clock: FakeClock
-    key: SigningKey
     store: FakeIdentityStore
     audit: FakeAuditLog
-    tenancy: TenancyService
-    client_id: str
-    client_secret: str
-    metrics: list[str] = field(default_factory=list)
-
-    def sessions(self, *, limiter: RateLimiter | None = None) -> SessionService:
-        return SessionService(
-            self.store,
-            signing_key=lambda: self.key,
-            policy=POLICY,
-            clock=self.clock,
-            limiter=limiter,
-            count_metric=self.metrics.append,
-        )
-
-    def verifier(self) -> Verifier:
-        keyset = KeySet(keys=(self.key,))
-        return Verifier(
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            load_keys=lambda: public_keys_from_jwks(keys.jwks_document(keyset)),
-            clock=self.clock,
-        )
-
-    def login(self, user: str = "u-1", roles: tuple[str, ...] = ("user",)) -> IssuedSession:
-        service = self.sessions()
-        client = service.authenticate_client(self.client_id, self.client_secret)
-        grant = ClientCredentialsGrant.model_validate(
-            {"grant_type": "client_credentials", "user_id": user, "roles": roles, "attributes": {"market": "de"}}
-        )
-        return service.start_session(client, grant)
 
 
 @pytest.fixture
@@ -85,10 +38,8 @@ def identity(keyset: KeySet) -> Identity:
     assert keyset.current is not None
     audit = FakeAuditLog(clock=clock)
     store = FakeIdentityStore(audit=audit)
-    tenancy = TenancyService(store, clock=clock)
-    tenancy.create_tenant(TenantCreate(name="Acme", tenant_id="t-acme"), actor="operator:test")
-    issued = tenancy.create_client("t-acme", ApiClientCreate(name="backend"), actor="operator:test")
-    return Identity(clock, keyset.current, store, audit, tenancy, issued.client.client_id, issued.client_secret)
+    tenancy, client_id, client_secret = tenant_with_a_client(store, clock)
+    return Identity(clock, keyset.current, store, audit, tenancy, client_id, client_secret)
 
 
 def refresh_error(identity: Identity, token: str) -> str:
@@ -98,35 +49,12 @@ def refresh_error(identity: Identity, token: str) -> str:
     return refused.value.code
 
 
-def race_refreshes(identity: Identity, token: str, contenders: int) -> tuple[list[str], list[IssuedSession]]:
-    """Present ``token`` from ``contenders`` threads released at the same moment; their outcomes and winners."""
-    outcomes: list[str] = []
-    winners: list[IssuedSession] = []
-    lock = threading.Lock()
-
-    def contend(ready: Callable[[], None]) -> None:
-        service = identity.sessions()
-        ready()
-        try:
-            issued = service.refresh(token)
-        except e.DomainError as problem:
-            with lock:
-                outcomes.append(problem.code)
-            return
-        with lock:
-            outcomes.append("rotated")
-            winners.append(issued)
-
-    run_together(contend, contenders)
-    return outcomes, winners
-
-
 def test_parallel_refreshes_with_one_token_give_exactly_one_success(identity: Identity) -> None:
     token = identity.login().refresh_token
 
     for contenders in (2, 6, 6):
         # When several requests present the same refresh token at the same moment
-        outcomes, winners = race_refreshes(identity, token, contenders)
+        outcomes, winners = race_refreshes(identity.sessions, token, contenders)
 
         # Then exactly one rotates; the others learn they lost the race, and nothing is revoked
         assert sorted(outcomes) == ["AUTH_REFRESH_SUPERSEDED"] * (contenders - 1) + ["rotated"]
