@@ -125,3 +125,15 @@ def expected_steps(before: Progress) -> dict[str, StepProgress]:
 
 def without_not_started(steps: dict[str, StepProgress]) -> dict[str, StepProgress]:
     return {step_id: step for step_id, step in steps.items() if step.state.value != "not_started"}
+
+
+def assert_migrated(before: Progress, after: Progress | None, migration_id: str, last_event: str) -> None:
+    """``after`` is ``before`` moved to version 2 by ``migration_id``: its steps mapped by the step map, its state,
+    timestamps, milestones and sample marks kept, one progress version more, and ``migrated`` its newest event."""
+    assert after is not None
+    assert (after.flow_id, after.flow_version, after.migrations) == ("welcome", 2, [migration_id])
+    assert without_not_started(after.steps) == expected_steps(before), before.user
+    carried = ("state", "completed_at", "skipped_at", "enrolled_at", "milestones", "sample", "expires_at")
+    assert {name: getattr(after, name) for name in carried} == {name: getattr(before, name) for name in carried}
+    assert after.version == before.version + 1
+    assert last_event == "migrated"
