@@ -15,7 +15,7 @@ from firstmile.errors import VersionConflictError
 from firstmile.http.idempotency import idempotent
 from firstmile.http.resolver import create_app
 from firstmile.platform.gateway import TableGateway
-from firstmile.platform.versioned import retry_on_conflict
+from firstmile.platform.versioned import ConflictRetry
 from tests.factories import body_of, caller, http_event
 from tests.integration.conftest import Deployment
 
@@ -135,7 +135,7 @@ def test_concurrent_increments_without_if_match_lose_nothing(deployment: Deploym
             item = table.get_item(Key={"pk": "C", "sk": "C"}, ConsistentRead=True)["Item"]
             gateway.put_if_version({**item, "count": int(item["count"]) + 1}, int(item["version"]))
 
-        retry_on_conflict(attempt, attempts=50, base_delay_seconds=0.005)
+        ConflictRetry(attempts=50, base_delay_seconds=0.005)(attempt)
 
     # When they all run at once
     threads = [threading.Thread(target=increment) for _ in range(8)]

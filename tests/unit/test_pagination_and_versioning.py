@@ -15,7 +15,7 @@ from firstmile.http import problems as p
 from firstmile.http.headers import etag_for
 from firstmile.http.versioning import parse_if_match
 from firstmile.platform.cursors import decode_cursor, encode_cursor
-from firstmile.platform.versioned import retry_on_conflict
+from firstmile.platform.versioned import ConflictRetry
 
 keys = st.dictionaries(st.sampled_from(["pk", "sk", "gsi1pk", "gsi1sk"]), st.text(max_size=40), min_size=1)
 
@@ -85,7 +85,7 @@ def test_malformed_if_match_is_refused_not_ignored(value: str) -> None:
     assert refused.value.error is p.VAL_IF_MATCH_INVALID
 
 
-def test_retry_on_conflict_tries_again_until_it_wins() -> None:
+def test_conflict_retry_tries_again_until_it_wins() -> None:
     outcomes = iter([VersionConflictError(None, 1), VersionConflictError(None, 2), "written"])
     slept: list[float] = []
 
@@ -95,11 +95,11 @@ def test_retry_on_conflict_tries_again_until_it_wins() -> None:
             raise outcome
         return outcome
 
-    assert retry_on_conflict(attempt, sleep=slept.append) == "written"
+    assert ConflictRetry(sleep=slept.append)(attempt) == "written"
     assert len(slept) == 2
 
 
-def test_retry_on_conflict_gives_up_after_its_attempts() -> None:
+def test_conflict_retry_gives_up_after_its_attempts() -> None:
     calls = 0
 
     def attempt() -> str:
@@ -108,7 +108,7 @@ def test_retry_on_conflict_gives_up_after_its_attempts() -> None:
         raise VersionConflictError({"version": calls}, calls)
 
     with pytest.raises(VersionConflictError):
-        retry_on_conflict(attempt, attempts=3, sleep=lambda _: None)
+        ConflictRetry(attempts=3, sleep=lambda _: None)(attempt)
     assert calls == 3
 
 

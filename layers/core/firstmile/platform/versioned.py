@@ -3,7 +3,7 @@
 An item carries an integer ``version``; a write names the version it read and DynamoDB refuses it when the stored
 version differs (``TableGateway.put_if_version``, or a conditional action in a transaction), handing back the
 stored item in the same call, so a conflict costs no second read. What a caller does then is its own: answer 409
-with the current state (a client sent ``If-Match``), or read again and re-apply (``retry_on_conflict``).
+with the current state (a client sent ``If-Match``), or read again and re-apply (``ConflictRetry``).
 """
 
 from __future__ import annotations
@@ -17,36 +17,18 @@ from typing import TypeVar
 from firstmile.errors import VersionConflictError
 from firstmile.platform.gateway import VERSION
 
-__all__ = ["VERSION", "ConflictRetry", "retry_on_conflict"]
+__all__ = ["VERSION", "ConflictRetry"]
 
 T = TypeVar("T")
 
 
-def retry_on_conflict(
-    attempt: Callable[[], T],
-    *,
-    attempts: int = 5,
-    base_delay_seconds: float = 0.02,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Run a read-modify-write ``attempt`` again when it loses a race, with full-jitter backoff.
+@dataclass(frozen=True)
+class ConflictRetry:
+    """Run a read-modify-write again when it loses a race (``VersionConflictError``), with full-jitter backoff.
 
     Used when the client sent no ``If-Match``: the write still cannot lose anybody's update, it just re-reads.
     The last conflict propagates after ``attempts`` tries.
     """
-    for tries in range(1, attempts + 1):
-        try:
-            return attempt()
-        except VersionConflictError:
-            if tries == attempts:
-                raise
-            sleep(random.uniform(0, base_delay_seconds * 2**tries))  # noqa: S311 - jitter, not security
-    raise AssertionError("unreachable")
-
-
-@dataclass(frozen=True)
-class ConflictRetry:
-    """One service's way of re-running a lost read-modify-write (``retry_on_conflict`` with its settings)."""
 
     attempts: int = 8
     base_delay_seconds: float = 0.01
@@ -54,6 +36,11 @@ class ConflictRetry:
 
     def __call__(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt``, again on a conflict, up to ``attempts`` times."""
-        return retry_on_conflict(
-            attempt, attempts=self.attempts, base_delay_seconds=self.base_delay_seconds, sleep=self.sleep
-        )
+        for tries in range(1, self.attempts + 1):
+            try:
+                return attempt()
+            except VersionConflictError:
+                if tries == self.attempts:
+                    raise
+                self.sleep(random.uniform(0, self.base_delay_seconds * 2**tries))  # noqa: S311 - jitter, not security
+        raise AssertionError("unreachable")
