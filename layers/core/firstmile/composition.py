@@ -18,8 +18,6 @@ from firstmile.config import get_settings
 from firstmile.platform import aws
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
-
     from firstmile.audit.store import AuditStore
     from firstmile.flags.admin import FlagAdmin
     from firstmile.flags.cache import FlagSetCache
@@ -45,15 +43,18 @@ if TYPE_CHECKING:
     from firstmile.onboarding.samples import SampleUsers
     from firstmile.onboarding.store import OnboardingStore
     from firstmile.onboarding.versions import PublishedVersions
+    from firstmile.platform.gateway import TableGateway
 
 
 class Container:
     """One container's parts, each built on first use."""
 
     @cached_property
-    def table(self) -> Table:
-        """The deployment's table."""
-        return aws.table(get_settings().table_name)
+    def table(self) -> TableGateway:
+        """The deployment's table, through the low-level client: no boto3 resource layer in a cold start."""
+        from firstmile.platform.gateway import TableGateway
+
+        return TableGateway.over_client(aws.dynamodb(), get_settings().table_name)
 
     # --- shared ---------------------------------------------------------------------------------------------
 
@@ -145,6 +146,7 @@ class Container:
     def published_versions(self) -> PublishedVersions:
         """The container's published flow versions (immutable, so cached for its life)."""
         from firstmile.onboarding.versions import PublishedVersions
+    from firstmile.platform.gateway import TableGateway
 
         return PublishedVersions(self.onboarding_store)
 

@@ -41,7 +41,7 @@ class IdempotencyRecords(BasePersistenceLayer):
 
     @property
     def _table(self) -> TableGateway:
-        return TableGateway(aws.table(self._table_name))
+        return TableGateway.over_client(aws.dynamodb(), self._table_name)
 
     def _key(self, idempotency_key: str) -> dict[str, str]:
         return {"pk": self._partition, "sk": idempotency_key}
