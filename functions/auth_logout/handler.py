@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from firstmile import entrypoints
 from firstmile.composition import container
@@ -12,12 +12,13 @@ from firstmile.config import get_settings
 from firstmile.http.browser import cleared_refresh_cookie, presented_refresh_token
 from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
+from firstmile.model import Model
 from firstmile.observability import logger
 
 app = create_app()
 
 
-class LogoutRequest(BaseModel):
+class LogoutRequest(Model):
     refresh_token: str | None = Field(default=None, max_length=128, description="Omit to use the session cookie")
 
 

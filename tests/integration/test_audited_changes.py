@@ -36,8 +36,8 @@ AUDIT_LOG = "#AUDIT"
 
 
 def runtime_table(deployment: Deployment) -> Any:
-    """The table resource the functions of this deployment use (the faults hook its client)."""
-    return aws.table(deployment.table_name)
+    """The DynamoDB client the functions of this deployment send through (the faults hook it)."""
+    return aws.dynamodb()
 
 
 def actions(tenant: str = TENANT, action: str | None = None) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from firstmile.composition import container, reset
-from firstmile.config import get_settings, reset_settings
+from firstmile.config import reset_settings
 from firstmile.flags.cache import FlagSetCache, FlagSetSource
 from firstmile.flags.models import Condition, Flag, Rule, Serve
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
@@ -57,7 +57,7 @@ def _cache(source: FlagSetSource, clock: Clock) -> FlagSetCache:
 def reads(clock: Clock) -> Iterator[DynamoCalls]:
     """Every DynamoDB operation the container's table client sends from now on."""
     counted = DynamoCalls()
-    events = aws.table(get_settings().table_name).meta.client.meta.events
+    events = aws.dynamodb().meta.events
     events.register("before-call.dynamodb", counted.record, unique_id="count-reads")
     yield counted
     events.unregister("before-call.dynamodb", unique_id="count-reads")

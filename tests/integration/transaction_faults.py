@@ -1,7 +1,8 @@
 """What DynamoDB and the network can do to a ``TransactWriteItems``, played in front of one table's client.
 
-Each helper hooks the ``before-call`` event of the client behind a boto3 Table resource (the one the code under test
-uses), so the code sends its real requests and meets the fault where botocore would hand it the answer:
+Each helper hooks the ``before-call`` event of one DynamoDB client (given itself, or as the client behind a boto3 Table
+resource: whichever the code under test sends through), so the code sends its real requests and meets the fault
+where botocore would hand it the answer:
 
 - ``TransactionConflicts``: the next transactions are cancelled as DynamoDB cancels one that meets another
   transaction on one of its items (nothing applied; the caller may send it again);
@@ -45,7 +46,7 @@ class TransactionConflicts:
     def __init__(self, table: Any, times: int) -> None:
         self.left = times
         self.sent = 0
-        self._events = table.meta.client.meta.events
+        self._events = _events(table)
 
     def __enter__(self) -> TransactionConflicts:
         self._events.register("before-call.dynamodb.TransactWriteItems", self._answer, unique_id="conflicts")
@@ -116,9 +117,15 @@ def _partition(item: dict[str, Any]) -> str:
     return str(key["pk"]["S"])
 
 
+def _events(table: Any) -> Any:
+    """The event hooks of ``table``'s client (a Table resource's, or the client's own)."""
+    client = getattr(table.meta, "client", table)
+    return client.meta.events
+
+
 @contextmanager
 def _hooked(table: Any, handler: Any) -> Iterator[None]:
-    events = table.meta.client.meta.events
+    events = _events(table)
     events.register_first(_EVENT, handler, unique_id="transaction-faults")
     try:
         yield

@@ -13,16 +13,17 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr
 
 from firstmile.limits.models import RouteClass
+from firstmile.model import Model
 from firstmile.roles import Role
 
 ENV_PREFIX = "FIRSTMILE_"
 _STRUCTURED = (dict, list, tuple)
 
 
-class Settings(BaseModel):
+class Settings(Model):
     """What a function needs to know about the deployment it runs in.
 
     A plain pydantic model filled from ``FIRSTMILE_*`` variables by ``from_environment`` rather than a

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from firstmile.model import Model
 
 ACTION_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@|+\-]{0,199}$"
 
 
-class AuditEvent(BaseModel):
+class AuditEvent(Model):
     """Something worth a permanent record: an admin or operator action, a revocation, a privacy action."""
 
     model_config = ConfigDict(frozen=True)
@@ -24,7 +26,7 @@ class AuditEvent(BaseModel):
     details: dict[str, str] = Field(default_factory=dict, max_length=20)
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Model):
     """An event as kept: numbered within its tenant's chain and linked to the entry before it by hash."""
 
     model_config = ConfigDict(frozen=True)
@@ -41,7 +43,7 @@ class AuditEntry(BaseModel):
     hash: str = Field(description="SHA-256 of this entry's canonical JSON, previous_hash included")
 
 
-class ChainHead(BaseModel):
+class ChainHead(Model):
     """The last entry of a tenant's chain: what the next entry links to."""
 
     model_config = ConfigDict(frozen=True)
@@ -51,7 +53,7 @@ class ChainHead(BaseModel):
     at: datetime
 
 
-class UnreadableEntry(BaseModel):
+class UnreadableEntry(Model):
     """A stored entry that no longer parses (an attribute removed or retyped)."""
 
     model_config = ConfigDict(frozen=True)
@@ -62,14 +64,14 @@ class UnreadableEntry(BaseModel):
 BreakReason = Literal["hash_mismatch", "link_mismatch", "sequence_gap", "unreadable", "head_mismatch"]
 
 
-class BrokenLink(BaseModel):
+class BrokenLink(Model):
     """Where the chain first fails to hold, and how."""
 
     sequence: int | None = Field(description="The entry at fault (for a gap: the first missing one)")
     reason: BreakReason
 
 
-class ChainVerification(BaseModel):
+class ChainVerification(Model):
     """``GET /v1/admin/audit/verify``: whether the tenant's chain is intact, else its first broken link."""
 
     ok: bool
@@ -78,7 +80,7 @@ class ChainVerification(BaseModel):
     first_broken: BrokenLink | None = None
 
 
-class AuditFilter(BaseModel):
+class AuditFilter(Model):
     """``GET /v1/admin/audit`` filters; each one is served by a key, never a scan."""
 
     action: str | None = Field(default=None, pattern=ACTION_PATTERN)

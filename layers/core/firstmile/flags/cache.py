@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import Protocol
 
 from firstmile.flags import logic
@@ -33,8 +34,13 @@ from firstmile.flags.models import (
 )
 from firstmile.observability import logger
 
-# What a tenant without flags evaluates against: every key is unknown.
-_NO_FLAGS = logic.compile_flag_set(FlagSet(tenant="-"))
+
+@cache
+def _no_flags() -> logic.CompiledFlagSet:
+    """What a tenant without flags evaluates against: every key is unknown (made when first needed, not at
+    import: it builds the flag set's model)."""
+    return logic.compile_flag_set(FlagSet(tenant="-"))
+
 
 # The stated bound: a kill is in force in every evaluation at most this long after it was stored.
 KILL_SWITCH_BOUND_SECONDS = 5.0
@@ -129,7 +135,7 @@ class FlagSetCache:
         """Evaluate ``keys`` (default: every flag) of ``tenant`` for ``context``. Never raises."""
         entry, freshness = self._refresh(tenant)
         if entry is None:
-            return logic.evaluate_all(_NO_FLAGS, context, keys or ())
+            return logic.evaluate_all(_no_flags(), context, keys or ())
         if freshness is Freshness.EXPIRED:
             return self._expired(entry, keys)
         return logic.evaluate_all(entry.compiled, context, keys)

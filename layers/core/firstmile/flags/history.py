@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import ConfigDict, Field, JsonValue
 
 from firstmile.flags.models import Flag, FlagKey
 from firstmile.flags.shapes import KillSwitchEvent
+from firstmile.model import Model
 from firstmile.platform.cursors import Page
 
 # How many kill-switch changes a history answer lists.
@@ -23,7 +24,7 @@ MAX_KILL_SWITCH_CHANGES = 25
 _NOT_DIFFED = frozenset({"version"})
 
 
-class FieldChange(BaseModel):
+class FieldChange(Model):
     """One top-level field of a flag that a version changed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,7 +34,7 @@ class FieldChange(BaseModel):
     after: JsonValue = Field(default=None, description="Its value in this version (null: none)")
 
 
-class FlagHistoryEntry(BaseModel):
+class FlagHistoryEntry(Model):
     """One version of a flag: the whole flag as it was, who made it, when, and its changes from the one before."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

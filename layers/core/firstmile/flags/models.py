@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from firstmile.identifiers import FLAG_KEY_PATTERN as FLAG_KEY_PATTERN
+from firstmile.model import Model
 
 SEGMENT_KEY_PATTERN = FLAG_KEY_PATTERN
 VARIANT_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -282,7 +283,7 @@ def _json_size(value: Any) -> int:
 # --- conditions and segments -------------------------------------------------------------------------------
 
 
-class Condition(BaseModel):
+class Condition(Model):
     """One test on one attribute of the evaluation context.
 
     ``attribute`` names a context attribute: ``user_id``, ``tenant`` and ``now`` come from the context itself,
@@ -331,7 +332,7 @@ class Condition(BaseModel):
         return self
 
 
-class Segment(BaseModel):
+class Segment(Model):
     """A named, reusable audience: the listed users, plus everyone the conditions (all of them) hold for.
 
     A segment without users and without conditions contains nobody. Segment conditions may not test segments.
@@ -357,7 +358,7 @@ class Segment(BaseModel):
 # --- flags -------------------------------------------------------------------------------------------------
 
 
-class Variant(BaseModel):
+class Variant(Model):
     """One variant of a variants flag: its JSON value and its weight in the flag's split."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -375,7 +376,7 @@ class Variant(BaseModel):
         return value
 
 
-class Serve(BaseModel):
+class Serve(Model):
     """What a rule (or the fallthrough) serves; exactly one of:
 
     - ``value``: boolean flags only, ``true`` (variant ``on``) or ``false`` (variant ``off``);
@@ -418,7 +419,7 @@ def percentage_threshold(percentage: float) -> int:
     return round(percentage * BUCKETS_PER_PERCENT)
 
 
-class Rule(BaseModel):
+class Rule(Model):
     """A targeting rule: when every condition holds and the user falls in the rollout, serve ``serve``.
 
     ``percentage`` (0-100, in steps of 0.001) is the share of the matching users the rule serves, by their
@@ -444,7 +445,7 @@ class Rule(BaseModel):
         return percentage_threshold(self.percentage)
 
 
-class Prerequisite(BaseModel):
+class Prerequisite(Model):
     """Another flag that must serve ``variant`` (``on`` for a boolean flag) for this flag to be evaluated."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -453,7 +454,7 @@ class Prerequisite(BaseModel):
     variant: VariantKey = ON
 
 
-class Flag(BaseModel):
+class Flag(Model):
     """A feature flag of one tenant, as stored (one version of it).
 
     ``off_variant`` is what a disabled, archived or killed flag serves, and what a failed prerequisite or an error
@@ -557,7 +558,7 @@ class Flag(BaseModel):
 # --- a tenant's flag set and its kill switch ---------------------------------------------------------------
 
 
-class KillSwitch(BaseModel):
+class KillSwitch(Model):
     """What is killed in a tenant: single flags, every flag carrying one of the tags, or everything."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -571,7 +572,7 @@ class KillSwitch(BaseModel):
         return self.all or flag.key in self.flags or not self.tags.isdisjoint(flag.tags)
 
 
-class FlagSet(BaseModel):
+class FlagSet(Model):
     """Everything evaluation needs for one tenant: its flags by key, its segments, and its kill-switch state.
 
     ``version`` changes with every change of a flag or segment. A flag set is immutable: the evaluator compiles it
@@ -600,7 +601,7 @@ class FlagSet(BaseModel):
 # --- the tenant's flag settings ----------------------------------------------------------------------------
 
 
-class FlagSettings(BaseModel):
+class FlagSettings(Model):
     """How a tenant's clients may evaluate flags.
 
     ``client_attributes`` are the attributes a client may supply to ``POST /v1/flags/evaluate``; any other is refused,
@@ -629,7 +630,7 @@ class FlagSettings(BaseModel):
 # --- evaluation --------------------------------------------------------------------------------------------
 
 
-class EvaluationContext(BaseModel):
+class EvaluationContext(Model):
     """Who a flag is evaluated for.
 
     ``tenant`` and ``user_id`` come from the verified token; ``attributes`` from the token's claims and the client
@@ -710,7 +711,7 @@ class EvaluationError(StrEnum):
     GENERAL = "GENERAL"
 
 
-class EvaluationResult(BaseModel):
+class EvaluationResult(Model):
     """The outcome of evaluating one flag for one context. Results are shared between evaluations: read only."""
 
     model_config = ConfigDict(frozen=True)

@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from firstmile.flags import logic
 from firstmile.flags.models import RULE_ID_PATTERN, Flag, FlagKey, Rule, checked_percentage, percentage_threshold
 from firstmile.identifiers import FLOW_ID_PATTERN
+from firstmile.model import Model
 
 MAX_STEPS = 20
 MAX_DWELL_MINUTES = 30 * 24 * 60
@@ -45,7 +46,7 @@ class Participant(Protocol):
     def completed_at(self) -> datetime | None: ...
 
 
-class RolloutStep(BaseModel):
+class RolloutStep(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     percentage: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
@@ -57,7 +58,7 @@ class RolloutStep(BaseModel):
         return checked_percentage(percentage)
 
 
-class ConversionGuard(BaseModel):
+class ConversionGuard(Model):
     """Halt when the onboarding completion rate of the users in the rollout falls more than ``max_drop_points``
     percentage points below that of the users out of it, once each arm has ``min_users_per_arm`` users."""
 
@@ -70,7 +71,7 @@ class ConversionGuard(BaseModel):
     max_users: Annotated[int, Field(ge=10, le=MAX_GUARD_USERS, description="Users read per check, at most")] = 2_000
 
 
-class RolloutPlanRequest(BaseModel):
+class RolloutPlanRequest(Model):
     """A plan for one rule of a flag: its percentages in increasing order, each held at least its dwell."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -94,7 +95,7 @@ class RolloutStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class GuardReading(BaseModel):
+class GuardReading(Model):
     """The guard's last measurement."""
 
     model_config = ConfigDict(frozen=True)

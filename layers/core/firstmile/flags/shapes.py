@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from firstmile.flags.cache import KILL_SWITCH_BOUND_SECONDS
 from firstmile.flags.models import (
@@ -19,6 +19,7 @@ from firstmile.flags.models import (
     FlagKey,
     Tag,
 )
+from firstmile.model import Model
 
 MAX_EVALUATE_FLAGS = 100
 MAX_CLIENT_ATTRIBUTE_VALUE = 256
@@ -26,7 +27,7 @@ MAX_CLIENT_ATTRIBUTE_VALUE = 256
 # --- the kill switch ---------------------------------------------------------------------------------------
 
 
-class KillSwitchChange(BaseModel):
+class KillSwitchChange(Model):
     """Kill (or revive) one flag, every flag carrying a tag, or every flag of the tenant: exactly one of ``flag``,
     ``tag`` and ``all``. A kill takes effect everywhere within 5 seconds; reviving undoes that kill only (a flag
     killed by key stays killed when its tag is revived)."""
@@ -55,7 +56,7 @@ class KillSwitchChange(BaseModel):
         return "all"
 
 
-class KillSwitchEvent(BaseModel):
+class KillSwitchEvent(Model):
     """One change of the kill switch: what it killed or revived, who made it, when and why, and the flags it named
     when it was made (the flag itself, every flag then carrying the tag, or every flag of the tenant)."""
 
@@ -69,7 +70,7 @@ class KillSwitchEvent(BaseModel):
     flags: list[FlagKey] = Field(default_factory=list, description="The flags the change concerned when it was made")
 
 
-class FlagKillSwitch(BaseModel):
+class FlagKillSwitch(Model):
     """Whether the kill switch holds a flag off now, through which targets, and the last change that concerned it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -89,7 +90,7 @@ class FlagView(Flag):
     kill_switch: FlagKillSwitch = Field(default_factory=FlagKillSwitch)
 
 
-class KillSwitchState(BaseModel):
+class KillSwitchState(Model):
     """What is killed in the tenant now."""
 
     all: bool = False
@@ -115,7 +116,7 @@ ClientAttributeValue = (
 )
 
 
-class EvaluationRequest(BaseModel):
+class EvaluationRequest(Model):
     """Which flags to evaluate for the caller (default: every flag that is not archived), and the client-supplied
     attributes the tenant allows (``FlagSettings.client_attributes``)."""
 
@@ -127,7 +128,7 @@ class EvaluationRequest(BaseModel):
     )
 
 
-class EvaluationAnswer(BaseModel):
+class EvaluationAnswer(Model):
     """The results for one user, keyed by flag key, and the flag-set version they were computed from."""
 
     flags: dict[str, EvaluationResult]
@@ -138,7 +139,7 @@ class EvaluationAnswer(BaseModel):
 # --- rollback ----------------------------------------------------------------------------------------------
 
 
-class RollbackRequest(BaseModel):
+class RollbackRequest(Model):
     """Make a flag as it was at ``version`` again; the result is a new version."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -149,7 +150,7 @@ class RollbackRequest(BaseModel):
 # --- exposures ---------------------------------------------------------------------------------------------
 
 
-class ExposureCount(BaseModel):
+class ExposureCount(Model):
     """Evaluations of one flag that served one variant on one day (UTC), as sampled and as estimated."""
 
     day: date
@@ -158,6 +159,6 @@ class ExposureCount(BaseModel):
     estimated: float = Field(description="Evaluations estimated from the samples (each weighs 1 / its sample rate)")
 
 
-class ExposureReport(BaseModel):
+class ExposureReport(Model):
     flag_key: FlagKey
     counts: list[ExposureCount]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from firstmile.model import Model
 
 Status = Literal["ok", "failed"]
 
 
-class ComponentStatus(BaseModel):
+class ComponentStatus(Model):
     """One dependency as a readiness check saw it."""
 
     name: str = Field(description="table, bucket:<name> or queue:<name>")
@@ -19,7 +21,7 @@ class ComponentStatus(BaseModel):
     reason: str | None = Field(default=None, description="Error code when the check failed")
 
 
-class Readiness(BaseModel):
+class Readiness(Model):
     status: Status
     checked_at: datetime
     components: list[ComponentStatus]
@@ -29,29 +31,29 @@ class Readiness(BaseModel):
         return [c.name for c in self.components if c.status == "failed"]
 
 
-class Liveness(BaseModel):
+class Liveness(Model):
     status: Literal["ok"] = "ok"
 
 
-class StartupCheck(BaseModel):
+class StartupCheck(Model):
     name: str
     status: Status
     reason: str | None = None
 
 
-class Startup(BaseModel):
+class Startup(Model):
     status: Status
     checks: list[StartupCheck]
 
 
-class ComponentSummary(BaseModel):
+class ComponentSummary(Model):
     name: str
     status: Status
     latency_ms: float | None = Field(default=None, description="Operators only")
     reason: str | None = Field(default=None, description="Operators only")
 
 
-class HealthSummary(BaseModel):
+class HealthSummary(Model):
     status: Literal["ok", "degraded"]
     version: str
     commit: str

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from firstmile.model import Model
 from firstmile.roles import Role
 
 
-class AuthContext(BaseModel):
+class AuthContext(Model):
     """The verified caller of one request."""
 
     model_config = ConfigDict(frozen=True)

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from firstmile import errors as e
 from firstmile.http.headers import etag_for, rate_limit_headers
+from firstmile.model import Model
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -158,7 +159,7 @@ def error_code(code: str) -> ErrorCode:
     return CODES.get(code) or CODES[e.SYS_INTERNAL]
 
 
-class FieldProblem(BaseModel):
+class FieldProblem(Model):
     """One problem with one field of the request."""
 
     location: str = Field(description="Where the field is, e.g. body.name or query.limit")
@@ -166,7 +167,7 @@ class FieldProblem(BaseModel):
     type: str
 
 
-class ProblemDetails(BaseModel):
+class ProblemDetails(Model):
     """An RFC 9457 problem document."""
 
     model_config = ConfigDict(extra="allow")

@@ -25,9 +25,10 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import ConfigDict, SecretStr
 
 from firstmile.config import Settings
+from firstmile.model import Model
 
 ALGORITHM = "ES256"
 CURVE = "P-256"
@@ -46,7 +47,7 @@ class InvalidJwkError(ValueError):
     """A JWK that is not an ES256 public key of ours."""
 
 
-class SigningKey(BaseModel):
+class SigningKey(Model):
     """One key pair with its place in the rotation. The private half never leaves the secret and the signer."""
 
     model_config = ConfigDict(frozen=True)
@@ -68,7 +69,7 @@ class SigningKey(BaseModel):
         return key
 
 
-class KeySet(BaseModel):
+class KeySet(Model):
     """Every key not yet retired: at most one per state."""
 
     model_config = ConfigDict(frozen=True)
@@ -84,7 +85,7 @@ class KeySet(BaseModel):
         return self.in_state("current")
 
 
-class KeyEvent(BaseModel):
+class KeyEvent(Model):
     """Something ``advance`` did to one key, for logs and the audit trail."""
 
     model_config = ConfigDict(frozen=True)

@@ -10,9 +10,10 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from firstmile import roles
+from firstmile.model import Model
 from firstmile.roles import SessionRole, TenantRole
 
 Clock = Callable[[], float]
@@ -55,7 +56,7 @@ def _check_attributes(value: dict[str, str]) -> dict[str, str]:
 # --- tenants and API clients -------------------------------------------------------------------------------
 
 
-class Tenant(BaseModel):
+class Tenant(Model):
     """One customer organisation."""
 
     model_config = ConfigDict(frozen=True)
@@ -66,7 +67,7 @@ class Tenant(BaseModel):
     created_by: str
 
 
-class TenantCreate(BaseModel):
+class TenantCreate(Model):
     """``POST /v1/operator/tenants``."""
 
     name: str = Field(min_length=1, max_length=100)
@@ -75,7 +76,7 @@ class TenantCreate(BaseModel):
     )
 
 
-class ApiClientView(BaseModel):
+class ApiClientView(Model):
     """An API client as operators see it: never its secret or the secret's hash."""
 
     model_config = ConfigDict(frozen=True)
@@ -92,7 +93,7 @@ class ApiClientView(BaseModel):
     )
 
 
-class ApiClient(BaseModel):
+class ApiClient(Model):
     """An API client as stored: the customer's backend that mints sessions for its users."""
 
     model_config = ConfigDict(frozen=True)
@@ -123,7 +124,7 @@ class ApiClient(BaseModel):
         )
 
 
-class ApiClientCreate(BaseModel):
+class ApiClientCreate(Model):
     """``POST /v1/operator/tenants/{tenant_id}/clients``."""
 
     name: str = Field(min_length=1, max_length=100)
@@ -132,7 +133,7 @@ class ApiClientCreate(BaseModel):
     )
 
 
-class IssuedClientSecret(BaseModel):
+class IssuedClientSecret(Model):
     """A client secret shown exactly once: at creation and at rotation. Only its hash is stored."""
 
     client: ApiClientView
@@ -142,7 +143,7 @@ class IssuedClientSecret(BaseModel):
 # --- sessions and tokens -----------------------------------------------------------------------------------
 
 
-class AccessClaims(BaseModel):
+class AccessClaims(Model):
     """The claims of a Firstmile access token (ES256 JWT, ``typ`` = ``at+jwt``)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -160,7 +161,7 @@ class AccessClaims(BaseModel):
     exp: int
 
 
-class Family(BaseModel):
+class Family(Model):
     """A session: the chain of refresh tokens minted from one client-credentials grant.
 
     Only hashes are kept: the current token's and its immediate predecessor's (for the overlap window).
@@ -186,7 +187,7 @@ class Family(BaseModel):
     revoked_reason: str | None = None
 
 
-class RefreshPointer(BaseModel):
+class RefreshPointer(Model):
     """Where a refresh token (by its SHA-256) belongs: one per token ever issued, until the family's end."""
 
     model_config = ConfigDict(frozen=True)
@@ -198,7 +199,7 @@ class RefreshPointer(BaseModel):
     expires_at: float
 
 
-class Revocations(BaseModel):
+class Revocations(Model):
     """Everything revoked for one user whose access tokens may still be alive."""
 
     model_config = ConfigDict(frozen=True)
@@ -210,7 +211,7 @@ class Revocations(BaseModel):
     token_ids: frozenset[str] = frozenset()
 
 
-class IssuedSession(BaseModel):
+class IssuedSession(Model):
     """What a successful token request produced."""
 
     access_token: str
@@ -223,7 +224,7 @@ class IssuedSession(BaseModel):
 # --- the token endpoint --------------------------------------------------------------------------------------
 
 
-class ClientCredentialsGrant(BaseModel):
+class ClientCredentialsGrant(Model):
     """The customer's backend mints a session for a user it vouches for.
 
     The client authenticates with HTTP Basic (preferred) or ``client_id``/``client_secret`` in the body.
@@ -242,7 +243,7 @@ class ClientCredentialsGrant(BaseModel):
         return _check_attributes(value)
 
 
-class RefreshTokenGrant(BaseModel):
+class RefreshTokenGrant(Model):
     """Rotation: a refresh token in, a new access token and a new refresh token out.
 
     Browsers omit ``refresh_token`` and send the ``__Host-`` cookie instead (with the CSRF defence);
@@ -300,7 +301,7 @@ def token_request_from_form(fields: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(Model):
     """The answer of ``POST /v1/auth/token``."""
 
     access_token: str
@@ -311,7 +312,7 @@ class TokenResponse(BaseModel):
     session_id: str
 
 
-class RevokeRequest(BaseModel):
+class RevokeRequest(Model):
     """``POST /v1/auth/revoke``: what to revoke of the caller's own sessions."""
 
     target: Literal["token", "session", "all"] = Field(

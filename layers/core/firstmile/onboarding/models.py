@@ -11,10 +11,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from firstmile.identifiers import FLAG_KEY_PATTERN as FLAG_KEY_PATTERN
 from firstmile.identifiers import FLOW_ID_PATTERN as FLOW_ID_PATTERN
+from firstmile.model import Model
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC (``datetime.now(UTC)`` in production)."""
@@ -65,7 +66,7 @@ class Milestone(StrEnum):
 # --- flow definitions -------------------------------------------------------------------------------------
 
 
-class CompletionCriteria(BaseModel):
+class CompletionCriteria(Model):
     """When a step counts as done without the user saying so.
 
     ``milestone``: the step completes itself when the user reaches that milestone (mark-first-run, ...).
@@ -80,7 +81,7 @@ class CompletionCriteria(BaseModel):
     description: Annotated[str | None, Field(default=None, max_length=500)] = None
 
 
-class StepDefinition(BaseModel):
+class StepDefinition(Model):
     """One step of a flow."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -104,7 +105,7 @@ def _json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")).encode())
 
 
-class FlowDefinition(BaseModel):
+class FlowDefinition(Model):
     """What an admin writes: the content of a draft, and of every version published from it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -159,7 +160,7 @@ class FlowCreate(FlowDefinition):
     flow_id: FlowId
 
 
-class FlowDraft(BaseModel):
+class FlowDraft(Model):
     """A flow as an admin edits it: the draft content plus what has been published from it."""
 
     flow_id: FlowId
@@ -172,7 +173,7 @@ class FlowDraft(BaseModel):
     updated_by: str
 
 
-class FlowVersion(BaseModel):
+class FlowVersion(Model):
     """An immutable, numbered snapshot of a flow; users are enrolled on one."""
 
     model_config = ConfigDict(frozen=True)
@@ -184,7 +185,7 @@ class FlowVersion(BaseModel):
     published_by: str
 
 
-class FlowVersionSummary(BaseModel):
+class FlowVersionSummary(Model):
     flow_id: FlowId
     version: int
     name: str
@@ -193,7 +194,7 @@ class FlowVersionSummary(BaseModel):
     published_by: str
 
 
-class DefaultFlow(BaseModel):
+class DefaultFlow(Model):
     """The flow new users are enrolled on: its latest published version at the moment they start."""
 
     flow_id: FlowId
@@ -201,7 +202,7 @@ class DefaultFlow(BaseModel):
     updated_by: str | None = None
 
 
-class DefaultFlowUpdate(BaseModel):
+class DefaultFlowUpdate(Model):
     model_config = ConfigDict(extra="forbid")
 
     flow_id: FlowId
@@ -210,7 +211,7 @@ class DefaultFlowUpdate(BaseModel):
 # --- a user's progress ------------------------------------------------------------------------------------
 
 
-class StepProgress(BaseModel):
+class StepProgress(Model):
     """Where one user stands on one step."""
 
     state: StepState = StepState.NOT_STARTED
@@ -219,7 +220,7 @@ class StepProgress(BaseModel):
     skipped_at: datetime | None = None
 
 
-class Progress(BaseModel):
+class Progress(Model):
     """One user's onboarding on one flow version: the stored truth from which the status is computed.
 
     ``version`` is the optimistic-concurrency counter (the ETag); ``steps`` holds only steps that left
@@ -244,7 +245,7 @@ class Progress(BaseModel):
     expires_at: int | None = Field(default=None, description="Epoch seconds; set for sample users only")
 
 
-class Enrolment(BaseModel):
+class Enrolment(Model):
     """A user's place on a flow version as the users-per-version index holds it: what listing the users of a
     version (migrations) and comparing their conversion (a rollout guard) read, none of which a step changes."""
 
@@ -268,7 +269,7 @@ class EventType(StrEnum):
     MIGRATED = "migrated"
 
 
-class TransitionEvent(BaseModel):
+class TransitionEvent(Model):
     """One recorded change of a user's progress, written in the same transaction as the change.
 
     Stored under the user's partition with a retention expiry; analytics reads them from the table stream.
@@ -290,7 +291,7 @@ class TransitionEvent(BaseModel):
     details: dict[str, JsonValue] = Field(default_factory=dict)
 
 
-class Transition(BaseModel):
+class Transition(Model):
     """What one accepted command does: the new progress and the events it records (no events = no change)."""
 
     progress: Progress
@@ -304,7 +305,7 @@ class Transition(BaseModel):
 # --- API bodies and views --------------------------------------------------------------------------------
 
 
-class StepCommand(BaseModel):
+class StepCommand(Model):
     """POST /v1/onboarding/step."""
 
     model_config = ConfigDict(extra="forbid")
@@ -313,7 +314,7 @@ class StepCommand(BaseModel):
     action: StepAction
 
 
-class StepStatus(BaseModel):
+class StepStatus(Model):
     id: str
     title: str
     description: str
@@ -328,23 +329,23 @@ class StepStatus(BaseModel):
     hint: str | None = None
 
 
-class HiddenStep(BaseModel):
+class HiddenStep(Model):
     id: str
     gating_flag: str
     reason: Literal["flag_off", "flag_evaluation_unavailable"]
 
 
-class MilestoneStatus(BaseModel):
+class MilestoneStatus(Model):
     reached: bool
     at: datetime | None = None
 
 
-class TutorialHint(BaseModel):
+class TutorialHint(Model):
     step_id: str
     hint: str
 
 
-class OnboardingStatus(BaseModel):
+class OnboardingStatus(Model):
     """GET /v1/onboarding/status: everything a client needs to draw the user's onboarding."""
 
     flow_id: str
@@ -369,7 +370,7 @@ class OnboardingStatus(BaseModel):
     progress_version: int = Field(description="The progress version; the ETag header carries it too")
 
 
-class SampleConfiguration(BaseModel):
+class SampleConfiguration(Model):
     """GET /v1/onboarding/sample-workflow."""
 
     flow_id: str
@@ -381,14 +382,14 @@ class SampleConfiguration(BaseModel):
 # --- version migration ------------------------------------------------------------------------------------
 
 
-class RenameStep(BaseModel):
+class RenameStep(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
     op: Literal["rename"] = "rename"
     from_step: StepId
     to_step: StepId
 
 
-class MergeSteps(BaseModel):
+class MergeSteps(Model):
     """Several old steps become one new step.
 
     ``require = "any"`` (default): the new step takes the most advanced state among the old ones, so no completed
@@ -402,7 +403,7 @@ class MergeSteps(BaseModel):
     require: Literal["any", "all"] = "any"
 
 
-class SplitStep(BaseModel):
+class SplitStep(Model):
     """One old step becomes several new steps, each taking its state."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -411,7 +412,7 @@ class SplitStep(BaseModel):
     to_steps: Annotated[list[StepId], Field(min_length=2, max_length=MAX_STEPS)]
 
 
-class DropStep(BaseModel):
+class DropStep(Model):
     """An old step is discarded with whatever state users had on it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -419,7 +420,7 @@ class DropStep(BaseModel):
     from_step: StepId
 
 
-class AddStep(BaseModel):
+class AddStep(Model):
     """A new step starts ``not_started`` (or, with ``state = completed``, counts as done for migrated users)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -431,7 +432,7 @@ class AddStep(BaseModel):
 StepMapOperation = Annotated[RenameStep | MergeSteps | SplitStep | DropStep | AddStep, Field(discriminator="op")]
 
 
-class MigrationRequest(BaseModel):
+class MigrationRequest(Model):
     """POST /v1/admin/onboarding/migrate-version.
 
     Steps with the same id in both versions and not named by any operation carry over unchanged.
@@ -466,7 +467,7 @@ class UserOutcome(StrEnum):
     NOT_ON_SOURCE = "not_on_source"
 
 
-class UserMigrationPreview(BaseModel):
+class UserMigrationPreview(Model):
     user: str
     outcome: UserOutcome
     before: dict[str, StepState]
@@ -474,7 +475,7 @@ class UserMigrationPreview(BaseModel):
     dropped_completed_steps: list[str] = Field(default_factory=list)
 
 
-class MigrationPlanPreview(BaseModel):
+class MigrationPlanPreview(Model):
     """The dry run's answer: how many users each outcome and each operation affects, and a sample."""
 
     flow_id: str
@@ -492,7 +493,7 @@ class MigrationStatus(StrEnum):
     COMPLETED = "completed"
 
 
-class Migration(BaseModel):
+class Migration(Model):
     """A migration being executed: GET /v1/admin/onboarding/migrations/{migration_id}."""
 
     migration_id: Annotated[str, Field(pattern=MIGRATION_ID_PATTERN)]
@@ -512,13 +513,13 @@ class Migration(BaseModel):
     batches_enqueued: int = 0
 
 
-class MigrationAccepted(BaseModel):
+class MigrationAccepted(Model):
     migration_id: str
     status: MigrationStatus
     status_url: str
 
 
-class RestartRequest(BaseModel):
+class RestartRequest(Model):
     """POST /v1/admin/onboarding/users/{user_id}/restart."""
 
     model_config = ConfigDict(extra="forbid")
@@ -526,7 +527,7 @@ class RestartRequest(BaseModel):
     flow_id: FlowId | None = Field(default=None, description="Restart on this flow; default: the tenant's default")
 
 
-class SampleUsersRequest(BaseModel):
+class SampleUsersRequest(Model):
     """POST /v1/admin/onboarding/sample-users."""
 
     model_config = ConfigDict(extra="forbid")
@@ -536,7 +537,7 @@ class SampleUsersRequest(BaseModel):
     seed: Annotated[int | None, Field(default=None, ge=0, description="Same seed, same walks")] = None
 
 
-class SampleUsersCreated(BaseModel):
+class SampleUsersCreated(Model):
     users: list[str]
     flow_id: str
     flow_version: int

@@ -64,9 +64,15 @@ def _config() -> Any:
 
 @lru_cache(maxsize=1)
 def _session() -> Any:
-    import boto3
+    # botocore's own session: every client here is a low-level one, and boto3's package would add its transfer
+    # manager to every cold start for nothing (the table's resource, for tests and tools, wraps this session).
+    import botocore.session
 
-    return boto3.session.Session()
+    return botocore.session.get_session()
+
+
+def _client(service: str) -> Any:
+    return _session().create_client(service, config=_config())
 
 
 @_MadeOnce
@@ -74,35 +80,37 @@ def dynamodb() -> DynamoDBClient:
     """The low-level DynamoDB client; a write DynamoDB would refuse is refused before it is sent."""
     from firstmile.platform.item_rules import guard_writes
 
-    return guard_writes(_session().client("dynamodb", config=_config()))  # type: ignore[no-any-return]
+    return guard_writes(_client("dynamodb"))  # type: ignore[no-any-return]
 
 
 @_MadeOnce
 def table(name: str) -> Table:
     """The DynamoDB table resource called ``name``; a write DynamoDB would refuse is refused before it is sent."""
+    import boto3
+
     from firstmile.platform.item_rules import guard_writes
 
-    resource = _session().resource("dynamodb", config=_config())
+    resource = boto3.session.Session(botocore_session=_session()).resource("dynamodb", config=_config())
     guard_writes(resource.meta.client)
-    return resource.Table(name)  # type: ignore[no-any-return]
+    return resource.Table(name)
 
 
 @_MadeOnce
 def sqs() -> SQSClient:
     """The SQS client."""
-    return _session().client("sqs", config=_config())  # type: ignore[no-any-return]
+    return _client("sqs")  # type: ignore[no-any-return]
 
 
 @_MadeOnce
 def s3() -> S3Client:
     """The S3 client."""
-    return _session().client("s3", config=_config())  # type: ignore[no-any-return]
+    return _client("s3")  # type: ignore[no-any-return]
 
 
 @_MadeOnce
 def secretsmanager() -> SecretsManagerClient:
     """The Secrets Manager client."""
-    return _session().client("secretsmanager", config=_config())  # type: ignore[no-any-return]
+    return _client("secretsmanager")  # type: ignore[no-any-return]
 
 
 def reset_clients() -> None:

@@ -17,10 +17,11 @@ import json
 import secrets
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from firstmile import errors as e
 from firstmile.config import get_settings
+from firstmile.model import Model
 
 T = TypeVar("T")
 
@@ -29,7 +30,7 @@ MAX_LIMIT = 100
 MAX_CURSOR_LENGTH = 2048
 
 
-class Page(BaseModel, Generic[T]):
+class Page(Model, Generic[T]):
     """One page of a list."""
 
     items: list[T]

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from firstmile.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.cursors import MAX_LIMIT, decode_cursor, encode_cursor
+from firstmile.platform.items import attribute as typed
+from firstmile.platform.items import value as untyped
 from firstmile.platform.table import MAIN_TABLE, TableDefinition
 
 if TYPE_CHECKING:
@@ -580,10 +582,7 @@ def _plain_item(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """An item in DynamoDB's typed form (as an error carries it) as plain Python values."""
     if not raw:
         return None
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in raw.items()}
+    return {name: untyped(attribute) for name, attribute in raw.items()}
 
 
 # The members of a request that hold attribute values, and those that hold whole requests.
@@ -592,13 +591,10 @@ _VALUE_MAPS = ("Item", "Key", "ExpressionAttributeValues", "ExclusiveStartKey")
 
 def _to_wire(request: Mapping[str, Any]) -> dict[str, Any]:
     """A request with plain values in DynamoDB's typed form (what the resource's client does on the way out)."""
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
     wire = dict(request)
     for member in _VALUE_MAPS:
         if member in wire:
-            wire[member] = {name: serializer.serialize(value) for name, value in wire[member].items()}
+            wire[member] = {name: typed(value) for name, value in wire[member].items()}
     if "TransactItems" in wire:
         wire["TransactItems"] = [
             {kind: _to_wire(body) for kind, body in action.items()} for action in wire["TransactItems"]
