@@ -146,7 +146,6 @@ class Container:
     def published_versions(self) -> PublishedVersions:
         """The container's published flow versions (immutable, so cached for its life)."""
         from firstmile.onboarding.versions import PublishedVersions
-    from firstmile.platform.gateway import TableGateway
 
         return PublishedVersions(self.onboarding_store)
 
