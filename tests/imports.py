@@ -21,6 +21,26 @@ def imported_modules(source: str, module: str, filename: str = "<source>") -> li
     return sorted(found)
 
 
+def import_bindings(tree: ast.AST, module: str) -> dict[str, str]:
+    """The names the imports of ``tree`` (the module ``module``) bind, at any depth, each with the dotted name of
+    what it refers to: ``from a.b import c as d`` binds ``d`` to ``a.b.c``, ``import a.b`` binds ``a`` to ``a``,
+    ``import a.b as e`` binds ``e`` to ``a.b``."""
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound[alias.asname] = alias.name
+                else:
+                    root = alias.name.split(".")[0]
+                    bound[root] = root
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(node, module)
+            for alias in node.names:
+                bound[alias.asname or alias.name] = f"{base}.{alias.name}"
+    return bound
+
+
 def module_name(path: Path, root: Path) -> str:
     """The dotted name of the module at ``path`` under the import root ``root``."""
     relative = path.relative_to(root).with_suffix("")

@@ -17,6 +17,10 @@ from firstmile.audit.ports import AuditLog
 from firstmile.audit.store import AuditStore
 from firstmile.flags.ports import FlagStorePort
 from firstmile.flags.store import FlagStore
+from firstmile.health.ports import ProbeResults
+from firstmile.health.store import ProbeResultStore
+from firstmile.http.idempotency_store import IdempotencyRecordStore
+from firstmile.http.ports import IdempotencyRecordStorage
 from firstmile.identity.keystore import SecretsManagerKeyStore
 from firstmile.identity.ports import IdentityStorePort, SigningKeySecret
 from firstmile.identity.store import IdentityStore
@@ -26,6 +30,8 @@ from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import OnboardingStore
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.flags import FakeFlagStore
+from tests.fakes.health import FakeProbeResultStore
+from tests.fakes.idempotency import FakeIdempotencyRecordStore
 from tests.fakes.identity import FakeIdentityStore, FakeSigningKeySecret
 from tests.fakes.limits import FakeRateLimitStore
 from tests.fakes.onboarding import FakeOnboardingStore
@@ -47,6 +53,8 @@ FAKES = (
     Registration(OnboardingStore, OnboardingStorePort, FakeOnboardingStore),
     Registration(FlagStore, FlagStorePort, FakeFlagStore),
     Registration(RateLimitStore, Counter, FakeRateLimitStore),
+    Registration(ProbeResultStore, ProbeResults, FakeProbeResultStore),
+    Registration(IdempotencyRecordStore, IdempotencyRecordStorage, FakeIdempotencyRecordStore),
 )
 
 if TYPE_CHECKING:
@@ -57,9 +65,13 @@ if TYPE_CHECKING:
     _onboarding: OnboardingStorePort = FakeOnboardingStore()
     _flags: FlagStorePort = FakeFlagStore()
     _counter: Counter = FakeRateLimitStore()
+    _probe_results: ProbeResults = FakeProbeResultStore()
+    _idempotency_records: IdempotencyRecordStorage = FakeIdempotencyRecordStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
     _onboarding_store: OnboardingStorePort = OnboardingStore(...)  # type: ignore[arg-type]
     _flag_store: FlagStorePort = FlagStore(...)  # type: ignore[arg-type]
     _counter_store: Counter = RateLimitStore(...)  # type: ignore[arg-type]
+    _probe_result_store: ProbeResults = ProbeResultStore(...)  # type: ignore[arg-type]
+    _idempotency_record_store: IdempotencyRecordStorage = IdempotencyRecordStore(...)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from firstmile.flags.exposures import Exposures
     from firstmile.flags.rollouts import Rollouts
     from firstmile.flags.store import FlagStore
+    from firstmile.health.store import ProbeResultStore
     from firstmile.identity.keys import RotationPolicy
     from firstmile.identity.keystore import SecretsManagerKeyStore
     from firstmile.identity.revocation import RevocationCache
@@ -72,6 +73,15 @@ class Container:
         from firstmile.limits.store import RateLimitStore
 
         return RateLimiter(RateLimitStore(self.table), rules=rules_with_overrides(get_settings().rate_limit_overrides))
+
+    # --- health ---------------------------------------------------------------------------------------------
+
+    @cached_property
+    def probe_results(self) -> ProbeResultStore:
+        """The synthetic probe's results, by day."""
+        from firstmile.health.store import ProbeResultStore
+
+        return ProbeResultStore(self.table)
 
     # --- identity -------------------------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """``Idempotency-Key`` for writes a client may retry: a replay returns the first response.
 
 Built on Powertools idempotency, persisted in the main table under the caller's tenant
-(``pk = TENANT#<tenant>#IDEMPOTENCY``, ``sk = <function>#<hash>``), expiring via the table's TTL attribute. The
-records are read and written through the table gateway (``IdempotencyRecords``), with the attributes and conditions of
-Powertools' own DynamoDB layer.
+(``pk = TENANT#<tenant>#IDEMPOTENCY``, ``sk = <function>#<hash>``), expiring via the table's TTL attribute. Powertools'
+persistence layer (``IdempotencyRecords``) keeps them in an ``IdempotencyRecordStore``, which reads and writes them
+through the table gateway with the attributes and conditions of Powertools' own DynamoDB layer.
 The key is scoped to tenant, user and route, so two callers never share a key; the same key with a different
 body is refused (``VAL_IDEMPOTENCY_KEY_REUSED``); a key still being processed answers 409 with ``Retry-After``.
 Only successful responses are kept: a failed request may be retried with the same key.
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
     from firstmile.http.idempotency_records import IdempotencyRecords
+    from firstmile.http.ports import IdempotencyRecordStorage
 
 
 def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]) -> Response[Any]:
@@ -134,5 +135,14 @@ def _store(partition: str) -> IdempotencyRecords:
 
     table_name = get_settings().table_name
     if (table_name, partition) not in _stores:
-        _stores[(table_name, partition)] = IdempotencyRecords(table_name, partition)
+        _stores[(table_name, partition)] = IdempotencyRecords(partition, lambda: _record_storage(table_name))
     return _stores[(table_name, partition)]
+
+
+def _record_storage(table_name: str) -> IdempotencyRecordStorage:
+    """The records of the table ``table_name``, over the current low-level client (no boto3 resource layer)."""
+    from firstmile.http.idempotency_store import IdempotencyRecordStore
+    from firstmile.platform import aws
+    from firstmile.platform.gateway import TableGateway
+
+    return IdempotencyRecordStore(TableGateway.over_client(aws.dynamodb(), table_name))

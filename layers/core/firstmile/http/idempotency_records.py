@@ -1,4 +1,4 @@
-"""Powertools' idempotency records of the main table, read and written through the table gateway.
+"""Powertools' persistence layer for the idempotency records, over their storage (``IdempotencyRecordStorage``).
 
 Imported only when a request carries an ``Idempotency-Key`` (``firstmile.http.idempotency``), so the other requests
 never load Powertools' idempotency package.
@@ -6,7 +6,8 @@ never load Powertools' idempotency package.
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -14,109 +15,76 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from firstmile.platform import aws
-from firstmile.platform.gateway import TableGateway
+from firstmile.http.ports import IdempotencyRecord, IdempotencyRecordStorage
 
 
 class IdempotencyRecords(BasePersistenceLayer):
-    """Powertools' idempotency records of one partition of the main table, through the table gateway.
+    """Powertools' idempotency records of one partition, kept by an ``IdempotencyRecordStorage``.
 
-    Each record is ``pk = <partition>``, ``sk = <Powertools' idempotency key>`` with ``status``, ``expires_at``
-    (epoch seconds, the table's TTL), ``in_progress_expiration`` (epoch milliseconds), ``data`` (the stored response)
-    and ``validation`` (the payload's hash): the attributes Powertools' DynamoDB layer writes, under the same
-    conditions, so records written by either read the same."""
+    Powertools hands this layer its ``DataRecord``; each becomes an ``IdempotencyRecord`` of the partition, keyed by
+    Powertools' idempotency key, and a stored one is handed back as Powertools' own DynamoDB layer reads it (its
+    ``idempotency_key`` the partition, its ``sort_key`` the key). ``storage`` is asked for the storage at each use,
+    so a container whose AWS clients were made again (after a fork, or a test's reset) uses its own."""
 
-    _EXPIRY = "expires_at"
-    _IN_PROGRESS_EXPIRY = "in_progress_expiration"
-    _STATUS = "status"
-    _DATA = "data"
-    _VALIDATION = "validation"
-
-    def __init__(self, table_name: str, partition: str) -> None:
+    def __init__(self, partition: str, storage: Callable[[], IdempotencyRecordStorage]) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self._table_name = table_name
         self._partition = partition
+        self._storage = storage
 
-    @property
-    def _table(self) -> TableGateway:
-        return TableGateway.over_client(aws.dynamodb(), self._table_name)
-
-    def _key(self, idempotency_key: str) -> dict[str, str]:
-        return {"pk": self._partition, "sk": idempotency_key}
-
-    def _record(self, item: dict[str, Any]) -> DataRecord:
+    def _record(self, stored: IdempotencyRecord) -> DataRecord:
         # Absent attributes stay None, as Powertools' own layer reads them.
-        response: Any = item.get(self._DATA)
-        payload_hash: Any = item.get(self._VALIDATION)
+        response: Any = stored.data
+        payload_hash: Any = stored.validation
         return DataRecord(
-            idempotency_key=item["pk"],
-            status=item[self._STATUS],
-            expiry_timestamp=item[self._EXPIRY],
-            in_progress_expiry_timestamp=item.get(self._IN_PROGRESS_EXPIRY),
+            idempotency_key=stored.partition,
+            status=stored.status,
+            expiry_timestamp=stored.expires_at,
+            in_progress_expiry_timestamp=stored.in_progress_expires_at,
             response_data=response,
             payload_hash=payload_hash,
-            sort_key=item["sk"],
+            sort_key=stored.key,
         )
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
-        item = self._table.get(self._key(idempotency_key))
-        if item is None:
+        stored = self._storage().get(self._partition, idempotency_key)
+        if stored is None:
             raise IdempotencyItemNotFoundError
-        return self._record(item)
+        return self._record(stored)
 
     def _put_record(self, data_record: DataRecord) -> None:
-        item: dict[str, Any] = {
-            **self._key(data_record.idempotency_key),
-            self._EXPIRY: data_record.expiry_timestamp,
-            self._STATUS: data_record.status,
-        }
-        if data_record.in_progress_expiry_timestamp is not None:
-            item[self._IN_PROGRESS_EXPIRY] = data_record.in_progress_expiry_timestamp
-        if self.payload_validation_enabled and data_record.payload_hash:
-            item[self._VALIDATION] = data_record.payload_hash
-        now = datetime.now()
-        # A record may be taken over when it is absent, expired, or in progress past its in-progress expiry (the
-        # function that wrote it timed out).
-        refusal = self._table.put_if(
-            item,
-            "attribute_not_exists(#id) OR #expiry < :now OR "
-            "(#status = :inprogress AND attribute_exists(#in_progress_expiry) AND #in_progress_expiry < :now_ms)",
-            names={
-                "#id": "pk",
-                "#expiry": self._EXPIRY,
-                "#in_progress_expiry": self._IN_PROGRESS_EXPIRY,
-                "#status": self._STATUS,
-            },
-            values={
-                ":now": int(now.timestamp()),
-                ":now_ms": int(now.timestamp() * 1000),
-                ":inprogress": STATUS_CONSTANTS["INPROGRESS"],
-            },
+        validation = data_record.payload_hash if self.payload_validation_enabled and data_record.payload_hash else None
+        record = IdempotencyRecord(
+            partition=self._partition,
+            key=data_record.idempotency_key,
+            status=data_record.status,
+            # Powertools gives every record it saves an expiry.
+            expires_at=data_record.expiry_timestamp,  # type: ignore[arg-type]
+            in_progress_expires_at=data_record.in_progress_expiry_timestamp,
+            validation=validation,
         )
-        if refusal is None:
+        held = self._storage().put_unless_live(record, now=time.time())
+        if held is None:
             return
-        if refusal.stored is None:
+        if held.stored is None:
             raise IdempotencyItemAlreadyExistsError()
-        stored = self._record(refusal.stored)
+        stored = self._record(held.stored)
         self._validate_payload(data_payload=data_record, stored_data_record=stored)
         self._save_to_cache(data_record=stored)
         raise IdempotencyItemAlreadyExistsError(old_data_record=stored)
 
     def _update_record(self, data_record: DataRecord) -> None:
-        names = {"#response_data": self._DATA, "#expiry": self._EXPIRY, "#status": self._STATUS}
-        values: dict[str, Any] = {
-            ":response_data": data_record.response_data,
-            ":expiry": data_record.expiry_timestamp,
-            ":status": data_record.status,
-        }
-        update = "SET #response_data = :response_data, #expiry = :expiry, #status = :status"
-        if self.payload_validation_enabled:
-            update += ", #validation_key = :validation_key"
-            names["#validation_key"] = self._VALIDATION
-            values[":validation_key"] = data_record.payload_hash
-        self._table.update_if(self._key(data_record.idempotency_key), update, names=names, values=values)
+        self._storage().update(
+            IdempotencyRecord(
+                partition=self._partition,
+                key=data_record.idempotency_key,
+                status=data_record.status,
+                expires_at=data_record.expiry_timestamp,  # type: ignore[arg-type]
+                data=data_record.response_data,
+                validation=data_record.payload_hash if self.payload_validation_enabled else None,
+            )
+        )
 
     def _delete_record(self, data_record: DataRecord) -> None:
-        self._table.delete(self._key(data_record.idempotency_key))
+        self._storage().delete(self._partition, data_record.idempotency_key)
