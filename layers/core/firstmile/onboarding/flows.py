@@ -6,11 +6,11 @@ one without it re-reads and retries."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from firstmile import errors
 from firstmile.audit.events import action_event
+from firstmile.clock import utc_now
 from firstmile.onboarding import logic
 from firstmile.onboarding.gates import FlagGates, NoFlags, deferred_gate
 from firstmile.onboarding.models import (
@@ -35,10 +35,6 @@ from firstmile.platform.versioned import ConflictRetry
 T = TypeVar("T")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class FlowAdmin:
     """The use cases of a tenant's flow admins, over the store and the shared published versions."""
 
@@ -48,7 +44,7 @@ class FlowAdmin:
         versions: PublishedVersions,
         *,
         gates: FlagGates | None = None,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         retry: ConflictRetry | None = None,
     ) -> None:
         self._store = store

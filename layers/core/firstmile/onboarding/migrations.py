@@ -10,11 +10,11 @@ import hashlib
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from firstmile import errors
 from firstmile.audit.events import action_event
+from firstmile.clock import utc_now
 from firstmile.errors import DependencyUnavailableError
 from firstmile.observability import logger
 from firstmile.onboarding import logic
@@ -39,10 +39,6 @@ class MessageQueue(Protocol):
     def send(self, messages: Sequence[dict[str, Any]]) -> None: ...
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Migrations:
     """Starting, reading and running version migrations."""
 
@@ -52,7 +48,7 @@ class Migrations:
         versions: PublishedVersions,
         queue: MessageQueue,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         retry: ConflictRetry | None = None,
         dry_run_max_users: int = 1000,
         page_size: int = 100,

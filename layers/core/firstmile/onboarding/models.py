@@ -6,18 +6,15 @@ Times are timezone-aware UTC ``datetime`` values; the clock is injected (``Clock
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from firstmile.clock import Clock as Clock
 from firstmile.identifiers import FLAG_KEY_PATTERN as FLAG_KEY_PATTERN
 from firstmile.identifiers import FLOW_ID_PATTERN as FLOW_ID_PATTERN
-
-Clock = Callable[[], datetime]
-"""Returns the current time, timezone-aware UTC (``datetime.now(UTC)`` in production)."""
 
 STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MIGRATION_ID_PATTERN = r"^mig_[A-Za-z0-9_-]{22}$"

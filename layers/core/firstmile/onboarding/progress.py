@@ -12,8 +12,9 @@ only when a gated step asks, so a flow without one never reads flags.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
+from firstmile.clock import utc_now
 from firstmile.errors import VersionConflictError
 from firstmile.onboarding import logic
 from firstmile.onboarding.gates import FlagGates, NoFlags, deferred_gate
@@ -37,10 +38,6 @@ NO_ATTRIBUTES: Mapping[str, str] = {}
 Command = Callable[[Progress, FlowVersion, datetime], Transition]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ProgressService:
     """The use cases of a user's own onboarding, over the store, the shared published versions and the gates."""
 
@@ -50,7 +47,7 @@ class ProgressService:
         versions: PublishedVersions,
         *,
         gates: FlagGates | None = None,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         retry: ConflictRetry | None = None,
     ) -> None:
         self._store = store
