@@ -20,6 +20,7 @@ from firstmile.onboarding.models import (
     Progress,
     Transition,
     TransitionEvent,
+    UsersOnVersion,
 )
 from firstmile.onboarding.store import (
     MAX_EVENTS_PER_TRANSITION,
@@ -194,52 +195,32 @@ class FakeOnboardingStore:
             return [happened for _, happened, expires in self._events.get((tenant, user), []) if expires > now]
 
     def list_progress_on_version(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        *,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None = None,
+        self, users: UsersOnVersion, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Progress], dict[str, Any] | None]:
         self.faults.enter("list_progress_on_version")
-        return self._page_on_version(tenant, flow_id, version, limit, start_key, enrolled_since)
+        return self._page_on_version(users, limit, start_key)
 
     def list_enrolments(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        *,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None = None,
+        self, users: UsersOnVersion, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Enrolment], dict[str, Any] | None]:
         self.faults.enter("list_enrolments")
-        page, next_key = self._page_on_version(tenant, flow_id, version, limit, start_key, enrolled_since)
+        page, next_key = self._page_on_version(users, limit, start_key)
         return [Enrolment.model_validate(p.model_dump(include=set(Enrolment.model_fields))) for p in page], next_key
 
     def _page_on_version(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None,
+        self, users: UsersOnVersion, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Progress], dict[str, Any] | None]:
-        listing = f"{tenant}|{flow_id}|{version}"
+        listing = f"{users.tenant}|{users.flow_id}|{users.version}"
         if start_key and start_key.get("list") != listing:
             raise ValueError("the start key belongs to another list")
-        since = _fixed_utc(enrolled_since) if enrolled_since is not None else ""
+        since = _fixed_utc(users.enrolled_since) if users.enrolled_since is not None else ""
         after = str(start_key["after"]) if start_key else ""
         with self._lock:
             on_version = sorted(
                 (
                     p
                     for (t, _), p in self._progress.items()
-                    if (t, p.flow_id, p.flow_version) == (tenant, flow_id, version)
+                    if (t, p.flow_id, p.flow_version) == (users.tenant, users.flow_id, users.version)
                     and _enrolment_order(p) >= since
                     and _enrolment_order(p) > after
                 ),

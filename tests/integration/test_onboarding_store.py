@@ -26,11 +26,13 @@ from tests.contracts.onboarding import (
     MIGRATION_ID,
     T0,
     TENANT,
+    WELCOME_1,
     OnboardingStoreContract,
     audited,
     draft,
     enrolment,
     event,
+    every_listed,
     migration,
     progress,
 )
@@ -116,8 +118,8 @@ def test_a_progress_stored_before_compact_step_records_reads_back_and_is_listed(
 
     # Then it reads back as it was written, and is listed with its whole progress and as an enrolment
     assert store.get_progress(TENANT, "u-alice") == stored
-    assert store.list_progress_on_version(TENANT, "welcome", 1, limit=5, start_key=None)[0] == [stored]
-    [listed] = store.list_enrolments(TENANT, "welcome", 1, limit=5, start_key=None)[0]
+    assert store.list_progress_on_version(WELCOME_1, limit=5, start_key=None)[0] == [stored]
+    [listed] = store.list_enrolments(WELCOME_1, limit=5, start_key=None)[0]
     assert (listed.user, listed.completed_at) == ("u-alice", T0)
 
 
@@ -141,24 +143,13 @@ def test_users_whose_progress_is_still_indexed_as_before_are_listed_after_the_ot
     )
 
     # When the users of version 1 are listed a page at a time, as enrolments and as progress
-    def every(listing: Any) -> list[Any]:
-        found: list[Any] = []
-        start_key: dict[str, Any] | None = None
-        for _ in range(10):
-            page, start_key = listing(TENANT, "welcome", 1, limit=1, start_key=start_key)
-            found += page
-            assert all(isinstance(v, str) for v in (start_key or {}).values())
-            if start_key is None:
-                return found
-        raise AssertionError("the listing did not end")
-
     # Then every user comes once, the one written before last; their progress is whole
-    assert [en.user for en in every(store.list_enrolments)] == ["u-new-1", "u-new-2", "u-old"]
-    assert every(store.list_progress_on_version)[-1] == old
+    assert [en.user for en in every_listed(store.list_enrolments, limit=1)] == ["u-new-1", "u-new-2", "u-old"]
+    assert every_listed(store.list_progress_on_version, limit=1)[-1] == old
     # ...and once written again, the user moves to the new index and is listed once still
     again = progress("u-old", version=3)
     store.write_transition(Transition(progress=again, events=[event(again, EventType.STEP_STARTED)]))
-    assert sorted(en.user for en in every(store.list_enrolments)) == ["u-new-1", "u-new-2", "u-old"]
+    assert sorted(en.user for en in every_listed(store.list_enrolments, limit=1)) == ["u-new-1", "u-new-2", "u-old"]
 
 
 def _flow(steps: int) -> FlowVersion:

@@ -6,6 +6,7 @@ Times are timezone-aware UTC ``datetime`` values; the clock is injected (``Clock
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -251,6 +252,17 @@ class Enrolment(BaseModel):
     enrolled_at: datetime
     completed_at: datetime | None = None
     sample: bool = False
+
+
+@dataclass(frozen=True)
+class UsersOnVersion:
+    """The users a listing of a flow version names: the tenant's users on version ``version`` of ``flow_id``, those
+    enrolled at or after ``enrolled_since`` only when it is given."""
+
+    tenant: str
+    flow_id: str
+    version: int
+    enrolled_since: datetime | None = None
 
 
 class EventType(StrEnum):
