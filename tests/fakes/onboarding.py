@@ -23,10 +23,10 @@ from firstmile.onboarding.models import (
     UsersOnVersion,
 )
 from firstmile.onboarding.store import (
-    MAX_EVENTS_PER_TRANSITION,
     DraftConflictError,
     FlowExistsError,
     ProgressConflictError,
+    check_events,
 )
 from firstmile.platform.cursors import Page
 from tests.fakes.audit import FakeAuditLog
@@ -167,11 +167,8 @@ class FakeOnboardingStore:
         self.faults.enter("write_transition")
         if not transition.events:
             return
+        check_events(transition)
         progress = transition.progress
-        if len(transition.events) > MAX_EVENTS_PER_TRANSITION:
-            raise ValueError(f"a transition records at most {MAX_EVENTS_PER_TRANSITION} events")
-        if any(e.tenant != progress.tenant or e.user != progress.user for e in transition.events):
-            raise ValueError("a transition's events belong to the user whose progress it writes")
         key = (progress.tenant, progress.user)
         with self._lock:
             current = self._progress.get(key)

@@ -142,6 +142,16 @@ def _marker_key(tenant: str, migration_id: str, marker: str) -> dict[str, str]:
     return {"pk": f"TENANT#{tenant}#MIGRATION#{migration_id}", "sk": marker}
 
 
+def check_events(transition: Transition) -> None:
+    """``ValueError`` when ``transition`` records more events than fit in one transaction with its progress, or
+    events of another user than the one whose progress it writes."""
+    progress = transition.progress
+    if len(transition.events) > MAX_EVENTS_PER_TRANSITION:
+        raise ValueError(f"a transition records at most {MAX_EVENTS_PER_TRANSITION} events")
+    if any(e.tenant != progress.tenant or e.user != progress.user for e in transition.events):
+        raise ValueError("a transition's events belong to the user whose progress it writes")
+
+
 def _progress_key(tenant: str, user: str) -> dict[str, str]:
     return {"pk": user_partition(tenant, user), "sk": _PROGRESS_SK}
 
@@ -403,11 +413,8 @@ class OnboardingStore:
         """
         if not transition.events:
             return
+        check_events(transition)
         progress = transition.progress
-        if len(transition.events) > MAX_EVENTS_PER_TRANSITION:
-            raise ValueError(f"a transition records at most {MAX_EVENTS_PER_TRANSITION} events")
-        if any(e.tenant != progress.tenant or e.user != progress.user for e in transition.events):
-            raise ValueError("a transition's events belong to the user whose progress it writes")
         expected = progress.version - 1
         condition: dict[str, Any] = (
             {"condition": "attribute_not_exists(pk)"}
