@@ -19,8 +19,7 @@ from firstmile.flags.rollout import RolloutPlan, RolloutStatus
 from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEvent, KillSwitchState
 from firstmile.flags.store import FlagConflictError, FlagExistsError
 from firstmile.platform.cursors import Page
-from tests.fakes.audit import FakeAuditLog
-from tests.fakes.faults import Faults
+from tests.fakes.audit import AuditedFake, FakeAuditLog
 from tests.fakes.paging import page_of
 from tests.fakes.storage import stored
 
@@ -49,13 +48,11 @@ class _Tenant:
     exposure_parts: set[tuple[str, int]] = field(default_factory=set)
 
 
-class FakeFlagStore:
+class FakeFlagStore(AuditedFake):
     """``FlagStorePort`` in memory; audited changes append to ``audit`` under its lock, with the change."""
 
     def __init__(self, *, audit: FakeAuditLog | None = None) -> None:
-        self.faults = Faults()
-        self.audit = audit or FakeAuditLog()
-        self._lock = self.audit.lock
+        super().__init__(audit=audit)
         self._tenants: dict[str, _Tenant] = {}
 
     # --- flags ---------------------------------------------------------------------------------------------

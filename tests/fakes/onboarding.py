@@ -29,8 +29,7 @@ from firstmile.onboarding.store import (
     check_events,
 )
 from firstmile.platform.cursors import Page
-from tests.fakes.audit import FakeAuditLog
-from tests.fakes.faults import Faults
+from tests.fakes.audit import AuditedFake, FakeAuditLog
 from tests.fakes.paging import page_of
 from tests.fakes.storage import stored
 
@@ -43,13 +42,11 @@ def _enrolment_order(progress: Progress) -> str:
     return f"{_fixed_utc(progress.enrolled_at)}#{progress.user}"
 
 
-class FakeOnboardingStore:
+class FakeOnboardingStore(AuditedFake):
     """``OnboardingStorePort`` in memory; audited changes append to ``audit`` under its lock, with the change."""
 
     def __init__(self, *, event_retention_days: int = 400, audit: FakeAuditLog | None = None) -> None:
-        self.faults = Faults()
-        self.audit = audit or FakeAuditLog()
-        self._lock = self.audit.lock
+        super().__init__(audit=audit)
         self._retention = timedelta(days=event_retention_days)
         self._drafts: dict[tuple[str, str], FlowDraft] = {}
         self._versions: dict[tuple[str, str, int], FlowVersion] = {}
