@@ -4,11 +4,11 @@ plans and exposure counts."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from firstmile.audit.models import AuditEvent
 from firstmile.errors import NotFoundError, VersionConflictError
@@ -25,6 +25,9 @@ from tests.fakes.storage import stored
 
 _PLAN_WRITE = "fake-plan-write"
 _COUNTERS_PER_PART = 99
+
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -102,9 +105,7 @@ class FakeFlagStore(AuditedFake):
 
     def list_flags(self, tenant: str, *, limit: int, cursor: str | None) -> Page[Flag]:
         self.faults.enter("list_flags")
-        with self._lock:
-            flags = sorted(self._of(tenant).flags.values(), key=lambda f: f.key)
-        items, next_cursor = page_of(flags, lambda f: f.key, scope=f"flags|{tenant}", limit=limit, cursor=cursor)
+        items, next_cursor = self._in_key_order(tenant, "flags", lambda data: data.flags, limit, cursor)
         return Page[Flag](items=items, next_cursor=next_cursor)
 
     def history(self, tenant: str, key: str, *, limit: int, cursor: str | None) -> Page[FlagHistoryEntry]:
@@ -157,10 +158,19 @@ class FakeFlagStore(AuditedFake):
 
     def list_segments(self, tenant: str, *, limit: int, cursor: str | None) -> Page[Segment]:
         self.faults.enter("list_segments")
-        with self._lock:
-            segments = sorted(self._of(tenant).segments.values(), key=lambda s: s.key)
-        items, next_cursor = page_of(segments, lambda s: s.key, scope=f"segments|{tenant}", limit=limit, cursor=cursor)
+        items, next_cursor = self._in_key_order(tenant, "segments", lambda data: data.segments, limit, cursor)
         return Page[Segment](items=items, next_cursor=next_cursor)
+
+    def _in_key_order(
+        self, tenant: str, kind: str, records: Callable[[_Tenant], dict[str, R]], limit: int, cursor: str | None
+    ) -> tuple[list[R], str | None]:
+        """One page of the tenant's ``records`` of ``kind`` (flags, segments) in key order, as the store lists them."""
+        with self._lock:
+            keyed = sorted(records(self._of(tenant)).items())
+        chosen, next_cursor = page_of(
+            keyed, lambda entry: entry[0], scope=f"{kind}|{tenant}", limit=limit, cursor=cursor
+        )
+        return [record for _, record in chosen], next_cursor
 
     # --- rollout plans -------------------------------------------------------------------------------------
 
