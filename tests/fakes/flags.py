@@ -279,14 +279,7 @@ class FakeFlagStore(AuditedFake):
                     members.discard(str(member))
                 killed = killed.model_copy(update={name: frozenset(members)})
             epoch.kill_switch, epoch.updated_at, epoch.updated_by = killed, at, actor
-            record = KillSwitchEvent(
-                target=change.target,
-                killed=change.killed,
-                reason=change.reason,
-                changed_by=actor,
-                changed_at=at,
-                flags=sorted(concerned),
-            )
+            record = change.logged(actor, at, concerned)
             self._of(tenant).kills.append((f"{at.isoformat()}#{uuid.uuid4().hex[:12]}", record))
             self.audit.record(event)
         return self.kill_switch_state(tenant)
