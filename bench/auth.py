@@ -35,7 +35,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.backends.openssl.backend import backend as openssl_backend
 
-from bench.measure import Samples, run_header, run_interleaved
+from bench.measure import Column, Samples, print_timings, run_header, run_interleaved
 from firstmile.identity import keys, tokens
 from firstmile.identity.authorizer import authorize
 from firstmile.identity.keys import KeySet, RotationPolicy
@@ -206,19 +206,17 @@ def print_report(meta: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         f"{meta['users']} users, interleaved in shuffled order every {meta['chunk']} tokens"
     )
     print()
-    width = max(len("measurement"), *(len(r["measurement"]) for r in rows))
-    header = (
-        f"{'measurement':<{width}}  {'median µs':>9}  {'IQR µs':>7}  {'ratio':>6}  {'CPU ratio':>9}  "
-        f"{'paired':>6}  status"
+    print_timings(
+        "measurement",
+        (
+            Column("median µs", "median_us", 9, decimals=1),
+            Column("IQR µs", "iqr_us", 7, decimals=1),
+            Column("ratio", "ratio", 6),
+            Column("CPU ratio", "cpu_ratio", 9),
+            Column("paired", "paired_ratio", 6),
+        ),
+        rows,
     )
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        status = "ABOVE TARGET" if r["status"] == "above target" else r["status"]
-        print(
-            f"{r['measurement']:<{width}}  {r['median_us']:>9.1f}  {r['iqr_us']:>7.1f}  {r['ratio']:>6.2f}  "
-            f"{r['cpu_ratio']:>9.2f}  {r['paired_ratio']:>6.2f}  {status}"
-        )
     print()
     print(f"target: ratio <= {meta['target_ratio']:.2f} (paired: median of the per-round ratios)")
 

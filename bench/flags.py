@@ -50,7 +50,7 @@ from UnleashClient import UnleashClient
 from UnleashClient.cache import BaseCache
 from UnleashClient.constants import FEATURES_URL
 
-from bench.measure import Samples, run_header, run_interleaved
+from bench.measure import Column, Samples, print_timings, run_header, run_interleaved
 from firstmile.flags.logic import compile_flag_set, evaluate, evaluate_all
 from firstmile.flags.models import Condition as FirstmileCondition
 from firstmile.flags.models import (
@@ -72,6 +72,15 @@ SINGLE_TARGET_RATIO = 0.5
 SINGLE_REQUESTS_PER_USER = 10
 USERS = 10_000
 SAMPLE_USERS = 2_000
+# The columns of both timing tables (every evaluation, one flag a request).
+TIMING_COLUMNS = (
+    Column("median µs", "median_us", 9),
+    Column("IQR µs", "iqr_us", 7),
+    Column("CPU µs", "cpu_median_us", 7),
+    Column("ratio", "ratio_to_fastest_sdk", 6),
+    Column("CPU ratio", "cpu_ratio", 9),
+    Column("paired", "paired_ratio", 6),
+)
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The neutral description: what a flag means, independent of any engine.
@@ -1165,19 +1174,7 @@ def print_report(
     if not timings:
         return
     print("Time per evaluation (one flag, one user; the per-user context set-up included)")
-    width = max(len("engine"), *(len(t["engine"]) for t in timings))
-    header = (
-        f"{'engine':<{width}}  {'median µs':>9}  {'IQR µs':>7}  {'CPU µs':>7}  {'ratio':>6}  {'CPU ratio':>9}  "
-        f"{'paired':>6}  status"
-    )
-    print(header)
-    print("-" * len(header))
-    for t in timings:
-        status = "ABOVE TARGET" if t["status"] == "above target" else t["status"]
-        print(
-            f"{t['engine']:<{width}}  {t['median_us']:>9.2f}  {t['iqr_us']:>7.2f}  {t['cpu_median_us']:>7.2f}  "
-            f"{t['ratio_to_fastest_sdk']:>6.2f}  {t['cpu_ratio']:>9.2f}  {t['paired_ratio']:>6.2f}  {status}"
-        )
+    print_timings("engine", TIMING_COLUMNS, timings)
     print()
     print(
         f"target: ratio < {meta['target_ratio']:.2f} against the faster SDK ({fastest}); "
@@ -1191,19 +1188,7 @@ def print_single_report(meta: dict[str, Any], timings: list[dict[str, Any]], fas
         f"Time per request evaluating one flag ({meta['single_requests_per_round']:,} requests per round over the "
         f"{meta['sample']:,} users; the request's context set-up included)"
     )
-    width = max(len("engine"), *(len(t["engine"]) for t in timings))
-    header = (
-        f"{'engine':<{width}}  {'median µs':>9}  {'IQR µs':>7}  {'CPU µs':>7}  {'ratio':>6}  {'CPU ratio':>9}  "
-        f"{'paired':>6}  status"
-    )
-    print(header)
-    print("-" * len(header))
-    for t in timings:
-        status = "ABOVE TARGET" if t["status"] == "above target" else t["status"]
-        print(
-            f"{t['engine']:<{width}}  {t['median_us']:>9.2f}  {t['iqr_us']:>7.2f}  {t['cpu_median_us']:>7.2f}  "
-            f"{t['ratio_to_fastest_sdk']:>6.2f}  {t['cpu_ratio']:>9.2f}  {t['paired_ratio']:>6.2f}  {status}"
-        )
+    print_timings("engine", TIMING_COLUMNS, timings)
     print()
     print(f"target: ratio <= {meta['single_target_ratio']:.2f} against the faster SDK ({fastest})")
 

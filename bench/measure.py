@@ -9,11 +9,11 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 
 @dataclass(kw_only=True)
@@ -111,3 +111,27 @@ def run_header(started: datetime) -> dict[str, object]:
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
     }
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of numbers in a report's table: its title, the key of its cells in each row, and their width and
+    decimals (the title is right-aligned to the same width)."""
+
+    title: str
+    key: str
+    width: int
+    decimals: int = 2
+
+
+def print_timings(name: str, columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> None:
+    """A report's table of timings under its header and a rule: a line a row, first its ``name`` (the key that also
+    heads the column), then its ``columns``, last its ``status`` (in capitals when above target)."""
+    width = max(len(name), *(len(row[name]) for row in rows))
+    header = f"{name:<{width}}  " + "  ".join(f"{column.title:>{column.width}}" for column in columns) + "  status"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        status = "ABOVE TARGET" if row["status"] == "above target" else row["status"]
+        cells = "  ".join(f"{row[column.key]:>{column.width}.{column.decimals}f}" for column in columns)
+        print(f"{row[name]:<{width}}  {cells}  {status}")

@@ -1,4 +1,5 @@
-"""Test data: API Gateway HTTP API (payload v2) events, Lambda contexts, loaded handler modules."""
+"""Test data: API Gateway HTTP API (payload v2) events, Lambda contexts, loaded handler modules, the values of a
+deployment."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
 from functions.catalog import by_name
+from functions.catalog.environment import DeploymentValues
 
 NOW = 1_800_000_000.0
 """A fixed moment (2027-01-15) that clock-driven tests start from."""
@@ -84,6 +86,25 @@ def http_event(
         "body": raw_body,
         "isBase64Encoded": False,
     }
+
+
+def placeholder_deployment(**changes: Any) -> DeploymentValues:
+    """A deployment as the environment builder sees it, with placeholders where CDK passes references (which the
+    builder never looks into); ``changes`` replace any of its values."""
+    values = DeploymentValues(
+        stage="test",
+        version="v",
+        commit="0123abc",
+        table_name="table",
+        bucket_names={"exports_bucket": "bucket"},
+        queue_url=lambda name: f"url:{name}",
+        issuer="issuer",
+        audience="audience",
+        cors_allow_origins=(),
+        cursor_key="cursor-key",
+        signing_keys_secret="secret",
+    )
+    return replace(values, **changes)
 
 
 def caller(tenant: str = "t-acme", sub: str = "u-1", roles: str = "user") -> dict[str, str]:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from functools import partial
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 
-from firstmile import errors as e
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.ports import AuditLog
 from firstmile.errors import NotFoundError, VersionConflictError
 from firstmile.onboarding.models import (
     CompletionCriteria,
     DefaultFlow,
-    Enrolment,
     EventType,
     FlowDefinition,
     FlowDraft,
@@ -31,6 +32,7 @@ from firstmile.onboarding.models import (
     StepState,
     Transition,
     TransitionEvent,
+    UsersOnVersion,
 )
 from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import (
@@ -39,11 +41,15 @@ from firstmile.onboarding.store import (
     FlowExistsError,
     ProgressConflictError,
 )
+from tests.contracts.paging import assert_cursor_refused, every_page
 from tests.factories import NOW
 
 T0 = datetime.fromtimestamp(NOW, UTC)
 TENANT = "t-acme"
 MIGRATION_ID = "mig_" + "A" * 22
+WELCOME_1 = UsersOnVersion(TENANT, "welcome", 1)
+WELCOME_2 = UsersOnVersion(TENANT, "welcome", 2)
+T = TypeVar("T")
 
 
 # --- test data --------------------------------------------------------------------------------------------
@@ -154,6 +160,25 @@ def audited(tenant: str, target: str = "onboarding-store-test") -> AuditEvent:
     return AuditEvent(tenant=tenant, actor="admin:u-1", action="onboarding.changed", target=target)
 
 
+def every_listed(
+    listing: Callable[..., tuple[list[T], dict[str, Any] | None]],
+    users: UsersOnVersion = WELCOME_1,
+    *,
+    limit: int = 2,
+) -> list[T]:
+    """All that ``listing`` (``list_progress_on_version`` or ``list_enrolments``) lists of ``users``, ``limit`` a page,
+    each key to continue from holding strings only (it travels in queue messages as JSON)."""
+    found: list[T] = []
+    start_key: dict[str, Any] | None = None
+    for _ in range(20):
+        page, start_key = listing(users, limit=limit, start_key=start_key)
+        found += page
+        assert all(isinstance(v, str) for v in (start_key or {}).values())
+        if start_key is None:
+            return found
+    raise AssertionError("the listing did not end")
+
+
 class OnboardingStoreContract:
     """Subclasses provide ``store`` (keeping events 30 days) and the ``audit_log`` its audited changes append to."""
 
@@ -201,20 +226,14 @@ class OnboardingStoreContract:
         store.set_default(TENANT, DefaultFlow(flow_id="alpha"), event=audited(TENANT))
 
         # When they are listed two at a time
-        pages = [store.list_drafts(TENANT, limit=2, cursor=None)]
-        while pages[-1].next_cursor:
-            pages.append(store.list_drafts(TENANT, limit=2, cursor=pages[-1].next_cursor))
+        pages = every_page(partial(store.list_drafts, TENANT, limit=2))
 
         # Then every draft comes once, in id order, and nothing else
         assert [d.flow_id for page in pages for d in page.items] == ["alpha", "beta", "delta", "epsilon", "gamma"]
         assert len(pages) == 3
         # ...and a cursor is refused by another tenant's list and by another kind of list
-        with pytest.raises(e.DomainError) as foreign:
-            store.list_drafts("t-other", limit=2, cursor=pages[0].next_cursor)
-        assert foreign.value.code == e.VAL_CURSOR_INVALID
-        with pytest.raises(e.DomainError) as other_list:
-            store.list_versions(TENANT, "alpha", limit=2, cursor=pages[0].next_cursor)
-        assert other_list.value.code == e.VAL_CURSOR_INVALID
+        assert_cursor_refused(partial(store.list_drafts, "t-other", limit=2), pages[0].next_cursor)
+        assert_cursor_refused(partial(store.list_versions, TENANT, "alpha", limit=2), pages[0].next_cursor)
 
     def test_publishing_stores_the_version_and_advances_the_draft_in_one_step(self, store: OnboardingStorePort) -> None:
         # Given a draft at edit version 1
@@ -258,9 +277,7 @@ class OnboardingStoreContract:
         store.publish(TENANT, other, flow_version("welcome-2"), event=audited(TENANT))
 
         # When they are listed two at a time
-        pages = [store.list_versions(TENANT, "welcome", limit=2, cursor=None)]
-        while pages[-1].next_cursor:
-            pages.append(store.list_versions(TENANT, "welcome", limit=2, cursor=pages[-1].next_cursor))
+        pages = every_page(partial(store.list_versions, TENANT, "welcome", limit=2))
 
         # Then the newest comes first, each once, summarised
         summaries = [s for page in pages for s in page.items]
@@ -270,10 +287,8 @@ class OnboardingStoreContract:
         assert summaries[0].published_at == T0 + timedelta(minutes=5)
         assert summaries[0].published_by == "admin:u-1"
         # ...and a cursor of one flow's versions is refused for another flow's and another tenant's
-        with pytest.raises(e.DomainError):
-            store.list_versions(TENANT, "welcome-2", limit=2, cursor=pages[0].next_cursor)
-        with pytest.raises(e.DomainError):
-            store.list_versions("t-other", "welcome", limit=2, cursor=pages[0].next_cursor)
+        assert_cursor_refused(partial(store.list_versions, TENANT, "welcome-2", limit=2), pages[0].next_cursor)
+        assert_cursor_refused(partial(store.list_versions, "t-other", "welcome", limit=2), pages[0].next_cursor)
 
     def test_the_default_flow_round_trips_and_the_last_write_wins(self, store: OnboardingStorePort) -> None:
         assert store.get_default(TENANT) is None
@@ -353,24 +368,16 @@ class OnboardingStoreContract:
         store.write_transition(enrolment("u-0", tenant="t-other"))
 
         # When the users on version 1 are listed two at a time
-        found: list[Progress] = []
-        start_key: dict[str, Any] | None = None
-        for _ in range(10):
-            page, start_key = store.list_progress_on_version(TENANT, "welcome", 1, limit=2, start_key=start_key)
-            found += page
-            if start_key is None:
-                break
+        found = every_listed(store.list_progress_on_version)
 
         # Then each of the five comes once, with its progress, and nobody else
         assert sorted(pr.user for pr in found) == users[:5]
         assert all(pr.tenant == TENANT and pr.flow_version == 1 for pr in found)
-        assert [
-            pr.user for pr in store.list_progress_on_version(TENANT, "welcome", 2, limit=10, start_key=None)[0]
-        ] == ["u-5"]
+        assert [pr.user for pr in store.list_progress_on_version(WELCOME_2, limit=10, start_key=None)[0]] == ["u-5"]
         # ...and a start key of another list is refused
-        _, key = store.list_progress_on_version(TENANT, "welcome", 1, limit=1, start_key=None)
+        _, key = store.list_progress_on_version(WELCOME_1, limit=1, start_key=None)
         with pytest.raises(ValueError, match="another list"):
-            store.list_progress_on_version(TENANT, "welcome", 2, limit=1, start_key=key)
+            store.list_progress_on_version(WELCOME_2, limit=1, start_key=key)
 
     def test_every_step_state_and_time_reads_back_exactly(self, store: OnboardingStorePort) -> None:
         # Given a progress with a step in each state, times to the microsecond, some of them unset
@@ -407,16 +414,10 @@ class OnboardingStoreContract:
         store.write_transition(Transition(progress=done, events=[event(done, EventType.ONBOARDING_COMPLETED)]))
 
         # When their enrolments are listed two at a time
-        found: list[Enrolment] = []
-        start_key: dict[str, Any] | None = None
-        for _ in range(10):
-            page, start_key = store.list_enrolments(TENANT, "welcome", 1, limit=2, start_key=start_key)
-            found += page
-            if start_key is None:
-                break
+        found = every_listed(store.list_enrolments)
 
         # Then each comes once, as the progress list has them, with enrolment, completion and sample marker
-        listed = store.list_progress_on_version(TENANT, "welcome", 1, limit=10, start_key=None)[0]
+        listed = store.list_progress_on_version(WELCOME_1, limit=10, start_key=None)[0]
         assert [en.user for en in found] == [pr.user for pr in listed]
         assert {en.user: (en.completed_at, en.sample) for en in found} == {
             "u-0": (None, False),
@@ -425,9 +426,9 @@ class OnboardingStoreContract:
         }
         assert all((en.flow_id, en.flow_version, en.enrolled_at) == ("welcome", 1, T0) for en in found)
         # ...and a start key of another list is refused
-        _, key = store.list_enrolments(TENANT, "welcome", 1, limit=1, start_key=None)
+        _, key = store.list_enrolments(WELCOME_1, limit=1, start_key=None)
         with pytest.raises(ValueError, match="another list"):
-            store.list_enrolments(TENANT, "welcome", 2, limit=1, start_key=key)
+            store.list_enrolments(WELCOME_2, limit=1, start_key=key)
 
     def test_a_migration_round_trips(self, store: OnboardingStorePort) -> None:
         created = store.create_migration(TENANT, migration(), event=audited(TENANT))
@@ -547,20 +548,12 @@ class OnboardingStoreContract:
             first = progress(f"u-{n}").model_copy(update={"enrolled_at": at, "updated_at": at})
             store.write_transition(Transition(progress=first, events=[event(first, EventType.ENROLLED)]))
 
-        # When those enrolled from the third hour on are listed
-        found: list[Progress] = []
-        start_key: dict[str, Any] | None = None
-        for _ in range(10):
-            page, start_key = store.list_progress_on_version(
-                TENANT, "welcome", 1, limit=2, start_key=start_key, enrolled_since=T0 + timedelta(hours=3)
-            )
-            found += page
-            if start_key is None:
-                break
+        # When those enrolled from the third hour on are listed (each key to continue from holding strings only)
+        since = replace(WELCOME_1, enrolled_since=T0 + timedelta(hours=3))
+        found = every_listed(store.list_progress_on_version, since)
 
         # Then they come in the order they enrolled, and nobody earlier
         assert [pr.user for pr in found] == ["u-3", "u-4", "u-5"]
-        assert all(isinstance(v, str) for v in (start_key or {}).values())
 
     def test_a_batch_counts_once_however_often_it_is_delivered(self, store: OnboardingStorePort) -> None:
         store.create_migration(TENANT, migration(), event=audited(TENANT))

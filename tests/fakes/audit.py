@@ -93,3 +93,14 @@ class FakeAuditLog:
             return None
         last = chain[-1]
         return ChainHead(sequence=last.sequence, hash=last.hash, at=last.at)
+
+
+class AuditedFake:
+    """What a fake store with audited changes starts from: ``faults`` to inject, and the audit log (its own unless it is
+    given one) whose lock each change holds while it applies itself and appends its entry, as the real transaction
+    writes both."""
+
+    def __init__(self, *, audit: FakeAuditLog | None = None) -> None:
+        self.faults = Faults()
+        self.audit = audit or FakeAuditLog()
+        self._lock = self.audit.lock

@@ -4,11 +4,11 @@ plans and exposure counts."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from firstmile.audit.models import AuditEvent
 from firstmile.errors import NotFoundError, VersionConflictError
@@ -19,13 +19,15 @@ from firstmile.flags.rollout import RolloutPlan, RolloutStatus
 from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEvent, KillSwitchState
 from firstmile.flags.store import FlagConflictError, FlagExistsError
 from firstmile.platform.cursors import Page
-from tests.fakes.audit import FakeAuditLog
-from tests.fakes.faults import Faults
+from tests.fakes.audit import AuditedFake, FakeAuditLog
 from tests.fakes.paging import page_of
 from tests.fakes.storage import stored
 
 _PLAN_WRITE = "fake-plan-write"
 _COUNTERS_PER_PART = 99
+
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -49,13 +51,11 @@ class _Tenant:
     exposure_parts: set[tuple[str, int]] = field(default_factory=set)
 
 
-class FakeFlagStore:
+class FakeFlagStore(AuditedFake):
     """``FlagStorePort`` in memory; audited changes append to ``audit`` under its lock, with the change."""
 
     def __init__(self, *, audit: FakeAuditLog | None = None) -> None:
-        self.faults = Faults()
-        self.audit = audit or FakeAuditLog()
-        self._lock = self.audit.lock
+        super().__init__(audit=audit)
         self._tenants: dict[str, _Tenant] = {}
 
     # --- flags ---------------------------------------------------------------------------------------------
@@ -105,9 +105,7 @@ class FakeFlagStore:
 
     def list_flags(self, tenant: str, *, limit: int, cursor: str | None) -> Page[Flag]:
         self.faults.enter("list_flags")
-        with self._lock:
-            flags = sorted(self._of(tenant).flags.values(), key=lambda f: f.key)
-        items, next_cursor = page_of(flags, lambda f: f.key, scope=f"flags|{tenant}", limit=limit, cursor=cursor)
+        items, next_cursor = self._in_key_order(tenant, "flags", lambda data: data.flags, limit, cursor)
         return Page[Flag](items=items, next_cursor=next_cursor)
 
     def history(self, tenant: str, key: str, *, limit: int, cursor: str | None) -> Page[FlagHistoryEntry]:
@@ -160,10 +158,19 @@ class FakeFlagStore:
 
     def list_segments(self, tenant: str, *, limit: int, cursor: str | None) -> Page[Segment]:
         self.faults.enter("list_segments")
-        with self._lock:
-            segments = sorted(self._of(tenant).segments.values(), key=lambda s: s.key)
-        items, next_cursor = page_of(segments, lambda s: s.key, scope=f"segments|{tenant}", limit=limit, cursor=cursor)
+        items, next_cursor = self._in_key_order(tenant, "segments", lambda data: data.segments, limit, cursor)
         return Page[Segment](items=items, next_cursor=next_cursor)
+
+    def _in_key_order(
+        self, tenant: str, kind: str, records: Callable[[_Tenant], dict[str, R]], limit: int, cursor: str | None
+    ) -> tuple[list[R], str | None]:
+        """One page of the tenant's ``records`` of ``kind`` (flags, segments) in key order, as the store lists them."""
+        with self._lock:
+            keyed = sorted(records(self._of(tenant)).items())
+        chosen, next_cursor = page_of(
+            keyed, lambda entry: entry[0], scope=f"{kind}|{tenant}", limit=limit, cursor=cursor
+        )
+        return [record for _, record in chosen], next_cursor
 
     # --- rollout plans -------------------------------------------------------------------------------------
 
@@ -272,14 +279,7 @@ class FakeFlagStore:
                     members.discard(str(member))
                 killed = killed.model_copy(update={name: frozenset(members)})
             epoch.kill_switch, epoch.updated_at, epoch.updated_by = killed, at, actor
-            record = KillSwitchEvent(
-                target=change.target,
-                killed=change.killed,
-                reason=change.reason,
-                changed_by=actor,
-                changed_at=at,
-                flags=sorted(concerned),
-            )
+            record = change.logged(actor, at, concerned)
             self._of(tenant).kills.append((f"{at.isoformat()}#{uuid.uuid4().hex[:12]}", record))
             self.audit.record(event)
         return self.kill_switch_state(tenant)

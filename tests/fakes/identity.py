@@ -4,7 +4,7 @@ signing-key secret."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 from firstmile.audit.models import AuditEvent
 from firstmile.errors import DependencyUnavailableError, VersionConflictError
@@ -12,10 +12,11 @@ from firstmile.identity.keys import KeySet
 from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
 from firstmile.identity.store import AlreadyExistsError
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
-from tests.fakes.audit import FakeAuditLog
+from tests.fakes.audit import AuditedFake, FakeAuditLog
 from tests.fakes.faults import Faults
 from tests.fakes.paging import page_of
 
+R = TypeVar("R")
 # A revocation of a session or of everything lasts until no access token it concerns can still be alive.
 _REVOCATION_MARGIN_SECONDS = 60
 
@@ -24,13 +25,11 @@ def _client_order(client: ApiClient) -> str:
     return f"{int(client.created_at * 1000):015d}#{client.client_id}"
 
 
-class FakeIdentityStore:
+class FakeIdentityStore(AuditedFake):
     """``IdentityStorePort`` in memory; audited changes append to ``audit`` under its lock, with the change."""
 
     def __init__(self, *, audit: FakeAuditLog | None = None) -> None:
-        self.faults = Faults()
-        self.audit = audit or FakeAuditLog()
-        self._lock = self.audit.lock
+        super().__init__(audit=audit)
         self._tenants: dict[str, Tenant] = {}
         self._clients: dict[str, ApiClient] = {}
         self._families: dict[tuple[str, str, str], Family] = {}
@@ -46,26 +45,26 @@ class FakeIdentityStore:
         self.audit.record(event)
 
     def create_tenant(self, tenant: Tenant, *, event: AuditEvent) -> Tenant:
-        self.faults.enter("create_tenant")
-        with self._lock:
-            if tenant.tenant_id in self._tenants or self.faults.conflicts("create_tenant"):
-                raise AlreadyExistsError(f"tenant {tenant.tenant_id}")
-            self._tenants[tenant.tenant_id] = tenant
-            self.audit.record(event)
-        return tenant
+        return self._create("tenant", self._tenants, tenant.tenant_id, tenant, event)
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         self.faults.enter("get_tenant")
         return self._tenants.get(tenant_id)
 
     def create_client(self, client: ApiClient, *, event: AuditEvent) -> ApiClient:
-        self.faults.enter("create_client")
+        return self._create("client", self._clients, client.client_id, client, event)
+
+    def _create(self, kind: str, records: dict[str, R], key: str, record: R, event: AuditEvent) -> R:
+        """``create_<kind>``: store a new ``record`` under ``key`` and append ``event`` together; ``AlreadyExistsError``
+        when the key is taken (or the operation is told to lose a race)."""
+        operation = f"create_{kind}"
+        self.faults.enter(operation)
         with self._lock:
-            if client.client_id in self._clients or self.faults.conflicts("create_client"):
-                raise AlreadyExistsError(f"client {client.client_id}")
-            self._clients[client.client_id] = client
+            if key in records or self.faults.conflicts(operation):
+                raise AlreadyExistsError(f"{kind} {key}")
+            records[key] = record
             self.audit.record(event)
-        return client
+        return record
 
     def get_client(self, client_id: str) -> ApiClient | None:
         self.faults.enter("get_client")

@@ -20,16 +20,16 @@ from firstmile.onboarding.models import (
     Progress,
     Transition,
     TransitionEvent,
+    UsersOnVersion,
 )
 from firstmile.onboarding.store import (
-    MAX_EVENTS_PER_TRANSITION,
     DraftConflictError,
     FlowExistsError,
     ProgressConflictError,
+    check_events,
 )
 from firstmile.platform.cursors import Page
-from tests.fakes.audit import FakeAuditLog
-from tests.fakes.faults import Faults
+from tests.fakes.audit import AuditedFake, FakeAuditLog
 from tests.fakes.paging import page_of
 from tests.fakes.storage import stored
 
@@ -42,13 +42,11 @@ def _enrolment_order(progress: Progress) -> str:
     return f"{_fixed_utc(progress.enrolled_at)}#{progress.user}"
 
 
-class FakeOnboardingStore:
+class FakeOnboardingStore(AuditedFake):
     """``OnboardingStorePort`` in memory; audited changes append to ``audit`` under its lock, with the change."""
 
     def __init__(self, *, event_retention_days: int = 400, audit: FakeAuditLog | None = None) -> None:
-        self.faults = Faults()
-        self.audit = audit or FakeAuditLog()
-        self._lock = self.audit.lock
+        super().__init__(audit=audit)
         self._retention = timedelta(days=event_retention_days)
         self._drafts: dict[tuple[str, str], FlowDraft] = {}
         self._versions: dict[tuple[str, str, int], FlowVersion] = {}
@@ -166,11 +164,8 @@ class FakeOnboardingStore:
         self.faults.enter("write_transition")
         if not transition.events:
             return
+        check_events(transition)
         progress = transition.progress
-        if len(transition.events) > MAX_EVENTS_PER_TRANSITION:
-            raise ValueError(f"a transition records at most {MAX_EVENTS_PER_TRANSITION} events")
-        if any(e.tenant != progress.tenant or e.user != progress.user for e in transition.events):
-            raise ValueError("a transition's events belong to the user whose progress it writes")
         key = (progress.tenant, progress.user)
         with self._lock:
             current = self._progress.get(key)
@@ -194,52 +189,32 @@ class FakeOnboardingStore:
             return [happened for _, happened, expires in self._events.get((tenant, user), []) if expires > now]
 
     def list_progress_on_version(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        *,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None = None,
+        self, users: UsersOnVersion, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Progress], dict[str, Any] | None]:
         self.faults.enter("list_progress_on_version")
-        return self._page_on_version(tenant, flow_id, version, limit, start_key, enrolled_since)
+        return self._page_on_version(users, limit, start_key)
 
     def list_enrolments(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        *,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None = None,
+        self, users: UsersOnVersion, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Enrolment], dict[str, Any] | None]:
         self.faults.enter("list_enrolments")
-        page, next_key = self._page_on_version(tenant, flow_id, version, limit, start_key, enrolled_since)
+        page, next_key = self._page_on_version(users, limit, start_key)
         return [Enrolment.model_validate(p.model_dump(include=set(Enrolment.model_fields))) for p in page], next_key
 
     def _page_on_version(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None,
+        self, users: UsersOnVersion, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Progress], dict[str, Any] | None]:
-        listing = f"{tenant}|{flow_id}|{version}"
+        listing = f"{users.tenant}|{users.flow_id}|{users.version}"
         if start_key and start_key.get("list") != listing:
             raise ValueError("the start key belongs to another list")
-        since = _fixed_utc(enrolled_since) if enrolled_since is not None else ""
+        since = _fixed_utc(users.enrolled_since) if users.enrolled_since is not None else ""
         after = str(start_key["after"]) if start_key else ""
         with self._lock:
             on_version = sorted(
                 (
                     p
                     for (t, _), p in self._progress.items()
-                    if (t, p.flow_id, p.flow_version) == (tenant, flow_id, version)
+                    if (t, p.flow_id, p.flow_version) == (users.tenant, users.flow_id, users.version)
                     and _enrolment_order(p) >= since
                     and _enrolment_order(p) > after
                 ),

@@ -7,8 +7,9 @@ from typing import Any
 
 from firstmile.platform.resources import SCHEDULER_DLQ
 from functions.catalog import Queue, Route, Schedule, TableStream
-from functions.catalog.environment import DeploymentValues, function_environment
+from functions.catalog.environment import function_environment
 from infra.platform import STREAM_FAILURES_QUEUE
+from tests.factories import placeholder_deployment
 from tests.infra.assembly import Assembly, ResourceRef, as_list, function_resources, role_statements
 from tests.infra.conftest import Synth
 
@@ -83,19 +84,7 @@ def test_the_environment_carries_the_settings_each_function_reads(fixture_synth:
 
 def test_the_environment_is_the_one_builders(fixture_synth: Synth) -> None:
     # Given the builder, fed with placeholders where CDK passes references (which the builder never looks into)
-    values = DeploymentValues(
-        stage="test",
-        version="v",
-        commit="0123abc",
-        table_name="table",
-        bucket_names={"exports_bucket": "bucket"},
-        queue_url=lambda name: f"url:{name}",
-        issuer="issuer",
-        audience="audience",
-        cors_allow_origins=(),
-        cursor_key="cursor-key",
-        signing_keys_secret="secret",
-    )
+    values = placeholder_deployment()
     for name, (_stack, _, function) in function_resources(fixture_synth.assembly).items():
         # When a synthesized function's variables are compared with the builder's for its entry
         env = function["Properties"]["Environment"]["Variables"]

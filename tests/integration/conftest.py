@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from firstmile.audit.store import AuditStore
 from firstmile.composition import reset
 from firstmile.config import reset_settings
 from firstmile.platform.aws import reset_clients
@@ -129,6 +130,18 @@ def deployment(emulator: str, table_engine: str, monkeypatch: pytest.MonkeyPatch
             cleanup()
 
 
+@pytest.fixture
+def table(deployment: Deployment) -> Any:
+    """The test's table as a boto3 Table resource: what a store under test is built over."""
+    return deployment.table
+
+
+@pytest.fixture
+def audit_log(table: Any) -> AuditStore:
+    """The audit log on the test's table, which a store contract's audited changes append to."""
+    return AuditStore(table)
+
+
 @dataclass
 class DynamoCalls:
     """The DynamoDB operations a client sent, counted at the botocore level (retries of one call count once)."""
@@ -141,7 +154,7 @@ class DynamoCalls:
 
 @pytest.fixture
 def calls(table: Any) -> Iterator[DynamoCalls]:
-    """Counts the requests sent through the ``table`` fixture of the test's module (a boto3 Table resource)."""
+    """Counts the requests sent through the ``table`` fixture (a boto3 Table resource, which a module may replace)."""
     counted = DynamoCalls()
     events = table.meta.client.meta.events
     events.register("before-call.dynamodb", counted.record, unique_id="count-dynamodb-calls")

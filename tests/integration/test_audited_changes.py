@@ -23,6 +23,7 @@ from firstmile.flags.shapes import KillSwitchChange
 from firstmile.flags.store import FlagStore
 from firstmile.identity.models import ApiClientCreate, TenantCreate
 from firstmile.identity.tenancy import TenancyService
+from firstmile.onboarding.models import UsersOnVersion
 from firstmile.platform import aws
 from tests.factories import run_together
 from tests.integration.conftest import Deployment
@@ -217,7 +218,8 @@ def test_sample_users_whose_audit_append_fails_are_not_created(api: Api, deploym
 
     # Then the answer is 503 and no sample user exists (the entry goes with the first one)
     problem(response, 503, "SYS_UNAVAILABLE")
-    enrolled, _ = container().onboarding_store.list_progress_on_version(TENANT, "welcome", 1, limit=10, start_key=None)
+    welcome = UsersOnVersion(TENANT, "welcome", 1)
+    enrolled, _ = container().onboarding_store.list_progress_on_version(welcome, limit=10, start_key=None)
     assert enrolled == []
     assert "onboarding.sample_users.created" not in actions()
 

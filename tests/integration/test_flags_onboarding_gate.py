@@ -8,25 +8,12 @@ from typing import Any
 import pytest
 
 from firstmile.composition import container, reset
-from firstmile.flags.models import Condition, Flag, Rule, Serve
 from firstmile.flags.shapes import KillSwitchChange
-from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
 from tests.integration.conftest import Deployment
+from tests.integration.gated_flow import ADMIN, create_gating_flag, publish_default_flow
 from tests.integration.routes import RouteClient, ok
 
 TENANT = "t-gate"
-ADMIN = "admin:u-admin"
-
-
-def _publish_gated_flow() -> None:
-    service = container().flows
-    steps = [
-        StepDefinition(id="welcome", title="Welcome", order=0),
-        StepDefinition(id="invite-team", title="Invite your team", order=1, gating_flag="team-invites"),
-    ]
-    service.create_flow(TENANT, FlowCreate(flow_id="start", name="Start", steps=steps), actor=ADMIN)
-    service.publish(TENANT, "start", None, actor=ADMIN)
-    service.set_default(TENANT, DefaultFlowUpdate(flow_id="start"), actor=ADMIN)
 
 
 def _status(monkeypatch: pytest.MonkeyPatch, user: str, attributes: dict[str, str]) -> dict[str, Any]:
@@ -44,23 +31,13 @@ def _hidden(status: dict[str, Any]) -> dict[str, str]:
 
 def test_a_gated_step_follows_its_flag_for_each_user(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a default flow whose second step is gated by the flag team-invites, which the tenant does not have yet
-    _publish_gated_flow()
+    publish_default_flow(TENANT)
 
     # Then the step is hidden as off (a missing flag is off, not "cannot say")
     assert _hidden(_status(monkeypatch, "u-pro", {"plan": "pro"})) == {"invite-team": "flag_off"}
 
     # When the flag is created, on for the pro plan (a token attribute)
-    flag = Flag(
-        key="team-invites",
-        enabled=True,
-        rules=[
-            Rule(
-                id="pros", conditions=[Condition(attribute="plan", operator="eq", value="pro")], serve=Serve(value=True)
-            )
-        ],
-        tags=["collaboration"],
-    )
-    container().flag_admin.create_flag(TENANT, flag, actor=ADMIN)
+    create_gating_flag(TENANT, tags=["collaboration"])
     reset()  # a new container; a warm one sees the change within its 1 s check interval
 
     # Then a pro user sees the step, a free user does not

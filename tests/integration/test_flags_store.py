@@ -19,14 +19,9 @@ from tests.contracts.flags import (
     boolean_flag,
     segment,
 )
-from tests.integration.conftest import Deployment, DynamoCalls
+from tests.integration.conftest import DynamoCalls
 
 # --- fixtures ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def table(deployment: Deployment) -> Any:
-    return deployment.table
 
 
 @pytest.fixture
@@ -38,10 +33,6 @@ class TestFlagStoreContract(FlagStoreContract):
     """The flag store's contract, on the table engine."""
 
     implementation = FlagStore
-
-    @pytest.fixture
-    def audit_log(self, table: Any) -> AuditStore:
-        return AuditStore(table)
 
     @pytest.fixture
     def store(self, table: Any, audit_log: AuditStore) -> FlagStore:

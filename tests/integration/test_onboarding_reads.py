@@ -12,17 +12,15 @@ from typing import Any
 
 import pytest
 
-from firstmile.composition import container, reset
+from firstmile.composition import reset
 from firstmile.config import reset_settings
 from firstmile.flags.cache import FlagSetCache, FlagSetSource
-from firstmile.flags.models import Condition, Flag, Rule, Serve
-from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
 from firstmile.platform import aws
 from functions.catalog import by_name
 from tests.factories import FakeLambdaContext, http_event, load_handler
 from tests.integration.conftest import Deployment, DynamoCalls
+from tests.integration.gated_flow import create_gating_flag, publish_default_flow
 
-ADMIN = "admin:u-admin"
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
 
 
@@ -63,19 +61,6 @@ def reads(clock: Clock) -> Iterator[DynamoCalls]:
     events.unregister("before-call.dynamodb", unique_id="count-reads")
 
 
-def _publish(tenant: str, *, gated: bool) -> None:
-    service = container().flows
-    steps = [
-        StepDefinition(id="welcome", title="Welcome", order=0),
-        StepDefinition(
-            id="invite-team", title="Invite your team", order=1, gating_flag="team-invites" if gated else None
-        ),
-    ]
-    service.create_flow(tenant, FlowCreate(flow_id="start", name="Start", steps=steps), actor=ADMIN)
-    service.publish(tenant, "start", None, actor=ADMIN)
-    service.set_default(tenant, DefaultFlowUpdate(flow_id="start"), actor=ADMIN)
-
-
 def _status(tenant: str, user: str) -> dict[str, Any]:
     route = by_name("onboarding_status").route
     assert route is not None
@@ -92,7 +77,7 @@ def _reads_of(calls: DynamoCalls, since: int) -> list[str]:
 
 def _enrolled(tenant: str, user: str, *, gated: bool) -> None:
     """A published default flow, the user enrolled on it, and then a new container."""
-    _publish(tenant, gated=gated)
+    publish_default_flow(tenant, gated=gated)
     _status(tenant, user)
     reset()
 
@@ -139,16 +124,7 @@ def test_a_status_on_a_gated_flow_reads_the_flag_epoch_at_most_every_second(cloc
 def test_a_new_container_loads_the_flag_set_once_for_a_gated_flow(clock: Clock, reads: DynamoCalls) -> None:
     # Given an enrolled user of a gated flow whose tenant has the gating flag, on for the pro plan, and a new container
     _enrolled("t-flagged", "u-1", gated=True)
-    flag = Flag(
-        key="team-invites",
-        enabled=True,
-        rules=[
-            Rule(
-                id="pros", conditions=[Condition(attribute="plan", operator="eq", value="pro")], serve=Serve(value=True)
-            )
-        ],
-    )
-    container().flag_admin.create_flag("t-flagged", flag, actor=ADMIN)
+    create_gating_flag("t-flagged")
     reset()
 
     # When the new container answers the status: progress, flow version, the epoch, then the set (epoch, flags,

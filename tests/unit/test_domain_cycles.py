@@ -3,8 +3,9 @@ limits, onboarding, platform ...) and the two modules above them, the compositio
 depend on each other in one direction only. An import anywhere counts: module level, inside a function, under
 ``if TYPE_CHECKING``.
 
-The shared kernel (``config``, ``errors``, ``identifiers``, ``observability``, ``roles``: top-level modules that
-every domain may use) is not a node: its few imports of a domain are its own business, not a domain's dependency.
+The shared kernel (``clock``, ``config``, ``errors``, ``identifiers``, ``observability``, ``roles``: top-level modules
+that every domain may use) is not a node: its few imports of a domain are its own business, not a domain's
+dependency.
 """
 
 from __future__ import annotations

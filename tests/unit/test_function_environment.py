@@ -8,9 +8,10 @@ import pytest
 
 from firstmile.config import Settings
 from functions.catalog import CATALOG, Route, by_name
-from functions.catalog.environment import DeploymentValues, function_environment, route_variables, variable
+from functions.catalog.environment import function_environment, route_variables, variable
 from local.environment import LocalEnvironment
 from local.resources import deployment_for
+from tests.factories import placeholder_deployment
 
 DEPLOYMENT = deployment_for(CATALOG, stage="local")
 QUEUE_URLS = {queue.logical_name: f"http://127.0.0.1:9/000000000000/{queue.name}" for queue in DEPLOYMENT.queues}
@@ -61,20 +62,8 @@ def test_a_function_knows_only_the_queues_its_entry_names() -> None:
 
 
 def test_a_route_gets_its_role_cursor_key_and_rate_class_and_a_job_none_of_them() -> None:
-    # Given a deployment as the builder sees it
-    values = DeploymentValues(
-        stage="s",
-        version="1",
-        commit="c",
-        table_name="t",
-        bucket_names={"exports_bucket": "b"},
-        queue_url=lambda name: f"url:{name}",
-        issuer="i",
-        audience="a",
-        cors_allow_origins=(),
-        cursor_key="k" * 32,
-        signing_keys_secret=None,
-    )
+    # Given a deployment as the builder sees it, without signing keys
+    values = placeholder_deployment(signing_keys_secret=None)
     revoke, job = by_name("auth_revoke"), by_name("flag_rollout_job")
     assert isinstance(revoke.trigger, Route)
 

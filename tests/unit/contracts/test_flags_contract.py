@@ -13,9 +13,5 @@ class TestFakeFlagStoreContract(FlagStoreContract):
     implementation = FakeFlagStore
 
     @pytest.fixture
-    def audit_log(self) -> FakeAuditLog:
-        return FakeAuditLog()
-
-    @pytest.fixture
     def store(self, audit_log: FakeAuditLog) -> FakeFlagStore:
         return FakeFlagStore(audit=audit_log)

@@ -13,10 +13,6 @@ class TestFakeIdentityStoreContract(IdentityStoreContract):
     implementation = FakeIdentityStore
 
     @pytest.fixture
-    def audit_log(self) -> FakeAuditLog:
-        return FakeAuditLog()
-
-    @pytest.fixture
     def identity_store(self, audit_log: FakeAuditLog) -> FakeIdentityStore:
         return FakeIdentityStore(audit=audit_log)
 

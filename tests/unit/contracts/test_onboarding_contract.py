@@ -13,9 +13,5 @@ class TestFakeOnboardingStoreContract(OnboardingStoreContract):
     implementation = FakeOnboardingStore
 
     @pytest.fixture
-    def audit_log(self) -> FakeAuditLog:
-        return FakeAuditLog()
-
-    @pytest.fixture
     def store(self, audit_log: FakeAuditLog) -> FakeOnboardingStore:
         return FakeOnboardingStore(event_retention_days=30, audit=audit_log)

@@ -8,11 +8,9 @@ written in the same transaction as the change (the store's ``event``). A change 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from firstmile import errors as e
 from firstmile.audit.events import action_event
+from firstmile.clock import Clock, utc_now
 from firstmile.flags import logic
 from firstmile.flags.history import MAX_KILL_SWITCH_CHANGES, FlagHistoryPage
 from firstmile.flags.models import Flag, FlagSet
@@ -20,10 +18,6 @@ from firstmile.flags.ports import FlagStorePort
 from firstmile.flags.shapes import FlagKillSwitch, FlagView, KillSwitchEvent, KillSwitchState
 from firstmile.flags.store import FlagExistsError
 from firstmile.platform.cursors import Page
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def existing_flag(store: FlagStorePort, tenant: str, key: str) -> Flag:
@@ -37,7 +31,7 @@ def existing_flag(store: FlagStorePort, tenant: str, key: str) -> Flag:
 class FlagAdmin:
     """The use cases of a tenant's flag admins."""
 
-    def __init__(self, store: FlagStorePort, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, store: FlagStorePort, *, clock: Clock = utc_now) -> None:
         self._store = store
         self._clock = clock
 

@@ -4,11 +4,9 @@ exposure sample rate). Each change is audited in the transaction that makes it."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from firstmile import errors as e
 from firstmile.audit.events import action_event
+from firstmile.clock import Clock, utc_now
 from firstmile.flags.admin import existing_flag
 from firstmile.flags.models import FlagSettings, Segment
 from firstmile.flags.ports import FlagStorePort
@@ -17,14 +15,10 @@ from firstmile.observability import logger
 from firstmile.platform.cursors import Page
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class FlagControls:
     """Segments, the kill switch and the flag settings of a tenant."""
 
-    def __init__(self, store: FlagStorePort, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, store: FlagStorePort, *, clock: Clock = utc_now) -> None:
         self._store = store
         self._clock = clock
 

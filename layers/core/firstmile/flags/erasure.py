@@ -3,11 +3,9 @@ condition on ``user_id`` and every stored version of every flag. Run by the eras
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from firstmile.audit.events import action_event
 from firstmile.audit.models import AuditEvent
+from firstmile.clock import Clock, utc_now
 from firstmile.flags.history import flag_diff
 from firstmile.flags.models import USER_ID_ATTRIBUTE, Condition, Flag, Operator, Rule
 from firstmile.flags.ports import FlagStorePort
@@ -17,14 +15,10 @@ _NAMING = frozenset({Operator.EQ, Operator.IN})
 _EXCLUDING = frozenset({Operator.NEQ, Operator.NOT_IN})
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class FlagErasure:
     """Takes one user out of a tenant's flags."""
 
-    def __init__(self, store: FlagStorePort, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, store: FlagStorePort, *, clock: Clock = utc_now) -> None:
         self._store = store
         self._clock = clock
 

@@ -4,19 +4,15 @@ sampled into exposure events (``ExposureSampler``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 
 from firstmile import errors as e
+from firstmile.clock import Clock, utc_now
 from firstmile.flags import logic
 from firstmile.flags.cache import FlagSetCache
 from firstmile.flags.exposures import ExposureSampler
 from firstmile.flags.models import EvaluationContext
 from firstmile.flags.shapes import EvaluationAnswer, EvaluationRequest
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class FlagEvaluation:
@@ -27,7 +23,7 @@ class FlagEvaluation:
         cache: FlagSetCache,
         *,
         exposures: ExposureSampler | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._cache = cache
         self._exposures = exposures

@@ -8,9 +8,10 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from firstmile.clock import Clock, utc_now
 from firstmile.flags.admin import existing_flag
 from firstmile.flags.models import EvaluationResult
 from firstmile.flags.ports import FlagStorePort
@@ -25,10 +26,6 @@ class MessageQueue(Protocol):
     """Where sampled exposure events go (the exposure queue)."""
 
     def send(self, messages: Sequence[dict[str, Any]]) -> None: ...
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ExposureSampler:
@@ -67,7 +64,7 @@ class ExposureSampler:
 class Exposures:
     """The consumer's counting and the admins' report."""
 
-    def __init__(self, store: FlagStorePort, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, store: FlagStorePort, *, clock: Clock = utc_now) -> None:
         self._store = store
         self._clock = clock
 

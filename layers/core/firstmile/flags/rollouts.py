@@ -7,11 +7,12 @@ entry (decision 0063)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 
 from firstmile import errors as e
 from firstmile.audit.events import action_event
+from firstmile.clock import Clock, utc_now
 from firstmile.flags import rollout as r
 from firstmile.flags.admin import existing_flag
 from firstmile.flags.models import Flag
@@ -19,10 +20,6 @@ from firstmile.flags.ports import FlagStorePort, FlowParticipants
 from firstmile.flags.signals import ROLLOUT_HALTED_METRIC
 from firstmile.flags.store import FlagConflictError
 from firstmile.observability import logger, metrics
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class NoParticipants:
@@ -41,7 +38,7 @@ class Rollouts:
         store: FlagStorePort,
         *,
         participants: FlowParticipants | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._participants = participants or NoParticipants()

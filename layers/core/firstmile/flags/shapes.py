@@ -5,6 +5,7 @@ and answers, rollbacks, and exposure counts. The flag itself, its segments and i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated
 
@@ -54,6 +55,17 @@ class KillSwitchChange(Model):
         if self.tag is not None:
             return f"tag:{self.tag}"
         return "all"
+
+    def logged(self, actor: str, at: datetime, concerned: Iterable[str]) -> KillSwitchEvent:
+        """This change as the kill-switch log keeps it: made by ``actor`` at ``at``, naming the ``concerned`` flags."""
+        return KillSwitchEvent(
+            target=self.target,
+            killed=self.killed,
+            reason=self.reason,
+            changed_by=actor,
+            changed_at=at,
+            flags=sorted(concerned),
+        )
 
 
 class KillSwitchEvent(Model):

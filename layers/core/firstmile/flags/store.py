@@ -516,14 +516,7 @@ class FlagStore:
             names["#member"] = attribute
             values[":member"] = {member}
             expression += f" {'ADD' if change.killed else 'DELETE'} #member :member"
-        record = KillSwitchEvent(
-            target=change.target,
-            killed=change.killed,
-            reason=change.reason,
-            changed_by=actor,
-            changed_at=at,
-            flags=sorted(concerned),
-        )
+        record = change.logged(actor, at, concerned)
         # A random part keeps two changes of one microsecond apart; a resent transaction rewrites the same item.
         logged = {
             "pk": flags_partition(tenant),

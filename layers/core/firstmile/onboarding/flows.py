@@ -5,16 +5,11 @@ one without it re-reads and retries."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TypeVar
-
 from firstmile import errors
 from firstmile.audit.events import action_event
 from firstmile.onboarding import logic
-from firstmile.onboarding.gates import FlagGates, NoFlags, deferred_gate
+from firstmile.onboarding.gates import deferred_gate
 from firstmile.onboarding.models import (
-    Clock,
     DefaultFlow,
     DefaultFlowUpdate,
     FlowCreate,
@@ -26,36 +21,13 @@ from firstmile.onboarding.models import (
     Progress,
     RestartRequest,
 )
-from firstmile.onboarding.ports import OnboardingStorePort
+from firstmile.onboarding.services import OnboardingService
 from firstmile.onboarding.store import DraftConflictError, FlowExistsError
-from firstmile.onboarding.versions import PublishedVersions
 from firstmile.platform.cursors import Page
-from firstmile.platform.versioned import ConflictRetry
-
-T = TypeVar("T")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class FlowAdmin:
+class FlowAdmin(OnboardingService):
     """The use cases of a tenant's flow admins, over the store and the shared published versions."""
-
-    def __init__(
-        self,
-        store: OnboardingStorePort,
-        versions: PublishedVersions,
-        *,
-        gates: FlagGates | None = None,
-        clock: Clock = _utc_now,
-        retry: ConflictRetry | None = None,
-    ) -> None:
-        self._store = store
-        self._versions = versions
-        self._gates = gates or NoFlags()
-        self._clock = clock
-        self._retry = retry or ConflictRetry()
 
     def list_flows(self, tenant: str, *, limit: int, cursor: str | None) -> Page[FlowDraft]:
         """One page of the tenant's drafts, each marked whether it is the default flow."""
@@ -173,7 +145,3 @@ class FlowAdmin:
         # An admin's view: gated steps are evaluated without the user's token attributes.
         gate = deferred_gate(self._gates, tenant, user, {})
         return logic.status_view(progress, flow, gate), progress.version
-
-    def _once_or_retried(self, attempt: Callable[[], T], expected_version: int | None) -> T:
-        # With If-Match a lost race is the client's to resolve; without it, read again and re-apply.
-        return attempt() if expected_version is not None else self._retry(attempt)

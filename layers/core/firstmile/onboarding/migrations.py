@@ -10,11 +10,11 @@ import hashlib
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from firstmile import errors
 from firstmile.audit.events import action_event
+from firstmile.clock import utc_now
 from firstmile.errors import DependencyUnavailableError
 from firstmile.observability import logger
 from firstmile.onboarding import logic
@@ -27,6 +27,7 @@ from firstmile.onboarding.models import (
     MigrationRequest,
     MigrationStatus,
     Progress,
+    UsersOnVersion,
 )
 from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.versions import PublishedVersions
@@ -39,10 +40,6 @@ class MessageQueue(Protocol):
     def send(self, messages: Sequence[dict[str, Any]]) -> None: ...
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Migrations:
     """Starting, reading and running version migrations."""
 
@@ -52,7 +49,7 @@ class Migrations:
         versions: PublishedVersions,
         queue: MessageQueue,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         retry: ConflictRetry | None = None,
         dry_run_max_users: int = 1000,
         page_size: int = 100,
@@ -124,7 +121,9 @@ class Migrations:
         while True:
             room = self._dry_run_max_users - len(examined)
             page, start_key = self._store.list_progress_on_version(
-                tenant, source.flow_id, source.version, limit=min(self._page_size, room), start_key=start_key
+                UsersOnVersion(tenant, source.flow_id, source.version),
+                limit=min(self._page_size, room),
+                start_key=start_key,
             )
             examined.extend(page)
             if start_key is None or len(examined) >= self._dry_run_max_users:
@@ -167,7 +166,9 @@ class Migrations:
         if self._store.page_counted(tenant, migration.migration_id, token):
             return
         enrolments, next_key = self._store.list_enrolments(
-            tenant, migration.flow_id, migration.from_version, limit=self._page_size, start_key=start_key
+            UsersOnVersion(tenant, migration.flow_id, migration.from_version),
+            limit=self._page_size,
+            start_key=start_key,
         )
         users = [enrolment.user for enrolment in enrolments]
         batches = [users[i : i + self._batch_size] for i in range(0, len(users), self._batch_size)]

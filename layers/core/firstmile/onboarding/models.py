@@ -6,19 +6,17 @@ Times are timezone-aware UTC ``datetime`` values; the clock is injected (``Clock
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from firstmile.clock import Clock as Clock
 from firstmile.identifiers import FLAG_KEY_PATTERN as FLAG_KEY_PATTERN
 from firstmile.identifiers import FLOW_ID_PATTERN as FLOW_ID_PATTERN
 from firstmile.model import Model
-
-Clock = Callable[[], datetime]
-"""Returns the current time, timezone-aware UTC (``datetime.now(UTC)`` in production)."""
 
 STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MIGRATION_ID_PATTERN = r"^mig_[A-Za-z0-9_-]{22}$"
@@ -255,6 +253,17 @@ class Enrolment(Model):
     enrolled_at: datetime
     completed_at: datetime | None = None
     sample: bool = False
+
+
+@dataclass(frozen=True)
+class UsersOnVersion:
+    """The users a listing of a flow version names: the tenant's users on version ``version`` of ``flow_id``, those
+    enrolled at or after ``enrolled_since`` only when it is given."""
+
+    tenant: str
+    flow_id: str
+    version: int
+    enrolled_since: datetime | None = None
 
 
 class EventType(StrEnum):

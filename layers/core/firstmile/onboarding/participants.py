@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from firstmile.onboarding.models import Enrolment
+from firstmile.onboarding.models import Enrolment, UsersOnVersion
 from firstmile.onboarding.ports import OnboardingStorePort
 
 _PAGE = 200
@@ -29,12 +29,9 @@ class RecentParticipants:
             start = None
             while len(found) < limit:
                 page, start = self._store.list_enrolments(
-                    tenant,
-                    flow_id,
-                    version,
+                    UsersOnVersion(tenant, flow_id, version, enrolled_since=since),
                     limit=min(self._page_size, limit - len(found)),
                     start_key=start,
-                    enrolled_since=since,
                 )
                 found.extend(p for p in page if p.flow_id == flow_id and p.flow_version == version)
                 if start is None:

@@ -3,7 +3,6 @@ does the unit tests' in-memory fake; both pass the same contract suite (tests/co
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Protocol
 
 from firstmile.audit.models import AuditEvent
@@ -17,6 +16,7 @@ from firstmile.onboarding.models import (
     Progress,
     Transition,
     TransitionEvent,
+    UsersOnVersion,
 )
 from firstmile.platform.cursors import Page
 
@@ -82,30 +82,15 @@ class OnboardingStorePort(Protocol):
         ...
 
     def list_progress_on_version(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        *,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None = None,
+        self, users: UsersOnVersion, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Progress], dict[str, Any] | None]:
-        """A page of the progress of users on a flow version, in enrolment order (those enrolled at or after
-        ``enrolled_since`` only, when given), and the key to continue from (``None`` after the last page). The key
-        holds strings only (it travels in queue messages as JSON); ``ValueError`` for a key of another list. The
-        list may lag a moment behind writes: callers check the progress they get."""
+        """A page of the progress of ``users``, in enrolment order, and the key to continue from (``None`` after the
+        last page). The key holds strings only (it travels in queue messages as JSON); ``ValueError`` for a key of
+        another list. The list may lag a moment behind writes: callers check the progress they get."""
         ...
 
     def list_enrolments(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        *,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None = None,
+        self, users: UsersOnVersion, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Enrolment], dict[str, Any] | None]:
         """The same list as ``list_progress_on_version`` (same order, same keys), holding only each user's
         enrolment: what listing a version's users and comparing their conversion need, at the cost of the index

@@ -12,14 +12,13 @@ only when a gated step asks, so a flow without one never reads flags.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from firstmile.errors import VersionConflictError
 from firstmile.onboarding import logic
-from firstmile.onboarding.gates import FlagGates, NoFlags, deferred_gate
+from firstmile.onboarding.gates import deferred_gate
 from firstmile.onboarding.logic import FlagGate
 from firstmile.onboarding.models import (
-    Clock,
     FlowVersion,
     Milestone,
     OnboardingStatus,
@@ -28,36 +27,15 @@ from firstmile.onboarding.models import (
     StepCommand,
     Transition,
 )
-from firstmile.onboarding.ports import OnboardingStorePort
+from firstmile.onboarding.services import OnboardingService
 from firstmile.onboarding.store import ProgressConflictError
-from firstmile.onboarding.versions import PublishedVersions
-from firstmile.platform.versioned import ConflictRetry
 
 NO_ATTRIBUTES: Mapping[str, str] = {}
 Command = Callable[[Progress, FlowVersion, datetime], Transition]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class ProgressService:
+class ProgressService(OnboardingService):
     """The use cases of a user's own onboarding, over the store, the shared published versions and the gates."""
-
-    def __init__(
-        self,
-        store: OnboardingStorePort,
-        versions: PublishedVersions,
-        *,
-        gates: FlagGates | None = None,
-        clock: Clock = _utc_now,
-        retry: ConflictRetry | None = None,
-    ) -> None:
-        self._store = store
-        self._versions = versions
-        self._gates = gates or NoFlags()
-        self._clock = clock
-        self._retry = retry or ConflictRetry()
 
     def status(
         self, tenant: str, user: str, *, attributes: Mapping[str, str] = NO_ATTRIBUTES
@@ -151,7 +129,7 @@ class ProgressService:
             return transition.progress, flow
 
         try:
-            progress, flow = attempt() if expected_version is not None else self._retry(attempt)
+            progress, flow = self._once_or_retried(attempt, expected_version)
         except ProgressConflictError as conflict:
             raise self._conflict(tenant, conflict.progress, gate) from None
         return logic.status_view(progress, flow, gate), progress.version

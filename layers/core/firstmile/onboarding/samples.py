@@ -8,10 +8,11 @@ import functools
 import random
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from firstmile.audit.events import action_event
 from firstmile.audit.models import AuditEvent
+from firstmile.clock import utc_now
 from firstmile.onboarding import logic
 from firstmile.onboarding.logic import FlagGate
 from firstmile.onboarding.models import (
@@ -30,10 +31,6 @@ from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.versions import PublishedVersions
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class SampleUsers:
     """Generates a tenant's sample users."""
 
@@ -42,7 +39,7 @@ class SampleUsers:
         store: OnboardingStorePort,
         versions: PublishedVersions,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         ttl_days: int = 7,
     ) -> None:
         self._store = store

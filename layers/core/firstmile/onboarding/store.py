@@ -56,6 +56,7 @@ from firstmile.onboarding.models import (
     StepState,
     Transition,
     TransitionEvent,
+    UsersOnVersion,
 )
 from firstmile.platform.cursors import Page
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
@@ -139,6 +140,16 @@ def _migration_key(tenant: str, migration_id: str) -> dict[str, str]:
 
 def _marker_key(tenant: str, migration_id: str, marker: str) -> dict[str, str]:
     return {"pk": f"TENANT#{tenant}#MIGRATION#{migration_id}", "sk": marker}
+
+
+def check_events(transition: Transition) -> None:
+    """``ValueError`` when ``transition`` records more events than fit in one transaction with its progress, or
+    events of another user than the one whose progress it writes."""
+    progress = transition.progress
+    if len(transition.events) > MAX_EVENTS_PER_TRANSITION:
+        raise ValueError(f"a transition records at most {MAX_EVENTS_PER_TRANSITION} events")
+    if any(e.tenant != progress.tenant or e.user != progress.user for e in transition.events):
+        raise ValueError("a transition's events belong to the user whose progress it writes")
 
 
 def _progress_key(tenant: str, user: str) -> dict[str, str]:
@@ -402,11 +413,8 @@ class OnboardingStore:
         """
         if not transition.events:
             return
+        check_events(transition)
         progress = transition.progress
-        if len(transition.events) > MAX_EVENTS_PER_TRANSITION:
-            raise ValueError(f"a transition records at most {MAX_EVENTS_PER_TRANSITION} events")
-        if any(e.tenant != progress.tenant or e.user != progress.user for e in transition.events):
-            raise ValueError("a transition's events belong to the user whose progress it writes")
         expected = progress.version - 1
         condition: dict[str, Any] = (
             {"condition": "attribute_not_exists(pk)"}
@@ -444,64 +452,44 @@ class OnboardingStore:
         return [_model(TransitionEvent, item) for item in events]
 
     def list_enrolments(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        *,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None = None,
+        self, users: UsersOnVersion, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Enrolment], dict[str, Any] | None]:
         """One Query of the users-per-version index (gsi2), in enrolment order (only those enrolled at or after
-        ``enrolled_since``, when given): a page of enrolments and the key to continue from (``None`` after the last
-        page). The key holds strings only, so it travels in a queue message as JSON; ``ValueError`` for a key of
+        ``users.enrolled_since``, when given): a page of enrolments and the key to continue from (``None`` after the
+        last page). The key holds strings only, so it travels in a queue message as JSON; ``ValueError`` for a key of
         another version's list. The index is eventually consistent: a user who moved a moment ago may still be
         listed, so callers check what they act on."""
-        items, last_key = self._users_page(tenant, flow_id, version, limit, start_key, enrolled_since)
+        items, last_key = self._users_page(users, limit, start_key)
         return [_model(Enrolment, item) for item in items], last_key
 
     def list_progress_on_version(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        *,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None = None,
+        self, users: UsersOnVersion, *, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Progress], dict[str, Any] | None]:
         """``list_enrolments``' page with each user's whole progress: the index holds only enrolments, so the
         progress items are read with BatchGetItem (eventually consistent, as the index is). A user whose progress
         has gone since the index listed them is left out."""
-        items, last_key = self._users_page(tenant, flow_id, version, limit, start_key, enrolled_since)
+        items, last_key = self._users_page(users, limit, start_key)
         progress = self._table.get_many([{"pk": item["pk"], "sk": item["sk"]} for item in items])
         return [_progress(item) for item in progress], last_key
 
     def _users_page(
-        self,
-        tenant: str,
-        flow_id: str,
-        version: int,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        enrolled_since: datetime | None,
+        self, users: UsersOnVersion, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of the users-per-version index, then of ``gsi1`` for progress items not written since they moved
         to ``gsi2`` (decision 0049): when ``gsi2`` ends, the key to continue from names ``gsi1`` and the list."""
-        users = _users_on_version(tenant, flow_id, version)
+        listing = _users_on_version(users.tenant, users.flow_id, users.version)
         key = start_key or {}
         legacy = key.get("index") == _LEGACY_INDEX or f"{_LEGACY_INDEX}pk" in key
         index = _LEGACY_INDEX if legacy else _USERS_INDEX
-        if key and users not in (key.get(f"{index}pk"), key.get("list")):
+        if key and listing not in (key.get(f"{index}pk"), key.get("list")):
             raise ValueError("the start key belongs to another list")
-        condition = partition(users, index=index)
-        if enrolled_since is not None:
-            condition = condition.at_least(f"ENROLLED#{_fixed_utc(enrolled_since)}")
+        condition = partition(listing, index=index)
+        if users.enrolled_since is not None:
+            condition = condition.at_least(f"ENROLLED#{_fixed_utc(users.enrolled_since)}")
         exclusive = key if f"{index}pk" in key else None
         page = self._table.query(condition, limit=max(1, limit), start_key=exclusive)
         if page.last_key is None and not legacy:
-            return page.items, {"index": _LEGACY_INDEX, "list": users}
+            return page.items, {"index": _LEGACY_INDEX, "list": listing}
         return page.items, page.last_key
 
     # --- migrations ----------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from firstmile.errors import DependencyUnavailableError, VersionConflictError
 from firstmile.platform.cursors import MAX_LIMIT, decode_cursor, encode_cursor
@@ -128,6 +128,29 @@ class KeyCondition:
 def partition(value: Any, *, index: str | None = None) -> KeyCondition:
     """The key condition of one partition of the table (or of ``index``)."""
     return KeyCondition(value, index)
+
+
+class Placeholders(TypedDict, total=False):
+    """The attribute names (``#name``) and values (``:value``) a request's expressions use."""
+
+    names: Mapping[str, str] | None
+    values: Mapping[str, Any] | None
+
+
+class Conditions(Placeholders, total=False):
+    """A write's condition (none: the write applies whatever is stored) and its placeholders."""
+
+    condition: str | None
+
+
+class ReadOptions(Placeholders, total=False):
+    """How a Query reads besides its key condition: order, consistency, a filter and a projection over its
+    placeholders (the key condition's placeholders are its own)."""
+
+    newest_first: bool
+    consistent: bool
+    filter: str | None
+    projection: str | None
 
 
 @dataclass(frozen=True)
@@ -228,17 +251,12 @@ class TableGateway:
         *,
         limit: int | None = None,
         start_key: Mapping[str, Any] | None = None,
-        newest_first: bool = False,
-        consistent: bool = False,
-        filter: str | None = None,
-        projection: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> QueryPage:
         """One page of the items ``condition`` selects, in sort-key order (reversed with ``newest_first``), at most
         ``limit`` items read, from after ``start_key``. ``filter`` and ``projection`` are expressions over
         ``names`` and ``values`` (the key condition's placeholders are its own)."""
-        request = self._query_request(condition, newest_first, consistent, filter, projection, names, values)
+        request = self._query_request(condition, **options)
         if limit is not None:
             request["Limit"] = limit
         if start_key:
@@ -254,56 +272,22 @@ class TableGateway:
         limit: int,
         cursor: str | None,
         scope: str,
-        newest_first: bool = False,
-        consistent: bool = False,
-        filter: str | None = None,
-        projection: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
+        **options: Unpack[ReadOptions],
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a list a client pages through (``limit`` held to 1-100): the items and the cursor of the
         next page (``None`` at the end). The cursor is bound to ``scope`` (the list it came from) and to the
         condition's partition, so a cursor of another list is refused (VAL_CURSOR_INVALID) before anything is
         read."""
         start = decode_cursor(cursor, scope, key_partition=condition.partition_value)
-        page = self.query(
-            condition,
-            limit=max(1, min(limit, MAX_LIMIT)),
-            start_key=start,
-            newest_first=newest_first,
-            consistent=consistent,
-            filter=filter,
-            projection=projection,
-            names=names,
-            values=values,
-        )
+        page = self.query(condition, limit=max(1, min(limit, MAX_LIMIT)), start_key=start, **options)
         return page.items, encode_cursor(page.last_key, scope)
 
-    def query_all(
-        self,
-        condition: KeyCondition,
-        *,
-        newest_first: bool = False,
-        consistent: bool = False,
-        filter: str | None = None,
-        projection: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    def query_all(self, condition: KeyCondition, **options: Unpack[ReadOptions]) -> Iterator[dict[str, Any]]:
         """Every item ``condition`` selects, page after page to the end (lazily: stop early and nothing more is
         read)."""
         start: dict[str, Any] | None = None
         while True:
-            page = self.query(
-                condition,
-                start_key=start,
-                newest_first=newest_first,
-                consistent=consistent,
-                filter=filter,
-                projection=projection,
-                names=names,
-                values=values,
-            )
+            page = self.query(condition, start_key=start, **options)
             yield from page.items
             if page.last_key is None:
                 return
@@ -324,14 +308,13 @@ class TableGateway:
         item: Mapping[str, Any],
         condition: str,
         *,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
         return_stored: bool = True,
+        **placeholders: Unpack[Placeholders],
     ) -> Refusal | None:
         """Write ``item`` on ``condition``: ``None`` when it was written, a ``Refusal`` when the condition did not
         hold, carrying the stored item that the refused write returned (no second read) unless ``return_stored`` is
         false."""
-        request = self.put_action(item, condition=condition, names=names, values=values, return_stored=return_stored)
+        request = self.put_action(item, condition=condition, return_stored=return_stored, **placeholders)
         refused: list[dict[str, Any] | None] = []
         if self._conditional(lambda: self._send("put_item", request["Put"]), refused) is None:
             return Refusal(stored=refused[0] if refused else None)
@@ -355,18 +338,11 @@ class TableGateway:
         return written
 
     def update_if(
-        self,
-        key: Mapping[str, Any],
-        update: str,
-        *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-        returns: str = "NONE",
+        self, key: Mapping[str, Any], update: str, *, returns: str = "NONE", **conditions: Unpack[Conditions]
     ) -> dict[str, Any] | None:
         """One UpdateItem: the attributes it returned (as ``returns`` asks; ``{}`` for ``NONE``), or ``None`` when
         ``condition`` did not hold. Sent again after a jittered pause when it meets a concurrent transaction."""
-        request = self.update_action(key, update, condition=condition, names=names, values=values)["Update"]
+        request = self.update_action(key, update, **conditions)["Update"]
         request["ReturnValues"] = returns
         response = self._conditional(lambda: self._send("update_item", request))
         if response is None:
@@ -396,41 +372,21 @@ class TableGateway:
     # --- transactions --------------------------------------------------------------------------------------
 
     def put_action(
-        self,
-        item: Mapping[str, Any],
-        *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-        return_stored: bool = False,
+        self, item: Mapping[str, Any], *, return_stored: bool = False, **conditions: Unpack[Conditions]
     ) -> dict[str, Any]:
         """A Put for ``transact``; with ``return_stored`` a failed condition hands back the stored item."""
-        request: dict[str, Any] = {"TableName": self.name, "Item": dict(item)}
-        _expressions(request, condition, names, values)
-        if return_stored:
-            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return {"Put": request}
+        return _action("Put", {"TableName": self.name, "Item": dict(item)}, return_stored, **conditions)
 
     def put_new_action(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """A Put for ``transact`` on condition that no item is stored at its key."""
         return self.put_action(item, condition="attribute_not_exists(pk)")
 
     def update_action(
-        self,
-        key: Mapping[str, Any],
-        update: str,
-        *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-        return_stored: bool = False,
+        self, key: Mapping[str, Any], update: str, *, return_stored: bool = False, **conditions: Unpack[Conditions]
     ) -> dict[str, Any]:
         """An Update for ``transact``; with ``return_stored`` a failed condition hands back the stored item."""
         request: dict[str, Any] = {"TableName": self.name, "Key": dict(key), "UpdateExpression": update}
-        _expressions(request, condition, names, values)
-        if return_stored:
-            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        return {"Update": request}
+        return _action("Update", request, return_stored, **conditions)
 
     def delete_action(self, key: Mapping[str, Any]) -> dict[str, Any]:
         """A Delete for ``transact``."""
@@ -471,12 +427,13 @@ class TableGateway:
     def _query_request(
         self,
         condition: KeyCondition,
-        newest_first: bool,
-        consistent: bool,
-        filter: str | None,
-        projection: str | None,
-        names: Mapping[str, str] | None,
-        values: Mapping[str, Any] | None,
+        *,
+        newest_first: bool = False,
+        consistent: bool = False,
+        filter: str | None = None,
+        projection: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         expression, key_names, key_values = condition.render()
         if set(key_names) & set(names or {}) or set(key_values) & set(values or {}):
@@ -538,18 +495,26 @@ class TableGateway:
         (self._wait or pause)(attempt)
 
 
-def _expressions(
+def _action(
+    kind: str,
     request: dict[str, Any],
-    condition: str | None,
-    names: Mapping[str, str] | None,
-    values: Mapping[str, Any] | None,
-) -> None:
+    return_stored: bool,
+    *,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``transact`` item of ``kind`` (``Put``, ``Update``): ``request`` with the condition and placeholders; with
+    ``return_stored`` a failed condition hands back the stored item."""
     if condition is not None:
         request["ConditionExpression"] = condition
     if names:
         request["ExpressionAttributeNames"] = dict(names)
     if values:
         request["ExpressionAttributeValues"] = dict(values)
+    if return_stored:
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {kind: request}
 
 
 def _is_sdk_error(exc: BaseException) -> bool:
