@@ -10,9 +10,11 @@ directly (``AWS_ENDPOINT_URL_DYNAMODB``), which saves a hop per call.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -185,15 +187,34 @@ class TableEngineRoute:
 
 def client(service: str, endpoint: str) -> Any:
     """A boto3 client for ``service`` on the emulator at ``endpoint``, with fake credentials."""
-    import boto3
     from botocore.config import Config
 
-    # A session per client: creating clients from the shared default session is not thread-safe.
-    session = boto3.session.Session(
+    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
+    # One session for every client (it keeps the service models it has read); making clients from one session is
+    # not thread-safe, so they are made one at a time. The clients themselves may be used from any thread.
+    with _making_clients:
+        return _client_session().client(service, endpoint_url=endpoint, config=config)
+
+
+_making_clients = threading.Lock()
+
+
+@functools.cache
+def _client_session() -> Any:
+    import boto3
+
+    return boto3.session.Session(
         aws_access_key_id=FAKE_ACCESS_KEY, aws_secret_access_key=FAKE_SECRET_KEY, region_name=REGION
     )
-    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
-    return session.client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+
+
+def _after_fork_in_child() -> None:
+    # A fork taken while another thread made a client would leave the child a held lock.
+    global _making_clients  # noqa: PLW0603
+    _making_clients = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def emulator_answers(endpoint: str, timeout: float = 2.0) -> bool:

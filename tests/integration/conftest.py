@@ -23,7 +23,7 @@ from firstmile.platform.aws import reset_clients
 from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE, ONBOARDING_MIGRATIONS_QUEUE, SCHEDULER_DLQ
 from firstmile.platform.table import MAIN_TABLE
 from functions.catalog import CATALOG
-from local.emulator import Emulator
+from local.emulator import Emulator, client
 from local.resources import create_queues, deployment_for
 
 # Coverage is measured in the test process only: a forked child (a function instance, a concurrent request) leaves
@@ -90,13 +90,17 @@ class Deployment:
         return boto3.resource("dynamodb", endpoint_url=endpoint, region_name="us-east-1").Table(self.table_name)
 
 
+@functools.cache
+def _clients(table_engine: str, emulator: str) -> tuple[Any, Any, Any]:
+    """The DynamoDB, S3 and SQS clients that make and remove the tests' deployments (made once per process)."""
+    return client("dynamodb", table_engine), client("s3", emulator), client("sqs", emulator)
+
+
 @pytest.fixture
 def deployment(emulator: str, table_engine: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
     """A table, bucket and the catalogue's queues of their own for one test, wired into the functions' settings."""
     suffix = uuid.uuid4().hex[:10]
-    dynamodb = boto3.client("dynamodb", endpoint_url=table_engine, region_name="us-east-1")
-    s3 = boto3.client("s3", endpoint_url=emulator, region_name="us-east-1")
-    sqs = boto3.client("sqs", endpoint_url=emulator, region_name="us-east-1")
+    dynamodb, s3, sqs = _clients(table_engine, emulator)
     table_name, bucket = f"firstmile-{suffix}", f"exports-{suffix}"
     dynamodb.create_table(**MAIN_TABLE.create_table_request(table_name))
     dynamodb.update_time_to_live(

@@ -68,7 +68,17 @@ def _session() -> Any:
     # manager to every cold start for nothing (the table's resource, for tests and tools, wraps this session).
     import botocore.session
 
-    return botocore.session.get_session()
+    session = botocore.session.get_session()
+    # The service models and endpoint rules read from botocore's data files are kept across ``reset_clients``: they
+    # never change, and reading them again is most of what making a client costs.
+    if _data_loader:
+        session.register_component("data_loader", _data_loader[0])
+    else:
+        _data_loader.append(session.get_component("data_loader"))
+    return session
+
+
+_data_loader: list[Any] = []
 
 
 def _client(service: str) -> Any:
