@@ -49,6 +49,7 @@ def test_every_operation_answers_plain_values(deployment: Deployment, mode: str)
     )
     first, cursor = table.query_page(partition("G"), limit=1, cursor=None, scope="G")
     rest, end = table.query_page(partition("G"), limit=10, cursor=cursor, scope="G")
+    batch = table.get_many([{"pk": "G", "sk": "V"}, {"pk": "G", "sk": "none"}, {"pk": "G", "sk": "A"}])
     table.delete_many([{"pk": "G", "sk": "A"}, {"pk": "G", "sk": "V"}])
 
     # Then each answer is in plain values, and the transaction that failed its condition wrote nothing
@@ -56,4 +57,5 @@ def test_every_operation_answers_plain_values(deployment: Deployment, mode: str)
     assert reasons is not None and reasons[1]["Code"] == CONDITION_FAILED
     assert reasons[1]["Item"] == {"pk": "G", "sk": "V", "version": Decimal(1)}
     assert [i["sk"] for i in first + rest] == ["A", "V"] and end is None
+    assert batch == [{"pk": "G", "sk": "V", "version": Decimal(1)}, {**item, "n": Decimal("2.5")}]
     assert list(table.query_all(partition("G"))) == []

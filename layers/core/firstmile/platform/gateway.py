@@ -234,7 +234,7 @@ class TableGateway:
             pending: list[dict[str, Any]] = [dict(key) for key in keys[start : start + BATCH_GET_KEYS]]
             for attempt in range(1, self._attempts + 1):
                 request = {self.name: {"Keys": pending, "ConsistentRead": consistent}}
-                answer = self._call(partial(self._client.batch_get_item, RequestItems=request))
+                answer = self._call(partial(self._send, "batch_get_item", {"RequestItems": request}))
                 for item in answer.get("Responses", {}).get(self.name, []):
                     found[_identity(item, pending[0])] = item
                 pending = list(answer.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", []))
@@ -565,11 +565,15 @@ def _to_wire(request: Mapping[str, Any]) -> dict[str, Any]:
             {kind: _to_wire(body) for kind, body in action.items()} for action in wire["TransactItems"]
         ]
     if "RequestItems" in wire:
-        wire["RequestItems"] = {
-            table: [{kind: _to_wire(body) for kind, body in write.items()} for write in writes]
-            for table, writes in wire["RequestItems"].items()
-        }
+        wire["RequestItems"] = {table: _requested_to_wire(asked) for table, asked in wire["RequestItems"].items()}
     return wire
+
+
+def _requested_to_wire(asked: Any) -> Any:
+    """One table's part of a batch request: a BatchWriteItem's list of writes, or a BatchGetItem's keys."""
+    if isinstance(asked, Mapping):
+        return {**asked, "Keys": [{name: typed(value) for name, value in key.items()} for key in asked["Keys"]]}
+    return [{kind: _to_wire(body) for kind, body in write.items()} for write in asked]
 
 
 def _from_wire(response: Mapping[str, Any]) -> dict[str, Any]:
@@ -580,6 +584,15 @@ def _from_wire(response: Mapping[str, Any]) -> dict[str, Any]:
             plain[member] = _plain_item(plain[member])
     if "Items" in plain:
         plain["Items"] = [_plain_item(item) for item in plain["Items"]]
+    if plain.get("Responses"):
+        plain["Responses"] = {
+            table: [_plain_item(item) for item in found] for table, found in plain["Responses"].items()
+        }
+    if plain.get("UnprocessedKeys"):
+        plain["UnprocessedKeys"] = {
+            table: {**asked, "Keys": [_plain_item(key) for key in asked["Keys"]]}
+            for table, asked in plain["UnprocessedKeys"].items()
+        }
     if plain.get("UnprocessedItems"):
         plain["UnprocessedItems"] = {
             table: [{kind: {m: _plain_item(v) for m, v in body.items()} for kind, body in w.items()} for w in writes]
