@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import pytest
@@ -14,6 +15,7 @@ from firstmile import entrypoints
 from firstmile.errors import VersionConflictError
 from firstmile.http.idempotency import idempotent
 from firstmile.http.resolver import create_app
+from firstmile.platform import aws
 from firstmile.platform.gateway import TableGateway
 from firstmile.platform.versioned import ConflictRetry
 from tests.factories import body_of, caller, http_event
@@ -58,6 +60,28 @@ def test_a_replay_returns_the_first_response_without_running_again(deployment: D
     assert runs == ["book"]
     assert replay["headers"]["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first["headers"]
+
+
+def test_a_records_table_that_fails_answers_503_and_runs_nothing(deployment: Deployment, orders, lambda_context):  # type: ignore[no-untyped-def]
+    handler, runs = orders
+    events = aws.dynamodb().meta.events
+
+    def throttled(**_: Any) -> tuple[Any, dict[str, Any]]:
+        return SimpleNamespace(status_code=400), {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}
+
+    # When the table throttles every read of the idempotency records
+    events.register_first("before-call.dynamodb.GetItem", throttled, unique_id="throttled")
+    events.register_first("before-call.dynamodb.PutItem", throttled, unique_id="throttled-put")
+    try:
+        refused = post(handler, lambda_context, {"item": "book"}, key="k-down")
+    finally:
+        events.unregister("before-call.dynamodb.GetItem", unique_id="throttled")
+        events.unregister("before-call.dynamodb.PutItem", unique_id="throttled-put")
+
+    # Then the caller is told to retry later, and the order was not created
+    assert refused["statusCode"] == 503, refused["body"]
+    assert body_of(refused)["code"] == "SYS_UNAVAILABLE"
+    assert runs == []
 
 
 def test_the_same_key_with_another_body_is_refused(deployment: Deployment, orders, lambda_context):  # type: ignore[no-untyped-def]

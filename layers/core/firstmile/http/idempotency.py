@@ -54,6 +54,7 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
         IdempotencyValidationError,
     )
 
@@ -87,6 +88,11 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
             "A request with this Idempotency-Key is still being processed; retry shortly.",
             headers={"Retry-After": "1"},
         ) from None
+    except IdempotencyPersistenceLayerError as failure:
+        # Powertools wraps what the records' store raised: a table that failed is the domain's 503, not a defect.
+        if isinstance(failure.__cause__, e.DomainError):
+            raise failure.__cause__ from None
+        raise
     headers = {k: v for k, v in stored["headers"].items() if k.lower() != "content-type"}
     return Response(
         status_code=int(stored["status"]),
