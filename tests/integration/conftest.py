@@ -10,6 +10,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,42 +97,97 @@ def _clients(table_engine: str, emulator: str) -> tuple[Any, Any, Any]:
     return client("dynamodb", table_engine), client("s3", emulator), client("sqs", emulator)
 
 
-@pytest.fixture
-def deployment(emulator: str, table_engine: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    """A table, bucket and the catalogue's queues of their own for one test, wired into the functions' settings."""
+@dataclass(frozen=True)
+class _Resources:
+    """One deployment's table, bucket and queues on the emulator."""
+
+    table_name: str
+    bucket: str
+    queue_urls: dict[str, str]
+    queue_names: dict[str, str]
+
+
+def _create(table_engine: str, emulator: str) -> _Resources:
     suffix = uuid.uuid4().hex[:10]
-    dynamodb, s3, sqs = _clients(table_engine, emulator)
+    dynamodb, s3, _ = _clients(table_engine, emulator)
     table_name, bucket = f"firstmile-{suffix}", f"exports-{suffix}"
     dynamodb.create_table(**MAIN_TABLE.create_table_request(table_name))
     dynamodb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": MAIN_TABLE.ttl_attribute}
     )
     s3.create_bucket(Bucket=bucket)
-    # The queues a deployment of the catalogue has, under a stage of this test's own; the functions are told of
-    # those the catalogue lets some function use, as CDK tells each function of those it names.
+    # The queues a deployment of the catalogue has, under a stage of this test's own.
     catalogued = deployment_for(CATALOG, stage=f"t{suffix}")
     queue_urls = create_queues(catalogued, emulator)
+    return _Resources(table_name, bucket, queue_urls, {q.logical_name: q.name for q in catalogued.queues})
+
+
+def _remove(resources: _Resources, table_engine: str, emulator: str) -> None:
+    dynamodb, s3, sqs = _clients(table_engine, emulator)
+    cleanups = [
+        functools.partial(dynamodb.delete_table, TableName=resources.table_name),
+        functools.partial(_empty_and_delete_bucket, s3, resources.bucket),
+    ]
+    cleanups += [functools.partial(sqs.delete_queue, QueueUrl=url) for url in resources.queue_urls.values()]
+    for cleanup in cleanups:
+        # A test may already have removed a resource on purpose.
+        with contextlib.suppress(Exception):
+            cleanup()
+
+
+class _Deployments:
+    """Each test's resources, made one test ahead and removed after it on a thread of their own, so a test waits
+    for neither (a test process runs its tests one at a time; the requests go to the emulator and the engine)."""
+
+    def __init__(self, table_engine: str, emulator: str) -> None:
+        self._endpoints = (table_engine, emulator)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-deployments")
+        self._ahead: Future[_Resources] | None = None
+
+    def take(self) -> _Resources:
+        ahead, self._ahead = self._ahead, self._thread.submit(_create, *self._endpoints)
+        return ahead.result() if ahead is not None else _create(*self._endpoints)
+
+    def give_back(self, resources: _Resources) -> None:
+        self._thread.submit(_remove, resources, *self._endpoints)
+
+    def close(self) -> None:
+        if self._ahead is not None:
+            with contextlib.suppress(Exception):
+                self.give_back(self._ahead.result())
+        self._thread.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def _deployments(emulator: str, table_engine: str) -> Iterator[_Deployments]:
+    deployments = _Deployments(table_engine, emulator)
+    yield deployments
+    deployments.close()
+
+
+@pytest.fixture
+def deployment(
+    emulator: str, table_engine: str, _deployments: _Deployments, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployment]:
+    """A table, bucket and the catalogue's queues of their own for one test, wired into the functions' settings."""
+    resources = _deployments.take()
+    queue_urls = resources.queue_urls
+    # The functions are told of the queues the catalogue lets some function use, as CDK tells each function of
+    # those it names.
     named = {name for f in CATALOG for name in (*f.access.sends_to, *f.access.inspects_queues)}
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", table_engine)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", table_engine)
-    monkeypatch.setenv("FIRSTMILE_TABLE_NAME", table_name)
-    monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", bucket)
+    monkeypatch.setenv("FIRSTMILE_TABLE_NAME", resources.table_name)
+    monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", resources.bucket)
     monkeypatch.setenv("FIRSTMILE_QUEUE_URLS", json.dumps({name: queue_urls[name] for name in sorted(named)}))
     monkeypatch.setenv("FIRSTMILE_DEPENDENCY_TIMEOUT_SECONDS", "5")
     reset_settings()
     reset_clients()
     reset()
-    yield Deployment(
-        emulator, table_name, bucket, queue_urls, {q.logical_name: q.name for q in catalogued.queues}, table_engine
-    )
+    yield Deployment(emulator, resources.table_name, resources.bucket, queue_urls, resources.queue_names, table_engine)
     reset()
-    cleanups = [lambda: dynamodb.delete_table(TableName=table_name), lambda: _empty_and_delete_bucket(s3, bucket)]
-    cleanups += [functools.partial(sqs.delete_queue, QueueUrl=url) for url in queue_urls.values()]
-    for cleanup in cleanups:
-        # A test may already have removed a resource on purpose.
-        with contextlib.suppress(Exception):
-            cleanup()
+    _deployments.give_back(resources)
 
 
 @pytest.fixture
