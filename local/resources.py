@@ -234,10 +234,10 @@ def _create_secret(secretsmanager: Any, name: str) -> None:
             raise
 
 
-def create_queues(deployment: Deployment, endpoint: str) -> dict[str, str]:
+def create_queues(deployment: Deployment, endpoint: str, sqs: Any = None) -> dict[str, str]:
     """Create every queue of ``deployment`` on the emulator, dead-letter queues and redrive included (existing ones
-    are kept); their URLs by logical name."""
-    sqs = client("sqs", endpoint)
+    are kept); their URLs by logical name. ``sqs`` is a client of the emulator to use (a new one by default)."""
+    sqs = sqs or client("sqs", endpoint)
     urls: dict[str, str] = {}
     # Dead-letter queues first: a redrive policy names its target by ARN.
     for queue in sorted(deployment.queues, key=lambda q: q.dead_letter_queue is not None):

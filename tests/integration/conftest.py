@@ -109,7 +109,8 @@ class _Resources:
 
 def _create(table_engine: str, emulator: str) -> _Resources:
     suffix = uuid.uuid4().hex[:10]
-    dynamodb, s3, _ = _clients(table_engine, emulator)
+    # Only the process's own clients: making a client reads the whole environment, which the test's thread changes.
+    dynamodb, s3, sqs = _clients(table_engine, emulator)
     table_name, bucket = f"firstmile-{suffix}", f"exports-{suffix}"
     dynamodb.create_table(**MAIN_TABLE.create_table_request(table_name))
     dynamodb.update_time_to_live(
@@ -118,7 +119,7 @@ def _create(table_engine: str, emulator: str) -> _Resources:
     s3.create_bucket(Bucket=bucket)
     # The queues a deployment of the catalogue has, under a stage of this test's own.
     catalogued = deployment_for(CATALOG, stage=f"t{suffix}")
-    queue_urls = create_queues(catalogued, emulator)
+    queue_urls = create_queues(catalogued, emulator, sqs)
     return _Resources(table_name, bucket, queue_urls, {q.logical_name: q.name for q in catalogued.queues})
 
 
