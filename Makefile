@@ -51,10 +51,10 @@ lint: install
 typecheck: install
 	$(RUN) mypy
 
-# Coverage of the core layer: unit writes the data (no report), integration adds its own (its xdist workers
-# combined) and prints the report for both; make test runs them in that order.
+# Coverage of the core layer: unit writes the data (no report), integration adds its own (each suite's xdist
+# workers combined) and prints the report for both; make test runs them in that order.
 unit: install
-	$(RUN) pytest tests/unit -q --cov --cov-report=
+	$(RUN) pytest tests/unit -q --numprocesses=auto --maxprocesses=4 --cov --cov-report=
 
 integration: install node_modules/.installed
 	$(RUN) pytest tests/integration -q --numprocesses=auto --maxprocesses=4 --cov --cov-append --cov-report=term

@@ -56,7 +56,11 @@ def test_numbers_are_sent_with_every_digit_for_the_item_rules_to_judge() -> None
     assert attribute(Decimal("1" * 40)) == {"N": "1" * 40}
 
 
-@pytest.mark.parametrize("refused", [1.5, Decimal("NaN"), Decimal("Infinity"), set(), {"a", 1}, object()], ids=repr)
+@pytest.mark.parametrize(
+    "refused",
+    [1.5, Decimal("NaN"), Decimal("Infinity"), set(), {"a", 1}, object()],
+    ids=["float", "nan", "infinity", "empty set", "mixed set", "object"],
+)
 def test_what_dynamodb_cannot_store_is_refused_before_it_is_sent(refused: Any) -> None:
     with pytest.raises(TypeError):
         attribute(refused)
