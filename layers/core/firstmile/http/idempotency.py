@@ -1,20 +1,28 @@
 """``Idempotency-Key`` for writes a client may retry: a replay returns the first response.
 
-Built on Powertools idempotency, persisted in the main table under the caller's tenant
-(``pk = TENANT#<tenant>#IDEMPOTENCY``, ``sk = <function>#<hash>``), expiring via the table's TTL attribute. Powertools'
-persistence layer (``IdempotencyRecords``) keeps them in an ``IdempotencyRecordStore``, which reads and writes them
-through the table gateway with the attributes and conditions of Powertools' own DynamoDB layer.
-The key is scoped to tenant, user and route, so two callers never share a key; the same key with a different
-body is refused (``VAL_IDEMPOTENCY_KEY_REUSED``); a key still being processed answers 409 with ``Retry-After``.
-Only successful responses are kept: a failed request may be retried with the same key.
+The records live in the main table under the caller's tenant (``pk = TENANT#<tenant>#IDEMPOTENCY``,
+``sk = <function>#<hash>``), expiring via the table's TTL attribute, read and written by an
+``IdempotencyRecordStore`` through the table gateway (``IdempotentRequests`` takes any ``IdempotencyRecordStorage``,
+so the unit tests run it on the in-memory fake). The key is scoped to tenant, user and route, so two callers never
+share a key; the same key with a different body is refused (``VAL_IDEMPOTENCY_KEY_REUSED``); a key still being
+processed answers 409 with ``Retry-After``. Only a request that answers is kept: one that raised (a refusal, a
+failure) leaves no record, so it may be retried with the same key.
+
+The records, their keys and hashes are those Powertools' idempotency utility writes (decision 0045): a record
+written before this module replaced it reads the same. Powertools' utility is not used any more because it loads
+boto3 and its transfer manager into every request that carries an ``Idempotency-Key``, and wraps the table's
+failures into errors of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -24,20 +32,18 @@ from firstmile.config import get_settings
 from firstmile.http import problems as p
 from firstmile.http.auth import auth_from_event
 from firstmile.http.headers import header
+from firstmile.http.ports import IdempotencyRecord
+
+if TYPE_CHECKING:
+    from firstmile.http.ports import IdempotencyRecordStorage
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-_stores: dict[tuple[str, str], IdempotencyRecords] = {}
-
-# Powertools' idempotency package is imported only by a request that carries an Idempotency-Key: the others never
-# need it (decision 0045).
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-
-    from firstmile.http.idempotency_records import IdempotencyRecords
-    from firstmile.http.ports import IdempotencyRecordStorage
+IN_PROGRESS = "INPROGRESS"
+COMPLETED = "COMPLETED"
+# What Powertools named the guarded function in its keys (its qualified name), kept so earlier records still match.
+_GUARDED = "idempotent.<locals>.run"
 
 
 def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]) -> Response[Any]:
@@ -51,19 +57,17 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
         return produce()
     if not _KEY.match(key):
         raise p.Problem(e.VAL_IDEMPOTENCY_KEY_INVALID, "Idempotency-Key must be 1-255 visible ASCII characters.")
-    from aws_lambda_powertools.utilities.idempotency import idempotent_function
-    from aws_lambda_powertools.utilities.idempotency.exceptions import (
-        IdempotencyAlreadyInProgressError,
-        IdempotencyPersistenceLayerError,
-        IdempotencyValidationError,
-    )
-
     caller = auth_from_event(event.raw_event)
-    partition = f"TENANT#{caller.tenant}#IDEMPOTENCY" if caller else "PUBLIC#IDEMPOTENCY"
-    scope = f"{caller.subject if caller else '-'} {event.request_context.http.method} {event.path}"
-    body_hash = hashlib.sha256((event.body or "").encode()).hexdigest()
+    request = IdempotentRequest(
+        partition=f"TENANT#{caller.tenant}#IDEMPOTENCY" if caller else "PUBLIC#IDEMPOTENCY",
+        scope=f"{caller.subject if caller else '-'} {event.request_context.http.method} {event.path}",
+        key=key,
+        body_hash=hashlib.sha256((event.body or "").encode()).hexdigest(),
+    )
+    context = app.lambda_context
+    remaining = context.get_remaining_time_in_millis() if context is not None else None
 
-    def run(request: dict[str, str]) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
         response = produce()
         return {
             "status": response.status_code,
@@ -72,33 +76,109 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
             "content_type": response.headers.get("Content-Type", "application/json"),
         }
 
-    store = _store(partition)
-    config = _config()
-    if app.lambda_context is not None:
-        config.register_lambda_context(app.lambda_context)
-    guarded = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)(run)
-    # Powertools' errors become problems here, so only functions that use idempotency import its package.
-    try:
-        stored = guarded(request={"scope": scope, "key": key, "body": body_hash})
-    except IdempotencyValidationError:
-        raise p.Problem(e.VAL_IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with another body.") from None
-    except IdempotencyAlreadyInProgressError:
-        raise p.Problem(
-            e.RES_REQUEST_IN_PROGRESS,
-            "A request with this Idempotency-Key is still being processed; retry shortly.",
-            headers={"Retry-After": "1"},
-        ) from None
-    except IdempotencyPersistenceLayerError as failure:
-        # Powertools wraps what the records' store raised: a table that failed is the domain's 503, not a defect.
-        if isinstance(failure.__cause__, e.DomainError):
-            raise failure.__cause__ from None
-        raise
+    requests = IdempotentRequests(_record_storage(get_settings().table_name), get_settings().idempotency_ttl_seconds)
+    stored, replayed = requests.answer(request, run, remaining_millis=remaining)
     headers = {k: v for k, v in stored["headers"].items() if k.lower() != "content-type"}
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
     return Response(
         status_code=int(stored["status"]),
         content_type=stored["content_type"],
         body=_data(stored["body"], stored["content_type"]),
         headers=headers,
+    )
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """A request sent with an ``Idempotency-Key``: whose records, its scope (caller, method, path), the key, and
+    the hash of its body."""
+
+    partition: str
+    scope: str
+    key: str
+    body_hash: str
+
+
+class IdempotentRequests:
+    """Runs a request once per key: the first runs and its answer is kept; a replay gets the kept answer."""
+
+    def __init__(
+        self, storage: IdempotencyRecordStorage, ttl_seconds: int, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._storage = storage
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    def answer(
+        self, request: IdempotentRequest, run: Callable[[], dict[str, Any]], *, remaining_millis: int | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """The answer of ``request`` and whether it is a replay. ``run`` runs only when no live record holds the
+        key; ``remaining_millis`` (the function's time left) bounds how long a record stays in progress, after which
+        another delivery may take the key over."""
+        record_key = f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'test-func')}.{_GUARDED}#" + _hash(
+            [request.scope, request.key]
+        )
+        validation = _hash(request.body_hash)
+        for _ in range(2):
+            now = self._clock()
+            claim = IdempotencyRecord(
+                partition=request.partition,
+                key=record_key,
+                status=IN_PROGRESS,
+                expires_at=int(now) + self._ttl,
+                in_progress_expires_at=None if remaining_millis is None else int((now * 1000) + remaining_millis),
+                validation=validation,
+            )
+            held = self._storage.put_unless_live(claim, now=now)
+            if held is None:
+                return self._run(claim, run), False
+            stored = held.stored or self._storage.get(request.partition, record_key)
+            if stored is None or _lapsed(stored, self._clock()):
+                continue  # the record went away, or lapsed, between the write and the read: claim the key again
+            if stored.validation is not None and stored.validation != validation:
+                raise p.Problem(e.VAL_IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with another body.")
+            if stored.status == COMPLETED and stored.data is not None:
+                return json.loads(stored.data), True
+            break
+        raise p.Problem(
+            e.RES_REQUEST_IN_PROGRESS,
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+
+    def _run(self, claim: IdempotencyRecord, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        try:
+            answer = run()
+        except BaseException:
+            self._storage.delete(claim.partition, claim.key)
+            raise
+        self._storage.update(
+            IdempotencyRecord(
+                partition=claim.partition,
+                key=claim.key,
+                status=COMPLETED,
+                expires_at=int(self._clock()) + self._ttl,
+                data=json.dumps(answer, sort_keys=True),
+                validation=claim.validation,
+            )
+        )
+        return answer
+
+
+def _hash(data: Any) -> str:
+    """SHA-256 of ``data`` as sorted JSON: how Powertools hashed keys and payloads."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _lapsed(record: IdempotencyRecord, now: float) -> bool:
+    """Whether ``record`` no longer holds its key: expired, or in progress past its in-progress expiry."""
+    if record.expires_at < now:
+        return True
+    return (
+        record.status == IN_PROGRESS
+        and record.in_progress_expires_at is not None
+        and (record.in_progress_expires_at < now * 1000)
     )
 
 
@@ -116,33 +196,6 @@ def _text(body: Any) -> str:
     if isinstance(body, bytes | bytearray):
         return bytes(body).decode()
     return "" if body is None else json.dumps(body, separators=(",", ":"), default=str)
-
-
-def _mark_replay(response: Any, idempotent_data: DataRecord) -> Any:
-    return {**response, "headers": {**response.get("headers", {}), REPLAYED_HEADER: "true"}}
-
-
-def _config() -> IdempotencyConfig:
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
-
-    return IdempotencyConfig(
-        event_key_jmespath="[scope, key]",
-        payload_validation_jmespath="body",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=get_settings().idempotency_ttl_seconds,
-        hash_function="sha256",
-        response_hook=_mark_replay,
-    )
-
-
-def _store(partition: str) -> IdempotencyRecords:
-    # One store per tenant partition: Powertools keeps its configuration (the function, the key paths) on the store.
-    from firstmile.http.idempotency_records import IdempotencyRecords
-
-    table_name = get_settings().table_name
-    if (table_name, partition) not in _stores:
-        _stores[(table_name, partition)] = IdempotencyRecords(partition, lambda: _record_storage(table_name))
-    return _stores[(table_name, partition)]
 
 
 def _record_storage(table_name: str) -> IdempotencyRecordStorage:
