@@ -6,8 +6,7 @@ seconds, the table's TTL), ``in_progress_expiration`` (epoch milliseconds), ``da
 ``validation`` (the payload's hash): the attributes Powertools' own DynamoDB layer writes, under the same conditions,
 so records written by either read the same.
 
-Nothing of Powertools is imported here: the persistence layer Powertools calls (``idempotency_records``) maps its
-``DataRecord`` onto these records.
+Nothing of Powertools is imported here; ``firstmile.http.idempotency`` runs the protocol over these records.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""What the edge needs of storage, as protocols: the idempotency records Powertools keeps for requests sent with an
-``Idempotency-Key``. ``IdempotencyRecordStore`` (the table) implements ``IdempotencyRecordStorage``, and so does
-the unit tests' in-memory fake; both pass the same contract suite (tests/contracts/idempotency.py).
-
-The records are plain values here, not Powertools' ``DataRecord``: importing the port loads nothing of Powertools'
-idempotency package, which only a request with an ``Idempotency-Key`` needs (decision 0045).
+"""What the edge needs of storage, as protocols: the idempotency records kept for requests sent with an
+``Idempotency-Key`` (in the format Powertools' idempotency utility wrote them). ``IdempotencyRecordStore`` (the
+table) implements ``IdempotencyRecordStorage``, and so does the unit tests' in-memory fake; both pass the same
+contract suite (tests/contracts/idempotency.py).
 """
 
 from __future__ import annotations
@@ -14,12 +12,12 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class IdempotencyRecord:
-    """One request's idempotency record: what Powertools' ``DataRecord`` holds, in the table's terms."""
+    """One request's idempotency record, in the table's terms."""
 
     partition: str
     """Whose records: one partition per tenant (``TENANT#<tenant>#IDEMPOTENCY``) or the public one."""
     key: str
-    """Powertools' idempotency key: the function and the hash of the request's scope and key."""
+    """The record's key: the function and the hash of the request's scope and key."""
     status: str
     """``INPROGRESS`` or ``COMPLETED``."""
     expires_at: int
