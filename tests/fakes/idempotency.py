@@ -8,8 +8,6 @@ import threading
 from firstmile.http.ports import IdempotencyRecord, KeyHeld
 from tests.fakes.faults import Faults
 
-_IN_PROGRESS = "INPROGRESS"
-
 
 class FakeIdempotencyRecordStore:
     """``IdempotencyRecordStorage`` in memory: records by partition and key, taken over under the table's condition
@@ -30,7 +28,7 @@ class FakeIdempotencyRecordStore:
         at = (record.partition, record.key)
         with self._lock:
             stored = self.records.get(at)
-            if self.faults.conflicts("put_unless_live") or (stored is not None and _live(stored, now)):
+            if self.faults.conflicts("put_unless_live") or (stored is not None and stored.holds_key(now)):
                 return KeyHeld(stored=stored)
             # The table writes the whole item: nothing of a record taken over remains.
             self.records[at] = dataclasses.replace(record, data=None)
@@ -54,13 +52,3 @@ class FakeIdempotencyRecordStore:
         self.faults.enter("delete")
         with self._lock:
             self.records.pop((partition, key), None)
-
-
-def _live(stored: IdempotencyRecord, now: float) -> bool:
-    """Whether ``stored`` still holds its key at ``now`` (the negation of the table's condition for a write)."""
-    if stored.expires_at < int(now):
-        return False
-    in_progress_expiry = stored.in_progress_expires_at
-    return not (
-        stored.status == _IN_PROGRESS and in_progress_expiry is not None and in_progress_expiry < int(now * 1000)
-    )

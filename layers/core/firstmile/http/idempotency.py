@@ -32,7 +32,7 @@ from firstmile.config import get_settings
 from firstmile.http import problems as p
 from firstmile.http.auth import auth_from_event
 from firstmile.http.headers import header
-from firstmile.http.ports import IdempotencyRecord
+from firstmile.http.ports import COMPLETED, IN_PROGRESS, IdempotencyRecord
 
 if TYPE_CHECKING:
     from firstmile.http.ports import IdempotencyRecordStorage
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-IN_PROGRESS = "INPROGRESS"
-COMPLETED = "COMPLETED"
 # What Powertools named the guarded function in its keys (its qualified name), kept so earlier records still match.
 _GUARDED = "idempotent.<locals>.run"
 
@@ -76,7 +74,7 @@ def idempotent(app: APIGatewayHttpResolver, produce: Callable[[], Response[Any]]
             "content_type": response.headers.get("Content-Type", "application/json"),
         }
 
-    requests = IdempotentRequests(_record_storage(get_settings().table_name), get_settings().idempotency_ttl_seconds)
+    requests = IdempotentRequests(_records(), get_settings().idempotency_ttl_seconds)
     stored, replayed = requests.answer(request, run, remaining_millis=remaining)
     headers = {k: v for k, v in stored["headers"].items() if k.lower() != "content-type"}
     if replayed:
@@ -134,7 +132,7 @@ class IdempotentRequests:
             if held is None:
                 return self._run(claim, run), False
             stored = held.stored or self._storage.get(request.partition, record_key)
-            if stored is None or _lapsed(stored, self._clock()):
+            if stored is None or not stored.holds_key(self._clock()):
                 continue  # the record went away, or lapsed, between the write and the read: claim the key again
             if stored.validation is not None and stored.validation != validation:
                 raise p.Problem(e.VAL_IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used with another body.")
@@ -171,17 +169,6 @@ def _hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def _lapsed(record: IdempotencyRecord, now: float) -> bool:
-    """Whether ``record`` no longer holds its key: expired, or in progress past its in-progress expiry."""
-    if record.expires_at < now:
-        return True
-    return (
-        record.status == IN_PROGRESS
-        and record.in_progress_expires_at is not None
-        and (record.in_progress_expires_at < now * 1000)
-    )
-
-
 def _data(text: str, content_type: str) -> Any:
     """A stored JSON body as data again, so the route's response model validates a replay like the first answer."""
     if text and content_type.split(";")[0].strip().endswith("json"):
@@ -198,10 +185,10 @@ def _text(body: Any) -> str:
     return "" if body is None else json.dumps(body, separators=(",", ":"), default=str)
 
 
-def _record_storage(table_name: str) -> IdempotencyRecordStorage:
-    """The records of the table ``table_name``, over the current low-level client (no boto3 resource layer)."""
+def _records() -> IdempotencyRecordStorage:
+    """The records in the container's table (the composition root, which sits behind the edge, does not build
+    edge parts)."""
+    from firstmile.composition import container
     from firstmile.http.idempotency_store import IdempotencyRecordStore
-    from firstmile.platform import aws
-    from firstmile.platform.gateway import TableGateway
 
-    return IdempotencyRecordStore(TableGateway.over_client(aws.dynamodb(), table_name))
+    return IdempotencyRecordStore(container().table)

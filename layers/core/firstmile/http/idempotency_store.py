@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from firstmile.http.ports import IdempotencyRecord, KeyHeld
+from firstmile.http.ports import IN_PROGRESS, IdempotencyRecord, KeyHeld
 from firstmile.platform.gateway import TableGateway
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ _IN_PROGRESS_EXPIRY = "in_progress_expiration"
 _STATUS = "status"
 _DATA = "data"
 _VALIDATION = "validation"
-_IN_PROGRESS = "INPROGRESS"
 
 
 class IdempotencyRecordStore:
@@ -51,8 +50,8 @@ class IdempotencyRecordStore:
             item[_IN_PROGRESS_EXPIRY] = record.in_progress_expires_at
         if record.validation is not None:
             item[_VALIDATION] = record.validation
-        # A record may be taken over when it is absent, expired, or in progress past its in-progress expiry (the
-        # function that wrote it timed out).
+        # A record may be taken over when it is absent or no longer holds its key (``IdempotencyRecord.holds_key``:
+        # expired, or in progress past its in-progress expiry, the function that wrote it having timed out).
         refusal = self._table.put_if(
             item,
             "attribute_not_exists(#id) OR #expiry < :now OR "
@@ -63,7 +62,7 @@ class IdempotencyRecordStore:
                 "#in_progress_expiry": _IN_PROGRESS_EXPIRY,
                 "#status": _STATUS,
             },
-            values={":now": int(now), ":now_ms": int(now * 1000), ":inprogress": _IN_PROGRESS},
+            values={":now": int(now), ":now_ms": int(now * 1000), ":inprogress": IN_PROGRESS},
         )
         if refusal is None:
             return None

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+IN_PROGRESS = "INPROGRESS"
+COMPLETED = "COMPLETED"
+
 
 @dataclass(frozen=True)
 class IdempotencyRecord:
@@ -28,6 +31,14 @@ class IdempotencyRecord:
     """The stored response (JSON text) of a completed request."""
     validation: str | None = None
     """The hash of the request's body, when payloads are validated."""
+
+    def holds_key(self, now: float) -> bool:
+        """Whether this record still holds its key at ``now`` (epoch seconds): not expired, and not in progress past
+        its in-progress expiry. A write may take the key over exactly when this is false (the table's condition)."""
+        if self.expires_at < int(now):
+            return False
+        lapsed = self.in_progress_expires_at is not None and self.in_progress_expires_at < int(now * 1000)
+        return not (self.status == IN_PROGRESS and lapsed)
 
 
 @dataclass(frozen=True)
