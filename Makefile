@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install dev test lint typecheck unit integration infra e2e openapi openapi-check synth bench clean
+.PHONY: help install dev test suites checks lint typecheck unit integration infra e2e openapi openapi-check synth bench clean
 
 help:
 	@echo "make dev     start the whole system locally (emulated AWS, real handlers, demo tenant)"
@@ -42,7 +42,19 @@ install: .venv/.synced
 dev: install node_modules/.installed
 	$(RUN) firstmile dev
 
-test: install node_modules/.installed lint typecheck unit integration infra e2e openapi-check
+# make test runs two lanes side by side, each in order: the suites that keep the cores busy (unit, then integration,
+# which reports coverage), and the checks that mostly wait on other processes (lint, types, the CDK synth, the
+# end-to-end stack, the OpenAPI drift check). Each lane's output is printed whole when it ends; a failure in either
+# fails make test. docs/performance.md has what each lane costs.
+test: install node_modules/.installed
+	@echo "make test: running the suites (unit, integration) and the checks (lint, types, infra, e2e, openapi) side by side"
+	@$(MAKE) --no-print-directory -j2 --output-sync=recurse suites checks
+
+suites: install node_modules/.installed
+	@$(MAKE) --no-print-directory -j1 unit integration
+
+checks: install node_modules/.installed
+	@$(MAKE) --no-print-directory -j1 lint typecheck infra e2e openapi-check
 
 lint: install
 	$(RUN) ruff check .
@@ -54,7 +66,7 @@ typecheck: install
 # Coverage of the core layer: unit writes the data (no report), integration adds its own (each suite's xdist
 # workers combined) and prints the report for both; make test runs them in that order.
 unit: install
-	$(RUN) pytest tests/unit -q --numprocesses=auto --maxprocesses=4 --cov --cov-report=
+	$(RUN) pytest tests/unit -q --numprocesses=auto --maxprocesses=2 --cov --cov-report=
 
 integration: install node_modules/.installed
 	$(RUN) pytest tests/integration -q --numprocesses=auto --maxprocesses=4 --cov --cov-append --cov-report=term
