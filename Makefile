@@ -51,10 +51,15 @@ test: install node_modules/.installed
 	@$(MAKE) --no-print-directory -j2 --output-sync=recurse suites checks
 
 suites: install node_modules/.installed
-	@$(MAKE) --no-print-directory -j1 unit integration
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
 
 checks: install node_modules/.installed
-	@$(MAKE) --no-print-directory -j1 lint typecheck infra e2e openapi-check
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory typecheck
+	@$(MAKE) --no-print-directory infra
+	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory openapi-check
 
 lint: install
 	$(RUN) ruff check .

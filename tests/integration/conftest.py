@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.s3.models import s3_backends
+from moto.sqs.models import sqs_backends
 
 from firstmile.audit.store import AuditStore
 from firstmile.composition import reset
@@ -24,7 +26,7 @@ from firstmile.platform.aws import reset_clients
 from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE, ONBOARDING_MIGRATIONS_QUEUE, SCHEDULER_DLQ
 from firstmile.platform.table import MAIN_TABLE
 from functions.catalog import CATALOG
-from local.emulator import Emulator, client
+from local.emulator import ACCOUNT_ID, REGION, Emulator, client
 from local.resources import create_queues, deployment_for
 
 # Coverage is measured in the test process only: a forked child (a function instance, a concurrent request) leaves
@@ -98,38 +100,72 @@ def _clients(table_engine: str, emulator: str) -> tuple[Any, Any, Any]:
 
 
 @dataclass(frozen=True)
-class _Resources:
-    """One deployment's table, bucket and queues on the emulator."""
+class _Messaging:
+    """A deployment's bucket and the catalogue's queues on the emulator, which the next test may reuse."""
 
-    table_name: str
     bucket: str
     queue_urls: dict[str, str]
     queue_names: dict[str, str]
 
 
-def _create(table_engine: str, emulator: str) -> _Resources:
-    suffix = uuid.uuid4().hex[:10]
+@dataclass(frozen=True)
+class _Resources:
+    """One test's table (always new), bucket and queues."""
+
+    table_name: str
+    messaging: _Messaging
+
+
+def _create_table(table_engine: str, emulator: str) -> str:
     # Only the process's own clients: making a client reads the whole environment, which the test's thread changes.
-    dynamodb, s3, sqs = _clients(table_engine, emulator)
-    table_name, bucket = f"firstmile-{suffix}", f"exports-{suffix}"
+    dynamodb, _, _ = _clients(table_engine, emulator)
+    table_name = f"firstmile-{uuid.uuid4().hex[:10]}"
     dynamodb.create_table(**MAIN_TABLE.create_table_request(table_name))
     dynamodb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": MAIN_TABLE.ttl_attribute}
     )
+    return table_name
+
+
+def _create_messaging(table_engine: str, emulator: str) -> _Messaging:
+    _, s3, sqs = _clients(table_engine, emulator)
+    suffix = uuid.uuid4().hex[:10]
+    bucket = f"exports-{suffix}"
     s3.create_bucket(Bucket=bucket)
-    # The queues a deployment of the catalogue has, under a stage of this test's own.
+    # The queues a deployment of the catalogue has, under a stage of their own.
     catalogued = deployment_for(CATALOG, stage=f"t{suffix}")
     queue_urls = create_queues(catalogued, emulator, sqs)
-    return _Resources(table_name, bucket, queue_urls, {q.logical_name: q.name for q in catalogued.queues})
+    return _Messaging(bucket, queue_urls, {q.logical_name: q.name for q in catalogued.queues})
 
 
-def _remove(resources: _Resources, table_engine: str, emulator: str) -> None:
-    dynamodb, s3, sqs = _clients(table_engine, emulator)
-    cleanups = [
-        functools.partial(dynamodb.delete_table, TableName=resources.table_name),
-        functools.partial(_empty_and_delete_bucket, s3, resources.bucket),
-    ]
-    cleanups += [functools.partial(sqs.delete_queue, QueueUrl=url) for url in resources.queue_urls.values()]
+def _left_as_new(messaging: _Messaging) -> bool:
+    """Whether the bucket and every queue are still there and hold nothing (no message visible, in flight or
+    delayed): then they are as good as new for the next test. The emulator serves from this process, so its own
+    state is read, without a request; anything unexpected counts as used."""
+    try:
+        bucket = s3_backends[ACCOUNT_ID]["aws"].buckets[messaging.bucket]
+        queues = sqs_backends[ACCOUNT_ID][REGION].queues
+        held = (
+            queues[name].approximate_number_of_messages
+            + queues[name].approximate_number_of_messages_not_visible
+            + queues[name].approximate_number_of_messages_delayed
+            for name in messaging.queue_names.values()
+        )
+        return len(bucket.keys) == 0 and not any(held)
+    except Exception:
+        return False
+
+
+def _remove_table(table_name: str, table_engine: str, emulator: str) -> None:
+    dynamodb, _, _ = _clients(table_engine, emulator)
+    with contextlib.suppress(Exception):
+        dynamodb.delete_table(TableName=table_name)
+
+
+def _remove_messaging(messaging: _Messaging, table_engine: str, emulator: str) -> None:
+    _, s3, sqs = _clients(table_engine, emulator)
+    cleanups = [functools.partial(_empty_and_delete_bucket, s3, messaging.bucket)]
+    cleanups += [functools.partial(sqs.delete_queue, QueueUrl=url) for url in messaging.queue_urls.values()]
     for cleanup in cleanups:
         # A test may already have removed a resource on purpose.
         with contextlib.suppress(Exception):
@@ -137,26 +173,46 @@ def _remove(resources: _Resources, table_engine: str, emulator: str) -> None:
 
 
 class _Deployments:
-    """Each test's resources, made one test ahead and removed after it on a thread of their own, so a test waits
-    for neither (a test process runs its tests one at a time; the requests go to the emulator and the engine)."""
+    """Each test's resources, made one test ahead and put away after it on a thread of their own, so a test waits
+    for neither (a test process runs its tests one at a time; the requests go to the emulator and the engine).
+
+    Every test gets a new table. A bucket and queues that a test left as new go to a later test instead of being
+    removed: making and removing the catalogue's queues was a third of an integration test's own CPU time."""
 
     def __init__(self, table_engine: str, emulator: str) -> None:
         self._endpoints = (table_engine, emulator)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-deployments")
         self._ahead: Future[_Resources] | None = None
+        self._unused: list[_Messaging] = []  # touched on the thread only
 
     def take(self) -> _Resources:
-        ahead, self._ahead = self._ahead, self._thread.submit(_create, *self._endpoints)
-        return ahead.result() if ahead is not None else _create(*self._endpoints)
+        ahead, self._ahead = self._ahead, self._thread.submit(self._make)
+        return (ahead or self._thread.submit(self._make)).result()
 
     def give_back(self, resources: _Resources) -> None:
-        self._thread.submit(_remove, resources, *self._endpoints)
+        self._thread.submit(self._put_away, resources)
 
     def close(self) -> None:
         if self._ahead is not None:
             with contextlib.suppress(Exception):
                 self.give_back(self._ahead.result())
+        self._thread.submit(self._remove_unused)
         self._thread.shutdown(wait=True)
+
+    def _make(self) -> _Resources:
+        messaging = self._unused.pop() if self._unused else _create_messaging(*self._endpoints)
+        return _Resources(_create_table(*self._endpoints), messaging)
+
+    def _put_away(self, resources: _Resources) -> None:
+        _remove_table(resources.table_name, *self._endpoints)
+        if _left_as_new(resources.messaging):
+            self._unused.append(resources.messaging)
+        else:
+            _remove_messaging(resources.messaging, *self._endpoints)
+
+    def _remove_unused(self) -> None:
+        while self._unused:
+            _remove_messaging(self._unused.pop(), *self._endpoints)
 
 
 @pytest.fixture(scope="session")
@@ -172,7 +228,8 @@ def deployment(
 ) -> Iterator[Deployment]:
     """A table, bucket and the catalogue's queues of their own for one test, wired into the functions' settings."""
     resources = _deployments.take()
-    queue_urls = resources.queue_urls
+    messaging = resources.messaging
+    queue_urls = messaging.queue_urls
     # The functions are told of the queues the catalogue lets some function use, as CDK tells each function of
     # those it names.
     named = {name for f in CATALOG for name in (*f.access.sends_to, *f.access.inspects_queues)}
@@ -180,13 +237,13 @@ def deployment(
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", table_engine)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", table_engine)
     monkeypatch.setenv("FIRSTMILE_TABLE_NAME", resources.table_name)
-    monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", resources.bucket)
+    monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", messaging.bucket)
     monkeypatch.setenv("FIRSTMILE_QUEUE_URLS", json.dumps({name: queue_urls[name] for name in sorted(named)}))
     monkeypatch.setenv("FIRSTMILE_DEPENDENCY_TIMEOUT_SECONDS", "5")
     reset_settings()
     reset_clients()
     reset()
-    yield Deployment(emulator, resources.table_name, resources.bucket, queue_urls, resources.queue_names, table_engine)
+    yield Deployment(emulator, resources.table_name, messaging.bucket, queue_urls, messaging.queue_names, table_engine)
     reset()
     _deployments.give_back(resources)
 
