@@ -16,6 +16,10 @@ PYTHON ?= python3
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export UV_PYTHON_DOWNLOADS := never
+# Python keeps the modules it compiles (in __pycache__, which git ignores) even when the calling shell sets
+# PYTHONDONTWRITEBYTECODE: make test starts hundreds of interpreters (test workers, function instances, CLI runs,
+# the CDK app), and with nothing kept each of them compiled every module it imported from source again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help install dev test suites checks lint typecheck unit integration infra e2e openapi openapi-check synth bench clean
 
