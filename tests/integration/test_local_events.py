@@ -20,7 +20,7 @@ from firstmile.composition import reset
 from firstmile.config import reset_settings
 from firstmile.platform.aws import reset_clients
 from functions.catalog import CATALOG, Authorizer, Function, Queue, Route, Schedule, TableStream
-from local.emulator import client
+from local.emulator import Emulator, client
 from local.environment import LocalEnvironment
 from local.events import match_path
 from local.resources import create_resources, deployment_for
@@ -177,13 +177,16 @@ def test_the_invoked_samples_cover_every_kind_of_trigger() -> None:
 
 
 @pytest.mark.parametrize(("function", "path"), INVOKED, ids=[p.stem for _, p in INVOKED])
-def test_firstmile_invoke_runs_the_sample(function: Function, path: Path) -> None:
-    # Given no local stack running on the emulator port, so invoke uses a temporary emulator
+def test_firstmile_invoke_runs_the_sample(function: Function, path: Path, emulated_aws: Emulator) -> None:
+    # Given, for the first sample, no emulator on the port a command looks at, so invoke starts a temporary one of
+    # its own (a new table engine: about 3 s); for the others an emulator already answering there, as a running
+    # stack's does (this session's), which invoke uses instead
+    temporary = (function, path) == INVOKED[0]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
-    env["FIRSTMILE_AWS_PORT"] = str(_closed_port())
+    env["FIRSTMILE_AWS_PORT"] = str(_closed_port() if temporary else emulated_aws.port)
 
-    # When the sample is invoked from the command line (a new emulator, the deployment's resources and a function
-    # instance of its own: about 8 s each, so one sample per kind of trigger; the next test runs every sample)
+    # When the sample is invoked from the command line (the deployment's resources, then a function instance of its
+    # own; one sample per kind of trigger, the next test runs every sample)
     result = subprocess.run(  # noqa: S603 - this interpreter and the project's own CLI
         [sys.executable, "-m", "local.cli", "invoke", function.name, str(path)],
         capture_output=True,
@@ -193,8 +196,9 @@ def test_firstmile_invoke_runs_the_sample(function: Function, path: Path) -> Non
         check=False,
     )
 
-    # Then the function succeeded
+    # Then the function succeeded, on the emulator it was meant to use
     assert result.returncode == 0, result.stderr
+    assert ("using a temporary one" in result.stderr) is temporary, result.stderr
     assert_answered_as_on_an_empty_deployment(function, path, json.loads(result.stdout))
 
 

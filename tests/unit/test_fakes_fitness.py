@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -221,10 +222,11 @@ def contract_suites() -> dict[str, type]:
     return suites
 
 
-def runners(folder: str) -> list[tuple[str, str, str]]:
+@functools.cache
+def runners(folder: str) -> tuple[tuple[str, str, str], ...]:
     """(module path, contract suite, implementation) for each ``Test...`` class in the test modules of ``folder``
     that subclasses a contract suite and names the class it runs it against (read from the source, not imported:
-    integration modules need the emulator's fixtures)."""
+    integration modules need the emulator's fixtures). Read once per run: every registered store asks."""
     found = []
     suites = set(contract_suites())
     for path in sorted((ROOT / folder).rglob("test_*.py")):
@@ -244,7 +246,7 @@ def runners(folder: str) -> list[tuple[str, str, str]]:
             )
             for base in bases:
                 found.append((str(path.relative_to(ROOT)), base, implementation or ""))
-    return found
+    return tuple(found)
 
 
 def signature_of(method: Any) -> list[tuple[str, Any, bool]]:
