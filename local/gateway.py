@@ -407,6 +407,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(response, served_by, path, started)
 
     def _answer(self, response: Response, served_by: str, path: str, started: float) -> None:
+        # The line is written before the answer: whoever has read an answer finds its line already in the console
+        # and the log file (the time is the gateway's and the function's, not the client's reading).
+        log_access(self.command or "-", path, response, served_by, (time.monotonic() - started) * 1000)
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -417,7 +420,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and response.status not in (204, 304):
             self.wfile.write(response.body)
-        log_access(self.command, path, response, served_by, (time.monotonic() - started) * 1000)
 
     def parse_request(self) -> bool:
         # An HTTP/0.9 request line ("GET /path") would be answered with a bare body, no status and no headers: it is

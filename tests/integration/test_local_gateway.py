@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
 
 from functions.catalog import API_STACK, Authorizer, Route
 from local.config import LocalConfig
+from local.console import ACCESS_LOGGER
 from local.stack import LocalStack
 from tests.integration.local_fixtures import FixtureFunction, http_call
 
@@ -346,11 +348,12 @@ def _raw(stack: LocalStack, data: bytes) -> tuple[int, dict[str, str], bytes]:
     ],
 )
 def test_what_the_server_refuses_itself_is_a_problem_with_the_standard_headers(
-    stack: LocalStack, request_bytes: bytes, status: int, code: str
+    stack: LocalStack, request_bytes: bytes, status: int, code: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a request the HTTP server cannot or will not route
     # When it is sent as raw bytes
-    answer_status, headers, body = _raw(stack, request_bytes)
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+        answer_status, headers, body = _raw(stack, request_bytes)
 
     # Then the answer is a problem document (never the stdlib's HTML) with the security headers
     assert answer_status == status
@@ -363,3 +366,6 @@ def test_what_the_server_refuses_itself_is_a_problem_with_the_standard_headers(
     assert headers["cache-control"] == "no-store"
     assert headers["x-correlation-id"]
     assert b"<html" not in body.lower() and b"Traceback" not in body
+    # ...and, as every answer, it has its access line by the time it is read (a request line with no method too)
+    lines = [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert [line for line in lines if headers["x-correlation-id"] in line and f" {status} gateway " in line], lines
