@@ -1,0 +1,146 @@
+"""What one onboarding event adds to the funnel counters, and how counter items read back as counts (decision 0070).
+
+Pure: no I/O. The aggregator applies an event's ``updates`` with ``ADD`` in one transaction with the event's marker,
+so an event counts once however often it is delivered; counts are sums, so the order of events does not matter.
+Each event carries what counting it needs (enrolment time, segment values, opt-out), so no other item is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from firstmile.analytics.histogram import bucket_of
+from firstmile.onboarding.models import EventType
+
+ALL = "all"
+FLOW = "FLOW"
+# Segment dimensions kept by day, beside the unsegmented funnel (which alone is also kept by hour).
+DIMENSIONS = ("country", "locale", "plan", "returning")
+COHORT = "cohort"
+
+
+@dataclass(frozen=True)
+class AnalyticsEvent:
+    """An onboarding transition event as the aggregator reads it from the stream."""
+
+    tenant: str
+    # The event item's own key (``pk`` and ``sk``): unique per event, so it names the event's marker.
+    key: str
+    type: EventType
+    at: datetime
+    enrolled_at: datetime
+    flow_id: str
+    flow_version: int
+    step_id: str | None = None
+    segment: Mapping[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    sample: bool = False
+    opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class CounterKey:
+    """One counter item: a tenant's flow version, a segment (``dimension``=``value``, or ``all``), a day or an
+    hour, and a step (or ``FLOW`` for the flow as a whole)."""
+
+    tenant: str
+    flow_id: str
+    flow_version: int
+    segment: str
+    period: str  # DAY#<yyyy-mm-dd> or HOUR#<yyyy-mm-ddThh>
+    target: str  # a step id, or FLOW
+
+    @property
+    def pk(self) -> str:
+        return f"TENANT#{self.tenant}#FUNNEL#{self.flow_id}#V#{self.flow_version}#SEG#{self.segment}"
+
+    @property
+    def sk(self) -> str:
+        return f"{self.period}#STEP#{self.target}"
+
+
+@dataclass(frozen=True)
+class CounterUpdate:
+    """Amounts to ADD to one counter item's attributes."""
+
+    key: CounterKey
+    amounts: Mapping[str, int | float]
+
+
+def is_counted(event: AnalyticsEvent) -> bool:
+    """Sample users and users who opted out of analytics are never counted."""
+    return not event.sample and not event.opted_out
+
+
+def marker_id(event: AnalyticsEvent) -> str:
+    """The event's marker: a hash of its item key, so the marker names no user in the clear."""
+    return hashlib.sha256(f"{event.tenant}\n{event.key}".encode()).hexdigest()
+
+
+def cohort_of(enrolled_at: datetime) -> str:
+    """The enrolment week, ISO style: ``2026-W49``."""
+    year, week, _ = enrolled_at.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None:
+    """The counted target (a step or the flow) and what the event adds to it; ``None`` when the event adds nothing."""
+    seconds = max((event.at - event.enrolled_at).total_seconds(), 0.0)
+    reached = {"seconds": seconds, f"h{bucket_of(seconds)}": 1}
+    reason = {f"r#{event.reason}": 1} if event.reason else {}
+    match event.type:
+        case EventType.ENROLLED:
+            return FLOW, {"enrolled": 1}
+        case EventType.ONBOARDING_COMPLETED:
+            return FLOW, {"completed": 1, **reached}
+        case EventType.ONBOARDING_SKIPPED:
+            return FLOW, {"skipped": 1, **reason}
+        case EventType.STEP_STARTED if event.step_id:
+            return event.step_id, {"entered": 1}
+        case EventType.STEP_COMPLETED if event.step_id:
+            return event.step_id, {"completed": 1, **reached}
+        case EventType.STEP_SKIPPED if event.step_id:
+            return event.step_id, {"skipped": 1, **reason}
+    return None
+
+
+def updates(event: AnalyticsEvent) -> list[CounterUpdate]:
+    """The counter updates of one event: the unsegmented funnel by day and by hour, and each segment value the
+    event carries and its enrolment cohort by day. None for an event that is not counted."""
+    counted = _amounts(event) if is_counted(event) else None
+    if counted is None:
+        return []
+    target, amounts = counted
+    day, hour = f"DAY#{event.at.date().isoformat()}", f"HOUR#{event.at.strftime('%Y-%m-%dT%H')}"
+    segments = [ALL]
+    segments += [f"{d}={event.segment[d]}" for d in DIMENSIONS if event.segment.get(d)]
+    segments.append(f"{COHORT}={cohort_of(event.enrolled_at)}")
+
+    def key(segment: str, period: str) -> CounterKey:
+        return CounterKey(event.tenant, event.flow_id, event.flow_version, segment, period, target)
+
+    return [CounterUpdate(key(ALL, hour), amounts)] + [CounterUpdate(key(s, day), amounts) for s in segments]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Counter items added up: per target (a step id or ``FLOW``), each attribute's total."""
+
+    by_target: Mapping[str, Mapping[str, float]]
+
+    def of(self, target: str, attribute: str) -> float:
+        return self.by_target.get(target, {}).get(attribute, 0)
+
+
+def add_up(items: Iterable[tuple[str, Mapping[str, int | float]]]) -> Counts:
+    """Add up counter items given as (sort key, attributes): what a funnel read does with the items of its Query."""
+    totals: dict[str, dict[str, float]] = {}
+    for sk, attributes in items:
+        target = sk.rsplit("#STEP#", 1)[1]
+        into = totals.setdefault(target, {})
+        for name, amount in attributes.items():
+            into[name] = into.get(name, 0) + amount
+    return Counts(totals)

@@ -1,0 +1,259 @@
+"""Funnel counters kept at write time equal a brute-force count of the raw events, however the stream delivers them.
+
+The ledger below applies each event's updates as the aggregator's transaction does: only when the event's marker is
+not there yet, and then the marker with them. Batches arrive repeated, duplicated and out of order, as a stream
+consumer's retries, bisections and redeliveries make them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firstmile.analytics.counting import (
+    ALL,
+    COHORT,
+    DIMENSIONS,
+    FLOW,
+    AnalyticsEvent,
+    Counts,
+    add_up,
+    cohort_of,
+    marker_id,
+    updates,
+)
+from firstmile.analytics.histogram import bucket_of
+from firstmile.onboarding.models import EventType
+
+TENANT, FLOW_ID, VERSION = "acme", "welcome", 3
+STEPS = ("profile", "invite", "connect", "first-run")
+REASONS = ("not-now", "no-team", "too-long")
+START = datetime(2026, 11, 28, 22, 0, tzinfo=UTC)
+
+
+@dataclass
+class Ledger:
+    """Counter items and markers, changed as one transaction per event (or without markers, to see them matter)."""
+
+    markers: bool = True
+    seen: set[str] = field(default_factory=set)
+    items: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+
+    def count(self, batch: Iterable[AnalyticsEvent]) -> None:
+        for event in batch:
+            marker = marker_id(event)
+            if self.markers and marker in self.seen:
+                continue
+            self.seen.add(marker)
+            for update in updates(event):
+                item = self.items.setdefault((update.key.pk, update.key.sk), Counter())
+                item.update(update.amounts)
+
+    def read(self, segment: str, period: str = "DAY#") -> Counts:
+        pk = f"TENANT#{TENANT}#FUNNEL#{FLOW_ID}#V#{VERSION}#SEG#{segment}"
+        return add_up((sk, item) for (p, sk), item in self.items.items() if p == pk and sk.startswith(period))
+
+
+# --- histories --------------------------------------------------------------------------------------------------
+
+
+@st.composite
+def user_history(draw: st.DrawFn, n: int) -> list[AnalyticsEvent]:
+    """One user's events in the order they happened: enrolment, some steps started, completed or skipped (with a
+    reason), and perhaps the flow completed or skipped."""
+    enrolled_at = START + timedelta(seconds=draw(st.integers(0, 4 * 86_400)))
+    segment = {
+        d: v
+        for d in DIMENSIONS
+        if (v := draw(st.sampled_from(["", "a", "b"]) if d != "returning" else st.sampled_from(["", "true", "false"])))
+    }
+    sample, opted_out = draw(st.booleans()), draw(st.booleans())
+    at = enrolled_at
+    events: list[AnalyticsEvent] = []
+
+    def add(kind: EventType, step: str | None = None, reason: str | None = None) -> None:
+        events.append(
+            AnalyticsEvent(
+                tenant=TENANT,
+                key=f"TENANT#{TENANT}#USER#u{n}|ONBOARDING#EVENT#{len(events):03d}",
+                type=kind,
+                at=at,
+                enrolled_at=enrolled_at,
+                flow_id=FLOW_ID,
+                flow_version=VERSION,
+                step_id=step,
+                segment=segment,
+                reason=reason,
+                sample=sample,
+                opted_out=opted_out,
+            )
+        )
+
+    add(EventType.ENROLLED)
+    for step in STEPS:
+        at += timedelta(seconds=draw(st.floats(0, 3 * 86_400, allow_nan=False)))
+        action = draw(st.sampled_from(["none", "start", "start-complete", "complete", "skip"]))
+        if action.startswith("start"):
+            add(EventType.STEP_STARTED, step)
+        if action.endswith("complete"):
+            add(EventType.STEP_COMPLETED, step)
+        if action == "skip":
+            add(EventType.STEP_SKIPPED, step, draw(st.sampled_from((None, *REASONS))))
+    ending = draw(st.sampled_from(["open", "completed", "skipped"]))
+    if ending == "completed":
+        add(EventType.ONBOARDING_COMPLETED)
+    elif ending == "skipped":
+        add(EventType.ONBOARDING_SKIPPED, reason=draw(st.sampled_from((None, *REASONS))))
+    return events
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> tuple[list[AnalyticsEvent], list[list[AnalyticsEvent]]]:
+    """Every user's events, and the batches a stream consumer receives: in some order, cut into batches, each batch
+    delivered at least once, some again (a retry, a bisection's halves, a redelivery), in any order."""
+    users = draw(st.integers(1, 12))
+    events = [e for n in range(users) for e in draw(user_history(n))]
+    ordered = draw(st.permutations(events))
+    size = draw(st.integers(1, 10))
+    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    repeats = draw(st.lists(st.sampled_from(batches), max_size=len(batches))) if batches else []
+    halves = [b[: len(b) // 2] for b in draw(st.lists(st.sampled_from(batches), max_size=3))] if batches else []
+    delivered = draw(st.permutations(batches + repeats + halves))
+    return events, delivered
+
+
+# --- brute force --------------------------------------------------------------------------------------------------
+
+
+def brute_force(events: Iterable[AnalyticsEvent], belongs: Callable[[AnalyticsEvent], bool]) -> dict[str, Counter[str]]:
+    """Count the distinct, counted events of a segment straight from the raw events, by step and for the flow."""
+    counts: dict[str, Counter[str]] = {}
+    for event in {e.key: e for e in events}.values():
+        if event.sample or event.opted_out or not belongs(event):
+            continue
+        target = event.step_id or FLOW
+        into = counts.setdefault(target, Counter())
+        seconds = max((event.at - event.enrolled_at).total_seconds(), 0.0)
+        kind = event.type
+        if kind == EventType.ENROLLED:
+            into["enrolled"] += 1
+        elif kind in (EventType.STEP_STARTED,):
+            into["entered"] += 1
+        elif kind in (EventType.STEP_COMPLETED, EventType.ONBOARDING_COMPLETED):
+            into["completed"] += 1
+            into["seconds"] += seconds
+            into[f"h{bucket_of(seconds)}"] += 1
+        elif kind in (EventType.STEP_SKIPPED, EventType.ONBOARDING_SKIPPED):
+            into["skipped"] += 1
+            if event.reason:
+                into[f"r#{event.reason}"] += 1
+    return counts
+
+
+def segments_of(events: Iterable[AnalyticsEvent]) -> dict[str, Callable[[AnalyticsEvent], bool]]:
+    """Every segment the events name, with the test of whether an event belongs to it."""
+    found: dict[str, Callable[[AnalyticsEvent], bool]] = {ALL: lambda e: True}
+    for event in events:
+        for dimension, value in event.segment.items():
+            found[f"{dimension}={value}"] = lambda e, d=dimension, v=value: e.segment.get(d) == v
+        cohort = cohort_of(event.enrolled_at)
+        found[f"{COHORT}={cohort}"] = lambda e, c=cohort: cohort_of(e.enrolled_at) == c
+    return found
+
+
+def assert_same(counts: Counts, expected: Mapping[str, Counter[str]]) -> None:
+    targets = set(counts.by_target) | set(expected)
+    for target in targets:
+        kept = {k: v for k, v in counts.by_target.get(target, {}).items() if v}
+        wanted = {k: v for k, v in expected.get(target, Counter()).items() if v}
+        assert kept.keys() == wanted.keys(), target
+        for name, value in wanted.items():
+            assert abs(kept[name] - value) <= 1e-6 * max(1.0, abs(value)), (target, name)
+
+
+# --- properties ----------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=150)
+@given(deliveries())
+def test_counters_equal_a_brute_force_count_however_batches_arrive(
+    delivery: tuple[list[AnalyticsEvent], list[list[AnalyticsEvent]]],
+) -> None:
+    # Given every user's events, delivered in batches repeated, halved and out of order
+    events, batches = delivery
+
+    # When the aggregator counts each batch as it arrives
+    ledger = Ledger()
+    for batch in batches:
+        ledger.count(batch)
+
+    # Then every segment's day counters (and the unsegmented hour counters) are the brute-force counts
+    for segment, belongs in segments_of(events).items():
+        assert_same(ledger.read(segment), brute_force(events, belongs))
+    assert_same(ledger.read(ALL, "HOUR#"), brute_force(events, lambda e: True))
+
+
+def test_without_the_marker_a_repeated_batch_counts_twice() -> None:
+    # Given a user's enrolment and completed step, delivered twice (a consumer retried the batch)
+    enrolled = AnalyticsEvent(TENANT, "k1", EventType.ENROLLED, START, START, FLOW_ID, VERSION)
+    completed = AnalyticsEvent(
+        TENANT, "k2", EventType.STEP_COMPLETED, START + timedelta(minutes=5), START, FLOW_ID, VERSION, "profile"
+    )
+    counted, unguarded = Ledger(), Ledger(markers=False)
+    for ledger in (counted, unguarded):
+        ledger.count([enrolled, completed])
+        ledger.count([completed, enrolled])
+
+    # Then with markers each counts once, and without them twice
+    assert counted.read(ALL).of("profile", "completed") == 1
+    assert counted.read(ALL).of(FLOW, "enrolled") == 1
+    assert unguarded.read(ALL).of("profile", "completed") == 2
+
+
+def test_sample_users_and_opted_out_users_add_nothing() -> None:
+    base = AnalyticsEvent(TENANT, "k", EventType.ENROLLED, START, START, FLOW_ID, VERSION)
+    assert updates(AnalyticsEvent(**{**base.__dict__, "sample": True})) == []
+    assert updates(AnalyticsEvent(**{**base.__dict__, "opted_out": True})) == []
+    assert updates(base) != []
+
+
+def test_an_event_touches_at_most_seven_counter_items_and_names_no_user() -> None:
+    # Given an event of a user with every segment value
+    event = AnalyticsEvent(
+        TENANT,
+        "TENANT#acme#USER#alice@example.com|ONBOARDING#EVENT#001",
+        EventType.STEP_COMPLETED,
+        START + timedelta(hours=2),
+        START,
+        FLOW_ID,
+        VERSION,
+        "profile",
+        segment={"country": "DE", "locale": "de-DE", "plan": "pro", "returning": "false"},
+    )
+
+    # When its updates and marker are made
+    made = updates(event)
+
+    # Then it is the hour and the day of the whole funnel, a day per segment value and its cohort's day...
+    assert len(made) == 7
+    assert {u.key.segment for u in made} == {
+        ALL,
+        "country=DE",
+        "locale=de-DE",
+        "plan=pro",
+        "returning=false",
+        f"cohort={cohort_of(START)}",
+    }
+    # ...and neither the counters nor the marker carry the user's id
+    assert all("alice" not in u.key.pk + u.key.sk + "".join(u.amounts) for u in made)
+    assert "alice" not in marker_id(event)
+
+
+def test_the_cohort_is_the_iso_week_of_enrolment() -> None:
+    assert cohort_of(datetime(2026, 12, 3, tzinfo=UTC)) == "2026-W49"
+    assert cohort_of(datetime(2027, 1, 1, tzinfo=UTC)) == "2026-W53"
