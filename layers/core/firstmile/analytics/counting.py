@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from firstmile.analytics.histogram import bucket_of
-from firstmile.onboarding.models import EventType
+from firstmile.onboarding.models import SEGMENT_ATTRIBUTES, EventType
 
 ALL = "all"
 FLOW = "FLOW"
-# Segment dimensions kept by day, beside the unsegmented funnel (which alone is also kept by hour).
-DIMENSIONS = ("country", "locale", "plan", "returning")
+# Segment dimensions kept by day, beside the unsegmented funnel (which alone is also kept by hour): the attributes
+# an enrolment keeps.
+DIMENSIONS = SEGMENT_ATTRIBUTES
 COHORT = "cohort"
 
 

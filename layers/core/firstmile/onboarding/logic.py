@@ -9,7 +9,7 @@ onboarding's codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,8 @@ from pydantic import JsonValue
 
 from firstmile import errors
 from firstmile.onboarding.models import (
+    SEGMENT_ATTRIBUTES,
+    SEGMENT_VALUE,
     AddStep,
     DropStep,
     EventType,
@@ -100,6 +102,16 @@ def visible_steps(flow: FlowDefinition, gate: FlagGate) -> tuple[list[StepDefini
     return shown, hidden
 
 
+def segment_of(attributes: Mapping[str, str]) -> dict[str, str]:
+    """The caller's attributes an enrolment keeps for analytics' segments: those named in ``SEGMENT_ATTRIBUTES``
+    whose value is a short plain token (anything else is left out, never refused)."""
+    return {
+        name: value
+        for name in SEGMENT_ATTRIBUTES
+        if isinstance(value := attributes.get(name), str) and SEGMENT_VALUE.fullmatch(value)
+    }
+
+
 def enrol(
     tenant: str,
     user: str,
@@ -108,8 +120,9 @@ def enrol(
     *,
     sample: bool = False,
     expires_at: int | None = None,
+    segment: Mapping[str, str] | None = None,
 ) -> Transition:
-    """A new progress (version 1) on ``flow`` with one ``enrolled`` event."""
+    """A new progress (version 1) on ``flow`` with one ``enrolled`` event; ``segment`` as ``segment_of`` keeps it."""
     progress = Progress(
         tenant=tenant,
         user=user,
@@ -120,6 +133,7 @@ def enrol(
         updated_at=now,
         sample=sample,
         expires_at=expires_at,
+        segment=dict(segment or {}),
     )
     return Transition(progress=progress, events=[_event(progress, EventType.ENROLLED, now)])
 
@@ -289,6 +303,9 @@ def restart(progress: Progress | None, tenant: str, user: str, flow: FlowVersion
         sample=progress.sample if progress is not None else False,
         migrations=list(progress.migrations) if progress is not None else [],
         expires_at=progress.expires_at if progress is not None else None,
+        # A restarted user counts as returning from now on.
+        segment={**progress.segment, "returning": "true"} if progress is not None else {},
+        analytics_opt_out=progress.analytics_opt_out if progress is not None else False,
     )
     return Transition(progress=fresh, events=[_event(fresh, EventType.RESTARTED, now, details=details)])
 
@@ -580,6 +597,9 @@ def _event(
         progress_version=progress.version,
         sample=progress.sample,
         details=details or {},
+        enrolled_at=progress.enrolled_at,
+        segment=dict(progress.segment),
+        analytics_opt_out=progress.analytics_opt_out,
     )
 
 

@@ -6,6 +6,7 @@ Times are timezone-aware UTC ``datetime`` values; the clock is injected (``Clock
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -218,6 +219,12 @@ class StepProgress(Model):
     skipped_at: datetime | None = None
 
 
+# The caller's attributes an enrolment keeps, for analytics' segments (decision 0070): coarse values, never an
+# identifier. A value outside ``SEGMENT_VALUE`` is not kept.
+SEGMENT_ATTRIBUTES = ("country", "locale", "plan", "returning")
+SEGMENT_VALUE = re.compile(r"^[A-Za-z0-9_.:+-]{1,64}$")
+
+
 class Progress(Model):
     """One user's onboarding on one flow version: the stored truth from which the status is computed.
 
@@ -241,6 +248,10 @@ class Progress(Model):
     # Migrations applied to this progress, newest last (idempotency of migration per user).
     migrations: list[str] = Field(default_factory=list)
     expires_at: int | None = Field(default=None, description="Epoch seconds; set for sample users only")
+    # The segment values kept at enrolment (``SEGMENT_ATTRIBUTES``), and whether the user opted out of analytics
+    # (set by privacy): both copied into every event, which analytics counts from alone.
+    segment: dict[str, str] = Field(default_factory=dict)
+    analytics_opt_out: bool = False
 
 
 class Enrolment(Model):
@@ -298,6 +309,11 @@ class TransitionEvent(Model):
     progress_version: int
     sample: bool = False
     details: dict[str, JsonValue] = Field(default_factory=dict)
+    # What analytics needs to count the event by itself, in any order (decision 0070): the user's enrolment time
+    # (None on events written before it was recorded), segment values and analytics opt-out.
+    enrolled_at: datetime | None = None
+    segment: dict[str, str] = Field(default_factory=dict)
+    analytics_opt_out: bool = False
 
 
 class Transition(Model):

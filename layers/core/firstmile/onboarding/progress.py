@@ -42,7 +42,7 @@ class ProgressService(OnboardingService):
     ) -> tuple[OnboardingStatus, int]:
         """The user's status; their first call enrols them on the tenant's default flow (BIZ_NO_DEFAULT_FLOW when
         the tenant has none)."""
-        progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user)
+        progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user, attributes)
         flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
         gate = deferred_gate(self._gates, tenant, user, attributes)
         return logic.status_view(progress, flow, gate), progress.version
@@ -59,7 +59,12 @@ class ProgressService(OnboardingService):
         """Start, complete or skip one step."""
         gate = deferred_gate(self._gates, tenant, user, attributes)
         return self._change(
-            tenant, user, expected_version, gate, lambda p, flow, now: logic.apply_step(p, flow, command, now, gate)
+            tenant,
+            user,
+            expected_version,
+            gate,
+            lambda p, flow, now: logic.apply_step(p, flow, command, now, gate),
+            attributes,
         )
 
     def complete(
@@ -68,7 +73,12 @@ class ProgressService(OnboardingService):
         """Finish the onboarding (every required visible step done)."""
         gate = deferred_gate(self._gates, tenant, user, attributes)
         return self._change(
-            tenant, user, expected_version, gate, lambda p, flow, now: logic.complete_onboarding(p, flow, now, gate)
+            tenant,
+            user,
+            expected_version,
+            gate,
+            lambda p, flow, now: logic.complete_onboarding(p, flow, now, gate),
+            attributes,
         )
 
     def skip(
@@ -77,7 +87,12 @@ class ProgressService(OnboardingService):
         """Leave the onboarding."""
         gate = deferred_gate(self._gates, tenant, user, attributes)
         return self._change(
-            tenant, user, expected_version, gate, lambda p, flow, now: logic.skip_onboarding(p, flow, now)
+            tenant,
+            user,
+            expected_version,
+            gate,
+            lambda p, flow, now: logic.skip_onboarding(p, flow, now),
+            attributes,
         )
 
     def milestone(
@@ -97,6 +112,7 @@ class ProgressService(OnboardingService):
             expected_version,
             gate,
             lambda p, flow, now: logic.reach_milestone(p, flow, milestone, now, gate),
+            attributes,
         )
 
     def sample_configuration(self, tenant: str, user: str) -> SampleConfiguration:
@@ -115,11 +131,17 @@ class ProgressService(OnboardingService):
         )
 
     def _change(
-        self, tenant: str, user: str, expected_version: int | None, gate: FlagGate, command: Command
+        self,
+        tenant: str,
+        user: str,
+        expected_version: int | None,
+        gate: FlagGate,
+        command: Command,
+        attributes: Mapping[str, str],
     ) -> tuple[OnboardingStatus, int]:
         # The command's gate answers the status too: one evaluation context and one flag check per request.
         def attempt() -> tuple[Progress, FlowVersion]:
-            progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user)
+            progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user, attributes)
             if expected_version is not None and progress.version != expected_version:
                 raise ProgressConflictError(progress)
             flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
@@ -142,9 +164,9 @@ class ProgressService(OnboardingService):
         view = logic.status_view(progress, flow, gate)
         return VersionConflictError(view.model_dump(mode="json"), progress.version)
 
-    def _enrol(self, tenant: str, user: str) -> Progress:
+    def _enrol(self, tenant: str, user: str, attributes: Mapping[str, str]) -> Progress:
         flow = self._versions.latest(tenant, self._versions.default_flow_id(tenant))
-        transition = logic.enrol(tenant, user, flow, self._clock())
+        transition = logic.enrol(tenant, user, flow, self._clock(), segment=logic.segment_of(attributes))
         try:
             self._store.write_transition(transition)
         except ProgressConflictError as raced:
