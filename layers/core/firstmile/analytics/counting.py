@@ -32,7 +32,8 @@ class AnalyticsEvent:
     key: str
     type: EventType
     at: datetime
-    enrolled_at: datetime
+    # None on events written before events carried it: counted, without a duration or a cohort.
+    enrolled_at: datetime | None
     flow_id: str
     flow_version: int
     step_id: str | None = None
@@ -89,8 +90,10 @@ def cohort_of(enrolled_at: datetime) -> str:
 
 def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None:
     """The counted target (a step or the flow) and what the event adds to it; ``None`` when the event adds nothing."""
-    seconds = max((event.at - event.enrolled_at).total_seconds(), 0.0)
-    reached = {"seconds": seconds, f"h{bucket_of(seconds)}": 1}
+    reached: dict[str, int | float] = {}
+    if event.enrolled_at is not None:
+        seconds = max((event.at - event.enrolled_at).total_seconds(), 0.0)
+        reached = {"seconds": seconds, f"h{bucket_of(seconds)}": 1}
     reason = {f"r#{event.reason}": 1} if event.reason else {}
     match event.type:
         case EventType.ENROLLED:
@@ -118,7 +121,8 @@ def updates(event: AnalyticsEvent) -> list[CounterUpdate]:
     day, hour = f"DAY#{event.at.date().isoformat()}", f"HOUR#{event.at.strftime('%Y-%m-%dT%H')}"
     segments = [ALL]
     segments += [f"{d}={event.segment[d]}" for d in DIMENSIONS if event.segment.get(d)]
-    segments.append(f"{COHORT}={cohort_of(event.enrolled_at)}")
+    if event.enrolled_at is not None:
+        segments.append(f"{COHORT}={cohort_of(event.enrolled_at)}")
 
     def key(segment: str, period: str) -> CounterKey:
         return CounterKey(event.tenant, event.flow_id, event.flow_version, segment, period, target)

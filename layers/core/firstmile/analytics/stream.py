@@ -1,0 +1,44 @@
+"""The onboarding events in a batch of the table's change stream (decision 0070).
+
+Only INSERTs of ``onboarding_event`` items are events: a progress item's change, another domain's item, a TTL
+expiry's or an erasure's REMOVE are not, and are passed over. An event item that does not read as an event raises:
+the aggregator answers it as a failed record, which the stream retries, bisects and then sends to its on-failure
+destination, where it is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from firstmile.analytics.counting import AnalyticsEvent
+from firstmile.onboarding.models import TransitionEvent
+from firstmile.platform.items import plain, value
+
+EVENT_KIND = "onboarding_event"
+
+
+def event_of(record: Mapping[str, Any]) -> AnalyticsEvent | None:
+    """The onboarding event a stream record inserted, or ``None`` for any other record."""
+    if record.get("eventName") != "INSERT":
+        return None
+    image = (record.get("dynamodb") or {}).get("NewImage") or {}
+    item = {name: plain(value(typed)) for name, typed in image.items()}
+    if item.get("kind") != EVENT_KIND:
+        return None
+    event = TransitionEvent.model_validate({k: v for k, v in item.items() if k in TransitionEvent.model_fields})
+    reason = event.details.get("reason")
+    return AnalyticsEvent(
+        tenant=event.tenant,
+        key=f"{item['pk']}|{item['sk']}",
+        type=event.type,
+        at=event.at,
+        enrolled_at=event.enrolled_at,
+        flow_id=event.flow_id,
+        flow_version=event.flow_version,
+        step_id=event.step_id,
+        segment=event.segment,
+        reason=reason if isinstance(reason, str) else None,
+        sample=event.sample,
+        opted_out=event.analytics_opt_out,
+    )
