@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from firstmile.analytics.ports import FunnelCounters
+from firstmile.analytics.store import FunnelCounterStore
 from firstmile.audit.ports import AuditLog
 from firstmile.audit.store import AuditStore
 from firstmile.flags.ports import FlagStorePort
@@ -28,6 +30,7 @@ from firstmile.limits.ports import Counter
 from firstmile.limits.store import RateLimitStore
 from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import OnboardingStore
+from tests.fakes.analytics import FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.flags import FakeFlagStore
 from tests.fakes.health import FakeProbeResultStore
@@ -55,6 +58,7 @@ FAKES = (
     Registration(RateLimitStore, Counter, FakeRateLimitStore),
     Registration(ProbeResultStore, ProbeResults, FakeProbeResultStore),
     Registration(IdempotencyRecordStore, IdempotencyRecordStorage, FakeIdempotencyRecordStore),
+    Registration(FunnelCounterStore, FunnelCounters, FakeFunnelCounterStore),
 )
 
 if TYPE_CHECKING:
@@ -67,6 +71,7 @@ if TYPE_CHECKING:
     _counter: Counter = FakeRateLimitStore()
     _probe_results: ProbeResults = FakeProbeResultStore()
     _idempotency_records: IdempotencyRecordStorage = FakeIdempotencyRecordStore()
+    _funnel_counters: FunnelCounters = FakeFunnelCounterStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -75,3 +80,4 @@ if TYPE_CHECKING:
     _counter_store: Counter = RateLimitStore(...)  # type: ignore[arg-type]
     _probe_result_store: ProbeResults = ProbeResultStore(...)  # type: ignore[arg-type]
     _idempotency_record_store: IdempotencyRecordStorage = IdempotencyRecordStore(...)  # type: ignore[arg-type]
+    _funnel_counter_store: FunnelCounters = FunnelCounterStore(...)  # type: ignore[arg-type]

@@ -1,0 +1,44 @@
+"""In-memory funnel counters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from firstmile.analytics.counting import CounterKey, CounterUpdate
+from firstmile.analytics.ports import CounterItem
+from tests.fakes.faults import Faults
+
+
+class FakeFunnelCounterStore:
+    """``FunnelCounters`` in memory: counter items by partition and sort key, and the markers of counted events,
+    changed together under one lock as the table changes them in one transaction."""
+
+    def __init__(self) -> None:
+        self.faults = Faults()
+        self._items: dict[str, dict[str, dict[str, float]]] = {}
+        self._markers: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def count(self, tenant: str, marker: str, updates: Sequence[CounterUpdate], now: datetime) -> bool:
+        self.faults.enter("count")
+        with self._lock:
+            if (tenant, marker) in self._markers or self.faults.conflicts("count"):
+                return False
+            self._markers.add((tenant, marker))
+            for update in updates:
+                item = self._items.setdefault(update.key.pk, {}).setdefault(update.key.sk, {})
+                for name, amount in update.amounts.items():
+                    item[name] = round(item.get(name, 0) + amount, 3)
+        return True
+
+    def read(
+        self, tenant: str, flow_id: str, flow_version: int, segment: str, period: str, first: str, last: str
+    ) -> list[CounterItem]:
+        self.faults.enter("read")
+        pk = CounterKey(tenant, flow_id, flow_version, segment, "", "").pk
+        low, high = f"{period}#{first}", f"{period}#{last}#~"
+        with self._lock:
+            items = sorted(self._items.get(pk, {}).items())
+        return [(sk, dict(item)) for sk, item in items if low <= sk <= high]
