@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from firstmile.analytics.counting import (
     ALL,
-    COHORT,
     DIMENSIONS,
     FLOW,
     AnalyticsEvent,
@@ -140,7 +139,7 @@ def brute_force(events: Iterable[AnalyticsEvent], belongs: Callable[[AnalyticsEv
         into = counts.setdefault(target, Counter())
         seconds = max((event.at - event.enrolled_at).total_seconds(), 0.0)
         kind = event.type
-        if kind == EventType.ENROLLED:
+        if kind in (EventType.ENROLLED, EventType.RESTARTED):
             into["enrolled"] += 1
         elif kind in (EventType.STEP_STARTED,):
             into["entered"] += 1
@@ -161,8 +160,6 @@ def segments_of(events: Iterable[AnalyticsEvent]) -> dict[str, Callable[[Analyti
     for event in events:
         for dimension, value in event.segment.items():
             found[f"{dimension}={value}"] = lambda e, d=dimension, v=value: e.segment.get(d) == v
-        cohort = cohort_of(event.enrolled_at)
-        found[f"{COHORT}={cohort}"] = lambda e, c=cohort: cohort_of(e.enrolled_at) == c
     return found
 
 
@@ -196,6 +193,16 @@ def test_counters_equal_a_brute_force_count_however_batches_arrive(
     for segment, belongs in segments_of(events).items():
         assert_same(ledger.read(segment), brute_force(events, belongs))
     assert_same(ledger.read(ALL, "HOUR#"), brute_force(events, lambda e: True))
+    # ...each day holding the events of the users who enrolled on it, and each hour the events that happened in it
+    for day in {e.enrolled_at.date() for e in events if e.enrolled_at}:
+        assert_same(
+            ledger.read(ALL, f"DAY#{day.isoformat()}#"),
+            brute_force(events, lambda e, d=day: e.enrolled_at is not None and e.enrolled_at.date() == d),
+        )
+    for hour in {e.at.strftime("%Y-%m-%dT%H") for e in events}:
+        assert_same(
+            ledger.read(ALL, f"HOUR#{hour}#"), brute_force(events, lambda e, h=hour: e.at.strftime("%Y-%m-%dT%H") == h)
+        )
 
 
 def test_without_the_marker_a_repeated_batch_counts_twice() -> None:
@@ -222,7 +229,7 @@ def test_sample_users_and_opted_out_users_add_nothing() -> None:
     assert updates(base) != []
 
 
-def test_an_event_touches_at_most_seven_counter_items_and_names_no_user() -> None:
+def test_an_event_touches_at_most_six_counter_items_and_names_no_user() -> None:
     # Given an event of a user with every segment value
     event = AnalyticsEvent(
         TENANT,
@@ -239,16 +246,10 @@ def test_an_event_touches_at_most_seven_counter_items_and_names_no_user() -> Non
     # When its updates and marker are made
     made = updates(event)
 
-    # Then it is the hour and the day of the whole funnel, a day per segment value and its cohort's day...
-    assert len(made) == 7
-    assert {u.key.segment for u in made} == {
-        ALL,
-        "country=DE",
-        "locale=de-DE",
-        "plan=pro",
-        "returning=false",
-        f"cohort={cohort_of(START)}",
-    }
+    # Then it is the event's hour and the enrolment day of the whole funnel, and that day for each segment value...
+    assert len(made) == 6
+    assert {u.key.segment for u in made} == {ALL, "country=DE", "locale=de-DE", "plan=pro", "returning=false"}
+    assert {u.key.period for u in made} == {"HOUR#2026-11-29T00", "DAY#2026-11-28"}
     # ...and neither the counters nor the marker carry the user's id
     assert all("alice" not in u.key.pk + u.key.sk + "".join(u.amounts) for u in made)
     assert "alice" not in marker_id(event)

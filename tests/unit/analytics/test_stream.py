@@ -81,7 +81,7 @@ def test_an_event_item_that_does_not_read_as_an_event_raises() -> None:
         event_of(record(broken))
 
 
-def test_an_event_written_before_events_carried_their_enrolment_counts_without_a_duration_or_cohort() -> None:
+def test_an_event_written_before_events_carried_their_enrolment_counts_on_its_day_without_a_duration() -> None:
     # Given a step completion stored before the enrolment time was copied into events
     old = stored(event(type=EventType.STEP_COMPLETED, details={}))
     del old["enrolled_at"]
@@ -91,6 +91,6 @@ def test_an_event_written_before_events_carried_their_enrolment_counts_without_a
     # When it is counted
     made = updates(read)
 
-    # Then it counts as a completion, without a duration, and in no cohort
+    # Then it counts as a completion, without a duration, on the day it happened
     assert made and all(u.amounts == {"completed": 1} for u in made)
-    assert not any(u.key.segment.startswith("cohort=") for u in made)
+    assert {u.key.period for u in made} == {"DAY#2026-12-02", "HOUR#2026-12-02T10"}

@@ -20,7 +20,6 @@ FLOW = "FLOW"
 # Segment dimensions kept by day, beside the unsegmented funnel (which alone is also kept by hour): the attributes
 # an enrolment keeps.
 DIMENSIONS = SEGMENT_ATTRIBUTES
-COHORT = "cohort"
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class AnalyticsEvent:
     key: str
     type: EventType
     at: datetime
-    # None on events written before events carried it: counted, without a duration or a cohort.
+    # None on events written before events carried it: counted on the event's own day, without a duration.
     enrolled_at: datetime | None
     flow_id: str
     flow_version: int
@@ -96,7 +95,8 @@ def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None
         reached = {"seconds": seconds, f"h{bucket_of(seconds)}": 1}
     reason = {f"r#{event.reason}": 1} if event.reason else {}
     match event.type:
-        case EventType.ENROLLED:
+        case EventType.ENROLLED | EventType.RESTARTED:
+            # A restart enrols the user again, on a new enrolment day: another entry into the funnel.
             return FLOW, {"enrolled": 1}
         case EventType.ONBOARDING_COMPLETED:
             return FLOW, {"completed": 1, **reached}
@@ -112,17 +112,22 @@ def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None
 
 
 def updates(event: AnalyticsEvent) -> list[CounterUpdate]:
-    """The counter updates of one event: the unsegmented funnel by day and by hour, and each segment value the
-    event carries and its enrolment cohort by day. None for an event that is not counted."""
+    """The counter updates of one event: the unsegmented funnel by enrolment day and by hour of the event, and each
+    segment value the event carries by enrolment day. None for an event that is not counted.
+
+    Days are the user's enrolment day, whenever the event happens: a funnel over days is then the users who entered
+    on those days and what they did, so its conversions are proportions of one group (never over 100 % when steps
+    are taken in order) and two periods compare with a significance test; a week's days add up to its cohort.
+    Hours are the hour of the event: what happened in the last 24 hours. An event from before events carried their
+    enrolment counts on its own day."""
     counted = _amounts(event) if is_counted(event) else None
     if counted is None:
         return []
     target, amounts = counted
-    day, hour = f"DAY#{event.at.date().isoformat()}", f"HOUR#{event.at.strftime('%Y-%m-%dT%H')}"
+    entered_on = (event.enrolled_at or event.at).date()
+    day, hour = f"DAY#{entered_on.isoformat()}", f"HOUR#{event.at.strftime('%Y-%m-%dT%H')}"
     segments = [ALL]
     segments += [f"{d}={event.segment[d]}" for d in DIMENSIONS if event.segment.get(d)]
-    if event.enrolled_at is not None:
-        segments.append(f"{COHORT}={cohort_of(event.enrolled_at)}")
 
     def key(segment: str, period: str) -> CounterKey:
         return CounterKey(event.tenant, event.flow_id, event.flow_version, segment, period, target)
