@@ -7,9 +7,10 @@ consumer's retries, bisections and redeliveries make them.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -22,7 +23,6 @@ from firstmile.analytics.counting import (
     AnalyticsEvent,
     Counts,
     add_up,
-    cohort_of,
     marker_id,
     updates,
 )
@@ -75,7 +75,7 @@ def user_history(draw: st.DrawFn, n: int) -> list[AnalyticsEvent]:
     at = enrolled_at
     events: list[AnalyticsEvent] = []
 
-    def add(kind: EventType, step: str | None = None, reason: str | None = None) -> None:
+    def add(kind: EventType, step: str | None = None, reason: str | None = None, *, was_skipped: bool = False) -> None:
         events.append(
             AnalyticsEvent(
                 tenant=TENANT,
@@ -90,19 +90,23 @@ def user_history(draw: st.DrawFn, n: int) -> list[AnalyticsEvent]:
                 reason=reason,
                 sample=sample,
                 opted_out=opted_out,
+                was_skipped=was_skipped,
             )
         )
 
     add(EventType.ENROLLED)
     for step in STEPS:
         at += timedelta(seconds=draw(st.floats(0, 3 * 86_400, allow_nan=False)))
-        action = draw(st.sampled_from(["none", "start", "start-complete", "complete", "skip"]))
-        if action.startswith("start"):
-            add(EventType.STEP_STARTED, step)
-        if action.endswith("complete"):
-            add(EventType.STEP_COMPLETED, step)
-        if action == "skip":
+        action = draw(
+            st.sampled_from(["none", "start", "start-complete", "complete", "skip", "skip-start", "skip-complete"])
+        )
+        if action.startswith("skip"):
             add(EventType.STEP_SKIPPED, step, draw(st.sampled_from((None, *REASONS))))
+        # A skipped step taken up again says so (onboarding's "was": "skipped")
+        if action in ("start", "start-complete", "skip-start"):
+            add(EventType.STEP_STARTED, step, was_skipped=action == "skip-start")
+        if action in ("complete", "start-complete", "skip-complete"):
+            add(EventType.STEP_COMPLETED, step, was_skipped=action == "skip-complete")
     ending = draw(st.sampled_from(["open", "completed", "skipped"]))
     if ending == "completed":
         add(EventType.ONBOARDING_COMPLETED)
@@ -130,15 +134,19 @@ def deliveries(draw: st.DrawFn) -> tuple[list[AnalyticsEvent], list[list[Analyti
 
 
 def brute_force(events: Iterable[AnalyticsEvent], belongs: Callable[[AnalyticsEvent], bool]) -> dict[str, Counter[str]]:
-    """Count the distinct, counted events of a segment straight from the raw events, by step and for the flow."""
+    """Count the distinct, counted events of a segment straight from the raw events, by step and for the flow. A
+    step counts as skipped when the user's last move on it was a skip (a skip taken up again is not one)."""
     counts: dict[str, Counter[str]] = {}
-    for event in {e.key: e for e in events}.values():
+    last_move: dict[tuple[str, str], EventType] = {}
+    for event in sorted({e.key: e for e in events}.values(), key=lambda e: e.key):
         if event.sample or event.opted_out or not belongs(event):
             continue
         target = event.step_id or FLOW
         into = counts.setdefault(target, Counter())
         seconds = max((event.at - event.enrolled_at).total_seconds(), 0.0)
         kind = event.type
+        if event.step_id:
+            last_move[(event.key.split("|")[0], event.step_id)] = kind
         if kind in (EventType.ENROLLED, EventType.RESTARTED):
             into["enrolled"] += 1
         elif kind in (EventType.STEP_STARTED,):
@@ -147,10 +155,13 @@ def brute_force(events: Iterable[AnalyticsEvent], belongs: Callable[[AnalyticsEv
             into["completed"] += 1
             into["seconds"] += seconds
             into[f"h{bucket_of(seconds)}"] += 1
-        elif kind in (EventType.STEP_SKIPPED, EventType.ONBOARDING_SKIPPED):
+        elif kind == EventType.ONBOARDING_SKIPPED:
             into["skipped"] += 1
-            if event.reason:
-                into[f"r#{event.reason}"] += 1
+        if kind in (EventType.STEP_SKIPPED, EventType.ONBOARDING_SKIPPED) and event.reason:
+            into[f"r#{event.reason}"] += 1
+    for (_, step), kind in last_move.items():
+        if kind == EventType.STEP_SKIPPED:
+            counts[step]["skipped"] += 1
     return counts
 
 
@@ -250,11 +261,20 @@ def test_an_event_touches_at_most_six_counter_items_and_names_no_user() -> None:
     assert len(made) == 6
     assert {u.key.segment for u in made} == {ALL, "country=DE", "locale=de-DE", "plan=pro", "returning=false"}
     assert {u.key.period for u in made} == {"HOUR#2026-11-29T00", "DAY#2026-11-28"}
-    # ...and neither the counters nor the marker carry the user's id
+    # ...and the counters do not carry the user's id; the marker is a digest of the event's key (another event,
+    # another marker)
     assert all("alice" not in u.key.pk + u.key.sk + "".join(u.amounts) for u in made)
-    assert "alice" not in marker_id(event)
+    assert marker_id(event) == hashlib.sha256(f"{TENANT}\n{event.key}".encode()).hexdigest()
+    assert marker_id(event) != marker_id(replace(event, key=event.key + "x"))
 
 
-def test_the_cohort_is_the_iso_week_of_enrolment() -> None:
-    assert cohort_of(datetime(2026, 12, 3, tzinfo=UTC)) == "2026-W49"
-    assert cohort_of(datetime(2027, 1, 1, tzinfo=UTC)) == "2026-W53"
+def test_a_skip_taken_up_again_no_longer_counts_and_an_unknown_reason_counts_as_other() -> None:
+    base = AnalyticsEvent(
+        TENANT, "k1", EventType.STEP_SKIPPED, START, START, FLOW_ID, VERSION, "invite", reason="Too long!"
+    )
+    skipped, taken_up = (
+        updates(base)[0].amounts,
+        updates(replace(base, type=EventType.STEP_COMPLETED, was_skipped=True))[0].amounts,
+    )
+    assert skipped == {"skipped": 1, "r#other": 1}
+    assert taken_up["completed"] == 1 and taken_up["skipped"] == -1

@@ -116,3 +116,36 @@ def test_at_most_five_drop_offs_are_named_the_largest_first() -> None:
 def test_severity_follows_the_share_of_entrants_lost(share: float, severity: str) -> None:
     assert severity_of(share) == severity
     assert [floor for floor, _ in SEVERITY] == sorted((floor for floor, _ in SEVERITY), reverse=True)
+
+
+def test_nobody_is_lost_at_an_optional_step_left_untouched() -> None:
+    # Given ten users who complete the profile and the connection, leaving the optional invite untouched
+    events: list[AnalyticsEvent] = []
+    for u in range(10):
+        events += walk(u, ("profile", C, 10), ("connect", C, 20), finished=EventType.ONBOARDING_COMPLETED)
+
+    # When the funnel is read with the invite named optional
+    view = funnel(STEPS, counted(events), optional={"invite"})
+
+    # Then nobody is lost anywhere, and the connection's step before is the profile
+    assert view.top_drop_off_points == []
+    invite, connect = view.stages[1], view.stages[2]
+    assert (invite.count, invite.conversion_from_previous) == (0, 0.0)
+    assert (connect.count, connect.conversion_from_previous, view.overall_conversion_rate) == (10, 1.0, 1.0)
+
+
+def test_a_step_skipped_then_completed_counts_once_as_completed() -> None:
+    # Given a user who skips the invite, then completes it (onboarding marks the completion "was": "skipped")
+    events = walk(0, ("profile", C, 10), ("invite", S, 11), ("connect", C, 30), finished=EventType.ONBOARDING_COMPLETED)
+    events.append(
+        AnalyticsEvent(
+            "acme", "u0#9", C, START + timedelta(minutes=20), START, "welcome", 1, "invite", was_skipped=True
+        )
+    )
+
+    view = funnel(STEPS, counted(events))
+
+    invite = view.stages[1]
+    assert (invite.count, invite.skipped) == (1, 0)
+    assert view.top_drop_off_points == []
+    assert view.stages[2].conversion_from_previous == 1.0

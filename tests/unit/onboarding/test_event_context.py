@@ -104,11 +104,29 @@ def test_a_restarted_user_counts_as_returning_from_then_on(
     clock.now = ENROLLED_AT + timedelta(days=7)
     flows.restart_user(TENANT, USER, RestartRequest(), ACTOR)
 
+    # ...and they complete a step an hour after that
+    clock.now += timedelta(hours=1)
+    users.step(TENANT, USER, StepCommand(step_id="profile", action=StepAction.COMPLETE), None, attributes={})
+
     # Then their restart event, and the events after it, carry returning=true and the new enrolment time
-    restarted = store.list_events(TENANT, USER)[-1]
-    assert restarted.type == EventType.RESTARTED
-    assert restarted.segment == {"country": "FR", "returning": "true"}
-    assert restarted.enrolled_at == clock.now
+    restarted, completed = store.list_events(TENANT, USER)[-2:]
+    assert (restarted.type, completed.type) == (EventType.RESTARTED, EventType.STEP_COMPLETED)
+    for event in (restarted, completed):
+        assert event.segment == {"country": "FR", "returning": "true"}
+        assert event.enrolled_at == ENROLLED_AT + timedelta(days=7)
+
+
+def test_a_step_taken_up_after_a_skip_says_so(
+    services: tuple[ProgressService, FlowAdmin], store: FakeOnboardingStore
+) -> None:
+    users, _ = services
+    skip = StepCommand(step_id="invite", action=StepAction.SKIP)
+    complete = StepCommand(step_id="invite", action=StepAction.COMPLETE)
+    users.step(TENANT, USER, skip, None)
+    users.step(TENANT, USER, complete, None)
+
+    skipped, completed = store.list_events(TENANT, USER)[-2:]
+    assert (skipped.details, completed.details) == ({}, {"was": "skipped"})
 
 
 @pytest.mark.parametrize(
@@ -116,6 +134,8 @@ def test_a_restarted_user_counts_as_returning_from_then_on(
     [
         ({}, {}),
         ({"country": "US", "locale": "en-US", "plan": "free", "returning": "true"}, None),
+        ({"returning": "TRUE"}, {"returning": "true"}),
+        ({"returning": "yes"}, {}),
         ({"country": "", "plan": "x" * 65}, {}),
         ({"country": "DE\n", "plan": "team/large"}, {}),
         ({"user_id": "u-1", "email": "a@example.com"}, {}),

@@ -8,6 +8,7 @@ Each event carries what counting it needs (enrolment time, segment values, opt-o
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,8 @@ from firstmile.analytics.histogram import bucket_of
 from firstmile.onboarding.models import SEGMENT_ATTRIBUTES, EventType
 
 ALL = "all"
+# What a skip reason must look like to be counted under its own name.
+REASON = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 FLOW = "FLOW"
 # Segment dimensions kept by day, beside the unsegmented funnel (which alone is also kept by hour): the attributes
 # an enrolment keeps.
@@ -38,6 +41,8 @@ class AnalyticsEvent:
     step_id: str | None = None
     segment: Mapping[str, str] = field(default_factory=dict)
     reason: str | None = None
+    # The step was skipped before this event took it up again: the skip no longer counts.
+    was_skipped: bool = False
     sample: bool = False
     opted_out: bool = False
 
@@ -81,10 +86,9 @@ def marker_id(event: AnalyticsEvent) -> str:
     return hashlib.sha256(f"{event.tenant}\n{event.key}".encode()).hexdigest()
 
 
-def cohort_of(enrolled_at: datetime) -> str:
-    """The enrolment week, ISO style: ``2026-W49``."""
-    year, week, _ = enrolled_at.isocalendar()
-    return f"{year}-W{week:02d}"
+def _reason(reason: str) -> str:
+    """A reason as a counter's name: a short code, or ``other`` (a counter never holds free text)."""
+    return reason if REASON.fullmatch(reason) else "other"
 
 
 def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None:
@@ -93,7 +97,8 @@ def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None
     if event.enrolled_at is not None:
         seconds = max((event.at - event.enrolled_at).total_seconds(), 0.0)
         reached = {"seconds": seconds, f"h{bucket_of(seconds)}": 1}
-    reason = {f"r#{event.reason}": 1} if event.reason else {}
+    reason = {f"r#{_reason(event.reason)}": 1} if event.reason else {}
+    unskip = {"skipped": -1} if event.was_skipped else {}
     match event.type:
         case EventType.ENROLLED | EventType.RESTARTED:
             # A restart enrols the user again, on a new enrolment day: another entry into the funnel.
@@ -103,9 +108,9 @@ def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None
         case EventType.ONBOARDING_SKIPPED:
             return FLOW, {"skipped": 1, **reason}
         case EventType.STEP_STARTED if event.step_id:
-            return event.step_id, {"entered": 1}
+            return event.step_id, {"entered": 1, **unskip}
         case EventType.STEP_COMPLETED if event.step_id:
-            return event.step_id, {"completed": 1, **reached}
+            return event.step_id, {"completed": 1, **reached, **unskip}
         case EventType.STEP_SKIPPED if event.step_id:
             return event.step_id, {"skipped": 1, **reason}
     return None

@@ -10,11 +10,14 @@ proportion of one group:
   entered, for the first step); with steps taken out of order it can exceed 1, and it is reported as it is;
 - the users lost at a step are those who passed the step before and not this one; its severity comes from their
   share of the users who entered (``SEVERITY``).
+
+Optional steps (and steps a flag may hide) are not taken by everybody: nobody is lost at them, and "the step
+before" of the next step is the last step everybody takes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from firstmile.analytics.counting import FLOW, Counts
@@ -75,8 +78,9 @@ def _seconds(value: float | None) -> float | None:
     return round(value, 1) if value is not None else None
 
 
-def funnel(steps: Sequence[str], counts: Counts) -> FunnelView:
-    """The funnel of a flow version whose steps, in order, are ``steps``."""
+def funnel(steps: Sequence[str], counts: Counts, *, optional: Collection[str] = ()) -> FunnelView:
+    """The funnel of a flow version whose steps, in order, are ``steps``; ``optional`` names those not everybody
+    takes (optional or flag-gated)."""
     total = int(counts.of(FLOW, "enrolled"))
     stages: list[Stage] = []
     drop_offs: list[DropOff] = []
@@ -97,6 +101,8 @@ def funnel(steps: Sequence[str], counts: Counts) -> FunnelView:
                 average_seconds_to_reach=_seconds(reached.average()),
             )
         )
+        if step in optional:
+            continue
         passed = completed + skipped
         lost = max(passed_before - passed, 0)
         if lost and total:

@@ -39,6 +39,7 @@ def event_of(record: Mapping[str, Any]) -> AnalyticsEvent | None:
         step_id=event.step_id,
         segment=event.segment,
         reason=reason if isinstance(reason, str) else None,
+        was_skipped=event.details.get("was") == "skipped",
         sample=event.sample,
         opted_out=event.analytics_opt_out,
     )

@@ -104,12 +104,17 @@ def visible_steps(flow: FlowDefinition, gate: FlagGate) -> tuple[list[StepDefini
 
 def segment_of(attributes: Mapping[str, str]) -> dict[str, str]:
     """The caller's attributes an enrolment keeps for analytics' segments: those named in ``SEGMENT_ATTRIBUTES``
-    whose value is a short plain token (anything else is left out, never refused)."""
-    return {
+    whose value is a short plain token, ``returning`` as ``true`` or ``false`` (anything else is left out, never
+    refused)."""
+    kept = {
         name: value
         for name in SEGMENT_ATTRIBUTES
         if isinstance(value := attributes.get(name), str) and SEGMENT_VALUE.fullmatch(value)
     }
+    returning = kept.pop("returning", "").lower()
+    if returning in ("true", "false"):
+        kept["returning"] = returning
+    return kept
 
 
 def enrol(
@@ -201,7 +206,10 @@ def apply_step(
     steps = dict(progress.steps)
     steps[step.id] = _moved(current, wanted, now)
     updated = _next(progress, now, steps=steps)
-    return Transition(progress=updated, events=[_event(updated, _ACTION_EVENT[command.action], now, step_id=step.id)])
+    # A step taken up again after a skip says so: analytics then no longer counts the skip.
+    details: dict[str, JsonValue] = {"was": "skipped"} if current.state == StepState.SKIPPED else {}
+    kind = _ACTION_EVENT[command.action]
+    return Transition(progress=updated, events=[_event(updated, kind, now, step_id=step.id, details=details)])
 
 
 def complete_onboarding(progress: Progress, flow: FlowVersion, now: datetime, gate: FlagGate) -> Transition:
@@ -270,10 +278,17 @@ def reach_milestone(
     updated = _next(progress, now, steps=steps, milestones=milestones)
     events = [_event(updated, EventType.MILESTONE_REACHED, now, milestone=milestone)] if first_time else []
     events += [
-        _event(updated, EventType.STEP_COMPLETED, now, step_id=step_id, details={"by": "milestone"})
+        _event(
+            updated, EventType.STEP_COMPLETED, now, step_id=step_id, details=_completed_by_milestone(progress, step_id)
+        )
         for step_id in to_complete
     ]
     return Transition(progress=updated, events=events)
+
+
+def _completed_by_milestone(progress: Progress, step_id: str) -> dict[str, JsonValue]:
+    skipped = _step_progress(progress, step_id).state == StepState.SKIPPED
+    return {"by": "milestone", "was": "skipped"} if skipped else {"by": "milestone"}
 
 
 def restart(progress: Progress | None, tenant: str, user: str, flow: FlowVersion, now: datetime) -> Transition:
