@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 
-from firstmile.analytics.counting import CounterKey, CounterUpdate
+from firstmile.analytics.counting import CounterUpdate, funnel_partition, period_bounds
 from firstmile.analytics.ports import CounterItem
 from tests.fakes.faults import Faults
 
@@ -37,8 +37,8 @@ class FakeFunnelCounterStore:
         self, tenant: str, flow_id: str, flow_version: int, segment: str, period: str, first: str, last: str
     ) -> list[CounterItem]:
         self.faults.enter("read")
-        pk = CounterKey(tenant, flow_id, flow_version, segment, "", "").pk
-        low, high = f"{period}#{first}", f"{period}#{last}#~"
+        pk = funnel_partition(tenant, flow_id, flow_version, segment)
+        low, high = period_bounds(period, first, last)
         with self._lock:
             items = sorted(self._items.get(pk, {}).items())
         return [(sk, dict(item)) for sk, item in items if low <= sk <= high]

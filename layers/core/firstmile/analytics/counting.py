@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from firstmile.analytics.histogram import bucket_of
+from firstmile.analytics.histogram import Histogram, bucket_of
 from firstmile.onboarding.models import SEGMENT_ATTRIBUTES, EventType
 
 ALL = "all"
+# A duration histogram's counters are named by this prefix and the bucket (``h27``), beside its exact sum ``seconds``.
+HISTOGRAM = "h"
 # What a skip reason must look like to be counted under its own name.
 REASON = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 FLOW = "FLOW"
@@ -61,11 +63,22 @@ class CounterKey:
 
     @property
     def pk(self) -> str:
-        return f"TENANT#{self.tenant}#FUNNEL#{self.flow_id}#V#{self.flow_version}#SEG#{self.segment}"
+        return funnel_partition(self.tenant, self.flow_id, self.flow_version, self.segment)
 
     @property
     def sk(self) -> str:
         return f"{self.period}#STEP#{self.target}"
+
+
+def funnel_partition(tenant: str, flow_id: str, flow_version: int, segment: str) -> str:
+    """The partition of one flow version's counters in one segment."""
+    return f"TENANT#{tenant}#FUNNEL#{flow_id}#V#{flow_version}#SEG#{segment}"
+
+
+def period_bounds(period: str, first: str, last: str) -> tuple[str, str]:
+    """The sort keys between which the counter items of ``period`` (``DAY`` or ``HOUR``) from ``first`` to ``last``
+    lie, both included."""
+    return f"{period}#{first}", f"{period}#{last}#~"
 
 
 @dataclass(frozen=True)
@@ -96,7 +109,7 @@ def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None
     reached: dict[str, int | float] = {}
     if event.enrolled_at is not None:
         seconds = max((event.at - event.enrolled_at).total_seconds(), 0.0)
-        reached = {"seconds": seconds, f"h{bucket_of(seconds)}": 1}
+        reached = {"seconds": seconds, f"{HISTOGRAM}{bucket_of(seconds)}": 1}
     reason = {f"r#{_reason(event.reason)}": 1} if event.reason else {}
     unskip = {"skipped": -1} if event.was_skipped else {}
     match event.type:
@@ -159,3 +172,13 @@ def add_up(items: Iterable[tuple[str, Mapping[str, int | float]]]) -> Counts:
         for name, amount in attributes.items():
             into[name] = into.get(name, 0) + amount
     return Counts(totals)
+
+
+def durations(counts: Mapping[str, float]) -> Histogram:
+    """The histogram of times to reach kept in one target's counts (its ``h<bucket>`` counters and ``seconds``)."""
+    buckets = {
+        int(name[len(HISTOGRAM) :]): int(n)
+        for name, n in counts.items()
+        if name.startswith(HISTOGRAM) and name[len(HISTOGRAM) :].isdigit()
+    }
+    return Histogram(buckets, float(counts.get("seconds", 0.0)))

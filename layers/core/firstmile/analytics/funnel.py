@@ -17,11 +17,10 @@ before" of the next step is the last step everybody takes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from firstmile.analytics.counting import FLOW, Counts
-from firstmile.analytics.histogram import Histogram
+from firstmile.analytics.counting import FLOW, Counts, durations
 
 # A drop-off's severity by the share of entrants lost at the step: at least this share, this severity; else "low".
 SEVERITY = ((0.25, "critical"), (0.10, "high"), (0.05, "medium"))
@@ -58,12 +57,6 @@ class FunnelView:
     average_seconds_to_complete: float | None
     stages: list[Stage]
     top_drop_off_points: list[DropOff]
-
-
-def durations(counts: Mapping[str, float]) -> Histogram:
-    """The histogram of times to reach kept in a target's counts (``h<bucket>`` and ``seconds``)."""
-    buckets = {int(name[1:]): int(n) for name, n in counts.items() if name[:1] == "h" and name[1:].isdigit()}
-    return Histogram(buckets, float(counts.get("seconds", 0.0)))
 
 
 def severity_of(share: float) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from firstmile.analytics.counting import CounterKey, CounterUpdate
+from firstmile.analytics.counting import CounterKey, CounterUpdate, funnel_partition, period_bounds
 from firstmile.analytics.ports import CounterItem
 from firstmile.errors import DependencyUnavailableError
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
@@ -76,8 +76,8 @@ class FunnelCounterStore:
     ) -> list[CounterItem]:
         """One Query of the segment's partition, paged to the end: ``sk BETWEEN <period>#<first> AND
         <period>#<last>#~``."""
-        pk = CounterKey(tenant, flow_id, flow_version, segment, "", "").pk
-        condition = partition(pk).between(f"{period}#{first}", f"{period}#{last}#~")
+        pk = funnel_partition(tenant, flow_id, flow_version, segment)
+        condition = partition(pk).between(*period_bounds(period, first, last))
         return [
             (str(item["sk"]), {k: plain(v) for k, v in item.items() if k not in _KEY_ATTRIBUTES})
             for item in self._table.query_all(condition)

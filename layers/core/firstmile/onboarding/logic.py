@@ -206,10 +206,10 @@ def apply_step(
     steps = dict(progress.steps)
     steps[step.id] = _moved(current, wanted, now)
     updated = _next(progress, now, steps=steps)
-    # A step taken up again after a skip says so: analytics then no longer counts the skip.
-    details: dict[str, JsonValue] = {"was": "skipped"} if current.state == StepState.SKIPPED else {}
     kind = _ACTION_EVENT[command.action]
-    return Transition(progress=updated, events=[_event(updated, kind, now, step_id=step.id, details=details)])
+    return Transition(
+        progress=updated, events=[_event(updated, kind, now, step_id=step.id, details=_taken_up(current))]
+    )
 
 
 def complete_onboarding(progress: Progress, flow: FlowVersion, now: datetime, gate: FlagGate) -> Transition:
@@ -279,16 +279,20 @@ def reach_milestone(
     events = [_event(updated, EventType.MILESTONE_REACHED, now, milestone=milestone)] if first_time else []
     events += [
         _event(
-            updated, EventType.STEP_COMPLETED, now, step_id=step_id, details=_completed_by_milestone(progress, step_id)
+            updated,
+            EventType.STEP_COMPLETED,
+            now,
+            step_id=step_id,
+            details={"by": "milestone", **_taken_up(_step_progress(progress, step_id))},
         )
         for step_id in to_complete
     ]
     return Transition(progress=updated, events=events)
 
 
-def _completed_by_milestone(progress: Progress, step_id: str) -> dict[str, JsonValue]:
-    skipped = _step_progress(progress, step_id).state == StepState.SKIPPED
-    return {"by": "milestone", "was": "skipped"} if skipped else {"by": "milestone"}
+def _taken_up(before: StepProgress) -> dict[str, JsonValue]:
+    """An event's details when it takes up a step that was skipped (analytics then no longer counts the skip)."""
+    return {"was": "skipped"} if before.state == StepState.SKIPPED else {}
 
 
 def restart(progress: Progress | None, tenant: str, user: str, flow: FlowVersion, now: datetime) -> Transition:
