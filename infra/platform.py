@@ -18,20 +18,18 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-# STREAM_FAILURES_QUEUE: records the table-stream consumers could not process, after bisecting and retrying. The
-# local stack uses the same logical name (local/resources.py); a test keeps the two equal.
 from firstmile.platform.resources import (
     BUCKETS,
     CURSOR_KEY_SECRET,
     EXPORTS_BUCKET,
     SCHEDULER_DLQ,
     SIGNING_KEYS_SECRET,
-    STREAM_FAILURES_QUEUE,
+    STREAM_FAILURES_BUCKET,
     dead_letter_queue_name,
     deployed_name,
 )
 from firstmile.platform.table import MAIN_TABLE
-from functions.catalog import Authorizer, Function, Queue, TableStream
+from functions.catalog import Authorizer, Function, Queue
 from infra.settings import DeploymentSettings
 
 
@@ -78,14 +76,11 @@ def imported(settings: DeploymentSettings, key: str) -> str:
 
 
 def queue_names(catalog: tuple[Function, ...]) -> list[str]:
-    """Every queue the deployment has, by logical name: the scheduler DLQ, work queues and their DLQs, and the
-    stream-failures queue when something consumes the table stream."""
+    """Every queue the deployment has, by logical name: the scheduler DLQ, work queues and their DLQs."""
     names = [SCHEDULER_DLQ]
     for function in catalog:
         if isinstance(function.trigger, Queue):
             names += [function.trigger.name, dead_letter_queue_name(function.trigger.name)]
-    if any(isinstance(function.trigger, TableStream) for function in catalog):
-        names.append(STREAM_FAILURES_QUEUE)
     return names
 
 
@@ -119,6 +114,11 @@ class Platform:
     def exports_bucket(self) -> s3.IBucket:
         """The bucket holding data exports."""
         return self.buckets[EXPORTS_BUCKET.settings_field]
+
+    @property
+    def stream_failures_bucket(self) -> s3.IBucket:
+        """Where the table-stream consumers' failed batches are kept whole (their on-failure destination)."""
+        return self.buckets[STREAM_FAILURES_BUCKET.settings_field]
 
     @property
     def scheduler_dead_letter(self) -> sqs.IQueue:

@@ -7,7 +7,8 @@ the emulator, moves a message to the dead-letter queue once it was received ``ma
 
 Stream poller: reads the table's stream in order, invokes the consumer with DynamoDB stream batches, and on a
 failure retries from the first failed record (the whole batch when the function raised) up to the catalogue's
-``retry_attempts``; then it sends a description of the failed records to the on-failure queue and moves on.
+``retry_attempts``; then it writes the failed records, with their description, to the on-failure bucket (as
+Lambda's S3 on-failure destination does) and moves on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -182,8 +184,8 @@ class StreamPoller(_Poller):
         dynamodb: Any,
         streams: Any,
         table_name: str,
-        sqs: Any,
-        failures_queue_url: str,
+        s3: Any,
+        failures_bucket: str,
         idle_wait_seconds: float = 0.5,
         retry_delay_seconds: float = 0.5,
     ) -> None:
@@ -192,8 +194,10 @@ class StreamPoller(_Poller):
         super().__init__(function, runtime, idle_wait_seconds)
         self.trigger: TableStream = function.trigger
         self._streams = streams
-        self._sqs = sqs
-        self._failures_queue_url = failures_queue_url
+        self._s3 = s3
+        self._failures_bucket = failures_bucket
+        # The event source mapping's id, which names the folder of its failed batches; stable per function.
+        self.mapping_id = str(uuid.uuid5(uuid.NAMESPACE_URL, function_arn(function)))
         self._retry_delay = retry_delay_seconds
         self.stream_arn: str = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
         # The table engine names its own region and account in the ARN; events carry the emulated account's.
@@ -248,7 +252,8 @@ class StreamPoller(_Poller):
             del self._iterators[shard_id]
             self._finished.add(shard_id)
             self._discover()
-        return list(answer.get("Records", []))
+        # The mapping's filter: what it does not admit never reaches the function (and is not retried).
+        return [record for record in answer.get("Records", []) if self.trigger.admits(record)]
 
     def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> BatchOutcome:
         pending = records
@@ -263,20 +268,21 @@ class StreamPoller(_Poller):
             pending = pending[sequence.index(failed[0]) :]
             retries += 1
             if retries > self.trigger.retry_attempts:
-                self._send_to_failures_queue(shard_id, pending, invocation, retries)
+                self._keep_failed_batch(shard_id, pending, invocation, retries)
                 return BatchOutcome(len(records), tuple(r["dynamodb"]["SequenceNumber"] for r in pending))
             log.warning("%s failed at sequence %s; retry %d", self.function.name, failed[0], retries)
             if self._stop.wait(self._retry_delay * retries):
                 raise RuntimeStoppedError("the stream poller is stopping")
 
-    def _send_to_failures_queue(
+    def _keep_failed_batch(
         self, shard_id: str, records: list[dict[str, Any]], invocation: Invocation, invocations: int
     ) -> None:
-        """Describe the records given up on, as Lambda's on-failure destination receives them."""
+        """Write the records given up on, with their description, as Lambda's S3 on-failure destination does."""
         arrivals = [r["dynamodb"].get("ApproximateCreationDateTime") for r in records]
         response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
         if invocation.error is not None:
             response["functionError"] = "Unhandled"
+        now = datetime.now(UTC)
         record = {
             "requestContext": {
                 "requestId": invocation.request_id,
@@ -286,7 +292,7 @@ class StreamPoller(_Poller):
             },
             "responseContext": response,
             "version": "1.0",
-            "timestamp": datetime.now(UTC).isoformat(),
+            "timestamp": now.isoformat(),
             "DDBStreamBatchInfo": {
                 "shardId": shard_id,
                 "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
@@ -296,11 +302,24 @@ class StreamPoller(_Poller):
                 "batchSize": len(records),
                 "streamArn": self.event_source_arn,
             },
+            # Only an S3 destination receives the batch itself: the invocation's event, as a JSON string.
+            "payload": json.dumps(stream_event(records, self.event_source_arn)),
         }
+        key = failed_batch_key(self.mapping_id, shard_id, now)
         log.error(
-            "%s gave up on %d stream records; described in the on-failure queue", self.function.name, len(records)
+            "%s gave up on %d stream records; kept in s3://%s/%s",
+            self.function.name,
+            len(records),
+            self._failures_bucket,
+            key,
         )
-        self._sqs.send_message(QueueUrl=self._failures_queue_url, MessageBody=json.dumps(record))
+        self._s3.put_object(Bucket=self._failures_bucket, Key=key, Body=json.dumps(record).encode())
+
+
+def failed_batch_key(mapping_id: str, shard_id: str, at: datetime) -> str:
+    """Where Lambda's S3 on-failure destination writes a failed batch:
+    ``aws/lambda/<mapping id>/<shard id>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<random UUID>``."""
+    return f"aws/lambda/{mapping_id}/{shard_id}/{at:%Y/%m/%d}/{at:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
 
 
 def emulated_stream_arn(table_name: str, engine_arn: str) -> str:

@@ -2,9 +2,8 @@
 
 The one place that maps the catalogue and the shared definitions (``firstmile.platform.table``,
 ``firstmile.platform.resources``) to concrete resources: the table, the buckets, every consumed queue with its
-dead-letter queue, the scheduler's dead-letter queue, when a stream consumer exists the queue that receives
-stream batches that failed all their retries, and, when a function uses signing keys, the Secrets Manager secret
-that holds them.
+dead-letter queue, the scheduler's dead-letter queue, and, when a function uses signing keys, the Secrets Manager
+secret that holds them. Stream batches that failed all their retries are kept in the stream-failures bucket.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from firstmile.platform.resources import (
     BUCKETS,
     SCHEDULER_DLQ,
     SIGNING_KEYS_SECRET,
-    STREAM_FAILURES_QUEUE,
     BucketDefinition,
     dead_letter_queue_name,
     deployed_name,
@@ -94,9 +92,12 @@ class Deployment:
                 return queue
         raise KeyError(f"the deployment has no queue called {logical_name!r}")
 
-    @property
-    def has_stream_failures_queue(self) -> bool:
-        return any(q.logical_name == STREAM_FAILURES_QUEUE for q in self.queues)
+    def bucket(self, definition: BucketDefinition) -> str:
+        """The name of the bucket ``definition`` describes."""
+        for bucket in self.buckets:
+            if bucket.definition == definition:
+                return bucket.name
+        raise KeyError(f"the deployment has no bucket {definition.logical_name!r}")
 
 
 def resource_name(stage: str, logical_name: str) -> str:
@@ -112,8 +113,6 @@ def deployment_for(catalog: Iterable[Function] = CATALOG, stage: str = STAGE) ->
         if isinstance(function.trigger, Queue):
             queues += _consumed_queue(stage, function, function.trigger)
     queues.append(_dead_letter(stage, SCHEDULER_DLQ))
-    if any(isinstance(f.trigger, TableStream) for f in catalog):
-        queues.append(_dead_letter(stage, STREAM_FAILURES_QUEUE))
     names = [q.logical_name for q in queues]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from firstmile.platform.resources import SCHEDULER_DLQ, STREAM_FAILURES_QUEUE
+from firstmile.platform.resources import SCHEDULER_DLQ, STREAM_FAILURES_BUCKET
 from functions.catalog import CATALOG, Function, Queue, TableStream
 from local.config import AWS_PORT_ENV, PORT_ENV, LocalConfig
 from local.docs_page import render_docs_page
@@ -199,8 +199,8 @@ class LocalStack:
                         dynamodb=client("dynamodb", table_endpoint),
                         streams=client("dynamodbstreams", table_endpoint),
                         table_name=self.deployment.table_name,
-                        sqs=client("sqs", endpoint),
-                        failures_queue_url=urls[STREAM_FAILURES_QUEUE],
+                        s3=client("s3", endpoint),
+                        failures_bucket=self.deployment.bucket(STREAM_FAILURES_BUCKET),
                         idle_wait_seconds=self._poll_idle,
                         retry_delay_seconds=self._retry_delay,
                     )

@@ -18,6 +18,8 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -112,13 +114,37 @@ def serve(handler_path: Path, requests: IO[str], answers: IO[str]) -> int:
         request = json.loads(line)
         context = LambdaContext(**request["context"])
         try:
-            result = handler(request["event"], context)
+            with simulated_time(request["event"]):
+                result = handler(request["event"], context)
         except Exception as exc:  # the function's failure is reported, the instance lives on as in Lambda
             traceback.print_exc()
             _send(answers, {"kind": "error", "error": _error(type(exc).__name__, str(exc))})
             continue
         _send(answers, {"kind": "result", "payload": result})
     return 0
+
+
+# A request to a route may carry this header: its function then runs at that moment (local stack only, decision
+# 0071). The authorizer always runs at the real time, so tokens are checked as they are.
+SIMULATED_TIME_HEADER = "x-firstmile-simulated-time"
+
+
+def simulated_time(event: Any) -> AbstractContextManager[None]:
+    """The moment a route request asks its function to run at, if any (an ISO-8601 time with its offset)."""
+    if not isinstance(event, dict) or event.get("type") == "REQUEST" or "routeKey" not in event:
+        return nullcontext()
+    raw = (event.get("headers") or {}).get(SIMULATED_TIME_HEADER)
+    if not raw:
+        return nullcontext()
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return nullcontext()
+    if moment.tzinfo is None:
+        return nullcontext()
+    from firstmile.clock import shifted_to
+
+    return shifted_to(moment)
 
 
 def main(argv: list[str]) -> int:

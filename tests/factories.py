@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
+from firstmile.platform.resources import BUCKETS
 from functions.catalog import by_name
 from functions.catalog.environment import DeploymentValues
 
@@ -96,7 +97,7 @@ def placeholder_deployment(**changes: Any) -> DeploymentValues:
         version="v",
         commit="0123abc",
         table_name="table",
-        bucket_names={"exports_bucket": "bucket"},
+        bucket_names={bucket.settings_field: f"bucket-{bucket.logical_name.lower()}" for bucket in BUCKETS},
         queue_url=lambda name: f"url:{name}",
         issuer="issuer",
         audience="audience",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from firstmile.limits.models import RouteClass
 from firstmile.roles import Role
@@ -64,6 +64,18 @@ class TableStream:
     batch_size: int = 100
     retry_attempts: int = 5
     max_batching_window_seconds: int = 1
+    # Only INSERTs of items of these kinds (the item's ``kind``) reach the function; empty: every change. CDK makes
+    # it the mapping's filter, so other changes cost no invocation; the local poller applies the same filter.
+    inserts_of: tuple[str, ...] = ()
+
+    def admits(self, record: dict[str, Any]) -> bool:
+        """Whether a stream record (as ``GetRecords`` or the event gives it) passes the filter."""
+        if not self.inserts_of:
+            return True
+        if record.get("eventName") != "INSERT":
+            return False
+        kind = ((record.get("dynamodb") or {}).get("NewImage") or {}).get("kind") or {}
+        return kind.get("S") in self.inserts_of
 
 
 @dataclass(frozen=True)

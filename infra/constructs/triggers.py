@@ -5,19 +5,23 @@ The ``Authorizer`` trigger is the API's own: ``ApiStack`` builds that function a
 
 from __future__ import annotations
 
+import jsii
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 
 from functions.catalog import Authorizer, Queue, Route, Schedule, TableStream
 from infra.constructs.function import CatalogFunction
 from infra.nag import acknowledge, flattened
-from infra.platform import STREAM_FAILURES_QUEUE, Platform
+from infra.platform import Platform
 
 _SYNC_INVOCATION = (
     "Invoked synchronously by {caller}: a failure returns to {caller}, so a DeadLetterConfig, which only "
@@ -140,20 +144,97 @@ def _connect_queue(fn: CatalogFunction, queue: Queue, platform: Platform) -> Non
 
 
 def _connect_stream(fn: CatalogFunction, stream: TableStream, platform: Platform) -> None:
-    fn.function.add_event_source(
-        sources.DynamoEventSource(
-            platform.table,
-            starting_position=lambda_.StartingPosition.LATEST,
-            batch_size=stream.batch_size,
-            max_batching_window=Duration.seconds(stream.max_batching_window_seconds),
-            retry_attempts=stream.retry_attempts,
-            bisect_batch_on_error=True,
-            report_batch_item_failures=True,
-            # Receives a pointer to the failed records (shard, sequence numbers), not the records themselves.
-            on_failure=sources.SqsDlq(platform.queue(STREAM_FAILURES_QUEUE)),
-        )
+    source = sources.DynamoEventSource(
+        platform.table,
+        starting_position=lambda_.StartingPosition.LATEST,
+        batch_size=stream.batch_size,
+        max_batching_window=Duration.seconds(stream.max_batching_window_seconds),
+        retry_attempts=stream.retry_attempts,
+        bisect_batch_on_error=True,
+        report_batch_item_failures=True,
+        # An S3 destination receives the whole failed batch beside its description; an SQS one would receive
+        # only the shard and sequence numbers, and the stream forgets the records after 24 hours.
+        on_failure=_BucketOnFailure(platform.stream_failures_bucket),
+        # EventCount turns on the mapping's own metrics, among them the two alarmed below.
+        metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
+        # Only the changes the function counts invoke it (and are billed); the local poller filters the same.
+        filters=[_inserts_of(stream.inserts_of)] if stream.inserts_of else None,
     )
+    fn.function.add_event_source(source)
+    _alarm_on_given_up_records(fn, source.event_source_mapping_id, platform)
     _acknowledge_sync(fn, "its DynamoDB stream event source mapping")
+
+
+def _inserts_of(kinds: tuple[str, ...]) -> dict[str, object]:
+    """The filter pattern that admits INSERTs of items whose ``kind`` is one of ``kinds``."""
+    return lambda_.FilterCriteria.filter(
+        {"eventName": lambda_.FilterRule.is_equal("INSERT"), "dynamodb": {"NewImage": {"kind": {"S": list(kinds)}}}}
+    )
+
+
+# Where Lambda writes an S3 on-failure destination's objects: aws/lambda/<mapping id>/<shard>/<yyyy/mm/dd>/...
+FAILED_BATCHES_PREFIX = "aws/lambda/"
+
+
+@jsii.implements(lambda_.IEventSourceDlq)
+class _BucketOnFailure:
+    """An S3 on-failure destination that lets the function's role write failed batches and nothing else.
+
+    aws-cdk-lib's ``S3OnFailureDestination`` grants read, write and delete on the whole bucket; Lambda needs only
+    ``s3:PutObject`` (and ``s3:ListBucket``) to deliver a failed batch.
+    """
+
+    def __init__(self, bucket: s3.IBucket) -> None:
+        self._bucket = bucket
+
+    def bind(
+        self, _target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
+        target_handler.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self._bucket.bucket_arn])
+        )
+        objects = self._bucket.arn_for_objects(f"{FAILED_BATCHES_PREFIX}*")
+        target_handler.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
+        if target_handler.role is not None:
+            acknowledge(
+                target_handler.role,
+                f"AwsSolutions-IAM5[Resource::{flattened(target_handler, objects)}]",
+                "Lambda names each failed batch's object at delivery time, under the prefix of its own failed "
+                "batches in the stream-failures bucket; the role may only add objects there.",
+            )
+        return lambda_.DlqDestinationConfig(destination=self._bucket.bucket_arn)
+
+
+# The mapping's metrics (EventCount group) that say records were given up on: kept in the on-failure destination,
+# or lost because even that failed.
+_GIVEN_UP = {
+    "KeptAfterFailure": (
+        "OnFailureDestinationDeliveredEventCount",
+        "kept stream records it failed after its retries in the stream-failures bucket",
+    ),
+    "DroppedRecords": ("DroppedEventCount", "dropped stream records (retries and its on-failure destination failed)"),
+}
+
+
+def _alarm_on_given_up_records(fn: CatalogFunction, mapping_id: str, platform: Platform) -> None:
+    for construct_id, (metric_name, what) in _GIVEN_UP.items():
+        alarm = cloudwatch.Alarm(
+            fn,
+            construct_id,
+            alarm_description=f"{fn.spec.name} {what}.",
+            metric=cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name=metric_name,
+                dimensions_map={"EventSourceMappingUUID": mapping_id},
+                period=Duration.minutes(5),
+                statistic=cloudwatch.Stats.SUM,
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(platform.alarm_topic))
 
 
 def _acknowledge_sync(fn: CatalogFunction, caller: str) -> None:

@@ -18,13 +18,7 @@ from infra.constructs.cursor_key import CursorKeySecret
 from infra.constructs.queues import DeadLetterQueue, WorkQueue
 from infra.constructs.signing_keys import SigningKeysSecret
 from infra.constructs.table import MainTable
-from infra.platform import (
-    STREAM_FAILURES_QUEUE,
-    cursor_key_secret_name,
-    publish_data,
-    queue_names,
-    signing_keys_secret_name,
-)
+from infra.platform import cursor_key_secret_name, publish_data, signing_keys_secret_name
 from infra.settings import DeploymentSettings
 
 
@@ -57,10 +51,6 @@ class DataStack(Stack):
         for function in catalog:
             if isinstance(function.trigger, Queue):
                 self._add_work_queue(function, function.trigger)
-        if STREAM_FAILURES_QUEUE in queue_names(catalog):
-            self.queues[STREAM_FAILURES_QUEUE] = DeadLetterQueue(
-                self, "StreamFailures", purpose="the table-stream consumers", alarm_topic=self.alarm_topic
-            ).queue
         self.signing_keys = SigningKeysSecret(
             self, "SigningKeys", name=signing_keys_secret_name(settings), stage=settings.stage
         )

@@ -51,8 +51,9 @@ class Client:
         *,
         if_match: str | None = None,
         idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Reply:
-        headers = {"Authorization": f"Bearer {self.token}"}
+        headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
         if if_match is not None:
             headers["If-Match"] = if_match
         if idempotency_key is not None:

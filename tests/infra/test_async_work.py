@@ -16,12 +16,15 @@ VISIBILITY_TIMEOUT_MULTIPLIER = 6
 
 
 def dead_letter_targets(assembly: Assembly) -> dict[ResourceRef, str]:
-    """Every queue something dead-letters into, with what sends failures there."""
+    """Every queue something dead-letters into, with what sends failures there (stream mappings keep theirs in
+    the stream-failures bucket, checked by the stream test)."""
     targets: dict[ResourceRef, str] = {}
 
     def add(stack: str, value: Any, source: str) -> None:
         ref = assembly.resolve(stack, value)
         assert ref is not None, f"{source}: dead-letter target {value} is not a resource of the app"
+        if assembly.resource(ref)["Type"] == "AWS::S3::Bucket" and source.startswith("AWS::Lambda::EventSourceMapping"):
+            return
         assert assembly.resource(ref)["Type"] == "AWS::SQS::Queue", f"{source}: dead-letters into a non-queue"
         targets[ResourceRef(ref.stack, ref.logical_id)] = source
 
@@ -137,24 +140,27 @@ def test_queue_consumers_report_partial_batch_failures(fixture_synth: Synth) -> 
     }
 
 
-def test_stream_consumers_bisect_retry_and_send_failures_to_a_queue(fixture_synth: Synth) -> None:
+def test_stream_consumers_bisect_retry_and_keep_failed_batches_whole_in_a_bucket(fixture_synth: Synth) -> None:
     # Given every function triggered by the table stream
     assembly = fixture_synth.assembly
     functions = function_resources(assembly)
     consumers = [f for f in fixture_synth.catalog if isinstance(f.trigger, TableStream)]
     assert consumers
+    stream_failures = assembly.resolve(*assembly.exports[f"firstmile-{assembly.stage}-stream-failures-bucket-arn"])
+    alarm_topic = assembly.resolve(*assembly.exports[f"firstmile-{assembly.stage}-alarm-topic-arn"])
     for spec in consumers:
         assert isinstance(spec.trigger, TableStream)
         stack, logical_id, _ = functions[spec.name]
         mappings = [
-            m["Properties"]
-            for s, _, m in assembly.resources("AWS::Lambda::EventSourceMapping")
+            (mapping_id, m["Properties"])
+            for s, mapping_id, m in assembly.resources("AWS::Lambda::EventSourceMapping")
             if s == stack and m["Properties"]["FunctionName"] == {"Ref": logical_id}
         ]
 
-        # Then it reads the table's stream with partial failures, bisection, bounded retries and a DLQ
+        # Then it reads the table's stream with partial failures, bisection, bounded retries, and keeps the batches
+        # it gives up on in the stream-failures bucket (where Lambda writes the records too, not only pointers)
         assert len(mappings) == 1
-        mapping = mappings[0]
+        mapping_id, mapping = mappings[0]
         source = assembly.resolve(stack, mapping["EventSourceArn"])
         assert source is not None and assembly.resource(source)["Type"] == "AWS::DynamoDB::Table"
         assert source.attribute == "StreamArn"
@@ -163,7 +169,20 @@ def test_stream_consumers_bisect_retry_and_send_failures_to_a_queue(fixture_synt
         assert mapping["MaximumRetryAttempts"] == spec.trigger.retry_attempts
         assert mapping["BatchSize"] == spec.trigger.batch_size
         failure = assembly.resolve(stack, mapping["DestinationConfig"]["OnFailure"]["Destination"])
-        assert failure is not None and assembly.resource(failure)["Type"] == "AWS::SQS::Queue"
+        assert failure == stream_failures
+        assert mapping["MetricsConfig"] == {"Metrics": ["EventCount"]}
+        # And records kept there, or dropped, raise an alarm that notifies the alarm topic
+        alarmed = {
+            a["Properties"]["MetricName"]: a["Properties"]
+            for s, _, a in assembly.resources("AWS::CloudWatch::Alarm")
+            if s == stack
+            and {"Name": "EventSourceMappingUUID", "Value": {"Ref": mapping_id}}
+            in a["Properties"].get("Dimensions", [])
+        }
+        assert set(alarmed) == {"OnFailureDestinationDeliveredEventCount", "DroppedEventCount"}
+        for alarm in alarmed.values():
+            assert alarm["Threshold"] == 1 and alarm["Statistic"] == "Sum"
+            assert assembly.resolve(stack, alarm["AlarmActions"][0]) == alarm_topic
 
 
 def test_every_schedule_target_has_the_scheduler_dlq_and_the_catalogue_retry_policy(any_synth: Synth) -> None:
@@ -225,10 +244,3 @@ def test_only_the_functions_that_send_to_a_queue_may_send_to_it(fixture_synth: S
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if any(str(a).startswith("sqs:") for a in as_list(statement["Action"])):
                 assert statement["Resource"] != "*"
-
-
-def test_stream_failures_use_the_queue_name_the_local_stack_uses() -> None:
-    from infra.platform import STREAM_FAILURES_QUEUE
-    from local.resources import STREAM_FAILURES_QUEUE as LOCAL_STREAM_FAILURES_QUEUE
-
-    assert STREAM_FAILURES_QUEUE == LOCAL_STREAM_FAILURES_QUEUE

@@ -8,7 +8,6 @@ from typing import Any
 from firstmile.platform.resources import SCHEDULER_DLQ
 from functions.catalog import Queue, Route, Schedule, TableStream
 from functions.catalog.environment import function_environment
-from infra.platform import STREAM_FAILURES_QUEUE
 from tests.factories import placeholder_deployment
 from tests.infra.assembly import Assembly, ResourceRef, as_list, function_resources, role_statements
 from tests.infra.conftest import Synth
@@ -183,8 +182,6 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
                 expected |= {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
                              "sqs:DeleteMessage", "sqs:GetQueueAttributes"}  # fmt: skip
             if isinstance(spec.trigger, Schedule) and queue_name == SCHEDULER_DLQ:
-                expected |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
-            if isinstance(spec.trigger, TableStream) and queue_name == STREAM_FAILURES_QUEUE:
                 expected |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
             assert on_queue == expected, f"{name} on {queue_name}"
 

@@ -562,6 +562,28 @@ FLAG_PROBES: dict[str, tuple[Probe, ...]] = {
     ),
 }
 
+
+def _tenant_bs_report(world: World, response: dict[str, Any]) -> None:
+    assert body_of(response)["flow_id"] == world.b.flow_id
+
+
+def _analytics_probes(path: str) -> dict[str, tuple[Probe, ...]]:
+    """An analytics report reads the caller's tenant's counters of a flow named by id: tenant A's flow id names
+    nothing in tenant B (404), and tenant B's own flow answers its own report."""
+    return {
+        f"GET /v1/onboarding/analytics/{path}": (
+            Probe("tenant A's flow", query=lambda w: {"flow": w.a.flow_id}),
+            Probe("own flow", query=lambda w: {"flow": w.b.flow_id}, check=_tenant_bs_report),
+        )
+    }
+
+
+ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
+    **_analytics_probes("funnel"),
+    **_analytics_probes("comparison"),
+    **_analytics_probes("recommendations"),
+}
+
 PROBES: dict[str, tuple[Probe, ...]] = {
     "GET /health/live": (Probe("plain"),),
     "GET /health/ready": (Probe("plain"),),
@@ -630,6 +652,7 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "POST /v1/operator/tenants/{tenant_id}/clients/{client_id}/disable": (Probe("plain"),),
     **ONBOARDING_PROBES,
     **FLAG_PROBES,
+    **ANALYTICS_PROBES,
 }
 
 ROUTES = http_functions()

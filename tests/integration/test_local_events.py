@@ -48,6 +48,10 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "admin_sample_users_create": (404, "RES_FLOW_NOT_FOUND"),
     "admin_migration_start": (404, "RES_FLOW_NOT_FOUND"),
     "admin_migration_get": (404, "RES_MIGRATION_NOT_FOUND"),
+    # Analytics samples name the demo flow too.
+    "analytics_funnel": (404, "RES_FLOW_NOT_FOUND"),
+    "analytics_comparison": (404, "RES_FLOW_NOT_FOUND"),
+    "analytics_recommendations": (404, "RES_FLOW_NOT_FOUND"),
     # ...and no default flow to enrol the user on.
     "onboarding_status": (409, "BIZ_NO_DEFAULT_FLOW"),
     "onboarding_step": (409, "BIZ_NO_DEFAULT_FLOW"),

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from firstmile.platform.resources import STREAM_FAILURES_BUCKET
 from functions.catalog import Queue, TableStream
 from local.config import LocalConfig
 from local.emulator import client
-from local.resources import STREAM_FAILURES_QUEUE, create_resources, deployment_for
+from local.pollers import StreamPoller
+from local.resources import create_resources, deployment_for
 from local.stack import LocalStack
 from tests.integration.local_fixtures import FixtureFunction, read_journal, wait_for
 
@@ -87,9 +89,7 @@ def test_resources_follow_the_catalogue(stack: LocalStack) -> None:
     redrive = json.loads(partial["RedrivePolicy"])
     assert redrive["maxReceiveCount"] == 2
     assert redrive["deadLetterTargetArn"].endswith(":firstmile-local-fixture-redrive-dlq")
-    assert {"fixture-partial-dlq", "fixture-redrive-dlq", "scheduler-dlq", STREAM_FAILURES_QUEUE} <= set(
-        stack.queue_urls
-    )
+    assert {"fixture-partial-dlq", "fixture-redrive-dlq", "scheduler-dlq"} <= set(stack.queue_urls)
 
 
 def test_partial_batch_failure_leaves_only_the_failed_message(stack: LocalStack, tmp_path: Path) -> None:
@@ -166,30 +166,51 @@ def test_stream_records_arrive_in_order_with_old_and_new_images(stack: LocalStac
     assert all(e["source"].startswith("arn:aws:dynamodb:us-east-1:") and "/stream/" in e["source"] for e in entries)
 
 
-def test_a_stream_record_failing_every_retry_goes_to_the_on_failure_queue(stack: LocalStack, tmp_path: Path) -> None:
+def _failed_batches(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="aws/lambda/").get("Contents", [])
+    return [json.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()) | {"key": o["Key"]} for o in listed]
+
+
+def test_a_stream_record_failing_every_retry_is_kept_whole_in_the_on_failure_bucket(
+    stack: LocalStack, tmp_path: Path
+) -> None:
     # Given a change that always fails, followed by one that succeeds
     journal = tmp_path / "journal.jsonl"
     dynamodb = client("dynamodb", stack.aws_endpoint)
-    _put(dynamodb, f"FAIL#{uuid.uuid4().hex[:8]}", journal, fail={"BOOL": True})
+    failing_key = f"FAIL#{uuid.uuid4().hex[:8]}"
+    _put(dynamodb, failing_key, journal, fail={"BOOL": True})
     _put(dynamodb, f"NEXT#{uuid.uuid4().hex[:8]}", journal)
 
     # When the poller has given up on the failing change
-    sqs = client("sqs", stack.aws_endpoint)
-    failures = wait_for(lambda: _drain(sqs, _url(stack, STREAM_FAILURES_QUEUE)), timeout=60)
+    s3 = client("s3", stack.aws_endpoint)
+    bucket = stack.deployment.bucket(STREAM_FAILURES_BUCKET)
+    failures = wait_for(lambda: _failed_batches(s3, bucket), timeout=60)
 
-    # Then the failing change was tried once plus its retries and described in the on-failure queue
+    # Then the failing change was tried once plus its retries, then written to the bucket with its description
     attempts = [e for e in read_journal(journal) if e["outcome"] == "failed"]
     assert len(attempts) == 1 + STREAM_RETRIES
-    info = json.loads(failures[0]["Body"])
+    info = failures[0]
     assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert info["requestContext"]["approximateInvokeCount"] == 1 + STREAM_RETRIES
-    assert info["DDBStreamBatchInfo"]["startSequenceNumber"] == attempts[0]["sequence"]
+    batch = info["DDBStreamBatchInfo"]
+    assert batch["startSequenceNumber"] == attempts[0]["sequence"]
+    # under the key Lambda's S3 destination uses: aws/lambda/<mapping>/<shard>/YYYY/MM/DD/<time>-<uuid>
+    assert info["key"].startswith(f"aws/lambda/{_stream_poller(stack).mapping_id}/{batch['shardId']}/")
+    # And the record itself is kept, not only a pointer to it: it can be read and replayed after the stream
+    # has forgotten it
+    kept = json.loads(info["payload"])["Records"]
+    assert kept[0]["dynamodb"]["Keys"]["pk"] == {"S": failing_key}
+    assert kept[0]["dynamodb"]["NewImage"]["fail"] == {"BOOL": True}
     # And the poller moved on: a change written afterwards is delivered
     later = f"LATER#{uuid.uuid4().hex[:8]}"
     _put(dynamodb, later, journal)
     assert wait_for(
         lambda: any(e["keys"]["pk"]["S"] == later and e["outcome"] == "done" for e in read_journal(journal))
     )
+
+
+def _stream_poller(stack: LocalStack) -> StreamPoller:
+    return next(p for p in stack.pollers if isinstance(p, StreamPoller))
 
 
 def test_the_table_has_a_stream_only_when_a_function_consumes_it(emulator: str) -> None:

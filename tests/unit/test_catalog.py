@@ -16,6 +16,7 @@ from functions.catalog import (
     CatalogError,
     Queue,
     Route,
+    TableStream,
     assemble,
     by_name,
     http_functions,
@@ -97,7 +98,7 @@ def test_the_builder_keeps_the_api_stack_for_the_authorizer_alone() -> None:
 
 def test_each_domain_is_a_real_domain_and_names_its_stacks() -> None:
     # Then no stack partition poses as a domain: domains are the product's, stacks are where CDK puts them
-    assert {f.domain for f in CATALOG} == {"health", "identity", "audit", "onboarding", "flags"}
+    assert {f.domain for f in CATALOG} == {"health", "identity", "audit", "onboarding", "flags", "analytics"}
     assert {f.stack for f in CATALOG if f.domain == "flags"} == {"flags", "flags_admin", "flags_control"}
     assert by_name("authorizer").stack == API_STACK
 
@@ -151,3 +152,22 @@ def test_the_declaration_check_notices_a_second_declaration() -> None:
 
     # Then the check finds both
     assert len(literal_declarations(before)) == 2
+
+
+def test_a_stream_filter_admits_only_inserts_of_its_kinds() -> None:
+    # Given the analytics consumer's stream trigger, which asks for inserted onboarding events only
+    trigger = by_name("funnel_aggregator").trigger
+    assert isinstance(trigger, TableStream)
+
+    def record(name: str, kind: str | None) -> dict[str, object]:
+        image = {"pk": {"S": "p"}} | ({"kind": {"S": kind}} if kind else {})
+        return {"eventName": name, "dynamodb": {"NewImage": image} if name != "REMOVE" else {"OldImage": image}}
+
+    # Then an inserted event passes; its removal (TTL, erasure), another kind, or an item without one does not
+    assert trigger.admits(record("INSERT", "onboarding_event"))
+    assert not trigger.admits(record("REMOVE", "onboarding_event"))
+    assert not trigger.admits(record("MODIFY", "onboarding_event"))
+    assert not trigger.admits(record("INSERT", "onboarding_progress"))
+    assert not trigger.admits(record("INSERT", None))
+    # And a stream trigger without a filter admits every change
+    assert TableStream().admits(record("REMOVE", None))

@@ -18,6 +18,9 @@ from firstmile.config import get_settings
 from firstmile.platform import aws
 
 if TYPE_CHECKING:
+    from firstmile.analytics.aggregation import FunnelAggregation
+    from firstmile.analytics.reports import AnalyticsReports
+    from firstmile.analytics.store import FunnelCounterStore
     from firstmile.audit.store import AuditStore
     from firstmile.flags.admin import FlagAdmin
     from firstmile.flags.cache import FlagSetCache
@@ -261,6 +264,29 @@ class Container:
         from firstmile.flags.erasure import FlagErasure
 
         return FlagErasure(self.flag_store)
+
+    # --- analytics ------------------------------------------------------------------------------------------
+
+    @cached_property
+    def funnel_counters(self) -> FunnelCounterStore:
+        """The funnel counters and the markers of the events they counted."""
+        from firstmile.analytics.store import FunnelCounterStore
+
+        return FunnelCounterStore(self.table)
+
+    @cached_property
+    def funnel_aggregation(self) -> FunnelAggregation:
+        """Counts onboarding events from the table's stream, once each."""
+        from firstmile.analytics.aggregation import FunnelAggregation
+
+        return FunnelAggregation(self.funnel_counters)
+
+    @cached_property
+    def analytics_reports(self) -> AnalyticsReports:
+        """Funnels, comparisons and recommendations over the counters, ordered by the flows' published versions."""
+        from firstmile.analytics.reports import AnalyticsReports
+
+        return AnalyticsReports(self.funnel_counters, self.published_versions)
 
 
 class _FlagGates:

@@ -38,6 +38,8 @@ class Settings(Model):
     commit: str = "unknown"
     table_name: str = "firstmile"
     exports_bucket: str = "firstmile-exports"
+    # Where the table-stream consumers' failed batches are kept, whole (Lambda's on-failure destination).
+    stream_failures_bucket: str = "firstmile-stream-failures"
     # Logical queue name -> queue URL, for the queues a function may use or report on.
     queue_urls: dict[str, str] = Field(default_factory=dict)
     cors_allow_origins: tuple[str, ...] = ()

@@ -208,6 +208,16 @@ def stream_batch(record_handler: Callable[[Any], None]) -> Handler:
     return _batch(EventType.DynamoDBStreams, record_handler)
 
 
+def stream_in_order(consume: Callable[[list[dict[str, Any]]], list[dict[str, str]]]) -> Handler:
+    """The entry point of a table-stream consumer that takes its batch whole, in the shard's order, and answers the
+    partial batch response's failures itself (at most the record it stopped at: the stream resumes from there)."""
+
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return {"batchItemFailures": consume(list(event.get("Records") or []))}
+
+    return _instrumented(handle)
+
+
 def _batch(kind: EventType, record_handler: Callable[[Any], None]) -> Handler:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
 

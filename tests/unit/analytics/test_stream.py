@@ -94,3 +94,17 @@ def test_an_event_written_before_events_carried_their_enrolment_counts_on_its_da
     # Then it counts as a completion, without a duration, on the day it happened
     assert made and all(u.amounts == {"completed": 1} for u in made)
     assert {u.key.period for u in made} == {"DAY#2026-12-02", "HOUR#2026-12-02T10"}
+
+
+def test_an_empty_map_as_the_local_table_engine_streams_it_reads_as_empty() -> None:
+    # Given an event without details, as DynamoDB Local's stream gives it: the empty map as {} (AWS: {"M": {}})
+    inserted = record(stored(event(details={}, segment={})))
+    inserted["dynamodb"]["NewImage"]["details"] = {}
+    inserted["dynamodb"]["NewImage"]["segment"] = {}
+
+    # When it is read
+    read = event_of(inserted)
+
+    # Then it is the event, with no reason and no segment
+    assert read is not None
+    assert (read.reason, dict(read.segment), read.step_id) == (None, {}, "invite")

@@ -4,62 +4,21 @@ event from the event alone, in whatever order the stream delivers them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from firstmile.onboarding import logic
 from firstmile.onboarding.flows import FlowAdmin
 from firstmile.onboarding.models import (
-    DefaultFlowUpdate,
     EventType,
-    FlowCreate,
     RestartRequest,
     StepAction,
     StepCommand,
 )
 from firstmile.onboarding.progress import ProgressService
-from firstmile.onboarding.versions import PublishedVersions
 from tests.fakes.onboarding import FakeOnboardingStore
-
-TENANT, USER, ACTOR = "t-acme", "u-1", "admin:u-admin"
-ENROLLED_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-FLOW = {
-    "flow_id": "welcome",
-    "name": "Welcome",
-    "steps": [
-        {"id": "profile", "title": "Profile", "order": 0},
-        {"id": "invite", "title": "Invite", "order": 1, "required": False},
-    ],
-}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = ENROLLED_AT
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store() -> FakeOnboardingStore:
-    return FakeOnboardingStore()
-
-
-@pytest.fixture
-def services(store: FakeOnboardingStore, clock: Clock) -> tuple[ProgressService, FlowAdmin]:
-    versions = PublishedVersions(store)
-    flows = FlowAdmin(store, versions, clock=clock)
-    flows.create_flow(TENANT, FlowCreate.model_validate(FLOW), ACTOR)
-    flows.publish(TENANT, "welcome", None, ACTOR)
-    flows.set_default(TENANT, DefaultFlowUpdate(flow_id="welcome"), ACTOR)
-    return ProgressService(store, versions, clock=clock), flows
+from tests.unit.onboarding.users import ACTOR, ENROLLED_AT, TENANT, USER, Clock
 
 
 def test_the_enrolment_keeps_the_segment_attributes_and_every_event_carries_them(
@@ -129,19 +88,22 @@ def test_a_step_taken_up_after_a_skip_says_so(
     assert (skipped.details, completed.details) == ({}, {"was": "skipped"})
 
 
+FIRST_TIME = {"returning": "false"}
+
+
 @pytest.mark.parametrize(
     ("attributes", "kept"),
     [
-        ({}, {}),
+        ({}, FIRST_TIME),
         ({"country": "US", "locale": "en-US", "plan": "free", "returning": "true"}, None),
         ({"returning": "TRUE"}, {"returning": "true"}),
-        ({"returning": "yes"}, {}),
-        ({"country": "", "plan": "x" * 65}, {}),
-        ({"country": "DE\n", "plan": "team/large"}, {}),
-        ({"user_id": "u-1", "email": "a@example.com"}, {}),
+        ({"returning": "yes"}, FIRST_TIME),
+        ({"country": "", "plan": "x" * 65}, FIRST_TIME),
+        ({"country": "DE\n", "plan": "team/large"}, FIRST_TIME),
+        ({"user_id": "u-1", "email": "a@example.com"}, FIRST_TIME),
     ],
 )
-def test_only_short_plain_values_of_the_segment_attributes_are_kept(
+def test_only_short_plain_values_of_the_segment_attributes_are_kept_and_everyone_is_first_time_or_returning(
     attributes: dict[str, str], kept: dict[str, str] | None
 ) -> None:
     assert logic.segment_of(attributes) == (attributes if kept is None else kept)

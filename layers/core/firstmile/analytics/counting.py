@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from firstmile.analytics.histogram import Histogram, bucket_of
-from firstmile.onboarding.models import SEGMENT_ATTRIBUTES, EventType
+from firstmile.onboarding.models import REASON_CODE_PATTERN, SEGMENT_ATTRIBUTES, EventType
 
 ALL = "all"
 # A duration histogram's counters are named by this prefix and the bucket (``h27``), beside its exact sum ``seconds``.
 HISTOGRAM = "h"
-# What a skip reason must look like to be counted under its own name.
-REASON = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# What a skip reason or an error code must look like to be counted under its own name (the API accepts no other;
+# older events are counted as ``other``).
+REASON = re.compile(REASON_CODE_PATTERN)
 FLOW = "FLOW"
 # Segment dimensions kept by day, beside the unsegmented funnel (which alone is also kept by hour): the attributes
 # an enrolment keeps.
@@ -43,6 +44,8 @@ class AnalyticsEvent:
     step_id: str | None = None
     segment: Mapping[str, str] = field(default_factory=dict)
     reason: str | None = None
+    # A step error's code (``step_error`` events only).
+    error_code: str | None = None
     # The step was skipped before this event took it up again: the skip no longer counts.
     was_skipped: bool = False
     sample: bool = False
@@ -126,6 +129,8 @@ def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None
             return event.step_id, {"completed": 1, **reached, **unskip}
         case EventType.STEP_SKIPPED if event.step_id:
             return event.step_id, {"skipped": 1, **reason}
+        case EventType.STEP_ERROR if event.step_id:
+            return event.step_id, {"errors": 1, f"e#{_reason(event.error_code or 'other')}": 1}
     return None
 
 

@@ -33,6 +33,7 @@ class Stage:
     count: int
     entered: int
     skipped: int
+    errors: int
     conversion_from_previous: float | None
     conversion_from_start: float | None
     median_seconds_to_reach: float | None
@@ -57,6 +58,8 @@ class FunnelView:
     average_seconds_to_complete: float | None
     stages: list[Stage]
     top_drop_off_points: list[DropOff]
+    # Users lost at each step that lost any (the top ones are ``top_drop_off_points``).
+    lost_at: dict[str, int]
 
 
 def severity_of(share: float) -> str:
@@ -88,6 +91,7 @@ def funnel(steps: Sequence[str], counts: Counts, *, optional: Collection[str] = 
                 count=completed,
                 entered=int(mine.get("entered", 0)),
                 skipped=skipped,
+                errors=int(mine.get("errors", 0)),
                 conversion_from_previous=_rate(completed, passed_before),
                 conversion_from_start=_rate(completed, total),
                 median_seconds_to_reach=_seconds(reached.quantile(0.5)),
@@ -113,4 +117,5 @@ def funnel(steps: Sequence[str], counts: Counts, *, optional: Collection[str] = 
         average_seconds_to_complete=_seconds(finished.average()),
         stages=stages,
         top_drop_off_points=top,
+        lost_at={d.step_id: d.lost for d in drop_offs},
     )

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from firstmile.analytics.counting import AnalyticsEvent
-from firstmile.onboarding.models import TransitionEvent
+from firstmile.onboarding import EVENT_KIND
+from firstmile.onboarding.models import EventType, TransitionEvent
 from firstmile.platform.items import plain, value
-
-EVENT_KIND = "onboarding_event"
 
 
 def event_of(record: Mapping[str, Any]) -> AnalyticsEvent | None:
@@ -23,11 +22,13 @@ def event_of(record: Mapping[str, Any]) -> AnalyticsEvent | None:
     if record.get("eventName") != "INSERT":
         return None
     image = (record.get("dynamodb") or {}).get("NewImage") or {}
-    item = {name: plain(value(typed)) for name, typed in image.items()}
+    # DynamoDB Local's stream writes an empty map or list as ``{}`` where DynamoDB writes ``{"M": {}}``: such an
+    # attribute reads as absent, which is the field's default (an empty map or list) either way.
+    item = {name: plain(value(typed)) for name, typed in image.items() if typed}
     if item.get("kind") != EVENT_KIND:
         return None
     event = TransitionEvent.model_validate({k: v for k, v in item.items() if k in TransitionEvent.model_fields})
-    reason = event.details.get("reason")
+    reason, code = event.details.get("reason"), event.details.get("code")
     return AnalyticsEvent(
         tenant=event.tenant,
         key=f"{item['pk']}|{item['sk']}",
@@ -39,6 +40,7 @@ def event_of(record: Mapping[str, Any]) -> AnalyticsEvent | None:
         step_id=event.step_id,
         segment=event.segment,
         reason=reason if isinstance(reason, str) else None,
+        error_code=code if isinstance(code, str) and event.type is EventType.STEP_ERROR else None,
         was_skipped=event.details.get("was") == "skipped",
         sample=event.sample,
         opted_out=event.analytics_opt_out,

@@ -104,16 +104,14 @@ def visible_steps(flow: FlowDefinition, gate: FlagGate) -> tuple[list[StepDefini
 
 def segment_of(attributes: Mapping[str, str]) -> dict[str, str]:
     """The caller's attributes an enrolment keeps for analytics' segments: those named in ``SEGMENT_ATTRIBUTES``
-    whose value is a short plain token, ``returning`` as ``true`` or ``false`` (anything else is left out, never
-    refused)."""
+    whose value is a short plain token (anything else is left out, never refused), and ``returning``: ``true`` when
+    the caller says so (in any case), else ``false``, so every user is first-time or returning."""
     kept = {
         name: value
         for name in SEGMENT_ATTRIBUTES
         if isinstance(value := attributes.get(name), str) and SEGMENT_VALUE.fullmatch(value)
     }
-    returning = kept.pop("returning", "").lower()
-    if returning in ("true", "false"):
-        kept["returning"] = returning
+    kept["returning"] = "true" if kept.get("returning", "").lower() == "true" else "false"
     return kept
 
 
@@ -153,6 +151,8 @@ def apply_step(
     - skip of a required step: BIZ_REQUIRED_STEP_NOT_SKIPPABLE;
     - complete while ``allow_out_of_order`` is false and an earlier visible required step is neither completed nor
       skipped: BIZ_STEP_OUT_OF_ORDER (the detail and ``open_steps`` name them);
+    - ``error`` records a failed attempt (``step_error`` with the code) and moves no state; on a completed step it
+      is BIZ_STEP_TRANSITION_INVALID;
     - moves: not_started -> started | completed | skipped; started -> completed | skipped;
       skipped -> started | completed; completed -> anything else: BIZ_STEP_TRANSITION_INVALID;
     - the same action on a step already in that state is a no-op (no events, version unchanged);
@@ -160,7 +160,7 @@ def apply_step(
       the first time the step entered that state).
     The checks run in the order listed, so a refusal of the first kind wins over the later ones (a repeated action
     on a finished onboarding is refused, not a no-op). The event is ``step_started``, ``step_completed`` or
-    ``step_skipped`` with the step id.
+    ``step_skipped`` with the step id; a skip's ``reason`` goes into its details.
     Completing the last open required step does not complete the onboarding: that is ``complete_onboarding``.
     """
     definition = flow.definition
@@ -182,6 +182,8 @@ def apply_step(
         )
 
     current = _step_progress(progress, step.id)
+    if command.action is StepAction.ERROR:
+        return _record_error(progress, step.id, current, command.error_code or "", now)
     wanted = _ACTION_STATE[command.action]
     if current.state == wanted:
         return _unchanged(progress)
@@ -207,8 +209,21 @@ def apply_step(
     steps[step.id] = _moved(current, wanted, now)
     updated = _next(progress, now, steps=steps)
     kind = _ACTION_EVENT[command.action]
+    details = _taken_up(current) | ({"reason": command.reason} if command.reason else {})
+    return Transition(progress=updated, events=[_event(updated, kind, now, step_id=step.id, details=details)])
+
+
+def _record_error(progress: Progress, step_id: str, current: StepProgress, code: str, now: datetime) -> Transition:
+    """A failed attempt at a step: one ``step_error`` event with the code, the step's state unchanged. The progress
+    still moves to its next version (each event is ordered by the version it produced). A completed step has
+    nothing left to fail: BIZ_STEP_TRANSITION_INVALID."""
+    if current.state == StepState.COMPLETED:
+        raise errors.DomainError(
+            errors.BIZ_STEP_TRANSITION_INVALID, f"Step {step_id!r} is completed; no failed attempt can follow."
+        )
+    updated = _next(progress, now)
     return Transition(
-        progress=updated, events=[_event(updated, kind, now, step_id=step.id, details=_taken_up(current))]
+        progress=updated, events=[_event(updated, EventType.STEP_ERROR, now, step_id=step_id, details={"code": code})]
     )
 
 
@@ -235,15 +250,16 @@ def complete_onboarding(progress: Progress, flow: FlowVersion, now: datetime, ga
     return Transition(progress=updated, events=[_event(updated, EventType.ONBOARDING_COMPLETED, now)])
 
 
-def skip_onboarding(progress: Progress, flow: FlowVersion, now: datetime) -> Transition:
-    """Skip the whole onboarding (the user opts out). A no-op when already skipped; BIZ_ONBOARDING_FINISHED when
-    already completed. Step states are kept as they were."""
+def skip_onboarding(progress: Progress, flow: FlowVersion, now: datetime, reason: str | None = None) -> Transition:
+    """Skip the whole onboarding (the user opts out), with the ``reason`` code the caller gave, if any. A no-op when
+    already skipped; BIZ_ONBOARDING_FINISHED when already completed. Step states are kept as they were."""
     if progress.state == OnboardingState.SKIPPED:
         return _unchanged(progress)
     if progress.state == OnboardingState.COMPLETED:
         raise errors.DomainError(errors.BIZ_ONBOARDING_FINISHED, "The onboarding is already completed.")
     updated = _next(progress, now, state=OnboardingState.SKIPPED, skipped_at=now)
-    return Transition(progress=updated, events=[_event(updated, EventType.ONBOARDING_SKIPPED, now)])
+    details: dict[str, JsonValue] = {"reason": reason} if reason else {}
+    return Transition(progress=updated, events=[_event(updated, EventType.ONBOARDING_SKIPPED, now, details=details)])
 
 
 def reach_milestone(

@@ -48,6 +48,14 @@ class StepAction(StrEnum):
     START = "start"
     COMPLETE = "complete"
     SKIP = "skip"
+    # A failed attempt at the step, with an error code: recorded for analytics, the step's state unchanged.
+    ERROR = "error"
+
+
+# Why a user skipped, or what failed: a short code a product team chooses (``no_team_yet``, ``oauth_denied``), never
+# free text, so analytics can count it under its own name.
+REASON_CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+ReasonCode = Annotated[str, Field(pattern=REASON_CODE_PATTERN, description="A short code: a-z, 0-9, _ and -")]
 
 
 class OnboardingState(StrEnum):
@@ -287,6 +295,7 @@ class EventType(StrEnum):
     MILESTONE_REACHED = "milestone_reached"
     RESTARTED = "restarted"
     MIGRATED = "migrated"
+    STEP_ERROR = "step_error"
 
 
 class TransitionEvent(Model):
@@ -331,12 +340,31 @@ class Transition(Model):
 
 
 class StepCommand(Model):
-    """POST /v1/onboarding/step."""
+    """POST /v1/onboarding/step. ``reason`` may come with ``skip``; ``error`` needs ``error_code`` (and takes
+    nothing else)."""
 
     model_config = ConfigDict(extra="forbid")
 
     step_id: StepId
     action: StepAction
+    reason: ReasonCode | None = Field(default=None, description="Why the step is skipped (with skip only)")
+    error_code: ReasonCode | None = Field(default=None, description="What failed (with error, required)")
+
+    @model_validator(mode="after")
+    def _fits_the_action(self) -> StepCommand:
+        if self.reason is not None and self.action is not StepAction.SKIP:
+            raise ValueError("reason goes with the skip action only")
+        if (self.error_code is not None) != (self.action is StepAction.ERROR):
+            raise ValueError("error_code goes with the error action, which needs it")
+        return self
+
+
+class SkipRequest(Model):
+    """POST /v1/onboarding/skip: optionally, why the user skips the onboarding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: ReasonCode | None = None
 
 
 class StepStatus(Model):

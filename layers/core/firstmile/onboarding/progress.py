@@ -82,16 +82,22 @@ class ProgressService(OnboardingService):
         )
 
     def skip(
-        self, tenant: str, user: str, expected_version: int | None, *, attributes: Mapping[str, str] = NO_ATTRIBUTES
+        self,
+        tenant: str,
+        user: str,
+        expected_version: int | None,
+        *,
+        attributes: Mapping[str, str] = NO_ATTRIBUTES,
+        reason: str | None = None,
     ) -> tuple[OnboardingStatus, int]:
-        """Leave the onboarding."""
+        """Leave the onboarding, saying why with a ``reason`` code if the caller gives one."""
         gate = deferred_gate(self._gates, tenant, user, attributes)
         return self._change(
             tenant,
             user,
             expected_version,
             gate,
-            lambda p, flow, now: logic.skip_onboarding(p, flow, now),
+            lambda p, flow, now: logic.skip_onboarding(p, flow, now, reason),
             attributes,
         )
 

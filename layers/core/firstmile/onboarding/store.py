@@ -44,6 +44,7 @@ from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
 from firstmile.identity.store import user_partition
+from firstmile.onboarding import EVENT_KIND
 from firstmile.onboarding.models import (
     DefaultFlow,
     Enrolment,
@@ -429,7 +430,7 @@ class OnboardingStore:
             item = {
                 "pk": user,
                 "sk": _event_sk(happened, n),
-                "kind": "onboarding_event",
+                "kind": EVENT_KIND,
                 **_body(happened),
                 "expires_at": self._event_expiry(happened, progress),
             }

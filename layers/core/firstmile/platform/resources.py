@@ -14,13 +14,14 @@ class BucketDefinition:
 
 
 EXPORTS_BUCKET = BucketDefinition("Exports", "exports_bucket", expire_after_days=30)
-BUCKETS: tuple[BucketDefinition, ...] = (EXPORTS_BUCKET,)
+# Table-stream batches a consumer still failed after bisecting and retrying: Lambda's on-failure destination writes
+# each as an object holding the whole batch (an SQS destination would get only the shard and sequence numbers, and
+# the stream forgets the records after 24 hours). Kept 90 days for inspection and replay (decision 0070).
+STREAM_FAILURES_BUCKET = BucketDefinition("StreamFailures", "stream_failures_bucket", expire_after_days=90)
+BUCKETS: tuple[BucketDefinition, ...] = (EXPORTS_BUCKET, STREAM_FAILURES_BUCKET)
 
 # Scheduled invocations that fail after their retries land here, for inspection and redrive.
 SCHEDULER_DLQ = "scheduler-dlq"
-# Table-stream records that still fail after their retries land here, for inspection and redrive.
-STREAM_FAILURES_QUEUE = "stream-failures"
-
 
 # Onboarding migrations fan out through this queue: pages of users to list, batches of users to migrate.
 ONBOARDING_MIGRATIONS_QUEUE = "onboarding-migrations"

@@ -1,0 +1,269 @@
+"""Funnel analytics over HTTP against the running stack: users walk a flow through the API with a known pattern, the
+stack's stream poller feeds their events to the aggregator, and the analytics routes answer exactly what the
+pattern implies.
+
+Users of earlier enrolment days are walked with the local stack's simulated time (``X-Firstmile-Simulated-Time``,
+decision 0071): their requests run on those days through the same routes, so the comparison has two periods of
+enrolment to test.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import RunningStack, TenantTokens, call, tenant_with_tokens
+from tests.e2e.test_local_onboarding import DEFAULT_FLOW, FLOWS, STEP, Client, assert_problem
+
+pytestmark = pytest.mark.e2e
+
+ANALYTICS = "/v1/onboarding/analytics"
+# The stream poller's batching window plus the aggregator's cold start, on a loaded two-core machine.
+COUNTED_TIMEOUT_SECONDS = 90.0
+SIMULATED_TIME = "X-Firstmile-Simulated-Time"
+
+STEPS: list[dict[str, Any]] = [
+    {"id": "profile", "title": "Complete your profile", "kind": "task", "required": True, "order": 10},
+    {"id": "tour", "title": "Take the tour", "kind": "tutorial", "required": False, "order": 20},
+    {"id": "connect", "title": "Connect a data source", "kind": "task", "required": True, "order": 30},
+]
+
+
+def analytics_flow(admin: Client) -> str:
+    """A new three-step flow (the tour optional), published and made the tenant's default; its id."""
+    flow_id = f"e2e-funnel-{uuid.uuid4().hex[:8]}"
+    created = admin.request("POST", FLOWS, {"flow_id": flow_id, "name": "Funnel (e2e)", "steps": STEPS})
+    assert created.status == 201, created.body
+    published = admin.request("POST", f"{FLOWS}/{flow_id}/publish", if_match=created.headers["ETag"])
+    assert published.status == 201, published.body
+    assert admin.request("PUT", DEFAULT_FLOW, {"flow_id": flow_id}).status == 200
+    return flow_id
+
+
+class Minter:
+    """Users' tokens from API clients of the test tenant made for the purpose: token requests are limited per API
+    client (60 a minute), so a new client takes over every ``PER_CLIENT`` tokens."""
+
+    PER_CLIENT = 40
+
+    def __init__(self, stack: RunningStack, tenant: str) -> None:
+        self._stack = stack
+        self._tenant = tenant
+        self._lock = threading.Lock()
+        self._basic = ""
+        self._minted = self.PER_CLIENT
+
+    def _credentials(self) -> str:
+        with self._lock:
+            if self._minted >= self.PER_CLIENT:
+                operator = {"Authorization": f"Bearer {self._stack.tokens()['FIRSTMILE_OPERATOR_TOKEN']}"}
+                path = f"/v1/operator/tenants/{self._tenant}/clients"
+                issued = call(
+                    self._stack.url(path), "POST", operator, {"name": "analytics e2e", "allowed_roles": ["user"]}
+                )
+                assert issued.status == 201, issued.body
+                pair = f"{issued.json()['client']['client_id']}:{issued.json()['client_secret']}"
+                self._basic, self._minted = base64.b64encode(pair.encode()).decode(), 0
+            self._minted += 1
+            return self._basic
+
+    def user(self) -> Client:
+        user = f"e2e-funnel-{uuid.uuid4().hex[:12]}"
+        body = {"grant_type": "client_credentials", "user_id": user, "roles": ["user"]}
+        reply = call(self._stack.url("/v1/auth/token"), "POST", {"Authorization": f"Basic {self._credentials()}"}, body)
+        assert reply.status == 200, reply.body
+        return Client(self._stack, user, reply.json()["access_token"])
+
+
+def walk(minter: Minter, actions: list[tuple[str, str]], *, on: datetime | None = None) -> None:
+    """A new user enrols (their first status) and takes ``actions`` (step, action; ``("", "complete")`` finishes
+    the onboarding), all at the real time or all on ``on``."""
+    user = minter.user()
+    extra = {SIMULATED_TIME: on.isoformat()} if on else {}
+
+    def send(method: str, path: str, body: Any = None) -> None:
+        reply = user.request(method, path, body, headers=extra)
+        assert reply.status == 200, reply.body
+
+    send("GET", "/v1/onboarding/status")
+    for step_id, action in actions:
+        if not step_id:
+            send("POST", "/v1/onboarding/complete")
+            continue
+        # "skip:<reason>" skips with a reason code, "error:<code>" reports a failed attempt.
+        verb, _, code = action.partition(":")
+        extra = {"reason": code} if verb == "skip" and code else {"error_code": code} if verb == "error" else {}
+        send("POST", STEP, {"step_id": step_id, "action": verb, **extra})
+
+
+FINISH = [("profile", "complete"), ("connect", "complete"), ("", "complete")]
+
+
+def walk_all(admin: Client, walks: list[tuple[list[tuple[str, str]], datetime | None]]) -> None:
+    minter = Minter(admin.stack, admin.tenant)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for done in pool.map(lambda w: walk(minter, w[0], on=w[1]), walks):
+            assert done is None
+
+
+@dataclass
+class TenantClient(Client):
+    """A caller of the test tenant."""
+
+    tenant: str = ""
+
+
+def read_until(admin: Client, path: str, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The report at ``path`` once ``ready`` holds of it (the stream is read asynchronously)."""
+    deadline = time.monotonic() + COUNTED_TIMEOUT_SECONDS
+    while True:
+        reply = admin.request("GET", path)
+        assert reply.status == 200, reply.body
+        answer: dict[str, Any] = reply.json()
+        if ready(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(1.0)
+
+
+@pytest.fixture(scope="module")
+def tenant(stack: RunningStack) -> TenantTokens:
+    """A tenant of these tests' own: their flows become its default, their users fill its audit log, and the demo
+    tenant stays as seeded."""
+    return tenant_with_tokens(stack, f"e2e-analytics-{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture
+def admin(stack: RunningStack, tenant: TenantTokens) -> TenantClient:
+    return TenantClient(stack, f"{tenant.tenant_id}-admin", tenant.admin, tenant.tenant_id)
+
+
+def test_the_funnel_counts_exactly_what_users_did_through_the_api(admin: TenantClient) -> None:
+    # Given a flow, and twelve users who walk it today in a known pattern:
+    flow_id = analytics_flow(admin)
+    walks: list[tuple[list[tuple[str, str]], datetime | None]] = (
+        [([], None)] * 2  # two enrol and stop (lost at the profile)
+        + [([("profile", "complete")], None)] * 2  # two stop after the profile (lost at connect)
+        + [
+            (
+                [
+                    ("profile", "complete"),
+                    ("tour", "skip:no_time"),
+                    ("connect", "error:oauth_denied"),
+                    ("connect", "complete"),
+                ],
+                None,
+            )
+        ]
+        * 2  # not finished
+        + [([("profile", "complete"), ("tour", "skip"), *FINISH[1:]], None)] * 2
+        + [([("profile", "complete"), ("tour", "start"), ("tour", "complete"), *FINISH[1:]], None)] * 3
+        + [(FINISH, None)]
+    )
+    walk_all(admin, walks)
+    today = datetime.now(UTC).date().isoformat()
+
+    # When the funnel of today's enrolments is read, once the aggregator has counted the last completion
+    funnel = read_until(
+        admin,
+        f"{ANALYTICS}/funnel?flow={flow_id}&from={today}&to={today}",
+        lambda a: a["total_sessions"] >= 12 and a["completed"] >= 6,
+    )
+
+    # Then it holds exactly the pattern's counts and conversions
+    assert (funnel["total_sessions"], funnel["completed"], funnel["overall_conversion_rate"]) == (12, 6, 0.5)
+    assert funnel["period"] == {"start": today, "end": today, "days": 1, "cohort": "enrolment_day"}
+    stages = {s["step_id"]: s for s in funnel["stages"]}
+    assert [s["step_id"] for s in funnel["stages"]] == ["profile", "tour", "connect"]
+    assert {k: stages["profile"][k] for k in ("count", "skipped", "users_lost")} == {
+        "count": 10, "skipped": 0, "users_lost": 2}  # fmt: skip
+    assert (stages["profile"]["conversion_from_start"], stages["profile"]["conversion_from_previous"]) == (
+        0.8333,
+        0.8333,
+    )
+    # ...the optional tour: three took it, four skipped it, and nobody is lost at it
+    assert {k: stages["tour"][k] for k in ("count", "entered", "skipped", "users_lost", "required")} == {
+        "count": 3, "entered": 3, "skipped": 4, "users_lost": 0, "required": False}  # fmt: skip
+    # ...connect: eight of the ten who passed the profile, two failed attempts reported on the way
+    assert (stages["connect"]["count"], stages["connect"]["conversion_from_previous"]) == (8, 0.8)
+    assert (stages["connect"]["errors"], stages["profile"]["errors"]) == (2, 0)
+    assert stages["connect"]["users_lost"] == 2
+    assert stages["connect"]["median_time_to_reach_seconds"] is not None
+    assert {(d["step_id"], d["users_lost"], d["severity"]) for d in funnel["top_drop_off_points"]} == {
+        ("profile", 2, "high"),
+        ("connect", 2, "high"),
+    }
+    # And the recommendations route reads the same funnel
+    advice = admin.request("GET", f"{ANALYTICS}/recommendations?flow={flow_id}&from={today}&to={today}").json()
+    assert advice["recommendations"] == funnel["recommendations"]
+    assert {r["step_id"] for r in advice["recommendations"] if r["type"] == "drop_off"} == {"profile", "connect"}
+
+
+def test_the_comparison_says_improving_only_for_a_significant_difference(admin: TenantClient) -> None:
+    # Given four earlier enrolment days, walked through the API at simulated times:
+    flow_id = analytics_flow(admin)
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=n) for n in (10, 9, 8, 7)]
+
+    def on(day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+
+    def cohort(day: date, finished: int, stopped: int) -> list[tuple[list[tuple[str, str]], datetime | None]]:
+        return [(FINISH, on(day))] * finished + [([], on(day))] * stopped
+
+    # 2 of 12 finish, then 10 of 12 (a difference chance hardly explains); 6 of 12, then 7 of 12 (chance explains it)
+    walk_all(admin, cohort(days[0], 2, 10) + cohort(days[1], 10, 2) + cohort(days[2], 6, 6) + cohort(days[3], 7, 5))
+
+    def compare(first: date, second: date) -> dict[str, Any]:
+        path = (
+            f"{ANALYTICS}/comparison?flow={flow_id}&compare_from={first}&compare_to={first}&from={second}&to={second}"
+        )
+        return read_until(
+            admin,
+            path,
+            lambda a: a["period1"]["total_sessions"] >= 12 and a["period2"]["total_sessions"] >= 12
+            and a["period1"]["completed"] + a["period2"]["completed"] >= {days[0]: 12, days[2]: 13}[first],
+        )  # fmt: skip
+
+    # When the second day is compared with the first, and the fourth with the third
+    improving, flat = compare(days[0], days[1]), compare(days[2], days[3])
+
+    # Then a jump from 17 % to 83 % is improving, with a p-value below the 5 % level
+    assert (improving["period1"]["completed"], improving["period2"]["completed"]) == (2, 10)
+    assert improving["changes"]["trend"] == "improving"
+    assert improving["changes"]["conversion_rate_change"] == 0.6667
+    assert improving["changes"]["p_value"] < 0.01
+    assert improving["changes"]["significance_level"] == 0.05
+    # And 50 % against 58 % is flat: the test cannot tell it from chance
+    assert (flat["period1"]["completed"], flat["period2"]["completed"]) == (6, 7)
+    assert flat["changes"]["trend"] == "flat"
+    assert flat["changes"]["conversion_rate_change"] == 0.0833
+    assert flat["changes"]["p_value"] > 0.05
+
+
+def test_analytics_routes_refuse_users_and_bad_periods(
+    stack: RunningStack, tenant: TenantTokens, admin: TenantClient
+) -> None:
+    # Given a user without the admin role, and an admin
+    user = Client(stack, f"{tenant.tenant_id}-user", tenant.user)
+    flow_id = analytics_flow(admin)
+
+    # Then a user may not read analytics
+    assert_problem(user.request("GET", f"{ANALYTICS}/funnel?flow={flow_id}"), 403, "PERM_FORBIDDEN")
+    # And a reversed period, one over 183 days, two segment filters or an unknown flow are refused as problems
+    for query, status, code in (
+        (f"flow={flow_id}&from=2026-11-10&to=2026-11-01", 422, "VAL_REQUEST_INVALID"),
+        (f"flow={flow_id}&from=2026-01-01&to=2026-12-01", 422, "VAL_REQUEST_INVALID"),
+        (f"flow={flow_id}&country=DE&plan=pro", 422, "VAL_REQUEST_INVALID"),
+        (f"flow={flow_id}&from=yesterday", 422, "VAL_REQUEST_INVALID"),
+        ("flow=no-such-flow", 404, "RES_FLOW_NOT_FOUND"),
+    ):
+        assert_problem(admin.request("GET", f"{ANALYTICS}/funnel?{query}"), status, code)
