@@ -33,6 +33,7 @@ from functions.catalog import CATALOG, Function, Schedule
 from local import openapi, seed
 from local.config import AWS_PORT_ENV, PORT_ENV, ConfigError, LocalConfig
 from local.console import VERBOSE_ENV, DevLogging, log_file, verbose_from
+from local.demo_users import DEMO_DAYS, DEMO_USERS, walk_demo_users
 from local.emulator import Emulator, emulator_answers
 from local.environment import LocalEnvironment
 from local.events import schedule_event
@@ -117,6 +118,22 @@ def _parser() -> argparse.ArgumentParser:
         "--tokens-file", type=Path, default=None, help=f"default ${TOKENS_FILE_ENV} or .local/tokens.env"
     )
     tokens.set_defaults(run=_tokens)
+
+    walkers = commands.add_parser(
+        "demo-users",
+        help="walk demo users through the demo flow over the running stack's API, over the last days",
+        description="Demo users (not sample users: analytics counts them) enrol and act through the onboarding "
+        "routes at simulated times over the last days, with a realistic spread of completions, skips with reasons, "
+        "errors and drop-offs. `make dev` walks 300 of them once it is ready (FIRSTMILE_DEMO_USERS, 0 for none).",
+    )
+    walkers.add_argument("--users", type=int, default=DEMO_USERS, help=f"how many (default {DEMO_USERS})")
+    walkers.add_argument("--days", type=int, default=DEMO_DAYS, help=f"over how many days (default {DEMO_DAYS})")
+    walkers.add_argument("--seed", type=int, default=12, help="another seed walks other users (default 12)")
+    walkers.add_argument("--tenant", default=seed.DEMO_TENANT_ID, help="a tenant whose default flow they walk")
+    walkers.add_argument(
+        "--tokens-file", type=Path, default=None, help=f"default ${TOKENS_FILE_ENV} or .local/tokens.env"
+    )
+    walkers.set_defaults(run=_demo_users)
 
     bootstrap = commands.add_parser(
         "bootstrap-operator",
@@ -495,6 +512,35 @@ def _tokens(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _demo_users(args: argparse.Namespace) -> int:
+    path = args.tokens_file or tokens_file()
+    saved = _saved_stack("demo-users", path)
+    if saved is None:
+        return 1
+    config = LocalConfig.for_commands(tokens_path=path)
+    try:
+        operator = seed.mint_token(
+            config.api_url,
+            saved["FIRSTMILE_OPERATOR_CLIENT_ID"],
+            saved["FIRSTMILE_OPERATOR_CLIENT_SECRET"],
+            seed.OPERATOR_USER,
+            seed.OPERATOR_ROLES,
+        )
+        summary = walk_demo_users(
+            config.api_url, operator.access_token, tenant=args.tenant, users=args.users, days=args.days, seed=args.seed
+        )
+    except (seed.SeedError, KeyError) as exc:
+        print(f"firstmile demo-users: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"firstmile demo-users: {_no_gateway(config, exc)}", file=sys.stderr)
+        return 1
+    print(summary.line())
+    for failure in summary.failures[:10]:
+        print(f"  {failure}", file=sys.stderr)
+    return 1 if summary.failures else 0
 
 
 def _no_gateway(config: LocalConfig, exc: OSError) -> str:

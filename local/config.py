@@ -15,6 +15,9 @@ PORT_ENV = "FIRSTMILE_PORT"
 AWS_PORT_ENV = "FIRSTMILE_AWS_PORT"
 CORS_ENV = "FIRSTMILE_CORS_ALLOW_ORIGINS"
 INSTANCE_START_ENV = "FIRSTMILE_INSTANCE_START"
+DEMO_USERS_ENV = "FIRSTMILE_DEMO_USERS"
+# Demo users `firstmile dev` walks through the demo flow once it is ready (local.demo_users).
+DEFAULT_DEMO_USERS = 300
 DEFAULT_PORT = 8000
 DEFAULT_AWS_PORT = 4566
 # The usual addresses of a front end under development.
@@ -40,6 +43,8 @@ class LocalConfig:
     # How a function instance starts: forked from the fork server (decision 0020), or as a fresh interpreter.
     instance_start: Literal["fork", "process"] = "fork"
     host: str = HOST
+    # Demo users walked through the demo flow in the background once the stack is ready; 0: none.
+    demo_users: int = DEFAULT_DEMO_USERS
     # Where the ports came from, for messages: the variables, the running stack's tokens file, or the defaults.
     origin: str = field(default="the defaults", compare=False)
 
@@ -60,6 +65,7 @@ class LocalConfig:
             aws_port=_port(env, AWS_PORT_ENV, DEFAULT_AWS_PORT),
             cors_allow_origins=_origins(env),
             instance_start=_instance_start(env),
+            demo_users=_demo_users(env),
             origin=_origin(env, (PORT_ENV, AWS_PORT_ENV)),
         )
 
@@ -90,6 +96,15 @@ class LocalConfig:
             cors_allow_origins=config.cors_allow_origins,
             origin=origin,
         )
+
+
+def _demo_users(env: Mapping[str, str]) -> int:
+    raw = env.get(DEMO_USERS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_DEMO_USERS
+    if not raw.isdigit() or int(raw) > 5000:
+        raise ConfigError(f"{DEMO_USERS_ENV}={raw!r}: use a whole number from 0 (none) to 5000.")
+    return int(raw)
 
 
 def _instance_start(env: Mapping[str, str]) -> Literal["fork", "process"]:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from firstmile.platform.resources import SCHEDULER_DLQ, STREAM_FAILURES_BUCKET
 from functions.catalog import CATALOG, Function, Queue, TableStream
 from local.config import AWS_PORT_ENV, PORT_ENV, LocalConfig
+from local.demo_users import can_walk, walk_demo_users
 from local.docs_page import render_docs_page
 from local.emulator import Emulator, client
 from local.environment import LocalEnvironment
@@ -126,6 +127,7 @@ class LocalStack:
                 self.app.hold_readiness(SYS_SEED_FAILED, f"The demo data could not be seeded: {self.seed_error}")
             else:
                 self.app.release_readiness()
+                self._walk_demo_users()
         except BaseException:
             self.stop()
             raise
@@ -176,6 +178,27 @@ class LocalStack:
         except Exception as exc:  # a bug in seeding must not take the running stack down with it
             self.seed_error = f"{type(exc).__name__}: {exc}"
             log.exception("the demo data could not be seeded")
+
+    def _walk_demo_users(self) -> None:
+        """Once ready, walk the configured number of demo users through the demo flow in the background, so the
+        analytics have something to show (``local.demo_users``); the console says when they are done."""
+        demo = self.demo
+        if demo is None or self.config.demo_users <= 0 or not can_walk(self.catalog):
+            return
+        users, api_url = self.config.demo_users, self.api_url
+
+        def walk() -> None:
+            log.warning("Demo users: walking %d through the demo flow over the last days, in the background", users)
+            try:
+                summary = walk_demo_users(api_url, demo.operator.access_token, users=users)
+            except Exception:  # the stack runs on whatever happened to the demo users
+                log.exception("the demo users could not be walked")
+                return
+            log.warning("%s", summary.line())
+            for failure in summary.failures[:10]:
+                log.error("demo user: %s", failure)
+
+        threading.Thread(target=walk, name="demo-users", daemon=True).start()
 
     def _pollers(self, endpoint: str, table_endpoint: str, urls: dict[str, str]) -> list[QueuePoller | StreamPoller]:
         assert self.runtime is not None  # noqa: S101 - started just before

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
+from local.config import DEMO_USERS_ENV
 from local.console import LOG_FILE_ENV
 from local.tokens_file import TOKENS_FILE_ENV, read_tokens_file
 
@@ -143,6 +144,8 @@ def start(directory: Path, *, extra_env: dict[str, str] | None = None, args: tup
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIRSTMILE_")}
     env |= {"FIRSTMILE_PORT": str(port), "FIRSTMILE_AWS_PORT": str(aws_port), TOKENS_FILE_ENV: str(tokens_path)}
     env |= {LOG_FILE_ENV: str(directory / "dev.log")}
+    # No demo users walking in the background while tests measure and count (test_local_analytics walks its own).
+    env |= {DEMO_USERS_ENV: "0"}
     env |= extra_env or {}
     stdout, stderr = directory / "dev.out", directory / "dev.err"
     began = time.monotonic()

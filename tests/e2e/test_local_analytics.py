@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import RunningStack, TenantTokens, call, tenant_with_tokens
+from local.seed import DEMO_FLOW, DEMO_FLOW_ID
+from tests.e2e.harness import RunningStack, TenantTokens, call, run_cli, tenant_with_tokens
 from tests.e2e.test_local_onboarding import DEFAULT_FLOW, FLOWS, STEP, Client, assert_problem
 
 pytestmark = pytest.mark.e2e
@@ -267,3 +268,30 @@ def test_analytics_routes_refuse_users_and_bad_periods(
         ("flow=no-such-flow", 404, "RES_FLOW_NOT_FOUND"),
     ):
         assert_problem(admin.request("GET", f"{ANALYTICS}/funnel?{query}"), status, code)
+
+
+def test_the_demo_users_command_walks_users_the_funnel_then_counts(stack: RunningStack, admin: TenantClient) -> None:
+    # Given a tenant whose default flow is the demo flow
+    created = admin.request("POST", FLOWS, DEMO_FLOW)
+    assert created.status == 201, created.body
+    published = admin.request("POST", f"{FLOWS}/{DEMO_FLOW_ID}/publish", if_match=created.headers["ETag"])
+    assert published.status == 201, published.body
+    assert admin.request("PUT", DEFAULT_FLOW, {"flow_id": DEMO_FLOW_ID}).status == 200
+
+    # When `firstmile demo-users` walks 40 users over the last three days
+    walked = run_cli(stack, "demo-users", "--users", "40", "--days", "3", "--tenant", admin.tenant)
+
+    # Then every one of them walked, and the funnel of those days counts each once, with completions, skips with
+    # reasons, errors and drop-offs among them
+    assert walked.returncode == 0, walked.stderr
+    assert "Demo users: 40 walked the demo flow" in walked.stdout
+    today = datetime.now(UTC).date()
+    path = f"{ANALYTICS}/funnel?flow={DEMO_FLOW_ID}&from={today - timedelta(days=3)}&to={today}"
+    funnel = read_until(admin, path, lambda a: a["total_sessions"] >= 40)
+    assert funnel["total_sessions"] == 40
+    stages = {s["step_id"]: s for s in funnel["stages"]}
+    assert 0 < funnel["completed"] < 40
+    assert stages["create-workspace"]["count"] > stages["first-run"]["count"] > 0
+    assert sum(s["skipped"] for s in funnel["stages"]) > 0
+    assert sum(s["errors"] for s in funnel["stages"]) > 0
+    assert funnel["top_drop_off_points"]
