@@ -36,6 +36,24 @@ FUNCTIONS: tuple[Function, ...] = (
         "Two periods' funnels compared, with a two-proportion significance test deciding the trend.",
     ),
     _report(
+        "analytics_heatmap",
+        "GET",
+        f"{_REPORTS}/drop-off-heatmap",
+        "Where and when users stop: per day or hour and step, reasons, error codes, stall times.",
+    ),
+    _report(
+        "analytics_cohorts",
+        "GET",
+        f"{_REPORTS}/cohort-comparison",
+        "Weekly enrolment cohorts and first-time against returning users, with insights in words.",
+    ),
+    _report(
+        "analytics_realtime",
+        "GET",
+        f"{_REPORTS}/realtime",
+        "The users who entered in the last 24 hours and what they have done since (cached up to 5 minutes).",
+    ),
+    _report(
         "analytics_recommendations",
         "GET",
         f"{_REPORTS}/recommendations",

@@ -202,6 +202,25 @@ def test_the_funnel_counts_exactly_what_users_did_through_the_api(admin: TenantC
         ("profile", 2, "high"),
         ("connect", 2, "high"),
     }
+    # And the heatmap has today's row, the reasons given and the error codes met, and six users still in onboarding
+    heat = admin.request("GET", f"{ANALYTICS}/drop-off-heatmap?flow={flow_id}&from={today}&to={today}").json()
+    assert [(row["period"], row["total_sessions"]) for row in heat["rows"]] == [(today, 12)]
+    assert heat["total_incomplete"] == 6
+    assert [(r["reason"], r["count"], r["steps"]) for r in heat["common_reasons"]] == [("no_time", 2, {"tour": 2})]
+    assert [(e["error_code"], e["count"], e["steps"]) for e in heat["error_patterns"]] == [
+        ("oauth_denied", 2, {"connect": 2})
+    ]
+    # And the realtime view counts the same twelve users who entered in the last 24 hours, six of them active
+    live = admin.request("GET", f"{ANALYTICS}/realtime?flow={flow_id}")
+    assert live.status == 200, live.body
+    assert int(live.headers["Age"]) == 0 and live.headers["Cache-Control"] == "private, max-age=300"
+    real_time = live.json()["real_time"]
+    assert (real_time["total_sessions"], real_time["active_sessions"], real_time["completion_rate"]) == (12, 6, 0.5)
+    # And the cohorts see twelve first-time users and no returning one
+    cohorts = admin.request("GET", f"{ANALYTICS}/cohort-comparison?flow={flow_id}&from={today}&to={today}").json()
+    assert cohorts["segments"]["first_time_users"]["total_sessions"] == 12
+    assert cohorts["segments"]["returning_users"]["total_sessions"] == 0
+    assert "No returning users entered in this period." in cohorts["insights"]
     # And the recommendations route reads the same funnel
     advice = admin.request("GET", f"{ANALYTICS}/recommendations?flow={flow_id}&from={today}&to={today}").json()
     assert advice["recommendations"] == funnel["recommendations"]

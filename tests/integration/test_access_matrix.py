@@ -582,6 +582,9 @@ ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     **_analytics_probes("funnel"),
     **_analytics_probes("comparison"),
     **_analytics_probes("recommendations"),
+    **_analytics_probes("drop-off-heatmap"),
+    **_analytics_probes("cohort-comparison"),
+    **_analytics_probes("realtime"),
 }
 
 PROBES: dict[str, tuple[Probe, ...]] = {

@@ -52,6 +52,9 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "analytics_funnel": (404, "RES_FLOW_NOT_FOUND"),
     "analytics_comparison": (404, "RES_FLOW_NOT_FOUND"),
     "analytics_recommendations": (404, "RES_FLOW_NOT_FOUND"),
+    "analytics_heatmap": (404, "RES_FLOW_NOT_FOUND"),
+    "analytics_cohorts": (404, "RES_FLOW_NOT_FOUND"),
+    "analytics_realtime": (404, "RES_FLOW_NOT_FOUND"),
     # ...and no default flow to enrol the user on.
     "onboarding_status": (409, "BIZ_NO_DEFAULT_FLOW"),
     "onboarding_step": (409, "BIZ_NO_DEFAULT_FLOW"),

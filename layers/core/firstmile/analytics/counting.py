@@ -135,20 +135,20 @@ def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None
 
 
 def updates(event: AnalyticsEvent) -> list[CounterUpdate]:
-    """The counter updates of one event: the unsegmented funnel by enrolment day and by hour of the event, and each
+    """The counter updates of one event: the unsegmented funnel by enrolment day and by enrolment hour, and each
     segment value the event carries by enrolment day. None for an event that is not counted.
 
-    Days are the user's enrolment day, whenever the event happens: a funnel over days is then the users who entered
-    on those days and what they did, so its conversions are proportions of one group (never over 100 % when steps
-    are taken in order) and two periods compare with a significance test; a week's days add up to its cohort.
-    Hours are the hour of the event: what happened in the last 24 hours. An event from before events carried their
-    enrolment counts on its own day."""
+    Days and hours are the user's enrolment day and hour, whenever the event happens: a funnel over days (or the
+    last 24 hours) is then the users who entered then and what they have done since, so its conversions are
+    proportions of one group (never over 100 % when steps are taken in order) and two periods compare with a
+    significance test; a week's days add up to its cohort. An event from before events carried their enrolment
+    counts on its own day and hour."""
     counted = _amounts(event) if is_counted(event) else None
     if counted is None:
         return []
     target, amounts = counted
-    entered_on = (event.enrolled_at or event.at).date()
-    day, hour = f"DAY#{entered_on.isoformat()}", f"HOUR#{event.at.strftime('%Y-%m-%dT%H')}"
+    entered = event.enrolled_at or event.at
+    day, hour = f"DAY#{entered.date().isoformat()}", f"HOUR#{entered.strftime('%Y-%m-%dT%H')}"
     segments = [ALL]
     segments += [f"{d}={event.segment[d]}" for d in DIMENSIONS if event.segment.get(d)]
 

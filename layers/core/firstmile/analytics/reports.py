@@ -9,28 +9,50 @@ the number of users. ``ReportQuery`` is what every report is asked for: a flow, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Protocol
 
 from firstmile import errors
+from firstmile.analytics.breakdowns import (
+    by_period,
+    cohort_insights,
+    common_reasons,
+    error_patterns,
+    incomplete,
+    stall_buckets,
+    summary,
+    time_analysis,
+    weekly_cohorts,
+)
 from firstmile.analytics.comparison import trend
 from firstmile.analytics.counting import ALL, Counts, add_up
 from firstmile.analytics.funnel import FunnelView, funnel
-from firstmile.analytics.ports import FunnelCounters
+from firstmile.analytics.ports import CounterItem, FunnelCounters
 from firstmile.analytics.recommendations import Priority, recommendations
 from firstmile.analytics.shapes import (
     Accuracy,
     Changes,
+    CohortParams,
+    CohortReport,
+    CohortSegments,
     ComparisonParams,
     ComparisonReport,
     DropOffPoint,
     FunnelReport,
+    HeatmapCell,
+    HeatmapReport,
+    HeatmapRow,
     Period,
     PeriodSummary,
+    RealTime,
+    RealtimeReport,
+    RealtimeStage,
     RecommendationItem,
     RecommendationsReport,
     ReportParams,
+    SegmentTest,
     StageChange,
     StageReport,
 )
@@ -41,6 +63,13 @@ from firstmile.onboarding.models import FlowVersion
 # The longest period a report reads: half a year of enrolment days (a 20-step flow: 3,780 small items).
 MAX_RANGE_DAYS = 183
 DEFAULT_RANGE_DAYS = 30
+DEFAULT_COHORT_DAYS = 56
+# Hourly rows of the heatmap: hour items are kept 8 days (firstmile.analytics.store).
+HOURLY_DAYS = 7
+# The realtime view: the last 24 enrolment hours, read at most every 5 minutes per container.
+REALTIME_HOURS = 24
+REALTIME_CACHE_SECONDS = 300
+REALTIME_CACHE_ENTRIES = 256
 # ``user_type`` as the ``returning`` segment value it reads.
 USER_TYPES = {"first_time": "false", "returning": "true"}
 
@@ -62,23 +91,25 @@ class ReportQuery:
     end: date
     version: int | None = None
     segment: str = ALL
+    # The realtime view's window: from this hour to ``last_hour`` (both UTC, ``yyyy-mm-ddThh``) instead of days.
+    hours: tuple[str, str] | None = None
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
+    def bounds(self, period: str) -> tuple[str, str]:
+        """The first and last period keys the query reads (days, or the hours of its window)."""
+        if period == "HOUR" and self.hours is not None:
+            return self.hours
+        return self.start.isoformat(), self.end.isoformat()
+
 
 def report_query(params: ReportParams, *, today: date) -> ReportQuery:
     """The query a request's parameters ask for: ``to`` defaults to today, ``from`` to 30 days before ``to``; at
     most one segment filter (counters are kept per dimension). Refuses a reversed or too long period."""
-    start, end = params.from_, params.to
-    end = end or today
-    start = start or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
-    issues = []
-    if start > end:
-        issues.append(FieldIssue("query.from", "from is after to", "range_reversed"))
-    elif (end - start).days + 1 > MAX_RANGE_DAYS:
-        issues.append(FieldIssue("query.to", f"the period is longer than {MAX_RANGE_DAYS} days", "range_too_long"))
+    start, end = _period_of(params.from_, params.to, today, DEFAULT_RANGE_DAYS)
+    issues = _period_issues(start, end)
     filters = {
         name: value
         for name, value in (
@@ -99,6 +130,28 @@ def report_query(params: ReportParams, *, today: date) -> ReportQuery:
     return ReportQuery(params.flow, start, end, params.version, segment)
 
 
+def cohort_query(params: CohortParams, *, today: date) -> ReportQuery:
+    """The cohorts' period: ``to`` defaults to today, ``from`` to eight weeks before."""
+    start, end = _period_of(params.from_, params.to, today, DEFAULT_COHORT_DAYS)
+    issues = _period_issues(start, end)
+    if issues:
+        raise errors.DomainError(errors.VAL_REQUEST_INVALID, "The report's parameters do not fit.", fields=issues)
+    return ReportQuery(params.flow, start, end, params.version)
+
+
+def _period_of(start: date | None, end: date | None, today: date, default_days: int) -> tuple[date, date]:
+    end = end or today
+    return start or end - timedelta(days=default_days - 1), end
+
+
+def _period_issues(start: date, end: date) -> list[FieldIssue]:
+    if start > end:
+        return [FieldIssue("query.from", "from is after to", "range_reversed")]
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        return [FieldIssue("query.to", f"the period is longer than {MAX_RANGE_DAYS} days", "range_too_long")]
+    return []
+
+
 def compared_query(params: ComparisonParams, looked_at: ReportQuery) -> ReportQuery:
     """Period 1 of a comparison: the days asked, or as many days just before period 2; same flow, version and
     segment."""
@@ -115,11 +168,15 @@ def compared_query(params: ComparisonParams, looked_at: ReportQuery) -> ReportQu
 
 @dataclass(frozen=True)
 class _Read:
-    """A period's counts and the flow version whose steps order them."""
+    """A period's counter items, added up, and the flow version whose steps order them."""
 
     steps: FlowVersion
     versions: list[int]
-    counts: Counts
+    items: list[CounterItem]
+
+    @cached_property
+    def counts(self) -> Counts:
+        return add_up(self.items)
 
 
 class AnalyticsReports:
@@ -129,6 +186,8 @@ class AnalyticsReports:
         self._counters = counters
         self._versions = versions
         self._clock = clock
+        # The realtime view's cache: (tenant, flow, version) -> (report, when it was read), oldest first.
+        self._realtime: dict[tuple[str, str, int | None], tuple[RealtimeReport, datetime]] = {}
 
     def today(self) -> date:
         return self._clock().date()
@@ -168,6 +227,120 @@ class AnalyticsReports:
             recommendations=_recommendations(view, priority),
         )
 
+    def heatmap(self, tenant: str, query: ReportQuery, granularity: str) -> HeatmapReport:
+        """Where and when users stop: per enrolment day (or hour) and step, users lost, skips and failed attempts;
+        the period's incomplete users by how long ago they entered; times; reasons and error codes."""
+        if granularity == "hour" and query.days > HOURLY_DAYS:
+            raise errors.DomainError(
+                errors.VAL_REQUEST_INVALID,
+                "Hourly rows are kept for the last days only.",
+                fields=[FieldIssue("query.from", f"at most {HOURLY_DAYS} days by hour", "range_too_long")],
+            )
+        read = self._read(tenant, query)
+        view = self._view(read)
+        days = {date.fromisoformat(d): self._view_of(read, add_up(i)) for d, i in by_period(read.items).items()}
+        rows_read = self._read(tenant, query, "HOUR") if granularity == "hour" else read
+        rows = []
+        for period, items in by_period(rows_read.items).items():
+            row_view = self._view_of(read, add_up(items))
+            rows.append(
+                HeatmapRow(
+                    period=period,
+                    total_sessions=row_view.total_sessions,
+                    completed=row_view.completed,
+                    cells=[
+                        HeatmapCell(
+                            step_id=s.step_id,
+                            users_lost=row_view.lost_at.get(s.step_id, 0),
+                            skipped=s.skipped,
+                            errors=s.errors,
+                        )
+                        for s in row_view.stages
+                    ],
+                )
+            )
+        return HeatmapReport(
+            flow_id=query.flow_id,
+            versions=read.versions,
+            segment=_segment(query.segment),
+            period=_period(query),
+            granularity="hour" if granularity == "hour" else "day",
+            steps=[s.step_id for s in view.stages],
+            rows=rows,
+            total_incomplete=incomplete(view),
+            stall_time_buckets=stall_buckets(days, self.today()),
+            time_analysis=time_analysis(view, days),
+            common_reasons=common_reasons(read.counts),
+            error_patterns=error_patterns(read.counts),
+        )
+
+    def cohorts(self, tenant: str, query: ReportQuery) -> CohortReport:
+        """Weekly enrolment cohorts, and first-time against returning users (the ``returning`` segment)."""
+        read = self._read(tenant, query)
+        first_time = self._view(self._read(tenant, replace(query, segment="returning=false")))
+        returning = self._view(self._read(tenant, replace(query, segment="returning=true")))
+        test = trend(first_time.completed, first_time.total_sessions, returning.completed, returning.total_sessions)
+        cohorts = weekly_cohorts(query.start, query.end, read.items, lambda counts: self._view_of(read, counts))
+        return CohortReport(
+            flow_id=query.flow_id,
+            versions=read.versions,
+            period=_period(query),
+            cohorts=cohorts,
+            segments=CohortSegments(first_time_users=summary(first_time), returning_users=summary(returning)),
+            returning_against_first_time=SegmentTest(
+                conversion_rate_change=test.conversion_rate_change,
+                trend=test.trend,
+                p_value=test.p_value,
+                significance_level=test.significance_level,
+            ),
+            insights=cohort_insights(cohorts, first_time, returning, test),
+        )
+
+    def realtime(self, tenant: str, flow_id: str, version: int | None) -> tuple[RealtimeReport, float]:
+        """The users who entered in the last 24 hours and what they have done since, read at most every
+        ``REALTIME_CACHE_SECONDS`` per container (the cache lives in this object); with its age in seconds."""
+        key = (tenant, flow_id, version)
+        now = self._clock()
+        cached = self._realtime.get(key)
+        if cached is not None and (now - cached[1]).total_seconds() < REALTIME_CACHE_SECONDS:
+            return cached[0], (now - cached[1]).total_seconds()
+        first_hour = now - timedelta(hours=REALTIME_HOURS - 1)
+        query = ReportQuery(
+            flow_id, first_hour.date(), now.date(), version, hours=(f"{first_hour:%Y-%m-%dT%H}", f"{now:%Y-%m-%dT%H}")
+        )
+        read = self._read(tenant, query, "HOUR")
+        view = self._view(read)
+        titles = {s.id: s.title for s in read.steps.definition.steps}
+        report = RealtimeReport(
+            flow_id=flow_id,
+            versions=read.versions,
+            real_time=RealTime(
+                last_updated=now.isoformat(),
+                window_start=f"{first_hour:%Y-%m-%dT%H}:00:00+00:00",
+                window_hours=REALTIME_HOURS,
+                total_sessions=view.total_sessions,
+                active_sessions=incomplete(view),
+                completed=view.completed,
+                skipped=view.skipped,
+                completion_rate=view.overall_conversion_rate,
+                cache_max_age_seconds=REALTIME_CACHE_SECONDS,
+            ),
+            stages=[
+                RealtimeStage(
+                    step_id=s.step_id,
+                    title=titles[s.step_id],
+                    count=s.count,
+                    percent=round(100 * s.count / view.total_sessions, 1) if view.total_sessions else None,
+                )
+                for s in view.stages
+            ],
+            recommendations=_recommendations(view)[:3],
+        )
+        self._realtime[key] = (report, now)
+        while len(self._realtime) > REALTIME_CACHE_ENTRIES:
+            self._realtime.pop(next(iter(self._realtime)))
+        return report, 0.0
+
     def comparison(self, tenant: str, first: ReportQuery, second: ReportQuery) -> ComparisonReport:
         """``second`` (usually the recent period) against ``first``."""
         before, after = self._read(tenant, first), self._read(tenant, second)
@@ -204,28 +377,33 @@ class AnalyticsReports:
 
     # --- reading ---------------------------------------------------------------------------------------------
 
-    def _read(self, tenant: str, query: ReportQuery) -> _Read:
-        """The counts of the period: of the version asked, or of every published version added up (their stages in
-        the order of the newest)."""
+    def _read(self, tenant: str, query: ReportQuery, period: str = "DAY") -> _Read:
+        """The counter items of the period (``DAY``, or ``HOUR`` for whole hours from ``query.start`` to the hour of
+        ``query.end_hour``): of the version asked, or of every published version (their stages in the order of the
+        newest)."""
         if query.version is not None:
             steps = self._versions.get(tenant, query.flow_id, query.version)
             versions = [query.version]
         else:
             steps = self._versions.latest(tenant, query.flow_id)
             versions = list(range(1, steps.version + 1))
-        first, last = query.start.isoformat(), query.end.isoformat()
+        first, last = query.bounds(period)
         items = [
             item
             for version in versions
-            for item in self._counters.read(tenant, query.flow_id, version, query.segment, "DAY", first, last)
+            for item in self._counters.read(tenant, query.flow_id, version, query.segment, period, first, last)
         ]
-        return _Read(steps, versions, add_up(items))
+        return _Read(steps, versions, items)
+
+    def _view(self, read: _Read) -> FunnelView:
+        return self._view_of(read, read.counts)
 
     @staticmethod
-    def _view(read: _Read) -> FunnelView:
+    def _view_of(read: _Read, counts: Counts) -> FunnelView:
+        """The funnel of ``counts`` in the stage order of the read's flow version."""
         definition = read.steps.definition
         optional = [s.id for s in definition.steps if not s.required or s.gating_flag]
-        return funnel([s.id for s in definition.steps], read.counts, optional=optional)
+        return funnel([s.id for s in definition.steps], counts, optional=optional)
 
 
 def _segment(segment: str) -> dict[str, str]:

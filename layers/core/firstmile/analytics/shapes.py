@@ -158,3 +158,173 @@ class ComparisonReport(Model):
     period1: PeriodSummary
     period2: PeriodSummary
     changes: Changes
+
+
+# --- drop-off heatmap ------------------------------------------------------------------------------------------
+
+
+class HeatmapParams(ReportParams):
+    granularity: Literal["day", "hour"] = Field(
+        default="day", description="Rows by enrolment day, or by enrolment hour (at most the last 7 days)"
+    )
+
+
+class HeatmapCell(Model):
+    step_id: str
+    users_lost: int
+    skipped: int
+    errors: int
+
+
+class HeatmapRow(Model):
+    period: str = Field(description="The enrolment day (yyyy-mm-dd) or hour (yyyy-mm-ddThh, UTC)")
+    total_sessions: int
+    completed: int
+    cells: list[HeatmapCell]
+
+
+class StallBucket(Model):
+    bucket: Literal["under_1_day", "1_to_3_days", "3_to_7_days", "7_to_14_days", "over_14_days"]
+    users: int = Field(description="Users of the period still in onboarding, by how long ago they entered")
+
+
+class StepTime(Model):
+    step_id: str
+    median_time_to_reach_seconds: float | None
+    average_time_to_reach_seconds: float | None
+    median_gap_from_previous_seconds: float | None = Field(
+        description="Median time to reach it minus that of the step before"
+    )
+
+
+class WeekdayConversion(Model):
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    total_sessions: int
+    conversion_rate: float | None
+
+
+class TimeAnalysis(Model):
+    median_time_to_complete_seconds: float | None
+    average_time_to_complete_seconds: float | None
+    steps: list[StepTime]
+    slowest_step: str | None = Field(description="The step with the longest median gap from the step before")
+    by_enrolment_weekday: list[WeekdayConversion]
+
+
+class ReasonCount(Model):
+    reason: str = Field(description="A reason code, or other for one that was not a short code")
+    count: int
+    share: float = Field(description="Its share of all the reasons given")
+    steps: dict[str, int] = Field(description="Counts by step (FLOW: the whole onboarding was skipped)")
+
+
+class ErrorPattern(Model):
+    error_code: str
+    count: int
+    share: float = Field(description="Its share of all the failed attempts")
+    steps: dict[str, int]
+
+
+class HeatmapReport(Model):
+    flow_id: str
+    versions: list[int]
+    segment: dict[str, str]
+    period: Period
+    granularity: Literal["day", "hour"]
+    steps: list[str] = Field(description="The steps of the cells, in the flow's order")
+    rows: list[HeatmapRow]
+    total_incomplete: int = Field(description="Users who entered and neither completed nor skipped the onboarding")
+    stall_time_buckets: list[StallBucket]
+    time_analysis: TimeAnalysis
+    common_reasons: list[ReasonCount]
+    error_patterns: list[ErrorPattern]
+
+
+# --- cohorts ---------------------------------------------------------------------------------------------------
+
+
+class CohortParams(Model):
+    """A flow, whole UTC days of enrolment (default: the last 8 weeks), optionally one version."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    flow: FlowId
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    version: int | None = Field(default=None, ge=1)
+
+
+class CohortSummary(Model):
+    total_sessions: int
+    completed: int
+    conversion_rate: float | None
+    median_time_to_complete_seconds: float | None
+    average_time_to_complete_seconds: float | None
+
+
+class WeeklyCohort(CohortSummary):
+    week: str = Field(description="ISO week, e.g. 2026-W48")
+    start: date
+    end: date
+    days: int = Field(description="Days of the week inside the period (the first and last week may be partial)")
+
+
+class CohortSegments(Model):
+    first_time_users: CohortSummary
+    returning_users: CohortSummary
+
+
+class SegmentTest(Model):
+    """Returning users' conversion against first-time users', by the same test as the comparison."""
+
+    conversion_rate_change: float | None
+    trend: TrendName = Field(description="improving: returning users convert better, beyond chance")
+    p_value: float | None
+    significance_level: float
+
+
+class CohortReport(Model):
+    flow_id: str
+    versions: list[int]
+    period: Period
+    cohorts: list[WeeklyCohort]
+    segments: CohortSegments
+    returning_against_first_time: SegmentTest
+    insights: list[str] = Field(description="Sentences derived from the numbers above")
+
+
+# --- realtime --------------------------------------------------------------------------------------------------
+
+
+class RealtimeParams(Model):
+    model_config = ConfigDict(frozen=True)
+
+    flow: FlowId
+    version: int | None = Field(default=None, ge=1)
+
+
+class RealTime(Model):
+    last_updated: str = Field(description="When these figures were read (UTC, ISO-8601)")
+    window_start: str = Field(description="The first enrolment hour counted (UTC)")
+    window_hours: int
+    total_sessions: int = Field(description="Users who entered in the window")
+    active_sessions: int = Field(description="Of them, those who have neither completed nor skipped onboarding")
+    completed: int
+    skipped: int
+    completion_rate: float | None
+    cache_max_age_seconds: int
+
+
+class RealtimeStage(Model):
+    step_id: str
+    title: str
+    count: int = Field(description="Users of the window who completed the step")
+    percent: float | None = Field(description="Of the users who entered in the window")
+
+
+class RealtimeReport(Model):
+    flow_id: str
+    versions: list[int]
+    real_time: RealTime
+    stages: list[RealtimeStage]
+    recommendations: list[RecommendationItem] = Field(description="The top 3")

@@ -49,6 +49,8 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "RateLimit-Remaining": {"description": "Requests left in the current window", "schema": _SECONDS},
     "RateLimit-Reset": {"description": "Seconds until the current window ends", "schema": _SECONDS},
     "Accept-Post": {"description": "The media types this route reads", "schema": _TEXT},
+    "Age": {"description": "Seconds since the answered figures were read (RFC 9111)", "schema": _SECONDS},
+    "Cache-Control": {"description": "How long the answer may be reused (max-age, in seconds)", "schema": _TEXT},
 }
 
 RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
