@@ -101,6 +101,7 @@ bench: install node_modules/.installed
 	$(RUN) python bench/auth.py
 	$(RUN) python bench/onboarding.py
 	$(RUN) python bench/flags.py
+	$(RUN) python bench/analytics.py
 	$(RUN) python bench/table_engine.py
 	$(RUN) python bench/instance_start.py
 	$(RUN) python bench/soak.py

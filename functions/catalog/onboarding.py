@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import partial
 
 from firstmile.limits.models import RouteClass
-from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
-from functions.catalog.model import Access, Function, HttpMethod, Queue, TableAccess, http_function
+from firstmile.platform.resources import ONBOARDING_DROPS_QUEUE, ONBOARDING_MIGRATIONS_QUEUE
+from functions.catalog.model import Access, Function, HttpMethod, Queue, Schedule, TableAccess, http_function
 
 # Two stacks, to keep each well under CloudFormation's resource limit: what users call, and what admins call.
 STACK = "onboarding"
@@ -116,5 +116,37 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=60,
         reserved_concurrency=5,
         access=Access(table="write", sends_to=(ONBOARDING_MIGRATIONS_QUEUE,)),
+    ),
+    _admin_read(
+        "admin_onboarding_settings_get",
+        "GET",
+        "/v1/admin/onboarding/settings",
+        "The tenant's onboarding settings: how many idle days count a user as dropped.",
+    ),
+    _admin(
+        "admin_onboarding_settings_put",
+        "PUT",
+        "/v1/admin/onboarding/settings",
+        "Replaces the tenant's onboarding settings (audited).",
+    ),
+    Function(
+        name="onboarding_idle_job",
+        domain="onboarding",
+        stack=ADMIN_STACK,
+        description="Daily: finds users idle longer than their tenant's window in the idle index, queues their drop.",
+        trigger=Schedule("cron(30 2 * * ? *)"),
+        timeout_seconds=300,
+        reserved_concurrency=1,
+        access=Access(table="read", sends_to=(ONBOARDING_DROPS_QUEUE,)),
+    ),
+    Function(
+        name="onboarding_drop_worker",
+        domain="onboarding",
+        stack=ADMIN_STACK,
+        description="Marks the queued idle users dropped at the step they stopped at, unless they came back.",
+        trigger=Queue(ONBOARDING_DROPS_QUEUE, batch_size=5),
+        timeout_seconds=60,
+        reserved_concurrency=2,
+        access=Access(table="write"),
     ),
 )

@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 
 from firstmile.analytics.counting import CounterKey, CounterUpdate
-from firstmile.analytics.ports import FunnelCounters
+from firstmile.analytics.ports import MAX_WRITE_ITEMS, FunnelCounters
 from firstmile.errors import DependencyUnavailableError
 
 NOW = datetime(2026, 12, 2, 10, 30, tzinfo=UTC)
@@ -79,6 +79,30 @@ class FunnelCountersContract:
             ("DAY#2026-12-01#STEP#invite", {"completed": 1})
         ]
         assert counters.read(TENANT, "welcome", 1, "all", "HOUR", "2026-12-01T00", "2026-12-02T23") == []
+
+    def test_events_counted_together_add_up_all_or_nothing(self, counters: FunnelCounters) -> None:
+        # Given two events counted in one write, their counts merged per item
+        merged = [update("DAY#2026-12-02", "FLOW", enrolled=2), update("DAY#2026-12-02", "profile", completed=1)]
+        assert counters.count_together([(TENANT, "m-1"), ("other", "m-2")], merged, NOW) is True
+
+        # When a later write holds one of their markers again
+        again = counters.count_together(
+            [(TENANT, "m-3"), ("other", "m-2")], [update("DAY#2026-12-02", "FLOW", enrolled=5)], NOW
+        )
+
+        # Then it adds nothing, not even for the new event, and says so
+        assert again is False
+        assert counters.read(TENANT, "welcome", 1, "all", "DAY", "2026-12-02", "2026-12-02") == [
+            ("DAY#2026-12-02#STEP#FLOW", {"enrolled": 2}),
+            ("DAY#2026-12-02#STEP#profile", {"completed": 1}),
+        ]
+        # ...and the event whose marker was not taken is counted when it comes alone
+        assert counters.count(TENANT, "m-3", [update("DAY#2026-12-02", "FLOW", enrolled=5)], NOW) is True
+
+    def test_a_write_holds_at_most_a_transactions_items(self, counters: FunnelCounters) -> None:
+        markers = [(TENANT, f"m-{n}") for n in range(MAX_WRITE_ITEMS)]
+        with pytest.raises(ValueError, match="more than one counting write holds"):
+            counters.count_together(markers, [update("DAY#2026-12-02", "FLOW", enrolled=1)], NOW)
 
     def test_another_tenants_marker_does_not_stop_an_event(self, counters: FunnelCounters) -> None:
         counters.count("other", "m-1", [], NOW)

@@ -23,6 +23,7 @@ from firstmile.onboarding.models import (
     Migration,
     MigrationStatus,
     Milestone,
+    OnboardingSettings,
     OnboardingState,
     Progress,
     RenameStep,
@@ -36,6 +37,7 @@ from firstmile.onboarding.models import (
 )
 from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import (
+    IDLE_SHARDS,
     MAX_EVENTS_PER_TRANSITION,
     DraftConflictError,
     FlowExistsError,
@@ -331,6 +333,36 @@ class OnboardingStoreContract:
             EventType.ONBOARDING_COMPLETED,
         ]
         assert [e.progress_version for e in store.list_events(TENANT, "u-alice")] == [1, 2, 3, 3]
+
+    def test_users_in_onboarding_are_listed_by_the_day_of_their_last_change(self, store: OnboardingStorePort) -> None:
+        # Given users whose last change was on T0's day: in onboarding, finished, a sample user, and a dropped one;
+        # and one in onboarding whose last change was the day after
+        day, later = T0.date(), T0 + timedelta(days=1)
+        store.write_transition(enrolment("u-open"))
+        finished = progress("u-done").model_copy(update={"state": OnboardingState.COMPLETED, "completed_at": T0})
+        store.write_transition(Transition(progress=finished, events=[event(finished, EventType.ENROLLED)]))
+        sample = progress("u-sample").model_copy(update={"sample": True})
+        store.write_transition(Transition(progress=sample, events=[event(sample, EventType.ENROLLED)]))
+        gone = progress("u-gone").model_copy(update={"dropped_at": T0, "dropped_step": "step-1"})
+        store.write_transition(Transition(progress=gone, events=[event(gone, EventType.ENROLLED)]))
+        moved = progress("u-later").model_copy(update={"updated_at": later})
+        store.write_transition(Transition(progress=moved, events=[event(moved, EventType.ENROLLED)]))
+
+        # When each shard of T0's day and of the next is read
+        on_day = {pair for shard in range(IDLE_SHARDS) for pair in store.list_idle(day, shard)}
+        next_day = {pair for shard in range(IDLE_SHARDS) for pair in store.list_idle(later.date(), shard)}
+
+        # Then only the user still in onboarding is listed under T0's day, and the other under the next day
+        assert on_day == {(TENANT, "u-open")}
+        assert next_day == {(TENANT, "u-later")}
+        assert store.list_idle(day - timedelta(days=1), 0) == []
+
+    def test_onboarding_settings_default_until_set_and_are_per_tenant(self, store: OnboardingStorePort) -> None:
+        assert store.get_settings(TENANT) == OnboardingSettings(idle_days=7)
+        changed = AuditEvent(tenant=TENANT, actor="admin:u-1", action="onboarding.settings.changed", target="x")
+        store.set_settings(TENANT, OnboardingSettings(idle_days=14), event=changed)
+        assert store.get_settings(TENANT).idle_days == 14
+        assert store.get_settings("t-other").idle_days == 7
 
     def test_an_enrolment_of_an_enrolled_user_conflicts_with_the_stored_progress(
         self, store: OnboardingStorePort

@@ -314,3 +314,41 @@ def test_the_demo_users_command_walks_users_the_funnel_then_counts(stack: Runnin
     assert sum(s["skipped"] for s in funnel["stages"]) > 0
     assert sum(s["errors"] for s in funnel["stages"]) > 0
     assert funnel["top_drop_off_points"]
+
+
+def test_the_idle_job_drops_users_who_stopped_and_a_return_takes_the_drop_back(
+    stack: RunningStack, admin: TenantClient
+) -> None:
+    # Given three users who entered ten days ago: one stopped at once, one after the profile, one finished
+    flow_id = analytics_flow(admin)
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    minter = Minter(stack, admin.tenant)
+    stopped, halfway, finished = minter.user(), minter.user(), minter.user()
+    then = {SIMULATED_TIME: ten_days_ago.isoformat()}
+    for user, actions in ((stopped, []), (halfway, [("profile", "complete")]), (finished, FINISH)):
+        assert user.request("GET", "/v1/onboarding/status", headers=then).status == 200
+        for step_id, action in actions:
+            path, body = (
+                (STEP, {"step_id": step_id, "action": action}) if step_id else ("/v1/onboarding/complete", None)
+            )
+            assert user.request("POST", path, body, headers=then).status == 200
+
+    # When the daily idle job runs (the tenant keeps the default window of 7 days)
+    job = run_cli(stack, "jobs", "run", "onboarding_idle_job")
+    assert job.returncode == 0, job.stderr
+
+    # Then its worker drops the two who stopped, each at the step they stopped at, and the funnel counts them
+    day = ten_days_ago.date().isoformat()
+    path = f"{ANALYTICS}/funnel?flow={flow_id}&from={day}&to={day}"
+    funnel = read_until(admin, path, lambda a: a["dropped"] >= 2)
+    stages = {s["step_id"]: s for s in funnel["stages"]}
+    assert (funnel["total_sessions"], funnel["completed"], funnel["dropped"]) == (3, 1, 2)
+    assert (stages["profile"]["dropped"], stages["connect"]["dropped"]) == (1, 1)
+
+    # When the one who stopped at once comes back today and completes the profile
+    assert stopped.request("POST", STEP, {"step_id": "profile", "action": "complete"}).status == 200
+
+    # Then the drop is taken back (and the profile counts on their enrolment day)
+    funnel = read_until(admin, path, lambda a: a["dropped"] <= 1)
+    stages = {s["step_id"]: s for s in funnel["stages"]}
+    assert (funnel["dropped"], stages["profile"]["dropped"], stages["profile"]["count"]) == (1, 0, 3)

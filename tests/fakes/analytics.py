@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from firstmile.analytics.counting import CounterUpdate, funnel_partition, period_bounds
-from firstmile.analytics.ports import CounterItem
+from firstmile.analytics.ports import MAX_WRITE_ITEMS, CounterItem
 from tests.fakes.faults import Faults
 
 
@@ -22,11 +22,20 @@ class FakeFunnelCounterStore:
         self._lock = threading.Lock()
 
     def count(self, tenant: str, marker: str, updates: Sequence[CounterUpdate], now: datetime) -> bool:
+        return self.count_together([(tenant, marker)], updates, now)
+
+    def count_together(
+        self, markers: Sequence[tuple[str, str]], updates: Sequence[CounterUpdate], now: datetime
+    ) -> bool:
         self.faults.enter("count")
+        if len(markers) + len(updates) > MAX_WRITE_ITEMS:
+            raise ValueError(f"{len(markers) + len(updates)} items are more than one counting write holds")
+        if len({(u.key.pk, u.key.sk) for u in updates}) < len(updates):
+            raise ValueError("a transaction touches each item once")  # as DynamoDB refuses it
         with self._lock:
-            if (tenant, marker) in self._markers or self.faults.conflicts("count"):
+            if any(m in self._markers for m in markers) or self.faults.conflicts("count"):
                 return False
-            self._markers.add((tenant, marker))
+            self._markers.update(markers)
             for update in updates:
                 item = self._items.setdefault(update.key.pk, {}).setdefault(update.key.sk, {})
                 for name, amount in update.amounts.items():

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from firstmile.audit.models import AuditEvent
 from firstmile.errors import NotFoundError, VersionConflictError
+from firstmile.identity.store import user_partition
 from firstmile.onboarding.models import (
     DefaultFlow,
     Enrolment,
@@ -17,6 +18,8 @@ from firstmile.onboarding.models import (
     FlowVersionSummary,
     Migration,
     MigrationStatus,
+    OnboardingSettings,
+    OnboardingState,
     Progress,
     Transition,
     TransitionEvent,
@@ -27,6 +30,7 @@ from firstmile.onboarding.store import (
     FlowExistsError,
     ProgressConflictError,
     check_events,
+    idle_shard,
 )
 from firstmile.platform.cursors import Page
 from tests.fakes.audit import AuditedFake, FakeAuditLog
@@ -56,6 +60,32 @@ class FakeOnboardingStore(AuditedFake):
         self._events: dict[tuple[str, str], list[tuple[str, TransitionEvent, int]]] = {}
         self._migrations: dict[tuple[str, str], Migration] = {}
         self._markers: set[tuple[str, str, str]] = set()
+        self._settings: dict[str, OnboardingSettings] = {}
+
+    # --- settings and idle users ------------------------------------------------------------------------------
+
+    def get_settings(self, tenant: str) -> OnboardingSettings:
+        self.faults.enter("get_settings")
+        return self._settings.get(tenant, OnboardingSettings())
+
+    def set_settings(self, tenant: str, settings: OnboardingSettings, *, event: AuditEvent) -> OnboardingSettings:
+        self.faults.enter("set_settings")
+        with self._lock:
+            self._settings[tenant] = settings
+            self.audit.record(event)
+        return settings
+
+    def list_idle(self, day: date, shard: int) -> list[tuple[str, str]]:
+        self.faults.enter("list_idle")
+        return [
+            (tenant, user)
+            for (tenant, user), p in sorted(self._progress.items())
+            if p.state == OnboardingState.IN_PROGRESS
+            and not p.sample
+            and p.dropped_at is None
+            and p.updated_at.date() == day
+            and idle_shard(user_partition(tenant, user)) == shard
+        ]
 
     # --- flows ---------------------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from typing import Any
 import jwt
 import pytest
 
+from firstmile.audit.events import action_event
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.composition import reset
@@ -53,7 +54,13 @@ from firstmile.identity.tenancy import TenancyService
 from firstmile.identity.tokens import new_token_id
 from firstmile.onboarding.flows import FlowAdmin
 from firstmile.onboarding.migrations import Migrations
-from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, MigrationAccepted, MigrationRequest
+from firstmile.onboarding.models import (
+    DefaultFlowUpdate,
+    FlowCreate,
+    MigrationAccepted,
+    MigrationRequest,
+    OnboardingSettings,
+)
 from firstmile.onboarding.progress import ProgressService
 from firstmile.onboarding.store import OnboardingStore
 from firstmile.onboarding.versions import PublishedVersions
@@ -578,7 +585,18 @@ def _analytics_probes(path: str) -> dict[str, tuple[Probe, ...]]:
     }
 
 
+def idle_window(tenant: str) -> int:
+    """The idle window each seeded tenant sets, different for each."""
+    return 10 + sum(map(ord, tenant)) % 60
+
+
+def _tenant_bs_settings(world: World, response: dict[str, Any]) -> None:
+    assert body_of(response) == {"idle_days": idle_window(world.b.tenant)}
+
+
 ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
+    "GET /v1/admin/onboarding/settings": (Probe("own settings", check=_tenant_bs_settings),),
+    "PUT /v1/admin/onboarding/settings": (Probe("own settings", body=lambda w: {"idle_days": 12}),),
     **_analytics_probes("funnel"),
     **_analytics_probes("comparison"),
     **_analytics_probes("recommendations"),
@@ -808,6 +826,11 @@ def seed_onboarding(tenant: str, user: str, actor: str) -> tuple[str, str]:
     flows.publish(tenant, flow_id, None, actor)
     flows.set_default(tenant, DefaultFlowUpdate(flow_id=flow_id), actor)
     ProgressService(store, versions).status(tenant, user)
+    store.set_settings(
+        tenant,
+        OnboardingSettings(idle_days=idle_window(tenant)),
+        event=action_event(tenant, actor, "onboarding.settings.changed", "onboarding:settings"),
+    )
     migrations = Migrations(store, versions, JsonQueue(ONBOARDING_MIGRATIONS_QUEUE))
     started = migrations.migrate(
         tenant, MigrationRequest(flow_id=flow_id, from_version=1, to_version=2, dry_run=False), actor

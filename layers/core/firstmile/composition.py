@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from firstmile.identity.tokens import Verifier
     from firstmile.limits.logic import RateLimiter
     from firstmile.onboarding.flows import FlowAdmin
+    from firstmile.onboarding.idle import IdleUsers
     from firstmile.onboarding.logic import FlagGate
     from firstmile.onboarding.migrations import Migrations
     from firstmile.onboarding.participants import RecentParticipants
@@ -189,6 +190,15 @@ class Container:
             JsonQueue(ONBOARDING_MIGRATIONS_QUEUE),
             dry_run_max_users=get_settings().migration_dry_run_max_users,
         )
+
+    @cached_property
+    def idle_users(self) -> IdleUsers:
+        """The daily idle job, its queue's consumer, and each tenant's onboarding settings."""
+        from firstmile.onboarding.idle import IdleUsers
+        from firstmile.platform.queues import JsonQueue
+        from firstmile.platform.resources import ONBOARDING_DROPS_QUEUE
+
+        return IdleUsers(self.onboarding_store, self.published_versions, JsonQueue(ONBOARDING_DROPS_QUEUE))
 
     @cached_property
     def sample_users(self) -> SampleUsers:

@@ -76,9 +76,28 @@ def test_a_batch_counts_each_event_once_and_passes_over_the_rest() -> None:
     assert funnel(store, "plan=pro").of("profile", "completed") == 2
 
 
-def test_the_batch_stops_at_a_failing_record_and_its_retry_counts_nothing_twice() -> None:
-    # Given the table failing on the third count
+def test_a_batch_is_one_write_and_a_redelivered_one_is_counted_event_by_event() -> None:
+    # Given a batch of four events
     store = FakeFunnelCounterStore()
+    aggregation = FunnelAggregation(store, clock=lambda: AT)
+
+    # When it is counted, and delivered again with one more event
+    aggregation.consume(BATCH)
+    writes = store.faults.calls["count"]
+    again = aggregation.consume([*BATCH, record(7, EventType.STEP_COMPLETED, "invite")])
+
+    # Then the first delivery was one write; the second found its markers and counted event by event: only the new
+    # event added anything
+    assert writes == 1
+    assert (again.counted, again.repeated) == (1, 4)
+    assert funnel(store).of("invite", "completed") == 1
+    assert funnel(store).of("profile", "completed") == 2
+
+
+def test_the_batch_stops_at_a_failing_record_and_its_retry_counts_nothing_twice() -> None:
+    # Given the table failing the batch's write, then, counting event by event, the third event's
+    store = FakeFunnelCounterStore()
+    store.faults.unavailable("count")
     store.faults.unavailable("count", after=2)
     aggregation = FunnelAggregation(store, clock=lambda: AT)
 

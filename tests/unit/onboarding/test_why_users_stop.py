@@ -9,33 +9,15 @@ import pytest
 from pydantic import ValidationError
 
 from firstmile import errors
-from firstmile.analytics.counting import updates
-from firstmile.analytics.stream import event_of
 from firstmile.onboarding.flows import FlowAdmin
 from firstmile.onboarding.models import EventType, SkipRequest, StepAction, StepCommand, StepState
 from firstmile.onboarding.progress import ProgressService
-from firstmile.platform.items import attribute, storable
 from tests.fakes.onboarding import FakeOnboardingStore
-from tests.unit.onboarding.users import TENANT, USER
+from tests.unit.onboarding.users import TENANT, USER, counted
 
 
 def command(**fields: Any) -> StepCommand:
     return StepCommand.model_validate(fields)
-
-
-def counted(store: FakeOnboardingStore) -> dict[str, float]:
-    """What the user's last event adds to the unsegmented day counter of its target."""
-    event = store.list_events(TENANT, USER)[-1]
-    item = {"pk": "p", "sk": f"s{event.progress_version}", "kind": "onboarding_event", **event.model_dump(mode="json")}
-    read = event_of(
-        {
-            "eventName": "INSERT",
-            "dynamodb": {"NewImage": {k: attribute(storable(v)) for k, v in item.items() if v is not None}},
-        }
-    )
-    assert read is not None
-    day = next(u for u in updates(read) if u.key.segment == "all" and u.key.period.startswith("DAY#"))
-    return dict(day.amounts)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +45,7 @@ def test_a_skip_with_a_reason_records_it_and_analytics_counts_it(
 
     event = store.list_events(TENANT, USER)[-1]
     assert (event.type, event.details) == (EventType.STEP_SKIPPED, {"reason": "no_team_yet"})
-    assert counted(store) == {"skipped": 1, "r#no_team_yet": 1}
+    assert counted(event) == ("invite", {"skipped": 1, "r#no_team_yet": 1})
 
 
 def test_skipping_the_onboarding_with_a_reason_records_it(
@@ -74,7 +56,7 @@ def test_skipping_the_onboarding_with_a_reason_records_it(
 
     event = store.list_events(TENANT, USER)[-1]
     assert (event.type, event.details) == (EventType.ONBOARDING_SKIPPED, {"reason": "not_now"})
-    assert counted(store) == {"skipped": 1, "r#not_now": 1}
+    assert counted(event) == ("FLOW", {"skipped": 1, "r#not_now": 1})
 
 
 def test_an_error_records_a_failed_attempt_and_moves_no_state(
@@ -97,7 +79,7 @@ def test_an_error_records_a_failed_attempt_and_moves_no_state(
     assert new_version == version + 2
     event = store.list_events(TENANT, USER)[-1]
     assert (event.type, event.step_id, event.details) == (EventType.STEP_ERROR, "profile", {"code": "upload_failed"})
-    assert counted(store) == {"errors": 1, "e#upload_failed": 1}
+    assert counted(event) == ("profile", {"errors": 1, "e#upload_failed": 1})
 
 
 def test_a_completed_step_has_no_failed_attempt_to_record(

@@ -17,8 +17,13 @@ from firstmile.analytics.histogram import Histogram, bucket_of
 from firstmile.onboarding.models import REASON_CODE_PATTERN, SEGMENT_ATTRIBUTES, EventType
 
 ALL = "all"
-# A duration histogram's counters are named by this prefix and the bucket (``h27``), beside its exact sum ``seconds``.
+# A duration histogram's counts, packed four buckets to a number beside the exact sum ``seconds``: ``h<g>`` holds
+# buckets 4g to 4g+3, bucket 4g+k in the k-th field of nine digits, so ``ADD h<g> 10^(9k)`` counts one. A day item
+# then carries at most 27 histogram numbers (106 buckets), a quarter of one attribute per bucket: a funnel read
+# parses that many fewer values (bench/analytics.py). Nine digits hold a billion users per step and day.
 HISTOGRAM = "h"
+BUCKETS_PER_NUMBER = 4
+FIELD = 10**9
 # What a skip reason or an error code must look like to be counted under its own name (the API accepts no other;
 # older events are counted as ``other``).
 REASON = re.compile(REASON_CODE_PATTERN)
@@ -112,7 +117,7 @@ def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None
     reached: dict[str, int | float] = {}
     if event.enrolled_at is not None:
         seconds = max((event.at - event.enrolled_at).total_seconds(), 0.0)
-        reached = {"seconds": seconds, f"{HISTOGRAM}{bucket_of(seconds)}": 1}
+        reached = {"seconds": seconds, **dict([histogram_count(bucket_of(seconds))])}
     reason = {f"r#{_reason(event.reason)}": 1} if event.reason else {}
     unskip = {"skipped": -1} if event.was_skipped else {}
     match event.type:
@@ -129,6 +134,10 @@ def _amounts(event: AnalyticsEvent) -> tuple[str, dict[str, int | float]] | None
             return event.step_id, {"completed": 1, **reached, **unskip}
         case EventType.STEP_SKIPPED if event.step_id:
             return event.step_id, {"skipped": 1, **reason}
+        case EventType.DROPPED:
+            return event.step_id or FLOW, {"dropped": 1}
+        case EventType.RETURNED:
+            return event.step_id or FLOW, {"dropped": -1}
         case EventType.STEP_ERROR if event.step_id:
             return event.step_id, {"errors": 1, f"e#{_reason(event.error_code or 'other')}": 1}
     return None
@@ -179,11 +188,21 @@ def add_up(items: Iterable[tuple[str, Mapping[str, int | float]]]) -> Counts:
     return Counts(totals)
 
 
+def histogram_count(bucket: int) -> tuple[str, int]:
+    """The histogram number that holds ``bucket`` and the amount that counts one in it."""
+    group, place = divmod(bucket, BUCKETS_PER_NUMBER)
+    return f"{HISTOGRAM}{group}", FIELD**place
+
+
 def durations(counts: Mapping[str, float]) -> Histogram:
-    """The histogram of times to reach kept in one target's counts (its ``h<bucket>`` counters and ``seconds``)."""
-    buckets = {
-        int(name[len(HISTOGRAM) :]): int(n)
-        for name, n in counts.items()
-        if name.startswith(HISTOGRAM) and name[len(HISTOGRAM) :].isdigit()
-    }
+    """The histogram of times to reach kept in one target's counts (its packed ``h<g>`` numbers and ``seconds``)."""
+    buckets: dict[int, int] = {}
+    for name, packed in counts.items():
+        group = name[len(HISTOGRAM) :]
+        if not name.startswith(HISTOGRAM) or not group.isdigit():
+            continue
+        number = int(packed)
+        for place in range(BUCKETS_PER_NUMBER):
+            if number // FIELD**place % FIELD:
+                buckets[int(group) * BUCKETS_PER_NUMBER + place] = number // FIELD**place % FIELD
     return Histogram(buckets, float(counts.get("seconds", 0.0)))

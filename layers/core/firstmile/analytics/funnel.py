@@ -34,6 +34,7 @@ class Stage:
     entered: int
     skipped: int
     errors: int
+    dropped: int
     conversion_from_previous: float | None
     conversion_from_start: float | None
     median_seconds_to_reach: float | None
@@ -53,6 +54,8 @@ class FunnelView:
     total_sessions: int
     completed: int
     skipped: int
+    # Users the idle job counts dropped (at a step, or with every step done), less those who came back.
+    dropped: int
     overall_conversion_rate: float | None
     median_seconds_to_complete: float | None
     average_seconds_to_complete: float | None
@@ -92,6 +95,7 @@ def funnel(steps: Sequence[str], counts: Counts, *, optional: Collection[str] = 
                 entered=int(mine.get("entered", 0)),
                 skipped=skipped,
                 errors=int(mine.get("errors", 0)),
+                dropped=int(mine.get("dropped", 0)),
                 conversion_from_previous=_rate(completed, passed_before),
                 conversion_from_start=_rate(completed, total),
                 median_seconds_to_reach=_seconds(reached.quantile(0.5)),
@@ -112,6 +116,7 @@ def funnel(steps: Sequence[str], counts: Counts, *, optional: Collection[str] = 
         total_sessions=total,
         completed=int(flow.get("completed", 0)),
         skipped=int(flow.get("skipped", 0)),
+        dropped=int(sum(target.get("dropped", 0) for target in counts.by_target.values())),
         overall_conversion_rate=_rate(flow.get("completed", 0), total),
         median_seconds_to_complete=_seconds(finished.quantile(0.5)),
         average_seconds_to_complete=_seconds(finished.average()),

@@ -10,6 +10,9 @@ from typing import Protocol
 
 from firstmile.analytics.counting import CounterUpdate
 
+# The most items one counting write holds: DynamoDB's limit of actions in one TransactWriteItems.
+MAX_WRITE_ITEMS = 100
+
 # A counter item as a read hands it back: its sort key (period and target) and its counts.
 CounterItem = tuple[str, dict[str, float]]
 
@@ -20,6 +23,14 @@ class FunnelCounters(Protocol):
     def count(self, tenant: str, marker: str, updates: Sequence[CounterUpdate], now: datetime) -> bool:
         """Add one event's ``updates`` together with its ``marker``, all or nothing: ``False`` (and nothing added)
         when the marker is there already, the event having been counted before."""
+        ...
+
+    def count_together(
+        self, markers: Sequence[tuple[str, str]], updates: Sequence[CounterUpdate], now: datetime
+    ) -> bool:
+        """Add several events' ``updates`` (at most one per counter item) with their ``markers`` (tenant, marker),
+        all or nothing, in one write of at most ``MAX_WRITE_ITEMS`` items: ``False`` (and nothing added) when any
+        marker is there already."""
         ...
 
     def read(

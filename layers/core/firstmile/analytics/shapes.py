@@ -71,6 +71,7 @@ class StageReport(Model):
     entered: int = Field(description="Users who started the step")
     skipped: int
     errors: int = Field(description="Failed attempts reported with the step's error action")
+    dropped: int = Field(description="Users idle longer than the tenant's window at this step (decision 0072)")
     users_lost: int = Field(description="Users who passed the step before and not this one")
     conversion_from_previous: float | None
     conversion_from_start: float | None
@@ -103,6 +104,7 @@ class FunnelReport(Model):
     total_sessions: int = Field(description="Users who entered the flow on the period's days")
     completed: int
     skipped: int = Field(description="Users who skipped the whole onboarding")
+    dropped: int = Field(description="Users idle longer than the tenant's window, who have not come back")
     overall_conversion_rate: float | None
     median_time_to_complete_seconds: float | None
     average_time_to_complete_seconds: float | None

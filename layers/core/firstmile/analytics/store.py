@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from firstmile.analytics.counting import CounterKey, CounterUpdate, funnel_partition, period_bounds
-from firstmile.analytics.ports import CounterItem
+from firstmile.analytics.ports import MAX_WRITE_ITEMS, CounterItem
 from firstmile.errors import DependencyUnavailableError
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
@@ -41,17 +41,27 @@ class FunnelCounterStore:
 
     def count(self, tenant: str, marker: str, updates: Sequence[CounterUpdate], now: datetime) -> bool:
         """One ``TransactWriteItems``: the marker put if absent, and an ``ADD`` of each update's amounts."""
+        return self.count_together([(tenant, marker)], updates, now)
+
+    def count_together(
+        self, markers: Sequence[tuple[str, str]], updates: Sequence[CounterUpdate], now: datetime
+    ) -> bool:
+        """One ``TransactWriteItems``: each marker put if absent, and an ``ADD`` of each update's amounts."""
         expires = int((now + timedelta(days=MARKER_RETENTION_DAYS)).timestamp())
         actions = [
             self._table.put_new_action({**_marker(tenant, marker), "kind": "funnel_event", "expires_at": expires})
+            for tenant, marker in markers
         ]
         actions += [self._add(update, now) for update in updates]
+        if len(actions) > MAX_WRITE_ITEMS:
+            raise ValueError(f"{len(actions)} items are more than one counting write holds ({MAX_WRITE_ITEMS})")
         reasons = self._table.transact(actions)
         if reasons is None:
             return True
-        if reasons[0].get("Code") == CONDITION_FAILED:
+        if any(reason.get("Code") == CONDITION_FAILED for reason in reasons[: len(markers)]):
             return False
-        raise DependencyUnavailableError("table", f"the funnel counters of tenant {tenant} stayed contended")
+        tenants = ", ".join(sorted({tenant for tenant, _ in markers}))
+        raise DependencyUnavailableError("table", f"the funnel counters of tenant {tenants} stayed contended")
 
     def _add(self, update: CounterUpdate, now: datetime) -> dict[str, Any]:
         key: CounterKey = update.key

@@ -213,6 +213,33 @@ def apply_step(
     return Transition(progress=updated, events=[_event(updated, kind, now, step_id=step.id, details=details)])
 
 
+def drop(progress: Progress, flow: FlowVersion, now: datetime, idle_days: int) -> Transition:
+    """Mark a user idle for ``idle_days`` or more as dropped at the step they stopped at: the first required step of
+    their version neither completed nor skipped, else the first such optional one, else none (every step done, the
+    onboarding not completed). One ``dropped`` event with the step and ``details.idle_days``. Nothing happens to a
+    user who finished, is dropped already, or is a sample user."""
+    if progress.state != OnboardingState.IN_PROGRESS or progress.dropped_at is not None or progress.sample:
+        return _unchanged(progress)
+    open_steps = [s for s in flow.definition.steps if _step_progress(progress, s.id).state not in _DONE]
+    stopped = next((s for s in open_steps if s.required), open_steps[0] if open_steps else None)
+    step_id = stopped.id if stopped else None
+    updated = _next(progress, now, dropped_at=now, dropped_step=step_id)
+    details: dict[str, JsonValue] = {"idle_days": idle_days}
+    return Transition(
+        progress=updated, events=[_event(updated, EventType.DROPPED, now, step_id=step_id, details=details)]
+    )
+
+
+def returned(transition: Transition, before: Progress, now: datetime) -> Transition:
+    """A change made by a dropped user: first a ``returned`` event at the step they were dropped at (analytics takes
+    the drop back), then the change's own events, with the drop cleared from the progress."""
+    if before.dropped_at is None or not transition.events:
+        return transition
+    progress = transition.progress.model_copy(update={"dropped_at": None, "dropped_step": None})
+    back = _event(progress, EventType.RETURNED, now, step_id=before.dropped_step)
+    return Transition(progress=progress, events=[back, *transition.events])
+
+
 def _record_error(progress: Progress, step_id: str, current: StepProgress, code: str, now: datetime) -> Transition:
     """A failed attempt at a step: one ``step_error`` event with the code, the step's state unchanged. The progress
     still moves to its next version (each event is ordered by the version it produced). A completed step has

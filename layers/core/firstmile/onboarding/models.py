@@ -260,6 +260,10 @@ class Progress(Model):
     # (set by privacy): both copied into every event, which analytics counts from alone.
     segment: dict[str, str] = Field(default_factory=dict)
     analytics_opt_out: bool = False
+    # Set by the daily idle job while the user is dropped (decision 0072): when, and at which step (None: every
+    # step was done but the onboarding was not completed).
+    dropped_at: datetime | None = None
+    dropped_step: str | None = None
 
 
 class Enrolment(Model):
@@ -296,6 +300,10 @@ class EventType(StrEnum):
     RESTARTED = "restarted"
     MIGRATED = "migrated"
     STEP_ERROR = "step_error"
+    # Idle longer than the tenant's window: the daily job marks the user dropped at the step they stopped at; their
+    # next change of progress writes ``returned`` first, which takes the drop back (decision 0072).
+    DROPPED = "dropped"
+    RETURNED = "returned"
 
 
 class TransitionEvent(Model):
@@ -357,6 +365,14 @@ class StepCommand(Model):
         if (self.error_code is not None) != (self.action is StepAction.ERROR):
             raise ValueError("error_code goes with the error action, which needs it")
         return self
+
+
+class OnboardingSettings(Model):
+    """A tenant's onboarding settings: how long a user may stay idle before the daily job counts them dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idle_days: Annotated[int, Field(ge=1, le=90, description="Days without a change of progress; default 7")] = 7
 
 
 class SkipRequest(Model):

@@ -3,6 +3,7 @@ does the unit tests' in-memory fake; both pass the same contract suite (tests/co
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Protocol
 
 from firstmile.audit.models import AuditEvent
@@ -13,6 +14,7 @@ from firstmile.onboarding.models import (
     FlowVersion,
     FlowVersionSummary,
     Migration,
+    OnboardingSettings,
     Progress,
     Transition,
     TransitionEvent,
@@ -69,6 +71,19 @@ class OnboardingStorePort(Protocol):
 
     def get_progress(self, tenant: str, user: str) -> Progress | None:
         """The user's progress as stored now."""
+        ...
+
+    def get_settings(self, tenant: str) -> OnboardingSettings:
+        """The tenant's onboarding settings, the defaults until an admin sets them."""
+        ...
+
+    def set_settings(self, tenant: str, settings: OnboardingSettings, *, event: AuditEvent) -> OnboardingSettings:
+        """Replace the tenant's onboarding settings, with ``event`` in the audit log."""
+        ...
+
+    def list_idle(self, day: date, shard: int) -> list[tuple[str, str]]:
+        """(tenant, user) of the users in onboarding (not sample users, not dropped) whose last change was on
+        ``day``, in ``shard`` of ``IDLE_SHARDS``."""
         ...
 
     def write_transition(self, transition: Transition, *, event: AuditEvent | None = None) -> None:

@@ -151,7 +151,9 @@ class ProgressService(OnboardingService):
             if expected_version is not None and progress.version != expected_version:
                 raise ProgressConflictError(progress)
             flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
-            transition = command(progress, flow, self._clock())
+            now = self._clock()
+            # A dropped user who changes anything has come back (decision 0072).
+            transition = logic.returned(command(progress, flow, now), progress, now)
             if transition.changed:
                 self._store.write_transition(transition)
             return transition.progress, flow

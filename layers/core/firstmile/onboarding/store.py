@@ -33,9 +33,10 @@ Every request goes through the table gateway (``firstmile.platform.gateway``), w
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -52,6 +53,8 @@ from firstmile.onboarding.models import (
     FlowVersion,
     FlowVersionSummary,
     Migration,
+    OnboardingSettings,
+    OnboardingState,
     Progress,
     StepProgress,
     StepState,
@@ -70,6 +73,9 @@ M = TypeVar("M", bound=BaseModel)
 
 _PROGRESS_SK = "ONBOARDING#PROGRESS"
 _EVENT_PREFIX = "ONBOARDING#EVENT#"
+_SETTINGS_SK = "ONBOARDING#SETTINGS"
+# Partitions of the idle index per day (decision 0072).
+IDLE_SHARDS = 8
 _DEFAULT_SK = "DEFAULT"
 _MARKER_TTL_SECONDS = 30 * 24 * 3600
 # One transaction holds at most 100 items: the progress and 99 events.
@@ -216,15 +222,33 @@ def _from_base36_micros(text: str) -> datetime:
 
 
 def _progress_item(progress: Progress) -> dict[str, Any]:
-    """The progress item: the progress flat, each step a ``_step_record``, indexed among its version's users."""
+    """The progress item: the progress flat, each step a ``_step_record``, indexed among its version's users and,
+    while the user is in onboarding (not a sample user, not dropped), among the users idle since its day."""
+    key = _progress_key(progress.tenant, progress.user)
+    idle = (
+        {"gsi3pk": idle_partition(progress.updated_at.date(), idle_shard(key["pk"])), "gsi3sk": key["pk"]}
+        if progress.state == OnboardingState.IN_PROGRESS and not progress.sample and progress.dropped_at is None
+        else {}
+    )
     return {
-        **_progress_key(progress.tenant, progress.user),
+        **key,
         "gsi2pk": _users_on_version(progress.tenant, progress.flow_id, progress.flow_version),
         "gsi2sk": _enrolment_key(progress.enrolled_at, progress.user),
+        **idle,
         "kind": "onboarding_progress",
         **_body(progress),
         "steps": {step_id: _step_record(step) for step_id, step in progress.steps.items()},
     }
+
+
+def idle_partition(day: date, shard: int) -> str:
+    """The idle index's partition of the users whose last change was on ``day``, in ``shard``."""
+    return f"IDLE#{day.isoformat()}#{shard}"
+
+
+def idle_shard(partition_key: str) -> int:
+    """Spreads one day's users over ``IDLE_SHARDS`` index partitions, so a busy day writes no hot partition."""
+    return int(hashlib.sha256(partition_key.encode()).hexdigest()[:8], 16) % IDLE_SHARDS
 
 
 def _progress(item: dict[str, Any]) -> Progress:
@@ -391,6 +415,28 @@ class OnboardingStore:
         item = {**_default_key(tenant), "kind": "default_flow", **_body(default)}
         self._audit.transact([self._table.put_action(item)], event)
         return default
+
+    # --- settings and idle users ------------------------------------------------------------------------------
+
+    def get_settings(self, tenant: str) -> OnboardingSettings:
+        """The tenant's onboarding settings (the defaults until an admin sets them). One GetItem."""
+        item = self._get({"pk": _flows_partition(tenant), "sk": _SETTINGS_SK})
+        return _model(OnboardingSettings, item) if item else OnboardingSettings()
+
+    def set_settings(self, tenant: str, settings: OnboardingSettings, *, event: AuditEvent) -> OnboardingSettings:
+        """Replace the tenant's onboarding settings and append ``event``, in one transaction."""
+        item = {"pk": _flows_partition(tenant), "sk": _SETTINGS_SK, "kind": "onboarding_settings", **_body(settings)}
+        self._audit.transact([self._table.put_action(item)], event)
+        return settings
+
+    def list_idle(self, day: date, shard: int) -> list[tuple[str, str]]:
+        """The (tenant, user) of every user in onboarding whose last change was on ``day``, in ``shard``: a Query of
+        the idle index, every page."""
+        users = []
+        for item in self._table.query_all(partition(idle_partition(day, shard), index="gsi3")):
+            _, tenant, _, user = str(item["gsi3sk"]).split("#", 3)
+            users.append((tenant, user))
+        return users
 
     # --- progress ------------------------------------------------------------------------------------------
 

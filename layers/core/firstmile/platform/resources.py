@@ -26,6 +26,9 @@ SCHEDULER_DLQ = "scheduler-dlq"
 # Onboarding migrations fan out through this queue: pages of users to list, batches of users to migrate.
 ONBOARDING_MIGRATIONS_QUEUE = "onboarding-migrations"
 
+# Users idle longer than their tenant's window, found by the daily idle job, dropped by its worker (decision 0072).
+ONBOARDING_DROPS_QUEUE = "onboarding-drops"
+
 # Sampled flag exposure events, counted per flag, day and variant by the exposure worker.
 FLAG_EXPOSURES_QUEUE = "flag-exposures"
 

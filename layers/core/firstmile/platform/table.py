@@ -103,6 +103,9 @@ MAIN_TABLE = TableDefinition(
             projection="INCLUDE",
             attributes=("user", "flow_id", "flow_version", "enrolled_at", "completed_at", "sample"),
         ),
+        # Users in onboarding by the day of their last change, for the daily idle job (decision 0072): keys only,
+        # and keyed by day, so a step on a day the user already acted on costs the index nothing.
+        GlobalIndex("gsi3", KeyAttribute("gsi3pk"), KeyAttribute("gsi3sk"), projection="KEYS_ONLY"),
     ),
     ttl_attribute="expires_at",
 )
