@@ -39,6 +39,7 @@ def test_ready_lists_every_component_with_latency(deployment: Deployment, lambda
         f"bucket:{deployment.bucket}",
         "queue:scheduler-dlq",
         "queue:onboarding-migrations",
+        "queue:onboarding-drops",
         "queue:flag-exposures",
     }
     assert all(c["status"] == "ok" and c["latency_ms"] >= 0 for c in names.values())
