@@ -93,6 +93,12 @@ _PROBE = textwrap.dedent(
         def plain(value):
             if isinstance(value, bytes):
                 return {"__bytes__": base64.b64encode(value).decode()}
+            if hasattr(value, "read") and hasattr(value, "seek"):
+                # A body botocore turned into a file-like object (S3's PutObject): its bytes, left where they were.
+                position = value.tell()
+                data = value.read()
+                value.seek(position)
+                return {"__bytes__": base64.b64encode(data).decode()}
             if isinstance(value, dict):
                 return {k: plain(v) for k, v in value.items()}
             if isinstance(value, (list, tuple)):
@@ -248,6 +254,15 @@ _EVENT_SHAPES = {
         "processor = BatchProcessor(event_type=EventType.SQS)\n\n\n"
         "def record_handler(record):\n    Event.model_validate(record.raw_event)\n",
         "    messageId: str\n    body: str",
+        "    make_the_calls()\n"
+        "    return process_partial_response(event=event, record_handler=record_handler, processor=processor, "
+        "context=context)",
+    ),
+    "TableStream": (
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response\n\n"
+        "processor = BatchProcessor(event_type=EventType.DynamoDBStreams)\n\n\n"
+        "def record_handler(record):\n    Event.model_validate(record.raw_event)\n",
+        "    eventID: str\n    eventName: str\n    dynamodb: dict[str, Any]",
         "    make_the_calls()\n"
         "    return process_partial_response(event=event, record_handler=record_handler, processor=processor, "
         "context=context)",

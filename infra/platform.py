@@ -19,6 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from firstmile.platform.resources import (
+    ARCHIVE_BUCKET,
     BUCKETS,
     CURSOR_KEY_SECRET,
     EXPORTS_BUCKET,
@@ -114,6 +115,11 @@ class Platform:
     def exports_bucket(self) -> s3.IBucket:
         """The bucket holding data exports."""
         return self.buckets[EXPORTS_BUCKET.settings_field]
+
+    @property
+    def archive_bucket(self) -> s3.IBucket:
+        """The analytics archive of transition events (decision 0073)."""
+        return self.buckets[ARCHIVE_BUCKET.settings_field]
 
     @property
     def stream_failures_bucket(self) -> s3.IBucket:

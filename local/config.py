@@ -43,8 +43,9 @@ class LocalConfig:
     # How a function instance starts: forked from the fork server (decision 0020), or as a fresh interpreter.
     instance_start: Literal["fork", "process"] = "fork"
     host: str = HOST
-    # Demo users walked through the demo flow in the background once the stack is ready; 0: none.
-    demo_users: int = DEFAULT_DEMO_USERS
+    # Demo users walked through the demo flow in the background once the stack is ready; 0: none. `firstmile dev`
+    # walks DEFAULT_DEMO_USERS unless FIRSTMILE_DEMO_USERS says otherwise; a stack a test or a benchmark builds, none.
+    demo_users: int = 0
     # Where the ports came from, for messages: the variables, the running stack's tokens file, or the defaults.
     origin: str = field(default="the defaults", compare=False)
 

@@ -23,6 +23,19 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=60,
         access=Access(table="write"),
     ),
+    Function(
+        name="analytics_archiver",
+        domain="analytics",
+        stack=STACK,
+        description="Writes onboarding's transition events to the S3 archive as gzipped JSON lines, batched.",
+        # Up to 1,000 events or a minute's worth: objects of many events each, never one per event.
+        trigger=TableStream(
+            batch_size=1000, retry_attempts=5, max_batching_window_seconds=60, inserts_of=(EVENT_KIND,)
+        ),
+        timeout_seconds=120,
+        memory_mb=512,
+        access=Access(archive_bucket="write"),
+    ),
     _report(
         "analytics_funnel",
         "GET",

@@ -98,6 +98,8 @@ class Access:
 
     table: TableAccess = "none"
     exports_bucket: Literal["none", "read", "write"] = "none"
+    # The analytics archive: writing objects under events/ only.
+    archive_bucket: Literal["none", "write"] = "none"
     # Queues it sends to, by logical name.
     sends_to: tuple[str, ...] = ()
     # Queues it may inspect (attributes only), by logical name.

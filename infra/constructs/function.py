@@ -17,6 +17,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from firstmile.platform.resources import ARCHIVE_PREFIX
 from functions.catalog import Function, Schedule, TableStream
 from functions.catalog.environment import DeploymentValues, function_environment
 from infra.constructs.cursor_key import cursor_key_reference
@@ -179,6 +180,16 @@ class CatalogFunction(Construct):
                 self.role,
                 f"AwsSolutions-IAM5[Resource::{flattened(self, bucket.bucket_arn)}/*]",
                 "Export objects are keyed per request at run time; access is limited to this one bucket.",
+            )
+        if access.archive_bucket == "write":
+            archive = platform.archive_bucket
+            objects = archive.arn_for_objects(f"{ARCHIVE_PREFIX}/*")
+            self.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::{flattened(self, objects)}]",
+                "Archive objects are named per tenant, day and batch at run time; the role may only add objects "
+                "under the archive's events/ prefix of this one bucket.",
             )
         for name in access.inspects_queues:
             platform.queue(name).grant(self.role, "sqs:GetQueueAttributes")

@@ -9,10 +9,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from firstmile.platform.resources import BUCKETS, SCHEDULER_DLQ, dead_letter_queue_name
+from firstmile.platform.resources import ARCHIVE_BUCKET, BUCKETS, SCHEDULER_DLQ, dead_letter_queue_name
 from firstmile.platform.table import MAIN_TABLE
 from functions.catalog import Function, Queue
 from infra.constructs.alarms import ApplicationAlarms
+from infra.constructs.archive import EventArchiveTable
 from infra.constructs.buckets import Buckets
 from infra.constructs.cursor_key import CursorKeySecret
 from infra.constructs.queues import DeadLetterQueue, WorkQueue
@@ -41,6 +42,9 @@ class DataStack(Stack):
         )
         self.table = MainTable(self, "MainTable", definition=MAIN_TABLE).table
         self.buckets = Buckets(self, "Buckets", definitions=BUCKETS)
+        self.archive = EventArchiveTable(
+            self, "EventArchive", stage=settings.stage, bucket=self.buckets.by_field[ARCHIVE_BUCKET.settings_field]
+        )
         self.queues: dict[str, sqs.IQueue] = {
             SCHEDULER_DLQ: DeadLetterQueue(
                 self, "SchedulerDeadLetter", purpose="scheduled jobs", alarm_topic=self.alarm_topic

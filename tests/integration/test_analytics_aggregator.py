@@ -3,12 +3,18 @@ are handed to the real handler as Lambda hands a batch, and the funnel report re
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import date
 from typing import Any
 
+import pytest
+
+from firstmile.analytics.archive import user_bucket
 from firstmile.analytics.reports import ReportQuery
-from firstmile.composition import container
-from firstmile.onboarding.models import StepAction, StepCommand
+from firstmile.composition import container, reset
+from firstmile.config import reset_settings
+from firstmile.onboarding.models import StepAction, StepCommand, TransitionEvent
 from functions.catalog import TableStream, by_name
 from local.emulator import client
 from local.events import stream_event
@@ -69,3 +75,50 @@ def test_the_aggregator_counts_the_events_onboarding_wrote_once_however_often_de
     german = container().analytics_reports.funnel(TENANT, ReportQuery("welcome", today, today, segment="country=DE"))
     assert german.total_sessions == 3
     assert date.fromisoformat(str(report.period.start)) == today
+
+
+def test_the_archive_holds_every_event_onboarding_wrote_and_a_redelivery_writes_the_same_objects(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given three users' events, and the archiver writing to the test's bucket
+    monkeypatch.setenv("FIRSTMILE_ARCHIVE_BUCKET", deployment.bucket)
+    reset_settings()
+    reset()
+    publish_default_flow(TENANT)
+    progress = container().progress
+    for user in ("u-1", "u-2", "u-3"):
+        progress.status(TENANT, user)
+        progress.step(TENANT, user, StepCommand(step_id="welcome", action=StepAction.COMPLETE), None)
+    progress.step(TENANT, "u-2", StepCommand(step_id="product-tour", action=StepAction.SKIP, reason="later"), None)
+
+    # When the stream's records, as the archiver's mapping filters them, are handed to it twice
+    records, arn = stream_records(deployment)
+    trigger = by_name("analytics_archiver").trigger
+    assert isinstance(trigger, TableStream)
+    admitted = [r for r in records if trigger.admits(r)]
+    handler = load_handler("analytics_archiver")
+    s3 = deployment.client("s3")
+    keys = []
+    for _ in range(2):
+        assert handler.lambda_handler(stream_event(admitted, arn), FakeLambdaContext()) == {"batchItemFailures": []}
+        keys.append(
+            sorted(o["Key"] for o in s3.list_objects_v2(Bucket=deployment.bucket, Prefix="events/")["Contents"])
+        )
+
+    # Then the second delivery wrote the same objects again, one per tenant, day and user bucket
+    assert keys[0] == keys[1]
+    day = container().analytics_reports.today().isoformat()
+    assert all(k.startswith(f"events/tenant={TENANT}/date={day}/bucket=") and k.endswith(".json.gz") for k in keys[0])
+    assert len(keys[0]) == len({user_bucket(u) for u in ("u-1", "u-2", "u-3")})
+    # And the objects read back are exactly the events onboarding wrote
+    lines = [
+        json.loads(line)
+        for key in keys[0]
+        for line in gzip.decompress(s3.get_object(Bucket=deployment.bucket, Key=key)["Body"].read()).splitlines()
+    ]
+    archived = sorted(
+        (TransitionEvent.model_validate(line) for line in lines), key=lambda e: (e.user, e.progress_version)
+    )
+    written = [e for user in ("u-1", "u-2", "u-3") for e in container().onboarding_store.list_events(TENANT, user)]
+    assert archived == sorted(written, key=lambda e: (e.user, e.progress_version))
+    assert len({line["event_id"] for line in lines}) == len(lines) == len(written)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from local.config import DEFAULT_AWS_PORT, DEFAULT_PORT, ConfigError, LocalConfig
+from local.config import DEFAULT_AWS_PORT, DEFAULT_DEMO_USERS, DEFAULT_PORT, DEMO_USERS_ENV, ConfigError, LocalConfig
 from local.tokens_file import write_tokens_file
 
 
@@ -55,3 +55,17 @@ def test_a_bad_port_in_the_file_is_named(tmp_path: Path) -> None:
     # Then it refuses, naming the variable
     with pytest.raises(ConfigError, match="FIRSTMILE_PORT"):
         LocalConfig.for_commands({}, tokens_path=path)
+
+
+@pytest.mark.parametrize(("value", "users"), [(None, DEFAULT_DEMO_USERS), ("0", 0), ("1200", 1200), (" 40 ", 40)])
+def test_firstmile_dev_walks_the_demo_users_the_variable_asks_for(value: str | None, users: int) -> None:
+    environ = {} if value is None else {DEMO_USERS_ENV: value}
+    assert LocalConfig.from_env(environ).demo_users == users
+    # A stack built in code (a test, a benchmark) walks none unless told to
+    assert LocalConfig().demo_users == 0
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "5001"])
+def test_a_demo_user_count_that_does_not_fit_is_named(value: str) -> None:
+    with pytest.raises(ConfigError, match=DEMO_USERS_ENV):
+        LocalConfig.from_env({DEMO_USERS_ENV: value})

@@ -19,6 +19,7 @@ from firstmile.platform import aws
 
 if TYPE_CHECKING:
     from firstmile.analytics.aggregation import FunnelAggregation
+    from firstmile.analytics.archive import EventArchive
     from firstmile.analytics.reports import AnalyticsReports
     from firstmile.analytics.store import FunnelCounterStore
     from firstmile.audit.store import AuditStore
@@ -290,6 +291,14 @@ class Container:
         from firstmile.analytics.aggregation import FunnelAggregation
 
         return FunnelAggregation(self.funnel_counters)
+
+    @cached_property
+    def event_archive(self) -> EventArchive:
+        """The raw archive of transition events in S3."""
+        from firstmile.analytics.archive import EventArchive
+        from firstmile.platform.objects import BucketObjects
+
+        return EventArchive(BucketObjects(get_settings().archive_bucket))
 
     @cached_property
     def analytics_reports(self) -> AnalyticsReports:

@@ -40,6 +40,8 @@ class Settings(Model):
     exports_bucket: str = "firstmile-exports"
     # Where the table-stream consumers' failed batches are kept, whole (Lambda's on-failure destination).
     stream_failures_bucket: str = "firstmile-stream-failures"
+    # The analytics archive of transition events (decision 0073).
+    archive_bucket: str = "firstmile-archive"
     # Logical queue name -> queue URL, for the queues a function may use or report on.
     queue_urls: dict[str, str] = Field(default_factory=dict)
     cors_allow_origins: tuple[str, ...] = ()

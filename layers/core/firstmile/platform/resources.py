@@ -18,7 +18,12 @@ EXPORTS_BUCKET = BucketDefinition("Exports", "exports_bucket", expire_after_days
 # each as an object holding the whole batch (an SQS destination would get only the shard and sequence numbers, and
 # the stream forgets the records after 24 hours). Kept 90 days for inspection and replay (decision 0070).
 STREAM_FAILURES_BUCKET = BucketDefinition("StreamFailures", "stream_failures_bucket", expire_after_days=90)
-BUCKETS: tuple[BucketDefinition, ...] = (EXPORTS_BUCKET, STREAM_FAILURES_BUCKET)
+# Onboarding's transition events as gzipped JSON lines for ad-hoc SQL (Athena), kept as long as the events are kept
+# in the table by default (decision 0073).
+ARCHIVE_BUCKET = BucketDefinition("Archive", "archive_bucket", expire_after_days=400)
+# The archive's objects live under this prefix; its Glue table reads it (infra/constructs/archive.py).
+ARCHIVE_PREFIX = "events"
+BUCKETS: tuple[BucketDefinition, ...] = (EXPORTS_BUCKET, STREAM_FAILURES_BUCKET, ARCHIVE_BUCKET)
 
 # Scheduled invocations that fail after their retries land here, for inspection and redrive.
 SCHEDULER_DLQ = "scheduler-dlq"

@@ -1,0 +1,54 @@
+"""The analytics archive in CDK: its Glue table reads the archive bucket with partition projection (no crawler, no
+partitions to add), and only the archiver may write there, under events/ only (decision 0073)."""
+
+from __future__ import annotations
+
+from firstmile.platform.resources import ARCHIVE_PREFIX
+from tests.infra.assembly import as_list, function_resources, role_statements
+from tests.infra.conftest import Synth
+
+
+def test_the_glue_table_projects_tenant_day_and_bucket_partitions_of_the_archive(real_synth: Synth) -> None:
+    # Given the synthesized app
+    assembly = real_synth.assembly
+    archive = assembly.resolve(*assembly.exports[f"firstmile-{assembly.stage}-archive-bucket-name"])
+    tables = assembly.resources("AWS::Glue::Table")
+    databases = assembly.resources("AWS::Glue::Database")
+
+    # Then there is one database and one table of gzipped JSON lines, partitioned by tenant, day and bucket
+    assert len(tables) == len(databases) == 1
+    stack, _, table = tables[0]
+    given = table["Properties"]["TableInput"]
+    assert given["Name"] == "onboarding_events"
+    assert [k["Name"] for k in given["PartitionKeys"]] == ["tenant", "date", "bucket"]
+    descriptor = given["StorageDescriptor"]
+    assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert {c["Name"] for c in descriptor["Columns"]} >= {"event_id", "type", "at", "step_id", "segment"}
+    # ...found by projection: the tenant named by each query, days up to today, sixteen buckets
+    parameters = given["Parameters"]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.tenant.type"] == "injected"
+    assert (parameters["projection.date.type"], parameters["projection.date.range"].endswith(",NOW")) == ("date", True)
+    assert parameters["projection.bucket.values"].split(",") == list("0123456789abcdef")
+    template = parameters["storage.location.template"]
+    assert template["Fn::Join"][1][-1].endswith(
+        f"/{ARCHIVE_PREFIX}/tenant=${{tenant}}/date=${{date}}/bucket=${{bucket}}/"
+    )
+    assert assembly.resolve(stack, template["Fn::Join"][1][1]) == archive
+
+
+def test_only_the_archiver_writes_the_archive_and_only_under_its_prefix(real_synth: Synth) -> None:
+    assembly = real_synth.assembly
+    archive = assembly.resolve(*assembly.exports[f"firstmile-{assembly.stage}-archive-bucket-arn"])
+    writers = {}
+    for name, (stack, _, function) in function_resources(assembly).items():
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        for statement in role_statements(assembly, stack, role):
+            for resource in as_list(statement["Resource"]):
+                target = assembly.resolve_arn_prefix(stack, resource)
+                if target is not None and target.logical_id == archive.logical_id:
+                    writers[name] = (as_list(statement["Action"]), resource)
+    assert list(writers) == ["analytics_archiver"]
+    actions, resource = writers["analytics_archiver"]
+    assert actions == ["s3:PutObject"]
+    assert resource["Fn::Join"][1][-1] == f"/{ARCHIVE_PREFIX}/*"
