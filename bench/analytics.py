@@ -34,7 +34,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,7 +45,7 @@ sys.path[:0] = [str(REPO), str(REPO / "layers" / "core")]
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 from bench.measure import Column, Samples, print_timings, run_header, run_interleaved  # noqa: E402
-from bench.step_writes import item_size, kb  # noqa: E402
+from bench.step_writes import item_size, kb, table_engine  # noqa: E402
 from firstmile.analytics.counting import AnalyticsEvent, updates  # noqa: E402
 from firstmile.onboarding.models import EventType  # noqa: E402
 from firstmile.platform.items import storable  # noqa: E402
@@ -99,17 +98,6 @@ class RequestLog:
         for entry in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
             self.capacity += float(entry.get("CapacityUnits", 0))
         self.items += int(parsed.get("Count", 0))
-
-
-@contextmanager
-def table_engine() -> Iterator[str]:
-    from local.dynamodb import DynamoDBLocal
-
-    engine = DynamoDBLocal().start()
-    try:
-        yield engine.endpoint
-    finally:
-        engine.stop()
 
 
 def new_table(client: Any) -> str:

@@ -82,14 +82,21 @@ def test_users_idle_longer_than_the_window_are_dropped_where_they_stopped(
     assert idle.find()["due"] == 0
 
 
-def test_a_dropped_user_who_changes_anything_has_returned(
-    services: tuple[ProgressService, FlowAdmin], store: FakeOnboardingStore, clock: Clock, idle: IdleUsers, queue: Queue
-) -> None:
-    # Given a user dropped at the profile
+@pytest.fixture
+def listed(services: tuple[ProgressService, FlowAdmin], clock: Clock, idle: IdleUsers) -> ProgressService:
+    """A user who enrolled and did nothing, listed by the job nine days later; the user's service."""
     users, _ = services
     walk(users, "u-1")
     clock.now = ENROLLED_AT + timedelta(days=9)
     idle.find()
+    return users
+
+
+def test_a_dropped_user_who_changes_anything_has_returned(
+    listed: ProgressService, store: FakeOnboardingStore, clock: Clock, idle: IdleUsers, queue: Queue
+) -> None:
+    # Given a user dropped at the profile
+    users = listed
     idle.drop(queue.sent[0])
 
     # When they come back and complete the profile
@@ -107,13 +114,9 @@ def test_a_dropped_user_who_changes_anything_has_returned(
 
 
 def test_a_user_who_came_back_after_the_listing_is_left_alone(
-    services: tuple[ProgressService, FlowAdmin], store: FakeOnboardingStore, clock: Clock, idle: IdleUsers, queue: Queue
+    listed: ProgressService, store: FakeOnboardingStore, idle: IdleUsers, queue: Queue
 ) -> None:
-    users, _ = services
-    walk(users, "u-1")
-    clock.now = ENROLLED_AT + timedelta(days=9)
-    idle.find()
-    users.step(TENANT, "u-1", StepCommand(step_id="profile", action=StepAction.START), None)
+    listed.step(TENANT, "u-1", StepCommand(step_id="profile", action=StepAction.START), None)
 
     assert idle.drop(queue.sent[0]) == {"dropped": 0, "kept": 1}
     assert store.list_events(TENANT, "u-1")[-1].type == EventType.STEP_STARTED
