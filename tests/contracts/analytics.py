@@ -99,6 +99,16 @@ class FunnelCountersContract:
         # ...and the event whose marker was not taken is counted when it comes alone
         assert counters.count(TENANT, "m-3", [update("DAY#2026-12-02", "FLOW", enrolled=5)], NOW) is True
 
+    def test_the_markers_there_are_the_events_counted(self, counters: FunnelCounters) -> None:
+        counters.count(TENANT, "m-1", [update("DAY#2026-12-02", "FLOW", enrolled=1)], NOW)
+        counters.count("other", "m-2", [], NOW)
+
+        assert counters.counted([(TENANT, "m-1"), (TENANT, "m-2"), ("other", "m-2"), ("other", "m-1")]) == {
+            (TENANT, "m-1"),
+            ("other", "m-2"),
+        }
+        assert counters.counted([]) == set()
+
     def test_a_write_holds_at_most_a_transactions_items(self, counters: FunnelCounters) -> None:
         markers = [(TENANT, f"m-{n}") for n in range(MAX_WRITE_ITEMS)]
         with pytest.raises(ValueError, match="more than one counting write holds"):

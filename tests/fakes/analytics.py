@@ -42,6 +42,11 @@ class FakeFunnelCounterStore:
                     item[name] = round(item.get(name, 0) + amount, 3)
         return True
 
+    def counted(self, markers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        self.faults.enter("counted")
+        with self._lock:
+            return {m for m in markers if m in self._markers}
+
     def read(
         self, tenant: str, flow_id: str, flow_version: int, segment: str, period: str, first: str, last: str
     ) -> list[CounterItem]:

@@ -76,22 +76,25 @@ def test_a_batch_counts_each_event_once_and_passes_over_the_rest() -> None:
     assert funnel(store, "plan=pro").of("profile", "completed") == 2
 
 
-def test_a_batch_is_one_write_and_a_redelivered_one_is_counted_event_by_event() -> None:
+def test_a_batch_is_one_write_and_a_redelivered_one_counts_only_what_was_not_counted() -> None:
     # Given a batch of four events
     store = FakeFunnelCounterStore()
     aggregation = FunnelAggregation(store, clock=lambda: AT)
 
-    # When it is counted, and delivered again with one more event
+    # When it is counted, and delivered again with two more events
     aggregation.consume(BATCH)
     writes = store.faults.calls["count"]
-    again = aggregation.consume([*BATCH, record(7, EventType.STEP_COMPLETED, "invite")])
+    again = aggregation.consume(
+        [*BATCH, record(7, EventType.STEP_COMPLETED, "invite"), record(8, EventType.STEP_COMPLETED, "profile")]
+    )
 
-    # Then the first delivery was one write; the second found its markers and counted event by event: only the new
-    # event added anything
+    # Then the first delivery was one write; the second found markers there, read which (one request), and counted
+    # the two new events together: a write that failed and one that counted
     assert writes == 1
-    assert (again.counted, again.repeated) == (1, 4)
+    assert (again.counted, again.repeated) == (2, 4)
+    assert (store.faults.calls["count"], store.faults.calls["counted"]) == (3, 1)
     assert funnel(store).of("invite", "completed") == 1
-    assert funnel(store).of("profile", "completed") == 2
+    assert funnel(store).of("profile", "completed") == 3
 
 
 def test_the_batch_stops_at_a_failing_record_and_its_retry_counts_nothing_twice() -> None:

@@ -3,9 +3,12 @@
 Records are counted in the shard's order. Consecutive events are counted together: their markers and their
 counter updates, merged per counter item, in one transaction of at most ``MAX_WRITE_ITEMS`` items, so a batch of 100
 events is a handful of writes and an item many events touch is written once per write. When a write finds a marker
-already there (a redelivered batch), nothing of it was added, and its events are counted one by one, each in one
-transaction with its own marker. At the first record that cannot be counted (the table unavailable, an event item
-that does not read as an event) the batch stops, and that record's sequence number is the batch's one failure: the
+already there (a redelivered batch), nothing of it was added: the events' markers are read (one BatchGetItem), those
+counted before are left out, and the rest are counted together again; one by one, each in one transaction with its
+own marker, only if that fails too (another consumer counting the same events at that moment).
+
+At the first record that cannot be counted (the table unavailable, an event item that does not read as an event)
+the batch stops, and that record's sequence number is the batch's one failure: the
 stream hands it and every later record again (retried, then bisected, then kept in the on-failure destination), and
 the markers make what was counted before add nothing.
 """
@@ -82,9 +85,15 @@ class FunnelAggregation:
         now: datetime = self._clock()
         if len(events) > 1:
             try:
-                if self._counters.count_together(
-                    [(e.tenant, marker_id(e)) for _, e, _ in events], list(_merge(events).values()), now
-                ):
+                if self._together(events, now):
+                    tally.counted += len(events)
+                    return None
+                # Some were counted before (a redelivery): leave those out, then count the rest together again.
+                present = self._counters.counted([(e.tenant, marker_id(e)) for _, e, _ in events])
+                fresh = [entry for entry in events if (entry[1].tenant, marker_id(entry[1])) not in present]
+                tally.repeated += len(events) - len(fresh)
+                events = fresh
+                if len(events) > 1 and self._together(events, now):
                     tally.counted += len(events)
                     return None
             except Exception:
@@ -101,6 +110,10 @@ class FunnelAggregation:
                 )
                 return sequence
         return None
+
+    def _together(self, events: Sequence[tuple[str, AnalyticsEvent, list[CounterUpdate]]], now: datetime) -> bool:
+        markers = [(event.tenant, marker_id(event)) for _, event, _ in events]
+        return self._counters.count_together(markers, list(_merge(events).values()), now)
 
 
 @dataclass

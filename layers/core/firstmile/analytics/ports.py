@@ -33,6 +33,10 @@ class FunnelCounters(Protocol):
         marker is there already."""
         ...
 
+    def counted(self, markers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of ``markers`` (tenant, marker) are there: the events counted before."""
+        ...
+
     def read(
         self, tenant: str, flow_id: str, flow_version: int, segment: str, period: str, first: str, last: str
     ) -> list[CounterItem]:

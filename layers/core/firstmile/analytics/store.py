@@ -63,6 +63,12 @@ class FunnelCounterStore:
         tenants = ", ".join(sorted({tenant for tenant, _ in markers}))
         raise DependencyUnavailableError("table", f"the funnel counters of tenant {tenants} stayed contended")
 
+    def counted(self, markers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """BatchGetItem of the markers (strongly consistent: a marker written a moment ago is found)."""
+        found = self._table.get_many([_marker(tenant, marker) for tenant, marker in markers], consistent=True)
+        present = {str(item["pk"]) for item in found}
+        return {(tenant, marker) for tenant, marker in markers if _marker(tenant, marker)["pk"] in present}
+
     def _add(self, update: CounterUpdate, now: datetime) -> dict[str, Any]:
         key: CounterKey = update.key
         names = {"#kind": "kind"}
