@@ -185,8 +185,9 @@ def plan_users(count: int, days: int, now: datetime, seed: int) -> list[DemoUser
     return sorted(users, key=lambda u: u.enrolled_at)
 
 
-class _Sessions:
-    """Sessions for demo users from API clients of the tenant, a new client every ``USERS_PER_CLIENT`` users."""
+class Sessions:
+    """Sessions for users of a tenant from API clients made for them (the operator makes one every
+    ``USERS_PER_CLIENT`` users: sessions are limited per client)."""
 
     def __init__(self, api_url: str, operator_token: str, tenant: str) -> None:
         self._api_url, self._operator, self._tenant = api_url, operator_token, tenant
@@ -201,28 +202,29 @@ class _Sessions:
                     self._api_url,
                     "POST",
                     f"/v1/operator/tenants/{self._tenant}/clients",
-                    {"name": f"demo walkers {uuid.uuid4().hex[:6]}", "allowed_roles": ["user"]},
+                    {"name": f"walkers {uuid.uuid4().hex[:6]}", "allowed_roles": ["user"]},
                     headers={"Authorization": f"Bearer {self._operator}"},
                 )
                 if status != 201:
-                    raise SeedError(f"creating an API client for the demo users answered {status}: {answer}")
+                    raise SeedError(f"creating an API client for the walkers answered {status}: {answer}")
                 pair = f"{answer['client']['client_id']}:{answer['client_secret']}"
                 self._basic, self._issued = base64.b64encode(pair.encode()).decode(), 0
             self._issued += 1
             return self._basic
 
-    def token(self, user: DemoUser) -> str:
+    def token(self, user_id: str, attributes: dict[str, str] | None = None) -> str:
+        """A new session's access token for ``user_id`` (role user) with ``attributes``."""
         body: dict[str, Any] = {
             "grant_type": "client_credentials",
-            "user_id": user.user_id,
+            "user_id": user_id,
             "roles": ["user"],
-            "attributes": user.attributes,
+            "attributes": attributes or {},
         }
         status, answer = call_api(
             self._api_url, "POST", "/v1/auth/token", body, headers={"Authorization": f"Basic {self._client()}"}
         )
         if status != 200:
-            raise SeedError(f"a session for demo user {user.user_id} answered {status}: {answer}")
+            raise SeedError(f"a session for {user_id} answered {status}: {answer}")
         return str(answer["access_token"])
 
 
@@ -239,12 +241,12 @@ def walk_demo_users(
     """Walk ``users`` demo users of ``tenant`` through its default flow (the demo flow) over the last ``days`` days."""
     began = time.monotonic()
     planned = plan_users(users, days, now(), seed)
-    sessions = _Sessions(api_url, operator_token, tenant)
+    sessions = Sessions(api_url, operator_token, tenant)
     summary = WalkSummary()
     lock = threading.Lock()
 
     def walk(user: DemoUser) -> None:
-        headers = {"Authorization": f"Bearer {sessions.token(user)}"}
+        headers = {"Authorization": f"Bearer {sessions.token(user.user_id, user.attributes)}"}
         moment = user.enrolled_at
         requests: list[tuple[str, str, dict[str, Any] | None, datetime]] = [
             ("GET", "/v1/onboarding/status", None, moment)

@@ -9,8 +9,6 @@ enrolment to test.
 
 from __future__ import annotations
 
-import base64
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -21,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from local.demo_users import Sessions
 from local.seed import DEMO_FLOW, DEMO_FLOW_ID
-from tests.e2e.harness import RunningStack, TenantTokens, call, run_cli, tenant_with_tokens
+from tests.e2e.harness import RunningStack, TenantTokens, run_cli, tenant_with_tokens
 from tests.e2e.test_local_onboarding import DEFAULT_FLOW, FLOWS, STEP, Client, assert_problem
 
 pytestmark = pytest.mark.e2e
@@ -51,38 +50,16 @@ def analytics_flow(admin: Client) -> str:
 
 
 class Minter:
-    """Users' tokens from API clients of the test tenant made for the purpose: token requests are limited per API
-    client (60 a minute), so a new client takes over every ``PER_CLIENT`` tokens."""
-
-    PER_CLIENT = 40
+    """Users of the test tenant with sessions of their own (``local.demo_users.Sessions``, which makes a new API
+    client as each one's sessions near the per-client limit)."""
 
     def __init__(self, stack: RunningStack, tenant: str) -> None:
         self._stack = stack
-        self._tenant = tenant
-        self._lock = threading.Lock()
-        self._basic = ""
-        self._minted = self.PER_CLIENT
-
-    def _credentials(self) -> str:
-        with self._lock:
-            if self._minted >= self.PER_CLIENT:
-                operator = {"Authorization": f"Bearer {self._stack.tokens()['FIRSTMILE_OPERATOR_TOKEN']}"}
-                path = f"/v1/operator/tenants/{self._tenant}/clients"
-                issued = call(
-                    self._stack.url(path), "POST", operator, {"name": "analytics e2e", "allowed_roles": ["user"]}
-                )
-                assert issued.status == 201, issued.body
-                pair = f"{issued.json()['client']['client_id']}:{issued.json()['client_secret']}"
-                self._basic, self._minted = base64.b64encode(pair.encode()).decode(), 0
-            self._minted += 1
-            return self._basic
+        self._sessions = Sessions(stack.api_url, stack.tokens()["FIRSTMILE_OPERATOR_TOKEN"], tenant)
 
     def user(self) -> Client:
         user = f"e2e-funnel-{uuid.uuid4().hex[:12]}"
-        body = {"grant_type": "client_credentials", "user_id": user, "roles": ["user"]}
-        reply = call(self._stack.url("/v1/auth/token"), "POST", {"Authorization": f"Basic {self._credentials()}"}, body)
-        assert reply.status == 200, reply.body
-        return Client(self._stack, user, reply.json()["access_token"])
+        return Client(self._stack, user, self._sessions.token(user))
 
 
 def walk(minter: Minter, actions: list[tuple[str, str]], *, on: datetime | None = None) -> None:

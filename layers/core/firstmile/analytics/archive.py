@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from firstmile.analytics.counting import marker_id
-from firstmile.analytics.stream import event_of, transition_of
+from firstmile.analytics.stream import read_event
 from firstmile.platform.resources import ARCHIVE_PREFIX
 
 PREFIX = ARCHIVE_PREFIX
@@ -43,10 +43,10 @@ def archive_objects(records: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
     shard's order. Records that are not inserted onboarding events are passed over."""
     groups: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
     for record in records:
-        event = event_of(record)
-        if event is None:
+        read = read_event(record)
+        if read is None:
             continue
-        happened = transition_of(record)
+        happened, event = read
         sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
         line = {"event_id": marker_id(event), **happened.model_dump(mode="json")}
         line["at"] = happened.at.isoformat().replace("+00:00", "Z")

@@ -42,38 +42,28 @@ def incomplete(view: FunnelView) -> int:
     return max(view.total_sessions - view.completed - view.skipped, 0)
 
 
-def _coded(counts: Counts, prefix: str) -> dict[str, dict[str, int]]:
-    """The ``<prefix><code>`` counters by code, then by target (a step or FLOW)."""
-    found: dict[str, dict[str, int]] = {}
+def _ranked(counts: Counts, prefix: str) -> list[tuple[str, int, float, dict[str, int]]]:
+    """The ``<prefix><code>`` counters as (code, count, share of all, count by target), the most frequent first, at
+    most ``TOP_REASONS``."""
+    coded: dict[str, dict[str, int]] = {}
     for target, attributes in counts.by_target.items():
         for name, amount in attributes.items():
             if name.startswith(prefix) and amount:
-                found.setdefault(name[len(prefix) :], {})[target] = int(amount)
-    return found
+                coded.setdefault(name[len(prefix) :], {})[target] = int(amount)
+    totals = {code: sum(steps.values()) for code, steps in coded.items()}
+    everything = sum(totals.values())
+    ranked = sorted(coded, key=lambda code: (-totals[code], code))[:TOP_REASONS]
+    return [(code, totals[code], round(totals[code] / everything, 4), coded[code]) for code in ranked]
 
 
 def common_reasons(counts: Counts) -> list[ReasonCount]:
-    """Skip reasons, the most given first (at most ``TOP_REASONS``), with their share and where they were given."""
-    coded = _coded(counts, "r#")
-    total = sum(sum(steps.values()) for steps in coded.values())
-    ranked = sorted(coded.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:TOP_REASONS]
-    return [
-        ReasonCount(reason=code, count=sum(steps.values()), share=round(sum(steps.values()) / total, 4), steps=steps)
-        for code, steps in ranked
-    ]
+    """Skip reasons, the most given first, with their share and where they were given."""
+    return [ReasonCount(reason=c, count=n, share=share, steps=at) for c, n, share, at in _ranked(counts, "r#")]
 
 
 def error_patterns(counts: Counts) -> list[ErrorPattern]:
-    """Error codes of failed attempts, the most frequent first (at most ``TOP_REASONS``), and where they happened."""
-    coded = _coded(counts, "e#")
-    total = sum(sum(steps.values()) for steps in coded.values())
-    ranked = sorted(coded.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:TOP_REASONS]
-    return [
-        ErrorPattern(
-            error_code=code, count=sum(steps.values()), share=round(sum(steps.values()) / total, 4), steps=steps
-        )
-        for code, steps in ranked
-    ]
+    """Error codes of failed attempts, the most frequent first, and where they happened."""
+    return [ErrorPattern(error_code=c, count=n, share=share, steps=at) for c, n, share, at in _ranked(counts, "e#")]
 
 
 def stall_buckets(days: Mapping[date, FunnelView], today: date) -> list[StallBucket]:

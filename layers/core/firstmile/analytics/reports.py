@@ -239,27 +239,27 @@ class AnalyticsReports:
             )
         read = self._read(tenant, query)
         view = self._view(read)
-        days = {date.fromisoformat(d): self._view_of(read, add_up(i)) for d, i in by_period(read.items).items()}
-        rows_read = self._read(tenant, query, "HOUR") if granularity == "hour" else read
-        rows = []
-        for period, items in by_period(rows_read.items).items():
-            row_view = self._view_of(read, add_up(items))
-            rows.append(
-                HeatmapRow(
-                    period=period,
-                    total_sessions=row_view.total_sessions,
-                    completed=row_view.completed,
-                    cells=[
-                        HeatmapCell(
-                            step_id=s.step_id,
-                            users_lost=row_view.lost_at.get(s.step_id, 0),
-                            skipped=s.skipped,
-                            errors=s.errors,
-                        )
-                        for s in row_view.stages
-                    ],
-                )
+        by_day = self._views_by_period(read, read)
+        # Rows by day are the days' funnels already read; rows by hour read the hour items too.
+        by_row = self._views_by_period(read, self._read(tenant, query, "HOUR")) if granularity == "hour" else by_day
+        rows = [
+            HeatmapRow(
+                period=period,
+                total_sessions=row_view.total_sessions,
+                completed=row_view.completed,
+                cells=[
+                    HeatmapCell(
+                        step_id=s.step_id,
+                        users_lost=row_view.lost_at.get(s.step_id, 0),
+                        skipped=s.skipped,
+                        errors=s.errors,
+                    )
+                    for s in row_view.stages
+                ],
             )
+            for period, row_view in by_row.items()
+        ]
+        days = {date.fromisoformat(day): day_view for day, day_view in by_day.items()}
         return HeatmapReport(
             flow_id=query.flow_id,
             versions=read.versions,
@@ -398,6 +398,10 @@ class AnalyticsReports:
 
     def _view(self, read: _Read) -> FunnelView:
         return self._view_of(read, read.counts)
+
+    def _views_by_period(self, steps: _Read, read: _Read) -> dict[str, FunnelView]:
+        """The funnel of each period (day or hour) of ``read``'s items, in the stage order of ``steps``."""
+        return {period: self._view_of(steps, add_up(items)) for period, items in by_period(read.items).items()}
 
     @staticmethod
     def _view_of(read: _Read, counts: Counts) -> FunnelView:

@@ -65,9 +65,9 @@ class FunnelCounterStore:
 
     def counted(self, markers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """BatchGetItem of the markers (strongly consistent: a marker written a moment ago is found)."""
-        found = self._table.get_many([_marker(tenant, marker) for tenant, marker in markers], consistent=True)
-        present = {str(item["pk"]) for item in found}
-        return {(tenant, marker) for tenant, marker in markers if _marker(tenant, marker)["pk"] in present}
+        keys = {_marker(tenant, marker)["pk"]: (tenant, marker) for tenant, marker in markers}
+        found = self._table.get_many([_marker(tenant, marker) for tenant, marker in keys.values()], consistent=True)
+        return {keys[str(item["pk"])] for item in found}
 
     def _add(self, update: CounterUpdate, now: datetime) -> dict[str, Any]:
         key: CounterKey = update.key

@@ -17,33 +17,20 @@ from firstmile.onboarding.models import EventType, TransitionEvent
 from firstmile.platform.items import plain, value
 
 
-def _inserted_event_item(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The onboarding event item a stream record inserted, as plain values; ``None`` for any other record."""
+def read_event(record: Mapping[str, Any]) -> tuple[TransitionEvent, AnalyticsEvent] | None:
+    """The onboarding event a stream record inserted, as onboarding wrote it and as analytics counts it; ``None`` for
+    any other record."""
     if record.get("eventName") != "INSERT":
         return None
     image = (record.get("dynamodb") or {}).get("NewImage") or {}
     # DynamoDB Local's stream writes an empty map or list as ``{}`` where DynamoDB writes ``{"M": {}}``: such an
     # attribute reads as absent, which is the field's default (an empty map or list) either way.
     item = {name: plain(value(typed)) for name, typed in image.items() if typed}
-    return item if item.get("kind") == EVENT_KIND else None
-
-
-def transition_of(record: Mapping[str, Any]) -> TransitionEvent:
-    """The transition event an inserted onboarding event item holds (``ValueError`` for any other record)."""
-    item = _inserted_event_item(record)
-    if item is None:
-        raise ValueError("the record does not insert an onboarding event")
-    return TransitionEvent.model_validate({k: v for k, v in item.items() if k in TransitionEvent.model_fields})
-
-
-def event_of(record: Mapping[str, Any]) -> AnalyticsEvent | None:
-    """The onboarding event a stream record inserted, or ``None`` for any other record."""
-    item = _inserted_event_item(record)
-    if item is None:
+    if item.get("kind") != EVENT_KIND:
         return None
     event = TransitionEvent.model_validate({k: v for k, v in item.items() if k in TransitionEvent.model_fields})
     reason, code = event.details.get("reason"), event.details.get("code")
-    return AnalyticsEvent(
+    return event, AnalyticsEvent(
         tenant=event.tenant,
         key=f"{item['pk']}|{item['sk']}",
         type=event.type,
@@ -59,3 +46,9 @@ def event_of(record: Mapping[str, Any]) -> AnalyticsEvent | None:
         sample=event.sample,
         opted_out=event.analytics_opt_out,
     )
+
+
+def event_of(record: Mapping[str, Any]) -> AnalyticsEvent | None:
+    """The onboarding event a stream record inserted, as analytics counts it; ``None`` for any other record."""
+    read = read_event(record)
+    return read[1] if read is not None else None
