@@ -5,12 +5,15 @@ from __future__ import annotations
 from functools import partial
 
 from firstmile.onboarding import EVENT_KIND
-from functions.catalog.model import Access, Function, TableStream, http_function
+from functions.catalog.model import Access, Function, Schedule, TableStream, http_function
 
 STACK = "analytics"
 
 _report = partial(http_function, domain="analytics", stack=STACK, role="admin", table="read")
+_admin = partial(http_function, domain="analytics", stack=STACK, role="admin", table="write")
+_admin_read = partial(http_function, domain="analytics", stack=STACK, role="admin", table="read")
 _REPORTS = "/v1/onboarding/analytics"
+_RULES = "/v1/admin/onboarding/analytics/alert-rules"
 
 FUNCTIONS: tuple[Function, ...] = (
     Function(
@@ -71,5 +74,49 @@ FUNCTIONS: tuple[Function, ...] = (
         "GET",
         f"{_REPORTS}/recommendations",
         "Rule-based recommendations from a funnel's own figures, by priority.",
+    ),
+    _admin_read(
+        "analytics_alert_rules_list",
+        "GET",
+        _RULES,
+        "The tenant's drop-off alert rules with what their last check found, and how many fire now.",
+    ),
+    _admin("analytics_alert_rule_create", "POST", _RULES, "Creates a drop-off alert rule as version 1 (audited)."),
+    _admin_read(
+        "analytics_alert_rule_get", "GET", f"{_RULES}/{{rule_id}}", "A drop-off alert rule and its last check."
+    ),
+    _admin(
+        "analytics_alert_rule_update",
+        "PUT",
+        f"{_RULES}/{{rule_id}}",
+        "Replaces a drop-off alert rule as its next version, with If-Match (audited).",
+    ),
+    _admin(
+        "analytics_alert_rule_archive",
+        "DELETE",
+        f"{_RULES}/{{rule_id}}",
+        "Archives a drop-off alert rule: never checked again, its versions and alerts kept (audited).",
+    ),
+    _admin_read(
+        "analytics_alert_rule_history",
+        "GET",
+        f"{_RULES}/{{rule_id}}/history",
+        "Every version of a drop-off alert rule, newest first, with its diff.",
+    ),
+    _admin_read(
+        "analytics_alerts_list",
+        "GET",
+        "/v1/admin/onboarding/analytics/alerts",
+        "The tenant's drop-off alerts, newest first, and the rules firing now.",
+    ),
+    Function(
+        name="analytics_alert_job",
+        domain="analytics",
+        stack=STACK,
+        description="Hourly: judges every enabled drop-off alert rule; a change of state writes an alert.",
+        trigger=Schedule("cron(5 * * * ? *)"),
+        timeout_seconds=300,
+        reserved_concurrency=1,
+        access=Access(table="write"),
     ),
 )

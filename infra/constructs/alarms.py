@@ -15,6 +15,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from firstmile.analytics.signals import DROP_OFF_ALERT_METRIC
 from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
 from firstmile.identity.sessions import REUSE_METRIC
 from firstmile.observability import METRICS_NAMESPACE, SERVICE
@@ -61,6 +62,17 @@ APPLICATION_ALARMS: tuple[MetricAlarm, ...] = (
         period_minutes=15,
         description="The exposure queue refused sampled exposure events; exposure counts are low until it recovers.",
         runbook="docs/runbooks/flag-exposures-dropped.md",
+    ),
+    MetricAlarm(
+        key="onboarding-drop-off-alert",
+        metric_name=DROP_OFF_ALERT_METRIC,
+        threshold=1,
+        period_minutes=60,
+        description=(
+            "A tenant's drop-off alert rule started firing: a flow's conversion fell under its threshold or dropped "
+            "against the week before. GET /v1/admin/onboarding/analytics/alerts says which and why."
+        ),
+        runbook="docs/runbooks/onboarding-drop-off-alert.md",
     ),
 )
 

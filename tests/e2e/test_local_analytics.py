@@ -329,3 +329,72 @@ def test_the_idle_job_drops_users_who_stopped_and_a_return_takes_the_drop_back(
     funnel = read_until(admin, path, lambda a: a["dropped"] <= 1)
     stages = {s["step_id"]: s for s in funnel["stages"]}
     assert (funnel["dropped"], stages["profile"]["dropped"], stages["profile"]["count"]) == (1, 0, 3)
+
+
+ALERT_RULES = "/v1/admin/onboarding/analytics/alert-rules"
+ALERTS = "/v1/admin/onboarding/analytics/alerts"
+
+
+def our_alerts(admin: Client, rule_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The alerts of ``rule_id``, newest first, and the rules firing now."""
+    reply = admin.request("GET", f"{ALERTS}?limit=100")
+    assert reply.status == 200, reply.body
+    page = reply.json()
+    return [a for a in page["items"] if a["rule_id"] == rule_id], page["firing_rules"]
+
+
+def test_a_drop_off_alert_rule_fires_and_resolves_at_the_hourly_check(stack: RunningStack, admin: TenantClient) -> None:
+    # Given a flow on which six users entered three days ago and two finished (a conversion of 33.33 %)
+    flow_id = analytics_flow(admin)
+    three_days_ago = datetime.now(UTC) - timedelta(days=3)
+    walks = [FINISH] * 2 + [[("profile", "complete")]] * 2 + [[]] * 2
+    walk_all(admin, [(actions, three_days_ago) for actions in walks])
+    day = three_days_ago.date().isoformat()
+    funnel = read_until(admin, f"{ANALYTICS}/funnel?flow={flow_id}&from={day}&to={day}", lambda a: a["completed"] >= 2)
+    assert (funnel["total_sessions"], funnel["completed"]) == (6, 2)
+
+    # And a rule that wants at least 50 % of the flow's users to finish, judged on 5 users or more
+    rule_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    rule = {"rule_id": rule_id, "flow_id": flow_id, "kind": "conversion_below", "threshold": 50, "min_sessions": 5}
+    created = admin.request("POST", ALERT_RULES, rule)
+    assert created.status == 201, created.body
+    assert (created.headers["ETag"], created.headers["Location"]) == ('"v1"', f"{ALERT_RULES}/{rule_id}")
+    assert_problem(admin.request("POST", ALERT_RULES, rule), 409, "RES_ALERT_RULE_EXISTS")
+    unknown_step = admin.request("POST", ALERT_RULES, {**rule, "rule_id": f"{rule_id}-x", "step_id": "billing"})
+    assert_problem(unknown_step, 422, "VAL_ALERT_RULE_STEP_UNKNOWN")
+
+    # When the hourly job runs (as its schedule would)
+    job = run_cli(stack, "jobs", "run", "analytics_alert_job")
+    assert job.returncode == 0, job.stderr
+
+    # Then the rule fires: an alert with the figures of the last seven whole days, and the rule's status says so
+    alerts, firing = our_alerts(admin, rule_id)
+    assert rule_id in firing
+    (alert,) = alerts
+    assert (alert["state"], alert["value"], alert["sessions"], alert["rule_version"]) == ("firing", 33.33, 6, 1)
+    assert alert["window"]["end"] == (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    read = admin.request("GET", f"{ALERT_RULES}/{rule_id}")
+    assert (read.status, read.headers["ETag"], read.json()["status"]["state"]) == (200, '"v1"', "firing")
+    audit = admin.request("GET", "/v1/admin/audit?action=analytics.alert.firing")
+    assert any(e["target"] == f"alert_rule:{rule_id}" for e in audit.json()["items"]), audit.body
+
+    # When an admin lowers the threshold to 30 % (on version 1), and a stale change follows
+    changed = admin.request("PUT", f"{ALERT_RULES}/{rule_id}", {**rule, "threshold": 30}, if_match='"v1"')
+    assert (changed.status, changed.headers["ETag"]) == (200, '"v2"'), changed.body
+    stale = admin.request("PUT", f"{ALERT_RULES}/{rule_id}", {**rule, "threshold": 20}, if_match='"v1"')
+    assert_problem(stale, 409, "RES_VERSION_CONFLICT")
+
+    # And the job runs again: the rule is resolved, once, and nothing of it fires
+    assert run_cli(stack, "jobs", "run", "analytics_alert_job").returncode == 0
+    assert run_cli(stack, "jobs", "run", "analytics_alert_job").returncode == 0
+    alerts, firing = our_alerts(admin, rule_id)
+    assert [(a["state"], a["rule_version"]) for a in alerts] == [("resolved", 2), ("firing", 1)]
+    assert rule_id not in firing
+    history = admin.request("GET", f"{ALERT_RULES}/{rule_id}/history").json()["items"]
+    assert [(h["version"], [c["field"] for c in h["diff"]]) for h in history][0] == (2, ["threshold"])
+
+    # And archived, it is not checked any more
+    archived = admin.request("DELETE", f"{ALERT_RULES}/{rule_id}", if_match='"v2"')
+    assert (archived.status, archived.json()["archived"]) == (200, True)
+    listed = admin.request("GET", ALERT_RULES).json()
+    assert {r["rule_id"]: r["status"]["state"] for r in listed["items"]}[rule_id] == "unknown"

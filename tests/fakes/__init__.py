@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from firstmile.analytics.ports import FunnelCounters
+from firstmile.analytics.alert_store import AlertRuleStore
+from firstmile.analytics.ports import AlertRuleStorePort, FunnelCounters
 from firstmile.analytics.store import FunnelCounterStore
 from firstmile.audit.ports import AuditLog
 from firstmile.audit.store import AuditStore
@@ -30,7 +31,7 @@ from firstmile.limits.ports import Counter
 from firstmile.limits.store import RateLimitStore
 from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import OnboardingStore
-from tests.fakes.analytics import FakeFunnelCounterStore
+from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.flags import FakeFlagStore
 from tests.fakes.health import FakeProbeResultStore
@@ -59,6 +60,7 @@ FAKES = (
     Registration(ProbeResultStore, ProbeResults, FakeProbeResultStore),
     Registration(IdempotencyRecordStore, IdempotencyRecordStorage, FakeIdempotencyRecordStore),
     Registration(FunnelCounterStore, FunnelCounters, FakeFunnelCounterStore),
+    Registration(AlertRuleStore, AlertRuleStorePort, FakeAlertRuleStore),
 )
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     _probe_results: ProbeResults = FakeProbeResultStore()
     _idempotency_records: IdempotencyRecordStorage = FakeIdempotencyRecordStore()
     _funnel_counters: FunnelCounters = FakeFunnelCounterStore()
+    _alert_rules: AlertRuleStorePort = FakeAlertRuleStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -81,3 +84,4 @@ if TYPE_CHECKING:
     _probe_result_store: ProbeResults = ProbeResultStore(...)  # type: ignore[arg-type]
     _idempotency_record_store: IdempotencyRecordStorage = IdempotencyRecordStore(...)  # type: ignore[arg-type]
     _funnel_counter_store: FunnelCounters = FunnelCounterStore(...)  # type: ignore[arg-type]
+    _alert_rule_store: AlertRuleStorePort = AlertRuleStore(...)  # type: ignore[arg-type]

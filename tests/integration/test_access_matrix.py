@@ -31,6 +31,11 @@ from typing import Any
 import jwt
 import pytest
 
+from firstmile.analytics.alert_store import AlertRuleStore
+from firstmile.analytics.alerting import AlertRules
+from firstmile.analytics.alerts import AlertRecord, AlertRule, AlertStatus, AlertWindow
+from firstmile.analytics.reports import AnalyticsReports
+from firstmile.analytics.store import FunnelCounterStore
 from firstmile.audit.events import action_event
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
@@ -193,6 +198,7 @@ UNSEEDED_IDS = {
     "user_id": "u-alpha-1",
     "migration_id": "mig_" + "A" * 22,
     "key": flag_names(TENANT_A)["flag_key"],
+    "rule_id": "drop-alpha",
 }
 _NOBODY = TenantData(
     tenant=TENANT_A,
@@ -594,7 +600,54 @@ def _tenant_bs_settings(world: World, response: dict[str, Any]) -> None:
     assert body_of(response) == {"idle_days": idle_window(world.b.tenant)}
 
 
+def alert_rule_id(tenant: str) -> str:
+    """The id of the drop-off alert rule seeded for a tenant: its short name only, as the flag keys."""
+    return f"drop-{tenant.split('-')[0]}"
+
+
+def probe_alert_rule(rule_id: str, flow_id: str) -> dict[str, Any]:
+    return {"rule_id": rule_id, "flow_id": flow_id, "kind": "conversion_drop", "threshold": 10}
+
+
+def _only_tenant_bs_rules(world: World, response: dict[str, Any]) -> None:
+    body = body_of(response)
+    assert {rule["rule_id"] for rule in body["items"]} <= {alert_rule_id(world.b.tenant)}
+    assert body["firing"] == 1  # tenant B's own seeded rule, never A's
+
+
+def _only_tenant_bs_alerts(world: World, response: dict[str, Any]) -> None:
+    body = body_of(response)
+    assert {alert["rule_id"] for alert in body["items"]} == {alert_rule_id(world.b.tenant)}
+    assert body["firing_rules"] == [alert_rule_id(world.b.tenant)]
+
+
+_RULES = "/v1/admin/onboarding/analytics/alert-rules"
+
 ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
+    f"GET {_RULES}": (
+        Probe("plain", check=_only_tenant_bs_rules),
+        Probe("limit 1", query=lambda w: {"limit": "1"}, check=_only_tenant_bs_rules),
+    ),
+    f"POST {_RULES}": (
+        Probe("on tenant A's flow", body=lambda w: probe_alert_rule("probe-rule", w.a.flow_id)),
+        Probe("tenant A's rule id", body=lambda w: probe_alert_rule(alert_rule_id(w.a.tenant), w.b.flow_id)),
+    ),
+    f"GET {_RULES}/{{rule_id}}": (Probe("tenant A's rule"),),
+    f"PUT {_RULES}/{{rule_id}}": (
+        Probe(
+            "tenant A's rule",
+            body=lambda w: probe_alert_rule(alert_rule_id(w.a.tenant), w.a.flow_id),
+            headers=_at_version_2,
+        ),
+        Probe(
+            "tenant A's rule on tenant B's flow",
+            body=lambda w: probe_alert_rule(alert_rule_id(w.a.tenant), w.b.flow_id),
+            headers=_at_version_2,
+        ),
+    ),
+    f"DELETE {_RULES}/{{rule_id}}": (Probe("tenant A's rule", headers=_at_version_2),),
+    f"GET {_RULES}/{{rule_id}}/history": (Probe("tenant A's rule"),),
+    "GET /v1/admin/onboarding/analytics/alerts": (Probe("plain", check=_only_tenant_bs_alerts),),
     "GET /v1/admin/onboarding/settings": (Probe("own settings", check=_tenant_bs_settings),),
     "PUT /v1/admin/onboarding/settings": (Probe("own settings", body=lambda w: {"idle_days": 12}),),
     **_analytics_probes("funnel"),
@@ -700,6 +753,7 @@ def tenant_ids(data: TenantData) -> dict[str, str]:
         "user_id": data.user,
         "migration_id": data.migration_id,
         "key": data.flag_key,
+        "rule_id": alert_rule_id(data.tenant),
     }
 
 
@@ -831,12 +885,43 @@ def seed_onboarding(tenant: str, user: str, actor: str) -> tuple[str, str]:
         OnboardingSettings(idle_days=idle_window(tenant)),
         event=action_event(tenant, actor, "onboarding.settings.changed", "onboarding:settings"),
     )
+    seed_alerts(tenant, flow_id, actor, versions)
     migrations = Migrations(store, versions, JsonQueue(ONBOARDING_MIGRATIONS_QUEUE))
     started = migrations.migrate(
         tenant, MigrationRequest(flow_id=flow_id, from_version=1, to_version=2, dry_run=False), actor
     )
     assert isinstance(started, MigrationAccepted)
     return flow_id, started.migration_id
+
+
+def seed_alerts(tenant: str, flow_id: str, actor: str, versions: PublishedVersions) -> None:
+    """A drop-off alert rule in its second version (its description carries the tenant id), firing, with its
+    alert (whose message carries the tenant id too)."""
+    table = aws.table(get_settings().table_name)
+    store = AlertRuleStore(table)
+    rules = AlertRules(store, versions, AnalyticsReports(FunnelCounterStore(table), versions))
+    rule_id = alert_rule_id(tenant)
+    rule = AlertRule.model_validate({**probe_alert_rule(rule_id, flow_id), "description": f"{tenant} drop"})
+    rules.create_rule(tenant, rule, actor)
+    changed = rules.update_rule(tenant, rule_id, rule.model_copy(update={"threshold": 12}), 1, actor)
+    now = datetime.now(UTC)
+    firing = AlertStatus(state="firing", since=now, checked_at=now, message=f"{tenant} dropped")
+    window = AlertWindow(start=now.date(), end=now.date())
+    alert = AlertRecord(
+        alert_id=f"{now:%Y%m%dT%H%M%S}Z-{rule_id}-firing",
+        rule_id=rule_id,
+        rule_version=changed.version,
+        flow_id=flow_id,
+        kind=changed.kind,
+        threshold=changed.threshold,
+        state="firing",
+        at=now,
+        sessions=0,
+        message=f"{tenant} dropped",
+        window=window,
+        previous_window=window,
+    )
+    assert store.record_check(tenant, changed, AlertStatus(), firing, alert)
 
 
 def seed_flags(tenant: str, user: str, actor: str, flow_id: str) -> str:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from firstmile.analytics.alert_store import AlertRuleStore
 from firstmile.analytics.store import HOUR_RETENTION_DAYS, MARKER_RETENTION_DAYS, FunnelCounterStore
+from firstmile.audit.store import AuditStore
 from firstmile.platform import aws
 from firstmile.platform.gateway import TableGateway
-from tests.contracts.analytics import NOW, TENANT, FunnelCountersContract, update
+from tests.contracts.analytics import NOW, TENANT, AlertRuleStoreContract, FunnelCountersContract, update
 from tests.integration.conftest import Deployment
+
+
+class TestAlertRuleStoreContract(AlertRuleStoreContract):
+    """The alert rules' contract, on the table engine."""
+
+    implementation = AlertRuleStore
+
+    @pytest.fixture
+    def rules(self, table: Any, audit_log: AuditStore) -> AlertRuleStore:
+        return AlertRuleStore(table, audit=audit_log)
 
 
 class TestFunnelCounterStoreContract(FunnelCountersContract):

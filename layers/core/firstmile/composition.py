@@ -19,6 +19,8 @@ from firstmile.platform import aws
 
 if TYPE_CHECKING:
     from firstmile.analytics.aggregation import FunnelAggregation
+    from firstmile.analytics.alert_store import AlertRuleStore
+    from firstmile.analytics.alerting import AlertRules
     from firstmile.analytics.archive import EventArchive
     from firstmile.analytics.reports import AnalyticsReports
     from firstmile.analytics.store import FunnelCounterStore
@@ -306,6 +308,20 @@ class Container:
         from firstmile.analytics.reports import AnalyticsReports
 
         return AnalyticsReports(self.funnel_counters, self.published_versions)
+
+    @cached_property
+    def alert_rule_store(self) -> AlertRuleStore:
+        """Drop-off alert rules, their versions and status, and their alerts."""
+        from firstmile.analytics.alert_store import AlertRuleStore
+
+        return AlertRuleStore(self.table, audit=self.audit_store)
+
+    @cached_property
+    def alert_rules(self) -> AlertRules:
+        """The admins' alert rules and alerts, and the hourly check over the funnel counters."""
+        from firstmile.analytics.alerting import AlertRules
+
+        return AlertRules(self.alert_rule_store, self.published_versions, self.analytics_reports)
 
 
 class _FlagGates:

@@ -94,6 +94,12 @@ BIZ_ONBOARDING_INCOMPLETE: Final = "BIZ_ONBOARDING_INCOMPLETE"
 BIZ_ONBOARDING_FINISHED: Final = "BIZ_ONBOARDING_FINISHED"
 VAL_STEP_MAP_INVALID: Final = "VAL_STEP_MAP_INVALID"
 
+# --- analytics ------------------------------------------------------------------------------------------------
+RES_ALERT_RULE_NOT_FOUND: Final = "RES_ALERT_RULE_NOT_FOUND"
+RES_ALERT_RULE_EXISTS: Final = "RES_ALERT_RULE_EXISTS"
+VAL_ALERT_RULE_ID_MISMATCH: Final = "VAL_ALERT_RULE_ID_MISMATCH"
+VAL_ALERT_RULE_STEP_UNKNOWN: Final = "VAL_ALERT_RULE_STEP_UNKNOWN"
+
 # --- the local stack: what its gateway answers by itself (local/gateway.py) ------------------------------------
 EXT_FUNCTION_TIMEOUT: Final = "EXT_FUNCTION_TIMEOUT"
 VAL_URI_TOO_LONG: Final = "VAL_URI_TOO_LONG"

@@ -6,21 +6,33 @@ hourly check reads the two windows' funnels and hands them here.
 - ``conversion_drop``: it fell by more than ``threshold`` points against the ``window_days`` days before.
 
 A window with fewer than ``min_sessions`` users says nothing: the rule is neither firing nor resolved by it.
+
+A window is whole UTC days of enrolment ending ``lag_days`` before today, so that the users counted had time to get
+through the flow; the window before it is as long and ends the day before it starts.
+
+What an admin manages is an ``AlertRule`` (a definition with its id, version and archived mark), versioned as flags
+are; a rule's ``AlertStatus`` is what the hourly check last found; an ``AlertRecord`` is written each time a rule
+starts or stops firing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from firstmile.analytics.funnel import FunnelView
-from firstmile.model import Model
+from firstmile.model import FieldChange, Model
 from firstmile.onboarding.models import FlowId, StepId
+from firstmile.platform.cursors import Page
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,47}$"
 RuleKind = Literal["conversion_below", "conversion_drop"]
+RuleId = Annotated[str, Field(pattern=RULE_ID_PATTERN, description="The rule's id, chosen by the tenant")]
+# ``unknown``: not checked yet, too few users to tell, or not checked because the rule is off or archived.
+AlertState = Literal["unknown", "ok", "firing"]
 
 
 class AlertRuleDefinition(Model):
@@ -34,7 +46,10 @@ class AlertRuleDefinition(Model):
     threshold: Annotated[
         float, Field(gt=0, le=100, description="Percent (conversion_below) or points (conversion_drop)")
     ]
-    window_days: Annotated[int, Field(ge=1, le=30)] = 7
+    window_days: Annotated[int, Field(ge=1, le=30, description="Days of enrolment in each window")] = 7
+    lag_days: Annotated[
+        int, Field(ge=0, le=30, description="The newest days of enrolment left out, so users have time to finish")
+    ] = 1
     min_sessions: Annotated[int, Field(ge=1, le=1_000_000, description="Fewer users in a window: no verdict")] = 20
     enabled: bool = True
     description: Annotated[str, Field(max_length=200)] = ""
@@ -44,6 +59,131 @@ class AlertRuleDefinition(Model):
         if self.kind == "conversion_drop" and self.threshold >= 100:
             raise ValueError("a conversion cannot fall by 100 points or more")
         return self
+
+
+class AlertRule(AlertRuleDefinition):
+    """A rule as stored: its id, its version (every change makes the next) and whether it is archived. ``version``
+    in a body names the version a change was made on when no ``If-Match`` is sent."""
+
+    rule_id: RuleId
+    version: Annotated[int, Field(ge=1)] = 1
+    archived: bool = Field(default=False, description="Archived rules are never checked; DELETE archives")
+
+    @property
+    def checked(self) -> bool:
+        """Whether the hourly check judges the rule."""
+        return self.enabled and not self.archived
+
+
+class AlertStatus(Model):
+    """What the hourly check last found for a rule."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: AlertState = "unknown"
+    since: datetime | None = Field(default=None, description="When the rule entered this state")
+    checked_at: datetime | None = Field(default=None, description="The last check (null: never checked)")
+    value: float | None = Field(default=None, description="The watched conversion in the last window, percent")
+    baseline: float | None = Field(default=None, description="The same in the window before, percent")
+    sessions: int = Field(default=0, description="Users who entered in the last window")
+    message: str = ""
+
+
+class AlertRuleView(AlertRule):
+    """A rule with what its last check found, so a console draws it without a second call."""
+
+    status: AlertStatus
+
+
+class AlertRulePage(Page[AlertRuleView]):
+    """One page of the tenant's rules, in id order, and how many of all its rules are firing now."""
+
+    firing: int = Field(description="Rules of the tenant (all pages) that are firing now")
+
+
+class AlertRuleHistoryEntry(Model):
+    """One version of a rule: the rule as it was, who made it, when, and its changes from the one before."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule_id: RuleId
+    version: Annotated[int, Field(ge=1)]
+    rule: AlertRule
+    changed_by: Annotated[str, Field(min_length=1, max_length=200)]
+    changed_at: datetime
+    diff: list[FieldChange] = Field(default_factory=list)
+
+
+class AlertWindow(Model):
+    """Whole UTC days of enrolment, both included."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date
+    end: date
+
+
+class AlertRecord(Model):
+    """A rule that started (``firing``) or stopped (``resolved``) firing, with the figures that decided it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alert_id: str = Field(description="Unique within the tenant; the newest sort first")
+    rule_id: RuleId
+    rule_version: int
+    flow_id: FlowId
+    step_id: StepId | None = None
+    kind: RuleKind
+    threshold: float
+    state: Literal["firing", "resolved"]
+    at: datetime
+    value: float | None = None
+    baseline: float | None = None
+    sessions: int
+    message: str
+    window: AlertWindow
+    previous_window: AlertWindow
+
+
+class AlertsPage(Page[AlertRecord]):
+    """One page of the tenant's alerts, newest first, and the rules firing now (all of them, not only this page's)."""
+
+    firing_rules: list[str] = Field(description="The ids of the tenant's rules that are firing now")
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The two windows a rule reads: the last (``current``) and the one before it (``previous``)."""
+
+    current: AlertWindow
+    previous: AlertWindow
+
+
+def windows_of(rule: AlertRuleDefinition, today: date) -> Windows:
+    """The windows of ``rule`` on ``today``: ``window_days`` whole days ending ``lag_days`` before today, and as many
+    days before them."""
+    end = today - timedelta(days=rule.lag_days)
+    start = end - timedelta(days=rule.window_days - 1)
+    before_end = start - timedelta(days=1)
+    before_start = before_end - timedelta(days=rule.window_days - 1)
+    return Windows(AlertWindow(start=start, end=end), AlertWindow(start=before_start, end=before_end))
+
+
+def next_state(current: AlertState, verdict: Verdict) -> AlertState:
+    """The state after ``verdict``: too few users to tell keeps the state a checked rule had (a firing rule stays
+    firing until a window judges it fine)."""
+    if verdict.firing is None:
+        return current
+    return "firing" if verdict.firing else "ok"
+
+
+def record_state(before: AlertState, after: AlertState) -> Literal["firing", "resolved"] | None:
+    """The record a change of state writes: ``firing`` when a rule starts firing, ``resolved`` when it stops."""
+    if after == "firing" and before != "firing":
+        return "firing"
+    if before == "firing" and after != "firing":
+        return "resolved"
+    return None
 
 
 @dataclass(frozen=True)

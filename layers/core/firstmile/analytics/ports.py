@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from firstmile.analytics.counting import CounterUpdate
+
+if TYPE_CHECKING:
+    from firstmile.analytics.alerts import AlertRecord, AlertRule, AlertRuleHistoryEntry, AlertRuleView, AlertStatus
+    from firstmile.audit.models import AuditEvent
+    from firstmile.platform.cursors import Page
 
 # The most items one counting write holds: DynamoDB's limit of actions in one TransactWriteItems.
 MAX_WRITE_ITEMS = 100
@@ -43,4 +48,58 @@ class FunnelCounters(Protocol):
         """The counter items of one flow version and segment whose ``period`` (``DAY`` or ``HOUR``) runs from
         ``first`` to ``last`` (both included, as the key writes them: ``2026-12-01``, ``2026-12-01T09``), in key
         order."""
+        ...
+
+
+class AlertRuleStorePort(Protocol):
+    """The tenants' drop-off alert rules, their versions, their last check and their alerts
+    (``firstmile.analytics.alert_store.AlertRuleStore``). Changes append their audit entry with them."""
+
+    def create_rule(self, tenant: str, rule: AlertRule, actor: str, at: datetime, *, event: AuditEvent) -> AlertRule:
+        """Store ``rule`` as version 1; ``AlertRuleExistsError`` with the stored rule when the id is taken."""
+        ...
+
+    def replace_rule(
+        self, tenant: str, rule: AlertRule, expected_version: int, actor: str, at: datetime, *, event: AuditEvent
+    ) -> AlertRule:
+        """Store ``rule`` as the version after ``expected_version``; ``AlertRuleConflictError`` with the stored rule
+        when that is not its version; ``NotFoundError`` when there is no such rule."""
+        ...
+
+    def get_rule(self, tenant: str, rule_id: str) -> AlertRuleView | None:
+        """The rule with its last check's status."""
+        ...
+
+    def list_rules(self, tenant: str, *, limit: int, cursor: str | None) -> Page[AlertRuleView]:
+        """The tenant's rules in id order, archived ones included, cursor-paged."""
+        ...
+
+    def firing_rules(self, tenant: str) -> list[str]:
+        """The ids of the tenant's rules firing now, in id order."""
+        ...
+
+    def history(self, tenant: str, rule_id: str, *, limit: int, cursor: str | None) -> Page[AlertRuleHistoryEntry]:
+        """The rule's versions, newest first, cursor-paged."""
+        ...
+
+    def checked_rules(self) -> list[tuple[str, str]]:
+        """(tenant, rule id) of every enabled, unarchived rule of the deployment."""
+        ...
+
+    def record_check(
+        self,
+        tenant: str,
+        rule: AlertRule,
+        before: AlertStatus,
+        after: AlertStatus,
+        alert: AlertRecord | None = None,
+        *,
+        event: AuditEvent | None = None,
+    ) -> bool:
+        """Store ``after`` (with ``alert`` and ``event``'s entry) if the rule is still at ``rule.version`` and in
+        ``before.state``; ``False``, writing nothing, when it is not."""
+        ...
+
+    def list_alerts(self, tenant: str, *, limit: int, cursor: str | None) -> Page[AlertRecord]:
+        """The tenant's alerts, newest first, cursor-paged."""
         ...

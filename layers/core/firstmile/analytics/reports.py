@@ -192,6 +192,10 @@ class AnalyticsReports:
     def today(self) -> date:
         return self._clock().date()
 
+    def view(self, tenant: str, query: ReportQuery) -> FunnelView:
+        """The funnel of the query's period, as the alert check judges it."""
+        return self._view(self._read(tenant, query))
+
     def funnel(self, tenant: str, query: ReportQuery) -> FunnelReport:
         read = self._read(tenant, query)
         view = self._view(read)

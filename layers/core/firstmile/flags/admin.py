@@ -18,6 +18,7 @@ from firstmile.flags.ports import FlagStorePort
 from firstmile.flags.shapes import FlagKillSwitch, FlagView, KillSwitchEvent, KillSwitchState
 from firstmile.flags.store import FlagExistsError
 from firstmile.platform.cursors import Page
+from firstmile.platform.versioned import change_version
 
 
 def existing_flag(store: FlagStorePort, tenant: str, key: str) -> Flag:
@@ -69,14 +70,14 @@ class FlagAdmin:
         """Replace the flag with ``flag`` as a new version, if ``expected`` is still its version."""
         if flag.key != key:
             raise e.DomainError(e.VAL_FLAG_KEY_MISMATCH, f"The body describes flag {flag.key!r}, the path {key!r}.")
-        expected = self._required(expected, flag)
+        expected = change_version(expected, flag, "flag")
         self._validate(tenant, flag)
         return self._replace(tenant, flag, expected, actor, "flag.updated")
 
     def archive_flag(self, tenant: str, key: str, expected: int | None, actor: str) -> Flag:
         """Archive the flag (it serves its off value, evaluate-all leaves it out): a new version."""
         current = self.get_flag(tenant, key)
-        expected = self._required(expected, None)
+        expected = change_version(expected, None, "flag")
         archived = current.model_copy(update={"archived": True})
         self._validate(tenant, archived)
         return self._replace(tenant, archived, expected, actor, "flag.archived")
@@ -91,7 +92,7 @@ class FlagAdmin:
     def rollback(self, tenant: str, key: str, version: int, expected: int | None, actor: str) -> Flag:
         """Make the flag as it was at ``version`` again, as a new version (history keeps everything)."""
         self.get_flag(tenant, key)
-        expected = self._required(expected, None)
+        expected = change_version(expected, None, "flag")
         entry = self._store.get_history_version(tenant, key, version)
         if entry is None:
             raise e.DomainError(e.RES_FLAG_VERSION_NOT_FOUND, f"Flag {key!r} has no version {version}.")
@@ -118,18 +119,6 @@ class FlagAdmin:
             return self._store.replace_flag(tenant, flag, expected, actor, self._clock(), event=event)
         except e.NotFoundError:
             raise e.DomainError(e.RES_FLAG_NOT_FOUND, f"The tenant has no flag {flag.key!r}.") from None
-
-    @staticmethod
-    def _required(expected: int | None, body: Flag | None) -> int:
-        """The version a change is made on: ``If-Match``, else the version the body states."""
-        if expected is not None:
-            return expected
-        if body is not None and "version" in body.model_fields_set:
-            return body.version
-        raise e.DomainError(
-            e.RES_PRECONDITION_REQUIRED,
-            'Send If-Match with the flag\'s ETag (like "v3") so that a concurrent change is not overwritten.',
-        )
 
 
 def _view(flag: Flag, killed: KillSwitchState, last_change: KillSwitchEvent | None = None) -> FlagView:

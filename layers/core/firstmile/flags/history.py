@@ -8,13 +8,13 @@ that has a value, with ``before = null``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import ConfigDict, Field, JsonValue
+from pydantic import ConfigDict, Field
 
 from firstmile.flags.models import Flag, FlagKey
 from firstmile.flags.shapes import KillSwitchEvent
-from firstmile.model import Model
+from firstmile.model import FieldChange, Model, field_changes
 from firstmile.platform.cursors import Page
 
 # How many kill-switch changes a history answer lists.
@@ -22,16 +22,6 @@ MAX_KILL_SWITCH_CHANGES = 25
 
 # Fields every version differs in, which a diff would only repeat.
 _NOT_DIFFED = frozenset({"version"})
-
-
-class FieldChange(Model):
-    """One top-level field of a flag that a version changed."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    field: str = Field(description="The flag's field, such as rules, enabled or tags")
-    before: JsonValue = Field(default=None, description="Its value in the previous version (null: none)")
-    after: JsonValue = Field(default=None, description="Its value in this version (null: none)")
 
 
 class FlagHistoryEntry(Model):
@@ -59,13 +49,4 @@ class FlagHistoryPage(Page[FlagHistoryEntry]):
 def flag_diff(before: Flag | None, after: Flag) -> list[FieldChange]:
     """The top-level fields that differ between ``before`` and ``after`` (``before = None``: a new flag), in the
     order the model declares them; ``version`` is never listed."""
-    old: dict[str, Any] = before.model_dump(mode="json") if before is not None else {}
-    new: dict[str, Any] = after.model_dump(mode="json")
-    changes: list[FieldChange] = []
-    for name in Flag.model_fields:
-        if name in _NOT_DIFFED:
-            continue
-        was, now = old.get(name), new.get(name)
-        if was != now:
-            changes.append(FieldChange(field=name, before=was, after=now))
-    return changes
+    return field_changes(before, after, skip=_NOT_DIFFED)

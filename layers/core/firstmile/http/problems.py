@@ -120,6 +120,11 @@ TABLE: dict[str, tuple[int, str]] = {
     e.BIZ_ONBOARDING_INCOMPLETE: (409, "Required steps are still open"),
     e.BIZ_ONBOARDING_FINISHED: (409, "Onboarding is already finished"),
     e.VAL_STEP_MAP_INVALID: (422, "The step map does not fit the two versions"),
+    # analytics
+    e.RES_ALERT_RULE_NOT_FOUND: (404, "Alert rule not found"),
+    e.RES_ALERT_RULE_EXISTS: (409, "Alert rule already exists"),
+    e.VAL_ALERT_RULE_ID_MISMATCH: (422, "The body names another rule than the path"),
+    e.VAL_ALERT_RULE_STEP_UNKNOWN: (422, "The flow has no such step"),
     # the local stack's gateway
     e.EXT_FUNCTION_TIMEOUT: (504, "The function did not answer in time"),
     e.VAL_URI_TOO_LONG: (414, "Request line too long"),

@@ -12,12 +12,13 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
+from firstmile import errors
 from firstmile.errors import VersionConflictError
 from firstmile.platform.gateway import VERSION
 
-__all__ = ["VERSION", "ConflictRetry"]
+__all__ = ["VERSION", "ConflictRetry", "change_version"]
 
 T = TypeVar("T")
 
@@ -44,3 +45,26 @@ class ConflictRetry:
                     raise
                 self.sleep(random.uniform(0, self.base_delay_seconds * 2**tries))  # noqa: S311 - jitter, not security
         raise AssertionError("unreachable")
+
+
+class _Versioned(Protocol):
+    """A body that may state the version it was made on."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def model_fields_set(self) -> set[str]: ...
+
+
+def change_version(expected: int | None, body: _Versioned | None, what: str) -> int:
+    """The version an admin's change is made on: ``If-Match`` (``expected``), else the version the body states;
+    RES_PRECONDITION_REQUIRED without either, so that two admins never overwrite each other silently."""
+    if expected is not None:
+        return expected
+    if body is not None and "version" in body.model_fields_set:
+        return body.version
+    raise errors.DomainError(
+        errors.RES_PRECONDITION_REQUIRED,
+        f'Send If-Match with the {what}\'s ETag (like "v3") so that a concurrent change is not overwritten.',
+    )
