@@ -26,6 +26,7 @@ Run ``python bench/analytics.py`` (``--help`` for options). It prints what it me
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -216,14 +217,14 @@ class FunnelRead(Samples):
     items: int = 0
 
 
-def prepare_reads(endpoint: str, seed: int) -> list[FunnelRead]:
+def prepare_reads(endpoint: str, seed: int, sizes: tuple[int, ...] = SIZES) -> list[FunnelRead]:
     from firstmile.analytics.reports import AnalyticsReports
     from firstmile.analytics.store import FunnelCounterStore
     from firstmile.onboarding.models import FlowVersion
     from firstmile.platform.gateway import TableGateway
 
     reads = []
-    for size in SIZES:
+    for size in sizes:
         client = client_of(endpoint)
         table = new_table(client)
         items, events = counter_items(size, seed)
@@ -360,7 +361,7 @@ def rule_cost(client: Any, table: str, written: int, events: int) -> tuple[float
 
 
 def print_report(reads: list[FunnelRead], aggregation: Aggregation, started: datetime) -> dict[str, Any]:
-    small, large = reads
+    small, large = reads[0], reads[1]
     ratio = large.median() / small.median()
     print("\nFunnel read (30 days, 7-step flow): AnalyticsReports.funnel over FunnelCounterStore, DynamoDB Local\n")
     rows = []
@@ -385,11 +386,13 @@ def print_report(reads: list[FunnelRead], aggregation: Aggregation, started: dat
             f"and reads {read.items} items, {read.capacity:g} read units reported; total_sessions "
             f"{read.answer.total_sessions:,}, overall conversion {read.answer.overall_conversion_rate}"
         )
-    same = small.requests == large.requests and small.items == large.items
+    same = all(r.requests == small.requests and r.items == small.items for r in reads)
     print(
-        f"  latency ratio (100,000 / 1,000): {ratio:.2f} (target <= {TARGET_RATIO}); same requests and items: "
-        f"{'yes' if same else 'NO'}"
+        f"  latency ratio ({large.name} / {small.name}): {ratio:.2f} (target <= {TARGET_RATIO}); same requests and "
+        f"items at every size: {'yes' if same else 'NO'}"
     )
+    for before, after in itertools.pairwise(reads[1:]):
+        print(f"  latency ratio ({after.name} / {before.name}): {after.median() / before.median():.2f}")
     speed = statistics.median(aggregation.events_per_second)
     repeated = statistics.median(aggregation.repeated_per_second)
     print(f"\nAggregation: {aggregation.batches} batches of {BATCH} events through functions/funnel_aggregator")
@@ -429,11 +432,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reads", type=int, default=20, help="funnel reads per round (default 20)")
     parser.add_argument("--batches", type=int, default=20, help="stream batches of 100 events (default 20)")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(size) for size in SIZES),
+        help="enrolled users of each funnel, smallest first; the ratio target compares the first two "
+        "(default 1000,100000; 1000,100000,1000000 shows where the growth stops, in about ten minutes)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     started = datetime.now(UTC)
     with table_engine() as endpoint:
-        reads = prepare_reads(endpoint, args.seed)
+        sizes = tuple(int(size) for size in args.sizes.split(","))
+        if len(sizes) < 2 or list(sizes) != sorted(sizes):
+            parser.error("--sizes takes at least two sizes, smallest first")
+        reads = prepare_reads(endpoint, args.seed, sizes)
         measure_reads(reads, args.rounds, args.reads)
         aggregation = measure_aggregation(endpoint, args.batches, args.seed)
     results = print_report(reads, aggregation, started)

@@ -12,9 +12,10 @@ from firstmile.platform.resources import ARCHIVE_PREFIX
 
 # The archive's columns: every field of a transition event, and the event's id (a digest, for counting distinct
 # events when a bisected batch wrote one twice).
+# Every field of an archived line but ``tenant``, which is the partition column of that name (Athena refuses a
+# column repeated among the partition columns; the path holds the same value).
 COLUMNS = (
     ("event_id", "string"),
-    ("tenant", "string"),
     ("user", "string"),
     ("type", "string"),
     ("at", "string"),
@@ -26,6 +27,7 @@ COLUMNS = (
     ("sample", "boolean"),
     ("details", "map<string,string>"),
     ("enrolled_at", "string"),
+    ("enrolled_version", "int"),
     ("segment", "map<string,string>"),
     ("analytics_opt_out", "boolean"),
 )

@@ -3,6 +3,7 @@ partitions to add), and only the archiver may write there, under events/ only (d
 
 from __future__ import annotations
 
+from firstmile.onboarding.models import TransitionEvent
 from firstmile.platform.resources import ARCHIVE_PREFIX
 from tests.infra.assembly import as_list, function_resources, role_statements
 from tests.infra.conftest import Synth
@@ -23,7 +24,9 @@ def test_the_glue_table_projects_tenant_day_and_bucket_partitions_of_the_archive
     assert [k["Name"] for k in given["PartitionKeys"]] == ["tenant", "date", "bucket"]
     descriptor = given["StorageDescriptor"]
     assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
-    assert {c["Name"] for c in descriptor["Columns"]} >= {"event_id", "type", "at", "step_id", "segment"}
+    # ...whose columns are every field an archived line holds (the event's id and the transition event's fields), the
+    # tenant being the partition column of that name, never repeated as a column
+    assert {c["Name"] for c in descriptor["Columns"]} == {"event_id", *TransitionEvent.model_fields} - {"tenant"}
     # ...found by projection: the tenant named by each query, days up to today, sixteen buckets
     parameters = given["Parameters"]
     assert parameters["projection.enabled"] == "true"

@@ -108,3 +108,13 @@ def test_an_empty_map_as_the_local_table_engine_streams_it_reads_as_empty() -> N
     # Then it is the event, with no reason and no segment
     assert read is not None
     assert (read.reason, dict(read.segment), read.step_id) == (None, {}, "invite")
+
+
+def test_an_event_counts_under_the_version_its_user_enrolled_on() -> None:
+    # A user who enrolled on version 1 and was migrated to version 2 counts in version 1's funnel
+    migrated = event_of(record(stored(event(enrolled_version=1))))
+    assert migrated is not None and migrated.flow_version == 1
+    assert {update.key.flow_version for update in updates(migrated)} == {1}
+    # An event written before the enrolment version was recorded counts under its own version
+    older = event_of(record(stored(event())))
+    assert older is not None and older.flow_version == 2

@@ -48,6 +48,9 @@ def test_the_enrolment_keeps_the_segment_attributes_and_every_event_carries_them
     assert [e.type for e in events] == [EventType.ENROLLED, EventType.STEP_COMPLETED]
     assert all(e.segment == progress.segment for e in events)
     assert all(e.enrolled_at == ENROLLED_AT for e in events)
+    # ...and the version they enrolled on, which a migration keeps (analytics counts them there)
+    assert progress.enrolled_version == progress.flow_version
+    assert all(e.enrolled_version == progress.flow_version for e in events)
     assert all(e.analytics_opt_out is False for e in events)
     assert events[1].at - events[1].enrolled_at == timedelta(days=1)
 

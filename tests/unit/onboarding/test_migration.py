@@ -308,6 +308,7 @@ def test_migration_moves_the_user_and_keeps_everything_but_the_steps() -> None:
         expires_at=1_900_000_000,
         migrations=["mig_" + "0" * 22],
         version=7,
+        enrolled_version=1,
     )
 
     # When migrated to version 2
@@ -323,6 +324,8 @@ def test_migration_moves_the_user_and_keeps_everything_but_the_steps() -> None:
     [event] = transition.events
     assert (event.type, event.progress_version, event.flow_version, event.sample) == (EventType.MIGRATED, 8, 2, True)
     assert event.details == {"migration_id": MIGRATION, "from_version": 1, "to_version": 2}
+    # And the version they enrolled on stays, so analytics keeps counting them there
+    assert (after.enrolled_version, event.enrolled_version) == (1, 1)
 
 
 def test_migrating_again_with_the_same_id_changes_nothing() -> None:

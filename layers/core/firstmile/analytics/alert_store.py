@@ -24,11 +24,12 @@ from pydantic import BaseModel
 from firstmile.analytics.alerts import AlertRecord, AlertRule, AlertRuleHistoryEntry, AlertRuleView, AlertStatus
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
-from firstmile.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
+from firstmile.errors import DependencyUnavailableError, NotFoundError
 from firstmile.model import field_changes
 from firstmile.platform.cursors import Page
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
+from firstmile.platform.versioned import StoredConflictError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -43,13 +44,13 @@ ALERT_RETENTION_DAYS = 400
 _NOT_DIFFED = frozenset({"version"})
 
 
-class AlertRuleConflictError(VersionConflictError):
+class AlertRuleConflictError(StoredConflictError[AlertRule]):
     """A rule write lost a race, named a stale version, or (``AlertRuleExistsError``) took a taken id; carries the
     stored rule."""
 
-    def __init__(self, rule: AlertRule | None) -> None:
-        super().__init__(rule.model_dump(mode="json") if rule else None, rule.version if rule else None)
-        self.rule = rule
+    @property
+    def rule(self) -> AlertRule | None:
+        return self.stored
 
 
 class AlertRuleExistsError(AlertRuleConflictError):

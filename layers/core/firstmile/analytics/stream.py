@@ -37,7 +37,8 @@ def read_event(record: Mapping[str, Any]) -> tuple[TransitionEvent, AnalyticsEve
         at=event.at,
         enrolled_at=event.enrolled_at,
         flow_id=event.flow_id,
-        flow_version=event.flow_version,
+        # Under the version the user enrolled on, whatever version a migration moved them to since.
+        flow_version=event.enrolled_version or event.flow_version,
         step_id=event.step_id,
         segment=event.segment,
         reason=reason if isinstance(reason, str) else None,

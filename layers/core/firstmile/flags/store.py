@@ -52,6 +52,7 @@ from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEv
 from firstmile.platform.cursors import Page
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
+from firstmile.platform.versioned import StoredConflictError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -80,12 +81,12 @@ _EPOCH_ATTRIBUTES = {
 }
 
 
-class FlagConflictError(VersionConflictError):
+class FlagConflictError(StoredConflictError[Flag]):
     """A flag write lost a race (or named a stale version); carries the stored flag."""
 
-    def __init__(self, flag: Flag | None) -> None:
-        super().__init__(flag.model_dump(mode="json") if flag else None, flag.version if flag else None)
-        self.flag = flag
+    @property
+    def flag(self) -> Flag | None:
+        return self.stored
 
 
 class FlagExistsError(FlagConflictError):

@@ -133,6 +133,7 @@ def enrol(
         flow_version=flow.version,
         version=1,
         enrolled_at=now,
+        enrolled_version=flow.version,
         updated_at=now,
         sample=sample,
         expires_at=expires_at,
@@ -361,6 +362,7 @@ def restart(progress: Progress | None, tenant: str, user: str, flow: FlowVersion
         version=(progress.version if progress is not None else 0) + 1,
         milestones=dict(progress.milestones) if progress is not None else {},
         enrolled_at=now,
+        enrolled_version=flow.version,
         updated_at=now,
         sample=progress.sample if progress is not None else False,
         migrations=list(progress.migrations) if progress is not None else [],
@@ -660,6 +662,7 @@ def _event(
         sample=progress.sample,
         details=details or {},
         enrolled_at=progress.enrolled_at,
+        enrolled_version=progress.enrolled_version,
         segment=dict(progress.segment),
         analytics_opt_out=progress.analytics_opt_out,
     )

@@ -249,6 +249,10 @@ class Progress(Model):
     steps: dict[str, StepProgress] = Field(default_factory=dict)
     milestones: dict[Milestone, datetime] = Field(default_factory=dict)
     enrolled_at: datetime
+    # The flow version the user enrolled on (or restarted on): a migration moves ``flow_version`` and keeps this, so
+    # analytics counts all of a user's events under the version they entered (decision 0070). None on progress
+    # written before it was recorded.
+    enrolled_version: int | None = None
     updated_at: datetime
     completed_at: datetime | None = None
     skipped_at: datetime | None = None
@@ -326,9 +330,11 @@ class TransitionEvent(Model):
     progress_version: int
     sample: bool = False
     details: dict[str, JsonValue] = Field(default_factory=dict)
-    # What analytics needs to count the event by itself, in any order (decision 0070): the user's enrolment time
-    # (None on events written before it was recorded), segment values and analytics opt-out.
+    # What analytics needs to count the event by itself, in any order (decision 0070): the user's enrolment time and
+    # the version they enrolled on (None on events written before they were recorded), segment values and analytics
+    # opt-out.
     enrolled_at: datetime | None = None
+    enrolled_version: int | None = None
     segment: dict[str, str] = Field(default_factory=dict)
     analytics_opt_out: bool = False
 

@@ -65,6 +65,7 @@ from firstmile.onboarding.models import (
 from firstmile.platform.cursors import Page
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
+from firstmile.platform.versioned import StoredConflictError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -94,20 +95,20 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-class ProgressConflictError(VersionConflictError):
+class ProgressConflictError(StoredConflictError[Progress]):
     """A progress write lost a race; carries the stored progress (``None`` when it has gone)."""
 
-    def __init__(self, progress: Progress | None) -> None:
-        super().__init__(progress.model_dump(mode="json") if progress else None, progress.version if progress else None)
-        self.progress = progress
+    @property
+    def progress(self) -> Progress | None:
+        return self.stored
 
 
-class DraftConflictError(VersionConflictError):
+class DraftConflictError(StoredConflictError[FlowDraft]):
     """A draft write lost a race; carries the stored draft."""
 
-    def __init__(self, draft: FlowDraft | None) -> None:
-        super().__init__(draft.model_dump(mode="json") if draft else None, draft.version if draft else None)
-        self.draft = draft
+    @property
+    def draft(self) -> FlowDraft | None:
+        return self.stored
 
 
 class FlowExistsError(Exception):

@@ -12,15 +12,39 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from firstmile import errors
 from firstmile.errors import VersionConflictError
 from firstmile.platform.gateway import VERSION
 
-__all__ = ["VERSION", "ConflictRetry", "change_version"]
+__all__ = ["VERSION", "ConflictRetry", "StoredConflictError", "change_version"]
 
 T = TypeVar("T")
+
+
+class _Versioned(Protocol):
+    """A stored resource, or a body that may state the version it was made on."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def model_fields_set(self) -> set[str]: ...
+
+    def model_dump(self, *, mode: str) -> dict[str, object]: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+class StoredConflictError(VersionConflictError, Generic[V]):
+    """A versioned write lost a race, named a stale version, or took a taken key; carries what is stored
+    (``stored``, ``None`` when nothing is), which the answer shows as ``current``."""
+
+    def __init__(self, stored: V | None) -> None:
+        super().__init__(stored.model_dump(mode="json") if stored else None, stored.version if stored else None)
+        self.stored = stored
 
 
 @dataclass(frozen=True)
@@ -45,16 +69,6 @@ class ConflictRetry:
                     raise
                 self.sleep(random.uniform(0, self.base_delay_seconds * 2**tries))  # noqa: S311 - jitter, not security
         raise AssertionError("unreachable")
-
-
-class _Versioned(Protocol):
-    """A body that may state the version it was made on."""
-
-    @property
-    def version(self) -> int: ...
-
-    @property
-    def model_fields_set(self) -> set[str]: ...
 
 
 def change_version(expected: int | None, body: _Versioned | None, what: str) -> int:
