@@ -55,6 +55,12 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "analytics_heatmap": (404, "RES_FLOW_NOT_FOUND"),
     "analytics_cohorts": (404, "RES_FLOW_NOT_FOUND"),
     "analytics_realtime": (404, "RES_FLOW_NOT_FOUND"),
+    "analytics_alert_rule_create": (404, "RES_FLOW_NOT_FOUND"),
+    "analytics_alert_rule_update": (404, "RES_FLOW_NOT_FOUND"),
+    # ...and the demo alert rule finish-rate, which only a sample's create makes.
+    "analytics_alert_rule_get": (404, "RES_ALERT_RULE_NOT_FOUND"),
+    "analytics_alert_rule_archive": (404, "RES_ALERT_RULE_NOT_FOUND"),
+    "analytics_alert_rule_history": (404, "RES_ALERT_RULE_NOT_FOUND"),
     # ...and no default flow to enrol the user on.
     "onboarding_status": (409, "BIZ_NO_DEFAULT_FLOW"),
     "onboarding_step": (409, "BIZ_NO_DEFAULT_FLOW"),
