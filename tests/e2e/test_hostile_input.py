@@ -28,6 +28,7 @@ TENANT = "hostile"
 SOURCE_IP = "127.0.0.3"
 FLOW_ID = "hostile-flow"
 FLAG_KEY = "hostile-flag"
+RULE_ID = "hostile-rule"
 JSON = "application/json"
 
 
@@ -111,6 +112,8 @@ def _path_value(name: str, parameter: dict[str, Any], tenant: str) -> str:
         return FLOW_ID
     if name == "key":
         return FLAG_KEY
+    if name == "rule_id":
+        return RULE_ID
     schema = parameter.get("schema", {})
     if schema.get("type") == "integer":
         return "1"
@@ -146,7 +149,8 @@ def _assert_problem(reply: Reply, status: int, codes: tuple[str, ...], what: str
 
 @pytest.fixture(scope="module")
 def tenant(stack: RunningStack) -> TenantTokens:
-    """The suite's tenant, with a published flow, two flags and a segment, so every path and list has something."""
+    """The suite's tenant, with a published flow, two flags, a segment and a drop-off alert rule, so every path and
+    list has something."""
     tokens = tenant_with_tokens(stack, TENANT)
     admin = {"Authorization": f"Bearer {tokens.admin}", "Content-Type": JSON}
 
@@ -168,6 +172,8 @@ def tenant(stack: RunningStack) -> TenantTokens:
         200,
         201,
     )
+    rule = {"rule_id": RULE_ID, "flow_id": FLOW_ID, "kind": "conversion_below", "threshold": 50}
+    assert post("POST", "/v1/admin/onboarding/analytics/alert-rules", rule).status in (201, 409)
     return tokens
 
 
