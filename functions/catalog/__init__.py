@@ -4,7 +4,8 @@ CDK (``infra/``), the local stack (``local/``) and the OpenAPI document are all 
 ``tests/unit/test_catalog.py`` fails when a ``functions/<name>/`` folder and an entry disagree.
 
 - ``model``: what a function is (``Function``, its trigger, its ``Access``);
-- one module per domain (``health``, ``identity``, ``audit``, ``onboarding``, ``flags``, ``analytics``), each
+- one module per domain (``health``, ``identity``, ``audit``, ``onboarding``, ``flags``, ``analytics``,
+  ``privacy``), each
   declaring its functions as ``FUNCTIONS`` and the stacks they are deployed in;
 - ``build``: assembles ``CATALOG`` from those lists and refuses a catalogue that contradicts itself;
 - ``environment``: the variables every function runs with, in AWS and in the local stack alike.
@@ -12,7 +13,7 @@ CDK (``infra/``), the local stack (``local/``) and the OpenAPI document are all 
 
 from __future__ import annotations
 
-from functions.catalog import analytics, audit, flags, health, identity, onboarding
+from functions.catalog import analytics, audit, flags, health, identity, onboarding, privacy
 from functions.catalog.build import CatalogError, assemble, problems
 from functions.catalog.model import (
     API_STACK,
@@ -58,6 +59,7 @@ CATALOG: tuple[Function, ...] = assemble(
     onboarding.FUNCTIONS,
     flags.FUNCTIONS,
     analytics.FUNCTIONS,
+    privacy.FUNCTIONS,
 )
 
 

@@ -623,6 +623,11 @@ def _only_tenant_bs_alerts(world: World, response: dict[str, Any]) -> None:
 
 _RULES = "/v1/admin/onboarding/analytics/alert-rules"
 
+
+def _tenant_bs_record(world: World, response: dict[str, Any]) -> None:
+    assert body_of(response)["tenant_id"] == world.b.tenant
+
+
 ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     f"GET {_RULES}": (
         Probe("plain", check=_only_tenant_bs_rules),
@@ -648,6 +653,10 @@ ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     f"DELETE {_RULES}/{{rule_id}}": (Probe("tenant A's rule", headers=_at_version_2),),
     f"GET {_RULES}/{{rule_id}}/history": (Probe("tenant A's rule"),),
     "GET /v1/admin/onboarding/analytics/alerts": (Probe("plain", check=_only_tenant_bs_alerts),),
+    "GET /v1/compliance/registry": (
+        Probe("json", check=_tenant_bs_record),
+        Probe("markdown", query=lambda w: {"format": "markdown"}),
+    ),
     "GET /v1/admin/onboarding/settings": (Probe("own settings", check=_tenant_bs_settings),),
     "PUT /v1/admin/onboarding/settings": (Probe("own settings", body=lambda w: {"idle_days": 12}),),
     **_analytics_probes("funnel"),

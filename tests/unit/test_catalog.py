@@ -98,7 +98,15 @@ def test_the_builder_keeps_the_api_stack_for_the_authorizer_alone() -> None:
 
 def test_each_domain_is_a_real_domain_and_names_its_stacks() -> None:
     # Then no stack partition poses as a domain: domains are the product's, stacks are where CDK puts them
-    assert {f.domain for f in CATALOG} == {"health", "identity", "audit", "onboarding", "flags", "analytics"}
+    assert {f.domain for f in CATALOG} == {
+        "health",
+        "identity",
+        "audit",
+        "onboarding",
+        "flags",
+        "analytics",
+        "privacy",
+    }
     assert {f.stack for f in CATALOG if f.domain == "flags"} == {"flags", "flags_admin", "flags_control"}
     assert by_name("authorizer").stack == API_STACK
 

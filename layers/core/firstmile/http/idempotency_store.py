@@ -43,6 +43,7 @@ class IdempotencyRecordStore:
         item: dict[str, Any] = {
             "pk": record.partition,
             "sk": record.key,
+            "kind": "idempotency_record",
             _EXPIRY: record.expires_at,
             _STATUS: record.status,
         }

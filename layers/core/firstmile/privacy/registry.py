@@ -1,0 +1,466 @@
+"""Every kind of item Firstmile stores, declared in one place: what data it holds, about whom, why, on what legal
+basis, how long it is kept and how a user's part of it is erased (issue 13, item 7; decision 0080).
+
+The Article 30 record (``firstmile.privacy.article30``) is rendered from these declarations, and a fitness test
+(tests/unit/privacy/test_registry_fitness.py) reads the core layer's source and fails when an item kind written
+anywhere is not declared here, or a declaration names a kind nothing writes. A new store therefore cannot keep data
+the record does not show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Subjects(StrEnum):
+    """Whose data an item holds."""
+
+    END_USERS = "end_users"  # the users a tenant onboards
+    ADMINS = "tenant_admins"  # a tenant's admins and its API clients
+    OPERATORS = "operators"  # who runs the deployment
+    NOBODY = "nobody"  # no personal data
+
+
+class Category(StrEnum):
+    """The categories of data an item holds (Article 30(1)(c))."""
+
+    IDENTIFIERS = "identifiers"  # user ids, session ids, API client ids
+    CREDENTIALS = "credentials"  # hashes of secrets and tokens, signing keys
+    PROFILE = "profile_attributes"  # country, locale, plan: attributes kept at enrolment
+    USAGE = "product_usage"  # onboarding progress and its events
+    ACTIVITY = "activity_log"  # who did what, when (audit)
+    TARGETING = "targeting"  # user ids an admin lists in flag segments and rules
+    CONFIGURATION = "configuration"  # flows, flags, settings an admin writes
+    AGGREGATES = "aggregates"  # counts without identifiers
+    OPERATIONAL = "operational"  # markers, counters and records the system keeps to work
+
+
+class LegalBasis(StrEnum):
+    """Article 6(1) GDPR; ``not_personal`` for items without personal data."""
+
+    CONTRACT = "contract"  # (b): running the service the tenant's users signed up to
+    LEGITIMATE_INTERESTS = "legitimate_interests"  # (f): security, abuse prevention, product improvement
+    LEGAL_OBLIGATION = "legal_obligation"  # (c): accountability records
+    CONSENT = "consent"  # (a)
+    NOT_PERSONAL = "not_personal"
+
+
+class Erasure(StrEnum):
+    """How a user's data in an item goes when the user is erased."""
+
+    USER_PARTITION = "user_partition"  # deleted with everything under the user's partition
+    INDEXED = "indexed"  # outside the user's partition; found through an index that names the user, and deleted
+    REWRITTEN = "rewritten"  # the user's id taken out of the item in place
+    RETAINED = "retained"  # kept as an accountability record (the audit chain; decision 0017)
+    EXPIRES = "expires"  # gone by its own short expiry
+    NOT_PERSONAL = "not_personal"  # nothing to erase
+
+
+@dataclass(frozen=True)
+class ItemType:
+    """One kind of item (its ``kind`` attribute) and what the Article 30 record says of it."""
+
+    kind: str
+    description: str
+    subjects: tuple[Subjects, ...]
+    categories: tuple[Category, ...]
+    purpose: str
+    legal_basis: LegalBasis
+    retention: str
+    erasure: Erasure
+    # The longest an item lives when it expires by itself (its TTL), in days; None: kept while the tenant keeps it.
+    retention_days: float | None = None
+
+    @property
+    def personal(self) -> bool:
+        return self.legal_basis is not LegalBasis.NOT_PERSONAL
+
+
+_USERS = (Subjects.END_USERS,)
+_ADMINS = (Subjects.ADMINS,)
+_NOBODY = (Subjects.NOBODY,)
+_RUN = "running the service the tenant provides to its users"
+_SECURE = "authenticating callers and keeping the service secure"
+_ACCOUNTABLE = "accountability: a tamper-evident record of who changed what"
+_CONFIGURE = "configuring the tenant's onboarding and feature flags"
+_ANALYSE = "measuring where users drop off in onboarding, in aggregate"
+_OPERATE = "operating the service: exactly-once processing, rate limits, availability"
+_KEPT = "while the tenant keeps it"
+
+REGISTRY: tuple[ItemType, ...] = (
+    # --- identity -------------------------------------------------------------------------------------------
+    ItemType(
+        "tenant",
+        "a tenant: its id, name and settings",
+        _ADMINS,
+        (Category.IDENTIFIERS, Category.CONFIGURATION),
+        _RUN,
+        LegalBasis.CONTRACT,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "api_client",
+        "a tenant's API client: id, name, hash of its secret, roles",
+        _ADMINS,
+        (Category.IDENTIFIERS, Category.CREDENTIALS),
+        _SECURE,
+        LegalBasis.CONTRACT,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "session_family",
+        "a user's session (refresh-token family): user id, roles, attributes, hashes of its tokens",
+        _USERS,
+        (Category.IDENTIFIERS, Category.CREDENTIALS, Category.PROFILE),
+        _SECURE,
+        LegalBasis.CONTRACT,
+        "until the session's absolute expiry (30 days by default)",
+        Erasure.USER_PARTITION,
+        retention_days=30,
+    ),
+    ItemType(
+        "refresh_pointer",
+        "which session a refresh token belongs to: tenant, user id, session id",
+        _USERS,
+        (Category.IDENTIFIERS,),
+        _SECURE,
+        LegalBasis.CONTRACT,
+        "until its session's absolute expiry",
+        Erasure.INDEXED,
+        retention_days=30,
+    ),
+    ItemType(
+        "revocation",
+        "a user's sessions or one access token revoked before a moment",
+        _USERS,
+        (Category.IDENTIFIERS,),
+        _SECURE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        "16 minutes: longer than an access token lives",
+        Erasure.USER_PARTITION,
+        retention_days=16 / (24 * 60),
+    ),
+    ItemType(
+        "published_keys",
+        "the public signing keys (JWKS) the deployment publishes",
+        _NOBODY,
+        (Category.CREDENTIALS,),
+        _SECURE,
+        LegalBasis.NOT_PERSONAL,
+        "until the keys are rotated out",
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "rate_counter",
+        "requests counted per user, API client or source address in a rate window",
+        (Subjects.END_USERS, Subjects.ADMINS),
+        (Category.IDENTIFIERS, Category.OPERATIONAL),
+        _SECURE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        "one minute after its window",
+        Erasure.EXPIRES,
+        retention_days=2 / (24 * 60),
+    ),
+    ItemType(
+        "idempotency_record",
+        "the answer to a request sent with an Idempotency-Key, to answer a retry alike",
+        (Subjects.END_USERS, Subjects.ADMINS),
+        (Category.IDENTIFIERS, Category.OPERATIONAL),
+        _OPERATE,
+        LegalBasis.CONTRACT,
+        "one hour by default (FIRSTMILE_IDEMPOTENCY_TTL_SECONDS, at most 7 days)",
+        Erasure.EXPIRES,
+        retention_days=7,
+    ),
+    # --- audit ----------------------------------------------------------------------------------------------
+    ItemType(
+        "audit_entry",
+        "one entry of a tenant's hash-chained audit log: actor, action, target, time, details",
+        (Subjects.ADMINS, Subjects.END_USERS, Subjects.OPERATORS),
+        (Category.IDENTIFIERS, Category.ACTIVITY),
+        _ACCOUNTABLE,
+        LegalBasis.LEGAL_OBLIGATION,
+        _KEPT,
+        Erasure.RETAINED,
+    ),
+    ItemType(
+        "audit_actor_entry",
+        "a copy of an audit entry under its actor, to list one actor's actions",
+        (Subjects.ADMINS, Subjects.END_USERS, Subjects.OPERATORS),
+        (Category.IDENTIFIERS, Category.ACTIVITY),
+        _ACCOUNTABLE,
+        LegalBasis.LEGAL_OBLIGATION,
+        _KEPT,
+        Erasure.RETAINED,
+    ),
+    ItemType(
+        "audit_head",
+        "the newest entry's sequence and hash of a tenant's audit chain",
+        _NOBODY,
+        (Category.OPERATIONAL,),
+        _ACCOUNTABLE,
+        LegalBasis.NOT_PERSONAL,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    # --- onboarding -----------------------------------------------------------------------------------------
+    ItemType(
+        "flow_draft",
+        "an onboarding flow as its admins edit it",
+        _ADMINS,
+        (Category.CONFIGURATION,),
+        _CONFIGURE,
+        LegalBasis.CONTRACT,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "flow_version",
+        "a published, immutable version of an onboarding flow",
+        _ADMINS,
+        (Category.CONFIGURATION,),
+        _CONFIGURE,
+        LegalBasis.CONTRACT,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "default_flow",
+        "which flow a tenant's new users enrol on",
+        _NOBODY,
+        (Category.CONFIGURATION,),
+        _CONFIGURE,
+        LegalBasis.NOT_PERSONAL,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "onboarding_settings",
+        "a tenant's onboarding settings (idle days before a user counts as dropped)",
+        _NOBODY,
+        (Category.CONFIGURATION,),
+        _CONFIGURE,
+        LegalBasis.NOT_PERSONAL,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "onboarding_progress",
+        "a user's onboarding progress: flow and version, step states and times, milestones, segment attributes",
+        _USERS,
+        (Category.IDENTIFIERS, Category.USAGE, Category.PROFILE),
+        _RUN,
+        LegalBasis.CONTRACT,
+        "while the user's account exists; a sample user's 7 days",
+        Erasure.USER_PARTITION,
+    ),
+    ItemType(
+        "onboarding_event",
+        "one change of a user's progress: type, step, time, segment attributes",
+        _USERS,
+        (Category.IDENTIFIERS, Category.USAGE, Category.PROFILE),
+        _RUN,
+        LegalBasis.CONTRACT,
+        "400 days by default (FIRSTMILE_ONBOARDING_EVENT_RETENTION_DAYS)",
+        Erasure.USER_PARTITION,
+        retention_days=400,
+    ),
+    ItemType(
+        "onboarding_migration",
+        "a version migration an admin started, and its progress counts",
+        _ADMINS,
+        (Category.CONFIGURATION, Category.OPERATIONAL),
+        _CONFIGURE,
+        LegalBasis.CONTRACT,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "migration_marker",
+        "a migration page or batch already counted, so a redelivery counts nothing twice",
+        _NOBODY,
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        LegalBasis.NOT_PERSONAL,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    # --- feature flags --------------------------------------------------------------------------------------
+    ItemType(
+        "flag",
+        "a feature flag: rules, variants, and any user ids an admin lists as targets",
+        (Subjects.ADMINS, Subjects.END_USERS),
+        (Category.CONFIGURATION, Category.TARGETING),
+        _CONFIGURE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        _KEPT,
+        Erasure.REWRITTEN,
+    ),
+    ItemType(
+        "flag_version",
+        "a version of a flag as it was, with its diff",
+        (Subjects.ADMINS, Subjects.END_USERS),
+        (Category.CONFIGURATION, Category.TARGETING),
+        _CONFIGURE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        _KEPT,
+        Erasure.REWRITTEN,
+    ),
+    ItemType(
+        "flag_segment",
+        "a named list of users and conditions that flags target",
+        (Subjects.ADMINS, Subjects.END_USERS),
+        (Category.CONFIGURATION, Category.TARGETING),
+        _CONFIGURE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        _KEPT,
+        Erasure.REWRITTEN,
+    ),
+    ItemType(
+        "flag_epoch",
+        "a tenant's flag-set version, kill switch and flag settings",
+        _NOBODY,
+        (Category.CONFIGURATION,),
+        _CONFIGURE,
+        LegalBasis.NOT_PERSONAL,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "flag_kill_switch_change",
+        "a kill or revival of flags, with its reason and who made it",
+        _ADMINS,
+        (Category.CONFIGURATION, Category.ACTIVITY),
+        _CONFIGURE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "flag_rollout",
+        "a flag's progressive rollout plan and its last guard reading",
+        _NOBODY,
+        (Category.CONFIGURATION, Category.AGGREGATES),
+        _CONFIGURE,
+        LegalBasis.NOT_PERSONAL,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "flag_rollout_active",
+        "the deployment's list entry of an active rollout plan",
+        _NOBODY,
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        LegalBasis.NOT_PERSONAL,
+        "until the plan ends",
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "flag_exposure",
+        "sampled counts of a flag's variants served per day",
+        _NOBODY,
+        (Category.AGGREGATES,),
+        _ANALYSE,
+        LegalBasis.NOT_PERSONAL,
+        "90 days after their day",
+        Erasure.NOT_PERSONAL,
+        retention_days=90,
+    ),
+    ItemType(
+        "flag_exposure_event",
+        "an exposure event already counted (its id only)",
+        _NOBODY,
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        LegalBasis.NOT_PERSONAL,
+        "15 days",
+        Erasure.NOT_PERSONAL,
+        retention_days=15,
+    ),
+    # --- analytics ------------------------------------------------------------------------------------------
+    ItemType(
+        "funnel_counter",
+        "a flow version's funnel counts by enrolment day or hour and segment",
+        _NOBODY,
+        (Category.AGGREGATES,),
+        _ANALYSE,
+        LegalBasis.NOT_PERSONAL,
+        "day counts while the tenant keeps them; hour counts 8 days",
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "funnel_event",
+        "an onboarding event already counted (a digest of its key only)",
+        _NOBODY,
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        LegalBasis.NOT_PERSONAL,
+        "3 days",
+        Erasure.NOT_PERSONAL,
+        retention_days=3,
+    ),
+    ItemType(
+        "alert_rule",
+        "a drop-off alert rule and what its last check found",
+        _ADMINS,
+        (Category.CONFIGURATION, Category.AGGREGATES),
+        _ANALYSE,
+        LegalBasis.CONTRACT,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "alert_rule_version",
+        "a version of a drop-off alert rule, with who changed it",
+        _ADMINS,
+        (Category.CONFIGURATION, Category.ACTIVITY),
+        _ANALYSE,
+        LegalBasis.CONTRACT,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
+    ItemType(
+        "analytics_alert",
+        "a drop-off rule that started or stopped firing, with its figures",
+        _NOBODY,
+        (Category.AGGREGATES,),
+        _ANALYSE,
+        LegalBasis.NOT_PERSONAL,
+        "400 days",
+        Erasure.NOT_PERSONAL,
+        retention_days=400,
+    ),
+    ItemType(
+        "analytics_alert_rule_checked",
+        "the deployment's list entry of an enabled alert rule",
+        _NOBODY,
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        LegalBasis.NOT_PERSONAL,
+        "while the rule is enabled",
+        Erasure.NOT_PERSONAL,
+    ),
+    # --- health ---------------------------------------------------------------------------------------------
+    ItemType(
+        "probe_result",
+        "a synthetic probe's result: which dependencies answered, how fast",
+        _NOBODY,
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        LegalBasis.NOT_PERSONAL,
+        "90 days",
+        Erasure.NOT_PERSONAL,
+        retention_days=90,
+    ),
+)
+
+_BY_KIND = {item.kind: item for item in REGISTRY}
+
+
+def item_type(kind: str) -> ItemType:
+    """The declaration of ``kind``; ``KeyError`` when nothing declares it."""
+    return _BY_KIND[kind]
