@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from functions.catalog.model import Function, http_function
 
 STACK = "privacy"
 
+_user = partial(http_function, domain="privacy", stack=STACK, role="user")
+
 FUNCTIONS: tuple[Function, ...] = (
+    _user(
+        "compliance_consent_get",
+        "GET",
+        "/v1/compliance/consent",
+        "The caller's consent per purpose and cookie category, and their newest choices.",
+        table="read",
+    ),
+    _user(
+        "compliance_consent_set",
+        "POST",
+        "/v1/compliance/consent",
+        "Grants or withdraws consent; withdrawing analytics marks the caller's progress at once.",
+        table="write",
+    ),
     http_function(
         "compliance_registry",
         "GET",

@@ -398,3 +398,38 @@ def test_a_drop_off_alert_rule_fires_and_resolves_at_the_hourly_check(stack: Run
     assert (archived.status, archived.json()["archived"]) == (200, True)
     listed = admin.request("GET", ALERT_RULES).json()
     assert {r["rule_id"]: r["status"]["state"] for r in listed["items"]}[rule_id] == "unknown"
+
+
+CONSENT = "/v1/compliance/consent"
+
+
+def test_a_user_who_withdraws_analytics_is_not_counted_from_then_on(stack: RunningStack, admin: TenantClient) -> None:
+    # Given a flow and two enrolled users
+    flow_id = analytics_flow(admin)
+    minter = Minter(stack, admin.tenant)
+    stays, leaves = minter.user(), minter.user()
+    for user in (stays, leaves):
+        assert user.request("GET", "/v1/onboarding/status").status == 200
+
+    # When one withdraws analytics, and both complete the profile
+    withdrawn = leaves.request("POST", CONSENT, {"purposes": {"analytics": False}, "policy_version": "2026-11"})
+    assert (withdrawn.status, withdrawn.json()["analytics_opt_out"]) == (200, True), withdrawn.body
+    for user in (stays, leaves):
+        assert user.request("POST", STEP, {"step_id": "profile", "action": "complete"}).status == 200
+
+    # ...then grants it again and completes the next step (its event comes after the profile's in the stream)
+    granted = leaves.request("POST", CONSENT, {"purposes": {"analytics": True}, "policy_version": "2026-11"})
+    assert granted.json()["analytics_opt_out"] is False
+    assert leaves.request("POST", STEP, {"step_id": "connect", "action": "complete"}).status == 200
+
+    # Then the funnel counts both entries and the second user's connect, but only one profile: the one made while
+    # the other user was out of analytics is not counted
+    day = datetime.now(UTC).date().isoformat()
+    path = f"{ANALYTICS}/funnel?flow={flow_id}&from={day}&to={day}"
+    funnel = read_until(admin, path, lambda a: {s["step_id"]: s for s in a["stages"]}["connect"]["count"] >= 1)
+    stages = {s["step_id"]: s for s in funnel["stages"]}
+    assert (funnel["total_sessions"], stages["profile"]["count"], stages["connect"]["count"]) == (2, 1, 1)
+
+    # And the user's consent lists both choices, newest first
+    history = leaves.request("GET", CONSENT).json()["history"]
+    assert [(h["name"], h["granted"]) for h in history] == [("analytics", True), ("analytics", False)]

@@ -31,6 +31,8 @@ from firstmile.limits.ports import Counter
 from firstmile.limits.store import RateLimitStore
 from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import OnboardingStore
+from firstmile.privacy.consent_store import ConsentStore
+from firstmile.privacy.ports import ConsentStorePort
 from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.flags import FakeFlagStore
@@ -39,6 +41,7 @@ from tests.fakes.idempotency import FakeIdempotencyRecordStore
 from tests.fakes.identity import FakeIdentityStore, FakeSigningKeySecret
 from tests.fakes.limits import FakeRateLimitStore
 from tests.fakes.onboarding import FakeOnboardingStore
+from tests.fakes.privacy import FakeConsentStore
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ FAKES = (
     Registration(IdempotencyRecordStore, IdempotencyRecordStorage, FakeIdempotencyRecordStore),
     Registration(FunnelCounterStore, FunnelCounters, FakeFunnelCounterStore),
     Registration(AlertRuleStore, AlertRuleStorePort, FakeAlertRuleStore),
+    Registration(ConsentStore, ConsentStorePort, FakeConsentStore),
 )
 
 if TYPE_CHECKING:
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
     _idempotency_records: IdempotencyRecordStorage = FakeIdempotencyRecordStore()
     _funnel_counters: FunnelCounters = FakeFunnelCounterStore()
     _alert_rules: AlertRuleStorePort = FakeAlertRuleStore()
+    _consents: ConsentStorePort = FakeConsentStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -85,3 +90,4 @@ if TYPE_CHECKING:
     _idempotency_record_store: IdempotencyRecordStorage = IdempotencyRecordStore(...)  # type: ignore[arg-type]
     _funnel_counter_store: FunnelCounters = FunnelCounterStore(...)  # type: ignore[arg-type]
     _alert_rule_store: AlertRuleStorePort = AlertRuleStore(...)  # type: ignore[arg-type]
+    _consent_store: ConsentStorePort = ConsentStore(...)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -190,7 +191,9 @@ class FakeOnboardingStore(AuditedFake):
         self.faults.enter("get_progress")
         return self._progress.get((tenant, user))
 
-    def write_transition(self, transition: Transition, *, event: AuditEvent | None = None) -> None:
+    def write_transition(
+        self, transition: Transition, *, event: AuditEvent | None = None, checks: Sequence[dict[str, Any]] = ()
+    ) -> None:
         self.faults.enter("write_transition")
         if not transition.events:
             return
@@ -201,7 +204,8 @@ class FakeOnboardingStore(AuditedFake):
             current = self._progress.get(key)
             expected = progress.version - 1
             matches = current is None if expected == 0 else current is not None and current.version == expected
-            if not matches or self.faults.conflicts("write_transition"):
+            holds = all(check["holds"]() for check in checks)  # a fake's checks are callables (FakeConsentStore)
+            if not matches or not holds or self.faults.conflicts("write_transition"):
                 raise ProgressConflictError(current)
             self._progress[key] = stored(progress)
             events = self._events.setdefault(key, [])
@@ -211,6 +215,17 @@ class FakeOnboardingStore(AuditedFake):
             events.sort(key=lambda entry: entry[0])
             if event is not None:
                 self.audit.record(event)
+
+    def set_analytics_opt_out(self, tenant: str, user: str, opted_out: bool) -> bool:
+        """What a consent change does to the user's progress, if they have one: the marker set and the version moved
+        on (the real ``ConsentStore`` writes it in the consent's transaction)."""
+        with self._lock:
+            current = self._progress.get((tenant, user))
+            if current is None:
+                return False
+            changed = current.model_copy(update={"analytics_opt_out": opted_out, "version": current.version + 1})
+            self._progress[(tenant, user)] = stored(changed)
+            return True
 
     def list_events(self, tenant: str, user: str) -> list[TransitionEvent]:
         self.faults.enter("list_events")

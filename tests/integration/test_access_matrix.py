@@ -72,6 +72,9 @@ from firstmile.onboarding.versions import PublishedVersions
 from firstmile.platform import aws
 from firstmile.platform.queues import JsonQueue
 from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
+from firstmile.privacy.consent import ConsentChange, Purpose
+from firstmile.privacy.consent_store import ConsentStore
+from firstmile.privacy.consents import Consents
 from functions.catalog import Function, Route, http_functions
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
 from tests.integration.conftest import Deployment
@@ -624,6 +627,11 @@ def _only_tenant_bs_alerts(world: World, response: dict[str, Any]) -> None:
 _RULES = "/v1/admin/onboarding/analytics/alert-rules"
 
 
+def _only_own_consent(world: World, response: dict[str, Any]) -> None:
+    # Each tenant's user withdrew marketing under a policy version naming their tenant: B's caller sees B's only
+    assert {r["policy_version"] for r in body_of(response)["history"]} <= {f"{world.b.tenant}-policy"}
+
+
 def _tenant_bs_record(world: World, response: dict[str, Any]) -> None:
     assert body_of(response)["tenant_id"] == world.b.tenant
 
@@ -653,6 +661,10 @@ ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     f"DELETE {_RULES}/{{rule_id}}": (Probe("tenant A's rule", headers=_at_version_2),),
     f"GET {_RULES}/{{rule_id}}/history": (Probe("tenant A's rule"),),
     "GET /v1/admin/onboarding/analytics/alerts": (Probe("plain", check=_only_tenant_bs_alerts),),
+    "GET /v1/compliance/consent": (Probe("own consent", check=_only_own_consent),),
+    "POST /v1/compliance/consent": (
+        Probe("withdraw analytics", body=lambda w: {"purposes": {"analytics": False}, "policy_version": "2026-11"}),
+    ),
     "GET /v1/compliance/registry": (
         Probe("json", check=_tenant_bs_record),
         Probe("markdown", query=lambda w: {"format": "markdown"}),
@@ -895,6 +907,9 @@ def seed_onboarding(tenant: str, user: str, actor: str) -> tuple[str, str]:
         event=action_event(tenant, actor, "onboarding.settings.changed", "onboarding:settings"),
     )
     seed_alerts(tenant, flow_id, actor, versions)
+    Consents(ConsentStore(table)).change(
+        tenant, user, ConsentChange(purposes={Purpose.MARKETING: False}, policy_version=f"{tenant}-policy")
+    )
     migrations = Migrations(store, versions, JsonQueue(ONBOARDING_MIGRATIONS_QUEUE))
     started = migrations.migrate(
         tenant, MigrationRequest(flow_id=flow_id, from_version=1, to_version=2, dry_run=False), actor

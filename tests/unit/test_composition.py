@@ -15,6 +15,7 @@ from firstmile.onboarding.logic import FlagGate
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
+from tests.fakes.privacy import FakeConsentStore
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT, ADMIN = "t-acme", "admin:u-admin"
@@ -34,6 +35,7 @@ class RecordingGates:
 def _container_over_fakes(*, gated: bool) -> tuple[composition.Container, RecordingGates]:
     container = composition.container()
     container.onboarding_store = FakeOnboardingStore(audit=FakeAuditLog())
+    container.consent_store = FakeConsentStore(container.onboarding_store)  # type: ignore[assignment]
     gates = RecordingGates()
     container.flag_evaluation = gates  # type: ignore[assignment]
     steps = [

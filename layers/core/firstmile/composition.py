@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from firstmile.config import get_settings
 from firstmile.platform import aws
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from firstmile.onboarding.store import OnboardingStore
     from firstmile.onboarding.versions import PublishedVersions
     from firstmile.platform.gateway import TableGateway
+    from firstmile.privacy.consent_store import ConsentStore
+    from firstmile.privacy.consents import Consents
 
 
 class Container:
@@ -171,7 +173,9 @@ class Container:
         """Users' own onboarding; gated steps ask the flag domain through ``FlagGates``."""
         from firstmile.onboarding.progress import ProgressService
 
-        return ProgressService(self.onboarding_store, self.published_versions, gates=_FlagGates(self))
+        return ProgressService(
+            self.onboarding_store, self.published_versions, gates=_FlagGates(self), consent=_ConsentLookup(self)
+        )
 
     @cached_property
     def flows(self) -> FlowAdmin:
@@ -309,6 +313,22 @@ class Container:
 
         return AnalyticsReports(self.funnel_counters, self.published_versions)
 
+    # --- privacy --------------------------------------------------------------------------------------------
+
+    @cached_property
+    def consent_store(self) -> ConsentStore:
+        """Users' consent, and the analytics marker on their progress."""
+        from firstmile.privacy.consent_store import ConsentStore
+
+        return ConsentStore(self.table)
+
+    @cached_property
+    def consents(self) -> Consents:
+        """A user's own consent: read, grant, withdraw."""
+        from firstmile.privacy.consents import Consents
+
+        return Consents(self.consent_store)
+
     @cached_property
     def alert_rule_store(self) -> AlertRuleStore:
         """Drop-off alert rules, their versions and status, and their alerts."""
@@ -334,6 +354,17 @@ class _FlagGates:
     def gate_for(self, tenant: str, user: str, attributes: Mapping[str, str]) -> FlagGate:
         """The user's gate from the flag domain's evaluation (built on first use)."""
         return self._container.flag_evaluation.gate_for(tenant, user, attributes)
+
+
+class _ConsentLookup:
+    """Onboarding's ``ConsentLookup`` over the container's consent store, built only when a user first enrols: a
+    status request of an enrolled user never loads the privacy package."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def enrolment(self, tenant: str, user: str) -> tuple[bool, dict[str, Any] | None]:
+        return self._container.consent_store.enrolment(tenant, user)
 
 
 _container: Container | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from firstmile.analytics.counting import updates
+from firstmile.analytics.counting import AnalyticsEvent, updates
 from firstmile.analytics.stream import event_of
 from firstmile.onboarding.flows import FlowAdmin
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, TransitionEvent
@@ -44,12 +44,18 @@ def welcome_services(store: FakeOnboardingStore, clock: Clock) -> tuple[Progress
     return ProgressService(store, versions, clock=clock), flows
 
 
-def counted(happened: TransitionEvent) -> tuple[str, dict[str, float]]:
-    """What analytics adds for an event onboarding wrote, read as the aggregator reads it from the stream: the
-    target (a step or FLOW) and the amounts of its unsegmented day counter."""
+def as_analytics(happened: TransitionEvent) -> AnalyticsEvent:
+    """An event onboarding wrote, read as the aggregator reads it from the stream."""
     item = {"pk": "p", "sk": f"s{happened.progress_version}", "kind": "onboarding_event"}
     image = {k: attribute(storable(v)) for k, v in (item | happened.model_dump(mode="json")).items() if v is not None}
     read = event_of({"eventName": "INSERT", "dynamodb": {"NewImage": image}})
     assert read is not None
+    return read
+
+
+def counted(happened: TransitionEvent) -> tuple[str, dict[str, float]]:
+    """What analytics adds for an event onboarding wrote: the target (a step or FLOW) and the amounts of its
+    unsegmented day counter."""
+    read = as_analytics(happened)
     day = next(u for u in updates(read) if u.key.segment == "all" and u.key.period.startswith("DAY#"))
     return day.key.target, dict(day.amounts)

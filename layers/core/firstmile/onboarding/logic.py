@@ -124,8 +124,10 @@ def enrol(
     sample: bool = False,
     expires_at: int | None = None,
     segment: Mapping[str, str] | None = None,
+    analytics_opt_out: bool = False,
 ) -> Transition:
-    """A new progress (version 1) on ``flow`` with one ``enrolled`` event; ``segment`` as ``segment_of`` keeps it."""
+    """A new progress (version 1) on ``flow`` with one ``enrolled`` event; ``segment`` as ``segment_of`` keeps it;
+    ``analytics_opt_out`` as the user's consent has it (their events are then never counted)."""
     progress = Progress(
         tenant=tenant,
         user=user,
@@ -138,6 +140,7 @@ def enrol(
         sample=sample,
         expires_at=expires_at,
         segment=dict(segment or {}),
+        analytics_opt_out=analytics_opt_out,
     )
     return Transition(progress=progress, events=[_event(progress, EventType.ENROLLED, now)])
 

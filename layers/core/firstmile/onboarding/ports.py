@@ -3,6 +3,7 @@ does the unit tests' in-memory fake; both pass the same contract suite (tests/co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -86,10 +87,13 @@ class OnboardingStorePort(Protocol):
         ``day``, in ``shard`` of ``IDLE_SHARDS``."""
         ...
 
-    def write_transition(self, transition: Transition, *, event: AuditEvent | None = None) -> None:
+    def write_transition(
+        self, transition: Transition, *, event: AuditEvent | None = None, checks: Sequence[dict[str, Any]] = ()
+    ) -> None:
         """Store the progress (if the stored one is at ``progress.version - 1``, absent for 0) and its events, with
-        ``event`` when given, together; ``ProgressConflictError`` with the stored progress otherwise. Nothing when
-        there are no events; ``ValueError`` for events of another user or more than fit in one transition."""
+        ``event`` when given, together, if every one of ``checks`` (ConditionChecks of other items) holds;
+        ``ProgressConflictError`` with the stored progress otherwise. Nothing when there are no events;
+        ``ValueError`` for events of another user or more than fit in one transition."""
         ...
 
     def list_events(self, tenant: str, user: str) -> list[TransitionEvent]:
@@ -146,4 +150,13 @@ class OnboardingStorePort(Protocol):
     def complete_migration(self, tenant: str, migration_id: str, at: str, *, event: AuditEvent) -> bool:
         """Mark a running migration completed (with ``event``) once its listing and every batch are done; ``True``
         when this call completed it."""
+        ...
+
+
+class ConsentLookup(Protocol):
+    """What an enrolment needs of the user's consent (privacy's ``ConsentStore``)."""
+
+    def enrolment(self, tenant: str, user: str) -> tuple[bool, dict[str, Any] | None]:
+        """Whether the user is out of analytics, and a ConditionCheck that their consent is still as read (for the
+        enrolment's transaction; ``None`` when there is nothing to check)."""
         ...

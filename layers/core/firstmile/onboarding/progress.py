@@ -31,6 +31,7 @@ from firstmile.onboarding.services import OnboardingService
 from firstmile.onboarding.store import ProgressConflictError
 
 NO_ATTRIBUTES: Mapping[str, str] = {}
+_ENROL_ATTEMPTS = 3
 Command = Callable[[Progress, FlowVersion, datetime], Transition]
 
 
@@ -173,13 +174,24 @@ class ProgressService(OnboardingService):
         return VersionConflictError(view.model_dump(mode="json"), progress.version)
 
     def _enrol(self, tenant: str, user: str, attributes: Mapping[str, str]) -> Progress:
+        """Enrol the user on the default flow, out of analytics if their consent says so. The enrolment's
+        transaction checks that their consent is still as read, so a withdrawal made meanwhile is never lost: the
+        enrolment is tried again."""
         flow = self._versions.latest(tenant, self._versions.default_flow_id(tenant))
-        transition = logic.enrol(tenant, user, flow, self._clock(), segment=logic.segment_of(attributes))
-        try:
-            self._store.write_transition(transition)
-        except ProgressConflictError as raced:
-            # Two first calls at once: the other one enrolled the user; use what it wrote.
-            if raced.progress is None:
-                raise
-            return raced.progress
-        return transition.progress
+        for attempt in range(1, _ENROL_ATTEMPTS + 1):
+            opted_out, check = self._consent.enrolment(tenant, user) if self._consent else (False, None)
+            transition = logic.enrol(
+                tenant, user, flow, self._clock(), segment=logic.segment_of(attributes), analytics_opt_out=opted_out
+            )
+            try:
+                self._store.write_transition(transition, checks=[check] if check else ())
+            except ProgressConflictError as raced:
+                # Two first calls at once: the other one enrolled the user; use what it wrote.
+                if raced.progress is not None:
+                    return raced.progress
+                # No progress stored: the consent changed while enrolling; read it again.
+                if attempt == _ENROL_ATTEMPTS:
+                    raise
+                continue
+            return transition.progress
+        raise AssertionError("unreachable")

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from firstmile.clock import Clock, utc_now
 from firstmile.onboarding.gates import FlagGates, NoFlags
-from firstmile.onboarding.ports import OnboardingStorePort
+from firstmile.onboarding.ports import ConsentLookup, OnboardingStorePort
 from firstmile.onboarding.versions import PublishedVersions
 from firstmile.platform.versioned import ConflictRetry
 
@@ -28,12 +28,14 @@ class OnboardingService:
         gates: FlagGates | None = None,
         clock: Clock = utc_now,
         retry: ConflictRetry | None = None,
+        consent: ConsentLookup | None = None,
     ) -> None:
         self._store = store
         self._versions = versions
         self._gates = gates or NoFlags()
         self._clock = clock
         self._retry = retry or ConflictRetry()
+        self._consent = consent
 
     def _once_or_retried(self, attempt: Callable[[], T], expected_version: int | None) -> T:
         # With If-Match a lost race is the client's to resolve; without it, read again and re-apply.

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -160,7 +161,8 @@ def check_events(transition: Transition) -> None:
         raise ValueError("a transition's events belong to the user whose progress it writes")
 
 
-def _progress_key(tenant: str, user: str) -> dict[str, str]:
+def progress_key(tenant: str, user: str) -> dict[str, str]:
+    """The key of a user's progress item (privacy's consent writes its analytics opt-out there)."""
     return {"pk": user_partition(tenant, user), "sk": _PROGRESS_SK}
 
 
@@ -225,7 +227,7 @@ def _from_base36_micros(text: str) -> datetime:
 def _progress_item(progress: Progress) -> dict[str, Any]:
     """The progress item: the progress flat, each step a ``_step_record``, indexed among its version's users and,
     while the user is in onboarding (not a sample user, not dropped), among the users idle since its day."""
-    key = _progress_key(progress.tenant, progress.user)
+    key = progress_key(progress.tenant, progress.user)
     idle = (
         {"gsi3pk": idle_partition(progress.updated_at.date(), idle_shard(key["pk"])), "gsi3sk": key["pk"]}
         if progress.state == OnboardingState.IN_PROGRESS and not progress.sample and progress.dropped_at is None
@@ -443,16 +445,19 @@ class OnboardingStore:
 
     def get_progress(self, tenant: str, user: str) -> Progress | None:
         """One GetItem (consistent)."""
-        item = self._get(_progress_key(tenant, user))
+        item = self._get(progress_key(tenant, user))
         return _progress(item) if item else None
 
-    def write_transition(self, transition: Transition, *, event: AuditEvent | None = None) -> None:
+    def write_transition(
+        self, transition: Transition, *, event: AuditEvent | None = None, checks: Sequence[dict[str, Any]] = ()
+    ) -> None:
         """One TransactWriteItems: put the progress on condition that the stored version is
         ``transition.progress.version - 1`` (absent when that is 0), put each event if absent, and append ``event``
         to the audit log when an admin made the change (then at most ``MAX_CHANGE_ITEMS - 1`` events). Raises
         ``ProgressConflictError`` with the stored progress when the condition fails (taken from the cancellation
         reasons when DynamoDB returns the item, otherwise read once). Does nothing when ``transition.events`` is
-        empty.
+        empty. ``checks`` are ConditionChecks of other items the transition depends on (an enrolment: that the
+        user's consent is still as read); one that fails is answered as a conflict too.
 
         Each event expires ``event_retention_days`` after it happened, or with the progress when that expires
         earlier (a sample user's). A transaction that keeps meeting a concurrent one on the same progress is
@@ -482,6 +487,7 @@ class OnboardingStore:
                 "expires_at": self._event_expiry(happened, progress),
             }
             items.append(self._table.put_new_action(item))
+        items += checks
         reasons = self._table.transact(items) if event is None else self._audit.transact(items, event)
         if reasons is None:
             return

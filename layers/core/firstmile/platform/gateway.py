@@ -392,6 +392,12 @@ class TableGateway:
         """A Delete for ``transact``."""
         return {"Delete": {"TableName": self.name, "Key": dict(key)}}
 
+    def check_action(self, key: Mapping[str, Any], **conditions: Unpack[Conditions]) -> dict[str, Any]:
+        """A ConditionCheck for ``transact``: the transaction applies only if the item at ``key`` meets
+        ``condition``; it writes nothing there."""
+        request: dict[str, Any] = {"TableName": self.name, "Key": dict(key)}
+        return _action("ConditionCheck", request, False, **conditions)
+
     def transact(self, actions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
         """Write ``actions`` (TransactWriteItems items) in one transaction: ``None`` when it applied, otherwise the
         cancellation reason of each action, in order (``Code`` ``ConditionalCheckFailed`` with the stored ``Item``

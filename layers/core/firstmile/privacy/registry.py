@@ -31,6 +31,7 @@ class Category(StrEnum):
     USAGE = "product_usage"  # onboarding progress and its events
     ACTIVITY = "activity_log"  # who did what, when (audit)
     TARGETING = "targeting"  # user ids an admin lists in flag segments and rules
+    CONSENT = "consent_records"  # a user's choices per purpose and cookie category
     CONFIGURATION = "configuration"  # flows, flags, settings an admin writes
     AGGREGATES = "aggregates"  # counts without identifiers
     OPERATIONAL = "operational"  # markers, counters and records the system keeps to work
@@ -86,6 +87,7 @@ _ACCOUNTABLE = "accountability: a tamper-evident record of who changed what"
 _CONFIGURE = "configuring the tenant's onboarding and feature flags"
 _ANALYSE = "measuring where users drop off in onboarding, in aggregate"
 _OPERATE = "operating the service: exactly-once processing, rate limits, availability"
+_CONSENT = "recording and demonstrating users' consent and objections (Article 7(1))"
 _KEPT = "while the tenant keeps it"
 
 REGISTRY: tuple[ItemType, ...] = (
@@ -443,6 +445,27 @@ REGISTRY: tuple[ItemType, ...] = (
         LegalBasis.NOT_PERSONAL,
         "while the rule is enabled",
         Erasure.NOT_PERSONAL,
+    ),
+    # --- privacy --------------------------------------------------------------------------------------------
+    ItemType(
+        "consent_state",
+        "a user's current consent per purpose and cookie category, each with its time, policy version and source",
+        _USERS,
+        (Category.IDENTIFIERS, Category.CONSENT),
+        _CONSENT,
+        LegalBasis.LEGAL_OBLIGATION,
+        "while the user's account exists",
+        Erasure.USER_PARTITION,
+    ),
+    ItemType(
+        "consent_record",
+        "one consent choice as it was made: what, granted or withdrawn, when, under which policy version, from where",
+        _USERS,
+        (Category.IDENTIFIERS, Category.CONSENT),
+        _CONSENT,
+        LegalBasis.LEGAL_OBLIGATION,
+        "while the user's account exists",
+        Erasure.USER_PARTITION,
     ),
     # --- health ---------------------------------------------------------------------------------------------
     ItemType(

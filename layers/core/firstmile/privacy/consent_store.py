@@ -1,0 +1,127 @@
+"""Where a user's consent is kept: under the user's partition, so erasing the user erases it (decision 0081).
+
+Key formats (docs/data-model.md, rows 51-52), ``pk = TENANT#<t>#USER#<u>``:
+- the current choices: ``sk = CONSENT#STATE`` (``kind = consent_state``): ``purposes``, ``cookies`` (each choice with
+  its time, policy version and source), ``version``, ``updated_at``;
+- each choice as made: ``sk = CONSENT#RECORD#<at ISO-8601>#<n:02d>`` (``kind = consent_record``, immutable).
+
+A change of the analytics purpose also sets ``analytics_opt_out`` on the user's onboarding progress, and moves its
+version on, in the same transaction: a progress change that read the progress before races it and loses its
+condition, reads again and keeps the marker. A user not enrolled yet has no progress: the transaction then checks it
+is still absent, and the enrolment's transaction checks that the consent is still as it read it
+(``enrolment``), so a withdrawal and an enrolment at the same moment never lose the marker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from firstmile.errors import DependencyUnavailableError
+from firstmile.identity.store import user_partition
+from firstmile.onboarding.store import progress_key
+from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
+from firstmile.platform.items import plain, storable
+from firstmile.privacy.consent import ConsentRecord, ConsentState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+_STATE_SK = "CONSENT#STATE"
+_RECORD_PREFIX = "CONSENT#RECORD#"
+
+
+def _state_key(tenant: str, user: str) -> dict[str, str]:
+    return {"pk": user_partition(tenant, user), "sk": _STATE_SK}
+
+
+def _version_condition(read: int) -> dict[str, Any]:
+    """The state is still at the version read (absent for 0)."""
+    if read == 0:
+        return {"condition": "attribute_not_exists(pk)"}
+    return {"condition": "#v = :read", "names": {"#v": "version"}, "values": {":read": read}}
+
+
+class ConsentStore:
+    """Users' consent: the current choices, the history of choices, and the analytics marker on their progress."""
+
+    def __init__(self, table: Table | TableGateway) -> None:
+        self._table = TableGateway.of(table)
+
+    def get(self, tenant: str, user: str) -> ConsentState:
+        """The user's current choices (version 0 when none is recorded): one consistent GetItem."""
+        item = self._table.get(_state_key(tenant, user))
+        if item is None:
+            return ConsentState()
+        return ConsentState.model_validate({k: plain(item[k]) for k in ConsentState.model_fields if k in item})
+
+    def history(self, tenant: str, user: str, *, limit: int) -> list[ConsentRecord]:
+        """The user's newest ``limit`` choices, newest first: one Query."""
+        page = self._table.query(
+            partition(user_partition(tenant, user)).begins_with(_RECORD_PREFIX),
+            limit=limit,
+            newest_first=True,
+            consistent=True,
+        )
+        return [ConsentRecord.model_validate({k: plain(v) for k, v in item.items()}) for item in _records(page.items)]
+
+    def write(
+        self,
+        tenant: str,
+        user: str,
+        state: ConsentState,
+        records: list[ConsentRecord],
+        *,
+        analytics_opt_out: bool | None = None,
+    ) -> bool:
+        """Store ``state`` (if the stored one is at ``state.version - 1``) and ``records``; with
+        ``analytics_opt_out``, set it on the user's progress in the same transaction (or check the progress is
+        still absent). ``False``, writing nothing, when a condition failed: another change came first."""
+        user_pk = user_partition(tenant, user)
+        body = {k: v for k, v in state.model_dump(mode="json").items() if v is not None}
+        actions = [
+            self._table.put_action(
+                {**_state_key(tenant, user), "kind": "consent_state", **storable(body)},
+                **_version_condition(state.version - 1),
+            )
+        ]
+        for n, record in enumerate(records):
+            item = {
+                "pk": user_pk,
+                "sk": f"{_RECORD_PREFIX}{record.at.isoformat()}#{n:02d}",
+                "kind": "consent_record",
+                **storable(record.model_dump(mode="json")),
+            }
+            actions.append(self._table.put_new_action(item))
+        if analytics_opt_out is not None:
+            actions.append(self._progress_marker(tenant, user, analytics_opt_out))
+        reasons = self._table.transact(actions)
+        if reasons is None:
+            return True
+        if all(r.get("Code") != CONDITION_FAILED for r in reasons):
+            raise DependencyUnavailableError("table", f"the consent of a user of tenant {tenant} stayed contended")
+        return False
+
+    def enrolment(self, tenant: str, user: str) -> tuple[bool, dict[str, Any] | None]:
+        """``ConsentLookup`` for onboarding: whether the user is out of analytics, and a ConditionCheck that their
+        consent is still at the version read, for the enrolment's transaction."""
+        state = self.get(tenant, user)
+        return state.analytics_opt_out, self._table.check_action(
+            _state_key(tenant, user), **_version_condition(state.version)
+        )
+
+    def _progress_marker(self, tenant: str, user: str, opted_out: bool) -> dict[str, Any]:
+        """The progress's marker set (and its version moved on) if it exists, else a check that it still does not."""
+        key = progress_key(tenant, user)
+        if self._table.get(key, projection="pk") is None:
+            return self._table.check_action(key, condition="attribute_not_exists(pk)")
+        return self._table.update_action(
+            key,
+            "SET #o = :o ADD #v :one",
+            condition="attribute_exists(pk)",
+            names={"#o": "analytics_opt_out", "#v": "version"},
+            values={":o": opted_out, ":one": 1},
+        )
+
+
+def _records(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in item.items() if k not in ("pk", "sk", "kind")} for item in items]
