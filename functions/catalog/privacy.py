@@ -25,6 +25,23 @@ FUNCTIONS: tuple[Function, ...] = (
         "Grants or withdraws consent; withdrawing analytics marks the caller's progress at once.",
         table="write",
     ),
+    _user(
+        "compliance_policies_get",
+        "GET",
+        "/v1/compliance/policies",
+        "The tenant's current privacy-policy and terms versions, and every version published.",
+        table="read",
+    ),
+    http_function(
+        "admin_policy_publish",
+        "POST",
+        "/v1/admin/compliance/policies",
+        "Publishes a privacy-policy or terms version; users who accepted an older one must accept it (audited).",
+        domain="privacy",
+        stack=STACK,
+        role="admin",
+        table="write",
+    ),
     http_function(
         "compliance_registry",
         "GET",

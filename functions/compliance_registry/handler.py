@@ -15,6 +15,12 @@ from firstmile.privacy.article30 import Format, ProcessingRecord, markdown, proc
 
 app = create_app()
 
+_RESPONSES = problem_responses(401, 403, 422)
+_RESPONSES[200]["content"] = {
+    "application/json": {"model": ProcessingRecord},
+    "text/markdown": {"schema": {"type": "string", "description": "The same record, for auditors"}},
+}
+
 
 @app.get(
     "/v1/compliance/registry",
@@ -23,7 +29,7 @@ app = create_app()
     "basis, how long it is kept and how a user's part of it is erased. `format=markdown` answers the same record as "
     "text/markdown.",
     tags=["compliance"],
-    responses=problem_responses(401, 403, 422),
+    responses=_RESPONSES,
 )
 def registry(format: Annotated[Format, Query()] = "json") -> Response[ProcessingRecord | str]:  # noqa: A002 - the name clients send
     caller = require_caller(app.current_event.raw_event)

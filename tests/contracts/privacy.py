@@ -9,10 +9,13 @@ from typing import ClassVar
 
 import pytest
 
+from firstmile.audit.models import AuditEvent
+from firstmile.audit.ports import AuditLog
 from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import ProgressConflictError
 from firstmile.privacy.consent import ConsentChange, ConsentState, apply
-from firstmile.privacy.ports import ConsentStorePort
+from firstmile.privacy.policies import PolicyType, PolicyVersion
+from firstmile.privacy.ports import ConsentStorePort, PolicyStorePort
 from tests.contracts.onboarding import TENANT, enrolment
 
 NOW = datetime(2026, 12, 4, 11, 0, tzinfo=UTC)
@@ -65,16 +68,30 @@ class ConsentStoreContract:
         state, records = apply(ConsentState(), change(analytics=False), NOW)
         assert consents.write(TENANT, USER, state, records, analytics_opt_out=True)
 
-        # Then their progress carries the marker, at the next version
+        # Then their progress carries the marker and the policy version they accepted, at the next version
         progress = onboarding.get_progress(TENANT, USER)
         assert progress is not None and (progress.analytics_opt_out, progress.version) == (True, 2)
+        assert progress.accepted_policies == {"privacy_policy": "2026-11"}
+
+        # And a choice about marketing under newer versions copies them, and leaves the analytics marker alone
+        later, more = apply(
+            state,
+            ConsentChange.model_validate(
+                {"purposes": {"marketing": True}, "policy_version": "2026-12", "terms_version": "t-3"}
+            ),
+            NOW,
+        )
+        assert consents.write(TENANT, USER, later, more)
+        progress = onboarding.get_progress(TENANT, USER)
+        assert progress is not None and progress.analytics_opt_out is True
+        assert progress.accepted_policies == {"privacy_policy": "2026-12", "terms": "t-3"}
 
     def test_a_user_not_enrolled_stays_so_and_an_enrolment_on_a_stale_consent_does_not_apply(
         self, consents: ConsentStorePort, onboarding: OnboardingStorePort
     ) -> None:
         # Given an enrolment that read the consent (nothing recorded yet)
-        opted_out, check = consents.enrolment(TENANT, USER)
-        assert opted_out is False
+        first = consents.enrolment(TENANT, USER)
+        assert (first.analytics_opt_out, first.accepted_policies) == (False, {})
 
         # When the user withdraws analytics before the enrolment is written
         state, records = apply(ConsentState(), change(analytics=False), NOW)
@@ -83,8 +100,43 @@ class ConsentStoreContract:
 
         # Then the enrolment made on the old read is refused, and one made on a new read carries the marker
         with pytest.raises(ProgressConflictError):
-            onboarding.write_transition(enrolment(USER), checks=[check] if check else ())
-        opted_out, check = consents.enrolment(TENANT, USER)
-        assert opted_out is True
-        onboarding.write_transition(enrolment(USER), checks=[check] if check else ())
+            onboarding.write_transition(enrolment(USER), checks=[first.check] if first.check else ())
+        second = consents.enrolment(TENANT, USER)
+        assert (second.analytics_opt_out, second.accepted_policies) == (True, {"privacy_policy": "2026-11"})
+        onboarding.write_transition(enrolment(USER), checks=[second.check] if second.check else ())
         assert onboarding.get_progress(TENANT, USER) is not None
+
+
+class PolicyStoreContract:
+    """Subclasses provide ``policies`` built over ``audit_log``."""
+
+    implementation: ClassVar[type]
+
+    def test_versions_are_published_once_each_with_an_entry_and_listed_newest_first(
+        self, policies: PolicyStorePort, audit_log: AuditLog
+    ) -> None:
+        first = policy(PolicyType.PRIVACY_POLICY, "2026-01", NOW)
+        terms = policy(PolicyType.TERMS, "t-1", NOW + timedelta(minutes=1))
+        second = policy(PolicyType.PRIVACY_POLICY, "2026-12", NOW + timedelta(days=1))
+        for published in (first, terms, second):
+            assert policies.publish(TENANT, published, event=policy_event())
+
+        # A version published again is refused, writing nothing
+        assert not policies.publish(
+            TENANT, first.model_copy(update={"url": "https://example.com/x"}), event=policy_event()
+        )
+
+        assert [p.version for p in policies.versions(TENANT)] == ["2026-12", "t-1", "2026-01"]
+        assert policies.versions(TENANT)[2].url == first.url
+        assert policies.versions("other") == []
+        assert len(audit_log.list_entries(TENANT).items) == 3
+
+
+def policy(kind: PolicyType, version: str, at: datetime) -> PolicyVersion:
+    return PolicyVersion(
+        type=kind, version=version, url=f"https://example.com/{version}", published_at=at, published_by="admin:a"
+    )
+
+
+def policy_event() -> AuditEvent:
+    return AuditEvent(tenant=TENANT, actor="admin:a", action="compliance.policy.published", target="policy:test")

@@ -433,3 +433,32 @@ def test_a_user_who_withdraws_analytics_is_not_counted_from_then_on(stack: Runni
     # And the user's consent lists both choices, newest first
     history = leaves.request("GET", CONSENT).json()["history"]
     assert [(h["name"], h["granted"]) for h in history] == [("analytics", True), ("analytics", False)]
+
+
+def test_a_published_policy_asks_users_to_reconsent_until_they_accept_it(
+    stack: RunningStack, admin: TenantClient
+) -> None:
+    # Given an enrolled user of the tenant's flow
+    analytics_flow(admin)
+    user = Minter(stack, admin.tenant).user()
+    assert user.request("GET", "/v1/onboarding/status").json()["needs_reconsent"] is False
+
+    # When an admin publishes a privacy policy (once: the same version again is refused)
+    version = f"e2e-{uuid.uuid4().hex[:6]}"
+    policy = {"type": "privacy_policy", "version": version, "url": f"https://acme.example/privacy/{version}"}
+    published = admin.request("POST", "/v1/admin/compliance/policies", policy)
+    assert published.status == 201, published.body
+    assert_problem(admin.request("POST", "/v1/admin/compliance/policies", policy), 409, "RES_POLICY_VERSION_EXISTS")
+
+    # Then the user's status asks for consent again (within the 30 s the status path caches policies)
+    deadline = time.monotonic() + 45
+    while not (status := user.request("GET", "/v1/onboarding/status").json())["needs_reconsent"]:
+        assert time.monotonic() < deadline, status
+        time.sleep(1.0)
+    current = user.request("GET", "/v1/compliance/policies").json()["current"]
+    assert current["privacy_policy"]["version"] == version
+
+    # And once the user makes their choices under it, it no longer does
+    accepted = user.request("POST", CONSENT, {"purposes": {"marketing": False}, "policy_version": version})
+    assert accepted.json()["accepted"] == {"privacy_policy": version}
+    assert user.request("GET", "/v1/onboarding/status").json()["needs_reconsent"] is False

@@ -32,7 +32,8 @@ from firstmile.limits.store import RateLimitStore
 from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import OnboardingStore
 from firstmile.privacy.consent_store import ConsentStore
-from firstmile.privacy.ports import ConsentStorePort
+from firstmile.privacy.policy_store import PolicyStore
+from firstmile.privacy.ports import ConsentStorePort, PolicyStorePort
 from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.flags import FakeFlagStore
@@ -41,7 +42,7 @@ from tests.fakes.idempotency import FakeIdempotencyRecordStore
 from tests.fakes.identity import FakeIdentityStore, FakeSigningKeySecret
 from tests.fakes.limits import FakeRateLimitStore
 from tests.fakes.onboarding import FakeOnboardingStore
-from tests.fakes.privacy import FakeConsentStore
+from tests.fakes.privacy import FakeConsentStore, FakePolicyStore
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ FAKES = (
     Registration(FunnelCounterStore, FunnelCounters, FakeFunnelCounterStore),
     Registration(AlertRuleStore, AlertRuleStorePort, FakeAlertRuleStore),
     Registration(ConsentStore, ConsentStorePort, FakeConsentStore),
+    Registration(PolicyStore, PolicyStorePort, FakePolicyStore),
 )
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
     _funnel_counters: FunnelCounters = FakeFunnelCounterStore()
     _alert_rules: AlertRuleStorePort = FakeAlertRuleStore()
     _consents: ConsentStorePort = FakeConsentStore()
+    _policies: PolicyStorePort = FakePolicyStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -91,3 +94,4 @@ if TYPE_CHECKING:
     _funnel_counter_store: FunnelCounters = FunnelCounterStore(...)  # type: ignore[arg-type]
     _alert_rule_store: AlertRuleStorePort = AlertRuleStore(...)  # type: ignore[arg-type]
     _consent_store: ConsentStorePort = ConsentStore(...)  # type: ignore[arg-type]
+    _policy_store: PolicyStorePort = PolicyStore(...)  # type: ignore[arg-type]

@@ -216,14 +216,18 @@ class FakeOnboardingStore(AuditedFake):
             if event is not None:
                 self.audit.record(event)
 
-    def set_analytics_opt_out(self, tenant: str, user: str, opted_out: bool) -> bool:
-        """What a consent change does to the user's progress, if they have one: the marker set and the version moved
-        on (the real ``ConsentStore`` writes it in the consent's transaction)."""
+    def set_consent_marks(self, tenant: str, user: str, accepted: dict[str, str], opted_out: bool | None) -> bool:
+        """What a consent change does to the user's progress, if they have one: the accepted policy versions (and the
+        analytics marker, when given) set and the version moved on (the real ``ConsentStore`` writes it in the
+        consent's transaction)."""
         with self._lock:
             current = self._progress.get((tenant, user))
             if current is None:
                 return False
-            changed = current.model_copy(update={"analytics_opt_out": opted_out, "version": current.version + 1})
+            update: dict[str, Any] = {"accepted_policies": dict(accepted), "version": current.version + 1}
+            if opted_out is not None:
+                update["analytics_opt_out"] = opted_out
+            changed = current.model_copy(update=update)
             self._progress[(tenant, user)] = stored(changed)
             return True
 

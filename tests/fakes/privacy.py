@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
+from firstmile.audit.models import AuditEvent
+from firstmile.onboarding.ports import EnrolmentConsent
 from firstmile.privacy.consent import ConsentRecord, ConsentState
+from firstmile.privacy.policies import PolicyVersion
+from tests.fakes.audit import AuditedFake, FakeAuditLog
 from tests.fakes.faults import Faults
 from tests.fakes.onboarding import FakeOnboardingStore
 
@@ -48,15 +51,39 @@ class FakeConsentStore:
                 return False
             self._states[(tenant, user)] = state
             self._records.setdefault((tenant, user), []).extend(records)
-            if analytics_opt_out is not None:
-                self.onboarding.set_analytics_opt_out(tenant, user, analytics_opt_out)
+            self.onboarding.set_consent_marks(tenant, user, state.accepted, analytics_opt_out)
             return True
 
-    def enrolment(self, tenant: str, user: str) -> tuple[bool, dict[str, Any] | None]:
+    def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
         self.faults.enter("enrolment")
         state = self.get(tenant, user)
 
         def holds() -> bool:
             return self._states.get((tenant, user), ConsentState()).version == state.version
 
-        return state.analytics_opt_out, {"holds": holds}
+        return EnrolmentConsent(state.analytics_opt_out, dict(state.accepted), {"holds": holds})
+
+
+class FakePolicyStore(AuditedFake):
+    """``PolicyStorePort`` in memory; a publication appends to ``audit`` under its lock, with the version."""
+
+    def __init__(self, *, audit: FakeAuditLog | None = None) -> None:
+        super().__init__(audit=audit)
+        self._versions: dict[str, dict[tuple[str, str], PolicyVersion]] = {}
+
+    def publish(self, tenant: str, policy: PolicyVersion, *, event: AuditEvent) -> bool:
+        self.faults.enter("publish")
+        with self._lock:
+            versions = self._versions.setdefault(tenant, {})
+            key = (policy.type.value, policy.version)
+            if key in versions or self.faults.conflicts("publish"):
+                return False
+            versions[key] = policy
+            self.audit.record(event)
+            return True
+
+    def versions(self, tenant: str) -> list[PolicyVersion]:
+        self.faults.enter("versions")
+        with self._lock:
+            found = list(self._versions.get(tenant, {}).values())
+        return sorted(found, key=lambda p: p.published_at, reverse=True)

@@ -75,6 +75,9 @@ from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
 from firstmile.privacy.consent import ConsentChange, Purpose
 from firstmile.privacy.consent_store import ConsentStore
 from firstmile.privacy.consents import Consents
+from firstmile.privacy.policies import PolicyPublish, PolicyType
+from firstmile.privacy.policy_store import PolicyStore
+from firstmile.privacy.policy_versions import PolicyVersions
 from functions.catalog import Function, Route, http_functions
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
 from tests.integration.conftest import Deployment
@@ -632,6 +635,11 @@ def _only_own_consent(world: World, response: dict[str, Any]) -> None:
     assert {r["policy_version"] for r in body_of(response)["history"]} <= {f"{world.b.tenant}-policy"}
 
 
+def _only_own_policies(world: World, response: dict[str, Any]) -> None:
+    # Each tenant published a privacy policy whose link names it: B's caller sees B's only
+    assert {p["url"] for p in body_of(response)["history"]} <= {f"https://{world.b.tenant}.example/privacy"}
+
+
 def _tenant_bs_record(world: World, response: dict[str, Any]) -> None:
     assert body_of(response)["tenant_id"] == world.b.tenant
 
@@ -664,6 +672,13 @@ ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     "GET /v1/compliance/consent": (Probe("own consent", check=_only_own_consent),),
     "POST /v1/compliance/consent": (
         Probe("withdraw analytics", body=lambda w: {"purposes": {"analytics": False}, "policy_version": "2026-11"}),
+    ),
+    "GET /v1/compliance/policies": (Probe("own policies", check=_only_own_policies),),
+    "POST /v1/admin/compliance/policies": (
+        Probe(
+            "tenant A's version",
+            body=lambda w: {"type": "terms", "version": "v-probe", "url": "https://probe.example/terms"},
+        ),
     ),
     "GET /v1/compliance/registry": (
         Probe("json", check=_tenant_bs_record),
@@ -907,6 +922,11 @@ def seed_onboarding(tenant: str, user: str, actor: str) -> tuple[str, str]:
         event=action_event(tenant, actor, "onboarding.settings.changed", "onboarding:settings"),
     )
     seed_alerts(tenant, flow_id, actor, versions)
+    PolicyVersions(PolicyStore(table)).publish(
+        tenant,
+        PolicyPublish(type=PolicyType.PRIVACY_POLICY, version="2026-01", url=f"https://{tenant}.example/privacy"),
+        actor,
+    )
     Consents(ConsentStore(table)).change(
         tenant, user, ConsentChange(purposes={Purpose.MARKETING: False}, policy_version=f"{tenant}-policy")
     )

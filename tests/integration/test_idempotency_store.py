@@ -39,11 +39,13 @@ def test_a_record_is_one_item_with_powertools_attributes(table: Any) -> None:
     records.put_unless_live(first, now=NOW)
     records.update(completed(first, validation="body-hash-1"))
 
-    # Then its item has the attributes Powertools' own DynamoDB layer reads, under the tenant's partition
+    # Then its item has the attributes Powertools' own DynamoDB layer reads, under the tenant's partition, and its
+    # kind (every item names one: the privacy registry declares it)
     item = table.get_item(Key={"pk": TENANT, "sk": KEY}, ConsistentRead=True)["Item"]
     assert item == {
         "pk": TENANT,
         "sk": KEY,
+        "kind": "idempotency_record",
         "status": "COMPLETED",
         "expires_at": Decimal(first.expires_at + 60),
         "in_progress_expiration": Decimal(int(NOW * 1000) + 30_000),

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
+from firstmile.audit.store import AuditStore
 from firstmile.onboarding.store import OnboardingStore
 from firstmile.privacy.consent_store import ConsentStore
-from tests.contracts.privacy import ConsentStoreContract
+from firstmile.privacy.policy_store import PolicyStore
+from tests.contracts.privacy import ConsentStoreContract, PolicyStoreContract
 
 
 class TestConsentStoreContract(ConsentStoreContract):
@@ -23,3 +25,13 @@ class TestConsentStoreContract(ConsentStoreContract):
     @pytest.fixture
     def consents(self, table: Any) -> ConsentStore:
         return ConsentStore(table)
+
+
+class TestPolicyStoreContract(PolicyStoreContract):
+    """The policy store's contract, on the table engine."""
+
+    implementation = PolicyStore
+
+    @pytest.fixture
+    def policies(self, table: Any, audit_log: AuditStore) -> PolicyStore:
+        return PolicyStore(table, audit=audit_log)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from firstmile.config import get_settings
 from firstmile.platform import aws
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from firstmile.onboarding.logic import FlagGate
     from firstmile.onboarding.migrations import Migrations
     from firstmile.onboarding.participants import RecentParticipants
+    from firstmile.onboarding.ports import EnrolmentConsent
     from firstmile.onboarding.progress import ProgressService
     from firstmile.onboarding.samples import SampleUsers
     from firstmile.onboarding.store import OnboardingStore
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from firstmile.platform.gateway import TableGateway
     from firstmile.privacy.consent_store import ConsentStore
     from firstmile.privacy.consents import Consents
+    from firstmile.privacy.policy_versions import PolicyVersions
 
 
 class Container:
@@ -174,7 +176,11 @@ class Container:
         from firstmile.onboarding.progress import ProgressService
 
         return ProgressService(
-            self.onboarding_store, self.published_versions, gates=_FlagGates(self), consent=_ConsentLookup(self)
+            self.onboarding_store,
+            self.published_versions,
+            gates=_FlagGates(self),
+            consent=_ConsentLookup(self),
+            policies=_PolicyLookup(self),
         )
 
     @cached_property
@@ -323,6 +329,14 @@ class Container:
         return ConsentStore(self.table)
 
     @cached_property
+    def policy_versions(self) -> PolicyVersions:
+        """The tenants' privacy-policy and terms versions; the current ones cached 30 s per container."""
+        from firstmile.privacy.policy_store import PolicyStore
+        from firstmile.privacy.policy_versions import PolicyVersions
+
+        return PolicyVersions(PolicyStore(self.table, audit=self.audit_store))
+
+    @cached_property
     def consents(self) -> Consents:
         """A user's own consent: read, grant, withdraw."""
         from firstmile.privacy.consents import Consents
@@ -363,8 +377,18 @@ class _ConsentLookup:
     def __init__(self, container: Container) -> None:
         self._container = container
 
-    def enrolment(self, tenant: str, user: str) -> tuple[bool, dict[str, Any] | None]:
+    def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
         return self._container.consent_store.enrolment(tenant, user)
+
+
+class _PolicyLookup:
+    """Onboarding's ``CurrentPolicies`` over the container's policy versions, built on the first status."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def current(self, tenant: str) -> dict[str, str]:
+        return self._container.policy_versions.current(tenant)
 
 
 _container: Container | None = None

@@ -100,6 +100,9 @@ RES_ALERT_RULE_EXISTS: Final = "RES_ALERT_RULE_EXISTS"
 VAL_ALERT_RULE_ID_MISMATCH: Final = "VAL_ALERT_RULE_ID_MISMATCH"
 VAL_ALERT_RULE_STEP_UNKNOWN: Final = "VAL_ALERT_RULE_STEP_UNKNOWN"
 
+# --- privacy --------------------------------------------------------------------------------------------------
+RES_POLICY_VERSION_EXISTS: Final = "RES_POLICY_VERSION_EXISTS"
+
 # --- the local stack: what its gateway answers by itself (local/gateway.py) ------------------------------------
 EXT_FUNCTION_TIMEOUT: Final = "EXT_FUNCTION_TIMEOUT"
 VAL_URI_TOO_LONG: Final = "VAL_URI_TOO_LONG"

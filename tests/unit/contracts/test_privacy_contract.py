@@ -1,13 +1,13 @@
-"""The consent store's contract, on the in-memory fakes."""
+"""The consent and policy stores' contracts, on the in-memory fakes."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.contracts.privacy import ConsentStoreContract
+from tests.contracts.privacy import ConsentStoreContract, PolicyStoreContract
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
-from tests.fakes.privacy import FakeConsentStore
+from tests.fakes.privacy import FakeConsentStore, FakePolicyStore
 
 
 class TestFakeConsentStoreContract(ConsentStoreContract):
@@ -20,3 +20,11 @@ class TestFakeConsentStoreContract(ConsentStoreContract):
     @pytest.fixture
     def consents(self, onboarding: FakeOnboardingStore) -> FakeConsentStore:
         return FakeConsentStore(onboarding)
+
+
+class TestFakePolicyStoreContract(PolicyStoreContract):
+    implementation = FakePolicyStore
+
+    @pytest.fixture
+    def policies(self, audit_log: FakeAuditLog) -> FakePolicyStore:
+        return FakePolicyStore(audit=audit_log)

@@ -125,6 +125,8 @@ TABLE: dict[str, tuple[int, str]] = {
     e.RES_ALERT_RULE_EXISTS: (409, "Alert rule already exists"),
     e.VAL_ALERT_RULE_ID_MISMATCH: (422, "The body names another rule than the path"),
     e.VAL_ALERT_RULE_STEP_UNKNOWN: (422, "The flow has no such step"),
+    # privacy
+    e.RES_POLICY_VERSION_EXISTS: (409, "This policy version is already published"),
     # the local stack's gateway
     e.EXT_FUNCTION_TIMEOUT: (504, "The function did not answer in time"),
     e.VAL_URI_TOO_LONG: (414, "Request line too long"),

@@ -125,6 +125,7 @@ def enrol(
     expires_at: int | None = None,
     segment: Mapping[str, str] | None = None,
     analytics_opt_out: bool = False,
+    accepted_policies: Mapping[str, str] | None = None,
 ) -> Transition:
     """A new progress (version 1) on ``flow`` with one ``enrolled`` event; ``segment`` as ``segment_of`` keeps it;
     ``analytics_opt_out`` as the user's consent has it (their events are then never counted)."""
@@ -141,6 +142,7 @@ def enrol(
         expires_at=expires_at,
         segment=dict(segment or {}),
         analytics_opt_out=analytics_opt_out,
+        accepted_policies=dict(accepted_policies or {}),
     )
     return Transition(progress=progress, events=[_event(progress, EventType.ENROLLED, now)])
 
@@ -373,11 +375,14 @@ def restart(progress: Progress | None, tenant: str, user: str, flow: FlowVersion
         # A restarted user counts as returning from now on.
         segment={**progress.segment, "returning": "true"} if progress is not None else {},
         analytics_opt_out=progress.analytics_opt_out if progress is not None else False,
+        accepted_policies=dict(progress.accepted_policies) if progress is not None else {},
     )
     return Transition(progress=fresh, events=[_event(fresh, EventType.RESTARTED, now, details=details)])
 
 
-def status_view(progress: Progress, flow: FlowVersion, gate: FlagGate) -> OnboardingStatus:
+def status_view(
+    progress: Progress, flow: FlowVersion, gate: FlagGate, current_policies: Mapping[str, str] | None = None
+) -> OnboardingStatus:
     """The status for GET /v1/onboarding/status.
 
     ``current_step``: the first visible step in order that is neither completed nor skipped (None when none is
@@ -417,6 +422,7 @@ def status_view(progress: Progress, flow: FlowVersion, gate: FlagGate) -> Onboar
             m: MilestoneStatus(reached=m in progress.milestones, at=progress.milestones.get(m)) for m in Milestone
         },
         tutorial_hints=[TutorialHint(step_id=s.id, hint=s.hint) for s in open_steps if s.hint],
+        needs_reconsent=any(progress.accepted_policies.get(k) != v for k, v in (current_policies or {}).items()),
         sample=progress.sample,
         progress_version=progress.version,
     )

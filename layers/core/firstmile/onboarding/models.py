@@ -264,6 +264,9 @@ class Progress(Model):
     # (set by privacy): both copied into every event, which analytics counts from alone.
     segment: dict[str, str] = Field(default_factory=dict)
     analytics_opt_out: bool = False
+    # The policy versions the user accepted last, by type (set by privacy's consent; decision 0082): the status says
+    # ``needs_reconsent`` while a tenant's current version differs.
+    accepted_policies: dict[str, str] = Field(default_factory=dict)
     # Set by the daily idle job while the user is dropped (decision 0072): when, and at which step (None: every
     # step was done but the onboarding was not completed).
     dropped_at: datetime | None = None
@@ -439,7 +442,9 @@ class OnboardingStatus(Model):
     milestones: dict[Milestone, MilestoneStatus]
     tutorial_hints: list[TutorialHint]
     needs_reconsent: bool = Field(
-        default=False, description="The user must accept a newer privacy policy (always false until policies exist)"
+        default=False,
+        description="A current privacy-policy or terms version of the tenant is not the one the user accepted last "
+        "(GET /v1/compliance/policies says which; POST /v1/compliance/consent accepts it)",
     )
     sample: bool = False
     progress_version: int = Field(description="The progress version; the ETag header carries it too")

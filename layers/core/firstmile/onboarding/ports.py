@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from firstmile.audit.models import AuditEvent
 from firstmile.onboarding.models import (
@@ -153,10 +153,26 @@ class OnboardingStorePort(Protocol):
         ...
 
 
+class EnrolmentConsent(NamedTuple):
+    """What an enrolment takes from the user's consent: whether they are out of analytics, the policy versions they
+    accepted, and a check that their consent is still as read (for the enrolment's transaction; ``None``: none)."""
+
+    analytics_opt_out: bool
+    accepted_policies: dict[str, str]
+    check: dict[str, Any] | None
+
+
 class ConsentLookup(Protocol):
     """What an enrolment needs of the user's consent (privacy's ``ConsentStore``)."""
 
-    def enrolment(self, tenant: str, user: str) -> tuple[bool, dict[str, Any] | None]:
-        """Whether the user is out of analytics, and a ConditionCheck that their consent is still as read (for the
-        enrolment's transaction; ``None`` when there is nothing to check)."""
+    def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
+        """The user's consent as an enrolment takes it."""
+        ...
+
+
+class CurrentPolicies(Protocol):
+    """The tenant's current policy versions (privacy's ``PolicyVersions``), as the status compares them."""
+
+    def current(self, tenant: str) -> dict[str, str]:
+        """Type -> current version; empty when none is published."""
         ...

@@ -27,6 +27,7 @@ from firstmile.onboarding.models import (
     StepCommand,
     Transition,
 )
+from firstmile.onboarding.ports import EnrolmentConsent
 from firstmile.onboarding.services import OnboardingService
 from firstmile.onboarding.store import ProgressConflictError
 
@@ -46,7 +47,7 @@ class ProgressService(OnboardingService):
         progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user, attributes)
         flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
         gate = deferred_gate(self._gates, tenant, user, attributes)
-        return logic.status_view(progress, flow, gate), progress.version
+        return logic.status_view(progress, flow, gate, self._current_policies(tenant)), progress.version
 
     def step(
         self,
@@ -163,14 +164,14 @@ class ProgressService(OnboardingService):
             progress, flow = self._once_or_retried(attempt, expected_version)
         except ProgressConflictError as conflict:
             raise self._conflict(tenant, conflict.progress, gate) from None
-        return logic.status_view(progress, flow, gate), progress.version
+        return logic.status_view(progress, flow, gate, self._current_policies(tenant)), progress.version
 
     def _conflict(self, tenant: str, progress: Progress | None, gate: FlagGate) -> VersionConflictError:
         """The conflict a lost race answers: the current status and its version."""
         if progress is None:
             return VersionConflictError(None, None)
         flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
-        view = logic.status_view(progress, flow, gate)
+        view = logic.status_view(progress, flow, gate, self._current_policies(tenant))
         return VersionConflictError(view.model_dump(mode="json"), progress.version)
 
     def _enrol(self, tenant: str, user: str, attributes: Mapping[str, str]) -> Progress:
@@ -179,12 +180,18 @@ class ProgressService(OnboardingService):
         enrolment is tried again."""
         flow = self._versions.latest(tenant, self._versions.default_flow_id(tenant))
         for attempt in range(1, _ENROL_ATTEMPTS + 1):
-            opted_out, check = self._consent.enrolment(tenant, user) if self._consent else (False, None)
+            consent = self._consent.enrolment(tenant, user) if self._consent else EnrolmentConsent(False, {}, None)
             transition = logic.enrol(
-                tenant, user, flow, self._clock(), segment=logic.segment_of(attributes), analytics_opt_out=opted_out
+                tenant,
+                user,
+                flow,
+                self._clock(),
+                segment=logic.segment_of(attributes),
+                analytics_opt_out=consent.analytics_opt_out,
+                accepted_policies=consent.accepted_policies,
             )
             try:
-                self._store.write_transition(transition, checks=[check] if check else ())
+                self._store.write_transition(transition, checks=[consent.check] if consent.check else ())
             except ProgressConflictError as raced:
                 # Two first calls at once: the other one enrolled the user; use what it wrote.
                 if raced.progress is not None:

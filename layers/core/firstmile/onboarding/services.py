@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from firstmile.clock import Clock, utc_now
 from firstmile.onboarding.gates import FlagGates, NoFlags
-from firstmile.onboarding.ports import ConsentLookup, OnboardingStorePort
+from firstmile.onboarding.ports import ConsentLookup, CurrentPolicies, OnboardingStorePort
 from firstmile.onboarding.versions import PublishedVersions
 from firstmile.platform.versioned import ConflictRetry
 
@@ -29,6 +29,7 @@ class OnboardingService:
         clock: Clock = utc_now,
         retry: ConflictRetry | None = None,
         consent: ConsentLookup | None = None,
+        policies: CurrentPolicies | None = None,
     ) -> None:
         self._store = store
         self._versions = versions
@@ -36,6 +37,11 @@ class OnboardingService:
         self._clock = clock
         self._retry = retry or ConflictRetry()
         self._consent = consent
+        self._policies = policies
+
+    def _current_policies(self, tenant: str) -> dict[str, str]:
+        """The tenant's current policy versions (none without a policy lookup)."""
+        return self._policies.current(tenant) if self._policies is not None else {}
 
     def _once_or_retried(self, attempt: Callable[[], T], expected_version: int | None) -> T:
         # With If-Match a lost race is the client's to resolve; without it, read again and re-apply.

@@ -49,6 +49,7 @@ class ConsentChange(Model):
     purposes: dict[Purpose, bool] = Field(default_factory=dict)
     cookies: dict[CookieCategory, bool] = Field(default_factory=dict)
     policy_version: PolicyVersion
+    terms_version: PolicyVersion | None = Field(default=None, description="The terms version the user accepts")
     source: ConsentSource = "api"
 
     @model_validator(mode="after")
@@ -78,6 +79,8 @@ class ConsentState(Model):
 
     purposes: dict[Purpose, Choice] = Field(default_factory=dict)
     cookies: dict[CookieCategory, Choice] = Field(default_factory=dict)
+    # The policy versions the user accepted last, by type (privacy_policy, terms).
+    accepted: dict[str, str] = Field(default_factory=dict)
     version: int = 0
     updated_at: datetime | None = None
 
@@ -107,6 +110,7 @@ class ConsentView(Model):
     purposes: dict[Purpose, Choice]
     cookies: dict[CookieCategory, Choice]
     analytics_opt_out: bool
+    accepted: dict[str, str] = Field(description="The policy versions accepted last, by type")
     version: int
     updated_at: datetime | None
     history: list[ConsentRecord] = Field(description=f"The newest {HISTORY_LIMIT} choices, newest first")
@@ -114,7 +118,8 @@ class ConsentView(Model):
 
 def apply(state: ConsentState, change: ConsentChange, now: datetime) -> tuple[ConsentState, list[ConsentRecord]]:
     """The state after ``change`` and a record of each choice it makes (every choice is recorded, a repeated one
-    too: it may be made under a newer policy version)."""
+    too: it may be made under a newer policy version). Making choices under a privacy-policy version accepts it,
+    and ``terms_version`` accepts those terms."""
 
     def choice(granted: bool) -> Choice:
         return Choice(granted=granted, at=now, policy_version=change.policy_version, source=change.source)
@@ -133,7 +138,12 @@ def apply(state: ConsentState, change: ConsentChange, now: datetime) -> tuple[Co
     cookies = {**state.cookies, **{c: choice(g) for c, g in change.cookies.items()}}
     records = [record("purpose", p.value, g) for p, g in change.purposes.items()]
     records += [record("cookie", c.value, g) for c, g in change.cookies.items()]
-    updated = ConsentState(purposes=purposes, cookies=cookies, version=state.version + 1, updated_at=now)
+    accepted = {**state.accepted, "privacy_policy": change.policy_version}
+    if change.terms_version is not None:
+        accepted["terms"] = change.terms_version
+    updated = ConsentState(
+        purposes=purposes, cookies=cookies, accepted=accepted, version=state.version + 1, updated_at=now
+    )
     return updated, records
 
 
@@ -142,6 +152,7 @@ def view(state: ConsentState, history: list[ConsentRecord]) -> ConsentView:
         purposes=state.purposes,
         cookies=state.cookies,
         analytics_opt_out=state.analytics_opt_out,
+        accepted=state.accepted,
         version=state.version,
         updated_at=state.updated_at,
         history=history,

@@ -3,7 +3,8 @@
 Key formats (docs/data-model.md, rows 51-52), ``pk = TENANT#<t>#USER#<u>``:
 - the current choices: ``sk = CONSENT#STATE`` (``kind = consent_state``): ``purposes``, ``cookies`` (each choice with
   its time, policy version and source), ``version``, ``updated_at``;
-- each choice as made: ``sk = CONSENT#RECORD#<at ISO-8601>#<n:02d>`` (``kind = consent_record``, immutable).
+- each choice as made: ``sk = CONSENT#RECORD#<at ISO-8601>#<state version:010d>#<n:02d>``
+  (``kind = consent_record``, immutable).
 
 A change of the analytics purpose also sets ``analytics_opt_out`` on the user's onboarding progress, and moves its
 version on, in the same transaction: a progress change that read the progress before races it and loses its
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from firstmile.errors import DependencyUnavailableError
 from firstmile.identity.store import user_partition
+from firstmile.onboarding.ports import EnrolmentConsent
 from firstmile.onboarding.store import progress_key
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
@@ -73,9 +75,10 @@ class ConsentStore:
         *,
         analytics_opt_out: bool | None = None,
     ) -> bool:
-        """Store ``state`` (if the stored one is at ``state.version - 1``) and ``records``; with
-        ``analytics_opt_out``, set it on the user's progress in the same transaction (or check the progress is
-        still absent). ``False``, writing nothing, when a condition failed: another change came first."""
+        """Store ``state`` (if the stored one is at ``state.version - 1``) and ``records``, and copy the accepted
+        policy versions (and ``analytics_opt_out`` when given) onto the user's progress in the same transaction, or
+        check the progress is still absent. ``False``, writing nothing, when a condition failed: another change came
+        first."""
         user_pk = user_partition(tenant, user)
         body = {k: v for k, v in state.model_dump(mode="json").items() if v is not None}
         actions = [
@@ -87,13 +90,12 @@ class ConsentStore:
         for n, record in enumerate(records):
             item = {
                 "pk": user_pk,
-                "sk": f"{_RECORD_PREFIX}{record.at.isoformat()}#{n:02d}",
+                "sk": f"{_RECORD_PREFIX}{record.at.isoformat()}#{state.version:010d}#{n:02d}",
                 "kind": "consent_record",
                 **storable(record.model_dump(mode="json")),
             }
             actions.append(self._table.put_new_action(item))
-        if analytics_opt_out is not None:
-            actions.append(self._progress_marker(tenant, user, analytics_opt_out))
+        actions.append(self._progress_marks(tenant, user, state.accepted, analytics_opt_out))
         reasons = self._table.transact(actions)
         if reasons is None:
             return True
@@ -101,25 +103,29 @@ class ConsentStore:
             raise DependencyUnavailableError("table", f"the consent of a user of tenant {tenant} stayed contended")
         return False
 
-    def enrolment(self, tenant: str, user: str) -> tuple[bool, dict[str, Any] | None]:
-        """``ConsentLookup`` for onboarding: whether the user is out of analytics, and a ConditionCheck that their
-        consent is still at the version read, for the enrolment's transaction."""
+    def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
+        """``ConsentLookup`` for onboarding: whether the user is out of analytics, the policy versions they accepted,
+        and a ConditionCheck that their consent is still at the version read, for the enrolment's transaction."""
         state = self.get(tenant, user)
-        return state.analytics_opt_out, self._table.check_action(
-            _state_key(tenant, user), **_version_condition(state.version)
-        )
+        check = self._table.check_action(_state_key(tenant, user), **_version_condition(state.version))
+        return EnrolmentConsent(state.analytics_opt_out, dict(state.accepted), check)
 
-    def _progress_marker(self, tenant: str, user: str, opted_out: bool) -> dict[str, Any]:
-        """The progress's marker set (and its version moved on) if it exists, else a check that it still does not."""
+    def _progress_marks(
+        self, tenant: str, user: str, accepted: dict[str, str], opted_out: bool | None
+    ) -> dict[str, Any]:
+        """The progress's accepted versions (and analytics marker) set, its version moved on, if it exists; else a
+        check that it still does not."""
         key = progress_key(tenant, user)
         if self._table.get(key, projection="pk") is None:
             return self._table.check_action(key, condition="attribute_not_exists(pk)")
+        names = {"#ap": "accepted_policies", "#v": "version"}
+        values: dict[str, Any] = {":ap": storable(accepted), ":one": 1}
+        assignments = "#ap = :ap"
+        if opted_out is not None:
+            names["#o"], values[":o"] = "analytics_opt_out", opted_out
+            assignments += ", #o = :o"
         return self._table.update_action(
-            key,
-            "SET #o = :o ADD #v :one",
-            condition="attribute_exists(pk)",
-            names={"#o": "analytics_opt_out", "#v": "version"},
-            values={":o": opted_out, ":one": 1},
+            key, f"SET {assignments} ADD #v :one", condition="attribute_exists(pk)", names=names, values=values
         )
 
 

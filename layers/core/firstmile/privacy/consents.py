@@ -30,6 +30,7 @@ class Consents:
         def attempt() -> None:
             state = self._store.get(tenant, user)
             updated, records = apply(state, change, self._clock())
+            # Only a choice about analytics moves the marker: the progress keeps what enrolment or privacy set.
             marker = updated.analytics_opt_out if Purpose.ANALYTICS in change.purposes else None
             if not self._store.write(tenant, user, updated, records, analytics_opt_out=marker):
                 raise VersionConflictError(None, None)

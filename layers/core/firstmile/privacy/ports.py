@@ -3,10 +3,13 @@ in-memory fakes; both pass the same contract suites (tests/contracts/privacy.py)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from firstmile.audit.models import AuditEvent
+    from firstmile.onboarding.ports import EnrolmentConsent
     from firstmile.privacy.consent import ConsentRecord, ConsentState
+    from firstmile.privacy.policies import PolicyVersion
 
 
 class ConsentStorePort(Protocol):
@@ -29,10 +32,23 @@ class ConsentStorePort(Protocol):
         *,
         analytics_opt_out: bool | None = None,
     ) -> bool:
-        """Store ``state`` if the stored one is at ``state.version - 1``, with ``records``, and the analytics marker
-        on the user's progress when given; ``False``, writing nothing, when another change came first."""
+        """Store ``state`` if the stored one is at ``state.version - 1``, with ``records``, and copy its accepted
+        policy versions (and the analytics marker when given) onto the user's progress if they have one; ``False``,
+        writing nothing, when another change came first."""
         ...
 
-    def enrolment(self, tenant: str, user: str) -> tuple[bool, dict[str, Any] | None]:
-        """Whether the user is out of analytics, and a check that their consent is still as read."""
+    def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
+        """Whether the user is out of analytics, the versions they accepted, and a check of the consent read."""
+        ...
+
+
+class PolicyStorePort(Protocol):
+    """A tenant's published policy versions (``firstmile.privacy.policy_store.PolicyStore``)."""
+
+    def publish(self, tenant: str, policy: PolicyVersion, *, event: AuditEvent) -> bool:
+        """Store ``policy`` with ``event``'s entry, unless its type has that version already (``False``)."""
+        ...
+
+    def versions(self, tenant: str) -> list[PolicyVersion]:
+        """Every published version, newest first."""
         ...

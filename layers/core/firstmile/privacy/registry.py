@@ -467,6 +467,16 @@ REGISTRY: tuple[ItemType, ...] = (
         "while the user's account exists",
         Erasure.USER_PARTITION,
     ),
+    ItemType(
+        "policy_version",
+        "a privacy-policy or terms version a tenant published: version, link, summary, who published it",
+        _ADMINS,
+        (Category.CONFIGURATION, Category.ACTIVITY),
+        _CONSENT,
+        LegalBasis.LEGAL_OBLIGATION,
+        _KEPT,
+        Erasure.NOT_PERSONAL,
+    ),
     # --- health ---------------------------------------------------------------------------------------------
     ItemType(
         "probe_result",

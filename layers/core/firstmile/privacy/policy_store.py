@@ -1,0 +1,58 @@
+"""Where a tenant's policy versions are kept (decision 0082): ``pk = TENANT#<t>#POLICIES``,
+``sk = VERSION#<type>#<version>`` (``kind = policy_version``, immutable), each put with its audit entry in one
+transaction. The current version of a type is the one published last; a tenant publishes a few a year, so one
+Query reads them all."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from firstmile.audit.models import AuditEvent
+from firstmile.audit.store import AuditStore
+from firstmile.errors import DependencyUnavailableError
+from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
+from firstmile.platform.items import plain, storable
+from firstmile.privacy.policies import PolicyVersion
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+_PREFIX = "VERSION#"
+
+
+def policies_partition(tenant: str) -> str:
+    return f"TENANT#{tenant}#POLICIES"
+
+
+class PolicyStore:
+    """A tenant's published policy versions."""
+
+    def __init__(self, table: Table | TableGateway, *, audit: AuditStore | None = None) -> None:
+        self._table = TableGateway.of(table)
+        self._audit = audit or AuditStore(self._table)
+
+    def publish(self, tenant: str, policy: PolicyVersion, *, event: AuditEvent) -> bool:
+        """Put ``policy`` if its type has no such version yet, with ``event``'s entry: ``False`` (nothing written)
+        when it has."""
+        item = {
+            "pk": policies_partition(tenant),
+            "sk": f"{_PREFIX}{policy.type.value}#{policy.version}",
+            "kind": "policy_version",
+            **storable(policy.model_dump(mode="json")),
+        }
+        reasons = self._audit.transact([self._table.put_new_action(item)], event)
+        if reasons is None:
+            return True
+        if all(r.get("Code") != CONDITION_FAILED for r in reasons):
+            raise DependencyUnavailableError("table", f"the policies of tenant {tenant} stayed contended")
+        return False
+
+    def versions(self, tenant: str) -> list[PolicyVersion]:
+        """Every published version of the tenant, newest first: one Query, paged to the end."""
+        items = self._table.query_all(partition(policies_partition(tenant)).begins_with(_PREFIX), consistent=True)
+        found = [PolicyVersion.model_validate({k: plain(v) for k, v in _body(item).items()}) for item in items]
+        return sorted(found, key=lambda p: p.published_at, reverse=True)
+
+
+def _body(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk", "kind")}
