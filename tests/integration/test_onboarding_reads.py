@@ -1,7 +1,7 @@
 """What a status read costs in table reads: flags are consulted only for flows that gate a step.
 
 Counted at the botocore level on the client every store of the container shares, so whatever the handler reads
-(progress, flow version, flag epoch, flag set) is counted, with a flag cache whose clock the test moves.
+(progress, flow version, policy versions, flag epoch, flag set) is counted, with a flag cache whose clock the test moves.
 """
 
 from __future__ import annotations
@@ -86,10 +86,11 @@ def test_a_status_on_a_flow_without_gated_steps_never_reads_flags(clock: Clock, 
     # Given an enrolled user of a flow with no gated step, and a new container
     _enrolled("t-ungated", "u-1", gated=False)
 
-    # When the new container answers the status: the progress and the flow version, nothing of flags
+    # When the new container answers the status: the progress, the flow version and the tenant's policy versions
+    # (a Query, then cached 30 s), nothing of flags
     start = len(reads.names)
     _status("t-ungated", "u-1")
-    assert _reads_of(reads, start) == ["GetItem", "GetItem"]
+    assert _reads_of(reads, start) == ["GetItem", "GetItem", "Query"]
 
     # When the warm container answers again, much later than the flag check interval: only the progress
     clock.now += 60
@@ -102,10 +103,11 @@ def test_a_status_on_a_gated_flow_reads_the_flag_epoch_at_most_every_second(cloc
     # Given an enrolled user of a flow whose second step is gated (the tenant has no flag yet), and a new container
     _enrolled("t-gated", "u-1", gated=True)
 
-    # When the new container answers the status: progress, flow version, and the flag epoch (no flags: nothing to load)
+    # When the new container answers the status: progress, flow version, policy versions, and the flag epoch (no
+    # flags: nothing to load)
     start = len(reads.names)
     status = _status("t-gated", "u-1")
-    assert _reads_of(reads, start) == ["GetItem", "GetItem", "GetItem"]
+    assert _reads_of(reads, start) == ["GetItem", "GetItem", "Query", "GetItem"]
     assert [step["id"] for step in status["hidden_steps"]] == ["invite-team"]
 
     # When it answers again within the check interval: only the progress
@@ -127,11 +129,11 @@ def test_a_new_container_loads_the_flag_set_once_for_a_gated_flow(clock: Clock, 
     create_gating_flag("t-flagged")
     reset()
 
-    # When the new container answers the status: progress, flow version, the epoch, then the set (epoch, flags,
-    # segments)
+    # When the new container answers the status: progress, flow version, policy versions, the epoch, then the set
+    # (epoch, flags, segments)
     start = len(reads.names)
     status = _status("t-flagged", "u-1")
-    assert _reads_of(reads, start) == ["GetItem", "GetItem", "GetItem", "GetItem", "Query", "Query"]
+    assert _reads_of(reads, start) == ["GetItem", "GetItem", "Query", "GetItem", "GetItem", "Query", "Query"]
     assert "invite-team" in [step["id"] for step in status["steps"]]
 
     # When it answers again within the check interval: only the progress
