@@ -1,7 +1,8 @@
 """What a status read costs in table reads: flags are consulted only for flows that gate a step.
 
 Counted at the botocore level on the client every store of the container shares, so whatever the handler reads
-(progress, flow version, policy versions, flag epoch, flag set) is counted, with a flag cache whose clock the test moves.
+(progress, flow version, policy versions, flag epoch, flag set) is counted, with a flag cache whose clock the test
+moves.
 """
 
 from __future__ import annotations
