@@ -462,3 +462,21 @@ def test_a_published_policy_asks_users_to_reconsent_until_they_accept_it(
     accepted = user.request("POST", CONSENT, {"purposes": {"marketing": False}, "policy_version": version})
     assert accepted.json()["accepted"] == {"privacy_policy": version}
     assert user.request("GET", "/v1/onboarding/status").json()["needs_reconsent"] is False
+
+
+def test_global_privacy_control_takes_the_user_out_of_analytics_and_marketing(
+    stack: RunningStack, admin: TenantClient
+) -> None:
+    # Given a user whose browser sends Global Privacy Control while their banner grants everything
+    user = Minter(stack, admin.tenant).user()
+    body = {"purposes": {"analytics": True, "marketing": True}, "cookies": {"analytics": True}, "policy_version": "1"}
+
+    # When the banner's choices are sent
+    reply = user.request("POST", CONSENT, body, headers={"Sec-GPC": "1"})
+
+    # Then analytics and marketing are withdrawn, and recorded as the browser's signal
+    answer = reply.json()
+    assert reply.status == 200, reply.body
+    assert answer["analytics_opt_out"] is True
+    assert (answer["purposes"]["marketing"]["granted"], answer["cookies"]["analytics"]["granted"]) == (False, False)
+    assert {h["source"] for h in answer["history"]} == {"gpc"}

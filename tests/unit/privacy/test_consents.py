@@ -12,7 +12,7 @@ from firstmile.analytics.counting import is_counted
 from firstmile.onboarding.models import EventType, StepAction, StepCommand
 from firstmile.onboarding.progress import ProgressService
 from firstmile.onboarding.versions import PublishedVersions
-from firstmile.privacy.consent import ConsentChange
+from firstmile.privacy.consent import ConsentChange, honouring_gpc
 from firstmile.privacy.consents import Consents
 from tests.fakes.onboarding import FakeOnboardingStore
 from tests.fakes.privacy import FakeConsentStore
@@ -149,3 +149,30 @@ def test_an_enrolment_that_read_the_consent_before_a_withdrawal_is_tried_again(
     progress = onboarding.get_progress(TENANT, USER)
     assert progress is not None and progress.analytics_opt_out is True
     assert counted_types(onboarding) == []
+
+
+def test_global_privacy_control_withdraws_analytics_and_marketing_whatever_the_body_says(
+    consents: Consents, users: ProgressService, onboarding: FakeOnboardingStore
+) -> None:
+    users.status(TENANT, USER)
+    change = ConsentChange.model_validate(
+        {
+            "purposes": {"analytics": True, "product_updates": True},
+            "cookies": {"functional": True, "marketing": True},
+            "policy_version": "2026-11",
+            "source": "banner",
+        }
+    )
+
+    answer = consents.change(TENANT, USER, honouring_gpc(change))
+
+    granted = {p.value: c.granted for p, c in answer.purposes.items()}
+    assert granted == {"analytics": False, "product_updates": True, "marketing": False}
+    assert {c.value: v.granted for c, v in answer.cookies.items()} == {
+        "functional": True,
+        "marketing": False,
+        "analytics": False,
+    }
+    assert {r.source for r in answer.history} == {"gpc"}
+    progress = onboarding.get_progress(TENANT, USER)
+    assert progress is not None and progress.analytics_opt_out is True

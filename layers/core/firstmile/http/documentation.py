@@ -22,6 +22,10 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
         "current state when it changed since",
         "schema": {**_TEXT, "maxLength": 64},
     },
+    "Sec-GPC": {
+        "description": "Global Privacy Control: 1 withdraws analytics and marketing, whatever the body says of them",
+        "schema": {"type": "string", "enum": ["1"]},
+    },
     "Idempotency-Key": {
         "description": "1-255 visible ASCII characters; a retry with the same key and body returns the first answer",
         "schema": {**_TEXT, "maxLength": 255},

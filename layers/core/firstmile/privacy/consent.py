@@ -61,6 +61,21 @@ class ConsentChange(Model):
         return self
 
 
+def honouring_gpc(change: ConsentChange) -> ConsentChange:
+    """``change`` as a request carrying Global Privacy Control (``Sec-GPC: 1``) makes it: analytics and marketing
+    withdrawn, as purposes and as cookie categories, whatever the body asked for them, with the source ``gpc``. The
+    body's other choices stand."""
+    refused = {Purpose.ANALYTICS: False, Purpose.MARKETING: False}
+    cookies = {CookieCategory.ANALYTICS: False, CookieCategory.MARKETING: False}
+    return change.model_copy(
+        update={
+            "purposes": {**change.purposes, **refused},
+            "cookies": {**change.cookies, **cookies},
+            "source": "gpc",
+        }
+    )
+
+
 class Choice(Model):
     """The current choice of one purpose or cookie category."""
 
