@@ -90,6 +90,29 @@ _OPERATE = "operating the service: exactly-once processing, rate limits, availab
 _CONSENT = "recording and demonstrating users' consent and objections (Article 7(1))"
 _KEPT = "while the tenant keeps it"
 
+
+def _impersonal(
+    kind: str,
+    description: str,
+    categories: tuple[Category, ...],
+    purpose: str,
+    retention: str,
+    retention_days: float | None = None,
+) -> ItemType:
+    """An item that names nobody: nothing personal to declare a basis for or to erase."""
+    return ItemType(
+        kind,
+        description,
+        _NOBODY,
+        categories,
+        purpose,
+        LegalBasis.NOT_PERSONAL,
+        retention,
+        Erasure.NOT_PERSONAL,
+        retention_days=retention_days,
+    )
+
+
 REGISTRY: tuple[ItemType, ...] = (
     # --- identity -------------------------------------------------------------------------------------------
     ItemType(
@@ -145,15 +168,12 @@ REGISTRY: tuple[ItemType, ...] = (
         Erasure.USER_PARTITION,
         retention_days=16 / (24 * 60),
     ),
-    ItemType(
+    _impersonal(
         "published_keys",
         "the public signing keys (JWKS) the deployment publishes",
-        _NOBODY,
         (Category.CREDENTIALS,),
         _SECURE,
-        LegalBasis.NOT_PERSONAL,
         "until the keys are rotated out",
-        Erasure.NOT_PERSONAL,
     ),
     ItemType(
         "rate_counter",
@@ -198,15 +218,12 @@ REGISTRY: tuple[ItemType, ...] = (
         _KEPT,
         Erasure.RETAINED,
     ),
-    ItemType(
+    _impersonal(
         "audit_head",
         "the newest entry's sequence and hash of a tenant's audit chain",
-        _NOBODY,
         (Category.OPERATIONAL,),
         _ACCOUNTABLE,
-        LegalBasis.NOT_PERSONAL,
         _KEPT,
-        Erasure.NOT_PERSONAL,
     ),
     # --- onboarding -----------------------------------------------------------------------------------------
     ItemType(
@@ -229,25 +246,19 @@ REGISTRY: tuple[ItemType, ...] = (
         _KEPT,
         Erasure.NOT_PERSONAL,
     ),
-    ItemType(
+    _impersonal(
         "default_flow",
         "which flow a tenant's new users enrol on",
-        _NOBODY,
         (Category.CONFIGURATION,),
         _CONFIGURE,
-        LegalBasis.NOT_PERSONAL,
         _KEPT,
-        Erasure.NOT_PERSONAL,
     ),
-    ItemType(
+    _impersonal(
         "onboarding_settings",
         "a tenant's onboarding settings (idle days before a user counts as dropped)",
-        _NOBODY,
         (Category.CONFIGURATION,),
         _CONFIGURE,
-        LegalBasis.NOT_PERSONAL,
         _KEPT,
-        Erasure.NOT_PERSONAL,
     ),
     ItemType(
         "onboarding_progress",
@@ -280,15 +291,12 @@ REGISTRY: tuple[ItemType, ...] = (
         _KEPT,
         Erasure.NOT_PERSONAL,
     ),
-    ItemType(
+    _impersonal(
         "migration_marker",
         "a migration page or batch already counted, so a redelivery counts nothing twice",
-        _NOBODY,
         (Category.OPERATIONAL,),
         _OPERATE,
-        LegalBasis.NOT_PERSONAL,
         _KEPT,
-        Erasure.NOT_PERSONAL,
     ),
     # --- feature flags --------------------------------------------------------------------------------------
     ItemType(
@@ -321,15 +329,12 @@ REGISTRY: tuple[ItemType, ...] = (
         _KEPT,
         Erasure.REWRITTEN,
     ),
-    ItemType(
+    _impersonal(
         "flag_epoch",
         "a tenant's flag-set version, kill switch and flag settings",
-        _NOBODY,
         (Category.CONFIGURATION,),
         _CONFIGURE,
-        LegalBasis.NOT_PERSONAL,
         _KEPT,
-        Erasure.NOT_PERSONAL,
     ),
     ItemType(
         "flag_kill_switch_change",
@@ -341,68 +346,50 @@ REGISTRY: tuple[ItemType, ...] = (
         _KEPT,
         Erasure.NOT_PERSONAL,
     ),
-    ItemType(
+    _impersonal(
         "flag_rollout",
         "a flag's progressive rollout plan and its last guard reading",
-        _NOBODY,
         (Category.CONFIGURATION, Category.AGGREGATES),
         _CONFIGURE,
-        LegalBasis.NOT_PERSONAL,
         _KEPT,
-        Erasure.NOT_PERSONAL,
     ),
-    ItemType(
+    _impersonal(
         "flag_rollout_active",
         "the deployment's list entry of an active rollout plan",
-        _NOBODY,
         (Category.OPERATIONAL,),
         _OPERATE,
-        LegalBasis.NOT_PERSONAL,
         "until the plan ends",
-        Erasure.NOT_PERSONAL,
     ),
-    ItemType(
+    _impersonal(
         "flag_exposure",
         "sampled counts of a flag's variants served per day",
-        _NOBODY,
         (Category.AGGREGATES,),
         _ANALYSE,
-        LegalBasis.NOT_PERSONAL,
         "90 days after their day",
-        Erasure.NOT_PERSONAL,
         retention_days=90,
     ),
-    ItemType(
+    _impersonal(
         "flag_exposure_event",
         "an exposure event already counted (its id only)",
-        _NOBODY,
         (Category.OPERATIONAL,),
         _OPERATE,
-        LegalBasis.NOT_PERSONAL,
         "15 days",
-        Erasure.NOT_PERSONAL,
         retention_days=15,
     ),
     # --- analytics ------------------------------------------------------------------------------------------
-    ItemType(
+    _impersonal(
         "funnel_counter",
         "a flow version's funnel counts by enrolment day or hour and segment",
-        _NOBODY,
         (Category.AGGREGATES,),
         _ANALYSE,
-        LegalBasis.NOT_PERSONAL,
         "day counts while the tenant keeps them; hour counts 8 days",
-        Erasure.NOT_PERSONAL,
     ),
-    ItemType(
+    _impersonal(
         "funnel_event",
         "an onboarding event already counted (a digest of its key only)",
-        _NOBODY,
         (Category.OPERATIONAL,),
         _OPERATE,
-        LegalBasis.NOT_PERSONAL,
         "3 days",
-        Erasure.NOT_PERSONAL,
         retention_days=3,
     ),
     ItemType(
@@ -425,26 +412,20 @@ REGISTRY: tuple[ItemType, ...] = (
         _KEPT,
         Erasure.NOT_PERSONAL,
     ),
-    ItemType(
+    _impersonal(
         "analytics_alert",
         "a drop-off rule that started or stopped firing, with its figures",
-        _NOBODY,
         (Category.AGGREGATES,),
         _ANALYSE,
-        LegalBasis.NOT_PERSONAL,
         "400 days",
-        Erasure.NOT_PERSONAL,
         retention_days=400,
     ),
-    ItemType(
+    _impersonal(
         "analytics_alert_rule_checked",
         "the deployment's list entry of an enabled alert rule",
-        _NOBODY,
         (Category.OPERATIONAL,),
         _OPERATE,
-        LegalBasis.NOT_PERSONAL,
         "while the rule is enabled",
-        Erasure.NOT_PERSONAL,
     ),
     # --- privacy --------------------------------------------------------------------------------------------
     ItemType(
@@ -478,15 +459,12 @@ REGISTRY: tuple[ItemType, ...] = (
         Erasure.NOT_PERSONAL,
     ),
     # --- health ---------------------------------------------------------------------------------------------
-    ItemType(
+    _impersonal(
         "probe_result",
         "a synthetic probe's result: which dependencies answered, how fast",
-        _NOBODY,
         (Category.OPERATIONAL,),
         _OPERATE,
-        LegalBasis.NOT_PERSONAL,
         "90 days",
-        Erasure.NOT_PERSONAL,
         retention_days=90,
     ),
 )
