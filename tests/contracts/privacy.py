@@ -127,6 +127,8 @@ class PolicyStoreContract:
         )
 
         assert [p.version for p in policies.versions(TENANT)] == ["2026-12", "t-1", "2026-01"]
+        assert policies.current_versions(TENANT) == {"privacy_policy": "2026-12", "terms": "t-1"}
+        assert policies.current_versions("other") == {}
         assert policies.versions(TENANT)[2].url == first.url
         assert policies.versions("other") == []
         assert len(audit_log.list_entries(TENANT).items) == 3

@@ -87,3 +87,10 @@ class FakePolicyStore(AuditedFake):
         with self._lock:
             found = list(self._versions.get(tenant, {}).values())
         return sorted(found, key=lambda p: p.published_at, reverse=True)
+
+    def current_versions(self, tenant: str) -> dict[str, str]:
+        self.faults.enter("current_versions")
+        current: dict[str, str] = {}
+        for policy in self.versions(tenant):
+            current.setdefault(policy.type.value, policy.version)
+        return current

@@ -13,7 +13,6 @@ from pathlib import Path
 from firstmile import composition
 from firstmile.onboarding.logic import FlagGate
 from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate, StepDefinition
-from firstmile.privacy.policy_versions import PolicyVersions
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
 from tests.fakes.privacy import FakeConsentStore, FakePolicyStore
@@ -37,7 +36,7 @@ def _container_over_fakes(*, gated: bool) -> tuple[composition.Container, Record
     container = composition.container()
     container.onboarding_store = FakeOnboardingStore(audit=FakeAuditLog())
     container.consent_store = FakeConsentStore(container.onboarding_store)  # type: ignore[assignment]
-    container.policy_versions = PolicyVersions(FakePolicyStore())
+    container.policy_store = FakePolicyStore()  # type: ignore[assignment]
     gates = RecordingGates()
     container.flag_evaluation = gates  # type: ignore[assignment]
     steps = [

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from firstmile.platform.gateway import TableGateway
     from firstmile.privacy.consent_store import ConsentStore
     from firstmile.privacy.consents import Consents
+    from firstmile.privacy.current import CurrentPolicyCache
+    from firstmile.privacy.policy_store import PolicyStore
     from firstmile.privacy.policy_versions import PolicyVersions
 
 
@@ -329,12 +331,25 @@ class Container:
         return ConsentStore(self.table)
 
     @cached_property
-    def policy_versions(self) -> PolicyVersions:
-        """The tenants' privacy-policy and terms versions; the current ones cached 30 s per container."""
+    def policy_store(self) -> PolicyStore:
+        """The tenants' published privacy-policy and terms versions."""
         from firstmile.privacy.policy_store import PolicyStore
+
+        return PolicyStore(self.table, audit=self.audit_store)
+
+    @cached_property
+    def current_policies(self) -> CurrentPolicyCache:
+        """Each tenant's current policy versions, cached 30 s per container (the status path)."""
+        from firstmile.privacy.current import CurrentPolicyCache
+
+        return CurrentPolicyCache(self.policy_store)
+
+    @cached_property
+    def policy_versions(self) -> PolicyVersions:
+        """Publishing and listing policy versions; a publication refreshes this container's current versions."""
         from firstmile.privacy.policy_versions import PolicyVersions
 
-        return PolicyVersions(PolicyStore(self.table, audit=self.audit_store))
+        return PolicyVersions(self.policy_store, cache=self.current_policies)
 
     @cached_property
     def consents(self) -> Consents:
@@ -388,7 +403,7 @@ class _PolicyLookup:
         self._container = container
 
     def current(self, tenant: str) -> dict[str, str]:
-        return self._container.policy_versions.current(tenant)
+        return self._container.current_policies.current(tenant)
 
 
 _container: Container | None = None

@@ -12,8 +12,9 @@ from firstmile.onboarding.progress import ProgressService
 from firstmile.onboarding.versions import PublishedVersions
 from firstmile.privacy.consent import ConsentChange
 from firstmile.privacy.consents import Consents
+from firstmile.privacy.current import CURRENT_CACHE_SECONDS, CurrentPolicyCache
 from firstmile.privacy.policies import PolicyPublish, needs_reconsent
-from firstmile.privacy.policy_versions import CURRENT_CACHE_SECONDS, PolicyVersions
+from firstmile.privacy.policy_versions import PolicyVersions
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
 from tests.fakes.privacy import FakeConsentStore, FakePolicyStore
@@ -50,7 +51,8 @@ def audit() -> FakeAuditLog:
 
 @pytest.fixture
 def policies(audit: FakeAuditLog, ticks: Ticks) -> PolicyVersions:
-    return PolicyVersions(FakePolicyStore(audit=audit), clock=Advancing(), monotonic=ticks)
+    store = FakePolicyStore(audit=audit)
+    return PolicyVersions(store, cache=CurrentPolicyCache(store, monotonic=ticks), clock=Advancing())
 
 
 @pytest.fixture

@@ -23,10 +23,11 @@ from firstmile.onboarding.ports import EnrolmentConsent
 from firstmile.onboarding.store import progress_key
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
-from firstmile.privacy.consent import ConsentRecord, ConsentState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+
+    from firstmile.privacy.consent import ConsentRecord, ConsentState
 
 _STATE_SK = "CONSENT#STATE"
 _RECORD_PREFIX = "CONSENT#RECORD#"
@@ -51,6 +52,8 @@ class ConsentStore:
 
     def get(self, tenant: str, user: str) -> ConsentState:
         """The user's current choices (version 0 when none is recorded): one consistent GetItem."""
+        from firstmile.privacy.consent import ConsentState
+
         item = self._table.get(_state_key(tenant, user))
         if item is None:
             return ConsentState()
@@ -58,6 +61,8 @@ class ConsentStore:
 
     def history(self, tenant: str, user: str, *, limit: int) -> list[ConsentRecord]:
         """The user's newest ``limit`` choices, newest first: one Query."""
+        from firstmile.privacy.consent import ConsentRecord
+
         page = self._table.query(
             partition(user_partition(tenant, user)).begins_with(_RECORD_PREFIX),
             limit=limit,
@@ -106,9 +111,13 @@ class ConsentStore:
     def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
         """``ConsentLookup`` for onboarding: whether the user is out of analytics, the policy versions they accepted,
         and a ConditionCheck that their consent is still at the version read, for the enrolment's transaction."""
-        state = self.get(tenant, user)
-        check = self._table.check_action(_state_key(tenant, user), **_version_condition(state.version))
-        return EnrolmentConsent(state.analytics_opt_out, dict(state.accepted), check)
+        # Read as stored, without the consent models: an enrolment is on the status path, which loads as little as
+        # it can (decision 0045).
+        item = self._table.get(_state_key(tenant, user)) or {}
+        analytics = (item.get("purposes") or {}).get("analytics") or {}
+        accepted = {str(k): str(v) for k, v in (item.get("accepted") or {}).items()}
+        check = self._table.check_action(_state_key(tenant, user), **_version_condition(int(item.get("version", 0))))
+        return EnrolmentConsent(analytics.get("granted") is False, accepted, check)
 
     def _progress_marks(
         self, tenant: str, user: str, accepted: dict[str, str], opted_out: bool | None

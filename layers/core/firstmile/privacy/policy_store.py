@@ -12,10 +12,11 @@ from firstmile.audit.store import AuditStore
 from firstmile.errors import DependencyUnavailableError
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
 from firstmile.platform.items import plain, storable
-from firstmile.privacy.policies import PolicyVersion
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+
+    from firstmile.privacy.policies import PolicyVersion
 
 _PREFIX = "VERSION#"
 
@@ -49,9 +50,27 @@ class PolicyStore:
 
     def versions(self, tenant: str) -> list[PolicyVersion]:
         """Every published version of the tenant, newest first: one Query, paged to the end."""
+        from firstmile.privacy.policies import PolicyVersion
+
         items = self._table.query_all(partition(policies_partition(tenant)).begins_with(_PREFIX), consistent=True)
         found = [PolicyVersion.model_validate({k: plain(v) for k, v in _body(item).items()}) for item in items]
         return sorted(found, key=lambda p: p.published_at, reverse=True)
+
+    def current_versions(self, tenant: str) -> dict[str, str]:
+        """Type -> the version published last: one Query of the versions' type, version and time only, read
+        without the policy models (the status path asks)."""
+        items = self._table.query_all(
+            partition(policies_partition(tenant)).begins_with(_PREFIX),
+            consistent=True,
+            projection="#t, #v, #at",
+            names={"#t": "type", "#v": "version", "#at": "published_at"},
+        )
+        newest: dict[str, tuple[str, str]] = {}
+        for item in items:
+            kind, version, at = str(item["type"]), str(item["version"]), str(item["published_at"])
+            if kind not in newest or at > newest[kind][0]:
+                newest[kind] = (at, version)
+        return {kind: version for kind, (_, version) in newest.items()}
 
 
 def _body(item: dict[str, Any]) -> dict[str, Any]:

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from firstmile import errors as e
 from firstmile.audit.events import action_event
 from firstmile.clock import Clock, utc_now
+from firstmile.privacy.current import CurrentPolicyCache
 from firstmile.privacy.policies import Policies, PolicyPublish, PolicyVersion
 from firstmile.privacy.ports import PolicyStorePort
 
-# How long a container trusts the current versions it read: a newly published version reaches every user's status
-# within this many seconds.
-CURRENT_CACHE_SECONDS = 30.0
-
 
 class PolicyVersions:
-    """Publish and list a tenant's policy versions; the current versions, cached per container."""
+    """Publish and list a tenant's policy versions; a publication makes the container's cache of current versions
+    (``cache``, which the status path reads) forget the tenant."""
 
     def __init__(
-        self,
-        store: PolicyStorePort,
-        *,
-        clock: Clock = utc_now,
-        monotonic: Callable[[], float] = time.monotonic,
+        self, store: PolicyStorePort, *, cache: CurrentPolicyCache | None = None, clock: Clock = utc_now
     ) -> None:
         self._store = store
+        self._cache = cache or CurrentPolicyCache(store)
         self._clock = clock
-        self._monotonic = monotonic
-        self._current: dict[str, tuple[dict[str, str], float]] = {}
 
     def publish(self, tenant: str, policy: PolicyPublish, actor: str) -> PolicyVersion:
         """Publish ``policy`` as its type's current version (RES_POLICY_VERSION_EXISTS when that version exists)."""
@@ -40,7 +30,7 @@ class PolicyVersions:
             raise e.DomainError(
                 e.RES_POLICY_VERSION_EXISTS, f"Version {policy.version} of the {policy.type.value} is published."
             )
-        self._current.pop(tenant, None)
+        self._cache.forget(tenant)
         return published
 
     def policies(self, tenant: str) -> Policies:
@@ -52,11 +42,5 @@ class PolicyVersions:
         return Policies.model_validate({"current": current, "history": versions})
 
     def current(self, tenant: str) -> dict[str, str]:
-        """Type -> current version; read at most every ``CURRENT_CACHE_SECONDS`` per container."""
-        cached = self._current.get(tenant)
-        now = self._monotonic()
-        if cached is not None and now - cached[1] < CURRENT_CACHE_SECONDS:
-            return cached[0]
-        current = {kind.value: version.version for kind, version in self.policies(tenant).current.items()}
-        self._current[tenant] = (current, now)
-        return current
+        """Type -> current version, from the container's cache."""
+        return self._cache.current(tenant)

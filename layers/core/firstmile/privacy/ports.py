@@ -52,3 +52,7 @@ class PolicyStorePort(Protocol):
     def versions(self, tenant: str) -> list[PolicyVersion]:
         """Every published version, newest first."""
         ...
+
+    def current_versions(self, tenant: str) -> dict[str, str]:
+        """Type -> the version published last."""
+        ...
