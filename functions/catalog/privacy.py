@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from firstmile.limits.models import RouteClass
 from functions.catalog.model import Function, http_function
 
 STACK = "privacy"
@@ -24,6 +25,8 @@ FUNCTIONS: tuple[Function, ...] = (
         "/v1/compliance/consent",
         "Grants or withdraws consent; withdrawing analytics marks the caller's progress at once.",
         table="write",
+        # Each change adds records to the user's history: an ordinary write budget (20 a minute).
+        rate_class=RouteClass.USER_WRITE,
     ),
     _user(
         "compliance_policies_get",
