@@ -38,6 +38,7 @@ class RecordItem(Model):
 
     kind: str
     description: str
+    store: str = Field(description="table (DynamoDB), s3:<bucket> or sqs")
     categories: list[str]
     retention: str
     retention_days: float | None = Field(description="When the item expires by itself: at most this many days")
@@ -87,6 +88,7 @@ def processing_record(tenant_id: str, generated_at: datetime) -> ProcessingRecor
                 RecordItem(
                     kind=item.kind,
                     description=item.description,
+                    store=item.store,
                     categories=[c.value for c in item.categories],
                     retention=item.retention,
                     retention_days=item.retention_days,
@@ -131,8 +133,8 @@ def markdown(record: ProcessingRecord) -> str:
             f"- **Data subjects:** {', '.join(_words(s) for s in activity.data_subjects)}",
             f"- **Categories of data:** {', '.join(_words(c) for c in activity.data_categories)}",
             "",
-            "| item | what it holds | kept | erasure of a user |",
-            "|---|---|---|---|",
+            "| item | where | what it holds | kept | erasure of a user |",
+            "|---|---|---|---|---|",
         ]
         lines += [f"| `{i.kind}` | {i.description} | {i.retention} | {_words(i.erasure)} |" for i in activity.items]
         lines.append("")

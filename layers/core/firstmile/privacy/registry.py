@@ -72,6 +72,9 @@ class ItemType:
     erasure: Erasure
     # The longest an item lives when it expires by itself (its TTL), in days; None: kept while the tenant keeps it.
     retention_days: float | None = None
+    # Where it is kept: the table (the item's ``kind``), ``s3:<bucket>`` (objects of a bucket of
+    # ``platform.resources.BUCKETS``), or ``sqs`` (messages in flight).
+    store: str = "table"
 
     @property
     def personal(self) -> bool:
@@ -457,6 +460,55 @@ REGISTRY: tuple[ItemType, ...] = (
         LegalBasis.LEGAL_OBLIGATION,
         _KEPT,
         Erasure.NOT_PERSONAL,
+    ),
+    # --- outside the table ----------------------------------------------------------------------------------
+    ItemType(
+        "archived_events",
+        "onboarding's transition events as gzipped JSON lines for ad-hoc SQL: user id, step, times, segment values",
+        _USERS,
+        (Category.IDENTIFIERS, Category.USAGE, Category.PROFILE),
+        _ANALYSE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        "400 days (bucket lifecycle)",
+        Erasure.REWRITTEN,
+        retention_days=400,
+        store="s3:Archive",
+    ),
+    ItemType(
+        "stream_failure_batches",
+        "table-stream batches a consumer could not process: the onboarding events they held, for inspection",
+        _USERS,
+        (Category.IDENTIFIERS, Category.USAGE, Category.PROFILE),
+        _OPERATE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        "90 days (bucket lifecycle)",
+        Erasure.EXPIRES,
+        retention_days=90,
+        store="s3:StreamFailures",
+    ),
+    ItemType(
+        "data_exports",
+        "the package of everything stored about one user, made at their request (access and portability)",
+        _USERS,
+        (Category.IDENTIFIERS, Category.USAGE, Category.PROFILE, Category.CONSENT, Category.ACTIVITY),
+        _CONSENT,
+        LegalBasis.LEGAL_OBLIGATION,
+        "30 days (bucket lifecycle)",
+        Erasure.EXPIRES,
+        retention_days=30,
+        store="s3:Exports",
+    ),
+    ItemType(
+        "queue_messages",
+        "work in flight and failed work in the queues and their dead-letter queues: tenant and user ids, event ids",
+        (Subjects.END_USERS, Subjects.ADMINS),
+        (Category.IDENTIFIERS, Category.OPERATIONAL),
+        _OPERATE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        "at most 14 days (SQS retention)",
+        Erasure.EXPIRES,
+        retention_days=14,
+        store="sqs",
     ),
     # --- health ---------------------------------------------------------------------------------------------
     _impersonal(
