@@ -10,9 +10,10 @@ from typing import ClassVar
 import pytest
 
 from firstmile.analytics.alert_store import AlertRuleConflictError, AlertRuleExistsError
-from firstmile.analytics.alerts import AlertRecord, AlertRule, AlertStatus, AlertWindow
+from firstmile.analytics.alerts import AlertRecord, AlertRule, AlertStatus
 from firstmile.analytics.counting import CounterKey, CounterUpdate
 from firstmile.analytics.ports import MAX_WRITE_ITEMS, AlertRuleStorePort, FunnelCounters
+from firstmile.analytics.shapes import Period
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.ports import AuditLog
 from firstmile.errors import DependencyUnavailableError, NotFoundError
@@ -157,7 +158,7 @@ def rule_event(action: str = "analytics.alert_rule.changed") -> AuditEvent:
 
 
 def firing_alert(rule: AlertRule, at: datetime = NOW) -> AlertRecord:
-    window = AlertWindow(start=date(2026, 11, 25), end=date(2026, 12, 1))
+    window = Period(start=date(2026, 11, 25), end=date(2026, 12, 1), days=7)
     return AlertRecord(
         alert_id=f"{at:%Y%m%dT%H%M%S}Z-{rule.rule_id}",
         rule_id=rule.rule_id,

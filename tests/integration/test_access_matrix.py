@@ -33,8 +33,9 @@ import pytest
 
 from firstmile.analytics.alert_store import AlertRuleStore
 from firstmile.analytics.alerting import AlertRules
-from firstmile.analytics.alerts import AlertRecord, AlertRule, AlertStatus, AlertWindow
+from firstmile.analytics.alerts import AlertRecord, AlertRule, AlertStatus
 from firstmile.analytics.reports import AnalyticsReports
+from firstmile.analytics.shapes import Period
 from firstmile.analytics.store import FunnelCounterStore
 from firstmile.audit.events import action_event
 from firstmile.audit.models import AuditEvent
@@ -950,7 +951,7 @@ def seed_alerts(tenant: str, flow_id: str, actor: str, versions: PublishedVersio
     changed = rules.update_rule(tenant, rule_id, rule.model_copy(update={"threshold": 12}), 1, actor)
     now = datetime.now(UTC)
     firing = AlertStatus(state="firing", since=now, checked_at=now, message=f"{tenant} dropped")
-    window = AlertWindow(start=now.date(), end=now.date())
+    window = Period(start=now.date(), end=now.date(), days=1)
     alert = AlertRecord(
         alert_id=f"{now:%Y%m%dT%H%M%S}Z-{rule_id}-firing",
         rule_id=rule_id,

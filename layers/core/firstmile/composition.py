@@ -387,7 +387,7 @@ class _FlagGates:
 
 class _ConsentLookup:
     """Onboarding's ``ConsentLookup`` over the container's consent store, built only when a user first enrols: a
-    status request of an enrolled user never loads the privacy package."""
+    status request of an enrolled user never loads the consent code."""
 
     def __init__(self, container: Container) -> None:
         self._container = container
@@ -397,7 +397,8 @@ class _ConsentLookup:
 
 
 class _PolicyLookup:
-    """Onboarding's ``CurrentPolicies`` over the container's policy versions, built on the first status."""
+    """Onboarding's ``CurrentPolicies`` over the container's cache of current policy versions, built on the first
+    status (it loads only the cache and the policy store, decision 0082)."""
 
     def __init__(self, container: Container) -> None:
         self._container = container

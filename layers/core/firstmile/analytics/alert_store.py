@@ -19,16 +19,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from firstmile.analytics.alerts import AlertRecord, AlertRule, AlertRuleHistoryEntry, AlertRuleView, AlertStatus
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
-from firstmile.errors import DependencyUnavailableError, NotFoundError
+from firstmile.errors import NotFoundError
 from firstmile.model import field_changes
 from firstmile.platform.cursors import Page
-from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
-from firstmile.platform.items import plain, storable
+from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, applied, partition
+from firstmile.platform.items import plain, storable, stored_fields
 from firstmile.platform.versioned import StoredConflictError
 
 if TYPE_CHECKING:
@@ -74,11 +72,6 @@ def _checked_key(tenant: str, rule_id: str) -> dict[str, str]:
     return {"pk": CHECKED_RULES_PARTITION, "sk": f"{tenant}#{rule_id}"}
 
 
-def _map(model: BaseModel) -> Any:
-    """A model's JSON form as an attribute value, ``None`` fields left out (they read back as their default)."""
-    return storable({k: v for k, v in model.model_dump(mode="json").items() if v is not None})
-
-
 def _rule_of(item: dict[str, Any]) -> AlertRule:
     return AlertRule.model_validate(plain(item["rule"]))
 
@@ -108,7 +101,7 @@ class AlertRuleStore:
             "kind": "alert_rule",
             **self._rule_attributes(stored, actor, at),
             "state": "unknown",
-            "status": _map(AlertStatus()),
+            "status": stored_fields(AlertStatus()),
         }
         put = self._table.put_action(item, condition="attribute_not_exists(pk)", return_stored=True)
         reasons = self._write(tenant, put, None, stored, actor, at, event)
@@ -131,7 +124,7 @@ class AlertRuleStore:
         stored = rule.model_copy(update={"version": expected_version + 1})
         attributes = self._rule_attributes(stored, actor, at)
         if not stored.checked:
-            attributes |= {"state": "unknown", "status": _map(AlertStatus())}
+            attributes |= {"state": "unknown", "status": stored_fields(AlertStatus())}
         names = {f"#{name}": name for name in attributes}
         values = {f":{name}": value for name, value in attributes.items()}
         update = self._table.update_action(
@@ -205,7 +198,7 @@ class AlertRuleStore:
             names={"#state": "state", "#status": "status", "#version": "version"},
             values={
                 ":state": after.state,
-                ":status": _map(after),
+                ":status": stored_fields(after),
                 ":version": rule.version,
                 ":before": before.state,
             },
@@ -217,16 +210,12 @@ class AlertRuleStore:
                 "pk": alerts_partition(tenant),
                 "sk": f"{_ALERT_PREFIX}{alert.alert_id}",
                 "kind": "analytics_alert",
-                "alert": _map(alert),
+                "alert": stored_fields(alert),
                 "expires_at": expires,
             }
             writes.append(self._table.put_new_action(item))
         reasons = self._table.transact(writes) if event is None else self._audit.transact(writes, event)
-        if reasons is None:
-            return True
-        if all(r.get("Code") != CONDITION_FAILED for r in reasons):
-            raise DependencyUnavailableError("table", f"the alert rule {rule.rule_id} stayed contended")
-        return False
+        return applied(reasons, f"the alert rule {rule.rule_id}")
 
     def list_alerts(self, tenant: str, *, limit: int, cursor: str | None) -> Page[AlertRecord]:
         """Query ``begins_with(sk, ALERT#)`` (consistent), newest first, cursor-paged."""
@@ -241,7 +230,7 @@ class AlertRuleStore:
         return {
             "rule_id": rule.rule_id,
             "version": rule.version,
-            "rule": _map(rule),
+            "rule": stored_fields(rule),
             "updated_at": at.isoformat(),
             "updated_by": actor,
         }
@@ -264,7 +253,7 @@ class AlertRuleStore:
             "kind": "alert_rule_version",
             "rule_id": rule.rule_id,
             "version": rule.version,
-            "rule": _map(rule),
+            "rule": stored_fields(rule),
             "changed_by": actor,
             "changed_at": at.isoformat(),
             "diff": storable([c.model_dump(mode="json") for c in field_changes(previous, rule, skip=_NOT_DIFFED)]),
@@ -276,8 +265,7 @@ class AlertRuleStore:
             else self._table.delete_action(listed_key)
         )
         reasons = self._audit.transact([change, self._table.put_new_action(entry), listed], event)
-        if reasons is not None and all(r.get("Code") != CONDITION_FAILED for r in reasons):
-            raise DependencyUnavailableError("table", f"the alert rules of tenant {tenant} stayed contended")
+        applied(reasons, f"the alert rules of tenant {tenant}")
         return reasons
 
     def _stored_rule(self, tenant: str, rule_id: str) -> AlertRule | None:

@@ -65,7 +65,10 @@ class AlertRules:
     def list_rules(self, tenant: str, *, limit: int, cursor: str | None) -> AlertRulePage:
         """One page of the tenant's rules with their status, and how many of all its rules fire now."""
         page = self._store.list_rules(tenant, limit=limit, cursor=cursor)
-        firing = len(self._store.firing_rules(tenant))
+        if cursor is None and page.next_cursor is None:  # the page is every rule: count them there
+            firing = sum(1 for rule in page.items if rule.status.state == "firing")
+        else:
+            firing = len(self._store.firing_rules(tenant))
         return AlertRulePage(items=page.items, next_cursor=page.next_cursor, firing=firing)
 
     def get_rule(self, tenant: str, rule_id: str) -> AlertRuleView:

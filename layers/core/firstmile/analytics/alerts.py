@@ -24,6 +24,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from firstmile.analytics.funnel import FunnelView
+from firstmile.analytics.shapes import Period
 from firstmile.model import FieldChange, Model
 from firstmile.onboarding.models import FlowId, StepId
 from firstmile.platform.cursors import Page
@@ -114,15 +115,6 @@ class AlertRuleHistoryEntry(Model):
     diff: list[FieldChange] = Field(default_factory=list)
 
 
-class AlertWindow(Model):
-    """Whole UTC days of enrolment, both included."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    start: date
-    end: date
-
-
 class AlertRecord(Model):
     """A rule that started (``firing``) or stopped (``resolved``) firing, with the figures that decided it."""
 
@@ -141,8 +133,8 @@ class AlertRecord(Model):
     baseline: float | None = None
     sessions: int
     message: str
-    window: AlertWindow
-    previous_window: AlertWindow
+    window: Period
+    previous_window: Period
 
 
 class AlertsPage(Page[AlertRecord]):
@@ -155,8 +147,8 @@ class AlertsPage(Page[AlertRecord]):
 class Windows:
     """The two windows a rule reads: the last (``current``) and the one before it (``previous``)."""
 
-    current: AlertWindow
-    previous: AlertWindow
+    current: Period
+    previous: Period
 
 
 def windows_of(rule: AlertRuleDefinition, today: date) -> Windows:
@@ -166,7 +158,8 @@ def windows_of(rule: AlertRuleDefinition, today: date) -> Windows:
     start = end - timedelta(days=rule.window_days - 1)
     before_end = start - timedelta(days=1)
     before_start = before_end - timedelta(days=rule.window_days - 1)
-    return Windows(AlertWindow(start=start, end=end), AlertWindow(start=before_start, end=before_end))
+    days = rule.window_days
+    return Windows(Period(start=start, end=end, days=days), Period(start=before_start, end=before_end, days=days))
 
 
 def next_state(current: AlertState, verdict: Verdict) -> AlertState:

@@ -51,7 +51,7 @@ from firstmile.flags.rollout import RolloutPlan, RolloutStatus
 from firstmile.flags.shapes import ExposureCount, KillSwitchChange, KillSwitchEvent, KillSwitchState
 from firstmile.platform.cursors import Page
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
-from firstmile.platform.items import plain, storable
+from firstmile.platform.items import plain, storable, stored_fields
 from firstmile.platform.versioned import StoredConflictError
 
 if TYPE_CHECKING:
@@ -140,11 +140,6 @@ def exposure_event_partition(tenant: str, event_id: str) -> str:
 
 
 # --- items -------------------------------------------------------------------------------------------------
-
-
-def _json_map(value: Any) -> Any:
-    """A model's JSON form as an attribute value: ``None`` fields left out (they read back as their default)."""
-    return storable({k: v for k, v in value.model_dump(mode="json").items() if v is not None})
 
 
 def _flag_of(item: dict[str, Any]) -> Flag:
@@ -294,7 +289,7 @@ class FlagStore:
             condition="attribute_exists(pk)",
             names={"#flag": "flag", "#diff": "diff"},
             values={
-                ":flag": _json_map(entry.flag),
+                ":flag": stored_fields(entry.flag),
                 ":diff": storable([change.model_dump(mode="json") for change in entry.diff]),
             },
         )
@@ -312,7 +307,7 @@ class FlagStore:
             **_segment_key(tenant, segment.key),
             "kind": "flag_segment",
             "key": segment.key,
-            "segment": _json_map(segment),
+            "segment": stored_fields(segment),
             "updated_at": _iso(at),
             "updated_by": actor,
         }
@@ -343,7 +338,7 @@ class FlagStore:
             "key": plan.flag_key,
             "version": plan.version,
             "status": plan.status.value,
-            "plan": _json_map(plan),
+            "plan": stored_fields(plan),
         }
         if expected_version is None:
             put = self._table.put_action(
@@ -639,7 +634,7 @@ class FlagStore:
             "kind": "flag",
             "key": flag.key,
             "version": flag.version,
-            "flag": _json_map(flag),
+            "flag": stored_fields(flag),
             "updated_at": _iso(at),
             "updated_by": actor,
         }
@@ -648,7 +643,7 @@ class FlagStore:
             "kind": "flag_version",
             "key": flag.key,
             "version": flag.version,
-            "flag": _json_map(flag),
+            "flag": stored_fields(flag),
             "changed_by": actor,
             "changed_at": _iso(at),
             "diff": storable([change.model_dump(mode="json") for change in flag_diff(previous, flag)]),

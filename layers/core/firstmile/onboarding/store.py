@@ -65,7 +65,7 @@ from firstmile.onboarding.models import (
 )
 from firstmile.platform.cursors import Page
 from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
-from firstmile.platform.items import plain, storable
+from firstmile.platform.items import plain, stored_fields
 from firstmile.platform.versioned import StoredConflictError
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ def _progress_item(progress: Progress) -> dict[str, Any]:
         "gsi2sk": _enrolment_key(progress.enrolled_at, progress.user),
         **idle,
         "kind": "onboarding_progress",
-        **_body(progress),
+        **stored_fields(progress),
         "steps": {step_id: _step_record(step) for step_id, step in progress.steps.items()},
     }
 
@@ -258,11 +258,6 @@ def _progress(item: dict[str, Any]) -> Progress:
     """The progress stored in ``item`` (either step layout)."""
     steps = {str(step_id): _step_progress(stored) for step_id, stored in (item.get("steps") or {}).items()}
     return _model(Progress, {**item, "steps": {}}).model_copy(update={"steps": steps})
-
-
-def _body(model: BaseModel) -> dict[str, Any]:
-    """A model's fields as item attributes; ``None`` fields are left out (they read back as their default)."""
-    return {k: storable(v) for k, v in model.model_dump(mode="json").items() if v is not None}
 
 
 def _model(cls: type[M], item: dict[str, Any]) -> M:
@@ -296,7 +291,7 @@ class OnboardingStore:
         """Store a new draft as edit version 1 and append ``event``, in one transaction; ``FlowExistsError`` when the
         tenant already has that flow id."""
         stored = draft.model_copy(update={"version": 1})
-        item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **_body(stored)}
+        item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **stored_fields(stored)}
         if self._audit.transact([self._table.put_new_action(item)], event) is not None:
             raise FlowExistsError(draft.flow_id)
         return stored
@@ -311,7 +306,7 @@ class OnboardingStore:
         ``DraftConflictError`` with the stored draft when the stored version differs (or the draft has gone: then it
         carries ``None``). The put returns the stored draft when its condition fails, so a conflict needs no read."""
         stored = draft.model_copy(update={"version": expected_version + 1})
-        item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **_body(stored)}
+        item = {**_draft_key(tenant, draft.flow_id), "kind": "flow_draft", **stored_fields(stored)}
         put = self._table.put_action(
             item,
             condition="#v = :expected",
@@ -345,7 +340,7 @@ class OnboardingStore:
             "kind": "flow_version",
             # Kept beside the definition so a list of versions reads a summary without the whole definition.
             "step_count": len(version.definition.steps),
-            **_body(version),
+            **stored_fields(version),
         }
         reasons = self._audit.transact(
             [
@@ -415,7 +410,7 @@ class OnboardingStore:
     def set_default(self, tenant: str, default: DefaultFlow, *, event: AuditEvent) -> DefaultFlow:
         """Make ``default`` the tenant's default flow (the last writer wins) and append ``event``, in one
         transaction. The drafts' ``is_default`` flags are not touched here."""
-        item = {**_default_key(tenant), "kind": "default_flow", **_body(default)}
+        item = {**_default_key(tenant), "kind": "default_flow", **stored_fields(default)}
         self._audit.transact([self._table.put_action(item)], event)
         return default
 
@@ -428,7 +423,12 @@ class OnboardingStore:
 
     def set_settings(self, tenant: str, settings: OnboardingSettings, *, event: AuditEvent) -> OnboardingSettings:
         """Replace the tenant's onboarding settings and append ``event``, in one transaction."""
-        item = {"pk": _flows_partition(tenant), "sk": _SETTINGS_SK, "kind": "onboarding_settings", **_body(settings)}
+        item = {
+            "pk": _flows_partition(tenant),
+            "sk": _SETTINGS_SK,
+            "kind": "onboarding_settings",
+            **stored_fields(settings),
+        }
         self._audit.transact([self._table.put_action(item)], event)
         return settings
 
@@ -483,7 +483,7 @@ class OnboardingStore:
                 "pk": user,
                 "sk": _event_sk(happened, n),
                 "kind": EVENT_KIND,
-                **_body(happened),
+                **stored_fields(happened),
                 "expires_at": self._event_expiry(happened, progress),
             }
             items.append(self._table.put_new_action(item))
@@ -551,7 +551,11 @@ class OnboardingStore:
     def create_migration(self, tenant: str, migration: Migration, *, event: AuditEvent) -> Migration:
         """Store a new migration and append ``event``, in one transaction; ``VersionConflictError`` when the id is
         taken."""
-        item = {**_migration_key(tenant, migration.migration_id), "kind": "onboarding_migration", **_body(migration)}
+        item = {
+            **_migration_key(tenant, migration.migration_id),
+            "kind": "onboarding_migration",
+            **stored_fields(migration),
+        }
         if self._audit.transact([self._table.put_new_action(item)], event) is not None:
             raise VersionConflictError(None, None)
         return migration

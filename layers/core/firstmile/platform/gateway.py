@@ -619,6 +619,17 @@ def _identity(item: Mapping[str, Any], key: Mapping[str, Any]) -> tuple[Any, ...
     return tuple(item.get(name) for name in sorted(key))
 
 
+def applied(reasons: list[dict[str, Any]] | None, what: str) -> bool:
+    """Whether a ``transact`` applied: ``True`` when it did (``reasons`` is ``None``), ``False`` when a condition
+    refused it (nothing was written); ``DependencyUnavailableError`` naming ``what`` when concurrent transactions
+    kept cancelling it without any condition failing."""
+    if reasons is None:
+        return True
+    if all(r.get("Code") != CONDITION_FAILED for r in reasons):
+        raise DependencyUnavailableError(COMPONENT, f"{what} stayed contended")
+    return False
+
+
 def item_key(write: Mapping[str, Any]) -> tuple[str, Any, Any]:
     """The table and key (``pk``, ``sk``) a transaction action writes or checks: an item may appear only once in a
     transaction."""

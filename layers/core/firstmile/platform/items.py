@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 def storable(value: Any) -> Any:
@@ -95,3 +98,18 @@ def _set(members: Set[Any]) -> dict[str, Any]:
     if all(isinstance(m, bytes | bytearray) for m in members):
         return {"BS": [bytes(m) for m in members]}
     raise TypeError("a DynamoDB set holds only strings, only numbers or only binary values")
+
+
+# What every stored item carries besides its own fields: its key and its kind.
+ITEM_ENVELOPE = frozenset({"pk", "sk", "kind"})
+
+
+def without_keys(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored item's own fields: the item without its key and ``kind``."""
+    return {name: value for name, value in item.items() if name not in ITEM_ENVELOPE}
+
+
+def stored_fields(model: BaseModel) -> dict[str, Any]:
+    """A model's JSON form as item attributes (a map, or an item's own fields): ``None`` fields are left out (they
+    read back as their default), floats become ``Decimal``."""
+    return {name: storable(value) for name, value in model.model_dump(mode="json").items() if value is not None}

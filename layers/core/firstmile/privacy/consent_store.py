@@ -6,23 +6,23 @@ Key formats (docs/data-model.md, rows 51-52), ``pk = TENANT#<t>#USER#<u>``:
 - each choice as made: ``sk = CONSENT#RECORD#<at ISO-8601>#<state version:010d>#<n:02d>``
   (``kind = consent_record``, immutable).
 
-A change of the analytics purpose also sets ``analytics_opt_out`` on the user's onboarding progress, and moves its
-version on, in the same transaction: a progress change that read the progress before races it and loses its
-condition, reads again and keeps the marker. A user not enrolled yet has no progress: the transaction then checks it
-is still absent, and the enrolment's transaction checks that the consent is still as it read it
-(``enrolment``), so a withdrawal and an enrolment at the same moment never lose the marker.
+Every change copies the accepted policy versions (decision 0082) onto the user's onboarding progress, and a choice
+about analytics sets ``analytics_opt_out`` there too, moving the progress's version on in the same transaction: a
+progress change that read the progress before races it and loses its condition, reads again and keeps the marks. A
+user not enrolled yet has no progress: the transaction then checks it is still absent, and the enrolment's
+transaction checks that the consent is still as it read it (``enrolment``), so a withdrawal and an enrolment at the
+same moment never lose the marker.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from firstmile.errors import DependencyUnavailableError
 from firstmile.identity.store import user_partition
 from firstmile.onboarding.ports import EnrolmentConsent
 from firstmile.onboarding.store import progress_key
-from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
-from firstmile.platform.items import plain, storable
+from firstmile.platform.gateway import TableGateway, applied, partition
+from firstmile.platform.items import plain, storable, stored_fields, without_keys
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -69,7 +69,7 @@ class ConsentStore:
             newest_first=True,
             consistent=True,
         )
-        return [ConsentRecord.model_validate({k: plain(v) for k, v in item.items()}) for item in _records(page.items)]
+        return [ConsentRecord.model_validate(plain(without_keys(item))) for item in page.items]
 
     def write(
         self,
@@ -85,10 +85,9 @@ class ConsentStore:
         check the progress is still absent. ``False``, writing nothing, when a condition failed: another change came
         first."""
         user_pk = user_partition(tenant, user)
-        body = {k: v for k, v in state.model_dump(mode="json").items() if v is not None}
         actions = [
             self._table.put_action(
-                {**_state_key(tenant, user), "kind": "consent_state", **storable(body)},
+                {**_state_key(tenant, user), "kind": "consent_state", **stored_fields(state)},
                 **_version_condition(state.version - 1),
             )
         ]
@@ -101,12 +100,7 @@ class ConsentStore:
             }
             actions.append(self._table.put_new_action(item))
         actions.append(self._progress_marks(tenant, user, state.accepted, analytics_opt_out))
-        reasons = self._table.transact(actions)
-        if reasons is None:
-            return True
-        if all(r.get("Code") != CONDITION_FAILED for r in reasons):
-            raise DependencyUnavailableError("table", f"the consent of a user of tenant {tenant} stayed contended")
-        return False
+        return applied(self._table.transact(actions), f"the consent of a user of tenant {tenant}")
 
     def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
         """``ConsentLookup`` for onboarding: whether the user is out of analytics, the policy versions they accepted,
@@ -136,7 +130,3 @@ class ConsentStore:
         return self._table.update_action(
             key, f"SET {assignments} ADD #v :one", condition="attribute_exists(pk)", names=names, values=values
         )
-
-
-def _records(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in item.items() if k not in ("pk", "sk", "kind")} for item in items]

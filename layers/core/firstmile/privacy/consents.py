@@ -7,7 +7,15 @@ from __future__ import annotations
 from firstmile.clock import Clock, utc_now
 from firstmile.errors import VersionConflictError
 from firstmile.platform.versioned import ConflictRetry
-from firstmile.privacy.consent import HISTORY_LIMIT, ConsentChange, ConsentView, Purpose, apply, view
+from firstmile.privacy.consent import (
+    HISTORY_LIMIT,
+    ConsentChange,
+    ConsentState,
+    ConsentView,
+    Purpose,
+    apply,
+    view,
+)
 from firstmile.privacy.ports import ConsentStorePort
 
 
@@ -27,13 +35,14 @@ class Consents:
         """Record ``change``; a choice about analytics also sets the marker on the user's progress. A change that
         loses a race with another reads again and applies itself on top (no choice is lost)."""
 
-        def attempt() -> None:
+        def attempt() -> ConsentState:
             state = self._store.get(tenant, user)
             updated, records = apply(state, change, self._clock())
             # Only a choice about analytics moves the marker: the progress keeps what enrolment or privacy set.
             marker = updated.analytics_opt_out if Purpose.ANALYTICS in change.purposes else None
             if not self._store.write(tenant, user, updated, records, analytics_opt_out=marker):
                 raise VersionConflictError(None, None)
+            return updated
 
-        self._retry(attempt)
-        return self.current(tenant, user)
+        # The state just written is the current one: only the history is read again.
+        return view(self._retry(attempt), self._store.history(tenant, user, limit=HISTORY_LIMIT))

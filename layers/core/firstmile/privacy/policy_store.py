@@ -5,13 +5,12 @@ Query reads them all."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
-from firstmile.errors import DependencyUnavailableError
-from firstmile.platform.gateway import CONDITION_FAILED, TableGateway, partition
-from firstmile.platform.items import plain, storable
+from firstmile.platform.gateway import TableGateway, applied, partition
+from firstmile.platform.items import plain, storable, without_keys
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -41,19 +40,14 @@ class PolicyStore:
             "kind": "policy_version",
             **storable(policy.model_dump(mode="json")),
         }
-        reasons = self._audit.transact([self._table.put_new_action(item)], event)
-        if reasons is None:
-            return True
-        if all(r.get("Code") != CONDITION_FAILED for r in reasons):
-            raise DependencyUnavailableError("table", f"the policies of tenant {tenant} stayed contended")
-        return False
+        return applied(self._audit.transact([self._table.put_new_action(item)], event), f"the policies of {tenant}")
 
     def versions(self, tenant: str) -> list[PolicyVersion]:
         """Every published version of the tenant, newest first: one Query, paged to the end."""
         from firstmile.privacy.policies import PolicyVersion
 
         items = self._table.query_all(partition(policies_partition(tenant)).begins_with(_PREFIX), consistent=True)
-        found = [PolicyVersion.model_validate({k: plain(v) for k, v in _body(item).items()}) for item in items]
+        found = [PolicyVersion.model_validate(plain(without_keys(item))) for item in items]
         return sorted(found, key=lambda p: p.published_at, reverse=True)
 
     def current_versions(self, tenant: str) -> dict[str, str]:
@@ -71,7 +65,3 @@ class PolicyStore:
             if kind not in newest or at > newest[kind][0]:
                 newest[kind] = (at, version)
         return {kind: version for kind, (_, version) in newest.items()}
-
-
-def _body(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in ("pk", "sk", "kind")}
