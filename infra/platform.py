@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -26,6 +27,7 @@ from firstmile.platform.resources import (
     SCHEDULER_DLQ,
     SIGNING_KEYS_SECRET,
     STREAM_FAILURES_BUCKET,
+    BucketDefinition,
     dead_letter_queue_name,
     deployed_name,
 )
@@ -101,7 +103,8 @@ class Platform:
     settings: DeploymentSettings
     table: dynamodb.ITable
     table_name: str
-    # Settings field (e.g. ``exports_bucket``) -> bucket.
+    # Settings field (e.g. ``exports_bucket``) -> bucket; a bucket with its own KMS key (``BucketDefinition.kms``)
+    # carries it as its ``encryption_key``.
     buckets: dict[str, s3.IBucket]
     # Logical queue name -> queue.
     queues: dict[str, sqs.IQueue]
@@ -156,15 +159,7 @@ def import_platform(
         table_stream_arn=imported(settings, "table-stream-arn"),
         global_indexes=[index.name for index in MAIN_TABLE.indexes],
     )
-    buckets = {
-        bucket.settings_field: s3.Bucket.from_bucket_attributes(
-            shared,
-            bucket.logical_name,
-            bucket_arn=imported(settings, f"{_key(bucket.settings_field)}-arn"),
-            bucket_name=imported(settings, f"{_key(bucket.settings_field)}-name"),
-        )
-        for bucket in BUCKETS
-    }
+    buckets = {bucket.settings_field: _imported_bucket(shared, settings, bucket) for bucket in BUCKETS}
     queues = {
         name: sqs.Queue.from_queue_attributes(
             shared,
@@ -196,12 +191,30 @@ def import_platform(
     )
 
 
+def _imported_bucket(scope: Construct, settings: DeploymentSettings, bucket: BucketDefinition) -> s3.IBucket:
+    """A bucket the data stack exports, with its own KMS key when it has one: a grant on its objects then needs a
+    grant on the key too."""
+    key = _key(bucket.settings_field)
+    return s3.Bucket.from_bucket_attributes(
+        scope,
+        bucket.logical_name,
+        bucket_arn=imported(settings, f"{key}-arn"),
+        bucket_name=imported(settings, f"{key}-name"),
+        encryption_key=(
+            kms.Key.from_key_arn(scope, f"{bucket.logical_name}Key", imported(settings, f"{key}-kms-key-arn"))
+            if bucket.kms
+            else None
+        ),
+    )
+
+
 def publish_data(
     stack: Stack,
     settings: DeploymentSettings,
     *,
     table: dynamodb.ITable,
     buckets: dict[str, s3.IBucket],
+    bucket_keys: dict[str, kms.IKey],
     queues: dict[str, sqs.IQueue],
     alarm_topic: sns.ITopic,
     signing_keys: SigningKeys,
@@ -213,6 +226,8 @@ def publish_data(
     for field, bucket in buckets.items():
         publish(stack, settings, f"{_key(field)}-arn", bucket.bucket_arn, f"Bucket {field}")
         publish(stack, settings, f"{_key(field)}-name", bucket.bucket_name, f"Bucket {field}")
+    for field, key in bucket_keys.items():
+        publish(stack, settings, f"{_key(field)}-kms-key-arn", key.key_arn, f"KMS key of bucket {field}")
     for name, queue in queues.items():
         publish(stack, settings, f"queue-{name}-arn", queue.queue_arn, f"Queue {name}")
         publish(stack, settings, f"queue-{name}-url", queue.queue_url, f"Queue {name}")

@@ -25,6 +25,8 @@ LOG_RETENTION_DAYS = (
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 # A URI with a scheme (``urn:...``, ``https://...``): JWT's StringOrURI requires one for any value with a colon.
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]{1,250}$")
+# An email address whose domain SES can verify: one @, a domain with at least one dot.
+_SENDER = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 class SettingsError(ValueError):
@@ -47,6 +49,9 @@ class DeploymentSettings:
     # (``urn:firstmile:<stage>`` and ``urn:firstmile:<stage>:api``).
     issuer: str = ""
     audience: str = ""
+    # The address erasure codes are sent from (SES); its domain must be a verified SES identity of the account
+    # (functions that send email may use that identity only).
+    privacy_sender: str = "privacy@example.com"
 
     def __post_init__(self) -> None:
         if not self.issuer:
@@ -71,6 +76,7 @@ class DeploymentSettings:
             log_retention_days=_integer(get("logRetentionDays"), cls.log_retention_days, "logRetentionDays"),
             issuer=_text(get("issuer"), ""),
             audience=_text(get("audience"), ""),
+            privacy_sender=_text(get("privacySender"), cls.privacy_sender),
         )
         # The authorizer's result cache is the catalogue's (Authorizer.result_ttl_seconds): the authorizer has no
         # identity source, so API Gateway could not key a cache, and revocation is promised within 5 s.
@@ -93,9 +99,16 @@ class DeploymentSettings:
         for key, value in (("issuer", self.issuer), ("audience", self.audience)):
             if not _URI.match(value):
                 raise SettingsError(f"{key} {value!r} must be a URI such as urn:firstmile:prod or https://host")
+        if not _SENDER.match(self.privacy_sender):
+            raise SettingsError(f"privacySender {self.privacy_sender!r} must be an email address such as a@example.com")
         for origin in self.cors_allow_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
                 raise SettingsError(f"CORS origin {origin!r} must be scheme://host[:port] with no path")
+
+    @property
+    def privacy_sender_domain(self) -> str:
+        """The domain of :attr:`privacy_sender`: the SES identity the functions that send email may use."""
+        return self.privacy_sender.rpartition("@")[2]
 
     def stack_name(self, suffix: str) -> str:
         """The CloudFormation name of a stack, unique per stage so stages can share an account."""

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
+from firstmile.privacy.notifier import read_outbox
 from functions.catalog import CATALOG, Function, Schedule
 from local import openapi, seed
 from local.config import AWS_PORT_ENV, PORT_ENV, ConfigError, LocalConfig
@@ -42,7 +43,7 @@ from local.resources import MissingResourceError, create_resources, deployment_f
 from local.runtime import Invocation, Runtime
 from local.scheduler import parse_expression, scheduled_functions
 from local.stack import LocalStack
-from local.tokens_file import TOKENS_FILE_ENV, read_tokens_file, tokens_file, write_tokens_file
+from local.tokens_file import OUTBOX, TOKENS_FILE_ENV, read_tokens_file, tokens_file, write_tokens_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +147,19 @@ def _parser() -> argparse.ArgumentParser:
     bootstrap.add_argument("--force", action="store_true", help="create one even though operator clients exist")
     bootstrap.set_defaults(run=_bootstrap_operator)
 
+    outbox = commands.add_parser(
+        "outbox",
+        help="the messages the running stack sent (erasure codes), oldest first",
+        description="Locally no email leaves the machine: erasure codes go to an outbox file beside the tokens "
+        "file, which `make dev` also prints as they arrive.",
+    )
+    outbox.add_argument("--user", default=None, help="only the messages to this user")
+    outbox.add_argument("--code", action="store_true", help="print only the newest message's code")
+    outbox.add_argument(
+        "--tokens-file", type=Path, default=None, help=f"default ${TOKENS_FILE_ENV} or .local/tokens.env"
+    )
+    outbox.set_defaults(run=_outbox)
+
     spec = commands.add_parser("openapi", help="the merged OpenAPI document")
     mode = spec.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", type=Path, metavar="PATH", help="write the document to PATH")
@@ -201,6 +215,7 @@ def _dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     _print_banner(stack, tokens_path if stack.tokens_path and stack.tokens_path.exists() else None, logs)
+    threading.Thread(target=_print_outbox, args=(stack.outbox_path, stopping), name="outbox", daemon=True).start()
     # A short wait in a loop keeps the main thread responsive to signals.
     while not stopping.wait(0.5):
         pass
@@ -594,6 +609,37 @@ def _bootstrap_operator(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    path = args.tokens_file or tokens_file()
+    saved = _saved_stack("outbox", path)
+    if saved is None:
+        return 1
+    messages = [m for m in read_outbox(saved.get(OUTBOX, "")) if args.user is None or m.get("user") == args.user]
+    if args.code:
+        if not messages:
+            print("firstmile outbox: no message yet.", file=sys.stderr)
+            return 1
+        print(messages[-1]["code"])
+        return 0
+    for message in messages:
+        print(_outbox_line(message))
+    return 0
+
+
+def _outbox_line(message: dict[str, str]) -> str:
+    return f"outbox: to {message.get('to')} (request {message.get('request_id')}): {message.get('text')}"
+
+
+def _print_outbox(path: Path, stopping: threading.Event) -> None:
+    """Print each message the stack sends (erasure codes), as it arrives, until ``stopping``."""
+    seen = 0
+    while not stopping.wait(0.5):
+        messages = read_outbox(str(path))
+        for message in messages[seen:]:
+            print(_outbox_line(message), flush=True)
+        seen = max(seen, len(messages))
 
 
 def _openapi(args: argparse.Namespace) -> int:

@@ -39,6 +39,8 @@ class LocalEnvironment:
     dynamodb_endpoint: str | None = None
     # Signs pagination cursors: one per local stack, so a restarted stack refuses the cursors of the last one.
     cursor_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    # Where erasure codes go instead of SES (firstmile.privacy.notifier.OutboxNotifier): no email leaves the machine.
+    outbox_path: str = str(REPO_ROOT / ".local" / "outbox.jsonl")
 
     def for_function(self, function: Function) -> dict[str, str]:
         """The environment variables of ``function``: the builder's, as CDK sets them, and :meth:`local_variables`."""
@@ -92,6 +94,8 @@ class LocalEnvironment:
             # expected here and would drown the console.
             "PYTHONWARNINGS": "ignore:No application metrics to publish:UserWarning",
         }
+        # Erasure codes: no email leaves the machine; `make dev` prints each, `firstmile outbox` lists them.
+        env["FIRSTMILE_NOTIFIER_OUTBOX"] = self.outbox_path
         if self.dynamodb_endpoint is not None:
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
             env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.dynamodb_endpoint

@@ -200,6 +200,14 @@ def _create_bucket(s3: Any, bucket: BucketResource) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
+    if bucket.definition.kms:
+        # As deployed: objects are encrypted under a KMS key by the bucket's default, without asking.
+        s3.put_bucket_encryption(
+            Bucket=bucket.name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+            },
+        )
     if bucket.definition.expire_after_days is not None:
         s3.put_bucket_lifecycle_configuration(
             Bucket=bucket.name,

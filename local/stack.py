@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from local.resources import Deployment, create_resources, deployment_for
 from local.runtime import Runtime
 from local.scheduler import Scheduler, sqs_dead_letter_sink
 from local.seed import DemoCredentials, SeedError, can_seed, functions_to_warm, seed_demo
-from local.tokens_file import API_URL, AWS_ENDPOINT, running_stack_values, write_tokens_file
+from local.tokens_file import API_URL, AWS_ENDPOINT, OUTBOX, running_stack_values, write_tokens_file
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class LocalStack:
         seed: bool = True,
         tokens_path: Path | None = None,
         output: int | None = None,
+        outbox_path: Path | None = None,
     ) -> None:
         self.config = config
         self.catalog = tuple(catalog)
@@ -55,6 +57,13 @@ class LocalStack:
         self.tokens_path = tokens_path
         # Where function instances, the fork server and the table engine write (local.console); None: stderr.
         self._output = output
+        # The outbox erasure codes are written to (one JSON line each): beside the tokens file, else a private
+        # temporary directory of this stack.
+        self.outbox_path = outbox_path or (
+            tokens_path.parent / "outbox.jsonl"
+            if tokens_path is not None
+            else Path(tempfile.mkdtemp(prefix="firstmile-outbox-")) / "outbox.jsonl"
+        )
         self.app: GatewayApp | None = None
         self.started_in: float | None = None
         self.emulator: Emulator | None = None
@@ -84,12 +93,16 @@ class LocalStack:
                 self.tokens_path.unlink(missing_ok=True)
             endpoint = self.emulator.endpoint
             self.queue_urls = create_resources(self.deployment, endpoint)
+            # Messages of an earlier run were for a stack that is gone.
+            self.outbox_path.parent.mkdir(parents=True, exist_ok=True)
+            self.outbox_path.write_text("")
             environment = LocalEnvironment(
                 self.deployment,
                 endpoint,
                 self.queue_urls,
                 self.config.cors_allow_origins,
                 dynamodb_endpoint=self.emulator.dynamodb_endpoint,
+                outbox_path=str(self.outbox_path),
             )
             self.runtime = Runtime(
                 self.catalog,
@@ -142,6 +155,7 @@ class LocalStack:
             PORT_ENV: str(self.gateway.port),
             AWS_PORT_ENV: str(self.emulator.port),
             AWS_ENDPOINT: self.aws_endpoint,
+            OUTBOX: str(self.outbox_path),
         }
         if self.demo is not None:
             values |= self.demo.exports()

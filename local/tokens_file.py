@@ -19,6 +19,8 @@ TOKENS_FILE_ENV = "FIRSTMILE_TOKENS_FILE"
 DEFAULT_TOKENS_FILE = Path(__file__).resolve().parent.parent / ".local" / "tokens.env"
 API_URL = "FIRSTMILE_API_URL"
 AWS_ENDPOINT = "FIRSTMILE_AWS_ENDPOINT"
+# The outbox erasure codes go to locally (``firstmile outbox`` reads it).
+OUTBOX = "FIRSTMILE_OUTBOX"
 
 
 def tokens_file(environ: Mapping[str, str] | None = None) -> Path:

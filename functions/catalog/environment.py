@@ -44,6 +44,9 @@ class DeploymentValues:
     cursor_key: str
     # The signing keys' secret, by name; ``None`` when the deployment has none.
     signing_keys_secret: str | None
+    # The address functions that send email (``Access.sends_email``) send from; ``None``: the settings' default
+    # (the local stack sends no email, it writes to an outbox).
+    notifier_sender: str | None = None
     # Encodes the queue URLs as JSON; CDK's encoder keeps its tokens intact.
     encode_json: Callable[[Any], str] = field(default=json.dumps)
 
@@ -72,6 +75,9 @@ def function_environment(function: Function, deployment: DeploymentValues) -> di
     if deployment.signing_keys_secret is not None:
         # Its name only: whether the function may read it is its role's business (Access.signing_keys).
         environment[variable("signing_keys_secret")] = deployment.signing_keys_secret
+    if access.sends_email and deployment.notifier_sender is not None:
+        # Only where the role may send from its domain's identity (Access.sends_email).
+        environment[variable("notifier_sender")] = deployment.notifier_sender
     environment |= {
         variable("issuer"): deployment.issuer,
         variable("audience"): deployment.audience,

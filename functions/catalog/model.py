@@ -98,8 +98,11 @@ class Access:
 
     table: TableAccess = "none"
     exports_bucket: Literal["none", "read", "write"] = "none"
-    # The analytics archive: writing objects under events/ only.
-    archive_bucket: Literal["none", "write"] = "none"
+    # The analytics archive: writing objects under events/ only, or erasing users from them (list, read, rewrite and
+    # delete objects under events/).
+    archive_bucket: Literal["none", "write", "erase"] = "none"
+    # Sending erasure codes by email (SES, from the deployment's sender identity).
+    sends_email: bool = False
     # Queues it sends to, by logical name.
     sends_to: tuple[str, ...] = ()
     # Queues it may inspect (attributes only), by logical name.

@@ -5,9 +5,15 @@ from __future__ import annotations
 from functools import partial
 
 from firstmile.limits.models import RouteClass
-from functions.catalog.model import Function, http_function
+from firstmile.platform.resources import PRIVACY_REQUESTS_QUEUE
+from functions.catalog.model import Access, Function, Queue, Route, Schedule, http_function
 
 STACK = "privacy"
+# The data subject requests: their routes, worker and deadline job (decision 0083).
+REQUESTS_STACK = "privacy_requests"
+_QUEUED = (PRIVACY_REQUESTS_QUEUE,)
+_REQUEST = "/v1/admin/dsr/requests/{request_id}"
+_admin_dsr = partial(http_function, domain="privacy", stack=REQUESTS_STACK, role="admin", table="write")
 
 _user = partial(http_function, domain="privacy", stack=STACK, role="user")
 
@@ -54,5 +60,114 @@ FUNCTIONS: tuple[Function, ...] = (
         stack=STACK,
         role="admin",
         table="none",
+    ),
+    Function(
+        name="compliance_export_request",
+        domain="privacy",
+        stack=REQUESTS_STACK,
+        description="Asks for a package of everything stored about the caller; the request worker makes it.",
+        trigger=Route("POST", "/v1/compliance/export/request", "user", rate_class=RouteClass.PRIVACY_REQUEST),
+        access=Access(table="write", sends_to=_QUEUED),
+    ),
+    Function(
+        name="compliance_export_get",
+        domain="privacy",
+        stack=REQUESTS_STACK,
+        description="The caller's export request; when complete, a download link valid five minutes.",
+        trigger=Route("GET", "/v1/compliance/export/{request_id}", "user"),
+        # Signing a download link needs the right to read the object the link names.
+        access=Access(table="read", exports_bucket="read"),
+    ),
+    Function(
+        name="compliance_deletion_request",
+        domain="privacy",
+        stack=REQUESTS_STACK,
+        description="Asks for the caller's erasure: a six-digit code is sent to them, valid ten minutes.",
+        trigger=Route("POST", "/v1/compliance/deletion/request", "user", rate_class=RouteClass.PRIVACY_REQUEST),
+        access=Access(table="write", sends_email=True),
+    ),
+    Function(
+        name="compliance_deletion_verify",
+        domain="privacy",
+        stack=REQUESTS_STACK,
+        description="Checks the erasure code: five wrong codes close the request; an expired code is refused.",
+        trigger=Route("POST", "/v1/compliance/deletion/verify", "user", rate_class=RouteClass.VERIFICATION_CHECK),
+        access=Access(table="write", sends_to=_QUEUED),
+    ),
+    Function(
+        name="compliance_deletion_execute",
+        domain="privacy",
+        stack=REQUESTS_STACK,
+        description="Runs a verified erasure: the request worker removes everything stored about the caller.",
+        trigger=Route("POST", "/v1/compliance/deletion/execute", "user"),
+        access=Access(table="write", sends_to=_QUEUED),
+    ),
+    Function(
+        name="privacy_request_worker",
+        domain="privacy",
+        stack=REQUESTS_STACK,
+        description="Carries out approved requests: gathers an export, or erases a user step by step (resumable).",
+        trigger=Queue(PRIVACY_REQUESTS_QUEUE, batch_size=1, max_receive_count=5),
+        memory_mb=512,
+        timeout_seconds=300,
+        reserved_concurrency=2,
+        access=Access(table="write", exports_bucket="write", archive_bucket="erase"),
+    ),
+    Function(
+        name="privacy_deadline_job",
+        domain="privacy",
+        stack=REQUESTS_STACK,
+        description="Daily: counts open and overdue requests (metric, alarm) and queues again approved requests "
+        "that waited too long.",
+        trigger=Schedule("cron(0 6 * * ? *)"),
+        timeout_seconds=300,
+        reserved_concurrency=1,
+        # Writes only when invoked after a restore: a new erasure request for each erased user whose data is back.
+        access=Access(table="write", sends_to=_QUEUED),
+    ),
+    _admin_dsr(
+        "admin_dsr_export",
+        "POST",
+        "/v1/admin/dsr/export",
+        "Records an export request received elsewhere for a user (audited; a second admin approves it when the "
+        "tenant asks).",
+        sends_to=_QUEUED,
+    ),
+    _admin_dsr(
+        "admin_dsr_delete",
+        "POST",
+        "/v1/admin/dsr/delete",
+        "Records an erasure request received elsewhere for a user (audited; a second admin approves it when the "
+        "tenant asks).",
+        sends_to=_QUEUED,
+    ),
+    _admin_dsr(
+        "admin_dsr_list",
+        "GET",
+        "/v1/admin/dsr/requests",
+        "The tenant's privacy requests, by state or past their deadline, with counts per state.",
+        table="read",
+    ),
+    _admin_dsr("admin_dsr_get", "GET", _REQUEST, "One privacy request of the tenant.", table="read"),
+    _admin_dsr(
+        "admin_dsr_approve",
+        "POST",
+        f"{_REQUEST}/approve",
+        "Approves a pending request (another admin than the one who recorded it); it is queued.",
+        sends_to=_QUEUED,
+    ),
+    _admin_dsr("admin_dsr_deny", "POST", f"{_REQUEST}/deny", "Refuses an open request, with the reason (audited)."),
+    _admin_dsr(
+        "admin_privacy_settings_get",
+        "GET",
+        "/v1/admin/compliance/settings",
+        "The tenant's privacy settings.",
+        table="read",
+    ),
+    _admin_dsr(
+        "admin_privacy_settings_put",
+        "PUT",
+        "/v1/admin/compliance/settings",
+        "Sets whether an erasure runs on verification and whether admins' requests need a second admin (audited).",
     ),
 )

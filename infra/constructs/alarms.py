@@ -19,6 +19,7 @@ from firstmile.analytics.signals import DROP_OFF_ALERT_METRIC
 from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
 from firstmile.identity.sessions import REUSE_METRIC
 from firstmile.observability import METRICS_NAMESPACE, SERVICE
+from firstmile.privacy.signals import OVERDUE_METRIC
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,17 @@ APPLICATION_ALARMS: tuple[MetricAlarm, ...] = (
             "against the week before. GET /v1/admin/onboarding/analytics/alerts says which and why."
         ),
         runbook="docs/runbooks/onboarding-drop-off-alert.md",
+    ),
+    MetricAlarm(
+        key="privacy-requests-overdue",
+        metric_name=OVERDUE_METRIC,
+        threshold=1,
+        period_minutes=24 * 60,
+        description=(
+            "A data subject request is still open past its 30-day legal deadline (Article 12(3) GDPR). "
+            "GET /v1/admin/dsr/requests?overdue=true in the tenant says which."
+        ),
+        runbook="docs/runbooks/privacy-requests-overdue.md",
     ),
 )
 

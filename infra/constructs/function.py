@@ -146,6 +146,7 @@ class CatalogFunction(Construct):
             # Resolved by CloudFormation at deployment (docs/decisions/0041-signed-cursors.md).
             cursor_key=cursor_key_reference(cursor_key_secret_name(settings)),
             signing_keys_secret=platform.signing_keys.secret_name,
+            notifier_sender=settings.privacy_sender,
             encode_json=Stack.of(self).to_json_string,
         )
         return function_environment(self.spec, deployment)
@@ -164,39 +165,73 @@ class CatalogFunction(Construct):
                 "Access to the table includes its global secondary indexes, which the data model queries.",
             )
         if access.exports_bucket != "none":
-            bucket = platform.exports_bucket
-            # ListBucket on the bucket itself: readiness checks it with HeadBucket, and a missing object
-            # then reads as 404 rather than 403.
-            actions = ["s3:GetObject"] + (
-                ["s3:PutObject", "s3:AbortMultipartUpload"] if access.exports_bucket == "write" else []
-            )
-            self.role.add_to_principal_policy(
-                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
-            )
-            self.role.add_to_principal_policy(
-                iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects("*")])
-            )
-            acknowledge(
-                self.role,
-                f"AwsSolutions-IAM5[Resource::{flattened(self, bucket.bucket_arn)}/*]",
-                "Export objects are keyed per request at run time; access is limited to this one bucket.",
-            )
-        if access.archive_bucket == "write":
-            archive = platform.archive_bucket
-            objects = archive.arn_for_objects(f"{ARCHIVE_PREFIX}/*")
-            self.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
-            acknowledge(
-                self.role,
-                f"AwsSolutions-IAM5[Resource::{flattened(self, objects)}]",
-                "Archive objects are named per tenant, day and batch at run time; the role may only add objects "
-                "under the archive's events/ prefix of this one bucket.",
-            )
+            self._grant_exports(platform, write=access.exports_bucket == "write")
+        if access.archive_bucket != "none":
+            self._grant_archive(platform, erase=access.archive_bucket == "erase")
         for name in access.inspects_queues:
             platform.queue(name).grant(self.role, "sqs:GetQueueAttributes")
         for name in access.sends_to:
             platform.queue(name).grant_send_messages(self.role)
         if access.signing_keys != "none":
             self._grant_signing_keys(platform, write=access.signing_keys == "write")
+        if access.sends_email:
+            self._grant_email(platform)
+
+    def _grant_exports(self, platform: Platform, *, write: bool) -> None:
+        """Read (GetObject), or also write and delete (a user's erasure deletes their export packages), any object
+        of the exports bucket; and the bucket's KMS key, for S3 to decrypt what is read and encrypt what is put."""
+        bucket = platform.exports_bucket
+        # ListBucket on the bucket itself: readiness checks it with HeadBucket, a missing object then reads as 404
+        # rather than 403, and the erasure lists a user's packages.
+        actions = ["s3:GetObject"] + (["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"] if write else [])
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects("*")]))
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{flattened(self, bucket.bucket_arn)}/*]",
+            "Export objects are keyed per request at run time; access is limited to this one bucket.",
+        )
+        if bucket.encryption_key is not None:
+            # Only through S3: the key encrypts this bucket's objects and nothing this role does besides.
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"] + (["kms:GenerateDataKey"] if write else []),
+                    resources=[bucket.encryption_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}},
+                )
+            )
+
+    def _grant_archive(self, platform: Platform, *, erase: bool) -> None:
+        """Add objects under the archive's prefix (``write``), or list, read, rewrite and delete them (``erase``:
+        a user's events are taken out of every object that holds them). Nothing outside the prefix either way."""
+        archive = platform.archive_bucket
+        objects = archive.arn_for_objects(f"{ARCHIVE_PREFIX}/*")
+        if erase:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[archive.bucket_arn],
+                    # Listing is allowed for keys under the prefix only (the erasure lists one tenant, day and
+                    # bucket at a time).
+                    conditions={"StringLike": {"s3:prefix": f"{ARCHIVE_PREFIX}/*"}},
+                )
+            )
+        actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] if erase else ["s3:PutObject"]
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[objects]))
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{flattened(self, objects)}]",
+            "Archive objects are named per tenant, day and batch at run time; the role may only "
+            + ("read, rewrite and delete" if erase else "add")
+            + " objects under the archive's events/ prefix of this one bucket.",
+        )
+
+    def _grant_email(self, platform: Platform) -> None:
+        """SendEmail (SES v2) from the deployment's sender domain, the one identity the function sends from."""
+        identity = Stack.of(self).format_arn(
+            service="ses", resource="identity", resource_name=platform.settings.privacy_sender_domain
+        )
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=[identity]))
 
     def _grant_signing_keys(self, platform: Platform, *, write: bool) -> None:
         """GetSecretValue (and PutSecretValue to write) on the one secret, and the KMS operations Secrets Manager

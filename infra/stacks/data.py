@@ -41,7 +41,7 @@ class DataStack(Stack):
             self, "AlarmTopic", display_name=f"Firstmile {settings.stage} alarms", enforce_ssl=True
         )
         self.table = MainTable(self, "MainTable", definition=MAIN_TABLE).table
-        self.buckets = Buckets(self, "Buckets", definitions=BUCKETS)
+        self.buckets = Buckets(self, "Buckets", definitions=BUCKETS, stage=settings.stage)
         self.archive = EventArchiveTable(
             self, "EventArchive", stage=settings.stage, bucket=self.buckets.by_field[ARCHIVE_BUCKET.settings_field]
         )
@@ -67,6 +67,7 @@ class DataStack(Stack):
             settings,
             table=self.table,
             buckets=dict(self.buckets.by_field),
+            bucket_keys=dict(self.buckets.keys),
             queues=self.queues,
             alarm_topic=self.alarm_topic,
             signing_keys=self.signing_keys.reference,

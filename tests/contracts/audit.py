@@ -84,3 +84,44 @@ class AuditLogContract:
         assert report.ok and report.checked == 4 and report.head_sequence == 4
         empty = audit_log.verify("t-nobody")
         assert empty.ok and empty.checked == 0
+
+    def test_erasing_a_person_keeps_the_chain_verifying_and_leaves_others_named(
+        self, audit_log: AuditLog, clock: FakeClock
+    ) -> None:
+        # Given entries by and about u-9, among entries of others
+        audit_log.record(event(1))
+        clock.now += 1
+        audit_log.record(
+            AuditEvent(
+                tenant="t-acme",
+                actor="user:u-9",
+                action="session.revoked",
+                target="session:s-1",
+                details={"user": "u-9", "reason": "logout"},
+            )
+        )
+        clock.now += 1
+        audit_log.record(
+            AuditEvent(tenant="t-acme", actor="admin:u-1", action="onboarding.user.restarted", target="user:u-9")
+        )
+        clock.now += 1
+        audit_log.record(event(4, actor="user:u-8"))
+        assert [entry.sequence for entry in audit_log.entries_naming("t-acme", "u-9")] == [2, 3]
+
+        # When u-9 is erased, twice
+        assert audit_log.forget_person("t-acme", "u-9") == 2
+        assert audit_log.forget_person("t-acme", "u-9") == 0
+
+        # Then the chain verifies, no entry names u-9, and the others' names are kept
+        assert audit_log.verify("t-acme").ok
+        entries = {entry.sequence: entry for entry in audit_log.list_entries("t-acme").items}
+        assert (entries[2].actor, entries[2].target, entries[2].details) == ("erased", "session:s-1", {})
+        assert (entries[3].actor, entries[3].target) == ("admin:u-1", "erased")
+        assert "u-9" not in str([entry.model_dump() for entry in entries.values()])
+        assert entries[4].actor == "user:u-8" and entries[1].actor == "admin:u-1"
+        assert audit_log.entries_naming("t-acme", "u-9") == []
+        assert [e.target for e in audit_log.list_entries("t-acme", AuditFilter(actor="admin:u-1")).items] == [
+            "erased",
+            "flag:f-1",
+        ]
+        assert audit_log.list_entries("t-acme", AuditFilter(actor="user:u-9")).items == []

@@ -4,8 +4,9 @@ absent); an enrolment made on a consent read before a change does not apply."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -15,7 +16,15 @@ from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import ProgressConflictError
 from firstmile.privacy.consent import ConsentChange, ConsentState, apply
 from firstmile.privacy.policies import PolicyType, PolicyVersion
-from firstmile.privacy.ports import ConsentStorePort, PolicyStorePort
+from firstmile.privacy.ports import ConsentStorePort, PolicyStorePort, RequestStorePort, UserPartitionPort
+from firstmile.privacy.requests import (
+    PrivacyRequest,
+    PrivacySettings,
+    RequestState,
+    RequestType,
+    deadline_for,
+    new_request_id,
+)
 from tests.contracts.onboarding import TENANT, enrolment
 
 NOW = datetime(2026, 12, 4, 11, 0, tzinfo=UTC)
@@ -142,3 +151,119 @@ def policy(kind: PolicyType, version: str, at: datetime) -> PolicyVersion:
 
 def policy_event() -> AuditEvent:
     return AuditEvent(tenant=TENANT, actor="admin:a", action="compliance.policy.published", target="policy:test")
+
+
+def privacy_request(n: int, *, state: RequestState = RequestState.APPROVED, days_ago: int = 0) -> PrivacyRequest:
+    created = NOW - timedelta(days=days_ago) + timedelta(seconds=n)
+    return PrivacyRequest(
+        request_id=new_request_id(created),
+        tenant=TENANT,
+        user=f"u-{n}",
+        type=RequestType.EXPORT,
+        state=state,
+        source="user",
+        created_at=created,
+        updated_at=created,
+        deadline_at=deadline_for(created),
+    )
+
+
+def request_event(request: PrivacyRequest) -> AuditEvent:
+    return AuditEvent(tenant=TENANT, actor="system:privacy", action="privacy.export.changed", target="dsr:x")
+
+
+class RequestStoreContract:
+    """Subclasses provide ``requests`` built over ``audit_log``."""
+
+    implementation: ClassVar[type]
+
+    def test_requests_are_versioned_listed_by_state_and_open_ones_by_deadline(
+        self, requests: RequestStorePort, audit_log: AuditLog
+    ) -> None:
+        # Given three requests, one of them 40 days old
+        old = privacy_request(1, days_ago=40)
+        pending = privacy_request(2, state=RequestState.PENDING)
+        done = privacy_request(3)
+        for request in (old, pending, done):
+            assert requests.save(request, event=request_event(request))
+
+        # When one completes, and a stale copy of it is saved
+        finished = done.model_copy(update={"state": RequestState.COMPLETE, "version": 2, "receipt": {"items": 3}})
+        assert requests.save(finished, event=request_event(done))
+        assert not requests.save(done.model_copy(update={"version": 2}), event=request_event(done))
+
+        # Then each reads back as saved, with one entry per change
+        assert requests.get(TENANT, done.request_id) == finished
+        assert requests.get(TENANT, "dsr_" + "0" * 24) is None
+        assert len(audit_log.list_entries(TENANT).items) == 4
+        # Newest first, all or by state, in pages
+        first, cursor = requests.page(TENANT, state=None, limit=2, cursor=None)
+        rest, end = requests.page(TENANT, state=None, limit=2, cursor=cursor)
+        assert [r.request_id for r in first + rest] == [done.request_id, pending.request_id, old.request_id]
+        assert end is None
+        by_state, _ = requests.page(TENANT, state=RequestState.APPROVED, limit=10, cursor=None)
+        assert [r.request_id for r in by_state] == [old.request_id]
+        # The open ones by deadline: the old one is past it
+        entries = requests.open_entries(TENANT)
+        assert [(e["request_id"], e["state"]) for e in entries] == [
+            (old.request_id, "approved"),
+            (pending.request_id, "pending"),
+        ]
+        overdue = requests.open_before(NOW)
+        assert [(e["tenant"], e["request_id"], e["type"]) for e in overdue] == [(TENANT, old.request_id, "export")]
+        assert len(requests.open_before(NOW + timedelta(days=60))) == 2
+        assert [r.request_id for r in requests.many(TENANT, [pending.request_id, "dsr_" + "1" * 24])] == [
+            pending.request_id
+        ]
+        assert requests.open_entries("other") == []
+
+    def test_settings_and_tombstones(self, requests: RequestStorePort, audit_log: AuditLog) -> None:
+        assert requests.settings(TENANT) == PrivacySettings()
+        chosen = PrivacySettings(execute_erasure_on_verification=True, second_admin_approval=True)
+        requests.set_settings(TENANT, chosen, event=request_event(privacy_request(1)))
+        assert requests.settings(TENANT) == chosen
+        assert requests.settings("other") == PrivacySettings()
+
+        requests.put_tombstone(TENANT, "u-1", "dsr_x", NOW)
+        requests.put_tombstone(TENANT, "u-1", "dsr_x", NOW)
+        assert requests.tombstoned([(TENANT, "u-1"), (TENANT, "u-2"), ("other", "u-1")]) == {(TENANT, "u-1")}
+        assert requests.tombstoned([]) == set()
+        assert requests.tombstones(TENANT) == ["u-1"]
+        requests.put_tombstone("other", "u-9", "dsr_y", NOW)
+        assert sorted(requests.all_tombstones()) == sorted([(TENANT, "u-1"), ("other", "u-9")])
+
+
+ItemWriter = Callable[[str, str, dict[str, Any]], None]
+"""Puts an item (sort key, attributes) under a user of ``TENANT``, as the other stores do."""
+
+
+class UserPartitionContract:
+    """Subclasses provide ``partition`` and ``put_item``."""
+
+    implementation: ClassVar[type]
+
+    def test_a_users_items_are_listed_counted_and_deleted_but_the_revocation_marks(
+        self, partition: UserPartitionPort, put_item: ItemWriter
+    ) -> None:
+        put_item("u-1", "ONBOARDING#PROGRESS", {"kind": "onboarding_progress", "flow_id": "f"})
+        put_item("u-1", "ONBOARDING#EVENT#0001", {"kind": "onboarding_event", "at": "2026-12-01T10:00:00Z"})
+        put_item("u-1", "ONBOARDING#EVENT#0002", {"kind": "onboarding_event", "at": "2026-12-03T23:59:00Z"})
+        put_item("u-1", "REVOKED#ALL", {"kind": "revocation", "revoked_before": 5})
+        put_item("u-2", "ONBOARDING#PROGRESS", {"kind": "onboarding_progress", "flow_id": "g"})
+
+        assert partition.kinds(TENANT, "u-1") == {"onboarding_progress": 1, "onboarding_event": 2}
+        assert partition.event_days(TENANT, "u-1") == {"2026-12-01", "2026-12-03"}
+        listed = partition.items(TENANT, "u-1")
+        assert sorted(i["kind"] for i in listed) == [
+            "onboarding_event",
+            "onboarding_event",
+            "onboarding_progress",
+            "revocation",
+        ]
+        assert all("pk" not in i and "sk" not in i for i in listed)
+
+        assert partition.delete(TENANT, "u-1") == 3
+        assert partition.delete(TENANT, "u-1") == 0
+        assert [i["kind"] for i in partition.items(TENANT, "u-1")] == ["revocation"]
+        assert partition.kinds(TENANT, "u-1") == {}
+        assert partition.kinds(TENANT, "u-2") == {"onboarding_progress": 1}

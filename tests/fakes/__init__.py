@@ -33,7 +33,9 @@ from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import OnboardingStore
 from firstmile.privacy.consent_store import ConsentStore
 from firstmile.privacy.policy_store import PolicyStore
-from firstmile.privacy.ports import ConsentStorePort, PolicyStorePort
+from firstmile.privacy.ports import ConsentStorePort, PolicyStorePort, RequestStorePort, UserPartitionPort
+from firstmile.privacy.request_store import RequestStore
+from firstmile.privacy.user_data import UserPartition
 from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.flags import FakeFlagStore
@@ -42,7 +44,7 @@ from tests.fakes.idempotency import FakeIdempotencyRecordStore
 from tests.fakes.identity import FakeIdentityStore, FakeSigningKeySecret
 from tests.fakes.limits import FakeRateLimitStore
 from tests.fakes.onboarding import FakeOnboardingStore
-from tests.fakes.privacy import FakeConsentStore, FakePolicyStore
+from tests.fakes.privacy import FakeConsentStore, FakePolicyStore, FakeRequestStore, FakeUserPartition
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ FAKES = (
     Registration(AlertRuleStore, AlertRuleStorePort, FakeAlertRuleStore),
     Registration(ConsentStore, ConsentStorePort, FakeConsentStore),
     Registration(PolicyStore, PolicyStorePort, FakePolicyStore),
+    Registration(RequestStore, RequestStorePort, FakeRequestStore),
+    Registration(UserPartition, UserPartitionPort, FakeUserPartition),
 )
 
 if TYPE_CHECKING:
@@ -83,6 +87,8 @@ if TYPE_CHECKING:
     _alert_rules: AlertRuleStorePort = FakeAlertRuleStore()
     _consents: ConsentStorePort = FakeConsentStore()
     _policies: PolicyStorePort = FakePolicyStore()
+    _requests: RequestStorePort = FakeRequestStore()
+    _partitions: UserPartitionPort = FakeUserPartition()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -95,3 +101,5 @@ if TYPE_CHECKING:
     _alert_rule_store: AlertRuleStorePort = AlertRuleStore(...)  # type: ignore[arg-type]
     _consent_store: ConsentStorePort = ConsentStore(...)  # type: ignore[arg-type]
     _policy_store: PolicyStorePort = PolicyStore(...)  # type: ignore[arg-type]
+    _request_store: RequestStorePort = RequestStore(...)  # type: ignore[arg-type]
+    _user_partition: UserPartitionPort = UserPartition(...)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from firstmile.audit.logic import format_time, next_entry, verify_chain
+from firstmile.audit.logic import erase, format_time, named_people, next_entry, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 from tests.fakes.faults import Faults
@@ -70,6 +70,24 @@ class FakeAuditLog:
         with self._lock:
             chain = list(self._chains.get(tenant, []))
         return verify_chain(chain, self._head_of(chain))
+
+    def entries_naming(self, tenant: str, person: str) -> list[AuditEntry]:
+        """The entries naming ``person``, oldest first."""
+        self.faults.enter("entries_naming")
+        with self._lock:
+            return [entry for entry in self._chains.get(tenant, []) if person in named_people(entry)]
+
+    def forget_person(self, tenant: str, person: str) -> int:
+        """Each entry naming ``person`` replaced by its erased form (the real ``logic.erase``)."""
+        self.faults.enter("forget_person")
+        with self._lock:
+            chain = self._chains.get(tenant, [])
+            erased = 0
+            for index, entry in enumerate(chain):
+                if person in named_people(entry):
+                    chain[index] = erase(entry, person)
+                    erased += 1
+            return erased
 
     # --- for tests --------------------------------------------------------------------------------------------
 

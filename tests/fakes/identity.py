@@ -218,12 +218,11 @@ class FakeIdentityStore(AuditedFake):
         with self._lock:
             families = [key for key in self._families if key[:2] == (tenant, user)]
             pointers = [h for h, p in self._pointers.items() if (p.tenant, p.user) == (tenant, user)]
-            revocations = self._revocations.pop((tenant, user), {})
             for key in families:
                 del self._families[key]
             for token_hash in pointers:
                 del self._pointers[token_hash]
-        return len(families) + len(pointers) + len(revocations)
+        return len(families) + len(pointers)
 
     # --- published keys -------------------------------------------------------------------------------------------
 

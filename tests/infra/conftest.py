@@ -41,6 +41,7 @@ FIXTURE_CONTEXT: dict[str, Any] = {
     "commit": "0123abc",
     "issuer": "https://auth.example.com",
     "audience": "urn:example:onboarding-api",
+    "privacySender": "privacy@mail.example.org",
 }
 
 FIXTURE_FUNCTIONS: tuple[Function, ...] = (

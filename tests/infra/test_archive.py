@@ -1,7 +1,10 @@
 """The analytics archive in CDK: its Glue table reads the archive bucket with partition projection (no crawler, no
-partitions to add), and only the archiver may write there, under events/ only (decision 0073)."""
+partitions to add), and only the archiver may add objects there, under events/ only (decision 0073); the privacy
+request worker erases users from the same objects (tests/infra/test_privacy.py)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from firstmile.onboarding.models import TransitionEvent
 from firstmile.platform.resources import ARCHIVE_PREFIX
@@ -40,18 +43,22 @@ def test_the_glue_table_projects_tenant_day_and_bucket_partitions_of_the_archive
     assert assembly.resolve(stack, template["Fn::Join"][1][1]) == archive
 
 
-def test_only_the_archiver_writes_the_archive_and_only_under_its_prefix(real_synth: Synth) -> None:
+def test_only_the_archiver_and_the_eraser_touch_the_archive_and_the_archiver_only_adds_under_its_prefix(
+    real_synth: Synth,
+) -> None:
     assembly = real_synth.assembly
     archive = assembly.resolve(*assembly.exports[f"firstmile-{assembly.stage}-archive-bucket-arn"])
-    writers = {}
+    assert archive is not None
+    writers: dict[str, list[tuple[list[str], Any]]] = {}
     for name, (stack, _, function) in function_resources(assembly).items():
         role = function["Properties"]["Role"]["Fn::GetAtt"][0]
         for statement in role_statements(assembly, stack, role):
             for resource in as_list(statement["Resource"]):
                 target = assembly.resolve_arn_prefix(stack, resource)
                 if target is not None and target.logical_id == archive.logical_id:
-                    writers[name] = (as_list(statement["Action"]), resource)
-    assert list(writers) == ["analytics_archiver"]
-    actions, resource = writers["analytics_archiver"]
+                    writers.setdefault(name, []).append((as_list(statement["Action"]), resource))
+    # The request worker's own grants (erasure, under events/ only) are checked with the privacy requests.
+    assert sorted(writers) == ["analytics_archiver", "privacy_request_worker"]
+    [(actions, resource)] = writers["analytics_archiver"]
     assert actions == ["s3:PutObject"]
     assert resource["Fn::Join"][1][-1] == f"/{ARCHIVE_PREFIX}/*"

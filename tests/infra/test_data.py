@@ -61,8 +61,17 @@ def test_buckets_are_private_encrypted_tls_only_logged_and_expiring(real_synth: 
     buckets = template.find_resources("AWS::S3::Bucket")
     policies = template.find_resources("AWS::S3::BucketPolicy")
 
-    # Then every bucket blocks public access, encrypts, denies plain HTTP and expires its objects
+    # Then every bucket blocks public access, encrypts (with SSE-S3, or its own KMS key when its definition says so),
+    # denies plain HTTP and expires its objects
     assert len(buckets) == len(BUCKETS) + 1  # plus the access-log bucket
+    with_key = {
+        logical_id
+        for definition in BUCKETS
+        if definition.kms
+        for logical_id in buckets
+        if logical_id.startswith(f"Buckets{definition.logical_name}")
+    }
+    assert len(with_key) == sum(1 for definition in BUCKETS if definition.kms)
     for logical_id, bucket in buckets.items():
         properties = bucket["Properties"]
         assert properties["PublicAccessBlockConfiguration"] == {
@@ -71,9 +80,9 @@ def test_buckets_are_private_encrypted_tls_only_logged_and_expiring(real_synth: 
             "IgnorePublicAcls": True,
             "RestrictPublicBuckets": True,
         }
-        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-            "ServerSideEncryptionByDefault"
-        ] == {"SSEAlgorithm": "AES256"}
+        encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        algorithm = encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        assert algorithm == ("aws:kms" if logical_id in with_key else "AES256"), logical_id
         assert any("ExpirationInDays" in rule for rule in properties["LifecycleConfiguration"]["Rules"])
         tls = [
             s

@@ -79,11 +79,14 @@ def test_the_environment_carries_the_settings_each_function_reads(fixture_synth:
             assert "FIRSTMILE_ROUTE_RATE_CLASS" not in env
         # Only the queues the entry's Access names, as a JSON object of name -> URL.
         assert _queue_url_names(env["FIRSTMILE_QUEUE_URLS"]) == {*spec.access.sends_to, *spec.access.inspects_queues}
+        # The sender address only where the function sends email.
+        sender = fixture_synth.context["privacySender"] if spec.access.sends_email else None
+        assert env.get("FIRSTMILE_NOTIFIER_SENDER") == sender, name
 
 
 def test_the_environment_is_the_one_builders(fixture_synth: Synth) -> None:
     # Given the builder, fed with placeholders where CDK passes references (which the builder never looks into)
-    values = placeholder_deployment()
+    values = placeholder_deployment(notifier_sender="sender")
     for name, (_stack, _, function) in function_resources(fixture_synth.assembly).items():
         # When a synthesized function's variables are compared with the builder's for its entry
         env = function["Properties"]["Environment"]["Variables"]
@@ -138,7 +141,13 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
     bucket = assembly.resolve(*assembly.exports[f"firstmile-{stage}-exports-bucket-arn"])
     secret = assembly.resolve(*assembly.exports[f"firstmile-{stage}-signing-keys-secret-arn"])
     key = assembly.resolve(*assembly.exports[f"firstmile-{stage}-signing-keys-kms-key-arn"])
+    bucket_key = assembly.resolve(*assembly.exports[f"firstmile-{stage}-exports-bucket-kms-key-arn"])
+    archive = assembly.resolve(*assembly.exports[f"firstmile-{stage}-archive-bucket-arn"])
+    assert bucket_key is not None and archive is not None
     assert {f.access.signing_keys for f in fixture_synth.catalog} == {"none", "read", "write"}
+    assert {f.access.exports_bucket for f in fixture_synth.catalog} == {"none", "read", "write"}
+    assert {f.access.archive_bucket for f in fixture_synth.catalog} == {"none", "write", "erase"}
+    assert {f.access.sends_email for f in fixture_synth.catalog} == {False, True}
     queues = {
         name.removeprefix(f"firstmile-{stage}-queue-").removesuffix("-arn"): assembly.resolve(*value)
         for name, value in assembly.exports.items()
@@ -161,14 +170,33 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
         if access.table == "write":
             assert actions_on >= TABLE_READ | TABLE_WRITE, name
 
-        # Exports bucket: ListBucket for HeadBucket, GetObject to read, PutObject only to write.
+        # Exports bucket: ListBucket for HeadBucket, GetObject to read, PutObject and DeleteObject only to write; and
+        # its KMS key: Decrypt to read, GenerateDataKey too to write.
         bucket_actions = {a for a, r in allowed if isinstance(r, ResourceRef) and r.logical_id == bucket.logical_id}  # type: ignore[union-attr]
-        expected_bucket = {
+        bucket_key_actions = {
+            a for a, r in allowed if isinstance(r, ResourceRef) and r.logical_id == bucket_key.logical_id
+        }
+        assert (bucket_actions, bucket_key_actions) == {
+            "none": (set(), set()),
+            "read": ({"s3:ListBucket", "s3:GetObject"}, {"kms:Decrypt"}),
+            "write": (
+                {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"},
+                {"kms:Decrypt", "kms:GenerateDataKey"},
+            ),
+        }[access.exports_bucket], name
+
+        # Archive bucket: PutObject to write; list, read, rewrite and delete to erase (the prefix is checked with
+        # the archive and the privacy requests).
+        archive_actions = {a for a, r in allowed if isinstance(r, ResourceRef) and r.logical_id == archive.logical_id}
+        expected_archive = {
             "none": set(),
-            "read": {"s3:ListBucket", "s3:GetObject"},
-            "write": {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"},
-        }[access.exports_bucket]
-        assert bucket_actions == expected_bucket, name
+            "write": {"s3:PutObject"},
+            "erase": {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+        }[access.archive_bucket]
+        assert archive_actions == expected_archive, name
+
+        # Email: SendEmail, only for the functions that send it (the identity is checked with the privacy requests).
+        assert {a for a, _ in allowed if a.startswith("ses:")} == ({"ses:SendEmail"} if access.sends_email else set())
 
         # Queues: send only to sends_to; attributes of inspects_queues; nothing on any other queue.
         for queue_name, queue in queues.items():

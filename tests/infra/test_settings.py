@@ -19,6 +19,12 @@ def test_defaults_when_the_context_says_nothing() -> None:
     assert (result.stage, result.commit, result.cors_allow_origins) == ("dev", "unknown", ())
     assert (result.api_throttle_rate, result.api_throttle_burst) == (100, 200)
     assert (result.issuer, result.audience) == ("urn:firstmile:dev", "urn:firstmile:dev:api")
+    assert (result.privacy_sender, result.privacy_sender_domain) == ("privacy@example.com", "example.com")
+
+
+def test_the_privacy_sender_and_its_domain_come_from_the_context() -> None:
+    given = settings(privacySender="dpo@mail.example.org")
+    assert (given.privacy_sender, given.privacy_sender_domain) == ("dpo@mail.example.org", "mail.example.org")
 
 
 def test_issuer_and_audience_follow_the_stage_unless_given() -> None:
@@ -57,6 +63,8 @@ def test_origins_from_cdk_json_list_or_command_line_string() -> None:
         {"corsAllowOrigins": "https://a.example/path"},
         {"issuer": "firstmile prod"},
         {"audience": "api"},
+        {"privacySender": "privacy"},
+        {"privacySender": "privacy@localhost"},
     ],
 )
 def test_impossible_values_are_refused(context: dict[str, Any]) -> None:

@@ -224,7 +224,11 @@ def _deployments(emulator: str, table_engine: str) -> Iterator[_Deployments]:
 
 @pytest.fixture
 def deployment(
-    emulator: str, table_engine: str, _deployments: _Deployments, monkeypatch: pytest.MonkeyPatch
+    emulator: str,
+    table_engine: str,
+    _deployments: _Deployments,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployment]:
     """A table, bucket and the catalogue's queues of their own for one test, wired into the functions' settings."""
     resources = _deployments.take()
@@ -240,6 +244,8 @@ def deployment(
     monkeypatch.setenv("FIRSTMILE_EXPORTS_BUCKET", messaging.bucket)
     monkeypatch.setenv("FIRSTMILE_QUEUE_URLS", json.dumps({name: queue_urls[name] for name in sorted(named)}))
     monkeypatch.setenv("FIRSTMILE_DEPENDENCY_TIMEOUT_SECONDS", "5")
+    # Erasure codes go to a file, as in the local stack (tests read them with privacy.notifier.read_outbox).
+    monkeypatch.setenv("FIRSTMILE_NOTIFIER_OUTBOX", str(tmp_path_factory.mktemp("outbox") / "outbox.jsonl"))
     reset_settings()
     reset_clients()
     reset()

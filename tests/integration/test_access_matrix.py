@@ -19,12 +19,13 @@ when a route is added to the catalogue without one, so a new route cannot slip p
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -79,6 +80,8 @@ from firstmile.privacy.consents import Consents
 from firstmile.privacy.policies import PolicyPublish, PolicyType
 from firstmile.privacy.policy_store import PolicyStore
 from firstmile.privacy.policy_versions import PolicyVersions
+from firstmile.privacy.request_store import RequestStore
+from firstmile.privacy.requests import PrivacyRequest, RequestState, RequestType, code_digest, deadline_for
 from functions.catalog import Function, Route, http_functions
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
 from tests.integration.conftest import Deployment
@@ -206,6 +209,7 @@ UNSEEDED_IDS = {
     "migration_id": "mig_" + "A" * 22,
     "key": flag_names(TENANT_A)["flag_key"],
     "rule_id": "drop-alpha",
+    "request_id": "dsr_" + "a" * 24,
 }
 _NOBODY = TenantData(
     tenant=TENANT_A,
@@ -645,6 +649,46 @@ def _tenant_bs_record(world: World, response: dict[str, Any]) -> None:
     assert body_of(response)["tenant_id"] == world.b.tenant
 
 
+def _own_requests_only(world: World, response: dict[str, Any]) -> None:
+    body = body_of(response)
+    assert {item["request_id"] for item in body["items"]} <= {
+        privacy_request_id(world.b.tenant, kind) for kind in ("export", "unverified", "verified", "recorded")
+    }
+    assert body["counts"]["pending"] == 2  # tenant B's own two pending requests, never A's
+
+
+def _request_of_a(kind: str) -> Callable[[World], dict[str, str]]:
+    return lambda w: {"request_id": privacy_request_id(w.a.tenant, kind)}
+
+
+_DSR = "/v1/admin/dsr/requests/{request_id}"
+PRIVACY_REQUEST_PROBES: dict[str, tuple[Probe, ...]] = {
+    "POST /v1/compliance/export/request": (Probe("own export"),),
+    "GET /v1/compliance/export/{request_id}": (Probe("tenant A's export"),),
+    "POST /v1/compliance/deletion/request": (Probe("own erasure"),),
+    "POST /v1/compliance/deletion/verify": (
+        Probe("tenant A's request and code", body=lambda w: {**_request_of_a("unverified")(w), "code": PROBE_CODE}),
+    ),
+    "POST /v1/compliance/deletion/execute": (Probe("tenant A's verified request", body=_request_of_a("verified")),),
+    "POST /v1/admin/dsr/export": (Probe("tenant A's user", body=lambda w: {"user_id": w.a.user, "note": "probe"}),),
+    "POST /v1/admin/dsr/delete": (Probe("tenant A's user", body=lambda w: {"user_id": w.a.user, "note": "probe"}),),
+    "GET /v1/admin/dsr/requests": (
+        Probe("all", check=_own_requests_only),
+        Probe("pending", query=lambda w: {"state": "pending"}, check=_own_requests_only),
+        Probe("overdue", query=lambda w: {"overdue": "true"}, check=_own_requests_only),
+    ),
+    f"GET {_DSR}": (Probe("tenant A's request"),),
+    f"POST {_DSR}/approve": (Probe("tenant A's recorded request", ids=_request_of_a("recorded")),),
+    f"POST {_DSR}/deny": (
+        Probe("tenant A's recorded request", ids=_request_of_a("recorded"), body=lambda w: {"reason": "probe"}),
+    ),
+    "GET /v1/admin/compliance/settings": (Probe("own settings"),),
+    "PUT /v1/admin/compliance/settings": (
+        Probe("own settings", body=lambda w: {"execute_erasure_on_verification": True, "second_admin_approval": True}),
+    ),
+}
+
+
 ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     f"GET {_RULES}": (
         Probe("plain", check=_only_tenant_bs_rules),
@@ -685,6 +729,7 @@ ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
         Probe("json", check=_tenant_bs_record),
         Probe("markdown", query=lambda w: {"format": "markdown"}),
     ),
+    **PRIVACY_REQUEST_PROBES,
     "GET /v1/admin/onboarding/settings": (Probe("own settings", check=_tenant_bs_settings),),
     "PUT /v1/admin/onboarding/settings": (Probe("own settings", body=lambda w: {"idle_days": 12}),),
     **_analytics_probes("funnel"),
@@ -791,6 +836,7 @@ def tenant_ids(data: TenantData) -> dict[str, str]:
         "migration_id": data.migration_id,
         "key": data.flag_key,
         "rule_id": alert_rule_id(data.tenant),
+        "request_id": privacy_request_id(data.tenant, "export"),
     }
 
 
@@ -931,12 +977,54 @@ def seed_onboarding(tenant: str, user: str, actor: str) -> tuple[str, str]:
     Consents(ConsentStore(table)).change(
         tenant, user, ConsentChange(purposes={Purpose.MARKETING: False}, policy_version=f"{tenant}-policy")
     )
+    seed_privacy_requests(tenant, user, actor)
     migrations = Migrations(store, versions, JsonQueue(ONBOARDING_MIGRATIONS_QUEUE))
     started = migrations.migrate(
         tenant, MigrationRequest(flow_id=flow_id, from_version=1, to_version=2, dry_run=False), actor
     )
     assert isinstance(started, MigrationAccepted)
     return flow_id, started.migration_id
+
+
+PROBE_CODE = "424242"
+
+
+def privacy_request_id(tenant: str, kind: str) -> str:
+    """The id of one of the tenant's seeded privacy requests (``export``, ``unverified``, ``verified``,
+    ``recorded``)."""
+    return "dsr_" + hashlib.sha256(f"{tenant}/{kind}".encode()).hexdigest()[:24]
+
+
+def seed_privacy_requests(tenant: str, user: str, actor: str) -> None:
+    """The user's export (complete), an erasure waiting for its code (``PROBE_CODE``, valid for a day), a verified
+    erasure waiting to be executed, and an export another admin recorded, waiting for a second admin."""
+    store = RequestStore(aws.table(get_settings().table_name))
+    now = datetime.now(UTC)
+    kinds = {
+        "export": (RequestType.EXPORT, RequestState.COMPLETE, "user"),
+        "unverified": (RequestType.ERASURE, RequestState.IDENTITY_UNVERIFIED, "user"),
+        "verified": (RequestType.ERASURE, RequestState.PENDING, "user"),
+        "recorded": (RequestType.EXPORT, RequestState.PENDING, f"admin:{tenant}-other-admin"),
+    }
+    for kind, (type_, state, source) in kinds.items():
+        request_id = privacy_request_id(tenant, kind)
+        request = PrivacyRequest(
+            request_id=request_id,
+            tenant=tenant,
+            user=user,
+            type=type_,
+            state=state,
+            source=source,
+            created_at=now,
+            updated_at=now,
+            deadline_at=deadline_for(now),
+            code_digest=code_digest(request_id, PROBE_CODE) if kind == "unverified" else None,
+            code_expires_at=now + timedelta(days=1) if kind == "unverified" else None,
+            receipt={"items": 3} if kind == "export" else None,
+            export_key=f"exports/{tenant}/seeded/{request_id}.json" if kind == "export" else None,
+        )
+        event = action_event(tenant, actor, "privacy.request.seeded", f"dsr:{request_id}")
+        assert store.save(request, event=event)
 
 
 def seed_alerts(tenant: str, flow_id: str, actor: str, versions: PublishedVersions) -> None:

@@ -84,6 +84,13 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "admin_segment_get": (404, "RES_SEGMENT_NOT_FOUND"),
     # ...and no flag settings letting clients supply the sample's attribute country.
     "flags_evaluate": (422, "VAL_ATTRIBUTE_NOT_ALLOWED"),
+    # Privacy samples name a request an empty deployment does not have.
+    "compliance_export_get": (404, "RES_PRIVACY_REQUEST_NOT_FOUND"),
+    "compliance_deletion_verify": (404, "RES_PRIVACY_REQUEST_NOT_FOUND"),
+    "compliance_deletion_execute": (404, "RES_PRIVACY_REQUEST_NOT_FOUND"),
+    "admin_dsr_get": (404, "RES_PRIVACY_REQUEST_NOT_FOUND"),
+    "admin_dsr_approve": (404, "RES_PRIVACY_REQUEST_NOT_FOUND"),
+    "admin_dsr_deny": (404, "RES_PRIVACY_REQUEST_NOT_FOUND"),
 }
 
 

@@ -8,7 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firstmile.audit.logic import GENESIS_HASH, canonical_json, entry_hash, next_entry, verify_chain
+from firstmile.audit.logic import (
+    GENESIS_HASH,
+    PERSONAL_FIELDS,
+    canonical_json,
+    entry_hash,
+    erase,
+    field_digest,
+    named_people,
+    next_entry,
+    verify_chain,
+)
 from firstmile.audit.models import AuditEntry, AuditEvent, ChainHead, UnreadableEntry
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -45,15 +55,33 @@ def test_the_first_entry_links_to_genesis_and_each_next_to_its_predecessor() -> 
     assert head is not None and head.hash == entries[2].hash
 
 
-def test_the_canonical_form_is_stable_and_covers_everything_but_the_hash() -> None:
+def test_the_canonical_form_is_stable_and_covers_the_personal_fields_through_salted_digests() -> None:
     entry = chain(1)[0][0]
 
     text = canonical_json(entry).decode()
 
-    assert text.startswith('{"action":"client.created","actor":"admin:u-0","at":"2026-01-01T00:00:00.000000Z"')
-    assert '"hash"' not in text and '"previous_hash"' in text
-    assert "größe ✓" in text
+    actor = field_digest("actor", entry.salts["actor"], "admin:u-0")
+    assert text.startswith(f'{{"action":"client.created","actor":"{actor}","at":"2026-01-01T00:00:00.000000Z"')
+    assert '"hash"' not in text and '"previous_hash"' in text and "salt" not in text
+    assert "admin:u-0" not in text and "größe" not in text
     assert entry_hash(entry) == entry.hash
+    # Each field has its own salt, so one field's digest says nothing of another's
+    assert len(set(entry.salts.values())) == len(PERSONAL_FIELDS)
+
+
+def test_an_erased_field_keeps_the_hash_and_a_forged_one_breaks_it() -> None:
+    named = AuditEvent(tenant="t-acme", actor="admin:u-1", action="onboarding.user.restarted", target="user:u-9")
+    entry = next_entry(named, None, T0)
+    assert named_people(entry) == {"u-1", "u-9"}
+
+    erased = erase(entry, "u-9")
+
+    assert (erased.actor, erased.target) == ("admin:u-1", "erased")
+    assert "target" not in erased.salts and erased.sealed["target"]
+    assert entry_hash(erased) == entry.hash and erase(erased, "u-9") == erased
+    assert verify_chain([erased], ChainHead(sequence=1, hash=entry.hash, at=entry.at)).ok
+    forged = erased.model_copy(update={"actor": "admin:u-2"})
+    assert entry_hash(forged) != entry.hash
 
 
 def test_time_never_goes_backwards_along_the_chain() -> None:

@@ -11,6 +11,7 @@ cold start). Flags and onboarding meet only here, through each other's small pro
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -53,11 +54,17 @@ if TYPE_CHECKING:
     from firstmile.onboarding.store import OnboardingStore
     from firstmile.onboarding.versions import PublishedVersions
     from firstmile.platform.gateway import TableGateway
+    from firstmile.platform.objects import BucketObjects
     from firstmile.privacy.consent_store import ConsentStore
     from firstmile.privacy.consents import Consents
     from firstmile.privacy.current import CurrentPolicyCache
+    from firstmile.privacy.deadlines import PrivacyDeadlines
+    from firstmile.privacy.notifier import Notifier
     from firstmile.privacy.policy_store import PolicyStore
     from firstmile.privacy.policy_versions import PolicyVersions
+    from firstmile.privacy.processing import RequestProcessor
+    from firstmile.privacy.request_store import RequestStore
+    from firstmile.privacy.rights import DataRights
 
 
 class Container:
@@ -312,7 +319,7 @@ class Container:
         from firstmile.analytics.archive import EventArchive
         from firstmile.platform.objects import BucketObjects
 
-        return EventArchive(BucketObjects(get_settings().archive_bucket))
+        return EventArchive(BucketObjects(get_settings().archive_bucket), erased=self.privacy_requests.tombstoned)
 
     @cached_property
     def analytics_reports(self) -> AnalyticsReports:
@@ -357,6 +364,81 @@ class Container:
         from firstmile.privacy.consents import Consents
 
         return Consents(self.consent_store)
+
+    @cached_property
+    def privacy_requests(self) -> RequestStore:
+        """Data subject requests, their deadlines, the tenants' privacy settings and the erased users' tombstones."""
+        from firstmile.privacy.request_store import RequestStore
+
+        return RequestStore(self.table, audit=self.audit_store)
+
+    @cached_property
+    def export_objects(self) -> BucketObjects:
+        """The export packages, encrypted by the bucket's own KMS key."""
+        from firstmile.platform.objects import BucketObjects
+
+        return BucketObjects(get_settings().exports_bucket, content_type="application/json")
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Erasure codes: an outbox file locally, SES when deployed."""
+        from firstmile.privacy.notifier import OutboxNotifier, SesNotifier
+
+        settings = get_settings()
+        if settings.notifier_outbox:
+            return OutboxNotifier(settings.notifier_outbox)
+        return SesNotifier(settings.notifier_sender)
+
+    @cached_property
+    def data_rights(self) -> DataRights:
+        """Users' and admins' data subject requests, queued for the request worker."""
+        from firstmile.platform.queues import JsonQueue
+        from firstmile.platform.resources import PRIVACY_REQUESTS_QUEUE
+        from firstmile.privacy.rights import DataRights
+
+        queue = JsonQueue(PRIVACY_REQUESTS_QUEUE)
+        return DataRights(
+            self.privacy_requests,
+            notifier=self.notifier,
+            enqueue=lambda tenant, request_id: queue.send([{"tenant": tenant, "request_id": request_id}]),
+            exports=self.export_objects,
+        )
+
+    @cached_property
+    def privacy_deadlines(self) -> PrivacyDeadlines:
+        """The daily check of open requests against their deadline."""
+        from firstmile.platform.queues import JsonQueue
+        from firstmile.platform.resources import PRIVACY_REQUESTS_QUEUE
+        from firstmile.privacy.deadlines import PrivacyDeadlines
+        from firstmile.privacy.user_data import UserPartition
+
+        queue = JsonQueue(PRIVACY_REQUESTS_QUEUE)
+        return PrivacyDeadlines(
+            self.privacy_requests,
+            enqueue=lambda tenant, request_id: queue.send([{"tenant": tenant, "request_id": request_id}]),
+            partition=UserPartition(self.table),
+            erase_again=self.data_rights.erase_again,
+        )
+
+    @cached_property
+    def request_processor(self) -> RequestProcessor:
+        """The request worker's exports and erasures."""
+        from firstmile.platform.objects import BucketObjects
+        from firstmile.privacy.processing import RequestProcessor
+        from firstmile.privacy.user_data import ArchivedEvents, UserPartition
+
+        return RequestProcessor(
+            self.privacy_requests,
+            partition=UserPartition(self.table),
+            audit=self.audit_store,
+            sessions=self.session_service,
+            session_items=self.identity_store,
+            flags=self.flag_erasure,
+            archive=ArchivedEvents(BucketObjects(get_settings().archive_bucket)),
+            exports=self.export_objects,
+            # The authorizer's revocation cache, and a second for clocks.
+            revocation_bound=timedelta(seconds=get_settings().revocation_cache_seconds + 1),
+        )
 
     @cached_property
     def alert_rule_store(self) -> AlertRuleStore:

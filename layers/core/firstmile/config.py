@@ -86,6 +86,11 @@ class Settings(Model):
     # A dry run of a migration examines at most this many users on the source version.
     migration_dry_run_max_users: int = Field(default=1000, ge=10, le=10_000)
 
+    # Privacy (decision 0083): where erasure codes go. Locally, a JSON-lines outbox file; deployed, SES from this
+    # sender address (a verified SES identity of the deployment's account).
+    notifier_outbox: str = ""
+    notifier_sender: str = "privacy@example.com"
+
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``FIRSTMILE_<FIELD>`` variables; dicts and lists are given as JSON.

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.privacy import ConsentStoreContract, PolicyStoreContract
+from tests.contracts.onboarding import TENANT
+from tests.contracts.privacy import (
+    ConsentStoreContract,
+    ItemWriter,
+    PolicyStoreContract,
+    RequestStoreContract,
+    UserPartitionContract,
+)
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
-from tests.fakes.privacy import FakeConsentStore, FakePolicyStore
+from tests.fakes.privacy import FakeConsentStore, FakePolicyStore, FakeRequestStore, FakeUserPartition
 
 
 class TestFakeConsentStoreContract(ConsentStoreContract):
@@ -28,3 +35,23 @@ class TestFakePolicyStoreContract(PolicyStoreContract):
     @pytest.fixture
     def policies(self, audit_log: FakeAuditLog) -> FakePolicyStore:
         return FakePolicyStore(audit=audit_log)
+
+
+class TestFakeRequestStoreContract(RequestStoreContract):
+    implementation = FakeRequestStore
+
+    @pytest.fixture
+    def requests(self, audit_log: FakeAuditLog) -> FakeRequestStore:
+        return FakeRequestStore(audit=audit_log)
+
+
+class TestFakeUserPartitionContract(UserPartitionContract):
+    implementation = FakeUserPartition
+
+    @pytest.fixture
+    def partition(self) -> FakeUserPartition:
+        return FakeUserPartition()
+
+    @pytest.fixture
+    def put_item(self, partition: FakeUserPartition) -> ItemWriter:
+        return lambda user, sk, item: partition.add(TENANT, user, sk, item)

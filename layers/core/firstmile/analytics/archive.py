@@ -18,7 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any, Protocol
 
 from firstmile.analytics.counting import marker_id
@@ -38,15 +38,20 @@ def object_key(tenant: str, day: str, bucket: str, first: str, last: str) -> str
     return f"{PREFIX}/tenant={tenant}/date={day}/bucket={bucket}/{first}-{last}.json.gz"
 
 
-def archive_objects(records: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
+def archive_objects(
+    records: Sequence[Mapping[str, Any]], *, erased: Set[tuple[str, str]] = frozenset()
+) -> dict[str, bytes]:
     """The objects a stream batch's onboarding events go to, by key: gzipped JSON lines, one event a line, in the
-    shard's order. Records that are not inserted onboarding events are passed over."""
+    shard's order. Records that are not inserted onboarding events are passed over, and so are the events of the
+    ``erased`` (tenant, user) pairs: an event that arrives after its user's erasure is never archived."""
     groups: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
     for record in records:
         read = read_event(record)
         if read is None:
             continue
         happened, event = read
+        if (happened.tenant, happened.user) in erased:
+            continue
         sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
         line = {"event_id": marker_id(event), **happened.model_dump(mode="json")}
         line["at"] = happened.at.isoformat().replace("+00:00", "Z")
@@ -64,15 +69,24 @@ class ObjectStore(Protocol):
     def put(self, key: str, body: bytes) -> None: ...
 
 
-class EventArchive:
-    """Writes a stream batch's events to the archive."""
+Erased = Callable[[Iterable[tuple[str, str]]], set[tuple[str, str]]]
+"""Which of some (tenant, user) pairs were erased (their tombstones, decision 0083)."""
 
-    def __init__(self, objects: ObjectStore) -> None:
+
+class EventArchive:
+    """Writes a stream batch's events to the archive, but those of users erased before the batch came."""
+
+    def __init__(self, objects: ObjectStore, *, erased: Erased | None = None) -> None:
         self._objects = objects
+        self._erased = erased
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> int:
         """Write the batch's objects; how many. A failure raises: the stream hands the batch again."""
-        made = archive_objects(records)
+        erased: set[tuple[str, str]] = set()
+        if self._erased is not None:
+            users = {(read[0].tenant, read[0].user) for read in map(read_event, records) if read is not None}
+            erased = self._erased(users)
+        made = archive_objects(records, erased=erased)
         for key, body in made.items():
             self._objects.put(key, body)
         return len(made)

@@ -1,15 +1,19 @@
 """The hash chain: how an entry is hashed, how the next entry links to the chain, and how a chain is verified.
 
 An entry's hash is SHA-256 over its canonical JSON (sorted keys, no whitespace, UTF-8, times as fixed-width UTC
-strings), ``previous_hash`` included. Changing any field of a stored entry breaks its own hash; recomputing that
-hash breaks the next entry's link; deleting an entry leaves a gap in the sequence; deleting the newest entries
-disagrees with the chain's head. ``verify_chain`` reports the first of these.
+strings), ``previous_hash`` included. The fields that may name a person (``actor``, ``target``, ``details``) enter
+it as salted digests, each field with its own random salt: erasing a person replaces the field by its digest and
+drops the salt (``erase``), the hash still holds, and nobody can test a guessed id against the digest left
+(decision 0083). Changing any field of a stored entry breaks its own hash; recomputing that hash breaks the next
+entry's link; deleting an entry leaves a gap in the sequence; deleting the newest entries disagrees with the
+chain's head. ``verify_chain`` reports the first of these.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +30,12 @@ from firstmile.audit.models import (
 
 GENESIS_HASH = "0" * 64
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+PERSONAL_FIELDS = ("actor", "target", "details")
+"""The fields of an entry that may name a person, each hashed through its salted digest."""
+ERASED = "erased"
+"""What an erased ``actor`` or ``target`` reads."""
+# Actors and targets that name a person of the tenant: ``user:<id>``, ``admin:<id>``.
+_PERSON_PREFIXES = ("user:", "admin:")
 
 
 def format_time(at: datetime) -> str:
@@ -38,11 +48,57 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
 
 
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def field_digest(field: str, salt: str, value: Any) -> str:
+    """The salted digest of one personal field, as the entry's hash covers it."""
+    return hashlib.sha256(_canonical([field, salt, value])).hexdigest()
+
+
 def canonical_json(entry: AuditEntry) -> bytes:
-    """The bytes an entry's hash covers: every field except the hash itself."""
-    body: dict[str, Any] = entry.model_dump(exclude={"hash"})
+    """The bytes an entry's hash covers: every field except the hash and the salts, with each personal field as
+    its salted digest (kept in ``sealed`` once the field is erased)."""
+    body: dict[str, Any] = entry.model_dump(exclude={"hash", "salts", "sealed", *PERSONAL_FIELDS})
     body["at"] = format_time(entry.at)
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    for field in PERSONAL_FIELDS:
+        sealed = entry.sealed.get(field)
+        salt = entry.salts.get(field, "")
+        body[field] = sealed if sealed is not None else field_digest(field, salt, _value(entry, field))
+    return _canonical(body)
+
+
+def _value(entry: AuditEntry, field: str) -> Any:
+    return entry.model_dump(include={field})[field]
+
+
+def named_people(entry: AuditEntry | AuditEvent) -> set[str]:
+    """The people of the tenant an entry names: its actor and target when they are ``user:`` or ``admin:``, and
+    ``details["user"]``. An erasure finds the entries to erase through them."""
+    people = {value.split(":", 1)[1] for value in (entry.actor, entry.target) if value.startswith(_PERSON_PREFIXES)}
+    if entry.details.get("user"):
+        people.add(entry.details["user"])
+    return people
+
+
+def erase(entry: AuditEntry, person: str) -> AuditEntry:
+    """``entry`` with every field naming ``person`` erased: the field's digest kept in ``sealed``, its salt dropped,
+    the field itself ``erased`` (details: empty). The hash is unchanged and still verifies."""
+    sealed, salts, update = dict(entry.sealed), dict(entry.salts), {}
+    for field in PERSONAL_FIELDS:
+        value = _value(entry, field)
+        if field == "details":
+            names = value.get("user") == person
+        else:
+            names = value.startswith(_PERSON_PREFIXES) and value.split(":", 1)[1] == person
+        if not names or field in sealed:
+            continue
+        sealed[field] = field_digest(field, salts.pop(field, ""), value)
+        update[field] = {} if field == "details" else ERASED
+    if not update:
+        return entry
+    return entry.model_copy(update={**update, "sealed": sealed, "salts": salts})
 
 
 def entry_hash(entry: AuditEntry) -> str:
@@ -63,6 +119,7 @@ def next_entry(event: AuditEvent, head: ChainHead | None, now: datetime) -> Audi
         at=at,
         previous_hash=head.hash if head else GENESIS_HASH,
         hash="",
+        salts={field: secrets.token_hex(16) for field in PERSONAL_FIELDS},
     )
     return unsealed.model_copy(update={"hash": entry_hash(unsealed)})
 

@@ -41,6 +41,16 @@ class AuditEntry(Model):
     details: dict[str, str]
     previous_hash: str = Field(description="The hash of the entry before (64 zeros for the first)")
     hash: str = Field(description="SHA-256 of this entry's canonical JSON, previous_hash included")
+    salts: dict[str, str] = Field(
+        default_factory=dict,
+        description="The random salt of each field that may name a person (actor, target, details): the hash covers "
+        "a salted digest of each such field, so the field can be erased and the chain still verify (decision 0083)",
+    )
+    sealed: dict[str, str] = Field(
+        default_factory=dict,
+        description="The salted digests of fields erased with the person they named; such a field reads `erased` "
+        "(details: empty) and has no salt left",
+    )
 
 
 class ChainHead(Model):

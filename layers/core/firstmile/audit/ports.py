@@ -30,3 +30,12 @@ class AuditLog(Protocol):
     def verify(self, tenant: str) -> ChainVerification:
         """Walk the tenant's whole chain in order and report the first broken link (if any)."""
         ...
+
+    def entries_naming(self, tenant: str, person: str) -> list[AuditEntry]:
+        """Every entry naming ``person`` (``logic.named_people``), oldest first."""
+        ...
+
+    def forget_person(self, tenant: str, person: str) -> int:
+        """Erase ``person`` from every entry naming them, leaving each hash as it was (decision 0083); how many
+        entries were erased. Running it again erases nothing more."""
+        ...

@@ -5,13 +5,17 @@ Key formats (see docs/data-model.md):
 - entry: ``pk = TENANT#<t>#AUDIT``, ``sk = ENTRY#<at>#<sequence:012d>``; ``gsi1pk = TENANT#<t>#AUDIT#ACTION#<action>``,
   ``gsi1sk = <sk>`` (list by action and time);
 - the same entry under its actor: ``pk = TENANT#<t>#AUDIT#ACTOR#<actor>``, ``sk = <sk>`` (list by actor and time);
+- a pointer to it under each person it names (``logic.named_people``, at most two):
+  ``pk = TENANT#<t>#AUDIT#PERSON#<id>``, ``sk = <sk>``, so an erasure finds that person's entries with one Query;
 - the chain's head: ``pk = TENANT#<t>#AUDIT``, ``sk = HEAD`` with ``sequence``, ``hash``, ``at``.
 
-An append reads the head, then writes the entry, its actor copy and the new head in one transaction whose head
-write is conditioned on the sequence it read. A change that is audited (an admin's, an operator's, a job's) puts its
-own items into that same transaction (``transact``), so the change is never stored without its entry, nor the entry
-without the change. Two concurrent appends cannot both win; the loser re-reads the head and sends its change again,
-so the chain never forks. Entries are never updated or deleted by Firstmile.
+An append reads the head, then writes the entry, its actor copy, its person pointers and the new head in one
+transaction whose head write is conditioned on the sequence it read. A change that is audited (an admin's, an
+operator's, a job's) puts its own items into that same transaction (``transact``), so the change is never stored
+without its entry, nor the entry without the change. Two concurrent appends cannot both win; the loser re-reads the
+head and sends its change again, so the chain never forks. Entries are never updated or deleted by Firstmile, but
+for one change: an erasure (``forget_person``) replaces the fields that name the erased person by their salted
+digests, which leaves every hash as it was (decision 0083).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from firstmile.audit.logic import format_time, next_entry, parse_time, verify_chain
+from firstmile.audit.logic import erase, format_time, named_people, next_entry, parse_time, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification, UnreadableEntry
 from firstmile.errors import DependencyUnavailableError
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
@@ -33,9 +37,22 @@ from firstmile.platform.gateway import CONDITION_FAILED, MAX_TRANSACTION_ITEMS, 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-_ENTRY_FIELDS = ("tenant", "sequence", "actor", "action", "target", "correlation_id", "details", "previous_hash")
-# An append writes three items: the entry, its actor copy and the head.
-_APPEND_ITEMS = 3
+_ENTRY_FIELDS = (
+    "tenant",
+    "sequence",
+    "actor",
+    "action",
+    "target",
+    "correlation_id",
+    "details",
+    "previous_hash",
+    "salts",
+    "sealed",
+)
+# The people an entry may name (an actor and the user acted on); an event naming more is refused.
+MAX_NAMED_PEOPLE = 2
+# An append writes the entry, its actor copy, the head and a pointer per person named.
+_APPEND_ITEMS = 3 + MAX_NAMED_PEOPLE
 MAX_CHANGE_ITEMS = MAX_TRANSACTION_ITEMS - _APPEND_ITEMS
 """How many items of its own a change may write in the transaction that also appends its audit entry."""
 
@@ -57,6 +74,10 @@ def _action_pk(tenant: str, action: str) -> str:
 
 def _actor_pk(tenant: str, actor: str) -> str:
     return f"TENANT#{tenant}#AUDIT#ACTOR#{actor}"
+
+
+def _person_pk(tenant: str, person: str) -> str:
+    return f"TENANT#{tenant}#AUDIT#PERSON#{person}"
 
 
 def _entry_sk(entry: AuditEntry) -> str:
@@ -141,6 +162,13 @@ class AuditStore:
         sk = _entry_sk(entry)
         body = _entry_item(entry)
         chain_pk = _chain_pk(entry.tenant)
+        people = sorted(named_people(entry))
+        if len(people) > MAX_NAMED_PEOPLE:
+            raise ValueError(f"an audit entry names at most {MAX_NAMED_PEOPLE} people")
+        pointers = [
+            self._table.put_action({"pk": _person_pk(entry.tenant, person), "sk": sk, "kind": "audit_person_pointer"})
+            for person in people
+        ]
         head_condition: dict[str, Any] = (
             {"condition": "#seq = :read", "names": {"#seq": "sequence"}, "values": {":read": head.sequence}}
             if head
@@ -160,6 +188,7 @@ class AuditStore:
             self._table.put_action(
                 {"pk": _actor_pk(entry.tenant, entry.actor), "sk": sk, "kind": "audit_actor_entry", **body}
             ),
+            *pointers,
             self._table.put_action(
                 {
                     "pk": chain_pk,
@@ -190,6 +219,56 @@ class AuditStore:
         if not item:
             return None
         return ChainHead(sequence=int(item["sequence"]), hash=str(item["hash"]), at=parse_time(str(item["at"])))
+
+    # --- erasure -------------------------------------------------------------------------------------------------
+
+    def entries_naming(self, tenant: str, person: str) -> list[AuditEntry]:
+        """Every entry that names ``person`` (through their pointers), oldest first: for an export or an erasure."""
+        entries = []
+        for pointer in self._table.query_all(partition(_person_pk(tenant, person)), consistent=True):
+            item = self._table.get({"pk": _chain_pk(tenant), "sk": pointer["sk"]}, consistent=True)
+            entry = _entry_from(item) if item else None
+            if isinstance(entry, AuditEntry):
+                entries.append(entry)
+        return entries
+
+    def forget_person(self, tenant: str, person: str) -> int:
+        """Erase ``person`` from every entry naming them (decision 0083): each such field becomes its salted digest,
+        so the chain still verifies. Per entry, one transaction rewrites it (on condition that its hash is
+        unchanged), replaces its actor copy (or deletes it when the person was the actor) and deletes the pointer,
+        so a run cut short resumes where it stopped. How many entries were erased."""
+        erased = 0
+        for entry in self.entries_naming(tenant, person):
+            cleaned = erase(entry, person)
+            sk = _entry_sk(entry)
+            writes = [
+                self._table.put_action(
+                    {
+                        "pk": _chain_pk(tenant),
+                        "sk": sk,
+                        "gsi1pk": _action_pk(tenant, entry.action),
+                        "gsi1sk": sk,
+                        "kind": "audit_entry",
+                        **_entry_item(cleaned),
+                    },
+                    condition="#hash = :hash",
+                    names={"#hash": "hash"},
+                    values={":hash": entry.hash},
+                ),
+                self._table.delete_action({"pk": _person_pk(tenant, person), "sk": sk}),
+            ]
+            actor_copy = {"pk": _actor_pk(tenant, entry.actor), "sk": sk}
+            if cleaned.actor != entry.actor:
+                writes.append(self._table.delete_action(actor_copy))
+            elif cleaned != entry:
+                writes.append(
+                    self._table.put_action({**actor_copy, "kind": "audit_actor_entry", **_entry_item(cleaned)})
+                )
+            reasons = self._table.transact(writes)
+            if reasons is not None:
+                raise DependencyUnavailableError("audit log", f"an entry of {tenant} changed while it was erased")
+            erased += 1
+        return erased
 
     # --- reading -------------------------------------------------------------------------------------------------
 
@@ -272,6 +351,8 @@ def _entry_from(item: dict[str, Any]) -> AuditEntry | UnreadableEntry:
             details=dict(item["details"]),
             previous_hash=item["previous_hash"],
             hash=item["hash"],
+            salts=dict(item.get("salts") or {}),
+            sealed=dict(item.get("sealed") or {}),
         )
     except (KeyError, TypeError, ValueError, ValidationError):
         tail = str(item.get("sk", "")).rsplit("#", 1)[-1]

@@ -55,6 +55,14 @@ class FlagErasure:
                 changed.append(target)
         return changed
 
+    def naming(self, tenant: str, user: str) -> list[str]:
+        """The current flags and segments that name ``user``, as ``flag:<key>`` / ``segment:<key>`` (for an export,
+        and the count on an erasure receipt). One read of the set."""
+        flag_set = self._store.load(tenant)
+        named = [f"segment:{s.key}" for s in flag_set.segments.values() if user in s.users]
+        named += [f"flag:{f.key}" for f in flag_set.flags.values() if _without_user(f, user) is not None]
+        return named
+
     def _forget_in_history(self, tenant: str, key: str, user: str, event: AuditEvent | None) -> bool:
         """Rewrite the versions of ``key`` that name ``user``, and every diff that would still show them (each diff
         is taken again between the cleaned versions); ``event`` goes with the first rewrite. Whether anything was

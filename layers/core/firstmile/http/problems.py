@@ -127,6 +127,12 @@ TABLE: dict[str, tuple[int, str]] = {
     e.VAL_ALERT_RULE_STEP_UNKNOWN: (422, "The flow has no such step"),
     # privacy
     e.RES_POLICY_VERSION_EXISTS: (409, "This policy version is already published"),
+    e.RES_PRIVACY_REQUEST_NOT_FOUND: (404, "Privacy request not found"),
+    e.RES_VERIFICATION_CODE_EXPIRED: (410, "The verification code has expired"),
+    e.PERM_VERIFICATION_CODE_INVALID: (403, "Wrong verification code"),
+    e.BIZ_VERIFICATION_ATTEMPTS_EXHAUSTED: (409, "Too many wrong codes: make a new request"),
+    e.BIZ_PRIVACY_REQUEST_STATE: (409, "The privacy request is not in a state for this"),
+    e.VAL_CONTACT_ADDRESS_MISSING: (422, "No address to send the code to"),
     # the local stack's gateway
     e.EXT_FUNCTION_TIMEOUT: (504, "The function did not answer in time"),
     e.VAL_URI_TOO_LONG: (414, "Request line too long"),

@@ -101,7 +101,8 @@ class IdentityStorePort(Protocol):
         ...
 
     def delete_user_sessions(self, tenant: str, user: str) -> int:
-        """Erase a user's sessions, refresh pointers and revocations; how many records went."""
+        """Erase a user's sessions and refresh pointers; how many records went. Their revocations stay until they
+        expire: they are what refuses access tokens issued before."""
         ...
 
     def published_jwks(self) -> tuple[dict[str, Any], int]:

@@ -307,13 +307,13 @@ class IdentityStore:
         return Revocations(revoked_before=revoked_before, families=frozenset(families), token_ids=frozenset(token_ids))
 
     def delete_user_sessions(self, tenant: str, user: str) -> int:
-        """Erase a user's sessions, refresh pointers and revocations (for erasure). Returns how many items."""
+        """Erase a user's sessions and refresh pointers (for erasure); how many items. The revocations stay until they
+        expire (access TTL + 60 s at most): they are what refuses the access tokens issued before."""
         personal = partition(user_partition(tenant, user))
         keys = [
             {"pk": item["pk"], "sk": item["sk"]}
             for condition in (
                 personal.begins_with("FAMILY#"),
-                personal.begins_with("REVOKED#"),
                 partition(_pointers_index(tenant, user), index="gsi1"),
             )
             for item in self._table.query_all(condition)

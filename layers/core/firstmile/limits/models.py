@@ -48,8 +48,9 @@ DEFAULT_RULES: dict[RouteClass, LimitRule] = {
     # Session minting per API client, and refreshes per user: credential stuffing and token grinding targets.
     RouteClass.AUTH_TOKEN: LimitRule(RouteClass.AUTH_TOKEN, 60, 60, fail_closed=True),
     RouteClass.AUTH_REFRESH: LimitRule(RouteClass.AUTH_REFRESH, 10, 60, fail_closed=True),
-    # Checking a verification code: a handful of guesses per quarter hour.
-    RouteClass.VERIFICATION_CHECK: LimitRule(RouteClass.VERIFICATION_CHECK, 5, 900, fail_closed=True),
+    # Checking a verification code: a handful of checks per quarter hour. Each code also allows only five wrong
+    # guesses (decision 0083); at five here a user who mistyped and asked for a new code could not enter it.
+    RouteClass.VERIFICATION_CHECK: LimitRule(RouteClass.VERIFICATION_CHECK, 10, 900, fail_closed=True),
     # Wrong secrets per API client id, and failed token requests per source address, per five minutes. Counted only
     # when they fail; once spent, every attempt is refused before its credentials are checked.
     RouteClass.CLIENT_AUTH_FAILURE: LimitRule(RouteClass.CLIENT_AUTH_FAILURE, 10, 300, fail_closed=True),

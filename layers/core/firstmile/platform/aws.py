@@ -118,6 +118,12 @@ def s3() -> S3Client:
 
 
 @_MadeOnce
+def ses() -> Any:
+    """The SES (v2) client: erasure codes by email."""
+    return _client("sesv2")
+
+
+@_MadeOnce
 def secretsmanager() -> SecretsManagerClient:
     """The Secrets Manager client."""
     return _client("secretsmanager")  # type: ignore[no-any-return]
@@ -126,5 +132,5 @@ def secretsmanager() -> SecretsManagerClient:
 def reset_clients() -> None:
     """Drop cached clients (after the environment's endpoint or credentials changed)."""
     with _making:
-        for cached in (_config, _session, dynamodb, table, sqs, s3, secretsmanager):
+        for cached in (_config, _session, dynamodb, table, sqs, s3, ses, secretsmanager):
             cached.cache_clear()

@@ -1,15 +1,45 @@
-"""A bucket of the deployment as a place to put objects (the analytics archive)."""
+"""A bucket of the deployment as a place to keep objects (the analytics archive, the export packages)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from firstmile.platform import aws
 
 
 class BucketObjects:
-    """Puts objects into one bucket. A failure raises the SDK's error: the caller's caller (a stream batch) retries."""
+    """Puts, reads, lists and deletes objects of one bucket. A failure raises the SDK's error: the caller's caller
+    (a stream batch, a queue message) retries. Objects are encrypted as the bucket's default says (the exports
+    bucket: its own AWS KMS key; infra/constructs/buckets.py)."""
 
-    def __init__(self, bucket: str) -> None:
+    def __init__(self, bucket: str, *, content_type: str = "application/x-ndjson") -> None:
         self.bucket = bucket
+        self._content_type = content_type
 
     def put(self, key: str, body: bytes) -> None:
-        aws.s3().put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+        aws.s3().put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=self._content_type)
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes; ``None`` when there is no such object."""
+        client = aws.s3()
+        try:
+            answer = client.get_object(Bucket=self.bucket, Key=key)
+        except client.exceptions.NoSuchKey:
+            return None
+        return answer["Body"].read()
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """The keys under ``prefix``, in key order, page after page."""
+        paginator = aws.s3().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                yield entry["Key"]
+
+    def delete(self, key: str) -> None:
+        aws.s3().delete_object(Bucket=self.bucket, Key=key)
+
+    def link(self, key: str, seconds: int) -> str:
+        """A presigned GET URL of the object, valid ``seconds``."""
+        return aws.s3().generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds
+        )

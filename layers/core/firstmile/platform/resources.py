@@ -11,9 +11,12 @@ class BucketDefinition:
     # The settings field that carries the bucket's name to the functions.
     settings_field: str
     expire_after_days: int | None = None
+    # Encrypted with a customer-managed AWS KMS key of its own rather than SSE-S3 (CDK creates the key).
+    kms: bool = False
 
 
-EXPORTS_BUCKET = BucketDefinition("Exports", "exports_bucket", expire_after_days=30)
+# Export packages are personal data written with SSE-KMS (firstmile.platform.objects): the bucket has its own key.
+EXPORTS_BUCKET = BucketDefinition("Exports", "exports_bucket", expire_after_days=30, kms=True)
 # Table-stream batches a consumer still failed after bisecting and retrying: Lambda's on-failure destination writes
 # each as an object holding the whole batch (an SQS destination would get only the shard and sequence numbers, and
 # the stream forgets the records after 24 hours). Kept 90 days for inspection and replay (decision 0070).
@@ -36,6 +39,9 @@ ONBOARDING_DROPS_QUEUE = "onboarding-drops"
 
 # Sampled flag exposure events, counted per flag, day and variant by the exposure worker.
 FLAG_EXPOSURES_QUEUE = "flag-exposures"
+
+# Approved data subject requests (exports, erasures), carried out by the request worker (decision 0083).
+PRIVACY_REQUESTS_QUEUE = "privacy-requests"
 
 # The Secrets Manager secret holding the private signing keys; deployed as ``firstmile-<stage>-signing-keys``.
 SIGNING_KEYS_SECRET = "signing-keys"  # noqa: S105 - a name, not a secret

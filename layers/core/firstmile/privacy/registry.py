@@ -53,7 +53,7 @@ class Erasure(StrEnum):
     USER_PARTITION = "user_partition"  # deleted with everything under the user's partition
     INDEXED = "indexed"  # outside the user's partition; found through an index that names the user, and deleted
     REWRITTEN = "rewritten"  # the user's id taken out of the item in place
-    RETAINED = "retained"  # kept as an accountability record (the audit chain; decision 0017)
+    RETAINED = "retained"  # kept as the record that a request was answered, or to keep an erasure in force
     EXPIRES = "expires"  # gone by its own short expiry
     NOT_PERSONAL = "not_personal"  # nothing to erase
 
@@ -92,6 +92,7 @@ _ANALYSE = "measuring where users drop off in onboarding, in aggregate"
 _OPERATE = "operating the service: exactly-once processing, rate limits, availability"
 _CONSENT = "recording and demonstrating users' consent and objections (Article 7(1))"
 _KEPT = "while the tenant keeps it"
+_RIGHTS = "answering data subject requests and proving they were answered (Articles 12-17, 5(2))"
 
 
 def _impersonal(
@@ -203,23 +204,35 @@ REGISTRY: tuple[ItemType, ...] = (
     # --- audit ----------------------------------------------------------------------------------------------
     ItemType(
         "audit_entry",
-        "one entry of a tenant's hash-chained audit log: actor, action, target, time, details",
+        "one entry of a tenant's hash-chained audit log: actor, action, target, time, details; on erasure the fields "
+        "naming the user become salted digests and the chain still verifies (decision 0083)",
         (Subjects.ADMINS, Subjects.END_USERS, Subjects.OPERATORS),
         (Category.IDENTIFIERS, Category.ACTIVITY),
         _ACCOUNTABLE,
         LegalBasis.LEGAL_OBLIGATION,
         _KEPT,
-        Erasure.RETAINED,
+        Erasure.REWRITTEN,
     ),
     ItemType(
         "audit_actor_entry",
-        "a copy of an audit entry under its actor, to list one actor's actions",
+        "a copy of an audit entry under its actor, to list one actor's actions; rewritten like the entry, or "
+        "deleted when the erased user is the actor",
         (Subjects.ADMINS, Subjects.END_USERS, Subjects.OPERATORS),
         (Category.IDENTIFIERS, Category.ACTIVITY),
         _ACCOUNTABLE,
         LegalBasis.LEGAL_OBLIGATION,
         _KEPT,
-        Erasure.RETAINED,
+        Erasure.REWRITTEN,
+    ),
+    ItemType(
+        "audit_person_pointer",
+        "the key of an audit entry under each user it names, so an export or an erasure finds their entries",
+        (Subjects.ADMINS, Subjects.END_USERS),
+        (Category.IDENTIFIERS,),
+        _ACCOUNTABLE,
+        LegalBasis.LEGAL_OBLIGATION,
+        _KEPT,
+        Erasure.INDEXED,
     ),
     _impersonal(
         "audit_head",
@@ -461,6 +474,42 @@ REGISTRY: tuple[ItemType, ...] = (
         _KEPT,
         Erasure.NOT_PERSONAL,
     ),
+    ItemType(
+        "privacy_request",
+        "a data subject request (export or erasure): whose, its state, deadline, who approved it, an erasure's "
+        "receipt (counts only), the digest of its one-time code",
+        (Subjects.END_USERS, Subjects.ADMINS),
+        (Category.IDENTIFIERS, Category.ACTIVITY),
+        _RIGHTS,
+        LegalBasis.LEGAL_OBLIGATION,
+        "while the tenant keeps it: the proof that a request was answered, and when (decision 0083)",
+        Erasure.RETAINED,
+    ),
+    _impersonal(
+        "privacy_request_open",
+        "an open data subject request's deadline, state and type, for the daily deadline check",
+        (Category.OPERATIONAL,),
+        _RIGHTS,
+        "until the request closes",
+    ),
+    _impersonal(
+        "privacy_settings",
+        "a tenant's privacy settings: erase on verification, a second admin's approval",
+        (Category.CONFIGURATION,),
+        _RIGHTS,
+        _KEPT,
+    ),
+    ItemType(
+        "erasure_tombstone",
+        "the id of an erased user and when: late events naming them are dropped, and the erasure is applied again "
+        "after a restore from backup",
+        _USERS,
+        (Category.IDENTIFIERS,),
+        _RIGHTS,
+        LegalBasis.LEGAL_OBLIGATION,
+        "while the tenant keeps it (decision 0083)",
+        Erasure.RETAINED,
+    ),
     # --- outside the table ----------------------------------------------------------------------------------
     ItemType(
         "archived_events",
@@ -488,13 +537,14 @@ REGISTRY: tuple[ItemType, ...] = (
     ),
     ItemType(
         "data_exports",
-        "the package of everything stored about one user, made at their request (access and portability)",
+        "the package of everything stored about one user, made at their request (access and portability); "
+        "SSE-KMS, downloadable through a link valid five minutes",
         _USERS,
         (Category.IDENTIFIERS, Category.USAGE, Category.PROFILE, Category.CONSENT, Category.ACTIVITY),
-        _CONSENT,
+        _RIGHTS,
         LegalBasis.LEGAL_OBLIGATION,
-        "30 days (bucket lifecycle)",
-        Erasure.EXPIRES,
+        "30 days (bucket lifecycle); deleted at once by the user's erasure",
+        Erasure.INDEXED,
         retention_days=30,
         store="s3:Exports",
     ),

@@ -1,0 +1,29 @@
+"""GET /v1/compliance/export/{request_id}: the caller's export request; when complete, ``download_url`` is a link to
+the package valid five minutes (ask again for a new one). Packages expire with the bucket's lifecycle."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from firstmile import entrypoints
+from firstmile.composition import container
+from firstmile.http.auth import require_caller
+from firstmile.http.problems import problem_responses
+from firstmile.http.resolver import create_app
+from firstmile.privacy.requests import REQUEST_ID_PATTERN, PrivacyRequestView
+
+app = create_app()
+
+
+@app.get(
+    "/v1/compliance/export/<request_id>",
+    summary="My export request",
+    tags=["compliance"],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_export(request_id: Annotated[str, Path(pattern=REQUEST_ID_PATTERN)]) -> PrivacyRequestView:
+    caller = require_caller(app.current_event.raw_event)
+    return container().data_rights.status(caller.tenant, caller.subject, request_id)
+
+
+lambda_handler = entrypoints.http(app)

@@ -1,0 +1,82 @@
+"""The daily deadline check of data subject requests (issue 13, item 5; decision 0083): the deployment's open
+requests against their 30-day deadline, as metrics the deployment alarms on, and approved requests that waited too
+long queued again, so a message lost between the table and the queue never leaves a request stuck.
+
+One Query of the deployment's open-request list (``DSR#OPEN``), never a Scan; one GetItem per approved request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from firstmile.clock import Clock, utc_now
+from firstmile.observability import logger, metrics
+from firstmile.privacy.ports import RequestStorePort, UserPartitionPort
+from firstmile.privacy.requests import RequestState
+from firstmile.privacy.rights import Enqueue
+from firstmile.privacy.signals import DUE_SOON_METRIC, OPEN_METRIC, OVERDUE_METRIC
+
+REQUEUE_AFTER = timedelta(hours=1)
+DUE_SOON = timedelta(days=7)
+_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class PrivacyDeadlines:
+    def __init__(
+        self,
+        store: RequestStorePort,
+        *,
+        enqueue: Enqueue,
+        partition: UserPartitionPort | None = None,
+        erase_again: Callable[[str, str], object] | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._enqueue = enqueue
+        self._partition = partition
+        self._erase_again = erase_again
+        self._clock = clock
+
+    def reapply_erasures(self) -> dict[str, int]:
+        """After a restore from backup: every erased user whose items are back is erased again (a new request,
+        queued). One Query of the tombstones, one of each erased user's partition (keys and kinds only)."""
+        assert self._partition is not None and self._erase_again is not None  # noqa: S101 - wired by composition
+        tombstones = self._store.all_tombstones()
+        again = 0
+        for tenant, user in tombstones:
+            if self._partition.kinds(tenant, user):
+                self._erase_again(tenant, user)
+                again += 1
+        logger.info("erasures reapplied", extra={"tombstones": len(tombstones), "erased_again": again})
+        return {"tombstones": len(tombstones), "erased_again": again}
+
+    def check(self) -> dict[str, Any]:
+        """Count open, due-soon and overdue requests (metrics), queue again the approved ones idle over an hour."""
+        now = self._clock()
+        entries = self._store.open_before(now + timedelta(days=3650))
+        stamp, soon = now.strftime(_TIME), (now + DUE_SOON).strftime(_TIME)
+        overdue = [entry for entry in entries if entry["deadline"] < stamp]
+        due_soon = [entry for entry in entries if stamp <= entry["deadline"] < soon]
+        requeued = 0
+        for entry in entries:
+            if entry["state"] != RequestState.APPROVED.value:
+                continue
+            request = self._store.get(entry["tenant"], entry["request_id"])
+            if (
+                request is not None
+                and request.state is RequestState.APPROVED
+                and now - request.updated_at > REQUEUE_AFTER
+            ):
+                self._enqueue(request.tenant, request.request_id)
+                requeued += 1
+        metrics.add_metric(name=OPEN_METRIC, unit="Count", value=len(entries))
+        metrics.add_metric(name=DUE_SOON_METRIC, unit="Count", value=len(due_soon))
+        metrics.add_metric(name=OVERDUE_METRIC, unit="Count", value=len(overdue))
+        if overdue:
+            logger.warning(
+                "privacy requests past their deadline",
+                extra={"overdue": [f"{e['tenant']}/{e['request_id']}" for e in overdue[:50]]},
+            )
+        return {"open": len(entries), "due_soon": len(due_soon), "overdue": len(overdue), "requeued": requeued}

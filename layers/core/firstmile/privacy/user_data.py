@@ -1,0 +1,142 @@
+"""Everything Firstmile keeps about one user, found by keys (never a Scan), for an export and an erasure (decision
+0083): the user's partition, their refresh-token pointers, the audit entries naming them, the flags naming them,
+their events in the analytics archive and their export packages.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from firstmile.identity.store import user_partition
+from firstmile.platform.gateway import TableGateway, partition
+from firstmile.platform.items import plain
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+# Revocation marks stay until they expire (access TTL + 60 s at most): they are what refuses the user's access
+# tokens still in flight. They hold a time and nothing else.
+KEPT_PREFIX = "REVOKED#"
+# Attributes of the table's envelope, left out of an export.
+_ENVELOPE = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "expires_at"})
+EXPORTS_PREFIX = "exports"
+
+
+class Objects(Protocol):
+    """A bucket's objects (``firstmile.platform.objects.BucketObjects``)."""
+
+    def put(self, key: str, body: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def keys(self, prefix: str) -> Iterator[str]: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def link(self, key: str, seconds: int) -> str: ...
+
+
+def user_digest(tenant: str, user: str) -> str:
+    """Names a user in object keys (S3 access logs list keys) without their id."""
+    return hashlib.sha256(f"{tenant}\n{user}".encode()).hexdigest()[:32]
+
+
+def export_prefix(tenant: str, user: str) -> str:
+    return f"{EXPORTS_PREFIX}/{tenant}/{user_digest(tenant, user)}/"
+
+
+class UserPartition:
+    """The items under one user's partition (``TENANT#<t>#USER#<u>``): progress, events, consent, sessions,
+    revocations, rate counters."""
+
+    def __init__(self, table: Table | TableGateway) -> None:
+        self._table = TableGateway.of(table)
+
+    def items(self, tenant: str, user: str) -> list[dict[str, Any]]:
+        """Every item of the user, as plain values without the table's envelope, each with its ``kind``."""
+        found = self._table.query_all(partition(user_partition(tenant, user)), consistent=True)
+        return [{k: plain(v) for k, v in item.items() if k not in _ENVELOPE} for item in found]
+
+    def kinds(self, tenant: str, user: str) -> dict[str, int]:
+        """How many items of each kind the user has, the revocation marks left out (they are kept)."""
+        found = self._table.query_all(
+            partition(user_partition(tenant, user)),
+            consistent=True,
+            projection="#sk, #kind",
+            names={"#sk": "sk", "#kind": "kind"},
+        )
+        return dict(Counter(str(i.get("kind", "unknown")) for i in found if not str(i["sk"]).startswith(KEPT_PREFIX)))
+
+    def delete(self, tenant: str, user: str) -> int:
+        """Delete every item of the user but the revocation marks; how many. Running it again deletes nothing."""
+        found = self._table.query_all(
+            partition(user_partition(tenant, user)),
+            consistent=True,
+            projection="#pk, #sk",
+            names={"#pk": "pk", "#sk": "sk"},
+        )
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in found if not str(i["sk"]).startswith(KEPT_PREFIX)]
+        self._table.delete_many(keys)
+        return len(keys)
+
+    def event_days(self, tenant: str, user: str) -> set[str]:
+        """The days (``yyyy-mm-dd``) the user's onboarding events happened on: where the archive holds them."""
+        found = self._table.query_all(
+            partition(user_partition(tenant, user)).begins_with("ONBOARDING#EVENT#"),
+            consistent=True,
+            projection="#at",
+            names={"#at": "at"},
+        )
+        return {str(i["at"])[:10] for i in found if i.get("at")}
+
+
+class ArchivedEvents:
+    """One user's lines in the analytics archive (decision 0073): only their bucket's objects on the days they had
+    events are read."""
+
+    def __init__(self, objects: Objects) -> None:
+        self._objects = objects
+
+    def _keys(self, tenant: str, user: str, days: set[str]) -> Iterator[str]:
+        from firstmile.analytics.archive import PREFIX, user_bucket
+
+        bucket = user_bucket(user)
+        for day in sorted(days):
+            yield from self._objects.keys(f"{PREFIX}/tenant={tenant}/date={day}/bucket={bucket}/")
+
+    def read(self, tenant: str, user: str, days: set[str]) -> list[dict[str, Any]]:
+        """The user's archived events, each once (by ``event_id``)."""
+        found: dict[str, dict[str, Any]] = {}
+        for key in self._keys(tenant, user, days):
+            for line in _lines(self._objects.get(key)):
+                if line.get("user") == user:
+                    found.setdefault(str(line.get("event_id")), line)
+        return list(found.values())
+
+    def erase(self, tenant: str, user: str, days: set[str]) -> int:
+        """Rewrite each object holding the user's lines without them (delete it when nothing else is left); how many
+        lines went. Running it again removes nothing more."""
+        removed = 0
+        for key in list(self._keys(tenant, user, days)):
+            lines = _lines(self._objects.get(key))
+            kept = [line for line in lines if line.get("user") != user]
+            if len(kept) == len(lines):
+                continue
+            removed += len(lines) - len(kept)
+            if kept:
+                body = "".join(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n" for line in kept)
+                self._objects.put(key, gzip.compress(body.encode(), mtime=0))
+            else:
+                self._objects.delete(key)
+        return removed
+
+
+def _lines(body: bytes | None) -> list[dict[str, Any]]:
+    if not body:
+        return []
+    return [json.loads(line) for line in gzip.decompress(body).splitlines() if line.strip()]
