@@ -41,6 +41,14 @@ FUNCTIONS: tuple[Function, ...] = (
         "The tenant's current privacy-policy and terms versions, and every version published.",
         table="read",
     ),
+    _user(
+        "me_rectify",
+        "PATCH",
+        "/v1/me",
+        "Corrects the attributes kept about the caller (country, locale, plan, returning); a rights request.",
+        table="write",
+        rate_class=RouteClass.USER_WRITE,
+    ),
     http_function(
         "admin_policy_publish",
         "POST",
@@ -124,6 +132,16 @@ FUNCTIONS: tuple[Function, ...] = (
         reserved_concurrency=1,
         # Writes only when invoked after a restore: a new erasure request for each erased user whose data is back.
         access=Access(table="write", sends_to=_QUEUED),
+    ),
+    Function(
+        name="privacy_retention_job",
+        domain="privacy",
+        stack=REQUESTS_STACK,
+        description="Daily: deletes what is past its retention from the time-bucketed retention index (no Scan).",
+        trigger=Schedule("cron(30 3 * * ? *)"),
+        timeout_seconds=300,
+        reserved_concurrency=1,
+        access=Access(table="write"),
     ),
     _admin_dsr(
         "admin_dsr_export",

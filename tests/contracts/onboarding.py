@@ -381,6 +381,14 @@ class OnboardingStoreContract:
         assert conflict.value.current_version == 2
         assert len(store.list_events(TENANT, "u-alice")) == 2
 
+    def test_a_rectified_segment_is_kept_from_the_version_read_only(self, store: OnboardingStorePort) -> None:
+        store.write_transition(enrolment())
+        assert store.set_segment(TENANT, "u-alice", {"country": "FR", "returning": "false"}, 1)
+        assert not store.set_segment(TENANT, "u-alice", {"country": "DE"}, 1)
+        assert not store.set_segment(TENANT, "u-nobody", {"country": "DE"}, 1)
+        stored = store.get_progress(TENANT, "u-alice")
+        assert stored is not None and (stored.segment, stored.version) == ({"country": "FR", "returning": "false"}, 2)
+
     def test_a_write_on_a_progress_that_has_gone_conflicts_with_nothing(self, store: OnboardingStorePort) -> None:
         second = progress(version=2)
 

@@ -5,7 +5,7 @@ absent); an enrolment made on a consent read before a change does not apply."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -16,7 +16,13 @@ from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import ProgressConflictError
 from firstmile.privacy.consent import ConsentChange, ConsentState, apply
 from firstmile.privacy.policies import PolicyType, PolicyVersion
-from firstmile.privacy.ports import ConsentStorePort, PolicyStorePort, RequestStorePort, UserPartitionPort
+from firstmile.privacy.ports import (
+    ConsentStorePort,
+    PolicyStorePort,
+    RequestStorePort,
+    RetentionStorePort,
+    UserPartitionPort,
+)
 from firstmile.privacy.requests import (
     PrivacyRequest,
     PrivacySettings,
@@ -267,3 +273,32 @@ class UserPartitionContract:
         assert [i["kind"] for i in partition.items(TENANT, "u-1")] == ["revocation"]
         assert partition.kinds(TENANT, "u-1") == {}
         assert partition.kinds(TENANT, "u-2") == {"onboarding_progress": 1}
+
+
+DueWriter = Callable[[dict[str, str], str, date], None]
+"""Puts an item at a key, and its retention entry (kind, due day), as a store's transaction does."""
+
+
+class RetentionStoreContract:
+    """Subclasses provide ``retention``, ``put_due`` and ``exists`` (whether an item is stored at a key)."""
+
+    implementation: ClassVar[type]
+
+    def test_what_is_due_on_a_day_is_listed_and_deleted_with_its_entries(
+        self, retention: RetentionStorePort, put_due: DueWriter, exists: Callable[[dict[str, str]], bool]
+    ) -> None:
+        day = NOW.date()
+        first, second = {"pk": "TENANT#t#DSR", "sk": "REQUEST#a"}, {"pk": "TENANT#t#DSR", "sk": "REQUEST#b"}
+        later = {"pk": "TENANT#t#DSR", "sk": "REQUEST#c"}
+        put_due(first, "privacy_request", day)
+        put_due(second, "privacy_request", day)
+        put_due(later, "privacy_request", day + timedelta(days=1))
+
+        due = retention.due(day)
+        assert sorted(key["sk"] for key, _ in due) == ["REQUEST#a", "REQUEST#b"]
+        assert {kind for _, kind in due} == {"privacy_request"}
+        retention.delete(day, due)
+
+        assert retention.due(day) == []
+        assert not exists(first) and not exists(second) and exists(later)
+        assert [key["sk"] for key, _ in retention.due(day + timedelta(days=1))] == ["REQUEST#c"]

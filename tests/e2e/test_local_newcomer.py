@@ -189,10 +189,13 @@ def test_the_console_shows_one_line_per_request_and_the_log_file_has_everything(
 
 
 def test_the_readme_examples_work_as_written_in_posix_shells(newcomer: RunningStack, tmp_path: Path) -> None:
-    # Given the README's shell examples (its ```sh blocks), pointed at this stack and its tokens file, each shell
-    # with a user of its own; curl reports every answer's status through its configuration file
+    # Given the README's shell examples (its ```sh blocks, and the cookie banner guide's), pointed at this stack and
+    # its tokens file, each shell with a user of its own; curl reports every answer's status through its
+    # configuration file
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.DOTALL)
+    # ...and the cookie banner's calls, which the README points to
+    banner = (REPO_ROOT / "docs" / "privacy" / "cookie-banner.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", readme + banner, flags=re.DOTALL)
     script = "set -e\n" + "\n".join(blocks)
     script = script.replace("http://127.0.0.1:8000", newcomer.api_url)
     script = script.replace(".local/tokens.env", str(newcomer.tokens_path))

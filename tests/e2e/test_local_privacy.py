@@ -211,3 +211,51 @@ def test_an_export_then_a_verified_erasure_remove_the_user_everywhere(
     states = {r["request_id"]: r["state"] for r in listed["items"]}
     assert (states[first_id], states[second_id], states[export_id]) == ("denied", "complete", "complete")
     assert listed["counts"]["overdue"] == 0
+
+
+def test_a_restriction_stops_changes_an_objection_stops_bucketing_and_a_rectification_corrects(
+    stack: RunningStack, tenant: TenantTokens, admin: TenantClient
+) -> None:
+    # Given the tenant's flow, an A/B split, and two enrolled users
+    analytics_flow(admin)
+    key = f"ab-{uuid.uuid4().hex[:6]}"
+    flag = {
+        "key": key,
+        "type": "variants",
+        "variants": [{"key": "a", "value": "a", "weight": 1}, {"key": "b", "value": "b", "weight": 1}],
+        "off_variant": "a",
+        "enabled": True,
+        "fallthrough": {"split": True},
+    }
+    created = admin.request("POST", "/v1/admin/feature-flags", flag)
+    assert created.status == 201, created.body
+    restricting, objecting = (
+        Client(stack, name, str(session(stack, tenant, name)["access_token"]))
+        for name in (f"e2e-restricts-{uuid.uuid4().hex[:6]}", f"e2e-objects-{uuid.uuid4().hex[:6]}")
+    )
+    for user in (restricting, objecting):
+        assert user.request("GET", "/v1/onboarding/status", headers={}).status == 200
+
+    # When one restricts processing, their steps are refused while their rights requests are taken
+    restrict = {"rights": {"restrict_processing": True}, "policy_version": "2026-12"}
+    assert restricting.request("POST", "/v1/compliance/consent", restrict).json()["restricted"] is True
+    step = {"step_id": STEPS[0]["id"], "action": "complete"}
+    assert_problem(restricting.request("POST", STEP, step), 409, "BIZ_PROCESSING_RESTRICTED")
+    corrected = restricting.request("PATCH", "/v1/me", {"attributes": {"country": "FR"}})
+    assert (corrected.status, corrected.json()["attributes"]["country"]) == (200, "FR"), corrected.body
+    lift = {"rights": {"restrict_processing": False}, "policy_version": "2026-12"}
+    assert restricting.request("POST", "/v1/compliance/consent", lift).json()["restricted"] is False
+    assert restricting.request("POST", STEP, step).status == 200
+
+    # When the other, who is split like anyone, objects, the flag serves them its default (within 30 s)
+    evaluate = {"flags": [key]}
+    assert objecting.request("POST", "/v1/flags/evaluate", evaluate).json()["flags"][key]["reason"] == "SPLIT"
+    objection = {"rights": {"object": True}, "policy_version": "2026-12"}
+    answer = objecting.request("POST", "/v1/compliance/consent", objection).json()
+    assert (answer["objected"], answer["analytics_opt_out"]) == (True, True)
+    served = until(
+        "the objection",
+        lambda: objecting.request("POST", "/v1/flags/evaluate", evaluate).json()["flags"][key],
+        lambda r: r["reason"] == "DEFAULT",
+    )
+    assert (served["variant"], served["reason"]) == ("a", "DEFAULT")

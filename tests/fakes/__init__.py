@@ -33,8 +33,15 @@ from firstmile.onboarding.ports import OnboardingStorePort
 from firstmile.onboarding.store import OnboardingStore
 from firstmile.privacy.consent_store import ConsentStore
 from firstmile.privacy.policy_store import PolicyStore
-from firstmile.privacy.ports import ConsentStorePort, PolicyStorePort, RequestStorePort, UserPartitionPort
+from firstmile.privacy.ports import (
+    ConsentStorePort,
+    PolicyStorePort,
+    RequestStorePort,
+    RetentionStorePort,
+    UserPartitionPort,
+)
 from firstmile.privacy.request_store import RequestStore
+from firstmile.privacy.retention import RetentionStore
 from firstmile.privacy.user_data import UserPartition
 from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
@@ -44,7 +51,13 @@ from tests.fakes.idempotency import FakeIdempotencyRecordStore
 from tests.fakes.identity import FakeIdentityStore, FakeSigningKeySecret
 from tests.fakes.limits import FakeRateLimitStore
 from tests.fakes.onboarding import FakeOnboardingStore
-from tests.fakes.privacy import FakeConsentStore, FakePolicyStore, FakeRequestStore, FakeUserPartition
+from tests.fakes.privacy import (
+    FakeConsentStore,
+    FakePolicyStore,
+    FakeRequestStore,
+    FakeRetentionStore,
+    FakeUserPartition,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,7 @@ FAKES = (
     Registration(PolicyStore, PolicyStorePort, FakePolicyStore),
     Registration(RequestStore, RequestStorePort, FakeRequestStore),
     Registration(UserPartition, UserPartitionPort, FakeUserPartition),
+    Registration(RetentionStore, RetentionStorePort, FakeRetentionStore),
 )
 
 if TYPE_CHECKING:
@@ -89,6 +103,7 @@ if TYPE_CHECKING:
     _policies: PolicyStorePort = FakePolicyStore()
     _requests: RequestStorePort = FakeRequestStore()
     _partitions: UserPartitionPort = FakeUserPartition()
+    _retention: RetentionStorePort = FakeRetentionStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -103,3 +118,4 @@ if TYPE_CHECKING:
     _policy_store: PolicyStorePort = PolicyStore(...)  # type: ignore[arg-type]
     _request_store: RequestStorePort = RequestStore(...)  # type: ignore[arg-type]
     _user_partition: UserPartitionPort = UserPartition(...)  # type: ignore[arg-type]
+    _retention_store: RetentionStorePort = RetentionStore(...)  # type: ignore[arg-type]

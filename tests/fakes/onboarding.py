@@ -10,7 +10,7 @@ from typing import Any
 
 from firstmile.audit.models import AuditEvent
 from firstmile.errors import NotFoundError, VersionConflictError
-from firstmile.identity.store import user_partition
+from firstmile.identifiers import user_partition
 from firstmile.onboarding.models import (
     DefaultFlow,
     Enrolment,
@@ -191,6 +191,16 @@ class FakeOnboardingStore(AuditedFake):
         self.faults.enter("get_progress")
         return self._progress.get((tenant, user))
 
+    def set_segment(self, tenant: str, user: str, segment: dict[str, str], expected_version: int) -> bool:
+        self.faults.enter("set_segment")
+        with self._lock:
+            current = self._progress.get((tenant, user))
+            if current is None or current.version != expected_version or self.faults.conflicts("set_segment"):
+                return False
+            changed = current.model_copy(update={"segment": dict(segment), "version": current.version + 1})
+            self._progress[(tenant, user)] = stored(changed)
+            return True
+
     def write_transition(
         self, transition: Transition, *, event: AuditEvent | None = None, checks: Sequence[dict[str, Any]] = ()
     ) -> None:
@@ -216,7 +226,9 @@ class FakeOnboardingStore(AuditedFake):
             if event is not None:
                 self.audit.record(event)
 
-    def set_consent_marks(self, tenant: str, user: str, accepted: dict[str, str], opted_out: bool | None) -> bool:
+    def set_consent_marks(
+        self, tenant: str, user: str, accepted: dict[str, str], opted_out: bool | None, restricted: bool | None = None
+    ) -> bool:
         """What a consent change does to the user's progress, if they have one: the accepted policy versions (and the
         analytics marker, when given) set and the version moved on (the real ``ConsentStore`` writes it in the
         consent's transaction)."""
@@ -227,6 +239,8 @@ class FakeOnboardingStore(AuditedFake):
             update: dict[str, Any] = {"accepted_policies": dict(accepted), "version": current.version + 1}
             if opted_out is not None:
                 update["analytics_opt_out"] = opted_out
+            if restricted is not None:
+                update["restricted"] = restricted
             changed = current.model_copy(update=update)
             self._progress[(tenant, user)] = stored(changed)
             return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from firstmile.audit.models import AuditEvent
@@ -51,6 +51,7 @@ class FakeConsentStore:
         records: list[ConsentRecord],
         *,
         analytics_opt_out: bool | None = None,
+        restricted: bool | None = None,
     ) -> bool:
         self.faults.enter("write")
         with self._lock:
@@ -59,7 +60,7 @@ class FakeConsentStore:
                 return False
             self._states[(tenant, user)] = state
             self._records.setdefault((tenant, user), []).extend(records)
-            self.onboarding.set_consent_marks(tenant, user, state.accepted, analytics_opt_out)
+            self.onboarding.set_consent_marks(tenant, user, state.accepted, analytics_opt_out, restricted)
             return True
 
     def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
@@ -69,7 +70,7 @@ class FakeConsentStore:
         def holds() -> bool:
             return self._states.get((tenant, user), ConsentState()).version == state.version
 
-        return EnrolmentConsent(state.analytics_opt_out, dict(state.accepted), {"holds": holds})
+        return EnrolmentConsent(state.analytics_opt_out, dict(state.accepted), {"holds": holds}, state.restricted)
 
 
 class FakePolicyStore(AuditedFake):
@@ -272,3 +273,27 @@ class FakeObjects:
 
     def link(self, key: str, seconds: int) -> str:
         return f"memory://{key}?expires={seconds}"
+
+
+class FakeRetentionStore:
+    """``RetentionStorePort`` in memory: entries by day; ``items`` stands for the table the entries point into."""
+
+    def __init__(self) -> None:
+        self.faults = Faults()
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self._entries: dict[str, dict[tuple[str, str], str]] = {}
+
+    def add(self, key: dict[str, str], kind: str, due: date) -> None:
+        """What a store's transaction writes: the entry (the item is put in ``items`` by the test)."""
+        self._entries.setdefault(due.isoformat(), {})[(key["pk"], key["sk"])] = kind
+
+    def due(self, day: date) -> list[tuple[dict[str, str], str]]:
+        self.faults.enter("due")
+        entries = self._entries.get(day.isoformat(), {})
+        return [({"pk": pk, "sk": sk}, kind) for (pk, sk), kind in sorted(entries.items())]
+
+    def delete(self, day: date, entries: list[tuple[dict[str, str], str]]) -> None:
+        self.faults.enter("delete")
+        for key, _ in entries:
+            self.items.pop((key["pk"], key["sk"]), None)
+            self._entries.get(day.isoformat(), {}).pop((key["pk"], key["sk"]), None)

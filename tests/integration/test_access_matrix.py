@@ -683,6 +683,7 @@ PRIVACY_REQUEST_PROBES: dict[str, tuple[Probe, ...]] = {
         Probe("tenant A's recorded request", ids=_request_of_a("recorded"), body=lambda w: {"reason": "probe"}),
     ),
     "GET /v1/admin/compliance/settings": (Probe("own settings"),),
+    "PATCH /v1/me": (Probe("own attributes", body=lambda w: {"attributes": {"country": "FR", "plan": None}}),),
     "PUT /v1/admin/compliance/settings": (
         Probe("own settings", body=lambda w: {"execute_erasure_on_verification": True, "second_admin_approval": True}),
     ),

@@ -91,6 +91,8 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "admin_dsr_get": (404, "RES_PRIVACY_REQUEST_NOT_FOUND"),
     "admin_dsr_approve": (404, "RES_PRIVACY_REQUEST_NOT_FOUND"),
     "admin_dsr_deny": (404, "RES_PRIVACY_REQUEST_NOT_FOUND"),
+    # ...and no enrolled user whose attributes could be corrected.
+    "me_rectify": (404, "RES_ONBOARDING_NOT_FOUND"),
 }
 
 

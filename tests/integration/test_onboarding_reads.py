@@ -104,11 +104,11 @@ def test_a_status_on_a_gated_flow_reads_the_flag_epoch_at_most_every_second(cloc
     # Given an enrolled user of a flow whose second step is gated (the tenant has no flag yet), and a new container
     _enrolled("t-gated", "u-1", gated=True)
 
-    # When the new container answers the status: progress, flow version, policy versions, and the flag epoch (no
-    # flags: nothing to load)
+    # When the new container answers the status: progress, flow version, policy versions, whether the user objects
+    # to experiments (decision 0084; then cached 30 s), and the flag epoch (no flags: nothing to load)
     start = len(reads.names)
     status = _status("t-gated", "u-1")
-    assert _reads_of(reads, start) == ["GetItem", "GetItem", "Query", "GetItem"]
+    assert _reads_of(reads, start) == ["GetItem", "GetItem", "Query", "GetItem", "GetItem"]
     assert [step["id"] for step in status["hidden_steps"]] == ["invite-team"]
 
     # When it answers again within the check interval: only the progress
@@ -130,11 +130,11 @@ def test_a_new_container_loads_the_flag_set_once_for_a_gated_flow(clock: Clock, 
     create_gating_flag("t-flagged")
     reset()
 
-    # When the new container answers the status: progress, flow version, policy versions, the epoch, then the set
-    # (epoch, flags, segments)
+    # When the new container answers the status: progress, flow version, policy versions, the user's objection,
+    # the epoch, then the set (epoch, flags, segments)
     start = len(reads.names)
     status = _status("t-flagged", "u-1")
-    assert _reads_of(reads, start) == ["GetItem", "GetItem", "Query", "GetItem", "GetItem", "Query", "Query"]
+    assert _reads_of(reads, start) == ["GetItem", "GetItem", "Query", "GetItem", "GetItem", "GetItem", "Query", "Query"]
     assert "invite-team" in [step["id"] for step in status["steps"]]
 
     # When it answers again within the check interval: only the progress

@@ -8,6 +8,7 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from firstmile.composition import container, reset
 from firstmile.config import reset_settings
 from firstmile.flags.models import Segment
-from firstmile.identity.store import user_partition
+from firstmile.identifiers import user_partition
 from firstmile.onboarding.models import StepAction, StepCommand
 from firstmile.platform.gateway import partition
 from firstmile.privacy.consent import ConsentChange
@@ -254,3 +255,28 @@ def test_after_a_restore_the_erased_users_are_erased_again(deployment: Deploymen
     assert _only_revocations_left(USER)
     assert "onboarding_progress" in _partition_kinds(OTHER)
     assert job.lambda_handler({"reapply_erasures": True}, FakeLambdaContext()) == {"tombstones": 1, "erased_again": 0}
+
+
+def test_a_closed_request_is_deleted_by_the_retention_job_once_its_retention_has_passed(
+    deployment: Deployment, outbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an export completed under a one-day retention of closed requests, and one still open
+    monkeypatch.setenv("FIRSTMILE_PRIVACY_REQUEST_RETENTION_DAYS", "1")
+    reset_settings()
+    reset()
+    done = container().data_rights.request_export(TENANT, USER)
+    container().request_processor.process(TENANT, done.request_id)
+    still_open = container().data_rights.request_erasure(TENANT, OTHER, None)
+    job = load_handler("privacy_retention_job")
+
+    # When the retention job runs today, and again two days later
+    assert job.lambda_handler({}, FakeLambdaContext()) == {"deleted": 0}
+    later = datetime.now(UTC) + timedelta(days=2)
+    monkeypatch.setattr(container().retention, "_clock", lambda: later)
+    summary = job.lambda_handler({}, FakeLambdaContext())
+
+    # Then the closed request went, with its index entry; the open one stays
+    assert summary == {"deleted": 1, "deleted.privacy_request": 1}
+    assert container().privacy_requests.get(TENANT, done.request_id) is None
+    assert container().privacy_requests.get(TENANT, still_open.request_id) is not None
+    assert job.lambda_handler({}, FakeLambdaContext()) == {"deleted": 0}

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 
 from firstmile.audit.store import AuditStore
-from firstmile.identity.store import user_partition
+from firstmile.identifiers import user_partition
 from firstmile.onboarding.store import OnboardingStore
 from firstmile.privacy.consent_store import ConsentStore
 from firstmile.privacy.policy_store import PolicyStore
 from firstmile.privacy.request_store import RequestStore
+from firstmile.privacy.retention import RetentionStore, retention_entry
 from firstmile.privacy.user_data import UserPartition
 from tests.contracts.onboarding import TENANT
 from tests.contracts.privacy import (
     ConsentStoreContract,
+    DueWriter,
     ItemWriter,
     PolicyStoreContract,
     RequestStoreContract,
+    RetentionStoreContract,
     UserPartitionContract,
 )
 
@@ -69,3 +74,25 @@ class TestUserPartitionContract(UserPartitionContract):
     @pytest.fixture
     def put_item(self, table: Any) -> ItemWriter:
         return lambda user, sk, item: table.put_item(Item={"pk": user_partition(TENANT, user), "sk": sk, **item})
+
+
+class TestRetentionStoreContract(RetentionStoreContract):
+    """The retention index, on the table engine."""
+
+    implementation = RetentionStore
+
+    @pytest.fixture
+    def retention(self, table: Any) -> RetentionStore:
+        return RetentionStore(table)
+
+    @pytest.fixture
+    def put_due(self, table: Any) -> DueWriter:
+        def put(key: dict[str, str], kind: str, due: date) -> None:
+            table.put_item(Item={**key, "kind": kind})
+            table.put_item(Item=retention_entry(key, kind, due))
+
+        return put
+
+    @pytest.fixture
+    def exists(self, table: Any) -> Callable[[dict[str, str]], bool]:
+        return lambda key: "Item" in table.get_item(Key=key)

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from firstmile.privacy.policy_versions import PolicyVersions
     from firstmile.privacy.processing import RequestProcessor
     from firstmile.privacy.request_store import RequestStore
+    from firstmile.privacy.retention import RetentionJob
     from firstmile.privacy.rights import DataRights
 
 
@@ -273,8 +274,13 @@ class Container:
         from firstmile.flags.exposures import ExposureSampler
         from firstmile.platform.queues import JsonQueue
         from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE
+        from firstmile.privacy.objections import Objections
 
-        return FlagEvaluation(self.flag_cache, exposures=ExposureSampler(JsonQueue(FLAG_EXPOSURES_QUEUE)))
+        return FlagEvaluation(
+            self.flag_cache,
+            exposures=ExposureSampler(JsonQueue(FLAG_EXPOSURES_QUEUE)),
+            objections=Objections(self.table).objects,
+        )
 
     @cached_property
     def exposures(self) -> Exposures:
@@ -370,7 +376,18 @@ class Container:
         """Data subject requests, their deadlines, the tenants' privacy settings and the erased users' tombstones."""
         from firstmile.privacy.request_store import RequestStore
 
-        return RequestStore(self.table, audit=self.audit_store)
+        return RequestStore(
+            self.table,
+            audit=self.audit_store,
+            closed_retention_days=get_settings().privacy_request_retention_days,
+        )
+
+    @cached_property
+    def retention(self) -> RetentionJob:
+        """The daily deletion of what is past its retention."""
+        from firstmile.privacy.retention import RetentionJob, RetentionStore
+
+        return RetentionJob(RetentionStore(self.table))
 
     @cached_property
     def export_objects(self) -> BucketObjects:

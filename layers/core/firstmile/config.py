@@ -90,6 +90,8 @@ class Settings(Model):
     # sender address (a verified SES identity of the deployment's account).
     notifier_outbox: str = ""
     notifier_sender: str = "privacy@example.com"
+    # A closed privacy request is kept this long (the proof it was answered in time), then deleted (decision 0085).
+    privacy_request_retention_days: int = Field(default=1095, ge=1, le=3650)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -6,3 +6,9 @@ FLOW_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,47}$"
 
 FLAG_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 """A feature flag's key (and a segment's), unique in the tenant."""
+
+
+def user_partition(tenant: str, user: str) -> str:
+    """The partition that holds everything personal of one user (identity, onboarding and privacy keep their items
+    there; an erasure deletes it)."""
+    return f"TENANT#{tenant}#USER#{user}"

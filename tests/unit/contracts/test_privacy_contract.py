@@ -1,20 +1,31 @@
-"""The consent and policy stores' contracts, on the in-memory fakes."""
+"""The privacy stores' contracts, on the in-memory fakes."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
 
 import pytest
 
 from tests.contracts.onboarding import TENANT
 from tests.contracts.privacy import (
     ConsentStoreContract,
+    DueWriter,
     ItemWriter,
     PolicyStoreContract,
     RequestStoreContract,
+    RetentionStoreContract,
     UserPartitionContract,
 )
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.onboarding import FakeOnboardingStore
-from tests.fakes.privacy import FakeConsentStore, FakePolicyStore, FakeRequestStore, FakeUserPartition
+from tests.fakes.privacy import (
+    FakeConsentStore,
+    FakePolicyStore,
+    FakeRequestStore,
+    FakeRetentionStore,
+    FakeUserPartition,
+)
 
 
 class TestFakeConsentStoreContract(ConsentStoreContract):
@@ -55,3 +66,23 @@ class TestFakeUserPartitionContract(UserPartitionContract):
     @pytest.fixture
     def put_item(self, partition: FakeUserPartition) -> ItemWriter:
         return lambda user, sk, item: partition.add(TENANT, user, sk, item)
+
+
+class TestFakeRetentionStoreContract(RetentionStoreContract):
+    implementation = FakeRetentionStore
+
+    @pytest.fixture
+    def retention(self) -> FakeRetentionStore:
+        return FakeRetentionStore()
+
+    @pytest.fixture
+    def put_due(self, retention: FakeRetentionStore) -> DueWriter:
+        def put(key: dict[str, str], kind: str, due: date) -> None:
+            retention.items[(key["pk"], key["sk"])] = {"kind": kind}
+            retention.add(key, kind, due)
+
+        return put
+
+    @pytest.fixture
+    def exists(self, retention: FakeRetentionStore) -> Callable[[dict[str, str]], bool]:
+        return lambda key: (key["pk"], key["sk"]) in retention.items

@@ -4,7 +4,7 @@ sampled into exposure events (``ExposureSampler``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from firstmile import errors as e
 from firstmile.clock import Clock, utc_now
@@ -23,10 +23,13 @@ class FlagEvaluation:
         cache: FlagSetCache,
         *,
         exposures: ExposureSampler | None = None,
+        objections: Callable[[str, str], bool] | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._cache = cache
         self._exposures = exposures
+        # Whether a user objects to experiments (privacy's consent; decision 0084): they are never bucketed.
+        self._objections = objections
         self._clock = clock
 
     def evaluate(
@@ -45,14 +48,22 @@ class FlagEvaluation:
             )
         now = self._clock()
         # The token was verified and the request body validated: the context is built without validating again.
-        context = EvaluationContext.of_caller(tenant, user, {**request.attributes, **token_attributes}, now)
+        context = EvaluationContext.of_caller(
+            tenant, user, {**request.attributes, **token_attributes}, now, unbucketed=self._objects(tenant, user)
+        )
         freshness = self._cache.freshness(tenant)
         results = self._cache.evaluate_all(tenant, context, request.flags)
-        if self._exposures is not None:
+        # A user who objects is out of the experiments' measurement too: none of their evaluations is sampled.
+        if self._exposures is not None and not context.unbucketed:
             self._exposures.sample(tenant, results.values(), settings.exposure_sample_rate, now)
         return EvaluationAnswer(flags=results, flag_set_version=self._cache.version(tenant), freshness=freshness)
 
     def gate_for(self, tenant: str, user: str, attributes: Mapping[str, str]) -> logic.FlagGate:
         """Onboarding's gate for one user: flags evaluated with the token's attributes, each at most once."""
-        context = EvaluationContext.of_caller(tenant, user, dict(attributes), self._clock())
+        context = EvaluationContext.of_caller(
+            tenant, user, dict(attributes), self._clock(), unbucketed=self._objects(tenant, user)
+        )
         return self._cache.gate(tenant, context)
+
+    def _objects(self, tenant: str, user: str) -> bool:
+        return self._objections is not None and self._objections(tenant, user)

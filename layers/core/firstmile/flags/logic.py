@@ -122,7 +122,17 @@ _Test = Callable[[Any], bool]
 class _Run:
     """The state of one evaluation call: the context's attributes prepared once, and what was already evaluated."""
 
-    __slots__ = ("attributes", "compiled", "context", "flags", "killed", "memberships", "results", "stickiness")
+    __slots__ = (
+        "attributes",
+        "compiled",
+        "context",
+        "flags",
+        "killed",
+        "memberships",
+        "results",
+        "stickiness",
+        "unbucketed",
+    )
 
     def __init__(self, compiled: CompiledFlagSet, context: EvaluationContext) -> None:
         self.compiled = compiled
@@ -138,6 +148,7 @@ class _Run:
             attributes[NOW_ATTRIBUTE] = now.timestamp()
         self.attributes = attributes
         self.stickiness = _key_bytes(context.stickiness_key or context.user_id)
+        self.unbucketed = context.unbucketed
         self.flags = compiled.flags
         self.killed = compiled.killed
         self.results: dict[str, EvaluationResult] = {}
@@ -191,6 +202,7 @@ class _CompiledFlag:
         "prerequisites",
         "rollout_prefix",
         "rules",
+        "unbucketed",
         "variant_prefix",
     )
 
@@ -204,6 +216,8 @@ class _CompiledFlag:
         self.prerequisite_error = off_result(flag, _ERROR, EvaluationError.PREREQUISITE_ERROR)
         # A failed prerequisite is not an error: the flag does not apply to this user yet.
         self.prerequisite_failed = off_result(flag, EvaluationReason.DEFAULT)
+        # What a user who objects to experiments gets where a split would draw their variant: the flag's default.
+        self.unbucketed = self.prerequisite_failed
         # Set when every context gets the same result (disabled, invalid, or enabled without targeting).
         self.fixed: EvaluationResult | None = None
         self.prerequisites: tuple[tuple[str, str], ...] = ()
@@ -608,6 +622,8 @@ def _evaluate_flag(flag: _CompiledFlag, run: _Run) -> EvaluationResult:
             else:
                 threshold = rule.threshold
                 if threshold < ROLLOUT_BUCKETS:
+                    if run.unbucketed:
+                        continue  # a partial rollout is an experiment: never bucket a user who objects
                     if rollout < 0:
                         rollout = _bucket_after(flag.rollout_prefix, run.stickiness)
                     if rollout >= threshold:
@@ -623,6 +639,8 @@ def _evaluate_flag(flag: _CompiledFlag, run: _Run) -> EvaluationResult:
 def _serve(flag: _CompiledFlag, serve: _CompiledServe, run: _Run) -> EvaluationResult:
     if serve.result is not None:
         return serve.result
+    if run.unbucketed:
+        return flag.unbucketed
     drawn = _bucket_after(flag.variant_prefix, run.stickiness)
     return serve.results[bisect_right(serve.bounds, drawn)]
 

@@ -646,10 +646,13 @@ class EvaluationContext(Model):
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
     stickiness_key: Annotated[str | None, Field(default=None, min_length=1, max_length=MAX_USER_ID)] = None
     now: datetime | None = None
+    # The user objects to experiments (Article 21, decision 0084): partial rollouts and splits never bucket them;
+    # they get what the flag serves without them (its default).
+    unbucketed: bool = False
 
     @classmethod
     def of_caller(
-        cls, tenant: str, user_id: str, attributes: dict[str, Any], now: datetime | None
+        cls, tenant: str, user_id: str, attributes: dict[str, Any], now: datetime | None, *, unbucketed: bool = False
     ) -> EvaluationContext:
         """The context of a request's caller, built without validating again what was validated already.
 
@@ -664,14 +667,23 @@ class EvaluationContext(Model):
         context = _new_object(cls)
         _set_dict(
             context,
-            {"tenant": tenant, "user_id": user_id, "attributes": attributes, "stickiness_key": None, "now": now},
+            {
+                "tenant": tenant,
+                "user_id": user_id,
+                "attributes": attributes,
+                "stickiness_key": None,
+                "now": now,
+                "unbucketed": unbucketed,
+            },
         )
-        _set_fields_set(context, {"tenant", "user_id", "attributes", "now"})
+        _set_fields_set(context, set(_SET_UNBUCKETED if unbucketed else _SET))
         _set_extra(context, None)
         _set_private(context, None)
         return context
 
 
+_SET = frozenset({"tenant", "user_id", "attributes", "now"})
+_SET_UNBUCKETED = _SET | {"unbucketed"}
 _new_object = object.__new__
 _set_dict = vars(BaseModel)["__dict__"].__set__
 _set_fields_set = vars(BaseModel)["__pydantic_fields_set__"].__set__

@@ -133,6 +133,7 @@ TABLE: dict[str, tuple[int, str]] = {
     e.BIZ_VERIFICATION_ATTEMPTS_EXHAUSTED: (409, "Too many wrong codes: make a new request"),
     e.BIZ_PRIVACY_REQUEST_STATE: (409, "The privacy request is not in a state for this"),
     e.VAL_CONTACT_ADDRESS_MISSING: (422, "No address to send the code to"),
+    e.BIZ_PROCESSING_RESTRICTED: (409, "The user restricted the processing of their data"),
     # the local stack's gateway
     e.EXT_FUNCTION_TIMEOUT: (504, "The function did not answer in time"),
     e.VAL_URI_TOO_LONG: (414, "Request line too long"),

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.errors import DependencyUnavailableError, VersionConflictError
+from firstmile.identifiers import user_partition
 from firstmile.identity.models import ApiClient, Family, RefreshPointer, Revocations, Tenant
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 from firstmile.platform.gateway import CONDITION_FAILED, VERSION, TableGateway, partition
@@ -59,11 +60,6 @@ def _client_key(client_id: str) -> dict[str, str]:
 
 def _clients_index(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}#CLIENTS"
-
-
-def user_partition(tenant: str, user: str) -> str:
-    """The partition that holds everything personal of one user."""
-    return f"TENANT#{tenant}#USER#{user}"
 
 
 def _family_key(tenant: str, user: str, family_id: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from firstmile.onboarding.models import (
     Progress,
     RestartRequest,
 )
+from firstmile.onboarding.progress import refuse_if_restricted
 from firstmile.onboarding.services import OnboardingService
 from firstmile.onboarding.store import DraftConflictError, FlowExistsError
 from firstmile.platform.cursors import Page
@@ -137,6 +138,7 @@ class FlowAdmin(OnboardingService):
             current = self._store.get_progress(tenant, user)
             if current is None:
                 raise errors.DomainError(errors.RES_ONBOARDING_NOT_FOUND, f"User {user} has not started onboarding.")
+            refuse_if_restricted(current.restricted, user)
             transition = logic.restart(current, tenant, user, flow, self._clock())
             self._store.write_transition(transition, event=event)
             return transition.progress

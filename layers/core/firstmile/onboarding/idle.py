@@ -111,8 +111,8 @@ class IdleUsers:
         dropped = kept = 0
         for user in message["users"]:
             progress = self._store.get_progress(tenant, str(user))
-            if progress is None or progress.updated_at.date() >= cutoff:
-                kept += 1  # gone, or back since the job listed them
+            if progress is None or progress.updated_at.date() >= cutoff or progress.restricted:
+                kept += 1  # gone, back since the job listed them, or processing restricted (Article 18)
                 continue
             now = self._clock()
             flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)

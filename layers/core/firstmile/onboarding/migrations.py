@@ -219,6 +219,8 @@ class Migrations:
                 return True
             if (progress.flow_id, progress.flow_version) != (source.flow_id, source.version):
                 return False
+            if progress.restricted:
+                return False  # processing restricted (Article 18): left on their version, counted as skipped
             transition = logic.migrate_progress(
                 progress, source, target, migration.step_map, migration.migration_id, self._clock()
             )

@@ -267,6 +267,9 @@ class Progress(Model):
     # The policy versions the user accepted last, by type (set by privacy's consent; decision 0082): the status says
     # ``needs_reconsent`` while a tenant's current version differs.
     accepted_policies: dict[str, str] = Field(default_factory=dict)
+    # The user restricted processing (Article 18, decision 0084): every change but their own rights requests
+    # answers 409 until they lift it.
+    restricted: bool = False
     # Set by the daily idle job while the user is dropped (decision 0072): when, and at which step (None: every
     # step was done but the onboarding was not completed).
     dropped_at: datetime | None = None
@@ -623,3 +626,35 @@ class SampleUsersCreated(Model):
     flow_version: int
     outcomes: dict[str, int] = Field(description="How many sample users ended completed, skipped or in progress")
     expires_at: datetime
+
+
+class Rectification(Model):
+    """``PATCH /v1/me``: the attributes Firstmile keeps about the caller, corrected (Article 16). A value replaces the
+    kept one; ``null`` removes it. Only the segment attributes are kept (``SEGMENT_ATTRIBUTES``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attributes: dict[Literal["country", "locale", "plan", "returning"], str | None] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _plain_values(self) -> Rectification:
+        for name, value in self.attributes.items():
+            if value is None:
+                continue
+            if not SEGMENT_VALUE.fullmatch(value):
+                raise ValueError(f"{name}: a short plain value (letters, digits, _ . : + -), at most 64 characters")
+            if name == "returning" and value not in ("true", "false"):
+                raise ValueError("returning: true or false")
+        return self
+
+
+class MeView(Model):
+    """What Firstmile keeps about the caller's onboarding profile, after a rectification."""
+
+    user_id: str
+    attributes: dict[str, str] = Field(description="The segment values kept (analytics counts later events by them)")
+    flow_id: str
+    flow_version: int
+    analytics_opt_out: bool
+    restricted: bool
+    progress_version: int

@@ -74,6 +74,11 @@ class OnboardingStorePort(Protocol):
         """The user's progress as stored now."""
         ...
 
+    def set_segment(self, tenant: str, user: str, segment: dict[str, str], expected_version: int) -> bool:
+        """Replace the segment values kept on the user's progress (a rectification), moving its version on, if it is
+        still at ``expected_version``; ``False``, writing nothing, otherwise (or when it has gone)."""
+        ...
+
     def get_settings(self, tenant: str) -> OnboardingSettings:
         """The tenant's onboarding settings, the defaults until an admin sets them."""
         ...
@@ -160,6 +165,8 @@ class EnrolmentConsent(NamedTuple):
     analytics_opt_out: bool
     accepted_policies: dict[str, str]
     check: dict[str, Any] | None
+    # The user restricted processing (Article 18): they are not enrolled.
+    restricted: bool = False
 
 
 class ConsentLookup(Protocol):

@@ -14,15 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from firstmile.errors import VersionConflictError
+from firstmile import errors
+from firstmile.errors import DomainError, VersionConflictError
 from firstmile.onboarding import logic
 from firstmile.onboarding.gates import deferred_gate
 from firstmile.onboarding.logic import FlagGate
 from firstmile.onboarding.models import (
     FlowVersion,
+    MeView,
     Milestone,
     OnboardingStatus,
     Progress,
+    Rectification,
     SampleConfiguration,
     StepCommand,
     Transition,
@@ -32,6 +35,18 @@ from firstmile.onboarding.services import OnboardingService
 from firstmile.onboarding.store import ProgressConflictError
 
 NO_ATTRIBUTES: Mapping[str, str] = {}
+
+
+def refuse_if_restricted(restricted: bool, user: str) -> None:
+    """BIZ_PROCESSING_RESTRICTED (409) for a change of a user who restricted processing (Article 18)."""
+    if restricted:
+        raise DomainError(
+            errors.BIZ_PROCESSING_RESTRICTED,
+            f"User {user} restricted the processing of their data: nothing about them changes until they lift it "
+            "(POST /v1/compliance/consent with rights.restrict_processing false).",
+        )
+
+
 _ENROL_ATTEMPTS = 3
 Command = Callable[[Progress, FlowVersion, datetime], Transition]
 
@@ -123,6 +138,34 @@ class ProgressService(OnboardingService):
             attributes,
         )
 
+    def rectify(self, tenant: str, user: str, change: Rectification) -> MeView:
+        """Correct the attributes kept about the user (Article 16): their rights request, so it is taken even while
+        processing is restricted. Events written from now on carry the corrected values; counted ones stay as
+        they were. RES_ONBOARDING_NOT_FOUND for a user Firstmile keeps nothing about."""
+
+        def attempt() -> Progress:
+            progress = self._store.get_progress(tenant, user)
+            if progress is None:
+                raise DomainError(errors.RES_ONBOARDING_NOT_FOUND, "Firstmile keeps no attributes of yours yet.")
+            corrected: dict[str, str | None] = {**progress.segment}
+            for name, value in change.attributes.items():
+                corrected[name] = value
+            segment = {name: value for name, value in corrected.items() if value is not None}
+            if not self._store.set_segment(tenant, user, segment, progress.version):
+                raise VersionConflictError(None, None)
+            return progress.model_copy(update={"segment": segment, "version": progress.version + 1})
+
+        progress = self._retry(attempt)
+        return MeView(
+            user_id=user,
+            attributes=progress.segment,
+            flow_id=progress.flow_id,
+            flow_version=progress.flow_version,
+            analytics_opt_out=progress.analytics_opt_out,
+            restricted=progress.restricted,
+            progress_version=progress.version,
+        )
+
     def sample_configuration(self, tenant: str, user: str) -> SampleConfiguration:
         """The sample configuration of the user's flow version; before their first call, of the version they would
         be enrolled on (reading never enrols)."""
@@ -150,6 +193,7 @@ class ProgressService(OnboardingService):
         # The command's gate answers the status too: one evaluation context and one flag check per request.
         def attempt() -> tuple[Progress, FlowVersion]:
             progress = self._store.get_progress(tenant, user) or self._enrol(tenant, user, attributes)
+            refuse_if_restricted(progress.restricted, user)
             if expected_version is not None and progress.version != expected_version:
                 raise ProgressConflictError(progress)
             flow = self._versions.get(tenant, progress.flow_id, progress.flow_version)
@@ -181,6 +225,8 @@ class ProgressService(OnboardingService):
         flow = self._versions.latest(tenant, self._versions.default_flow_id(tenant))
         for attempt in range(1, _ENROL_ATTEMPTS + 1):
             consent = self._consent.enrolment(tenant, user) if self._consent else EnrolmentConsent(False, {}, None)
+            # Enrolling is processing: a user who restricted it is not enrolled until they lift the restriction.
+            refuse_if_restricted(consent.restricted, user)
             transition = logic.enrol(
                 tenant,
                 user,

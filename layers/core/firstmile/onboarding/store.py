@@ -45,7 +45,7 @@ from pydantic import BaseModel
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.errors import DependencyUnavailableError, NotFoundError, VersionConflictError
-from firstmile.identity.store import user_partition
+from firstmile.identifiers import user_partition
 from firstmile.onboarding import EVENT_KIND
 from firstmile.onboarding.models import (
     DefaultFlow,
@@ -447,6 +447,17 @@ class OnboardingStore:
         """One GetItem (consistent)."""
         item = self._get(progress_key(tenant, user))
         return _progress(item) if item else None
+
+    def set_segment(self, tenant: str, user: str, segment: dict[str, str], expected_version: int) -> bool:
+        """One UpdateItem on condition of the version read: ``SET segment ADD version 1``."""
+        written = self._table.update_if(
+            progress_key(tenant, user),
+            "SET #s = :s ADD #v :one",
+            condition="#v = :read",
+            names={"#s": "segment", "#v": "version"},
+            values={":s": dict(segment), ":one": 1, ":read": expected_version},
+        )
+        return written is not None
 
     def write_transition(
         self, transition: Transition, *, event: AuditEvent | None = None, checks: Sequence[dict[str, Any]] = ()

@@ -35,6 +35,16 @@ class CookieCategory(StrEnum):
     MARKETING = "marketing"
 
 
+class Right(StrEnum):
+    """Rights a user exercises with a marker, kept and recorded like consent (issue 13, item 6; decision 0084)."""
+
+    # Article 18: the user's data is kept but not processed further; every write refuses (409) but their own rights
+    # requests.
+    RESTRICT_PROCESSING = "restrict_processing"
+    # Article 21: out of analytics and out of rollout experiments (flags serve their defaults, never a bucket).
+    OBJECT = "object"
+
+
 ConsentSource = Literal["banner", "settings", "signup", "api", "gpc"]
 PolicyVersion = Annotated[
     str, Field(pattern=POLICY_VERSION_PATTERN, description="The privacy-policy version the choice was made under")
@@ -48,14 +58,19 @@ class ConsentChange(Model):
 
     purposes: dict[Purpose, bool] = Field(default_factory=dict)
     cookies: dict[CookieCategory, bool] = Field(default_factory=dict)
+    rights: dict[Right, bool] = Field(
+        default_factory=dict,
+        description="`restrict_processing` (true restricts, false lifts the restriction) and `object` (true objects, "
+        "false withdraws the objection)",
+    )
     policy_version: PolicyVersion
     terms_version: PolicyVersion | None = Field(default=None, description="The terms version the user accepts")
     source: ConsentSource = "api"
 
     @model_validator(mode="after")
     def _something_and_nothing_impossible(self) -> ConsentChange:
-        if not self.purposes and not self.cookies:
-            raise ValueError("give at least one purpose or cookie category")
+        if not self.purposes and not self.cookies and not self.rights:
+            raise ValueError("give at least one purpose, cookie category or right")
         if self.cookies.get(CookieCategory.NECESSARY) is False:
             raise ValueError("necessary cookies cannot be refused: the service does not work without them")
         return self
@@ -94,6 +109,8 @@ class ConsentState(Model):
 
     purposes: dict[Purpose, Choice] = Field(default_factory=dict)
     cookies: dict[CookieCategory, Choice] = Field(default_factory=dict)
+    # Restriction and objection: ``granted`` true while the user exercises the right.
+    rights: dict[Right, Choice] = Field(default_factory=dict)
     # The policy versions the user accepted last, by type (privacy_policy, terms).
     accepted: dict[str, str] = Field(default_factory=dict)
     version: int = 0
@@ -101,9 +118,23 @@ class ConsentState(Model):
 
     @property
     def analytics_opt_out(self) -> bool:
-        """Whether the user is out of analytics: they withdrew (or refused) the analytics purpose."""
+        """Whether the user is out of analytics: they withdrew (or refused) the analytics purpose, or object."""
         choice = self.purposes.get(Purpose.ANALYTICS)
-        return choice is not None and not choice.granted
+        return (choice is not None and not choice.granted) or self.objected
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the user restricted the processing of their data."""
+        return _exercised(self.rights.get(Right.RESTRICT_PROCESSING))
+
+    @property
+    def objected(self) -> bool:
+        """Whether the user objects to analytics and experiments."""
+        return _exercised(self.rights.get(Right.OBJECT))
+
+
+def _exercised(choice: Choice | None) -> bool:
+    return choice is not None and choice.granted
 
 
 class ConsentRecord(Model):
@@ -112,7 +143,7 @@ class ConsentRecord(Model):
     model_config = ConfigDict(frozen=True)
 
     at: datetime
-    scope: Literal["purpose", "cookie"]
+    scope: Literal["purpose", "cookie", "right"]
     name: str
     granted: bool
     policy_version: str
@@ -124,7 +155,10 @@ class ConsentView(Model):
 
     purposes: dict[Purpose, Choice]
     cookies: dict[CookieCategory, Choice]
+    rights: dict[Right, Choice] = Field(default_factory=dict)
     analytics_opt_out: bool
+    restricted: bool = Field(default=False, description="Processing restricted: every write but rights requests 409")
+    objected: bool = Field(default=False, description="Out of analytics, and flags serve their defaults")
     accepted: dict[str, str] = Field(description="The policy versions accepted last, by type")
     version: int
     updated_at: datetime | None
@@ -139,7 +173,7 @@ def apply(state: ConsentState, change: ConsentChange, now: datetime) -> tuple[Co
     def choice(granted: bool) -> Choice:
         return Choice(granted=granted, at=now, policy_version=change.policy_version, source=change.source)
 
-    def record(scope: Literal["purpose", "cookie"], name: str, granted: bool) -> ConsentRecord:
+    def record(scope: Literal["purpose", "cookie", "right"], name: str, granted: bool) -> ConsentRecord:
         return ConsentRecord(
             at=now,
             scope=scope,
@@ -153,11 +187,18 @@ def apply(state: ConsentState, change: ConsentChange, now: datetime) -> tuple[Co
     cookies = {**state.cookies, **{c: choice(g) for c, g in change.cookies.items()}}
     records = [record("purpose", p.value, g) for p, g in change.purposes.items()]
     records += [record("cookie", c.value, g) for c, g in change.cookies.items()]
+    rights = {**state.rights, **{r: choice(g) for r, g in change.rights.items()}}
+    records += [record("right", r.value, g) for r, g in change.rights.items()]
     accepted = {**state.accepted, "privacy_policy": change.policy_version}
     if change.terms_version is not None:
         accepted["terms"] = change.terms_version
     updated = ConsentState(
-        purposes=purposes, cookies=cookies, accepted=accepted, version=state.version + 1, updated_at=now
+        purposes=purposes,
+        cookies=cookies,
+        rights=rights,
+        accepted=accepted,
+        version=state.version + 1,
+        updated_at=now,
     )
     return updated, records
 
@@ -166,7 +207,10 @@ def view(state: ConsentState, history: list[ConsentRecord]) -> ConsentView:
     return ConsentView(
         purposes=state.purposes,
         cookies=state.cookies,
+        rights=state.rights,
         analytics_opt_out=state.analytics_opt_out,
+        restricted=state.restricted,
+        objected=state.objected,
         accepted=state.accepted,
         version=state.version,
         updated_at=state.updated_at,

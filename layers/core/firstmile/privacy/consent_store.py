@@ -18,18 +18,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from firstmile.identity.store import user_partition
+from firstmile.identifiers import user_partition
 from firstmile.onboarding.ports import EnrolmentConsent
 from firstmile.onboarding.store import progress_key
 from firstmile.platform.gateway import TableGateway, applied, partition
 from firstmile.platform.items import plain, storable, stored_fields, without_keys
+from firstmile.privacy.objections import CONSENT_STATE_SK
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
     from firstmile.privacy.consent import ConsentRecord, ConsentState
 
-_STATE_SK = "CONSENT#STATE"
+_STATE_SK = CONSENT_STATE_SK
 _RECORD_PREFIX = "CONSENT#RECORD#"
 
 
@@ -79,11 +80,12 @@ class ConsentStore:
         records: list[ConsentRecord],
         *,
         analytics_opt_out: bool | None = None,
+        restricted: bool | None = None,
     ) -> bool:
         """Store ``state`` (if the stored one is at ``state.version - 1``) and ``records``, and copy the accepted
-        policy versions (and ``analytics_opt_out`` when given) onto the user's progress in the same transaction, or
-        check the progress is still absent. ``False``, writing nothing, when a condition failed: another change came
-        first."""
+        policy versions (and ``analytics_opt_out``, ``restricted`` when given) onto the user's progress in the same
+        transaction, or check the progress is still absent. ``False``, writing nothing, when a condition failed:
+        another change came first."""
         user_pk = user_partition(tenant, user)
         actions = [
             self._table.put_action(
@@ -99,7 +101,7 @@ class ConsentStore:
                 **storable(record.model_dump(mode="json")),
             }
             actions.append(self._table.put_new_action(item))
-        actions.append(self._progress_marks(tenant, user, state.accepted, analytics_opt_out))
+        actions.append(self._progress_marks(tenant, user, state.accepted, analytics_opt_out, restricted))
         return applied(self._table.transact(actions), f"the consent of a user of tenant {tenant}")
 
     def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
@@ -109,12 +111,15 @@ class ConsentStore:
         # it can (decision 0045).
         item = self._table.get(_state_key(tenant, user)) or {}
         analytics = (item.get("purposes") or {}).get("analytics") or {}
+        rights = item.get("rights") or {}
+        objected = (rights.get("object") or {}).get("granted") is True
+        restricted = (rights.get("restrict_processing") or {}).get("granted") is True
         accepted = {str(k): str(v) for k, v in (item.get("accepted") or {}).items()}
         check = self._table.check_action(_state_key(tenant, user), **_version_condition(int(item.get("version", 0))))
-        return EnrolmentConsent(analytics.get("granted") is False, accepted, check)
+        return EnrolmentConsent(analytics.get("granted") is False or objected, accepted, check, restricted)
 
     def _progress_marks(
-        self, tenant: str, user: str, accepted: dict[str, str], opted_out: bool | None
+        self, tenant: str, user: str, accepted: dict[str, str], opted_out: bool | None, restricted: bool | None
     ) -> dict[str, Any]:
         """The progress's accepted versions (and analytics marker) set, its version moved on, if it exists; else a
         check that it still does not."""
@@ -127,6 +132,9 @@ class ConsentStore:
         if opted_out is not None:
             names["#o"], values[":o"] = "analytics_opt_out", opted_out
             assignments += ", #o = :o"
+        if restricted is not None:
+            names["#r"], values[":r"] = "restricted", restricted
+            assignments += ", #r = :r"
         return self._table.update_action(
             key, f"SET {assignments} ADD #v :one", condition="attribute_exists(pk)", names=names, values=values
         )

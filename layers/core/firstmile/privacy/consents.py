@@ -13,6 +13,7 @@ from firstmile.privacy.consent import (
     ConsentState,
     ConsentView,
     Purpose,
+    Right,
     apply,
     view,
 )
@@ -38,9 +39,12 @@ class Consents:
         def attempt() -> ConsentState:
             state = self._store.get(tenant, user)
             updated, records = apply(state, change, self._clock())
-            # Only a choice about analytics moves the marker: the progress keeps what enrolment or privacy set.
-            marker = updated.analytics_opt_out if Purpose.ANALYTICS in change.purposes else None
-            if not self._store.write(tenant, user, updated, records, analytics_opt_out=marker):
+            # Only a choice about analytics (or an objection) moves the marker: the progress keeps what enrolment or
+            # privacy set.
+            about_analytics = Purpose.ANALYTICS in change.purposes or Right.OBJECT in change.rights
+            marker = updated.analytics_opt_out if about_analytics else None
+            restricted = updated.restricted if Right.RESTRICT_PROCESSING in change.rights else None
+            if not self._store.write(tenant, user, updated, records, analytics_opt_out=marker, restricted=restricted):
                 raise VersionConflictError(None, None)
             return updated
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from datetime import datetime
+    from datetime import date, datetime
     from typing import Any
 
     from firstmile.audit.models import AuditEvent
@@ -36,10 +36,11 @@ class ConsentStorePort(Protocol):
         records: list[ConsentRecord],
         *,
         analytics_opt_out: bool | None = None,
+        restricted: bool | None = None,
     ) -> bool:
         """Store ``state`` if the stored one is at ``state.version - 1``, with ``records``, and copy its accepted
-        policy versions (and the analytics marker when given) onto the user's progress if they have one; ``False``,
-        writing nothing, when another change came first."""
+        policy versions (and the analytics and restriction markers when given) onto the user's progress if they have
+        one; ``False``, writing nothing, when another change came first."""
         ...
 
     def enrolment(self, tenant: str, user: str) -> EnrolmentConsent:
@@ -126,4 +127,16 @@ class UserPartitionPort(Protocol):
 
     def event_days(self, tenant: str, user: str) -> set[str]:
         """The days the user's onboarding events happened on."""
+        ...
+
+
+class RetentionStorePort(Protocol):
+    """The retention index (``firstmile.privacy.retention.RetentionStore``)."""
+
+    def due(self, day: date) -> list[tuple[dict[str, str], str]]:
+        """The entries due on ``day``: each item's key and kind."""
+        ...
+
+    def delete(self, day: date, entries: list[tuple[dict[str, str], str]]) -> None:
+        """Delete each entry's item and the entry itself."""
         ...

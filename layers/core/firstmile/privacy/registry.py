@@ -446,7 +446,8 @@ REGISTRY: tuple[ItemType, ...] = (
     # --- privacy --------------------------------------------------------------------------------------------
     ItemType(
         "consent_state",
-        "a user's current consent per purpose and cookie category, each with its time, policy version and source",
+        "a user's current consent per purpose and cookie category, and their restriction and objection (decision "
+        "0084), each with its time, policy version and source",
         _USERS,
         (Category.IDENTIFIERS, Category.CONSENT),
         _CONSENT,
@@ -482,8 +483,16 @@ REGISTRY: tuple[ItemType, ...] = (
         (Category.IDENTIFIERS, Category.ACTIVITY),
         _RIGHTS,
         LegalBasis.LEGAL_OBLIGATION,
-        "while the tenant keeps it: the proof that a request was answered, and when (decision 0083)",
+        "open, then 3 years after it closed (FIRSTMILE_PRIVACY_REQUEST_RETENTION_DAYS): the proof that it was "
+        "answered, and when; then deleted by the daily retention job (decisions 0083, 0085)",
         Erasure.RETAINED,
+    ),
+    _impersonal(
+        "retention_entry",
+        "the key of an item to delete on a given day, in a partition of that day: what the retention job reads",
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        "until its day comes",
     ),
     _impersonal(
         "privacy_request_open",

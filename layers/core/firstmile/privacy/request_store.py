@@ -13,13 +13,14 @@ Key formats (docs/data-model.md):
   ``gsi1pk = TOMBSTONES``, ``gsi1sk = <tenant>#<user>``: the deployment's tombstones, for that.
 
 Each change of a request is one transaction: the request on condition of the version read, its deadline entry put or
-deleted, and the change's audit entry.
+deleted, the retention entry that deletes it three years after it closed (decision 0085), and the change's audit
+entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from firstmile.audit.models import AuditEvent
@@ -27,6 +28,7 @@ from firstmile.audit.store import AuditStore
 from firstmile.platform.gateway import TableGateway, applied, partition
 from firstmile.platform.items import plain, stored_fields
 from firstmile.privacy.requests import OPEN_STATES, PrivacyRequest, PrivacySettings, RequestState
+from firstmile.privacy.retention import retention_entry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -67,9 +69,13 @@ def _open_key(request: PrivacyRequest) -> dict[str, str]:
 class RequestStore:
     """A tenant's privacy requests, the deployment's open ones by deadline, and the tombstones of erased users."""
 
-    def __init__(self, table: Table | TableGateway, *, audit: AuditStore | None = None) -> None:
+    def __init__(
+        self, table: Table | TableGateway, *, audit: AuditStore | None = None, closed_retention_days: int = 1095
+    ) -> None:
         self._table = TableGateway.of(table)
         self._audit = audit or AuditStore(self._table)
+        # A closed request is kept this long, then deleted by the retention job (decision 0085).
+        self._closed_retention = timedelta(days=closed_retention_days)
 
     # --- requests ----------------------------------------------------------------------------------------------
 
@@ -108,6 +114,13 @@ class RequestStore:
             )
         else:
             writes.append(self._table.delete_action(_open_key(request)))
+            # Closed: kept as the proof it was answered, then deleted by the retention job.
+            due = (request.updated_at + self._closed_retention).date()
+            writes.append(
+                self._table.put_action(
+                    retention_entry(_request_key(request.tenant, request.request_id), "privacy_request", due)
+                )
+            )
         return applied(self._audit.transact(writes, event), f"privacy request {request.request_id}")
 
     def get(self, tenant: str, request_id: str) -> PrivacyRequest | None:

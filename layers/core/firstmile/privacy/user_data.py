@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from firstmile.identity.store import user_partition
+from firstmile.identifiers import user_partition
 from firstmile.platform.gateway import TableGateway, partition
 from firstmile.platform.items import plain
 
