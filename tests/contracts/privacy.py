@@ -248,29 +248,29 @@ class UserPartitionContract:
 
     implementation: ClassVar[type]
 
-    def test_a_users_items_are_listed_counted_and_deleted_but_the_revocation_marks(
+    def test_a_users_items_are_listed_counted_and_deleted(
         self, partition: UserPartitionPort, put_item: ItemWriter
     ) -> None:
         put_item("u-1", "ONBOARDING#PROGRESS", {"kind": "onboarding_progress", "flow_id": "f"})
         put_item("u-1", "ONBOARDING#EVENT#0001", {"kind": "onboarding_event", "at": "2026-12-01T10:00:00Z"})
         put_item("u-1", "ONBOARDING#EVENT#0002", {"kind": "onboarding_event", "at": "2026-12-03T23:59:00Z"})
-        put_item("u-1", "REVOKED#ALL", {"kind": "revocation", "revoked_before": 5})
+        put_item("u-1", "RATE#user_write#1", {"kind": "rate_counter", "count": 5})
         put_item("u-2", "ONBOARDING#PROGRESS", {"kind": "onboarding_progress", "flow_id": "g"})
 
-        assert partition.kinds(TENANT, "u-1") == {"onboarding_progress": 1, "onboarding_event": 2}
+        assert partition.kinds(TENANT, "u-1") == {"onboarding_progress": 1, "onboarding_event": 2, "rate_counter": 1}
         assert partition.event_days(TENANT, "u-1") == {"2026-12-01", "2026-12-03"}
         listed = partition.items(TENANT, "u-1")
         assert sorted(i["kind"] for i in listed) == [
             "onboarding_event",
             "onboarding_event",
             "onboarding_progress",
-            "revocation",
+            "rate_counter",
         ]
         assert all("pk" not in i and "sk" not in i for i in listed)
 
-        assert partition.delete(TENANT, "u-1") == 3
+        assert partition.delete(TENANT, "u-1") == 4
         assert partition.delete(TENANT, "u-1") == 0
-        assert [i["kind"] for i in partition.items(TENANT, "u-1")] == ["revocation"]
+        assert partition.items(TENANT, "u-1") == []
         assert partition.kinds(TENANT, "u-1") == {}
         assert partition.kinds(TENANT, "u-2") == {"onboarding_progress": 1}
 

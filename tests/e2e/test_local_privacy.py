@@ -75,9 +75,10 @@ def outbox_code(stack: RunningStack, user: str) -> str:
     return result.stdout.strip()
 
 
-def partition_items(stack: RunningStack, tenant: str, user: str) -> list[dict[str, Any]]:
+def partition_items(stack: RunningStack, tenant: str, user: str, *, suffix: str = "") -> list[dict[str, Any]]:
     table = stack_table(stack)
-    answer = table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#{tenant}#USER#{user}"), ConsistentRead=True)
+    key = Key("pk").eq(f"TENANT#{tenant}#USER#{user}{suffix}")
+    answer = table.query(KeyConditionExpression=key, ConsistentRead=True)
     return list(answer["Items"])
 
 
@@ -184,10 +185,11 @@ def test_an_export_then_a_verified_erasure_remove_the_user_everywhere(
     )
     assert erased["receipt"]["onboarding_event"] == 2 and erased["receipt"]["export_packages"] == 1
     assert name not in json.dumps(erased["receipt"])
-    # ...the user's partition holds only the marks that refuse their tokens, expiring within 16 minutes
-    left = partition_items(stack, tenant.tenant_id, name)
-    assert left and {i["kind"] for i in left} == {"revocation"}
-    assert all(float(i["expires_at"]) <= time.time() + 16 * 60 for i in left)
+    # ...the user's partition is empty; beside it, only the marks that refuse their tokens, expiring within 16 min
+    assert partition_items(stack, tenant.tenant_id, name) == []
+    marks = partition_items(stack, tenant.tenant_id, name, suffix="#REVOKED")
+    assert marks and {i["kind"] for i in marks} == {"revocation"}
+    assert all(float(i["expires_at"]) <= time.time() + 16 * 60 for i in marks)
     assert partition_items(stack, tenant.tenant_id, other.user)
     # ...their access token and refresh token are refused
     assert_problem(user.request("GET", "/v1/onboarding/status"), 401, "AUTH_TOKEN_REVOKED")

@@ -13,7 +13,6 @@ from firstmile.onboarding.ports import EnrolmentConsent
 from firstmile.privacy.consent import ConsentRecord, ConsentState
 from firstmile.privacy.policies import PolicyVersion
 from firstmile.privacy.requests import OPEN_STATES, PrivacyRequest, PrivacySettings, RequestState
-from firstmile.privacy.user_data import KEPT_PREFIX
 from tests.fakes.audit import AuditedFake, FakeAuditLog
 from tests.fakes.faults import Faults
 from tests.fakes.onboarding import FakeOnboardingStore
@@ -235,16 +234,15 @@ class FakeUserPartition:
         self.faults.enter("kinds")
         with self._lock:
             found = self.items_by_user.get((tenant, user), {})
-            return dict(Counter(str(i.get("kind")) for sk, i in found.items() if not sk.startswith(KEPT_PREFIX)))
+            return dict(Counter(str(i.get("kind")) for i in found.values()))
 
     def delete(self, tenant: str, user: str) -> int:
         self.faults.enter("delete")
         with self._lock:
             found = self.items_by_user.get((tenant, user), {})
-            gone = [sk for sk in found if not sk.startswith(KEPT_PREFIX)]
-            for sk in gone:
-                del found[sk]
-            return len(gone)
+            gone = len(found)
+            found.clear()
+            return gone
 
     def event_days(self, tenant: str, user: str) -> set[str]:
         self.faults.enter("event_days")

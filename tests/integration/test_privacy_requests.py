@@ -18,6 +18,7 @@ from firstmile.composition import container, reset
 from firstmile.config import reset_settings
 from firstmile.flags.models import Segment
 from firstmile.identifiers import user_partition
+from firstmile.identity.store import revocations_partition
 from firstmile.onboarding.models import StepAction, StepCommand
 from firstmile.platform.gateway import partition
 from firstmile.privacy.consent import ConsentChange
@@ -103,14 +104,16 @@ def _partition_kinds(user: str) -> list[str]:
     return sorted(str(item.get("kind")) for item in items)
 
 
-def _only_revocations_left(user: str) -> bool:
-    """What an erasure leaves under the user: the revocation marks that refuse their access tokens, each expiring
-    within the access-token lifetime and a minute, holding nothing but times."""
-    items = list(container().table.query_all(partition(user_partition(TENANT, user)), consistent=True))
+def _erased_everywhere_but_the_revocations(user: str) -> bool:
+    """What an erasure leaves: an empty partition, and beside it the revocation marks that refuse the user's access
+    tokens, each expiring within the access-token lifetime and a minute, holding nothing but times."""
+    if list(container().table.query_all(partition(user_partition(TENANT, user)), consistent=True)):
+        return False
+    marks = list(container().table.query_all(partition(revocations_partition(TENANT, user)), consistent=True))
     bound = time.time() + 900 + 60 + 5
-    return bool(items) and all(
-        item["kind"] == "revocation" and float(item["expires_at"]) <= bound and set(item) <= _REVOCATION_FIELDS
-        for item in items
+    return bool(marks) and all(
+        mark["kind"] == "revocation" and float(mark["expires_at"]) <= bound and set(mark) <= _REVOCATION_FIELDS
+        for mark in marks
     )
 
 
@@ -168,8 +171,8 @@ def test_an_erasure_removes_everything_of_the_user_and_keeps_the_chain_verifying
     # When the worker carries it out
     container().request_processor.process(TENANT, request_id)
 
-    # Then only the revocation marks remain under the user, the other user is untouched
-    assert _only_revocations_left(USER)
+    # Then the user's partition is empty (their revocations, beside it, expire by themselves); the other user's kept
+    assert _erased_everywhere_but_the_revocations(USER)
     assert "onboarding_progress" in _partition_kinds(OTHER)
     # Their archived events, export package and sessions are gone; the segment names only the other user
     assert _archived_users(deployment) == [OTHER, OTHER]
@@ -227,7 +230,7 @@ def test_a_crash_after_any_step_then_a_redelivery_ends_in_the_same_state(
     done = parts.privacy_requests.get(TENANT, request_id)
     assert done is not None and done.state is RequestState.COMPLETE
     assert done.steps_done == [step.value for step in ErasureStep]
-    assert _only_revocations_left(USER)
+    assert _erased_everywhere_but_the_revocations(USER)
     assert _archived_users(deployment) == [OTHER, OTHER]
     assert parts.audit_store.entries_naming(TENANT, USER) == []
     assert parts.audit_store.verify(TENANT).ok
@@ -252,7 +255,7 @@ def test_after_a_restore_the_erased_users_are_erased_again(deployment: Deploymen
 
     # Then the user is erased again, by the system, and the other user kept
     assert done is not None and (done.state, done.source) == (RequestState.COMPLETE, "system:restore")
-    assert _only_revocations_left(USER)
+    assert _erased_everywhere_but_the_revocations(USER)
     assert "onboarding_progress" in _partition_kinds(OTHER)
     assert job.lambda_handler({"reapply_erasures": True}, FakeLambdaContext()) == {"tombstones": 1, "erased_again": 0}
 

@@ -8,8 +8,10 @@ Key formats (see docs/data-model.md):
   family's absolute expiry;
 - refresh pointer: ``pk = REFRESH#<sha256 of the token>``, ``sk = REFRESH`` -> tenant, user, family id;
   ``gsi1pk = TENANT#<t>#USER#<u>#REFRESH``, ``gsi1sk = <family id>#<generation>`` (to erase a user's pointers);
-- revocations, under the user: ``sk = REVOKED#ALL`` (``revoked_before``), ``REVOKED#FAMILY#<family id>``,
-  ``REVOKED#JTI#<jti>``, each expiring once no access token it concerns can still be alive;
+- revocations, beside the user's partition (``pk = TENANT#<t>#USER#<u>#REVOKED``, so an erasure empties the user's
+  partition while they still refuse the tokens issued before it): ``sk = REVOKED#ALL`` (``revoked_before``),
+  ``REVOKED#FAMILY#<family id>``, ``REVOKED#JTI#<jti>``, each expiring once no access token it concerns can still
+  be alive;
 - published public keys: ``pk = SIGNING_KEYS``, ``sk = JWKS`` (versioned).
 
 A rotation is one transaction: the family's update, conditioned on the presented hash still being current and the
@@ -60,6 +62,11 @@ def _client_key(client_id: str) -> dict[str, str]:
 
 def _clients_index(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}#CLIENTS"
+
+
+def revocations_partition(tenant: str, user: str) -> str:
+    """Where a user's revocations are kept: beside their partition, not in it (decision 0083)."""
+    return f"{user_partition(tenant, user)}#REVOKED"
 
 
 def _family_key(tenant: str, user: str, family_id: str) -> dict[str, str]:
@@ -265,7 +272,7 @@ class IdentityStore:
         """Sign the user out everywhere: every token issued until ``now`` (one mark, written with ``event``'s entry
         in one transaction), then every session that mark leaves alive. Returns the sessions revoked."""
         mark = self._table.update_action(
-            {"pk": user_partition(tenant, user), "sk": "REVOKED#ALL"},
+            {"pk": revocations_partition(tenant, user), "sk": "REVOKED#ALL"},
             "SET revoked_before = :before, expires_at = :expires, kind = :kind",
             # Never move the mark backwards (a slow container's clock).
             condition="attribute_not_exists(revoked_before) OR revoked_before < :before",
@@ -290,7 +297,7 @@ class IdentityStore:
     def revocations(self, tenant: str, user: str, now: float) -> Revocations:
         """Every live revocation of a user, with one Query."""
         families, token_ids, revoked_before = set(), set(), None
-        for item in self._table.query_all(partition(user_partition(tenant, user)).begins_with("REVOKED#")):
+        for item in self._table.query_all(partition(revocations_partition(tenant, user)).begins_with("REVOKED#")):
             if float(item.get("expires_at", 0)) <= now:
                 continue  # expired; the TTL sweeper has not removed it yet
             sk = str(item["sk"])
@@ -373,7 +380,7 @@ class IdentityStore:
     def _revocation(self, tenant: str, user: str, sk: str, expires_at: float) -> dict[str, Any]:
         """A revocation item (written unconditionally: writing one twice changes nothing)."""
         item: dict[str, Any] = {
-            "pk": user_partition(tenant, user),
+            "pk": revocations_partition(tenant, user),
             "sk": sk,
             "kind": "revocation",
             "expires_at": _epoch(expires_at),

@@ -118,11 +118,11 @@ class UserPartitionPort(Protocol):
         ...
 
     def kinds(self, tenant: str, user: str) -> dict[str, int]:
-        """How many items of each kind, the revocation marks left out."""
+        """How many items of each kind."""
         ...
 
     def delete(self, tenant: str, user: str) -> int:
-        """Delete every item but the revocation marks; how many."""
+        """Delete every item; how many."""
         ...
 
     def event_days(self, tenant: str, user: str) -> set[str]:

@@ -163,13 +163,13 @@ REGISTRY: tuple[ItemType, ...] = (
     ),
     ItemType(
         "revocation",
-        "a user's sessions or one access token revoked before a moment",
+        "a user's sessions or one access token revoked before a moment (beside the user's partition)",
         _USERS,
         (Category.IDENTIFIERS,),
         _SECURE,
         LegalBasis.LEGITIMATE_INTERESTS,
         "16 minutes: longer than an access token lives",
-        Erasure.USER_PARTITION,
+        Erasure.EXPIRES,
         retention_days=16 / (24 * 60),
     ),
     _impersonal(

@@ -19,9 +19,6 @@ from firstmile.platform.items import plain
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-# Revocation marks stay until they expire (access TTL + 60 s at most): they are what refuses the user's access
-# tokens still in flight. They hold a time and nothing else.
-KEPT_PREFIX = "REVOKED#"
 # Attributes of the table's envelope, left out of an export.
 _ENVELOPE = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "expires_at"})
 EXPORTS_PREFIX = "exports"
@@ -51,8 +48,8 @@ def export_prefix(tenant: str, user: str) -> str:
 
 
 class UserPartition:
-    """The items under one user's partition (``TENANT#<t>#USER#<u>``): progress, events, consent, sessions,
-    revocations, rate counters."""
+    """The items under one user's partition (``TENANT#<t>#USER#<u>``): progress, events, consent, sessions, rate
+    counters. (Their revocations are kept beside it, and expire by themselves.)"""
 
     def __init__(self, table: Table | TableGateway) -> None:
         self._table = TableGateway.of(table)
@@ -63,24 +60,24 @@ class UserPartition:
         return [{k: plain(v) for k, v in item.items() if k not in _ENVELOPE} for item in found]
 
     def kinds(self, tenant: str, user: str) -> dict[str, int]:
-        """How many items of each kind the user has, the revocation marks left out (they are kept)."""
+        """How many items of each kind the user has."""
         found = self._table.query_all(
             partition(user_partition(tenant, user)),
             consistent=True,
             projection="#sk, #kind",
             names={"#sk": "sk", "#kind": "kind"},
         )
-        return dict(Counter(str(i.get("kind", "unknown")) for i in found if not str(i["sk"]).startswith(KEPT_PREFIX)))
+        return dict(Counter(str(i.get("kind", "unknown")) for i in found))
 
     def delete(self, tenant: str, user: str) -> int:
-        """Delete every item of the user but the revocation marks; how many. Running it again deletes nothing."""
+        """Delete every item of the user; how many. Running it again deletes nothing."""
         found = self._table.query_all(
             partition(user_partition(tenant, user)),
             consistent=True,
             projection="#pk, #sk",
             names={"#pk": "pk", "#sk": "sk"},
         )
-        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in found if not str(i["sk"]).startswith(KEPT_PREFIX)]
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in found]
         self._table.delete_many(keys)
         return len(keys)
 
