@@ -6,7 +6,7 @@ from functools import partial
 
 from firstmile.limits.models import RouteClass
 from firstmile.platform.resources import PRIVACY_REQUESTS_QUEUE
-from functions.catalog.model import Access, Function, Queue, Route, Schedule, http_function
+from functions.catalog.model import Access, Function, HttpMethod, Queue, Route, Schedule, http_function
 
 STACK = "privacy"
 # The data subject requests: their routes, worker and deadline job (decision 0083).
@@ -14,6 +14,27 @@ REQUESTS_STACK = "privacy_requests"
 _QUEUED = (PRIVACY_REQUESTS_QUEUE,)
 _REQUEST = "/v1/admin/dsr/requests/{request_id}"
 _admin_dsr = partial(http_function, domain="privacy", stack=REQUESTS_STACK, role="admin", table="write")
+
+
+def _user_request(
+    name: str,
+    method: HttpMethod,
+    path: str,
+    description: str,
+    *,
+    rate_class: RouteClass | None = None,
+    access: Access | None = None,
+) -> Function:
+    """A user's own privacy-request route: by default it writes the request and queues it for the worker."""
+    return Function(
+        name=name,
+        domain="privacy",
+        stack=REQUESTS_STACK,
+        description=description,
+        trigger=Route(method, path, "user", rate_class=rate_class),
+        access=access or Access(table="write", sends_to=_QUEUED),
+    )
+
 
 _user = partial(http_function, domain="privacy", stack=STACK, role="user")
 
@@ -69,46 +90,41 @@ FUNCTIONS: tuple[Function, ...] = (
         role="admin",
         table="none",
     ),
-    Function(
-        name="compliance_export_request",
-        domain="privacy",
-        stack=REQUESTS_STACK,
-        description="Asks for a package of everything stored about the caller; the request worker makes it.",
-        trigger=Route("POST", "/v1/compliance/export/request", "user", rate_class=RouteClass.PRIVACY_REQUEST),
-        access=Access(table="write", sends_to=_QUEUED),
+    _user_request(
+        "compliance_export_request",
+        "POST",
+        "/v1/compliance/export/request",
+        "Asks for a package of everything stored about the caller; the request worker makes it.",
+        rate_class=RouteClass.PRIVACY_REQUEST,
     ),
-    Function(
-        name="compliance_export_get",
-        domain="privacy",
-        stack=REQUESTS_STACK,
-        description="The caller's export request; when complete, a download link valid five minutes.",
-        trigger=Route("GET", "/v1/compliance/export/{request_id}", "user"),
-        # Signing a download link needs the right to read the object the link names.
+    # Signing a download link needs the right to read the object the link names.
+    _user_request(
+        "compliance_export_get",
+        "GET",
+        "/v1/compliance/export/{request_id}",
+        "The caller's export request; when complete, a download link valid five minutes.",
         access=Access(table="read", exports_bucket="read"),
     ),
-    Function(
-        name="compliance_deletion_request",
-        domain="privacy",
-        stack=REQUESTS_STACK,
-        description="Asks for the caller's erasure: a six-digit code is sent to them, valid ten minutes.",
-        trigger=Route("POST", "/v1/compliance/deletion/request", "user", rate_class=RouteClass.PRIVACY_REQUEST),
+    _user_request(
+        "compliance_deletion_request",
+        "POST",
+        "/v1/compliance/deletion/request",
+        "Asks for the caller's erasure: a six-digit code is sent to them, valid ten minutes.",
+        rate_class=RouteClass.PRIVACY_REQUEST,
         access=Access(table="write", sends_email=True),
     ),
-    Function(
-        name="compliance_deletion_verify",
-        domain="privacy",
-        stack=REQUESTS_STACK,
-        description="Checks the erasure code: five wrong codes close the request; an expired code is refused.",
-        trigger=Route("POST", "/v1/compliance/deletion/verify", "user", rate_class=RouteClass.VERIFICATION_CHECK),
-        access=Access(table="write", sends_to=_QUEUED),
+    _user_request(
+        "compliance_deletion_verify",
+        "POST",
+        "/v1/compliance/deletion/verify",
+        "Checks the erasure code: five wrong codes close the request; an expired code is refused.",
+        rate_class=RouteClass.VERIFICATION_CHECK,
     ),
-    Function(
-        name="compliance_deletion_execute",
-        domain="privacy",
-        stack=REQUESTS_STACK,
-        description="Runs a verified erasure: the request worker removes everything stored about the caller.",
-        trigger=Route("POST", "/v1/compliance/deletion/execute", "user"),
-        access=Access(table="write", sends_to=_QUEUED),
+    _user_request(
+        "compliance_deletion_execute",
+        "POST",
+        "/v1/compliance/deletion/execute",
+        "Runs a verified erasure: the request worker removes everything stored about the caller.",
     ),
     Function(
         name="privacy_request_worker",
