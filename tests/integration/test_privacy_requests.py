@@ -16,7 +16,7 @@ import pytest
 
 from firstmile.composition import container, reset
 from firstmile.config import reset_settings
-from firstmile.flags.models import Segment
+from firstmile.flags.models import Flag, Segment
 from firstmile.identifiers import user_partition
 from firstmile.identity.store import revocations_partition
 from firstmile.onboarding.models import StepAction, StepCommand
@@ -63,6 +63,18 @@ def outbox(deployment: Deployment, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         parts.identity_store.start_family(family(n, user))
     parts.session_service.revoke_session(TENANT, USER, family(1).family_id, actor=f"user:{USER}", reason="logout")
     parts.flag_controls.put_segment(TENANT, "beta", Segment(key="beta", users=[USER, OTHER]), actor=ADMIN)
+    targeting = {
+        "key": "early",
+        "enabled": True,
+        "rules": [
+            {
+                "id": "named",
+                "conditions": [{"attribute": "user_id", "operator": "in", "value": [USER]}],
+                "serve": {"value": True},
+            }
+        ],
+    }
+    parts.flag_admin.create_flag(TENANT, Flag.model_validate(targeting), actor=ADMIN)
     _archive(deployment)
     return path
 
@@ -152,7 +164,7 @@ def test_an_export_holds_everything_the_users_actions_stored_and_nothing_of_othe
     )
     assert [e["type"] for e in items["onboarding_event"]][:2] == ["enrolled", "step_completed"]
     assert all("hash" not in name for item in items["session_family"] for name in item)
-    assert package["flag_targeting"] == ["segment:beta"]
+    assert package["flag_targeting"] == ["segment:beta", "flag:early", "flag:early@v1"]
     assert {e["action"] for e in package["audit_entries"]} >= {"session.revoked", "privacy.export.requested"}
     assert {e["user"] for e in package["archived_events"]} == {USER}
     assert len(package["archived_events"]) == len(items["onboarding_event"])
@@ -189,7 +201,8 @@ def test_an_erasure_removes_everything_of_the_user_and_keeps_the_chain_verifying
     done = container().data_rights.status(TENANT, USER, request_id)
     assert done.state is RequestState.COMPLETE and done.receipt is not None
     assert done.receipt["onboarding_event"] == 2 and done.receipt["archived_events"] == 2
-    assert done.receipt["export_packages"] == 1 and done.receipt["flag_targeting"] == 1
+    assert done.receipt["export_packages"] == 1 and done.receipt["flag_targeting"] == 3
+    assert container().flag_erasure.naming(TENANT, USER) == []
     assert USER not in json.dumps(done.receipt)
     # And a late event of theirs is never archived
     assert container().privacy_requests.tombstoned([(TENANT, USER), (TENANT, OTHER)]) == {(TENANT, USER)}

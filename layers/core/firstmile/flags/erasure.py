@@ -56,11 +56,19 @@ class FlagErasure:
         return changed
 
     def naming(self, tenant: str, user: str) -> list[str]:
-        """The current flags and segments that name ``user``, as ``flag:<key>`` / ``segment:<key>`` (for an export,
-        and the count on an erasure receipt). One read of the set."""
+        """What names ``user`` in the tenant's flags (for an export, and the count on an erasure receipt): the
+        current segments and flags (``segment:<key>``, ``flag:<key>``) and every stored flag version
+        (``flag:<key>@v<version>``). One read of the set and one Query of each flag's history."""
         flag_set = self._store.load(tenant)
         named = [f"segment:{s.key}" for s in flag_set.segments.values() if user in s.users]
-        named += [f"flag:{f.key}" for f in flag_set.flags.values() if _without_user(f, user) is not None]
+        for flag in flag_set.flags.values():
+            if _without_user(flag, user) is not None:
+                named.append(f"flag:{flag.key}")
+            named += [
+                f"flag:{flag.key}@v{entry.flag.version}"
+                for entry in self._store.history_entries(tenant, flag.key)
+                if _without_user(entry.flag, user) is not None
+            ]
         return named
 
     def _forget_in_history(self, tenant: str, key: str, user: str, event: AuditEvent | None) -> bool:
