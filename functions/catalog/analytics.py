@@ -30,14 +30,16 @@ FUNCTIONS: tuple[Function, ...] = (
         name="analytics_archiver",
         domain="analytics",
         stack=STACK,
-        description="Writes onboarding's transition events to the S3 archive as gzipped JSON lines, batched.",
+        description="Writes onboarding's transition events to the S3 archive as gzipped JSON lines, batched; events of "
+        "erased users (their tombstones, read per batch) are left out.",
         # Up to 1,000 events or a minute's worth: objects of many events each, never one per event.
         trigger=TableStream(
             batch_size=1000, retry_attempts=5, max_batching_window_seconds=60, inserts_of=(EVENT_KIND,)
         ),
         timeout_seconds=120,
         memory_mb=512,
-        access=Access(archive_bucket="write"),
+        # The table: the tombstones of erased users, one BatchGetItem per batch (decision 0083).
+        access=Access(table="read", archive_bucket="write"),
     ),
     _report(
         "analytics_funnel",
