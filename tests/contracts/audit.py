@@ -125,3 +125,19 @@ class AuditLogContract:
             "flag:f-1",
         ]
         assert audit_log.list_entries("t-acme", AuditFilter(actor="user:u-9")).items == []
+
+    def test_erasing_both_people_an_entry_names_leaves_neither_and_no_stray_copy(
+        self, audit_log: AuditLog, clock: FakeClock
+    ) -> None:
+        audit_log.record(
+            AuditEvent(tenant="t-acme", actor="admin:u-1", action="onboarding.user.restarted", target="user:u-9")
+        )
+
+        assert audit_log.forget_person("t-acme", "u-9") == 1
+        assert audit_log.forget_person("t-acme", "u-1") == 1
+
+        (entry,) = audit_log.list_entries("t-acme").items
+        assert (entry.actor, entry.target, entry.salts) == ("erased", "erased", {"details": entry.salts["details"]})
+        assert audit_log.verify("t-acme").ok
+        for actor in ("admin:u-1", "erased"):
+            assert audit_log.list_entries("t-acme", AuditFilter(actor=actor)).items == []

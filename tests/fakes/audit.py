@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from firstmile.audit.logic import erase, format_time, named_people, next_entry, verify_chain
+from firstmile.audit.logic import ERASED, erase, format_time, named_people, next_entry, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
 from tests.fakes.faults import Faults
@@ -55,7 +55,8 @@ class FakeAuditLog:
             chosen = [
                 entry
                 for entry in self._chains.get(tenant, [])
-                if (filters.actor is None or entry.actor == filters.actor)
+                # An erased actor has no copy to list it by (the store deletes it).
+                if (filters.actor is None or (entry.actor == filters.actor and entry.actor != ERASED))
                 and (filters.action is None or entry.action == filters.action)
                 and low <= _sort_key(entry) <= high
             ]

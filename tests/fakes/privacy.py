@@ -115,7 +115,7 @@ class FakeRequestStore(AuditedFake):
         super().__init__(audit=audit)
         self._requests: dict[tuple[str, str], PrivacyRequest] = {}
         self._settings: dict[str, PrivacySettings] = {}
-        self._tombstones: dict[tuple[str, str], str] = {}
+        self._tombstones: dict[tuple[str, str], tuple[str, str]] = {}
 
     def save(self, request: PrivacyRequest, *, event: AuditEvent) -> bool:
         self.faults.enter("save")
@@ -178,7 +178,7 @@ class FakeRequestStore(AuditedFake):
     def put_tombstone(self, tenant: str, user: str, request_id: str, at: datetime) -> None:
         self.faults.enter("put_tombstone")
         with self._lock:
-            self._tombstones[(tenant, user)] = request_id
+            self._tombstones[(tenant, user)] = (request_id, at.strftime(_TIME))
 
     def tombstoned(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         self.faults.enter("tombstoned")
@@ -190,10 +190,10 @@ class FakeRequestStore(AuditedFake):
         with self._lock:
             return sorted(u for (t, u) in self._tombstones if t == tenant)
 
-    def all_tombstones(self) -> list[tuple[str, str]]:
+    def all_tombstones(self) -> list[tuple[str, str, str]]:
         self.faults.enter("all_tombstones")
         with self._lock:
-            return sorted(self._tombstones)
+            return sorted((t, u, at) for (t, u), (_, at) in self._tombstones.items())
 
     def _open(self) -> list[dict[str, str]]:
         with self._lock:
@@ -244,12 +244,6 @@ class FakeUserPartition:
             found.clear()
             return gone
 
-    def event_days(self, tenant: str, user: str) -> set[str]:
-        self.faults.enter("event_days")
-        with self._lock:
-            found = self.items_by_user.get((tenant, user), {})
-            return {str(i["at"])[:10] for sk, i in found.items() if sk.startswith("ONBOARDING#EVENT#") and i.get("at")}
-
 
 class FakeObjects:
     """A bucket in memory (``firstmile.privacy.user_data.Objects``); links are ``memory://<key>``."""
@@ -265,6 +259,12 @@ class FakeObjects:
 
     def keys(self, prefix: str) -> Iterator[str]:
         return iter(sorted(k for k in list(self.objects) if k.startswith(prefix)))
+
+    def folders(self, prefix: str) -> list[str]:
+        rest = {
+            k[len(prefix) :].split("/", 1)[0] for k in self.objects if k.startswith(prefix) and "/" in k[len(prefix) :]
+        }
+        return [f"{prefix}{name}/" for name in sorted(rest)]
 
     def delete(self, key: str) -> None:
         self.objects.pop(key, None)

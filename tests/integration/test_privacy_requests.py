@@ -256,13 +256,18 @@ def test_after_a_restore_the_erased_users_are_erased_again(deployment: Deploymen
     request_id = _verified_erasure(outbox)
     container().request_processor.process(TENANT, request_id)
     list(_queued(deployment))
-    backup = {"pk": user_partition(TENANT, USER), "sk": "ONBOARDING#PROGRESS", "kind": "onboarding_progress"}
+    backup = {
+        "pk": user_partition(TENANT, USER),
+        "sk": "ONBOARDING#PROGRESS",
+        "kind": "onboarding_progress",
+        "enrolled_at": "2026-01-02T03:04:05Z",
+    }
     deployment.table.put_item(Item=backup)
 
     # When the deadline job is invoked to reapply the erasures, and the worker takes what it queued
     job = load_handler("privacy_deadline_job")
     summary = job.lambda_handler({"reapply_erasures": True}, FakeLambdaContext())
-    assert summary == {"tombstones": 1, "erased_again": 1}
+    assert summary == {"tombstones": 1, "erased_again": 1, "returned": 0}
     (message,) = list(_queued(deployment))
     done = container().request_processor.process(message["tenant"], message["request_id"])
 
@@ -270,7 +275,14 @@ def test_after_a_restore_the_erased_users_are_erased_again(deployment: Deploymen
     assert done is not None and (done.state, done.source) == (RequestState.COMPLETE, "system:restore")
     assert _erased_everywhere_but_the_revocations(USER)
     assert "onboarding_progress" in _partition_kinds(OTHER)
-    assert job.lambda_handler({"reapply_erasures": True}, FakeLambdaContext()) == {"tombstones": 1, "erased_again": 0}
+    assert job.lambda_handler({"reapply_erasures": True}, FakeLambdaContext()) == {
+        "tombstones": 1,
+        "erased_again": 0,
+        "returned": 0,
+    }
+    # ...while a user who came back after their erasure (only newer items) is left alone
+    container().progress.status(TENANT, USER)
+    assert job.lambda_handler({"reapply_erasures": True}, FakeLambdaContext())["returned"] == 1
 
 
 def test_a_closed_request_is_deleted_by_the_retention_job_once_its_retention_has_passed(
@@ -296,3 +308,20 @@ def test_a_closed_request_is_deleted_by_the_retention_job_once_its_retention_has
     assert container().privacy_requests.get(TENANT, done.request_id) is None
     assert container().privacy_requests.get(TENANT, still_open.request_id) is not None
     assert job.lambda_handler({}, FakeLambdaContext()) == {"deleted": 0}
+    # ...and after a stop longer than its look-back, one run from the first day missed catches up
+    monkeypatch.setattr(container().retention, "_clock", lambda: later + timedelta(days=40))
+    assert job.lambda_handler({"since": later.date().isoformat()}, FakeLambdaContext()) == {"deleted": 0}
+
+
+def test_archived_events_the_table_no_longer_keeps_are_erased_too(deployment: Deployment, outbox: Path) -> None:
+    # Given a user whose events the table has already expired (a tenant keeping events shorter than the archive)
+    table = container().table
+    events = table.query_all(partition(user_partition(TENANT, USER)).begins_with("ONBOARDING#EVENT#"), consistent=True)
+    table.delete_many([{"pk": item["pk"], "sk": item["sk"]} for item in events])
+    assert USER in _archived_users(deployment)
+
+    # When they are erased
+    container().request_processor.process(TENANT, _verified_erasure(outbox))
+
+    # Then their archived events are gone all the same
+    assert _archived_users(deployment) == [OTHER, OTHER]

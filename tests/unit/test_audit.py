@@ -170,3 +170,24 @@ def test_an_unreadable_entry_is_reported_where_it_is() -> None:
 def test_actions_are_dotted_lower_case_names(bad: str) -> None:
     with pytest.raises(ValueError):
         AuditEvent(tenant="t", actor="system", action=bad, target="x")
+
+
+def test_an_entry_written_before_salted_digests_still_verifies_and_is_left_as_it_is() -> None:
+    # An entry as stored before decision 0083: no salts, hashed over its fields themselves
+    legacy = AuditEntry(
+        tenant="t-acme",
+        sequence=1,
+        at=T0,
+        actor="admin:u-1",
+        action="flag.updated",
+        target="user:u-9",
+        correlation_id="",
+        details={},
+        previous_hash=GENESIS_HASH,
+        hash="",
+    )
+    legacy = legacy.model_copy(update={"hash": entry_hash(legacy)})
+    assert '"actor":"admin:u-1"' in canonical_json(legacy).decode()
+
+    assert verify_chain([legacy], ChainHead(sequence=1, hash=legacy.hash, at=T0)).ok
+    assert erase(legacy, "u-9") == legacy

@@ -435,6 +435,7 @@ class Container:
             enqueue=lambda tenant, request_id: queue.send([{"tenant": tenant, "request_id": request_id}]),
             partition=UserPartition(self.table),
             erase_again=self.data_rights.erase_again,
+            cancel_unverified=self.data_rights.cancel_unverified,
         )
 
     @cached_property

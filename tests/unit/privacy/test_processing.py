@@ -98,7 +98,7 @@ def test_the_steps_run_in_order_and_the_partition_waits_out_the_revocation_bound
 
     assert done is not None and done.state is RequestState.COMPLETE
     assert done.steps_done == [step.value for step in ErasureStep]
-    # Revoked by +1 s, the steps after took no time: the partition step waited the whole 6 s bound, then deleted
+    # Revoked by +1 s: the survey, and so every step after it, waited the whole 6 s bound
     assert world.slept == [6.0]
     assert world.done == ["sessions revoked", "flags", "sessions deleted at +7s"]
     assert world.partition.items(TENANT, USER) == []
@@ -128,10 +128,11 @@ def test_a_redelivery_long_after_the_revocation_does_not_wait() -> None:
     crashing._after_step = crash_after_audit  # noqa: SLF001 - the test's crash
     with pytest.raises(RuntimeError):
         crashing.process(TENANT, request.request_id)
+    assert world.slept == [6.0]  # the crashed delivery had waited before its survey
     world.now += timedelta(minutes=5)
 
     done = world.processor().process(TENANT, request.request_id)
 
     assert done is not None and done.state is RequestState.COMPLETE
-    assert world.slept == []
+    assert world.slept == [6.0]
     assert steps[-1] == "audit" and world.done.count("sessions revoked") == 1

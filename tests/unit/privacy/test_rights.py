@@ -37,10 +37,17 @@ class Codes:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str | None, str]] = []
+        self.failing = False
+
+    def check_address(self, address: str | None) -> None:
+        if address == "":
+            raise DomainError(e.VAL_CONTACT_ADDRESS_MISSING, "no address")
 
     def send_code(
         self, tenant: str, user: str, address: str | None, request_id: str, code: str, expires_at: datetime
     ) -> None:
+        if self.failing:
+            raise e.DependencyUnavailableError("email", "refused")
         self.sent.append((user, request_id, address, code))
 
     def last(self) -> str:
@@ -186,10 +193,38 @@ def test_the_list_counts_open_requests_and_finds_the_overdue_and_the_deadline_jo
     assert [r.request_id for r in by_state.items] == [fresh.request_id]
 
     # The daily job counts them and queues the approved one again (it waited more than an hour)
-    job = PrivacyDeadlines(store, enqueue=lambda t, r: queued.append((t, r)), clock=clock)
-    assert job.check() == {"open": 2, "due_soon": 0, "overdue": 1, "requeued": 1}
+    job = PrivacyDeadlines(
+        store, enqueue=lambda t, r: queued.append((t, r)), cancel_unverified=rights.cancel_unverified, clock=clock
+    )
+    assert job.check() == {"open": 2, "due_soon": 0, "overdue": 1, "requeued": 1, "canceled": 0}
     assert queued == [(TENANT, old.request_id)]
 
     # A denied request leaves the open ones
     rights.deny(TENANT, "a-1", fresh.request_id, "not our user")
     assert rights.list(TENANT, state=None, overdue=False, limit=10, cursor=None).counts["identity_unverified"] == 0
+
+
+def test_an_erasure_whose_code_cannot_be_sent_or_is_never_entered_is_closed(
+    rights: DataRights, store: FakeRequestStore, codes: Codes, clock: Clock
+) -> None:
+    # No address: refused before anything is stored
+    refused(e.VAL_CONTACT_ADDRESS_MISSING, lambda: rights.request_erasure(TENANT, USER, ""))
+    assert rights.list(TENANT, state=None, overdue=False, limit=10, cursor=None).items == []
+
+    # The sender fails: the request is stored, then closed
+    codes.failing = True
+    with pytest.raises(e.DependencyUnavailableError):
+        rights.request_erasure(TENANT, USER, None)
+    (failed,) = rights.list(TENANT, state=None, overdue=False, limit=10, cursor=None).items
+    assert (failed.state, failed.reason) == (RequestState.CANCELED, "code not delivered")
+
+    # A code never entered: the daily job closes the request a day after the code expired, not before
+    codes.failing = False
+    unused = rights.request_erasure(TENANT, USER, None)
+    job = PrivacyDeadlines(store, enqueue=lambda t, r: None, cancel_unverified=rights.cancel_unverified, clock=clock)
+    clock.now += timedelta(hours=2)
+    assert job.check()["canceled"] == 0
+    clock.now += timedelta(days=1)
+    assert job.check() == {"open": 0, "due_soon": 0, "overdue": 0, "requeued": 0, "canceled": 1}
+    closed = rights.status(TENANT, USER, unused.request_id)
+    assert (closed.state, closed.reason) == (RequestState.CANCELED, "code never entered")

@@ -60,6 +60,11 @@ def field_digest(field: str, salt: str, value: Any) -> str:
 def canonical_json(entry: AuditEntry) -> bytes:
     """The bytes an entry's hash covers: every field except the hash and the salts, with each personal field as
     its salted digest (kept in ``sealed`` once the field is erased)."""
+    if not entry.salts and not entry.sealed:
+        # Written before decision 0083: hashed over the fields themselves (it verifies; it cannot be erased).
+        legacy: dict[str, Any] = entry.model_dump(exclude={"hash", "salts", "sealed"})
+        legacy["at"] = format_time(entry.at)
+        return _canonical(legacy)
     body: dict[str, Any] = entry.model_dump(exclude={"hash", "salts", "sealed", *PERSONAL_FIELDS})
     body["at"] = format_time(entry.at)
     for field in PERSONAL_FIELDS:
@@ -84,7 +89,11 @@ def named_people(entry: AuditEntry | AuditEvent) -> set[str]:
 
 def erase(entry: AuditEntry, person: str) -> AuditEntry:
     """``entry`` with every field naming ``person`` erased: the field's digest kept in ``sealed``, its salt dropped,
-    the field itself ``erased`` (details: empty). The hash is unchanged and still verifies."""
+    the field itself ``erased`` (details: empty). The hash is unchanged and still verifies. An entry written before
+    decision 0083 (no salts) is hashed over its fields themselves and is returned as it is: erasing it would break
+    the chain."""
+    if not entry.salts and not entry.sealed:
+        return entry
     sealed, salts, update = dict(entry.sealed), dict(entry.salts), {}
     for field in PERSONAL_FIELDS:
         value = _value(entry, field)

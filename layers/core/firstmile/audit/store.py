@@ -28,11 +28,18 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from firstmile.audit.logic import erase, format_time, named_people, next_entry, parse_time, verify_chain
+from firstmile.audit.logic import ERASED, erase, format_time, named_people, next_entry, parse_time, verify_chain
 from firstmile.audit.models import AuditEntry, AuditEvent, AuditFilter, ChainHead, ChainVerification, UnreadableEntry
 from firstmile.errors import DependencyUnavailableError
 from firstmile.platform.cursors import DEFAULT_LIMIT, Page
-from firstmile.platform.gateway import CONDITION_FAILED, MAX_TRANSACTION_ITEMS, TableGateway, item_key, partition
+from firstmile.platform.gateway import (
+    CONDITION_FAILED,
+    MAX_TRANSACTION_ITEMS,
+    TableGateway,
+    applied,
+    item_key,
+    partition,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -234,41 +241,55 @@ class AuditStore:
 
     def forget_person(self, tenant: str, person: str) -> int:
         """Erase ``person`` from every entry naming them (decision 0083): each such field becomes its salted digest,
-        so the chain still verifies. Per entry, one transaction rewrites it (on condition that its hash is
-        unchanged), replaces its actor copy (or deletes it when the person was the actor) and deletes the pointer,
-        so a run cut short resumes where it stopped. How many entries were erased."""
+        so the chain still verifies. Per entry, one transaction rewrites it on condition that no other erasure
+        rewrote it since it was read (its ``erasures`` count), replaces its actor copy (or deletes it when the person
+        was the actor) and deletes the pointer, so a run cut short resumes where it stopped, and two erasures of
+        people one entry names never undo each other (the loser reads the entry again). How many entries were
+        erased."""
         erased = 0
-        for entry in self.entries_naming(tenant, person):
-            cleaned = erase(entry, person)
-            sk = _entry_sk(entry)
-            writes = [
-                self._table.put_action(
-                    {
-                        "pk": _chain_pk(tenant),
-                        "sk": sk,
-                        "gsi1pk": _action_pk(tenant, entry.action),
-                        "gsi1sk": sk,
-                        "kind": "audit_entry",
-                        **_entry_item(cleaned),
-                    },
-                    condition="#hash = :hash",
-                    names={"#hash": "hash"},
-                    values={":hash": entry.hash},
-                ),
-                self._table.delete_action({"pk": _person_pk(tenant, person), "sk": sk}),
-            ]
-            actor_copy = {"pk": _actor_pk(tenant, entry.actor), "sk": sk}
-            if cleaned.actor != entry.actor:
-                writes.append(self._table.delete_action(actor_copy))
-            elif cleaned != entry:
-                writes.append(
-                    self._table.put_action({**actor_copy, "kind": "audit_actor_entry", **_entry_item(cleaned)})
-                )
-            reasons = self._table.transact(writes)
-            if reasons is not None:
-                raise DependencyUnavailableError("audit log", f"an entry of {tenant} changed while it was erased")
-            erased += 1
+        for pointer in list(self._table.query_all(partition(_person_pk(tenant, person)), consistent=True)):
+            for _ in range(self._max_attempts):
+                if self._forget_in_entry(tenant, person, str(pointer["sk"])):
+                    erased += 1
+                    break
+            else:
+                raise AuditAppendContendedError(tenant)
         return erased
+
+    def _forget_in_entry(self, tenant: str, person: str, sk: str) -> bool:
+        """One entry's erasure; ``False`` when another erasure rewrote it meanwhile (read it again)."""
+        pointer_key = {"pk": _person_pk(tenant, person), "sk": sk}
+        item = self._table.get({"pk": _chain_pk(tenant), "sk": sk}, consistent=True)
+        entry = _entry_from(item) if item else None
+        if not isinstance(entry, AuditEntry):
+            self._table.delete(pointer_key)  # nothing readable to erase under it
+            return True
+        assert item is not None  # noqa: S101 - read just above
+        rewrites = int(item.get("erasures", 0))
+        cleaned = erase(entry, person)
+        writes = [
+            self._table.put_action(
+                {
+                    "pk": _chain_pk(tenant),
+                    "sk": sk,
+                    "gsi1pk": _action_pk(tenant, entry.action),
+                    "gsi1sk": sk,
+                    "kind": "audit_entry",
+                    **_entry_item(cleaned),
+                    "erasures": rewrites + 1,
+                },
+                condition="attribute_not_exists(#n) OR #n = :n" if rewrites == 0 else "#n = :n",
+                names={"#n": "erasures"},
+                values={":n": rewrites},
+            ),
+            self._table.delete_action(pointer_key),
+        ]
+        if cleaned.actor != entry.actor:
+            writes.append(self._table.delete_action({"pk": _actor_pk(tenant, entry.actor), "sk": sk}))
+        elif entry.actor != ERASED and cleaned != entry:
+            copy = {"pk": _actor_pk(tenant, entry.actor), "sk": sk, "kind": "audit_actor_entry", **_entry_item(cleaned)}
+            writes.append(self._table.put_action(copy))
+        return applied(self._table.transact(writes), f"an audit entry of {tenant}")
 
     # --- reading -------------------------------------------------------------------------------------------------
 

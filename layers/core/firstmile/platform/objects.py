@@ -35,6 +35,14 @@ class BucketObjects:
             for entry in page.get("Contents", []):
                 yield entry["Key"]
 
+    def folders(self, prefix: str) -> list[str]:
+        """The "folders" right under ``prefix`` (common prefixes up to the next ``/``), in key order."""
+        paginator = aws.s3().get_paginator("list_objects_v2")
+        found: list[str] = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+            found += [entry["Prefix"] for entry in page.get("CommonPrefixes", [])]
+        return found
+
     def delete(self, key: str) -> None:
         aws.s3().delete_object(Bucket=self.bucket, Key=key)
 

@@ -21,6 +21,10 @@ EMAIL_ATTRIBUTE = "email"
 
 
 class Notifier(Protocol):
+    def check_address(self, address: str | None) -> None:
+        """Refuse (VAL_CONTACT_ADDRESS_MISSING) before a request is stored when the code could not be sent."""
+        ...
+
     def send_code(
         self, tenant: str, user: str, address: str | None, request_id: str, code: str, expires_at: datetime
     ) -> None:
@@ -40,6 +44,9 @@ class OutboxNotifier:
 
     def __init__(self, path: str) -> None:
         self._path = Path(path)
+
+    def check_address(self, address: str | None) -> None:
+        """Any user can be reached: the outbox is addressed to their id when the session carries no email."""
 
     def send_code(
         self, tenant: str, user: str, address: str | None, request_id: str, code: str, expires_at: datetime
@@ -68,15 +75,19 @@ class SesNotifier:
     def __init__(self, sender: str) -> None:
         self._sender = sender
 
-    def send_code(
-        self, tenant: str, user: str, address: str | None, request_id: str, code: str, expires_at: datetime
-    ) -> None:
+    def check_address(self, address: str | None) -> None:
         if not address:
             raise DomainError(
                 e.VAL_CONTACT_ADDRESS_MISSING,
                 "The caller's session carries no email attribute to send the code to; the customer's backend sets "
                 "it when it starts the session.",
             )
+
+    def send_code(
+        self, tenant: str, user: str, address: str | None, request_id: str, code: str, expires_at: datetime
+    ) -> None:
+        self.check_address(address)
+        assert address is not None  # noqa: S101 - checked just above
         from firstmile.platform.email import send_text
 
         send_text(self._sender, address, "Your erasure confirmation code", _message(code, expires_at))

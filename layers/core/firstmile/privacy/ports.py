@@ -105,8 +105,8 @@ class RequestStorePort(Protocol):
         """The erased users of a tenant."""
         ...
 
-    def all_tombstones(self) -> list[tuple[str, str]]:
-        """Every erased (tenant, user) of the deployment."""
+    def all_tombstones(self) -> list[tuple[str, str, str]]:
+        """Every erased (tenant, user, when: ``yyyy-mm-ddThh:mm:ss.ffffffZ``) of the deployment."""
         ...
 
 
@@ -123,10 +123,6 @@ class UserPartitionPort(Protocol):
 
     def delete(self, tenant: str, user: str) -> int:
         """Delete every item; how many."""
-        ...
-
-    def event_days(self, tenant: str, user: str) -> set[str]:
-        """The days the user's onboarding events happened on."""
         ...
 
 

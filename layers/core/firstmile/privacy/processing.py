@@ -102,7 +102,6 @@ class RequestProcessor:
         for item in self._partition.items(tenant, user):
             kind = str(item.pop("kind", "unknown"))
             items.setdefault(kind, []).append({k: v for k, v in item.items() if not k.endswith(_SECRET_ATTRIBUTES)})
-        days = self._partition.event_days(tenant, user)
         return {
             "schema": EXPORT_SCHEMA,
             "schema_version": EXPORT_SCHEMA_VERSION,
@@ -117,11 +116,16 @@ class RequestProcessor:
             ],
             "flag_targeting": self._flags.naming(tenant, user),
             "archived_events": sorted(
-                self._archive.read(tenant, user, days), key=lambda e: (str(e.get("at")), str(e.get("event_id")))
+                self._archive.read(tenant, user), key=lambda e: (str(e.get("at")), str(e.get("event_id")))
             ),
         }
 
     def _export(self, request: PrivacyRequest) -> PrivacyRequest:
+        if self._requests.tombstoned([(request.tenant, request.user)]):
+            # Erased meanwhile: no package of what is gone (or going).
+            return self._record(
+                request, {"state": RequestState.CANCELED, "reason": "the user was erased"}, "privacy.export.canceled"
+            )
         body = self.package(request.tenant, request.user, request.request_id)
         key = f"{export_prefix(request.tenant, request.user)}{request.request_id}.json"
         self._exports.put(key, json.dumps(body, separators=(",", ":"), sort_keys=True, default=str).encode())
@@ -149,6 +153,9 @@ class RequestProcessor:
                 self._sessions.revoke_user_sessions(tenant, user, actor=SYSTEM_ACTOR, reason="erasure")
                 update["revoked_at"] = self._clock()
             elif step is ErasureStep.SURVEY:
+                # A token accepted just before the revocation reached every verifier could still write about the
+                # user: every later step waits until no verifier accepts their tokens any more.
+                self._wait_for_revocation(request)
                 update["receipt"] = self._survey(tenant, user)
             elif step is ErasureStep.FLAGS:
                 self._flags.forget_user(tenant, user)
@@ -156,13 +163,10 @@ class RequestProcessor:
                 for key in list(self._exports.keys(export_prefix(tenant, user))):
                     self._exports.delete(key)
             elif step is ErasureStep.ARCHIVE:
-                self._archive.erase(tenant, user, self._partition.event_days(tenant, user))
+                self._archive.erase(tenant, user)
             elif step is ErasureStep.AUDIT:
                 self._audit.forget_person(tenant, user)
             elif step is ErasureStep.PARTITION:
-                # A token accepted just before the revocation reached every verifier could still write under the
-                # user: the partition goes once no verifier accepts their tokens any more.
-                self._wait_for_revocation(request)
                 self._session_items.delete_user_sessions(tenant, user)
                 self._partition.delete(tenant, user)
             else:
@@ -185,7 +189,7 @@ class RequestProcessor:
         counts["audit_entries"] = len(self._audit.entries_naming(tenant, user))
         counts["flag_targeting"] = len(self._flags.naming(tenant, user))
         counts["export_packages"] = sum(1 for _ in self._exports.keys(export_prefix(tenant, user)))
-        counts["archived_events"] = len(self._archive.read(tenant, user, self._partition.event_days(tenant, user)))
+        counts["archived_events"] = len(self._archive.read(tenant, user))
         return dict(sorted(counts.items()))
 
     # --- shared ---------------------------------------------------------------------------------------------------

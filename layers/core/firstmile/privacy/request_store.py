@@ -208,10 +208,11 @@ class RequestStore:
         """The users of a tenant that were erased."""
         return [str(item["user"]) for item in self._table.query_all(partition(_tombstones_pk(tenant)))]
 
-    def all_tombstones(self) -> list[tuple[str, str]]:
-        """Every erased (tenant, user) of the deployment, to erase again after a restore: one Query of the index."""
+    def all_tombstones(self) -> list[tuple[str, str, str]]:
+        """Every erased (tenant, user, when) of the deployment, to erase again after a restore: one Query of the
+        index."""
         items = self._table.query_all(partition(TOMBSTONES_INDEX, index="gsi1"))
-        return [(str(item["tenant"]), str(item["user"])) for item in items]
+        return [(str(item["tenant"]), str(item["user"]), str(item["erased_at"])) for item in items]
 
 
 def _request_from(item: dict[str, Any]) -> PrivacyRequest:

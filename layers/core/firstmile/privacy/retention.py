@@ -8,7 +8,8 @@ index when that event happens, written in the same transaction:
 - ``pk = RETENTION#<yyyy-mm-dd, the day it is due>``, ``sk = <item pk>|<item sk>`` (``kind = retention_entry``),
   ``target_kind``.
 
-The job Queries the partitions of the last ``CATCH_UP_DAYS`` days up to today (a missed day is caught up), deletes
+The job Queries the partitions of the last ``CATCH_UP_DAYS`` days up to today (a missed day is caught up; after a
+longer stop it is invoked once with the first day it missed), deletes
 each item and its entry (25 a request), and reports how many of each kind went, as metrics and in its answer.
 """
 
@@ -71,10 +72,13 @@ class RetentionJob:
         self._store = store
         self._clock = clock
 
-    def run(self) -> dict[str, int]:
+    def run(self, since: date | None = None) -> dict[str, int]:
+        """Delete what is due from ``since`` (default: ``CATCH_UP_DAYS`` ago) to today. After the job stopped for
+        longer than that, invoke it once with ``{"since": "<the first day it missed>"}``."""
         today = self._clock().date()
+        start = since or today - timedelta(days=CATCH_UP_DAYS)
         deleted: Counter[str] = Counter()
-        for back in range(CATCH_UP_DAYS, -1, -1):
+        for back in range((today - start).days, -1, -1):
             day = today - timedelta(days=back)
             entries = self._store.due(day)
             if entries:

@@ -7,6 +7,7 @@ for it), and the tenant's list of requests with their deadlines. The work itself
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from firstmile import errors as e
@@ -40,6 +41,9 @@ from firstmile.privacy.user_data import Objects
 
 RESTORE_SOURCE = "system:restore"
 """Who erases again the users whose data a restore from backup brought back."""
+ABANDONED_AFTER = timedelta(days=1)
+"""An erasure whose code expired this long ago unused is closed by the daily job (it is not the tenant's to answer)."""
+
 
 Enqueue = Callable[[str, str], None]
 """Hands a request (tenant, request id) to the request worker's queue."""
@@ -77,6 +81,7 @@ class DataRights:
 
     def request_erasure(self, tenant: str, user: str, address: str | None) -> PrivacyRequestView:
         """An erasure waiting for its code: six digits sent to the user, kept as a digest, valid ten minutes."""
+        self._notifier.check_address(address)
         request = self._new(tenant, user, RequestType.ERASURE, RequestState.IDENTITY_UNVERIFIED, source="user")
         code = new_code()
         expires = code_expiry(request.created_at)
@@ -84,8 +89,29 @@ class DataRights:
             update={"code_digest": code_digest(request.request_id, code), "code_expires_at": expires}
         )
         self._save(request, f"user:{user}", "privacy.erasure.requested")
-        self._notifier.send_code(tenant, user, address, request.request_id, code, expires)
+        try:
+            self._notifier.send_code(tenant, user, address, request.request_id, code, expires)
+        except Exception:
+            # Not delivered: the request is closed, so it is never counted as open or overdue.
+            failed = self._next(request, state=RequestState.CANCELED, reason="code not delivered", code_digest=None)
+            self._save(failed, "system:privacy", "privacy.erasure.canceled")
+            raise
         return view_of(request, self._clock())
+
+    def cancel_unverified(self, tenant: str, request_id: str) -> bool:
+        """Close an erasure whose code expired unused a day ago or more (the daily job): whether it was closed."""
+        request = self._store.get(tenant, request_id)
+        now = self._clock()
+        if (
+            request is None
+            or request.state is not RequestState.IDENTITY_UNVERIFIED
+            or request.code_expires_at is None
+            or now - request.code_expires_at < ABANDONED_AFTER
+        ):
+            return False
+        abandoned = self._next(request, state=RequestState.CANCELED, reason="code never entered", code_digest=None)
+        self._save(abandoned, "system:privacy", "privacy.erasure.canceled")
+        return True
 
     def verify(self, tenant: str, user: str, check: CodeCheck) -> PrivacyRequestView:
         """Check a code: a right one verifies the request (and queues it when the tenant erases on
@@ -138,6 +164,9 @@ class DataRights:
 
         def attempt() -> PrivacyRequest:
             request = self._own(tenant, user, request_id)
+            if request.source != "user":
+                # An admin recorded it: it runs when admins approve it, never on the user's say.
+                raise _state(request, "executed by the user")
             if request.type is not RequestType.ERASURE or request.state is not RequestState.PENDING:
                 if request.state in {RequestState.APPROVED, RequestState.IN_PROCESSING, RequestState.COMPLETE}:
                     return request  # executed already: asking again changes nothing

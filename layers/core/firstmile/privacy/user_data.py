@@ -33,6 +33,8 @@ class Objects(Protocol):
 
     def keys(self, prefix: str) -> Iterator[str]: ...
 
+    def folders(self, prefix: str) -> list[str]: ...
+
     def delete(self, key: str) -> None: ...
 
     def link(self, key: str, seconds: int) -> str: ...
@@ -81,45 +83,36 @@ class UserPartition:
         self._table.delete_many(keys)
         return len(keys)
 
-    def event_days(self, tenant: str, user: str) -> set[str]:
-        """The days (``yyyy-mm-dd``) the user's onboarding events happened on: where the archive holds them."""
-        found = self._table.query_all(
-            partition(user_partition(tenant, user)).begins_with("ONBOARDING#EVENT#"),
-            consistent=True,
-            projection="#at",
-            names={"#at": "at"},
-        )
-        return {str(i["at"])[:10] for i in found if i.get("at")}
-
 
 class ArchivedEvents:
-    """One user's lines in the analytics archive (decision 0073): only their bucket's objects on the days they had
-    events are read."""
+    """One user's lines in the analytics archive (decision 0073): every day the tenant has objects for (the archive
+    keeps them longer than the table may keep the user's events), and on each only the objects of the user's hash
+    bucket."""
 
     def __init__(self, objects: Objects) -> None:
         self._objects = objects
 
-    def _keys(self, tenant: str, user: str, days: set[str]) -> Iterator[str]:
+    def _keys(self, tenant: str, user: str) -> Iterator[str]:
         from firstmile.analytics.archive import PREFIX, user_bucket
 
         bucket = user_bucket(user)
-        for day in sorted(days):
-            yield from self._objects.keys(f"{PREFIX}/tenant={tenant}/date={day}/bucket={bucket}/")
+        for day in self._objects.folders(f"{PREFIX}/tenant={tenant}/"):
+            yield from self._objects.keys(f"{day}bucket={bucket}/")
 
-    def read(self, tenant: str, user: str, days: set[str]) -> list[dict[str, Any]]:
+    def read(self, tenant: str, user: str) -> list[dict[str, Any]]:
         """The user's archived events, each once (by ``event_id``)."""
         found: dict[str, dict[str, Any]] = {}
-        for key in self._keys(tenant, user, days):
+        for key in self._keys(tenant, user):
             for line in _lines(self._objects.get(key)):
                 if line.get("user") == user:
                     found.setdefault(str(line.get("event_id")), line)
         return list(found.values())
 
-    def erase(self, tenant: str, user: str, days: set[str]) -> int:
+    def erase(self, tenant: str, user: str) -> int:
         """Rewrite each object holding the user's lines without them (delete it when nothing else is left); how many
         lines went. Running it again removes nothing more."""
         removed = 0
-        for key in list(self._keys(tenant, user, days)):
+        for key in list(self._keys(tenant, user)):
             lines = _lines(self._objects.get(key))
             kept = [line for line in lines if line.get("user") != user]
             if len(kept) == len(lines):
