@@ -18,6 +18,8 @@ from firstmile.analytics.ports import AlertRuleStorePort, FunnelCounters
 from firstmile.analytics.store import FunnelCounterStore
 from firstmile.audit.ports import AuditLog
 from firstmile.audit.store import AuditStore
+from firstmile.failures.ports import FailureStorePort
+from firstmile.failures.store import FailureStore
 from firstmile.flags.ports import FlagStorePort
 from firstmile.flags.store import FlagStore
 from firstmile.health.ports import ProbeResults
@@ -45,6 +47,7 @@ from firstmile.privacy.retention import RetentionStore
 from firstmile.privacy.user_data import UserPartition
 from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
+from tests.fakes.failures import FakeFailureStore
 from tests.fakes.flags import FakeFlagStore
 from tests.fakes.health import FakeProbeResultStore
 from tests.fakes.idempotency import FakeIdempotencyRecordStore
@@ -85,6 +88,7 @@ FAKES = (
     Registration(RequestStore, RequestStorePort, FakeRequestStore),
     Registration(UserPartition, UserPartitionPort, FakeUserPartition),
     Registration(RetentionStore, RetentionStorePort, FakeRetentionStore),
+    Registration(FailureStore, FailureStorePort, FakeFailureStore),
 )
 
 if TYPE_CHECKING:
@@ -104,6 +108,7 @@ if TYPE_CHECKING:
     _requests: RequestStorePort = FakeRequestStore()
     _partitions: UserPartitionPort = FakeUserPartition()
     _retention: RetentionStorePort = FakeRetentionStore()
+    _failures: FailureStorePort = FakeFailureStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -119,3 +124,4 @@ if TYPE_CHECKING:
     _request_store: RequestStorePort = RequestStore(...)  # type: ignore[arg-type]
     _user_partition: UserPartitionPort = UserPartition(...)  # type: ignore[arg-type]
     _retention_store: RetentionStorePort = RetentionStore(...)  # type: ignore[arg-type]
+    _failure_store: FailureStorePort = FailureStore(...)  # type: ignore[arg-type]

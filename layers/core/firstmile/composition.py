@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from firstmile.analytics.reports import AnalyticsReports
     from firstmile.analytics.store import FunnelCounterStore
     from firstmile.audit.store import AuditStore
+    from firstmile.failures.store import FailureStore
     from firstmile.flags.admin import FlagAdmin
     from firstmile.flags.cache import FlagSetCache
     from firstmile.flags.controls import FlagControls
@@ -370,6 +371,13 @@ class Container:
         from firstmile.privacy.consents import Consents
 
         return Consents(self.consent_store)
+
+    @cached_property
+    def failure_store(self) -> FailureStore:
+        """The failure records of queue consumers and scheduled jobs (decision 0090)."""
+        from firstmile.failures.store import FailureStore
+
+        return FailureStore(self.table)
 
     @cached_property
     def privacy_requests(self) -> RequestStore:

@@ -178,7 +178,14 @@ def job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
     """The entry point of a scheduled function: ``run`` gets the schedule event, returns a summary."""
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        summary = run(event)
+        try:
+            summary = run(event)
+        except Exception as error:
+            # Retried by the scheduler, then its dead-letter queue: the run's record says what failed (decision 0090).
+            name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "unknown")
+            attempt = int((event.get("detail") or {}).get("attempt-number", 1) or 1)
+            _record_failure(f"schedule:{name}", str(event.get("id") or "unknown"), error, event, attempt)
+            raise
         logger.info("job finished", extra={"summary": summary})
         return summary
 
@@ -195,10 +202,28 @@ def authorizer(decide: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
 
 
 def sqs_batch(record_handler: Callable[[Any], None]) -> Handler:
-    """The entry point of a queue consumer with partial batch failures: failed records return to the queue."""
+    """The entry point of a queue consumer with partial batch failures: failed records return to the queue, each
+    failure recorded first (decision 0090), so a message that reaches the dead-letter queue has its record."""
     from aws_lambda_powertools.utilities.batch import EventType
 
-    return _batch(EventType.SQS, record_handler)
+    def recorded(record: Any) -> None:
+        try:
+            record_handler(record)
+        except Exception as error:
+            queue = str(record.event_source_arn or "").rsplit(":", 1)[-1] or "unknown"
+            attempt = int(record.attributes.approximate_receive_count or 1)
+            _record_failure(f"queue:{queue}", record.message_id, error, record.body, attempt)
+            raise
+
+    return _batch(EventType.SQS, recorded)
+
+
+def _record_failure(source: str, message_id: str, error: BaseException, body: Any, attempt: int) -> None:
+    # Loaded only when something failed: a cold start never pays for it.
+    from firstmile.composition import container
+    from firstmile.failures.recording import record_failure
+
+    record_failure(source, message_id, error, body, attempt, store=lambda f: container().failure_store.record(f))
 
 
 def stream_batch(record_handler: Callable[[Any], None]) -> Handler:

@@ -519,6 +519,18 @@ REGISTRY: tuple[ItemType, ...] = (
         "while the tenant keeps it (decision 0083)",
         Erasure.RETAINED,
     ),
+    ItemType(
+        "failure_record",
+        "a queue message or scheduled run that failed: the function, the source, the error and traceback (secrets "
+        "redacted), attempts, times, and the message as it was (it may carry tenant and user ids)",
+        (Subjects.END_USERS, Subjects.ADMINS),
+        (Category.IDENTIFIERS, Category.OPERATIONAL),
+        _OPERATE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        "30 days after its last failure",
+        Erasure.EXPIRES,
+        retention_days=30,
+    ),
     # --- outside the table ----------------------------------------------------------------------------------
     ItemType(
         "archived_events",
