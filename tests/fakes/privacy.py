@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
+from firstmile.audit.logic import format_time
 from firstmile.audit.models import AuditEvent
 from firstmile.onboarding.ports import EnrolmentConsent
 from firstmile.privacy.consent import ConsentRecord, ConsentState
@@ -104,9 +105,6 @@ class FakePolicyStore(AuditedFake):
         return current
 
 
-_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
 class FakeRequestStore(AuditedFake):
     """``RequestStorePort`` in memory: requests by tenant and id, settings, tombstones; a change appends its entry
     to ``audit`` under its lock, as the store's transaction does."""
@@ -161,7 +159,7 @@ class FakeRequestStore(AuditedFake):
 
     def open_before(self, moment: datetime) -> list[dict[str, str]]:
         self.faults.enter("open_before")
-        stamp = moment.strftime(_TIME)
+        stamp = format_time(moment)
         return [e for e in self._open() if e["deadline"] <= stamp]
 
     def settings(self, tenant: str) -> PrivacySettings:
@@ -178,7 +176,7 @@ class FakeRequestStore(AuditedFake):
     def put_tombstone(self, tenant: str, user: str, request_id: str, at: datetime) -> None:
         self.faults.enter("put_tombstone")
         with self._lock:
-            self._tombstones[(tenant, user)] = (request_id, at.strftime(_TIME))
+            self._tombstones[(tenant, user)] = (request_id, format_time(at))
 
     def tombstoned(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         self.faults.enter("tombstoned")
@@ -203,7 +201,7 @@ class FakeRequestStore(AuditedFake):
                     "request_id": r.request_id,
                     "type": r.type.value,
                     "state": r.state.value,
-                    "deadline": r.deadline_at.strftime(_TIME),
+                    "deadline": format_time(r.deadline_at),
                 }
                 for r in self._requests.values()
                 if r.state in OPEN_STATES

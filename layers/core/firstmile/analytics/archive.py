@@ -59,10 +59,23 @@ def archive_objects(
         groups.setdefault((happened.tenant, day, user_bucket(happened.user)), []).append((sequence, line))
     objects = {}
     for (tenant, day, bucket), lines in groups.items():
-        body = "".join(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n" for _, line in lines)
         key = object_key(tenant, day, bucket, lines[0][0], lines[-1][0])
-        objects[key] = gzip.compress(body.encode(), mtime=0)
+        objects[key] = encode_lines([line for _, line in lines])
     return objects
+
+
+def encode_lines(lines: Sequence[Mapping[str, Any]]) -> bytes:
+    """An archive object's body: one JSON line per event, gzipped without a timestamp (the same lines give the same
+    bytes, so a redelivered batch writes the same object)."""
+    body = "".join(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n" for line in lines)
+    return gzip.compress(body.encode(), mtime=0)
+
+
+def decode_lines(body: bytes | None) -> list[dict[str, Any]]:
+    """The events of an archive object's body (none for a missing object)."""
+    if not body:
+        return []
+    return [json.loads(line) for line in gzip.decompress(body).splitlines() if line.strip()]
 
 
 class ObjectStore(Protocol):

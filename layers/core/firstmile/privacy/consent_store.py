@@ -23,7 +23,7 @@ from firstmile.onboarding.ports import EnrolmentConsent
 from firstmile.onboarding.store import progress_key
 from firstmile.platform.gateway import TableGateway, applied, partition
 from firstmile.platform.items import plain, storable, stored_fields, without_keys
-from firstmile.privacy.objections import CONSENT_STATE_SK
+from firstmile.privacy.objections import CONSENT_STATE_SK, exercised
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -111,9 +111,7 @@ class ConsentStore:
         # it can (decision 0045).
         item = self._table.get(_state_key(tenant, user)) or {}
         analytics = (item.get("purposes") or {}).get("analytics") or {}
-        rights = item.get("rights") or {}
-        objected = (rights.get("object") or {}).get("granted") is True
-        restricted = (rights.get("restrict_processing") or {}).get("granted") is True
+        objected, restricted = exercised(item, "object"), exercised(item, "restrict_processing")
         accepted = {str(k): str(v) for k, v in (item.get("accepted") or {}).items()}
         check = self._table.check_action(_state_key(tenant, user), **_version_condition(int(item.get("version", 0))))
         return EnrolmentConsent(analytics.get("granted") is False or objected, accepted, check, restricted)

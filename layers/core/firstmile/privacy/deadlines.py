@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from firstmile.audit.logic import format_time, parse_time
 from firstmile.clock import Clock, utc_now
 from firstmile.observability import logger, metrics
 from firstmile.privacy.ports import RequestStorePort, UserPartitionPort
@@ -20,7 +21,6 @@ from firstmile.privacy.signals import DUE_SOON_METRIC, OPEN_METRIC, OVERDUE_METR
 
 REQUEUE_AFTER = timedelta(hours=1)
 DUE_SOON = timedelta(days=7)
-_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class PrivacyDeadlines:
@@ -73,7 +73,7 @@ class PrivacyDeadlines:
             closed = {e["request_id"] for e in unverified if self._cancel_unverified(e["tenant"], e["request_id"])}
             entries = [e for e in entries if e["request_id"] not in closed]
             canceled = len(closed)
-        stamp, soon = now.strftime(_TIME), (now + DUE_SOON).strftime(_TIME)
+        stamp, soon = format_time(now), format_time(now + DUE_SOON)
         overdue = [entry for entry in entries if entry["deadline"] < stamp]
         due_soon = [entry for entry in entries if stamp <= entry["deadline"] < soon]
         requeued = 0
@@ -110,7 +110,7 @@ _TIMES = ("at", "enrolled_at", "updated_at", "created_at")
 
 def _earlier(item: dict[str, Any], moment: str) -> bool:
     """Whether one of the item's times (ISO-8601 text, or epoch seconds) is before ``moment``."""
-    cutoff = datetime.strptime(moment, _TIME).replace(tzinfo=UTC)
+    cutoff = parse_time(moment)
     for name in _TIMES:
         value = item.get(name)
         if isinstance(value, int | float):

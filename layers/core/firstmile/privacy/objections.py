@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from firstmile.identifiers import user_partition
 from firstmile.platform.gateway import TableGateway
@@ -18,6 +19,13 @@ CONSENT_STATE_SK = "CONSENT#STATE"
 # How long a container trusts what it read: an objection reaches every evaluation within this many seconds.
 OBJECTION_CACHE_SECONDS = 30.0
 _MAX_USERS = 10_000
+
+
+def exercised(item: dict[str, Any] | None, right: str) -> bool:
+    """Whether a stored consent state (as the table holds it, without the consent models) says the user exercises
+    ``right`` (``object``, ``restrict_processing``)."""
+    rights = (item or {}).get("rights") or {}
+    return (rights.get(right) or {}).get("granted") is True
 
 
 class Objections:
@@ -39,8 +47,7 @@ class Objections:
             projection="#r",
             names={"#r": "rights"},
         )
-        rights = (item or {}).get("rights") or {}
-        objects = (rights.get("object") or {}).get("granted") is True
+        objects = exercised(item, "object")
         self._entries[key] = (objects, now)
         self._entries.move_to_end(key)
         while len(self._entries) > _MAX_USERS:

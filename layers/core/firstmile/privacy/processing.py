@@ -17,7 +17,7 @@ from firstmile.clock import Clock, utc_now
 from firstmile.errors import VersionConflictError
 from firstmile.observability import logger
 from firstmile.privacy.ports import RequestStorePort, UserPartitionPort
-from firstmile.privacy.requests import ErasureStep, PrivacyRequest, RequestState, RequestType
+from firstmile.privacy.requests import OPEN_STATES, ErasureStep, PrivacyRequest, RequestState, RequestType
 from firstmile.privacy.user_data import ArchivedEvents, Objects, export_prefix
 
 EXPORT_SCHEMA = "firstmile.export"
@@ -25,7 +25,6 @@ EXPORT_SCHEMA_VERSION = 1
 SYSTEM_ACTOR = "system:privacy"
 # Attributes of stored items that hold digests of secrets (a session's token hashes): never exported.
 _SECRET_ATTRIBUTES = ("hash",)
-_FINISHED = frozenset({RequestState.COMPLETE, RequestState.DENIED, RequestState.CANCELED, RequestState.ERROR})
 
 
 class Sessions(Protocol):
@@ -81,8 +80,8 @@ class RequestProcessor:
     def process(self, tenant: str, request_id: str) -> PrivacyRequest | None:
         """Carry out the request, from where an earlier delivery left it; the request as it ends."""
         request = self._requests.get(tenant, request_id)
-        if request is None or request.state in _FINISHED:
-            return request
+        if request is None or request.state not in OPEN_STATES:
+            return request  # finished: a redelivery changes nothing
         if request.state not in {RequestState.APPROVED, RequestState.IN_PROCESSING}:
             logger.warning("a privacy request not approved reached the worker", extra={"request_id": request_id})
             return request
@@ -195,7 +194,7 @@ class RequestProcessor:
     # --- shared ---------------------------------------------------------------------------------------------------
 
     def _record(self, request: PrivacyRequest, update: dict[str, Any], action: str, **details: str) -> PrivacyRequest:
-        changed = request.model_copy(update={**update, "updated_at": self._clock(), "version": request.version + 1})
+        changed = request.advanced(self._clock(), **update)
         event = action_event(request.tenant, SYSTEM_ACTOR, action, f"dsr:{request.request_id}", **details)
         if not self._requests.save(changed, event=event):
             # Another delivery of the same message moved the request on: the redelivery resumes from there.

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from firstmile.audit.logic import format_time
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.platform.gateway import TableGateway, applied, partition
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 OPEN_PARTITION = "DSR#OPEN"
 TOMBSTONES_INDEX = "TOMBSTONES"
-_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def _requests_pk(tenant: str) -> str:
@@ -58,8 +58,7 @@ def _request_key(tenant: str, request_id: str) -> dict[str, str]:
     return {"pk": _requests_pk(tenant), "sk": f"REQUEST#{request_id}"}
 
 
-def _when(at: datetime) -> str:
-    return at.strftime(_TIME)
+_when = format_time
 
 
 def _open_key(request: PrivacyRequest) -> dict[str, str]:

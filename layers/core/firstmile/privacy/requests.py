@@ -15,6 +15,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ConfigDict, Field
 
@@ -116,6 +117,10 @@ class PrivacyRequest(Model):
     export_key: str | None = None
     reason: str | None = None
     version: int = 1
+
+    def advanced(self, now: datetime, **update: Any) -> PrivacyRequest:
+        """The request's next version: ``update`` applied at ``now``."""
+        return self.model_copy(update={**update, "updated_at": now, "version": self.version + 1})
 
 
 class PrivacyRequestView(Model):

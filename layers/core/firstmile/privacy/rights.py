@@ -12,6 +12,7 @@ from typing import Any
 
 from firstmile import errors as e
 from firstmile.audit.events import action_event
+from firstmile.audit.logic import format_time
 from firstmile.clock import Clock, utc_now
 from firstmile.errors import DomainError, VersionConflictError
 from firstmile.platform.versioned import ConflictRetry
@@ -243,7 +244,7 @@ class DataRights:
         counts of the open requests per state and overdue, for a console to draw without another call."""
         now = self._clock()
         open_entries = self._store.open_entries(tenant)
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stamp = format_time(now)
         late = [entry for entry in open_entries if entry["deadline"] < stamp]
         counts = {s.value: 0 for s in OPEN_STATES}
         for entry in open_entries:
@@ -291,7 +292,7 @@ class DataRights:
         )
 
     def _next(self, request: PrivacyRequest, **update: Any) -> PrivacyRequest:
-        return request.model_copy(update={**update, "updated_at": self._clock(), "version": request.version + 1})
+        return request.advanced(self._clock(), **update)
 
     def _save(self, request: PrivacyRequest, actor: str, action: str, **details: str) -> None:
         event = action_event(request.tenant, actor, action, f"dsr:{request.request_id}", **details)

@@ -5,9 +5,7 @@ their events in the analytics archive and their export packages.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -101,9 +99,11 @@ class ArchivedEvents:
 
     def read(self, tenant: str, user: str) -> list[dict[str, Any]]:
         """The user's archived events, each once (by ``event_id``)."""
+        from firstmile.analytics.archive import decode_lines
+
         found: dict[str, dict[str, Any]] = {}
         for key in self._keys(tenant, user):
-            for line in _lines(self._objects.get(key)):
+            for line in decode_lines(self._objects.get(key)):
                 if line.get("user") == user:
                     found.setdefault(str(line.get("event_id")), line)
         return list(found.values())
@@ -111,22 +111,18 @@ class ArchivedEvents:
     def erase(self, tenant: str, user: str) -> int:
         """Rewrite each object holding the user's lines without them (delete it when nothing else is left); how many
         lines went. Running it again removes nothing more."""
+        # The archive's own codec, loaded only by the worker that needs it (the deadline job shares this module).
+        from firstmile.analytics.archive import decode_lines, encode_lines
+
         removed = 0
         for key in list(self._keys(tenant, user)):
-            lines = _lines(self._objects.get(key))
+            lines = decode_lines(self._objects.get(key))
             kept = [line for line in lines if line.get("user") != user]
             if len(kept) == len(lines):
                 continue
             removed += len(lines) - len(kept)
             if kept:
-                body = "".join(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n" for line in kept)
-                self._objects.put(key, gzip.compress(body.encode(), mtime=0))
+                self._objects.put(key, encode_lines(kept))
             else:
                 self._objects.delete(key)
         return removed
-
-
-def _lines(body: bytes | None) -> list[dict[str, Any]]:
-    if not body:
-        return []
-    return [json.loads(line) for line in gzip.decompress(body).splitlines() if line.strip()]
