@@ -15,11 +15,13 @@ import http.client
 import json
 import logging
 import os
+import re
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from local.config import AWS_PORT_ENV, DEFAULT_AWS_PORT, HOST
 from local.dynamodb import DynamoDBLocal
@@ -50,6 +52,7 @@ class Emulator:
         self._server: Any = None
         self._port: int | None = None
         self._thread: threading.Thread | None = None
+        self._route: TableEngineRoute | None = None
         self.table_engine: DynamoDBLocal | None = None
 
     def start(self) -> Emulator:
@@ -70,6 +73,7 @@ class Emulator:
             sock.close()
             raise
         app = TableEngineRoute(DomainDispatcherApplication(create_backend_app), self.table_engine.endpoint)
+        self._route = app
         try:
             # werkzeug duplicates the descriptor, so this socket is closed either way.
             self._server = make_server(
@@ -88,6 +92,12 @@ class Emulator:
         )
         self._thread.start()
         return self
+
+    def serve_invocations(self, invocations: Invocations) -> None:
+        """Serve Lambda's asynchronous ``Invoke`` with ``invocations`` from now on."""
+        if self._route is None:
+            raise RuntimeError("the emulator was never started")
+        self._route.invocations = invocations
 
     @property
     def port(self) -> int:
@@ -129,20 +139,37 @@ _HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "te",
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
+# Lambda's Invoke API: POST /2015-03-31/functions/<name or ARN>/invocations.
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+
+
+class Invocations(Protocol):
+    """What serves Lambda's asynchronous ``Invoke`` locally (``local.invocations.AsyncInvoker``)."""
+
+    def knows(self, name: str) -> bool: ...
+
+    def invoke_later(self, name: str, event: Any) -> str: ...
+
+
 class TableEngineRoute:
-    """WSGI: DynamoDB and DynamoDB Streams requests go to the table engine, everything else to ``app`` (moto).
+    """WSGI: DynamoDB and DynamoDB Streams requests go to the table engine, Lambda's asynchronous ``Invoke`` to the
+    local stack's functions (once it serves them), everything else to ``app`` (moto).
 
     Each server thread keeps one connection to the engine; a connection the engine closed is opened again once.
     """
 
     def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]], engine_endpoint: str) -> None:
         self._app = app
+        self.invocations: Invocations | None = None
         address = engine_endpoint.removeprefix("http://")
         host, _, port = address.partition(":")
         self._engine = (host, int(port))
         self._connections = threading.local()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        invoked = _INVOKE_PATH.match(str(environ.get("PATH_INFO") or ""))
+        if invoked and self.invocations is not None and environ.get("REQUEST_METHOD") == "POST":
+            return self._invoke(urllib.parse.unquote(invoked.group(1)), environ, start_response)
         if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith(TABLE_ENGINE_TARGETS):
             return self._app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -158,6 +185,26 @@ class TableEngineRoute:
         status, reason, answer_headers, answer = self._forward(str(environ["REQUEST_METHOD"]), path, body, headers)
         start_response(f"{status} {reason}", answer_headers)
         return [answer]
+
+    def _invoke(self, named: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """An ``Invoke``: only ``InvocationType=Event`` is served (202, run in the background); the function is named
+        as deployed (``firstmile-<stage>-<name>``), by name or ARN; catalogue names have no dash."""
+        assert self.invocations is not None  # noqa: S101 - checked by the caller
+        name = named.rsplit(":function:", 1)[-1].split(":", 1)[0].rsplit("-", 1)[-1]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        kind = str(environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse")
+        if not self.invocations.knows(name):
+            return _lambda_error(start_response, 404, "ResourceNotFoundException", f"Function not found: {named}")
+        if kind != "Event":
+            return _lambda_error(start_response, 400, "InvalidParameterValueException", "only Event is emulated")
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError:
+            return _lambda_error(start_response, 400, "InvalidRequestContentException", "the payload is not JSON")
+        request_id = self.invocations.invoke_later(name, event)
+        start_response("202 Accepted", [("Content-Type", "application/json"), ("X-Amzn-RequestId", request_id)])
+        return [b""]
 
     def _forward(
         self, method: str, path: str, body: bytes, headers: dict[str, str]
@@ -183,6 +230,12 @@ class TableEngineRoute:
             connection = http.client.HTTPConnection(*self._engine, timeout=60)
             self._connections.connection = connection
         return connection
+
+
+def _lambda_error(start_response: StartResponse, status: int, code: str, message: str) -> Iterable[bytes]:
+    reason = {400: "Bad Request", 404: "Not Found"}[status]
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("X-Amzn-ErrorType", code)])
+    return [json.dumps({"Type": "User", "message": message}).encode()]
 
 
 def client(service: str, endpoint: str) -> Any:

@@ -127,6 +127,8 @@ def _annotate(operation: dict[str, Any], function: Function, route: Route) -> No
     operation.setdefault("description", function.description)
     operation["tags"] = operation.get("tags") or [function.domain]
     operation["x-firstmile-role"] = route.role
+    if route.also is not None:
+        operation["x-firstmile-also-role"] = route.also
     if route.role != "public":
         operation["security"] = [{BEARER_SCHEME: []}]
         # The authorizer refuses a missing or invalid token; the function refuses a token without the role.

@@ -2,8 +2,9 @@
 
 Every scheduled function of the catalogue fires on its expression (UTC). A failed run (the function raised or
 timed out) is retried up to the schedule's ``retry_attempts`` with a growing delay, while the event is younger
-than ``max_event_age_seconds``; then the event goes to the scheduler's dead-letter queue with the attributes
-Scheduler sets, so it can be inspected and redriven.
+than ``max_event_age_seconds``; then it goes to the scheduler's dead-letter queue as Lambda's on-failure destination
+record (``local.invocations``): in AWS, Scheduler hands the event to Lambda, which retries the failed run and sends
+it to the function's on-failure destination, that same queue. The dead-letter collector turns it into a task.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from croniter import croniter
 
 from functions.catalog import Function, Schedule
 from local.console import CONSOLE
-from local.events import schedule_arn, schedule_event
+from local.events import schedule_event
+from local.invocations import destination_record
 from local.runtime import Invocation, Runtime, RuntimeStoppedError
 
 log = logging.getLogger(__name__)
@@ -267,23 +269,14 @@ class Scheduler:
             # Scheduler backs off between retries; kept short locally. A stop abandons the run.
             if self._stop.wait(self._retry_delay * attempts):
                 return None
-        self._send_to_dead_letter_queue(function, event, last, attempts, execution_id)
+        self._send_to_dead_letter_queue(function, event, last, attempts)
         return RunOutcome(last, attempts, dead_lettered=True)
 
     def _send_to_dead_letter_queue(
-        self, function: Function, event: dict[str, Any], last: Invocation, attempts: int, execution_id: str
+        self, function: Function, event: dict[str, Any], last: Invocation, attempts: int
     ) -> None:
-        error = last.error
-        attributes = {
-            "ERROR_CODE": error.error_type if error else "Unknown",
-            "ERROR_MESSAGE": (error.message if error else "")[:1000] or "the function failed",
-            "EXECUTION_ID": execution_id,
-            "RETRY_ATTEMPTS": str(attempts - 1),
-            "SCHEDULE_ARN": schedule_arn(function, self._stage),
-            "TARGET_ARN": f"arn:aws:lambda:{event['region']}:{event['account']}:function:{function.name}",
-        }
         log.error("job %s failed %d times; its event went to the scheduler DLQ", function.name, attempts)
-        self._dead_letter(json.dumps(event), attributes)
+        self._dead_letter(json.dumps(destination_record(function.name, event, last, attempts)), {})
 
     def signal_stop(self) -> None:
         """Fire nothing more and retry nothing more; returns at once."""

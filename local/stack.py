@@ -18,6 +18,7 @@ from local.docs_page import render_docs_page
 from local.emulator import Emulator, client
 from local.environment import LocalEnvironment
 from local.gateway import SYS_SEED_FAILED, Gateway, GatewayApp, authorizer_of
+from local.invocations import AsyncInvoker
 from local.openapi import build_document
 from local.pollers import QueuePoller, StreamPoller
 from local.resources import Deployment, create_resources, deployment_for
@@ -70,6 +71,7 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.runtime: Runtime | None = None
         self.scheduler: Scheduler | None = None
+        self.invoker: AsyncInvoker | None = None
         self.pollers: list[QueuePoller | StreamPoller] = []
         self.queue_urls: dict[str, str] = {}
         # The demo tenant, clients and tokens (``local.seed``), or why they could not be made.
@@ -113,13 +115,21 @@ class LocalStack:
                 output=self._output,
             ).start()
             sqs = client("sqs", endpoint)
+            invocation_failures = sqs_dead_letter_sink(sqs, self.queue_urls[SCHEDULER_DLQ])
             self.scheduler = Scheduler(
                 self.catalog,
                 self.runtime,
-                sqs_dead_letter_sink(sqs, self.queue_urls[SCHEDULER_DLQ]),
+                invocation_failures,
                 stage=self.config.stage,
                 retry_delay_seconds=self._retry_delay,
             ).start()
+            # Lambda's asynchronous Invoke on the emulator's endpoint (a dead-letter task's retry), failing into the
+            # same invocation dead-letter queue.
+            names = {f.name for f in self.catalog}
+            self.invoker = AsyncInvoker(
+                self.runtime, invocation_failures, retry_delay_seconds=self._retry_delay, known=names.__contains__
+            )
+            self.emulator.serve_invocations(self.invoker)
             self.pollers = self._pollers(endpoint, self.emulator.dynamodb_endpoint, self.queue_urls)
             for poller in self.pollers:
                 poller.start()
@@ -283,6 +293,8 @@ class LocalStack:
         closing = threading.Thread(target=gateway.stop, name="gateway-stop", daemon=True) if gateway else None
         if closing is not None:
             closing.start()
+        if self.invoker is not None:
+            self.invoker.stop(timeout=0)
         if self.runtime is not None:
             runtime = self.runtime
             timed("functions", lambda: runtime.stop(grace_seconds=min(1.0, _left(deadline) / 4)))
@@ -296,6 +308,7 @@ class LocalStack:
             emulator = self.emulator
             timed("emulator", lambda: emulator.stop(grace_seconds=max(0.5, _left(deadline) - 0.5)))
         self.gateway = self.scheduler = self.runtime = self.emulator = None
+        self.invoker = None
         self.pollers = []
         # Only this stack's own record: another stack may have written the file since.
         path = self.tokens_path

@@ -10,7 +10,7 @@ from firstmile.composition import container
 from firstmile.observability import logger
 
 
-def archive(records: list[dict[str, Any]]) -> list[dict[str, str]]:
+def archive(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     written = container().event_archive.write(records)
     logger.info("archived", extra={"events": len(records), "objects": written})
     return []

@@ -62,7 +62,7 @@ def variable(settings_field: str) -> str:
 def function_environment(function: Function, deployment: DeploymentValues) -> dict[str, str]:
     """The variables ``function`` runs with in ``deployment``, in a stable order."""
     access = function.access
-    named_queues = sorted({*access.sends_to, *access.inspects_queues})
+    named_queues = sorted({*access.sends_to, *access.inspects_queues, *access.receives_from})
     environment = {
         variable("stage"): deployment.stage,
         variable("version"): deployment.version,
@@ -72,6 +72,9 @@ def function_environment(function: Function, deployment: DeploymentValues) -> di
         variable("queue_urls"): deployment.encode_json({name: deployment.queue_url(name) for name in named_queues}),
         variable("cors_allow_origins"): json.dumps(list(deployment.cors_allow_origins)),
     }
+    if access.receives_from:
+        # The dead-letter collector names each task after the function consuming its queue (decision 0091).
+        environment[variable("queue_consumers")] = json.dumps(queue_consumers())
     if deployment.signing_keys_secret is not None:
         # Its name only: whether the function may read it is its role's business (Access.signing_keys).
         environment[variable("signing_keys_secret")] = deployment.signing_keys_secret
@@ -100,8 +103,17 @@ def route_variables(route: Route) -> dict[str, str]:
     if route.rate_class is not None:
         # Through the enum: a class the limiter does not know fails here, at synth, not at the first request.
         variables[variable("route_rate_class")] = RouteClass(route.rate_class).value
+    if route.also is not None:
+        variables[variable("route_also_role")] = route.also
     return variables
 
 
-ROUTE_VARIABLES = (variable("route_role"), variable("route_rate_class"))
+def queue_consumers() -> dict[str, str]:
+    """Each work queue of the catalogue and the function consuming it."""
+    from functions.catalog import CATALOG, Queue
+
+    return {f.trigger.name: f.name for f in CATALOG if isinstance(f.trigger, Queue)}
+
+
+ROUTE_VARIABLES = (variable("route_role"), variable("route_rate_class"), variable("route_also_role"))
 """Every variable :func:`route_variables` may set."""

@@ -36,6 +36,14 @@ class Route:
     role: Role
     # The rate limit the route counts against, per tenant and user (firstmile.limits); enforced by the entry point.
     rate_class: RouteClass | None = None
+    # A second role the route admits: the dead-letter routes serve admins (their tenant's tasks) and operators
+    # (every task), and the handler scopes what each sees.
+    also: Role | None = None
+
+    @property
+    def roles(self) -> tuple[Role, ...]:
+        """Every role the route admits."""
+        return (self.role,) if self.also is None else (self.role, self.also)
 
     @property
     def key(self) -> str:
@@ -109,6 +117,13 @@ class Access:
     inspects_queues: tuple[str, ...] = ()
     # The signing keys' secret: read to sign tokens, write to rotate them.
     signing_keys: Literal["none", "read", "write"] = "none"
+    # Queues it receives messages from and deletes them (the dead-letter collector drains every DLQ), by name.
+    receives_from: tuple[str, ...] = ()
+    # The stream consumers' failed batches: "collect" lists and reads them under aws/lambda/ and moves them to
+    # collected/; "read" reads the collected ones (a retry); decision 0091.
+    stream_failures: Literal["none", "collect", "read"] = "none"
+    # Functions of the catalogue it may invoke asynchronously (a dead-letter task's retry), by name.
+    invokes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from firstmile.composition import container
 from firstmile.observability import logger
 
 
-def consume(records: list[dict[str, Any]]) -> list[dict[str, str]]:
+def consume(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     outcome = container().funnel_aggregation.consume(records)
     logger.info(
         "stream batch counted",

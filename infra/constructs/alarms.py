@@ -16,6 +16,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from firstmile.analytics.signals import DROP_OFF_ALERT_METRIC
+from firstmile.failures.collector import DEAD_LETTER_TASKS_METRIC
 from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
 from firstmile.identity.sessions import REUSE_METRIC
 from firstmile.observability import METRICS_NAMESPACE, SERVICE
@@ -85,6 +86,17 @@ APPLICATION_ALARMS: tuple[MetricAlarm, ...] = (
             "GET /v1/admin/dsr/requests?overdue=true in the tenant says which."
         ),
         runbook="docs/runbooks/privacy-requests-overdue.md",
+    ),
+    MetricAlarm(
+        key="dead-letter-tasks-waiting",
+        metric_name=DEAD_LETTER_TASKS_METRIC,
+        threshold=1,
+        period_minutes=5,
+        description=(
+            "Failed work is waiting as dead-letter tasks (the collector counts them every minute). "
+            "GET /v1/admin/dlq/stats says which functions and exceptions; retry, redrive or delete them."
+        ),
+        runbook="docs/runbooks/dead-letter-tasks.md",
     ),
 )
 

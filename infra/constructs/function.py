@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from firstmile.failures.collector import COLLECTED_PREFIX, FAILED_BATCHES_PREFIX
 from firstmile.platform.resources import ARCHIVE_PREFIX
 from functions.catalog import Function, Schedule, TableStream
 from functions.catalog.environment import DeploymentValues, function_environment
@@ -100,7 +101,11 @@ class CatalogFunction(Construct):
             current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
         )
         if isinstance(spec.trigger, Schedule):
-            self._handle_async_failures(spec.trigger, platform)
+            self._handle_async_failures(spec.trigger.retry_attempts, spec.trigger.max_event_age_seconds, platform)
+        elif isinstance(spec.trigger, TableStream):
+            # A dead-letter task's retry invokes a stream consumer asynchronously with the kept batch (decision
+            # 0091); when that fails, the invocation's record must reach the invocation dead-letter queue too.
+            self._handle_async_failures(2, 6 * 3600, platform)
         self._grant(platform)
         wildcard_reason = "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
         if isinstance(spec.trigger, TableStream):
@@ -111,16 +116,17 @@ class CatalogFunction(Construct):
             wildcard_reason + "support no resource-level permissions; every other statement names its resource.",
         )
 
-    def _handle_async_failures(self, schedule: Schedule, platform: Platform) -> None:
-        """Retry policy and on-failure destination for the one asynchronous caller, EventBridge Scheduler.
+    def _handle_async_failures(self, retry_attempts: int, max_event_age_seconds: int, platform: Platform) -> None:
+        """Retry policy and on-failure destination for asynchronous invocations: EventBridge Scheduler's, and a
+        dead-letter task's retry.
 
         Scheduler hands the event to Lambda's own queue, so its retry policy and DLQ only cover delivery;
         failures of the function itself are retried and dead-lettered by Lambda, configured here.
         """
         self.function.configure_async_invoke(
             # Lambda allows at most 2 retries and 6 hours for asynchronous events.
-            retry_attempts=min(schedule.retry_attempts, 2),
-            max_event_age=Duration.seconds(min(max(schedule.max_event_age_seconds, 60), 6 * 3600)),
+            retry_attempts=min(retry_attempts, 2),
+            max_event_age=Duration.seconds(min(max(max_event_age_seconds, 60), 6 * 3600)),
             on_failure=destinations.SqsDestination(platform.scheduler_dead_letter),
         )
         acknowledge(
@@ -176,6 +182,59 @@ class CatalogFunction(Construct):
             self._grant_signing_keys(platform, write=access.signing_keys == "write")
         if access.sends_email:
             self._grant_email(platform)
+        for name in access.receives_from:
+            platform.queue(name).grant_consume_messages(self.role)
+        if access.stream_failures != "none":
+            self._grant_stream_failures(platform, collect=access.stream_failures == "collect")
+        if access.invokes:
+            self._grant_invokes(platform, access.invokes)
+
+    def _grant_stream_failures(self, platform: Platform, *, collect: bool) -> None:
+        """``collect``: list, read and delete the failed batches Lambda writes under ``aws/lambda/``, and write them
+        under ``collected/``; otherwise read what is under ``collected/`` (a retry). Decision 0091."""
+        bucket = platform.stream_failures_bucket
+        collected = bucket.arn_for_objects(f"{COLLECTED_PREFIX}*")
+        if collect:
+            written = bucket.arn_for_objects(f"{FAILED_BATCHES_PREFIX}*")
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": f"{FAILED_BATCHES_PREFIX}*"}},
+                )
+            )
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:GetObject", "s3:DeleteObject"], resources=[written])
+            )
+            self.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[collected]))
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::{flattened(self, written)}]",
+                "Failed batches are named by Lambda at run time; the role reads and deletes only those under "
+                "aws/lambda/ of this one bucket.",
+            )
+        else:
+            self.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[collected]))
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{flattened(self, collected)}]",
+            "Collected batches are keyed by the names Lambda gave them; the role touches only collected/ of this "
+            "one bucket.",
+        )
+
+    def _grant_invokes(self, platform: Platform, names: tuple[str, ...]) -> None:
+        """InvokeFunction on exactly the catalogue's functions named (a dead-letter task's retry)."""
+        stack = Stack.of(self)
+        arns = [
+            stack.format_arn(
+                service="lambda",
+                resource="function",
+                resource_name=f"firstmile-{platform.settings.stage}-{name}",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for name in names
+        ]
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=arns))
 
     def _grant_exports(self, platform: Platform, *, write: bool) -> None:
         """Read (GetObject), or also write and delete (a user's erasure deletes their export packages), any object

@@ -118,7 +118,14 @@ def _path_value(name: str, parameter: dict[str, Any], tenant: str) -> str:
     if schema.get("type") == "integer":
         return "1"
     pattern = schema.get("pattern")
-    for candidate in ("hostile-1", "fmc_" + "A" * 22, "mig_" + "A" * 22, "dsr_" + "0" * 24, "1"):
+    candidates = (
+        "hostile-1",
+        "fmc_" + "A" * 22,
+        "mig_" + "A" * 22,
+        "dsr_" + "0" * 24,
+        "20261201T090000000-" + "0" * 16,
+    )
+    for candidate in (*candidates, "1"):
         if pattern is None or re.fullmatch(pattern.strip("^$"), candidate):
             return candidate
     raise AssertionError(f"no value for the path parameter {name} ({pattern})")

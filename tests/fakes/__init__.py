@@ -18,8 +18,9 @@ from firstmile.analytics.ports import AlertRuleStorePort, FunnelCounters
 from firstmile.analytics.store import FunnelCounterStore
 from firstmile.audit.ports import AuditLog
 from firstmile.audit.store import AuditStore
-from firstmile.failures.ports import FailureStorePort
+from firstmile.failures.ports import FailureStorePort, TaskStorePort
 from firstmile.failures.store import FailureStore
+from firstmile.failures.task_store import TaskStore
 from firstmile.flags.ports import FlagStorePort
 from firstmile.flags.store import FlagStore
 from firstmile.health.ports import ProbeResults
@@ -47,7 +48,7 @@ from firstmile.privacy.retention import RetentionStore
 from firstmile.privacy.user_data import UserPartition
 from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
-from tests.fakes.failures import FakeFailureStore
+from tests.fakes.failures import FakeFailureStore, FakeTaskStore
 from tests.fakes.flags import FakeFlagStore
 from tests.fakes.health import FakeProbeResultStore
 from tests.fakes.idempotency import FakeIdempotencyRecordStore
@@ -89,6 +90,7 @@ FAKES = (
     Registration(UserPartition, UserPartitionPort, FakeUserPartition),
     Registration(RetentionStore, RetentionStorePort, FakeRetentionStore),
     Registration(FailureStore, FailureStorePort, FakeFailureStore),
+    Registration(TaskStore, TaskStorePort, FakeTaskStore),
 )
 
 if TYPE_CHECKING:
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
     _partitions: UserPartitionPort = FakeUserPartition()
     _retention: RetentionStorePort = FakeRetentionStore()
     _failures: FailureStorePort = FakeFailureStore()
+    _tasks: TaskStorePort = FakeTaskStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -125,3 +128,4 @@ if TYPE_CHECKING:
     _user_partition: UserPartitionPort = UserPartition(...)  # type: ignore[arg-type]
     _retention_store: RetentionStorePort = RetentionStore(...)  # type: ignore[arg-type]
     _failure_store: FailureStorePort = FailureStore(...)  # type: ignore[arg-type]
+    _task_store: TaskStorePort = TaskStore(..., audit=...)  # type: ignore[arg-type]

@@ -73,12 +73,17 @@ def test_the_environment_carries_the_settings_each_function_reads(fixture_synth:
             # The cursor key's value, resolved by CloudFormation at deployment: never a literal in the template
             assert env["FIRSTMILE_CURSOR_KEY"] == "{{resolve:secretsmanager:firstmile-test-cursor-key:SecretString:::}}"
             assert env.get("FIRSTMILE_ROUTE_RATE_CLASS") == spec.trigger.rate_class, name
+            assert env.get("FIRSTMILE_ROUTE_ALSO_ROLE") == spec.trigger.also, name
         else:
             assert "FIRSTMILE_ROUTE_ROLE" not in env
             assert "FIRSTMILE_CURSOR_KEY" not in env
             assert "FIRSTMILE_ROUTE_RATE_CLASS" not in env
         # Only the queues the entry's Access names, as a JSON object of name -> URL.
-        assert _queue_url_names(env["FIRSTMILE_QUEUE_URLS"]) == {*spec.access.sends_to, *spec.access.inspects_queues}
+        assert _queue_url_names(env["FIRSTMILE_QUEUE_URLS"]) == {
+            *spec.access.sends_to,
+            *spec.access.inspects_queues,
+            *spec.access.receives_from,
+        }
         # The sender address only where the function sends email.
         sender = fixture_synth.context["privacySender"] if spec.access.sends_email else None
         assert env.get("FIRSTMILE_NOTIFIER_SENDER") == sender, name
@@ -143,7 +148,9 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
     key = assembly.resolve(*assembly.exports[f"firstmile-{stage}-signing-keys-kms-key-arn"])
     bucket_key = assembly.resolve(*assembly.exports[f"firstmile-{stage}-exports-bucket-kms-key-arn"])
     archive = assembly.resolve(*assembly.exports[f"firstmile-{stage}-archive-bucket-arn"])
-    assert bucket_key is not None and archive is not None
+    failed_batches = assembly.resolve(*assembly.exports[f"firstmile-{stage}-stream-failures-bucket-arn"])
+    assert bucket_key is not None and archive is not None and failed_batches is not None
+    assert {f.access.stream_failures for f in fixture_synth.catalog} == {"none", "collect", "read"}
     assert {f.access.signing_keys for f in fixture_synth.catalog} == {"none", "read", "write"}
     assert {f.access.exports_bucket for f in fixture_synth.catalog} == {"none", "read", "write"}
     assert {f.access.archive_bucket for f in fixture_synth.catalog} == {"none", "write", "erase"}
@@ -195,6 +202,25 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
         }[access.archive_bucket]
         assert archive_actions == expected_archive, name
 
+        # Stream failures bucket: the collector lists, reads, deletes and writes; a retry reads (decision 0091).
+        batch_actions = {
+            a
+            for a, r in allowed
+            if isinstance(r, ResourceRef) and r.logical_id == failed_batches.logical_id  # type: ignore[union-attr]
+        }
+        expected_batch = {
+            "none": set(),
+            "read": {"s3:GetObject"},
+            "collect": {"s3:ListBucket", "s3:GetObject", "s3:DeleteObject", "s3:PutObject"},
+        }[access.stream_failures]
+        if isinstance(spec.trigger, TableStream):  # its on-failure destination writes the failed batch
+            expected_batch |= {"s3:PutObject", "s3:ListBucket"}
+        assert batch_actions == expected_batch, name
+
+        # Lambda: InvokeFunction only where a retry invokes, on exactly the functions named.
+        invoked = [r for a, r in allowed if a == "lambda:InvokeFunction"]
+        assert len(invoked) == len(access.invokes), name
+
         # Email: SendEmail, only for the functions that send it (the identity is checked with the privacy requests).
         assert {a for a, _ in allowed if a.startswith("ses:")} == ({"ses:SendEmail"} if access.sends_email else set())
 
@@ -209,7 +235,11 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
             if isinstance(spec.trigger, Queue) and spec.trigger.name == queue_name:
                 expected |= {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
                              "sqs:DeleteMessage", "sqs:GetQueueAttributes"}  # fmt: skip
-            if isinstance(spec.trigger, Schedule) and queue_name == SCHEDULER_DLQ:
+            if queue_name in access.receives_from:
+                expected |= {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
+                             "sqs:DeleteMessage", "sqs:GetQueueAttributes"}  # fmt: skip
+            # Asynchronous invocations (a schedule's, a dead-letter task's retry) fail into the invocation DLQ.
+            if isinstance(spec.trigger, Schedule | TableStream) and queue_name == SCHEDULER_DLQ:
                 expected |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
             assert on_queue == expected, f"{name} on {queue_name}"
 

@@ -43,6 +43,8 @@ from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
 from firstmile.composition import reset
 from firstmile.config import get_settings, reset_settings
+from firstmile.failures.task_store import TaskStore
+from firstmile.failures.tasks import TaskDraft, task_id
 from firstmile.flags.admin import FlagAdmin
 from firstmile.flags.controls import FlagControls
 from firstmile.flags.exposures import Exposures
@@ -210,6 +212,7 @@ UNSEEDED_IDS = {
     "key": flag_names(TENANT_A)["flag_key"],
     "rule_id": "drop-alpha",
     "request_id": "dsr_" + "a" * 24,
+    "task_id": "20261201T090000000-" + "a" * 16,
 }
 _NOBODY = TenantData(
     tenant=TENANT_A,
@@ -690,6 +693,75 @@ PRIVACY_REQUEST_PROBES: dict[str, tuple[Probe, ...]] = {
 }
 
 
+DLQ_SENT_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def dead_letter_task_id(tenant: str) -> str:
+    """The id of the tenant's seeded dead-letter task."""
+    return task_id(DLQ_SENT_AT, "queue:flag-exposures", f"{tenant}-poison")
+
+
+def seed_dead_letter_task(tenant: str, user: str) -> None:
+    """An exposure message of the tenant that its worker could not count, dead-lettered and collected."""
+    body = json.dumps({"tenant": tenant, "rate": 1.0, "exposures": [{"flag": "probe", "user": user}]})
+    table = aws.table(get_settings().table_name)
+    TaskStore(table, audit=AuditStore(table)).admit(
+        TaskDraft(
+            task_id=dead_letter_task_id(tenant),
+            task="flag_exposure_worker",
+            kind="queue",
+            source="queue:flag-exposures",
+            message_id=f"{tenant}-poison",
+            letter_id=f"{tenant}-letter",
+            location="flag-exposures-dlq",
+            exception_type="KeyError",
+            message="'day'",
+            attempts=5,
+            first_failed_at=DLQ_SENT_AT,
+            last_failed_at=DLQ_SENT_AT,
+            dead_lettered_at=DLQ_SENT_AT,
+            tenant=tenant,
+            payload=json.loads(body),
+            body=body,
+            failure_recorded=True,
+        )
+    )
+
+
+def _own_tasks_only(world: World, response: dict[str, Any]) -> None:
+    body = body_of(response)
+    if "items" in body:
+        assert [item["task_id"] for item in body["items"]] == [dead_letter_task_id(world.b.tenant)]
+        assert body["total"] == 1
+    elif "total_tasks" in body:
+        assert (body["total_tasks"], body["tasks_by_type"]) == (1, {"flag_exposure_worker": 1})
+    else:
+        assert set(body["task_ids"]) <= {dead_letter_task_id(world.b.tenant)}
+
+
+_TASK = "/v1/admin/dlq/tasks/{task_id}"
+DEAD_LETTER_PROBES: dict[str, tuple[Probe, ...]] = {
+    "GET /v1/admin/dlq/tasks": (
+        Probe("all", check=_own_tasks_only),
+        Probe("by exception", query=lambda w: {"exception_type": "KeyError"}, check=_own_tasks_only),
+    ),
+    f"GET {_TASK}": (Probe("tenant A's task"),),
+    f"POST {_TASK}/retry": (Probe("tenant A's task"),),
+    f"DELETE {_TASK}": (Probe("tenant A's task"),),
+    "GET /v1/admin/dlq/stats": (Probe("plain", check=_own_tasks_only),),
+    "POST /v1/admin/dlq/clear": (
+        Probe("dry run", body=lambda w: {}, check=_own_tasks_only),
+        Probe("for real", body=lambda w: {"dry_run": False}, check=_own_tasks_only),
+    ),
+    "POST /v1/admin/dlq/redrive": (
+        Probe("dry run", body=lambda w: {}, check=_own_tasks_only),
+        Probe(
+            "for real", body=lambda w: {"dry_run": False, "task_name": "flag_exposure_worker"}, check=_own_tasks_only
+        ),
+    ),
+}
+
+
 ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     f"GET {_RULES}": (
         Probe("plain", check=_only_tenant_bs_rules),
@@ -731,6 +803,7 @@ ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
         Probe("markdown", query=lambda w: {"format": "markdown"}),
     ),
     **PRIVACY_REQUEST_PROBES,
+    **DEAD_LETTER_PROBES,
     "GET /v1/admin/onboarding/settings": (Probe("own settings", check=_tenant_bs_settings),),
     "PUT /v1/admin/onboarding/settings": (Probe("own settings", body=lambda w: {"idle_days": 12}),),
     **_analytics_probes("funnel"),
@@ -838,6 +911,7 @@ def tenant_ids(data: TenantData) -> dict[str, str]:
         "key": data.flag_key,
         "rule_id": alert_rule_id(data.tenant),
         "request_id": privacy_request_id(data.tenant, "export"),
+        "task_id": dead_letter_task_id(data.tenant),
     }
 
 
@@ -926,6 +1000,7 @@ def seed_tenant(tenant: str, keyset: KeySet, *, with_flags: bool = True) -> Tena
     for _ in range(3):
         audit.record(AuditEvent(tenant=tenant, actor=actor, action=action, target=target))
     flow_id, migration_id = seed_onboarding(tenant, user, actor)
+    seed_dead_letter_task(tenant, user)
     flag_cursor = seed_flags(tenant, user, actor, flow_id) if with_flags else ""
     chain = audit.list_entries(tenant, limit=100).items
     cursor = audit.list_entries(tenant, limit=1).next_cursor
@@ -1209,7 +1284,7 @@ ROLE_REFUSALS = [
     pytest.param(function, route, token, id=f"{function.name}-as-{token.name}")
     for function, route in NON_PUBLIC
     for token in TOKENS
-    if not token.holds(route.role)
+    if not any(token.holds(role) for role in route.roles)
 ]
 
 

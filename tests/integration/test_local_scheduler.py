@@ -120,22 +120,21 @@ def test_a_failing_run_is_retried_then_sent_to_the_scheduler_dead_letter_queue(j
     # When one scheduled run happens
     outcome = scheduler.run("failing_job", scheduled_time)
 
-    # Then it was tried three times and its event went to the scheduler's dead-letter queue with Scheduler's
-    # attributes
+    # Then it was tried three times and its event went to the scheduler's dead-letter queue as Lambda's on-failure
+    # destination record (Lambda retries an asynchronous run and hands it to the destination, as in AWS)
     assert outcome is not None
     assert (outcome.attempts, outcome.dead_lettered) == (3, True)
     sqs = client("sqs", jobs.endpoint)
     messages = sqs.receive_message(QueueUrl=jobs.dead_letter_url, MessageAttributeNames=["All"])["Messages"]
     assert len(messages) == 1
-    event = json.loads(messages[0]["Body"])
-    attributes = {k: v["StringValue"] for k, v in messages[0]["MessageAttributes"].items()}
+    record = json.loads(messages[0]["Body"])
+    event = record["requestPayload"]
     assert event["source"] == "aws.scheduler"
     assert event["time"] == scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert attributes["ERROR_CODE"] == "RuntimeError"
-    assert attributes["RETRY_ATTEMPTS"] == "2"
-    assert attributes["EXECUTION_ID"] == event["id"]
-    assert attributes["SCHEDULE_ARN"].endswith(":schedule/firstmile-local/failing_job")
-    assert attributes["TARGET_ARN"].endswith(":function:failing_job")
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["functionArn"].endswith(":function:failing_job:$LATEST")
 
 
 def test_a_rate_schedule_fires_its_function_on_time(jobs: Jobs) -> None:

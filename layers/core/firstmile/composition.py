@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from firstmile.analytics.reports import AnalyticsReports
     from firstmile.analytics.store import FunnelCounterStore
     from firstmile.audit.store import AuditStore
+    from firstmile.failures.collector import Collector
+    from firstmile.failures.service import DeadLetters
     from firstmile.failures.store import FailureStore
+    from firstmile.failures.task_store import TaskStore
     from firstmile.flags.admin import FlagAdmin
     from firstmile.flags.cache import FlagSetCache
     from firstmile.flags.controls import FlagControls
@@ -378,6 +381,52 @@ class Container:
         from firstmile.failures.store import FailureStore
 
         return FailureStore(self.table)
+
+    @cached_property
+    def dead_letter_tasks(self) -> TaskStore:
+        """Every dead letter as a task, with its counters (decision 0091)."""
+        from firstmile.failures.task_store import TaskStore
+
+        return TaskStore(self.table, audit=self.audit_store)
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        """The dead-letter tasks as operators and admins read, retry and delete them."""
+        from firstmile.clock import utc_now
+        from firstmile.failures.redelivery import Redelivery
+        from firstmile.failures.service import DeadLetters
+        from firstmile.platform.functions import invoke_later
+        from firstmile.platform.objects import BucketObjects
+        from firstmile.platform.queues import QueueMessages
+
+        batches = BucketObjects(get_settings().stream_failures_bucket, content_type="application/json")
+        return DeadLetters(
+            self.dead_letter_tasks,
+            audit=self.audit_store,
+            redeliver=Redelivery(QueueMessages(), invoke_later, batches),
+            clock=utc_now,
+        )
+
+    @cached_property
+    def dead_letter_collector(self) -> Collector:
+        """The job turning every dead letter into a task."""
+        from firstmile.clock import utc_now
+        from firstmile.failures.collector import Collector
+        from firstmile.platform.objects import BucketObjects
+        from firstmile.platform.queues import QueueMessages
+        from firstmile.platform.resources import SCHEDULER_DLQ, dead_letter_queue_name
+
+        settings = get_settings()
+        consumers = {dead_letter_queue_name(queue): (queue, fn) for queue, fn in settings.queue_consumers.items()}
+        return Collector(
+            self.dead_letter_tasks,
+            letters=QueueMessages(),
+            batches=BucketObjects(settings.stream_failures_bucket, content_type="application/json"),
+            find=self.failure_store.get,
+            consumers=consumers,
+            invocations=SCHEDULER_DLQ,
+            clock=utc_now,
+        )
 
     @cached_property
     def privacy_requests(self) -> RequestStore:

@@ -44,9 +44,13 @@ class Settings(Model):
     archive_bucket: str = "firstmile-archive"
     # Logical queue name -> queue URL, for the queues a function may use or report on.
     queue_urls: dict[str, str] = Field(default_factory=dict)
+    # The dead-letter collector's: work queue (logical name) -> the function consuming it (decision 0091).
+    queue_consumers: dict[str, str] = Field(default_factory=dict)
     cors_allow_origins: tuple[str, ...] = ()
     # The role the route served by this function requires; set per function from the catalogue.
     route_role: Role = "public"
+    # A second role the route admits (the dead-letter routes: admins and operators); from the catalogue.
+    route_also_role: Role | None = None
     # The rate-limit class the route is counted in, if any; from the catalogue.
     route_rate_class: RouteClass | None = None
     # Signs pagination cursors (docs/decisions/0041-signed-cursors.md); the same for every function of a deployment.

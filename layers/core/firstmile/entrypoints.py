@@ -92,7 +92,9 @@ def _refuse(settings: Settings | None, auth: AuthContext | None, event: dict[str
         problem = p.Problem(e.SYS_UNAVAILABLE, "This function's configuration is invalid; see /health/startup.")
     elif auth is None:
         problem = _unauthenticated(event)
-    elif not auth.has_role(settings.route_role):
+    elif not auth.has_role(settings.route_role) and not (
+        settings.route_also_role and auth.has_role(settings.route_also_role)
+    ):
         problem = p.Problem(e.PERM_FORBIDDEN, f"This route needs the {role} role.")
     else:
         return None
@@ -175,21 +177,53 @@ def _finish(
 
 
 def job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
-    """The entry point of a scheduled function: ``run`` gets the schedule event, returns a summary."""
+    """The entry point of a scheduled function: ``run`` gets the schedule event, returns a summary. A run of a
+    retried dead-letter task (its event carries the task's marks) resolves the task when it succeeds."""
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        event, task, origin = _unmarked(event)
         try:
             summary = run(event)
         except Exception as error:
-            # Retried by the scheduler, then its dead-letter queue: the run's record says what failed (decision 0090).
-            name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "unknown")
+            # Retried by Lambda, then its on-failure destination: the run's record says what failed (decision 0090).
             attempt = int((event.get("detail") or {}).get("attempt-number", 1) or 1)
-            _record_failure(f"schedule:{name}", str(event.get("id") or "unknown"), error, event, attempt)
+            _record_failure(
+                f"schedule:{_function()}", origin or str(event.get("id") or "unknown"), error, event, attempt
+            )
             raise
+        if task:
+            _resolve(task)
         logger.info("job finished", extra={"summary": summary})
         return summary
 
     return _instrumented(handle)
+
+
+def _function() -> str:
+    """This function's name in the catalogue (deployed, Lambda's name is ``firstmile-<stage>-<name>``; catalogue
+    names have no dash)."""
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "unknown").rsplit("-", 1)[-1]
+
+
+def _unmarked(event: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
+    """The event without a retried task's marks (decision 0091), the task's id and its first message id."""
+    from firstmile.failures.marks import ORIGIN_MESSAGE_ATTRIBUTE, TASK_ID_ATTRIBUTE
+
+    if TASK_ID_ATTRIBUTE not in event:
+        return event, None, None
+    rest = {k: v for k, v in event.items() if k not in (TASK_ID_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE)}
+    origin = event.get(ORIGIN_MESSAGE_ATTRIBUTE)
+    return rest, str(event[TASK_ID_ATTRIBUTE]), str(origin) if origin else None
+
+
+def _resolve(task: str) -> None:
+    """A retried task's work succeeded: remove the task. A failure here is logged; the work is done either way."""
+    from firstmile.composition import container
+
+    try:
+        container().dead_letter_tasks.resolve(task)
+    except Exception as exc:
+        logger.warning("retried task not resolved", extra={"task": task, "error": type(exc).__name__})
 
 
 def authorizer(decide: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
@@ -203,17 +237,31 @@ def authorizer(decide: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
 
 def sqs_batch(record_handler: Callable[[Any], None]) -> Handler:
     """The entry point of a queue consumer with partial batch failures: failed records return to the queue, each
-    failure recorded first (decision 0090), so a message that reaches the dead-letter queue has its record."""
+    failure recorded first (decision 0090), so a message that reaches the dead-letter queue has its record. A
+    retried dead-letter task's message (its attributes carry the task's marks) records on the task's first message
+    and resolves the task when it succeeds (decision 0091)."""
     from aws_lambda_powertools.utilities.batch import EventType
 
+    from firstmile.failures.marks import ORIGIN_MESSAGE_ATTRIBUTE, TASK_ID_ATTRIBUTE
+
     def recorded(record: Any) -> None:
+        marks = {
+            name: value.get("stringValue")
+            for name, value in (record.get("messageAttributes") or {}).items()
+            if name in (TASK_ID_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE) and isinstance(value, dict)
+        }
         try:
             record_handler(record)
         except Exception as error:
-            queue = str(record.event_source_arn or "").rsplit(":", 1)[-1] or "unknown"
+            # By the queue's logical name (deployed as firstmile-<stage>-<name>), as the collector and a retry name it.
+            deployed = str(record.event_source_arn or "").rsplit(":", 1)[-1] or "unknown"
+            queue = deployed.removeprefix(f"firstmile-{get_settings().stage}-")
             attempt = int(record.attributes.approximate_receive_count or 1)
-            _record_failure(f"queue:{queue}", record.message_id, error, record.body, attempt)
+            origin = marks.get(ORIGIN_MESSAGE_ATTRIBUTE) or record.message_id
+            _record_failure(f"queue:{queue}", origin, error, record.body, attempt)
             raise
+        if marks.get(TASK_ID_ATTRIBUTE):
+            _resolve(str(marks[TASK_ID_ATTRIBUTE]))
 
     return _batch(EventType.SQS, recorded)
 
@@ -233,14 +281,48 @@ def stream_batch(record_handler: Callable[[Any], None]) -> Handler:
     return _batch(EventType.DynamoDBStreams, record_handler)
 
 
-def stream_in_order(consume: Callable[[list[dict[str, Any]]], list[dict[str, str]]]) -> Handler:
+def stream_in_order(consume: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> Handler:
     """The entry point of a table-stream consumer that takes its batch whole, in the shard's order, and answers the
-    partial batch response's failures itself (at most the record it stopped at: the stream resumes from there)."""
+    partial batch response's failures itself (at most the record it stopped at: the stream resumes from there).
+
+    A failure is recorded on the record it stopped at (``stream:<function>``, its sequence number; decision 0090):
+    an exception of ``consume`` at the batch's first record, a failure ``consume`` answers (with its ``error``) at
+    that record. A retried dead-letter batch (its event carries the task's marks, decision 0091) raises when it
+    still fails, so the asynchronous invocation fails and its on-failure destination brings the task back; when it
+    succeeds, the task is resolved."""
+
+    class RetriedBatchFailedError(RuntimeError):
+        pass
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return {"batchItemFailures": consume(list(event.get("Records") or []))}
+        event, task, origin = _unmarked(event)
+        records = list(event.get("Records") or [])
+        try:
+            answered = consume(records)
+        except Exception as error:
+            _record_stream_failure(origin or _sequence(records[0] if records else {}), error, records)
+            raise
+        failures = [{"itemIdentifier": str(f["itemIdentifier"])} for f in answered]
+        for failure in answered:
+            cause = failure.get("error") or RuntimeError("the consumer stopped at this record")
+            at = origin if task else str(failure["itemIdentifier"])
+            _record_stream_failure(at, cause, [r for r in records if _sequence(r) == failure["itemIdentifier"]])
+        if task and failures:
+            raise RetriedBatchFailedError(f"the retried batch still fails at {failures[0]['itemIdentifier']}")
+        if task:
+            _resolve(task)
+        return {"batchItemFailures": failures}
 
     return _instrumented(handle)
+
+
+def _sequence(record: dict[str, Any]) -> str:
+    return str((record.get("dynamodb") or {}).get("SequenceNumber", "unknown"))
+
+
+def _record_stream_failure(sequence: str | None, error: BaseException, records: list[dict[str, Any]]) -> None:
+    keys = [(r.get("dynamodb") or {}).get("Keys") for r in records[:1]]
+    _record_failure(f"stream:{_function()}", sequence or "unknown", error, {"keys": keys}, 1)
 
 
 def _batch(kind: EventType, record_handler: Callable[[Any], None]) -> Handler:

@@ -110,6 +110,10 @@ BIZ_PRIVACY_REQUEST_STATE: Final = "BIZ_PRIVACY_REQUEST_STATE"
 VAL_CONTACT_ADDRESS_MISSING: Final = "VAL_CONTACT_ADDRESS_MISSING"
 BIZ_PROCESSING_RESTRICTED: Final = "BIZ_PROCESSING_RESTRICTED"
 
+# --- failed work ----------------------------------------------------------------------------------------------
+RES_TASK_NOT_FOUND: Final = "RES_TASK_NOT_FOUND"
+BIZ_TASK_STATE: Final = "BIZ_TASK_STATE"
+
 # --- the local stack: what its gateway answers by itself (local/gateway.py) ------------------------------------
 EXT_FUNCTION_TIMEOUT: Final = "EXT_FUNCTION_TIMEOUT"
 VAL_URI_TOO_LONG: Final = "VAL_URI_TOO_LONG"

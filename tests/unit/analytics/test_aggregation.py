@@ -10,6 +10,7 @@ import pytest
 
 from firstmile.analytics.aggregation import FunnelAggregation
 from firstmile.analytics.counting import Counts, add_up
+from firstmile.errors import DependencyUnavailableError
 from firstmile.onboarding.models import EventType, TransitionEvent
 from firstmile.platform.items import attribute, storable
 from tests.fakes.analytics import FakeFunnelCounterStore
@@ -110,7 +111,10 @@ def test_the_batch_stops_at_a_failing_record_and_its_retry_counts_nothing_twice(
     retry = aggregation.consume(BATCH[stopped:])
 
     # Then the first pass counted two events and named the fourth record; the retry counted the rest
-    assert outcome.batch_item_failures() == [{"itemIdentifier": f"{4:021d}"}]
+    [failure] = outcome.batch_item_failures()
+    assert failure["itemIdentifier"] == f"{4:021d}"
+    # with what it failed with, for its failure record (decision 0090)
+    assert isinstance(failure["error"], DependencyUnavailableError)
     assert (outcome.counted, retry.counted, retry.failed_at) == (2, 2, None)
     counts = funnel(store)
     assert (counts.of("FLOW", "enrolled"), counts.of("profile", "completed"), counts.of("invite", "skipped")) == (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.failures import FailureStoreContract
-from tests.fakes.failures import FakeFailureStore
+from tests.contracts.failures import FailureStoreContract, TaskStoreContract
+from tests.fakes.failures import FakeFailureStore, FakeTaskStore
 
 
 class TestFakeFailureStoreContract(FailureStoreContract):
@@ -14,3 +14,11 @@ class TestFakeFailureStoreContract(FailureStoreContract):
     @pytest.fixture
     def failures(self) -> FakeFailureStore:
         return FakeFailureStore()
+
+
+class TestFakeTaskStoreContract(TaskStoreContract):
+    implementation = FakeTaskStore
+
+    @pytest.fixture
+    def tasks(self) -> FakeTaskStore:
+        return FakeTaskStore()

@@ -38,10 +38,14 @@ class BatchOutcome:
     repeated: int = 0
     passed_over: int = 0
     failed_at: str | None = None
+    # What the record it stopped at failed with (its failure record says so; decision 0090).
+    error: BaseException | None = None
 
-    def batch_item_failures(self) -> list[dict[str, str]]:
-        """The partial batch response's failures: the record the batch stopped at, if any."""
-        return [{"itemIdentifier": self.failed_at}] if self.failed_at is not None else []
+    def batch_item_failures(self) -> list[dict[str, Any]]:
+        """The partial batch response's failures: the record the batch stopped at, if any, with its error."""
+        if self.failed_at is None:
+            return []
+        return [{"itemIdentifier": self.failed_at, "error": self.error}]
 
 
 class FunnelAggregation:
@@ -58,8 +62,9 @@ class FunnelAggregation:
             sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
             try:
                 event = event_of(record)
-            except Exception:
+            except Exception as exc:
                 log.exception("a stream record could not be read; the batch stops at it", extra={"sequence": sequence})
+                tally.error = exc
                 return self._finish(pending, tally, failed_at=sequence)
             made = updates(event) if event is not None else []
             if event is None or not made:
@@ -104,10 +109,11 @@ class FunnelAggregation:
                     tally.counted += 1
                 else:
                     tally.repeated += 1
-            except Exception:
+            except Exception as exc:
                 log.exception(
                     "a stream record could not be counted; the batch stops at it", extra={"sequence": sequence}
                 )
+                tally.error = exc
                 return sequence
         return None
 
@@ -121,9 +127,10 @@ class _Tally:
     counted: int = 0
     repeated: int = 0
     passed_over: int = 0
+    error: BaseException | None = None
 
     def outcome(self, failed_at: str | None = None) -> BatchOutcome:
-        return BatchOutcome(self.counted, self.repeated, self.passed_over, failed_at)
+        return BatchOutcome(self.counted, self.repeated, self.passed_over, failed_at, self.error if failed_at else None)
 
 
 @dataclass

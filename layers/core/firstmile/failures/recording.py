@@ -39,8 +39,9 @@ def failure_of(
 def record_failure(
     source: str, message_id: str, error: BaseException, body: Any, attempt: int, *, store: Callable[[Failure], None]
 ) -> None:
-    """Record one failed attempt of this function (``AWS_LAMBDA_FUNCTION_NAME``); never raises."""
-    task = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "unknown")
+    """Record one failed attempt of this function (``AWS_LAMBDA_FUNCTION_NAME``, by its catalogue name: deployed,
+    it is ``firstmile-<stage>-<name>``, and catalogue names have no dash); never raises."""
+    task = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "unknown").rsplit("-", 1)[-1]
     try:
         store(failure_of(task, source, message_id, error, body, attempt, datetime.now(UTC)))
     except Exception as exc:  # the failure itself must still reach the queue

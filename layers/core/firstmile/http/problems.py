@@ -132,6 +132,8 @@ TABLE: dict[str, tuple[int, str]] = {
     e.PERM_VERIFICATION_CODE_INVALID: (403, "Wrong verification code"),
     e.BIZ_VERIFICATION_ATTEMPTS_EXHAUSTED: (409, "Too many wrong codes: make a new request"),
     e.BIZ_PRIVACY_REQUEST_STATE: (409, "The privacy request is not in a state for this"),
+    e.RES_TASK_NOT_FOUND: (404, "Dead-letter task not found"),
+    e.BIZ_TASK_STATE: (409, "The dead-letter task is not in a state for this"),
     e.VAL_CONTACT_ADDRESS_MISSING: (422, "No address to send the code to"),
     e.BIZ_PROCESSING_RESTRICTED: (409, "The user restricted the processing of their data"),
     # the local stack's gateway

@@ -124,6 +124,12 @@ def ses() -> Any:
 
 
 @_MadeOnce
+def lambda_() -> Any:
+    """The Lambda client: a dead-letter task's retry invokes its function again."""
+    return _client("lambda")
+
+
+@_MadeOnce
 def secretsmanager() -> SecretsManagerClient:
     """The Secrets Manager client."""
     return _client("secretsmanager")  # type: ignore[no-any-return]
@@ -132,5 +138,5 @@ def secretsmanager() -> SecretsManagerClient:
 def reset_clients() -> None:
     """Drop cached clients (after the environment's endpoint or credentials changed)."""
     with _making:
-        for cached in (_config, _session, dynamodb, table, sqs, s3, ses, secretsmanager):
+        for cached in (_config, _session, dynamodb, table, sqs, s3, ses, lambda_, secretsmanager):
             cached.cache_clear()

@@ -388,9 +388,9 @@ class TableGateway:
         request: dict[str, Any] = {"TableName": self.name, "Key": dict(key), "UpdateExpression": update}
         return _action("Update", request, return_stored, **conditions)
 
-    def delete_action(self, key: Mapping[str, Any]) -> dict[str, Any]:
-        """A Delete for ``transact``."""
-        return {"Delete": {"TableName": self.name, "Key": dict(key)}}
+    def delete_action(self, key: Mapping[str, Any], **conditions: Unpack[Conditions]) -> dict[str, Any]:
+        """A Delete for ``transact`` (only while the item meets ``condition``, when given)."""
+        return _action("Delete", {"TableName": self.name, "Key": dict(key)}, False, **conditions)
 
     def check_action(self, key: Mapping[str, Any], **conditions: Unpack[Conditions]) -> dict[str, Any]:
         """A ConditionCheck for ``transact``: the transaction applies only if the item at ``key`` meets

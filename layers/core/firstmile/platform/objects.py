@@ -46,6 +46,13 @@ class BucketObjects:
     def delete(self, key: str) -> None:
         aws.s3().delete_object(Bucket=self.bucket, Key=key)
 
+    def move(self, key: str, to: str) -> None:
+        """Copy the object at ``key`` to ``to`` in the same bucket, then delete the original (a copy that is there
+        already is simply made again)."""
+        client = aws.s3()
+        client.copy_object(Bucket=self.bucket, Key=to, CopySource={"Bucket": self.bucket, "Key": key})
+        client.delete_object(Bucket=self.bucket, Key=key)
+
     def link(self, key: str, seconds: int) -> str:
         """A presigned GET URL of the object, valid ``seconds``."""
         return aws.s3().generate_presigned_url(

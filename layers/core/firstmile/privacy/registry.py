@@ -531,6 +531,25 @@ REGISTRY: tuple[ItemType, ...] = (
         Erasure.EXPIRES,
         retention_days=30,
     ),
+    ItemType(
+        "dead_letter_task",
+        "a dead letter as a task: the failed work's function, source, error and traceback (secrets redacted), the "
+        "message as it was for a retry, its history (who retried it); it may carry tenant and user ids",
+        (Subjects.END_USERS, Subjects.ADMINS),
+        (Category.IDENTIFIERS, Category.OPERATIONAL),
+        _OPERATE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        "30 days after its work was first sent, unless retried or deleted sooner (decision 0091)",
+        Erasure.EXPIRES,
+        retention_days=30,
+    ),
+    _impersonal(
+        "dead_letter_stats",
+        "how many dead-letter tasks there are, per function, exception and state",
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        _KEPT,
+    ),
     # --- outside the table ----------------------------------------------------------------------------------
     ItemType(
         "archived_events",
