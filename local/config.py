@@ -16,6 +16,9 @@ AWS_PORT_ENV = "FIRSTMILE_AWS_PORT"
 CORS_ENV = "FIRSTMILE_CORS_ALLOW_ORIGINS"
 INSTANCE_START_ENV = "FIRSTMILE_INSTANCE_START"
 DEMO_USERS_ENV = "FIRSTMILE_DEMO_USERS"
+# Tests only: the work queues' visibility timeout in seconds instead of six times the consumer's timeout, so a message
+# that keeps failing reaches its dead-letter queue in a test's time (five receives). Nothing deployed has it.
+VISIBILITY_ENV = "FIRSTMILE_VISIBILITY_TIMEOUT_SECONDS"
 # Demo users `firstmile dev` walks through the demo flow once it is ready (local.demo_users).
 DEFAULT_DEMO_USERS = 300
 DEFAULT_PORT = 8000

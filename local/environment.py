@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import firstmile
+from firstmile.platform.resilience import FAULTS_FILE_ENV
 from functions.catalog import Function
 from functions.catalog.environment import DeploymentValues, function_environment
 from local.emulator import ACCOUNT_ID, FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION
@@ -99,6 +100,10 @@ class LocalEnvironment:
         if self.dynamodb_endpoint is not None:
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
             env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.dynamodb_endpoint
+        # Tests of the stack under faults (decision 0092): the file says how many calls fail, and is read again when
+        # it changes. Faults are only ever injected against this loopback emulator.
+        if FAULTS_FILE_ENV in os.environ:
+            env[FAULTS_FILE_ENV] = os.environ[FAULTS_FILE_ENV]
         return env
 
 

@@ -9,6 +9,7 @@ secret that holds them. Stream batches that failed all their retries are kept in
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from firstmile.platform.resources import (
 )
 from firstmile.platform.table import MAIN_TABLE, TableDefinition
 from functions.catalog import CATALOG, Function, Queue, TableStream
-from local.config import STAGE
+from local.config import STAGE, VISIBILITY_ENV
 from local.emulator import client
 
 # SQS's own default, for queues no function consumes.
@@ -247,8 +248,12 @@ def create_queues(deployment: Deployment, endpoint: str, sqs: Any = None) -> dic
     sqs = sqs or client("sqs", endpoint)
     urls: dict[str, str] = {}
     # Dead-letter queues first: a redrive policy names its target by ARN.
+    shortened = os.environ.get(VISIBILITY_ENV)
     for queue in sorted(deployment.queues, key=lambda q: q.dead_letter_queue is not None):
-        attributes = {"VisibilityTimeout": str(queue.visibility_timeout_seconds)}
+        visibility = queue.visibility_timeout_seconds
+        if shortened and queue.dead_letter_queue is not None:
+            visibility = int(shortened)
+        attributes = {"VisibilityTimeout": str(visibility)}
         if queue.retention_seconds is not None:
             attributes["MessageRetentionPeriod"] = str(queue.retention_seconds)
         if queue.dead_letter_queue is not None:

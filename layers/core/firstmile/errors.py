@@ -198,8 +198,10 @@ class DependencyUnavailableError(DomainError):
     """An AWS dependency did not answer or refused the call. ``reason`` is for logs only: the caller learns which
     component failed, never why."""
 
-    def __init__(self, component: str, reason: str) -> None:
-        super().__init__(SYS_UNAVAILABLE, f"{component} is unavailable; retry later.")
+    def __init__(self, component: str, reason: str, *, retry_after_seconds: int = 2) -> None:
+        super().__init__(
+            SYS_UNAVAILABLE, f"{component} is unavailable; retry later.", retry_after_seconds=retry_after_seconds
+        )
         self.args = (f"{component} is unavailable: {reason}",)
         self.component = component
         self.reason = reason

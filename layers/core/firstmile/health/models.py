@@ -21,10 +21,24 @@ class ComponentStatus(Model):
     reason: str | None = Field(default=None, description="Error code when the check failed")
 
 
+class BreakerStatus(Model):
+    """A circuit breaker of the answering container (decision 0092): one per AWS service it called."""
+
+    dependency: str = Field(description="The AWS service: dynamodb, sqs, s3, lambda, sesv2, secretsmanager")
+    state: Literal["closed", "open", "half_open"]
+    calls: int
+    failures: int
+    short_circuited: int = Field(description="Calls refused while it was open")
+    opened: int = Field(description="Times it opened")
+
+
 class Readiness(Model):
     status: Status
     checked_at: datetime
     components: list[ComponentStatus]
+    breakers: list[BreakerStatus] = Field(
+        default_factory=list, description="The answering container's circuit breakers, after its checks"
+    )
 
     @property
     def failed(self) -> list[str]:

@@ -59,7 +59,9 @@ def before_first_client(prepare: Callable[[], None]) -> None:
 def _config() -> Any:
     from botocore.config import Config
 
-    return Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    # Timeouts: 2 s to connect, 5 s to read (a function's own timeout is 10 s or more, so one slow call leaves room
+    # for an answer). botocore's retry handler tries once: ``resilience.RETRY_POLICY`` retries (decision 0092).
+    return Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
 
 
 @lru_cache(maxsize=1)
@@ -82,7 +84,9 @@ _data_loader: list[Any] = []
 
 
 def _client(service: str) -> Any:
-    return _session().create_client(service, config=_config())
+    from firstmile.platform.resilience import install
+
+    return install(_session().create_client(service, config=_config()), service)
 
 
 @_MadeOnce
@@ -99,8 +103,10 @@ def table(name: str) -> Table:
     import boto3
 
     from firstmile.platform.item_rules import guard_writes
+    from firstmile.platform.resilience import install
 
     resource = boto3.session.Session(botocore_session=_session()).resource("dynamodb", config=_config())
+    install(resource.meta.client, "dynamodb")
     guard_writes(resource.meta.client)
     return resource.Table(name)
 
@@ -136,7 +142,9 @@ def secretsmanager() -> SecretsManagerClient:
 
 
 def reset_clients() -> None:
-    """Drop cached clients (after the environment's endpoint or credentials changed)."""
+    """Drop cached clients (after the environment's endpoint or credentials changed), and their circuit breakers."""
     with _making:
         for cached in (_config, _session, dynamodb, table, sqs, s3, ses, lambda_, secretsmanager):
             cached.cache_clear()
+    if "firstmile.platform.resilience" in sys.modules:
+        sys.modules["firstmile.platform.resilience"].reset_breakers()
