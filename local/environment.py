@@ -97,6 +97,8 @@ class LocalEnvironment:
         }
         # Erasure codes: no email leaves the machine; `make dev` prints each, `firstmile outbox` lists them.
         env["FIRSTMILE_NOTIFIER_OUTBOX"] = self.outbox_path
+        # Webhooks to this machine are allowed here, so the demo can receive its own (decision 0093).
+        env["FIRSTMILE_WEBHOOKS_ALLOW_LOOPBACK"] = "true"
         if self.dynamodb_endpoint is not None:
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
             env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.dynamodb_endpoint

@@ -124,6 +124,7 @@ def _path_value(name: str, parameter: dict[str, Any], tenant: str) -> str:
         "mig_" + "A" * 22,
         "dsr_" + "0" * 24,
         "20261201T090000000-" + "0" * 16,
+        "whe_" + "A" * 22,
     )
     for candidate in (*candidates, "1"):
         if pattern is None or re.fullmatch(pattern.strip("^$"), candidate):

@@ -46,6 +46,8 @@ from firstmile.privacy.ports import (
 from firstmile.privacy.request_store import RequestStore
 from firstmile.privacy.retention import RetentionStore
 from firstmile.privacy.user_data import UserPartition
+from firstmile.webhooks.ports import WebhookStorePort
+from firstmile.webhooks.store import WebhookStore
 from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.failures import FakeFailureStore, FakeTaskStore
@@ -62,6 +64,7 @@ from tests.fakes.privacy import (
     FakeRetentionStore,
     FakeUserPartition,
 )
+from tests.fakes.webhooks import FakeWebhookStore
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ FAKES = (
     Registration(RetentionStore, RetentionStorePort, FakeRetentionStore),
     Registration(FailureStore, FailureStorePort, FakeFailureStore),
     Registration(TaskStore, TaskStorePort, FakeTaskStore),
+    Registration(WebhookStore, WebhookStorePort, FakeWebhookStore),
 )
 
 if TYPE_CHECKING:
@@ -112,6 +116,7 @@ if TYPE_CHECKING:
     _retention: RetentionStorePort = FakeRetentionStore()
     _failures: FailureStorePort = FakeFailureStore()
     _tasks: TaskStorePort = FakeTaskStore()
+    _webhooks: WebhookStorePort = FakeWebhookStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -129,3 +134,4 @@ if TYPE_CHECKING:
     _retention_store: RetentionStorePort = RetentionStore(...)  # type: ignore[arg-type]
     _failure_store: FailureStorePort = FailureStore(...)  # type: ignore[arg-type]
     _task_store: TaskStorePort = TaskStore(..., audit=...)  # type: ignore[arg-type]
+    _webhook_store: WebhookStorePort = WebhookStore(..., audit=...)  # type: ignore[arg-type]

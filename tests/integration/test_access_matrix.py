@@ -84,6 +84,7 @@ from firstmile.privacy.policy_store import PolicyStore
 from firstmile.privacy.policy_versions import PolicyVersions
 from firstmile.privacy.request_store import RequestStore
 from firstmile.privacy.requests import PrivacyRequest, RequestState, RequestType, code_digest, deadline_for
+from firstmile.webhooks.store import WebhookStore
 from functions.catalog import Function, Route, http_functions
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
 from tests.integration.conftest import Deployment
@@ -213,6 +214,7 @@ UNSEEDED_IDS = {
     "rule_id": "drop-alpha",
     "request_id": "dsr_" + "a" * 24,
     "task_id": "20261201T090000000-" + "a" * 16,
+    "endpoint_id": "whe_" + "a" * 22,
 }
 _NOBODY = TenantData(
     tenant=TENANT_A,
@@ -739,6 +741,49 @@ def _own_tasks_only(world: World, response: dict[str, Any]) -> None:
         assert set(body["task_ids"]) <= {dead_letter_task_id(world.b.tenant)}
 
 
+def webhook_endpoint_id(tenant: str) -> str:
+    """The id of the tenant's seeded webhook endpoint."""
+    return "whe_" + hashlib.sha256(tenant.encode()).hexdigest()[:22]
+
+
+def seed_webhook_endpoint(tenant: str) -> None:
+    table = aws.table(get_settings().table_name)
+    WebhookStore(table, audit=AuditStore(table)).put(
+        tenant,
+        {
+            "endpoint_id": webhook_endpoint_id(tenant),
+            "url": f"https://hooks.{tenant}.example.com/in",
+            "event_types": ["flag.changed"],
+            "description": f"{tenant} backend",
+            "enabled": True,
+            "created_at": DLQ_SENT_AT.isoformat(),
+            "updated_at": DLQ_SENT_AT.isoformat(),
+            "secret": "whsec_" + base64.b64encode(tenant.encode()).decode(),
+        },
+        0,
+        AuditEvent(tenant=tenant, actor=f"admin:{tenant}-admin", action="webhook.created", target="webhook:seed"),
+    )
+
+
+def _own_endpoints_only(world: World, response: dict[str, Any]) -> None:
+    body = body_of(response)
+    assert [item["endpoint_id"] for item in body["items"]] == [webhook_endpoint_id(world.b.tenant)]
+
+
+_ENDPOINT = "/v1/admin/webhooks/{endpoint_id}"
+WEBHOOK_PROBES: dict[str, tuple[Probe, ...]] = {
+    # An IP literal: a public address that needs no DNS.
+    "POST /v1/admin/webhooks": (
+        Probe("public address", body=lambda w: {"url": "https://93.184.216.34/in", "event_types": ["flag.changed"]}),
+    ),
+    "GET /v1/admin/webhooks": (Probe("all", check=_own_endpoints_only),),
+    f"GET {_ENDPOINT}": (Probe("tenant A's endpoint"),),
+    f"PATCH {_ENDPOINT}": (Probe("tenant A's endpoint", body=lambda w: {"enabled": False}),),
+    f"DELETE {_ENDPOINT}": (Probe("tenant A's endpoint"),),
+    f"POST {_ENDPOINT}/rotate-secret": (Probe("tenant A's endpoint"),),
+}
+
+
 _TASK = "/v1/admin/dlq/tasks/{task_id}"
 DEAD_LETTER_PROBES: dict[str, tuple[Probe, ...]] = {
     "GET /v1/admin/dlq/tasks": (
@@ -804,6 +849,7 @@ ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     ),
     **PRIVACY_REQUEST_PROBES,
     **DEAD_LETTER_PROBES,
+    **WEBHOOK_PROBES,
     "GET /v1/admin/onboarding/settings": (Probe("own settings", check=_tenant_bs_settings),),
     "PUT /v1/admin/onboarding/settings": (Probe("own settings", body=lambda w: {"idle_days": 12}),),
     **_analytics_probes("funnel"),
@@ -912,6 +958,7 @@ def tenant_ids(data: TenantData) -> dict[str, str]:
         "rule_id": alert_rule_id(data.tenant),
         "request_id": privacy_request_id(data.tenant, "export"),
         "task_id": dead_letter_task_id(data.tenant),
+        "endpoint_id": webhook_endpoint_id(data.tenant),
     }
 
 
@@ -1001,6 +1048,7 @@ def seed_tenant(tenant: str, keyset: KeySet, *, with_flags: bool = True) -> Tena
         audit.record(AuditEvent(tenant=tenant, actor=actor, action=action, target=target))
     flow_id, migration_id = seed_onboarding(tenant, user, actor)
     seed_dead_letter_task(tenant, user)
+    seed_webhook_endpoint(tenant)
     flag_cursor = seed_flags(tenant, user, actor, flow_id) if with_flags else ""
     chain = audit.list_entries(tenant, limit=100).items
     cursor = audit.list_entries(tenant, limit=1).next_cursor

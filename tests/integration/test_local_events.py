@@ -36,6 +36,11 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "admin_dlq_task_get": (404, "RES_TASK_NOT_FOUND"),
     "admin_dlq_task_retry": (404, "RES_TASK_NOT_FOUND"),
     "admin_dlq_task_delete": (404, "RES_TASK_NOT_FOUND"),
+    # ...and webhook samples an endpoint, which only the create sample makes (with an id of its own).
+    "admin_webhook_get": (404, "RES_WEBHOOK_NOT_FOUND"),
+    "admin_webhook_update": (404, "RES_WEBHOOK_NOT_FOUND"),
+    "admin_webhook_delete": (404, "RES_WEBHOOK_NOT_FOUND"),
+    "admin_webhook_rotate_secret": (404, "RES_WEBHOOK_NOT_FOUND"),
     "operator_client_create": (404, "RES_TENANT_NOT_FOUND"),
     "operator_client_rotate": (404, "RES_CLIENT_NOT_FOUND"),
     "operator_client_disable": (404, "RES_CLIENT_NOT_FOUND"),

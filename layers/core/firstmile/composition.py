@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from firstmile.privacy.request_store import RequestStore
     from firstmile.privacy.retention import RetentionJob
     from firstmile.privacy.rights import DataRights
+    from firstmile.webhooks.endpoints import WebhookEndpoints
 
 
 class Container:
@@ -425,6 +426,19 @@ class Container:
             find=self.failure_store.get,
             consumers=consumers,
             invocations=SCHEDULER_DLQ,
+            clock=utc_now,
+        )
+
+    @cached_property
+    def webhook_endpoints(self) -> WebhookEndpoints:
+        """The tenants' webhook endpoints (decision 0093)."""
+        from firstmile.clock import utc_now
+        from firstmile.webhooks.endpoints import WebhookEndpoints
+        from firstmile.webhooks.store import WebhookStore
+
+        return WebhookEndpoints(
+            WebhookStore(self.table, audit=self.audit_store),
+            allow_loopback=get_settings().webhooks_allow_loopback,
             clock=utc_now,
         )
 

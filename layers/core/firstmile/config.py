@@ -94,6 +94,9 @@ class Settings(Model):
     # sender address (a verified SES identity of the deployment's account).
     notifier_outbox: str = ""
     notifier_sender: str = "privacy@example.com"
+    # Webhooks (decision 0093): the local stack sends to loopback addresses, so the demo receives its own webhooks;
+    # a deployment never does.
+    webhooks_allow_loopback: bool = False
     # A closed privacy request is kept this long (the proof it was answered in time), then deleted (decision 0085).
     privacy_request_retention_days: int = Field(default=1095, ge=1, le=3650)
 

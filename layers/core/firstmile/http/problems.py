@@ -134,6 +134,9 @@ TABLE: dict[str, tuple[int, str]] = {
     e.BIZ_PRIVACY_REQUEST_STATE: (409, "The privacy request is not in a state for this"),
     e.RES_TASK_NOT_FOUND: (404, "Dead-letter task not found"),
     e.BIZ_TASK_STATE: (409, "The dead-letter task is not in a state for this"),
+    e.RES_WEBHOOK_NOT_FOUND: (404, "Webhook endpoint not found"),
+    e.VAL_WEBHOOK_URL_REFUSED: (422, "Webhooks are not sent to this address"),
+    e.BIZ_WEBHOOK_LIMIT: (409, "Too many webhook endpoints"),
     e.VAL_CONTACT_ADDRESS_MISSING: (422, "No address to send the code to"),
     e.BIZ_PROCESSING_RESTRICTED: (409, "The user restricted the processing of their data"),
     # the local stack's gateway

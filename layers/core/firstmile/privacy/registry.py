@@ -544,6 +544,14 @@ REGISTRY: tuple[ItemType, ...] = (
         retention_days=30,
     ),
     _impersonal(
+        "webhook_endpoint",
+        "a tenant's webhook endpoint: its URL, the event types it wants, its signing secret (and the previous one "
+        "during a rotation's grace period)",
+        (Category.CONFIGURATION,),
+        _OPERATE,
+        _KEPT,
+    ),
+    _impersonal(
         "dead_letter_stats",
         "how many dead-letter tasks there are, per function, exception and state",
         (Category.OPERATIONAL,),
