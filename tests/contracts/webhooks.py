@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from firstmile.audit.models import AuditEvent
-from firstmile.webhooks.ports import WebhookStorePort
+from firstmile.webhooks.ports import DeliveryLogPort, WebhookStorePort
 
 
 def endpoint(endpoint_id: str, **fields: Any) -> dict[str, Any]:
@@ -47,3 +48,39 @@ class WebhookStoreContract:
         assert not webhooks.delete("t-a", "whe_1", 2, event("t-a", "webhook.deleted"))
         assert webhooks.delete("t-a", "whe_1", 1, event("t-a", "webhook.deleted"))
         assert webhooks.get("t-a", "whe_1") is None and webhooks.list("t-a") == []
+
+
+def message(n: int) -> dict[str, Any]:
+    return {
+        "message_id": f"msg_2026120409000{n}_{'0' * 19}{n}",
+        "type": "flag.changed",
+        "body": '{"type":"flag.changed"}',
+        "created_at": f"2026-12-04T09:00:0{n}+00:00",
+    }
+
+
+class DeliveryLogContract:
+    """Subclasses provide ``deliveries``: a log over an empty table."""
+
+    implementation: ClassVar[type]
+
+    def test_each_try_is_counted_on_one_item_and_listed_newest_first(self, deliveries: DeliveryLogPort) -> None:
+        at = datetime(2026, 12, 4, 9, 1, tzinfo=UTC)
+        deliveries.attempt("t-a", "whe_1", message(1), "failed", at, status=503, error="busy")
+        deliveries.attempt("t-a", "whe_1", message(1), "delivered", at, status=204)
+        deliveries.attempt("t-a", "whe_1", message(2), "skipped", at)
+        deliveries.attempt("t-b", "whe_1", message(3), "delivered", at, status=200)
+
+        page = deliveries.page("t-a", "whe_1", limit=10, cursor=None)
+        assert [(d.message_id, d.state, d.attempts) for d in page.items] == [
+            (message(2)["message_id"], "skipped", 1),
+            (message(1)["message_id"], "delivered", 2),
+        ]
+        assert page.items[1].last_status == 204 and page.items[0].last_status is None
+        stored = deliveries.get("t-a", "whe_1", message(1)["message_id"])
+        assert stored is not None and stored["body"] == message(1)["body"]
+        deliveries.mark_replayed("t-a", "whe_1", message(1)["message_id"])
+        replayed = deliveries.page("t-a", "whe_1", limit=1, cursor=None)
+        assert replayed.next_cursor is not None
+        second = deliveries.page("t-a", "whe_1", limit=1, cursor=replayed.next_cursor).items[0]
+        assert (second.state, second.replays) == ("pending", 1)

@@ -46,7 +46,8 @@ from firstmile.privacy.ports import (
 from firstmile.privacy.request_store import RequestStore
 from firstmile.privacy.retention import RetentionStore
 from firstmile.privacy.user_data import UserPartition
-from firstmile.webhooks.ports import WebhookStorePort
+from firstmile.webhooks.deliveries import DeliveryLog
+from firstmile.webhooks.ports import DeliveryLogPort, WebhookStorePort
 from firstmile.webhooks.store import WebhookStore
 from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
@@ -64,7 +65,7 @@ from tests.fakes.privacy import (
     FakeRetentionStore,
     FakeUserPartition,
 )
-from tests.fakes.webhooks import FakeWebhookStore
+from tests.fakes.webhooks import FakeDeliveryLog, FakeWebhookStore
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ FAKES = (
     Registration(FailureStore, FailureStorePort, FakeFailureStore),
     Registration(TaskStore, TaskStorePort, FakeTaskStore),
     Registration(WebhookStore, WebhookStorePort, FakeWebhookStore),
+    Registration(DeliveryLog, DeliveryLogPort, FakeDeliveryLog),
 )
 
 if TYPE_CHECKING:
@@ -117,6 +119,7 @@ if TYPE_CHECKING:
     _failures: FailureStorePort = FakeFailureStore()
     _tasks: TaskStorePort = FakeTaskStore()
     _webhooks: WebhookStorePort = FakeWebhookStore()
+    _deliveries: DeliveryLogPort = FakeDeliveryLog()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -135,3 +138,4 @@ if TYPE_CHECKING:
     _failure_store: FailureStorePort = FailureStore(...)  # type: ignore[arg-type]
     _task_store: TaskStorePort = TaskStore(..., audit=...)  # type: ignore[arg-type]
     _webhook_store: WebhookStorePort = WebhookStore(..., audit=...)  # type: ignore[arg-type]
+    _delivery_log: DeliveryLogPort = DeliveryLog(...)  # type: ignore[arg-type]

@@ -84,6 +84,7 @@ from firstmile.privacy.policy_store import PolicyStore
 from firstmile.privacy.policy_versions import PolicyVersions
 from firstmile.privacy.request_store import RequestStore
 from firstmile.privacy.requests import PrivacyRequest, RequestState, RequestType, code_digest, deadline_for
+from firstmile.webhooks.deliveries import DeliveryLog
 from firstmile.webhooks.store import WebhookStore
 from functions.catalog import Function, Route, http_functions
 from tests.factories import FakeLambdaContext, body_of, caller, http_event, load_handler
@@ -215,6 +216,7 @@ UNSEEDED_IDS = {
     "request_id": "dsr_" + "a" * 24,
     "task_id": "20261201T090000000-" + "a" * 16,
     "endpoint_id": "whe_" + "a" * 22,
+    "message_id": "msg_20261201090000_" + "a" * 20,
 }
 _NOBODY = TenantData(
     tenant=TENANT_A,
@@ -763,6 +765,13 @@ def seed_webhook_endpoint(tenant: str) -> None:
         0,
         AuditEvent(tenant=tenant, actor=f"admin:{tenant}-admin", action="webhook.created", target="webhook:seed"),
     )
+    message = {"message_id": delivery_id(tenant), "type": "flag.changed", "body": "{}", "created_at": "2026-12-01"}
+    DeliveryLog(table).attempt(tenant, webhook_endpoint_id(tenant), message, "delivered", DLQ_SENT_AT, status=204)
+
+
+def delivery_id(tenant: str) -> str:
+    """The id of the tenant's seeded webhook delivery."""
+    return "msg_20261201090000_" + hashlib.sha256(tenant.encode()).hexdigest()[:20]
 
 
 def _own_endpoints_only(world: World, response: dict[str, Any]) -> None:
@@ -781,6 +790,8 @@ WEBHOOK_PROBES: dict[str, tuple[Probe, ...]] = {
     f"PATCH {_ENDPOINT}": (Probe("tenant A's endpoint", body=lambda w: {"enabled": False}),),
     f"DELETE {_ENDPOINT}": (Probe("tenant A's endpoint"),),
     f"POST {_ENDPOINT}/rotate-secret": (Probe("tenant A's endpoint"),),
+    f"GET {_ENDPOINT}/deliveries": (Probe("tenant A's endpoint"),),
+    f"POST {_ENDPOINT}/deliveries/{{message_id}}/replay": (Probe("tenant A's delivery"),),
 }
 
 
@@ -959,6 +970,7 @@ def tenant_ids(data: TenantData) -> dict[str, str]:
         "request_id": privacy_request_id(data.tenant, "export"),
         "task_id": dead_letter_task_id(data.tenant),
         "endpoint_id": webhook_endpoint_id(data.tenant),
+        "message_id": delivery_id(data.tenant),
     }
 
 

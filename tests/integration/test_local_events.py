@@ -41,6 +41,8 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "admin_webhook_update": (404, "RES_WEBHOOK_NOT_FOUND"),
     "admin_webhook_delete": (404, "RES_WEBHOOK_NOT_FOUND"),
     "admin_webhook_rotate_secret": (404, "RES_WEBHOOK_NOT_FOUND"),
+    "admin_webhook_deliveries": (404, "RES_WEBHOOK_NOT_FOUND"),
+    "admin_webhook_replay": (404, "RES_WEBHOOK_NOT_FOUND"),
     "operator_client_create": (404, "RES_TENANT_NOT_FOUND"),
     "operator_client_rotate": (404, "RES_CLIENT_NOT_FOUND"),
     "operator_client_disable": (404, "RES_CLIENT_NOT_FOUND"),

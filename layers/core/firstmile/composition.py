@@ -70,7 +70,10 @@ if TYPE_CHECKING:
     from firstmile.privacy.request_store import RequestStore
     from firstmile.privacy.retention import RetentionJob
     from firstmile.privacy.rights import DataRights
+    from firstmile.webhooks.delivery import Sender
+    from firstmile.webhooks.dispatch import Dispatcher
     from firstmile.webhooks.endpoints import WebhookEndpoints
+    from firstmile.webhooks.store import WebhookStore
 
 
 class Container:
@@ -433,11 +436,45 @@ class Container:
     def webhook_endpoints(self) -> WebhookEndpoints:
         """The tenants' webhook endpoints (decision 0093)."""
         from firstmile.clock import utc_now
+        from firstmile.platform.queues import JsonQueue
+        from firstmile.platform.resources import WEBHOOK_DELIVERIES_QUEUE
+        from firstmile.webhooks.deliveries import DeliveryLog
         from firstmile.webhooks.endpoints import WebhookEndpoints
-        from firstmile.webhooks.store import WebhookStore
 
         return WebhookEndpoints(
-            WebhookStore(self.table, audit=self.audit_store),
+            self.webhook_store,
+            allow_loopback=get_settings().webhooks_allow_loopback,
+            clock=utc_now,
+            log=DeliveryLog(self.table),
+            enqueue=JsonQueue(WEBHOOK_DELIVERIES_QUEUE).send,
+            audit=self.audit_store,
+        )
+
+    @cached_property
+    def webhook_store(self) -> WebhookStore:
+        from firstmile.webhooks.store import WebhookStore
+
+        return WebhookStore(self.table, audit=self.audit_store)
+
+    @cached_property
+    def webhook_dispatcher(self) -> Dispatcher:
+        """Webhook events from the table's stream to the delivery queue."""
+        from firstmile.platform.queues import JsonQueue
+        from firstmile.platform.resources import WEBHOOK_DELIVERIES_QUEUE
+        from firstmile.webhooks.dispatch import Dispatcher
+
+        return Dispatcher(self.webhook_store, JsonQueue(WEBHOOK_DELIVERIES_QUEUE).send)
+
+    @cached_property
+    def webhook_sender(self) -> Sender:
+        """The delivery worker's signed POSTs."""
+        from firstmile.clock import utc_now
+        from firstmile.webhooks.deliveries import DeliveryLog
+        from firstmile.webhooks.delivery import Sender
+
+        return Sender(
+            self.webhook_store,
+            DeliveryLog(self.table),
             allow_loopback=get_settings().webhooks_allow_loopback,
             clock=utc_now,
         )

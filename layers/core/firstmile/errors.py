@@ -116,6 +116,7 @@ BIZ_TASK_STATE: Final = "BIZ_TASK_STATE"
 RES_WEBHOOK_NOT_FOUND: Final = "RES_WEBHOOK_NOT_FOUND"
 VAL_WEBHOOK_URL_REFUSED: Final = "VAL_WEBHOOK_URL_REFUSED"
 BIZ_WEBHOOK_LIMIT: Final = "BIZ_WEBHOOK_LIMIT"
+RES_DELIVERY_NOT_FOUND: Final = "RES_DELIVERY_NOT_FOUND"
 
 # --- the local stack: what its gateway answers by itself (local/gateway.py) ------------------------------------
 EXT_FUNCTION_TIMEOUT: Final = "EXT_FUNCTION_TIMEOUT"

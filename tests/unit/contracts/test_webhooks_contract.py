@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.webhooks import WebhookStoreContract
-from tests.fakes.webhooks import FakeWebhookStore
+from tests.contracts.webhooks import DeliveryLogContract, WebhookStoreContract
+from tests.fakes.webhooks import FakeDeliveryLog, FakeWebhookStore
 
 
 class TestFakeWebhookStoreContract(WebhookStoreContract):
@@ -14,3 +14,11 @@ class TestFakeWebhookStoreContract(WebhookStoreContract):
     @pytest.fixture
     def webhooks(self) -> FakeWebhookStore:
         return FakeWebhookStore()
+
+
+class TestFakeDeliveryLogContract(DeliveryLogContract):
+    implementation = FakeDeliveryLog
+
+    @pytest.fixture
+    def deliveries(self) -> FakeDeliveryLog:
+        return FakeDeliveryLog()

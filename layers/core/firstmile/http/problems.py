@@ -137,6 +137,7 @@ TABLE: dict[str, tuple[int, str]] = {
     e.RES_WEBHOOK_NOT_FOUND: (404, "Webhook endpoint not found"),
     e.VAL_WEBHOOK_URL_REFUSED: (422, "Webhooks are not sent to this address"),
     e.BIZ_WEBHOOK_LIMIT: (409, "Too many webhook endpoints"),
+    e.RES_DELIVERY_NOT_FOUND: (404, "Webhook delivery not found"),
     e.VAL_CONTACT_ADDRESS_MISSING: (422, "No address to send the code to"),
     e.BIZ_PROCESSING_RESTRICTED: (409, "The user restricted the processing of their data"),
     # the local stack's gateway

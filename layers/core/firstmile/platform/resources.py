@@ -43,6 +43,9 @@ FLAG_EXPOSURES_QUEUE = "flag-exposures"
 # Approved data subject requests (exports, erasures), carried out by the request worker (decision 0083).
 PRIVACY_REQUESTS_QUEUE = "privacy-requests"
 
+# Webhook messages, one per event and endpoint, sent and signed by the delivery worker (decision 0093).
+WEBHOOK_DELIVERIES_QUEUE = "webhook-deliveries"
+
 # The Secrets Manager secret holding the private signing keys; deployed as ``firstmile-<stage>-signing-keys``.
 SIGNING_KEYS_SECRET = "signing-keys"  # noqa: S105 - a name, not a secret
 

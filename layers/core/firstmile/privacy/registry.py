@@ -551,6 +551,18 @@ REGISTRY: tuple[ItemType, ...] = (
         _OPERATE,
         _KEPT,
     ),
+    ItemType(
+        "webhook_delivery",
+        "one webhook message to one endpoint: its body (the event, which may name a user), state, tries and the "
+        "endpoint's last answer, for the admins' delivery log and replays",
+        (Subjects.END_USERS, Subjects.ADMINS),
+        (Category.IDENTIFIERS, Category.OPERATIONAL),
+        _OPERATE,
+        LegalBasis.LEGITIMATE_INTERESTS,
+        "30 days after its last try",
+        Erasure.EXPIRES,
+        retention_days=30,
+    ),
     _impersonal(
         "dead_letter_stats",
         "how many dead-letter tasks there are, per function, exception and state",

@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 
 from firstmile import errors as e
 from firstmile.audit.models import AuditEvent
+from firstmile.audit.ports import AuditLog
 from firstmile.errors import DomainError, FieldIssue
 from firstmile.webhooks.addresses import EndpointRefusedError, Resolver, checked_addresses, resolve
+from firstmile.webhooks.deliveries import DeliveryPage, Replayed
 from firstmile.webhooks.models import (
     MAX_ENDPOINTS,
     SECRET_GRACE_HOURS,
@@ -22,7 +24,7 @@ from firstmile.webhooks.models import (
     EndpointUpdate,
     new_endpoint_id,
 )
-from firstmile.webhooks.ports import WebhookStorePort
+from firstmile.webhooks.ports import DeliveryLogPort, WebhookStorePort
 from firstmile.webhooks.signing import new_secret
 
 _ATTEMPTS = 3
@@ -36,11 +38,47 @@ class WebhookEndpoints:
         allow_loopback: bool,
         clock: Callable[[], datetime],
         resolver: Resolver = resolve,
+        log: DeliveryLogPort | None = None,
+        enqueue: Callable[[list[dict[str, Any]]], None] | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._store = store
         self._allow_loopback = allow_loopback
         self._clock = clock
         self._resolver = resolver
+        self._log = log
+        self._enqueue = enqueue
+        self._audit = audit
+
+    def deliveries(self, tenant: str, endpoint_id: str, *, limit: int, cursor: str | None) -> DeliveryPage:
+        """The endpoint's delivery log, newest first."""
+        self._stored(tenant, endpoint_id)
+        assert self._log is not None  # noqa: S101 - composed with a log wherever deliveries are read
+        return self._log.page(tenant, endpoint_id, limit=limit, cursor=cursor)
+
+    def replay(self, tenant: str, actor: str, endpoint_id: str, message_id: str, correlation_id: str = "") -> Replayed:
+        """Send a logged message again, with its id and body as they were (signed anew). Audited."""
+        endpoint = self._stored(tenant, endpoint_id)
+        assert self._log is not None and self._enqueue is not None and self._audit is not None  # noqa: S101
+        logged = self._log.get(tenant, endpoint_id, message_id)
+        if logged is None:
+            raise DomainError(e.RES_DELIVERY_NOT_FOUND, f"No delivery {message_id} of this endpoint.")
+        self._enqueue(
+            [
+                {
+                    "tenant": tenant,
+                    "endpoint_id": endpoint_id,
+                    "message_id": message_id,
+                    "type": logged["type"],
+                    "body": logged["body"],
+                    "created_at": logged["created_at"],
+                }
+            ]
+        )
+        self._log.mark_replayed(tenant, endpoint_id, message_id)
+        event = _event(tenant, actor, "webhook.delivery_replayed", endpoint, correlation_id)
+        self._audit.record(event.model_copy(update={"details": {**event.details, "message_id": message_id}}))
+        return Replayed(status="queued", message_id=message_id)
 
     def create(self, tenant: str, actor: str, request: EndpointCreate, correlation_id: str = "") -> EndpointSecret:
         if len(self._store.list(tenant)) >= MAX_ENDPOINTS:
