@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,3 +291,15 @@ def tenant_with_tokens(stack: RunningStack, tenant_id: str, *, source_ip: str = 
         admin=mint(f"{tenant_id}-admin", ["user", "admin"]),
         operator=tokens["FIRSTMILE_OPERATOR_TOKEN"],
     )
+
+
+def until(what: str, probe: Callable[[], Any], ready: Callable[[Any], bool], timeout: float, pause: float = 1.0) -> Any:
+    """``probe()`` again every ``pause`` seconds until ``ready`` holds of its answer (which is returned); fails naming
+    ``what`` and the last answer after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if ready(answer):
+            return answer
+        assert time.monotonic() < deadline, f"{what}: {answer}"
+        time.sleep(pause)

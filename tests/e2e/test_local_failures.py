@@ -7,7 +7,6 @@ invoking its function again, through the emulator's Lambda Invoke, as a deployed
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ import pytest
 from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE, SCHEDULER_DLQ, dead_letter_queue_name
 from functions.catalog import CATALOG
 from local.resources import deployment_for
-from tests.e2e.harness import Reply, RunningStack, TenantTokens, call, tenant_with_tokens
+from tests.e2e.harness import Reply, RunningStack, TenantTokens, call, tenant_with_tokens, until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,14 +39,8 @@ def post(stack: RunningStack, token: str, path: str, body: Any = None) -> Reply:
     return call(stack.url(path), "POST", {"Authorization": f"Bearer {token}"}, body if body is not None else {})
 
 
-def until(what: str, probe: Callable[[], Any], ready: Callable[[Any], bool]) -> Any:
-    deadline = time.monotonic() + COLLECTED_TIMEOUT_SECONDS
-    while True:
-        answer = probe()
-        if ready(answer):
-            return answer
-        assert time.monotonic() < deadline, f"{what}: {answer}"
-        time.sleep(2.0)
+def collected(what: str, probe: Callable[[], Any], ready: Callable[[Any], bool]) -> Any:
+    return until(what, probe, ready, COLLECTED_TIMEOUT_SECONDS, pause=2.0)
 
 
 def queue_url(stack: RunningStack, logical: str) -> str:
@@ -78,7 +71,7 @@ def test_a_dead_letter_retried_through_the_api_is_processed_exactly_once(
     )
 
     # When the collector has run, the tenant's admin lists the tasks
-    listed = until(
+    listed = collected(
         "the dead letter as a task",
         lambda: tasks_of(stack, tenant.admin, task_name="flag_exposure_worker"),
         lambda answer: answer["total"] >= 1,
@@ -109,7 +102,7 @@ def test_a_dead_letter_retried_through_the_api_is_processed_exactly_once(
     assert retried.json() == {"status": "queued", "task_id": task["task_id"]}
 
     # Then the worker counts it once, and its success removes the task
-    until(
+    collected(
         "the retried task resolved", lambda: get(stack, tenant.admin, f"{TASKS}/{task['task_id']}").status, (404).__eq__
     )
     report = get(stack, tenant.admin, f"/v1/admin/feature-flags/{key}/exposures").json()
@@ -152,14 +145,14 @@ def test_a_failed_scheduled_run_is_retried_by_invoking_its_function_again(
         found = tasks_of(stack, tenant.operator, task_name="privacy_retention_job", exception_type="TimeoutError")
         return next((t for t in found["items"] if t["kind"] == "schedule"), None)
 
-    task = until("the failed run as a task", scheduled_task, lambda found: found is not None)
+    task = collected("the failed run as a task", scheduled_task, lambda found: found is not None)
     assert (task["source"], task["attempts"], task["tenant"]) == ("schedule:privacy_retention_job", 3, None)
     assert get(stack, tenant.admin, f"{TASKS}/{task['task_id']}").status == 404
 
     # Then a retry invokes the job again, which succeeds and removes the task
     retried = post(stack, tenant.operator, f"{TASKS}/{task['task_id']}/retry")
     assert retried.status == 200, retried.body
-    until(
+    collected(
         "the retried run resolved",
         lambda: get(stack, tenant.operator, f"{TASKS}/{task['task_id']}").status,
         (404).__eq__,

@@ -10,9 +10,8 @@ table while it is down, its breaker opens, and it closes again once the table is
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from firstmile.platform.resources import FLAG_EXPOSURES_QUEUE
 from functions.catalog import CATALOG
 from local.config import VISIBILITY_ENV
 from local.resources import deployment_for
-from tests.e2e.harness import Reply, RunningStack, TenantTokens, call, start, stop, tenant_with_tokens
+from tests.e2e.harness import Reply, RunningStack, TenantTokens, call, start, stop, tenant_with_tokens, until
 
 pytestmark = pytest.mark.e2e
 
@@ -69,16 +68,6 @@ def assert_no_500(replies: list[Reply]) -> None:
         if reply.status == 503:
             assert reply.headers["Content-Type"] == "application/problem+json", reply.body[:300]
             assert int(reply.headers["Retry-After"]) >= 1, reply.body[:300]
-
-
-def until(what: str, probe: Callable[[], Any], ready: Callable[[Any], bool], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if ready(answer):
-            return answer
-        assert time.monotonic() < deadline, f"{what}: {answer}"
-        time.sleep(2.0)
 
 
 def test_under_faults_nothing_answers_500_nothing_is_lost_and_the_breaker_opens_and_recovers(
@@ -133,7 +122,7 @@ def test_under_faults_nothing_answers_500_nothing_is_lost_and_the_breaker_opens_
 
     # ...and it recovers: once the table is back and the breaker's open time has passed, readiness is 200 again
     ready = until(
-        "readiness back", lambda: call(stack.url("/health/ready"), "GET"), lambda r: r.status == 200, timeout=60
+        "readiness back", lambda: call(stack.url("/health/ready"), "GET"), lambda r: r.status == 200, 60, pause=2.0
     )
     dynamodb = next(b for b in ready.json()["breakers"] if b["dependency"] == "dynamodb")
     assert dynamodb["state"] == "closed" and dynamodb["opened"] >= 1
@@ -152,7 +141,8 @@ def test_under_faults_nothing_answers_500_nothing_is_lost_and_the_breaker_opens_
         "every message counted or dead-lettered",
         accounted,
         lambda c: c == (MESSAGES, POISON),
-        timeout=DRAINED_TIMEOUT_SECONDS,
+        DRAINED_TIMEOUT_SECONDS,
+        pause=2.0,
     )
     table = stack.aws("dynamodb")
     records = table.query(

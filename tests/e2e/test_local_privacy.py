@@ -21,7 +21,7 @@ from boto3.dynamodb.conditions import Key
 from firstmile.platform.resources import ARCHIVE_BUCKET
 from functions.catalog import CATALOG
 from local.resources import deployment_for
-from tests.e2e.harness import RunningStack, TenantTokens, call, run_cli, tenant_with_tokens
+from tests.e2e.harness import RunningStack, TenantTokens, call, run_cli, tenant_with_tokens, until
 from tests.e2e.test_local_analytics import SIMULATED_TIME, STEPS, TenantClient, analytics_flow
 from tests.e2e.test_local_onboarding import STEP, Client, assert_problem
 
@@ -58,14 +58,8 @@ def session(stack: RunningStack, tenant: TenantTokens, user: str) -> dict[str, A
     return answer
 
 
-def until(what: str, probe: Any, ready: Any) -> Any:
-    deadline = time.monotonic() + DONE_TIMEOUT_SECONDS
-    while True:
-        answer = probe()
-        if ready(answer):
-            return answer
-        assert time.monotonic() < deadline, f"{what}: {answer}"
-        time.sleep(1.0)
+def until_done(what: str, probe: Any, ready: Any) -> Any:
+    return until(what, probe, ready, DONE_TIMEOUT_SECONDS)
 
 
 def outbox_code(stack: RunningStack, user: str) -> str:
@@ -125,7 +119,7 @@ def test_an_export_then_a_verified_erasure_remove_the_user_everywhere(
     asked = user.request("POST", "/v1/compliance/export/request", idempotency_key=f"export-{name}")
     assert (asked.status, asked.json()["state"]) == (202, "approved"), asked.body
     export_id = asked.json()["request_id"]
-    done = until(
+    done = until_done(
         "the export",
         lambda: user.request("GET", f"/v1/compliance/export/{export_id}").json(),
         lambda a: a["state"] == "complete",
@@ -178,7 +172,7 @@ def test_an_export_then_a_verified_erasure_remove_the_user_everywhere(
     assert (executed.status, executed.json()["state"]) == (200, "approved"), executed.body
 
     # Then the worker completes it, with a receipt of counts that names nobody
-    erased = until(
+    erased = until_done(
         "the erasure",
         lambda: admin.request("GET", f"/v1/admin/dsr/requests/{second_id}").json(),
         lambda a: a["state"] == "complete",
@@ -199,7 +193,7 @@ def test_an_export_then_a_verified_erasure_remove_the_user_everywhere(
     assert refreshed.status == 401, refreshed.body
     # ...the export's link answers an error, and their archived events are gone (the other user's stay)
     assert call(done["download_url"]).status == 404
-    archived = until("the archive", lambda: archived_users(stack, tenant.tenant_id), lambda a: other.user in a)
+    archived = until_done("the archive", lambda: archived_users(stack, tenant.tenant_id), lambda a: other.user in a)
     assert name not in archived
     # ...and the tenant's audit chain, rewritten where it named them, still verifies
     verification = admin.request("GET", "/v1/admin/audit/verify")
@@ -255,7 +249,7 @@ def test_a_restriction_stops_changes_an_objection_stops_bucketing_and_a_rectific
     objection = {"rights": {"object": True}, "policy_version": "2026-12"}
     answer = objecting.request("POST", "/v1/compliance/consent", objection).json()
     assert (answer["objected"], answer["analytics_opt_out"]) == (True, True)
-    served = until(
+    served = until_done(
         "the objection",
         lambda: objecting.request("POST", "/v1/flags/evaluate", evaluate).json()["flags"][key],
         lambda r: r["reason"] == "DEFAULT",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import RunningStack, TenantTokens, call, free_port, tenant_with_tokens
+from tests.e2e.harness import RunningStack, TenantTokens, call, free_port, tenant_with_tokens, until
 
 pytestmark = pytest.mark.e2e
 
@@ -71,16 +70,6 @@ def tenant(stack: RunningStack) -> TenantTokens:
     return tenant_with_tokens(stack, f"e2e-webhooks-{uuid.uuid4().hex[:6]}")
 
 
-def until(what: str, probe: Any, ready: Any) -> Any:
-    deadline = time.monotonic() + DELIVERED_TIMEOUT_SECONDS
-    while True:
-        answer = probe()
-        if ready(answer):
-            return answer
-        assert time.monotonic() < deadline, f"{what}: {answer}"
-        time.sleep(1.0)
-
-
 def test_a_flag_change_is_delivered_signed_to_the_example_receiver_and_a_replay_is_refused(
     stack: RunningStack, tenant: TenantTokens, inbox: Inbox
 ) -> None:
@@ -110,10 +99,17 @@ def test_a_flag_change_is_delivered_signed_to_the_example_receiver_and_a_replay_
     assert call(stack.url("/v1/admin/feature-flags"), "POST", admin, flag).status == 201
 
     # Then the receiver accepted one signed delivery of it, and the log says so
-    until("the delivery", lambda: inbox.answers, lambda answers: any(s == 204 for s, _ in answers))
+    until(
+        "the delivery",
+        lambda: inbox.answers,
+        lambda answers: any(s == 204 for s, _ in answers),
+        DELIVERED_TIMEOUT_SECONDS,
+    )
     assert [s for s, _ in inbox.answers] == [204], inbox.answers
     path = f"/v1/admin/webhooks/{endpoint['endpoint_id']}/deliveries"
-    [delivery] = until("the log", lambda: call(stack.url(path), "GET", admin).json()["items"], bool)
+    [delivery] = until(
+        "the log", lambda: call(stack.url(path), "GET", admin).json()["items"], bool, DELIVERED_TIMEOUT_SECONDS
+    )
     assert (delivery["type"], delivery["state"], delivery["last_status"], delivery["attempts"]) == (
         "flag.changed",
         "delivered",
@@ -125,12 +121,13 @@ def test_a_flag_change_is_delivered_signed_to_the_example_receiver_and_a_replay_
     replayed = call(stack.url(f"{path}/{delivery['message_id']}/replay"), "POST", admin, {})
     assert replayed.status == 200, replayed.body
     assert replayed.json() == {"status": "queued", "message_id": delivery["message_id"]}
-    until("the replay", lambda: inbox.answers, lambda answers: len(answers) >= 2)
+    until("the replay", lambda: inbox.answers, lambda answers: len(answers) >= 2, DELIVERED_TIMEOUT_SECONDS)
     status, reason = inbox.answers[1]
     assert status == 409 and delivery["message_id"] in reason
     logged = until(
         "the replay logged",
         lambda: call(stack.url(path), "GET", admin).json()["items"][0],
         lambda item: item["attempts"] >= 2,
+        DELIVERED_TIMEOUT_SECONDS,
     )
     assert (logged["state"], logged["last_status"], logged["replays"]) == ("failed", 409, 1)

@@ -42,6 +42,7 @@ def test_ready_lists_every_component_with_latency(deployment: Deployment, lambda
         "queue:onboarding-drops",
         "queue:flag-exposures",
         "queue:privacy-requests",
+        "queue:webhook-deliveries",
     }
     assert all(c["status"] == "ok" and c["latency_ms"] >= 0 for c in names.values())
 

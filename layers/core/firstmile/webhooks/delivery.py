@@ -14,13 +14,13 @@ import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from firstmile.platform.resilience import RETRY_POLICY, CircuitOpenError, RetryPolicy, breaker
 from firstmile.webhooks.addresses import EndpointRefusedError, Resolver, checked_addresses, resolve
 from firstmile.webhooks.endpoints import signing_secrets
-from firstmile.webhooks.ports import WebhookStorePort
+from firstmile.webhooks.ports import DeliveryLogPort, WebhookStorePort
 from firstmile.webhooks.signing import signed_headers
 
 TIMEOUT_SECONDS = 5.0
@@ -34,25 +34,11 @@ class DeliveryFailedError(RuntimeError):
     """The endpoint did not take the message (after the policy's tries)."""
 
 
-class Log(Protocol):
-    def attempt(
-        self,
-        tenant: str,
-        endpoint_id: str,
-        message: dict[str, Any],
-        state: Any,
-        at: datetime,
-        *,
-        status: int | None = None,
-        error: str | None = None,
-    ) -> None: ...
-
-
 class Sender:
     def __init__(
         self,
         endpoints: WebhookStorePort,
-        log: Log,
+        log: DeliveryLogPort,
         *,
         allow_loopback: bool,
         clock: Callable[[], datetime],

@@ -51,10 +51,12 @@ class WebhookEndpoints:
         self._audit = audit
 
     def deliveries(self, tenant: str, endpoint_id: str, *, limit: int, cursor: str | None) -> DeliveryPage:
-        """The endpoint's delivery log, newest first."""
-        self._stored(tenant, endpoint_id)
+        """The endpoint's delivery log, newest first. The page is read first, so a cursor this list did not sign is
+        refused (400) before the endpoint is looked for (404)."""
         assert self._log is not None  # noqa: S101 - composed with a log wherever deliveries are read
-        return self._log.page(tenant, endpoint_id, limit=limit, cursor=cursor)
+        page = self._log.page(tenant, endpoint_id, limit=limit, cursor=cursor)
+        self._stored(tenant, endpoint_id)
+        return page
 
     def replay(self, tenant: str, actor: str, endpoint_id: str, message_id: str, correlation_id: str = "") -> Replayed:
         """Send a logged message again, with its id and body as they were (signed anew). Audited."""
