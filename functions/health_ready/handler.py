@@ -34,17 +34,7 @@ def ready() -> Readiness:
 def breakers() -> list[BreakerStatus]:
     from firstmile.platform.resilience import breaker_states
 
-    return [
-        BreakerStatus(
-            dependency=b.service,
-            state=b.state,
-            calls=b.calls,
-            failures=b.failures,
-            short_circuited=b.short_circuited,
-            opened=b.opened,
-        )
-        for b in breaker_states()
-    ]
+    return [BreakerStatus.model_validate({**vars(b), "dependency": b.service}) for b in breaker_states()]
 
 
 lambda_handler = entrypoints.http(app)

@@ -10,6 +10,7 @@ from typing import Any
 
 from firstmile.audit.models import AuditEvent
 from firstmile.failures.models import Failure, FailureRecord
+from firstmile.failures.task_store import counters_of
 from firstmile.failures.tasks import TaskDraft, TaskFilter, TaskHistoryEvent
 from tests.fakes.audit import AuditedFake, FakeAuditLog
 from tests.fakes.faults import Faults
@@ -100,8 +101,7 @@ class FakeTaskStore(AuditedFake):
             for task in self.tasks.values():
                 if scope is not None and task.get("tenant") != scope:
                     continue
-                name, exception = task["task"], task["exception_type"]
-                for counter in ("total", f"t:{name}", f"e:{exception}", f"p:{name}|{exception}", f"s:{task['state']}"):
+                for counter in counters_of(task["task"], task["exception_type"], task["state"]):
                     counts[counter] = counts.get(counter, 0) + 1
         return counts
 

@@ -175,49 +175,46 @@ def _draft(
     attributes: dict[str, str],
 ) -> TaskDraft:
     exception, text, trace = fallback
-    tenant = payload.get("tenant") if isinstance(payload, dict) else None
-    if record is not None:
-        return TaskDraft(
-            task_id=identity,
-            task=record.task,
-            kind=kind,
-            source=source,
-            message_id=origin,
-            letter_id=letter,
-            location=location,
-            exception_type=record.exception_type,
-            message=record.message,
-            traceback=record.traceback,
-            attempts=max(attempts, record.attempts, 1),
-            first_failed_at=record.first_failed_at,
-            last_failed_at=record.last_failed_at,
-            dead_lettered_at=now,
-            tenant=record.tenant or (tenant if isinstance(tenant, str) else None),
-            payload=record.payload if record.payload not in (None, "") else redact(payload),
-            body=body,
-            attributes=attributes,
-            failure_recorded=True,
-        )
+    named = payload.get("tenant") if isinstance(payload, dict) else None
+    tenant = named if isinstance(named, str) else None
+    # What the consumer recorded, when it did; else what the letter itself says.
+    told = (
+        {
+            "task": record.task,
+            "exception_type": record.exception_type,
+            "message": record.message,
+            "traceback": record.traceback,
+            "attempts": max(attempts, record.attempts, 1),
+            "first_failed_at": record.first_failed_at,
+            "last_failed_at": record.last_failed_at,
+            "tenant": record.tenant or tenant,
+            "payload": record.payload if record.payload not in (None, "") else redact(payload),
+        }
+        if record is not None
+        else {
+            "task": task or "unknown",
+            "exception_type": exception[:128],
+            "message": str(redact(text))[-MAX_TEXT:],
+            "traceback": str(redact(trace))[-MAX_TEXT:],
+            "attempts": max(attempts, 1),
+            "first_failed_at": first_sent,
+            "last_failed_at": now,
+            "tenant": tenant,
+            "payload": redact(payload),
+        }
+    )
     return TaskDraft(
         task_id=identity,
-        task=task or "unknown",
         kind=kind,
         source=source,
         message_id=origin,
         letter_id=letter,
         location=location,
-        exception_type=exception[:128],
-        message=str(redact(text))[-MAX_TEXT:],
-        traceback=str(redact(trace))[-MAX_TEXT:],
-        attempts=max(attempts, 1),
-        first_failed_at=first_sent,
-        last_failed_at=now,
         dead_lettered_at=now,
-        tenant=tenant if isinstance(tenant, str) else None,
-        payload=redact(payload),
         body=body,
         attributes=attributes,
-        failure_recorded=False,
+        failure_recorded=record is not None,
+        **told,
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from firstmile.errors import DependencyUnavailableError
 from firstmile.failures.tasks import MAX_PAYLOAD_TEXT, TaskDraft, TaskFilter, TaskHistoryEvent
 from firstmile.platform.gateway import KeyCondition, TableGateway, partition
 from firstmile.platform.items import plain
@@ -32,6 +33,7 @@ TASKS_PK = "DLQ#TASKS"
 STATS_SK = "STATS"
 TASK_PREFIX = "TASK#"
 INDEX = "gsi1"
+_ADMIT_ATTEMPTS = 4
 _FIELDS = (
     "task_id",
     "task",
@@ -51,6 +53,26 @@ _FIELDS = (
     "attributes",
     "failure_recorded",
 )
+
+
+def counters_of(task: str, exception_type: str, state: str) -> tuple[str, ...]:
+    """The counters one task adds 1 to: the total, its function's, its exception's, the pair's, its state's."""
+    return ("total", f"t:{task}", f"e:{exception_type}", f"p:{task}|{exception_type}", f"s:{state}")
+
+
+def counter_for(criteria: TaskFilter) -> str | None:
+    """The one counter holding how many tasks ``criteria`` matches, when there is one (no age filter, and a state
+    alone or a function and exception in any combination); ``None`` when the tasks must be counted."""
+    if criteria.older_than_hours is not None or criteria.newer_than_hours is not None:
+        return None
+    task, exception, state = criteria.task_name, criteria.exception_type, criteria.state
+    if state is not None:
+        return f"s:{state}" if task is None and exception is None else None
+    if task and exception:
+        return f"p:{task}|{exception}"
+    if task:
+        return f"t:{task}"
+    return f"e:{exception}" if exception else "total"
 
 
 def tenant_pk(tenant: str) -> str:
@@ -94,19 +116,9 @@ class TaskStore:
     def count(self, scope: str | None, criteria: TaskFilter, now: datetime) -> int:
         """How many tasks in ``scope`` match ``criteria``: from the counters when the filter is by task and
         exception only, else by reading the matching keys."""
-        if criteria.older_than_hours is None and criteria.newer_than_hours is None:
-            counters = self.counters(scope)
-            names = [n for n in (criteria.task_name, criteria.exception_type) if n]
-            if criteria.state is not None and not names:
-                return counters.get(f"s:{criteria.state}", 0)
-            if criteria.state is None:
-                if criteria.task_name and criteria.exception_type:
-                    return counters.get(f"p:{criteria.task_name}|{criteria.exception_type}", 0)
-                if criteria.task_name:
-                    return counters.get(f"t:{criteria.task_name}", 0)
-                if criteria.exception_type:
-                    return counters.get(f"e:{criteria.exception_type}", 0)
-                return counters.get("total", 0)
+        counter = counter_for(criteria)
+        if counter is not None:
+            return self.counters(scope).get(counter, 0)
         condition, options = self._selection(scope, criteria, now)
         return sum(1 for _ in self._table.query_all(condition, **{**options, "projection": "pk"}))
 
@@ -151,19 +163,26 @@ class TaskStore:
 
     def admit(self, draft: TaskDraft) -> str:
         """Store the task a dead letter stands for: ``new`` (a first failure), ``returned`` (a retried task that
-        failed again: its history grows), or ``known`` (this letter was already collected)."""
-        stored = self.get(draft.task_id)
-        if stored is None:
-            reasons = self._table.transact([self._table.put_new_action(_task_item(draft)), *self._shift(None, draft)])
-            if reasons is None:
-                return "new"
+        failed again: its history grows), or ``known`` (this letter was already collected). A task that changed
+        meanwhile (retried, deleted, collected) is read again, a few times."""
+        for _ in range(_ADMIT_ATTEMPTS):
             stored = self.get(draft.task_id)
-            if stored is None:  # created and removed in between: a new failure after all
-                return self.admit(draft)
-        if stored.get("last_letter") == draft.letter_id:
-            return "known"
+            if stored is None:
+                item = _task_item(draft)
+                if self._table.transact([self._table.put_new_action(item), *self._shift(None, item)]) is None:
+                    return "new"
+                continue  # made meanwhile: admit it as returned, or known
+            if stored.get("last_letter") == draft.letter_id:
+                return "known"
+            counts = self._shift(stored, {**stored, "state": "dead", "exception_type": draft.exception_type})
+            if self._table.transact([self._returned(stored, draft), *counts]) is None:
+                return "returned"
+        raise DependencyUnavailableError("table", "the dead-letter task kept changing")
+
+    def _returned(self, stored: dict[str, Any], draft: TaskDraft) -> dict[str, Any]:
+        """The update bringing ``stored`` back as dead after its retried work failed again (``draft``)."""
         event = TaskHistoryEvent(event="failed_again", at=draft.dead_lettered_at, exception_type=draft.exception_type)
-        update = self._table.update_action(
+        return self._table.update_action(
             task_key(draft.task_id),
             "SET #state = :dead, #type = :type, #msg = :msg, #tb = :tb, #last = :last, #dl = :dl, "
             "#letter = :letter, #attempts = :attempts, #loc = :loc, #rec = :rec, "
@@ -199,10 +218,6 @@ class TaskStore:
                 ":was_type": stored["exception_type"],
             },
         )
-        shift = self._shift(stored, {**stored, "state": "dead", "exception_type": draft.exception_type})
-        if self._table.transact([update, *shift]) is not None:
-            return self.admit(draft)  # changed meanwhile (retried, deleted, collected): look again
-        return "returned"
 
     def mark_queued(self, task: dict[str, Any], by: str, at: datetime, event: AuditEvent | None = None) -> bool:
         """Mark ``task`` (as read) sent back to its source by ``by``, with ``event``'s audit entry in the same
@@ -250,7 +265,7 @@ class TaskStore:
             return self._table.transact(actions) is None
         return self._audit.transact(actions, event) is None
 
-    def _shift(self, before: Any, after: Any) -> list[dict[str, Any]]:
+    def _shift(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
         """The counter updates for a task leaving ``before`` (as stored; ``None``: it is new) for ``after`` (``None``:
         it is removed): one update per counter item, only the counters that change (a transaction may touch an item
         once)."""
@@ -258,11 +273,10 @@ class TaskStore:
         for task, delta in ((before, -1), (after, +1)):
             if task is None:
                 continue
-            get = task.get if isinstance(task, dict) else lambda name, default=None, t=task: getattr(t, name, default)
-            name, exception, state, tenant = get("task"), get("exception_type"), get("state", "dead"), get("tenant")
+            tenant = task.get("tenant")
             for scope in (TASKS_PK, *([tenant_pk(tenant)] if tenant else [])):
                 counts = deltas.setdefault(scope, {})
-                for counter in ("total", f"t:{name}", f"e:{exception}", f"p:{name}|{exception}", f"s:{state}"):
+                for counter in counters_of(task["task"], task["exception_type"], task["state"]):
                     counts[counter] = counts.get(counter, 0) + delta
         updates = []
         for scope, counts in deltas.items():

@@ -546,10 +546,11 @@ def _unavailable(exc: BaseException) -> DependencyUnavailableError:
     exception. (An item-rule refusal and any other exception are not translated: they are the request's fault or a
     defect, not the table's.)"""
     code = _client_error_code(exc)
+    reason = code if code is not None else type(exc).__name__
     wait = getattr(exc, "retry_after", None)  # an open circuit breaker says how long it stays open
-    return DependencyUnavailableError(
-        COMPONENT, code if code is not None else type(exc).__name__, retry_after_seconds=int(wait or 2)
-    )
+    if wait:
+        return DependencyUnavailableError(COMPONENT, reason, retry_after_seconds=int(wait))
+    return DependencyUnavailableError(COMPONENT, reason)
 
 
 def _plain_item(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -99,7 +99,7 @@ class WebhookEndpoints:
         }
         event = _event(tenant, actor, "webhook.created", endpoint, correlation_id)
         if not self._store.put(tenant, endpoint, 0, event):
-            raise DependencyRaceError
+            raise EndpointChangedError
         return EndpointSecret(endpoint=_view(endpoint), secret=secret)
 
     def list(self, tenant: str) -> EndpointList:
@@ -147,7 +147,7 @@ class WebhookEndpoints:
             event = _event(tenant, actor, "webhook.deleted", stored, correlation_id)
             if self._store.delete(tenant, endpoint_id, int(stored["version"]), event):
                 return
-        raise DependencyRaceError
+        raise EndpointChangedError
 
     def _change(
         self,
@@ -164,7 +164,7 @@ class WebhookEndpoints:
             event = _event(tenant, actor, action, changed, correlation_id)
             if self._store.put(tenant, changed, int(stored["version"]), event):
                 return changed
-        raise DependencyRaceError
+        raise EndpointChangedError
 
     def _stored(self, tenant: str, endpoint_id: str) -> dict[str, Any]:
         stored = self._store.get(tenant, endpoint_id)
@@ -192,7 +192,7 @@ def signing_secrets(endpoint: dict[str, Any], now: datetime) -> list[str]:
     return secrets
 
 
-class DependencyRaceError(DomainError):
+class EndpointChangedError(DomainError):
     """The endpoint kept changing under this request (three tries)."""
 
     def __init__(self) -> None:
