@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from firstmile.platform.resources import function_name
 from local.config import AWS_PORT_ENV, DEFAULT_AWS_PORT, HOST
 from local.dynamodb import DynamoDBLocal
 from local.ports import listen
@@ -188,9 +189,9 @@ class TableEngineRoute:
 
     def _invoke(self, named: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """An ``Invoke``: only ``InvocationType=Event`` is served (202, run in the background); the function is named
-        as deployed (``firstmile-<stage>-<name>``), by name or ARN; catalogue names have no dash."""
+        as deployed (``firstmile-<stage>-<name>``), by name or ARN."""
         assert self.invocations is not None  # noqa: S101 - checked by the caller
-        name = named.rsplit(":function:", 1)[-1].split(":", 1)[0].rsplit("-", 1)[-1]
+        name = function_name(named)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         kind = str(environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse")

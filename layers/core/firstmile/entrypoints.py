@@ -200,9 +200,10 @@ def job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
 
 
 def _function() -> str:
-    """This function's name in the catalogue (deployed, Lambda's name is ``firstmile-<stage>-<name>``; catalogue
-    names have no dash)."""
-    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "unknown").rsplit("-", 1)[-1]
+    """This function's name in the catalogue."""
+    from firstmile.platform.resources import function_name
+
+    return function_name(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "unknown"))
 
 
 def _unmarked(event: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
@@ -291,9 +292,6 @@ def stream_in_order(consume: Callable[[list[dict[str, Any]]], list[dict[str, Any
     still fails, so the asynchronous invocation fails and its on-failure destination brings the task back; when it
     succeeds, the task is resolved."""
 
-    class RetriedBatchFailedError(RuntimeError):
-        pass
-
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         event, task, origin = _unmarked(event)
         records = list(event.get("Records") or [])
@@ -314,6 +312,10 @@ def stream_in_order(consume: Callable[[list[dict[str, Any]]], list[dict[str, Any
         return {"batchItemFailures": failures}
 
     return _instrumented(handle)
+
+
+class RetriedBatchFailedError(RuntimeError):
+    """A retried dead-letter batch still fails: the asynchronous invocation must fail too (decision 0091)."""
 
 
 def _sequence(record: dict[str, Any]) -> str:

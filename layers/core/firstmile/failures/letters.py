@@ -22,6 +22,7 @@ from typing import Any
 from firstmile.failures.models import MAX_TEXT, FailureRecord
 from firstmile.failures.tasks import ORIGIN_MESSAGE_ATTRIBUTE, TASK_ID_ATTRIBUTE, TaskDraft, TaskKind, task_id
 from firstmile.observability import redact
+from firstmile.platform.resources import function_name
 
 FindRecord = Callable[[str, str], FailureRecord | None]
 """The failure record of (source, message id), if the consumer wrote one."""
@@ -74,7 +75,7 @@ def from_invocation_letter(
     sent = _from_millis((message.get("Attributes") or {}).get("SentTimestamp"), now)
     if isinstance(parsed, dict) and isinstance(parsed.get("requestContext"), dict) and "requestPayload" in parsed:
         context = parsed["requestContext"]
-        function = _function_name(str(context.get("functionArn", "")))
+        function = _catalogue_name(str(context.get("functionArn", "")))
         event = parsed.get("requestPayload")
         answer = parsed.get("responsePayload")
         response: dict[str, Any] = answer if isinstance(answer, dict) else {}
@@ -85,7 +86,7 @@ def from_invocation_letter(
         )
         attempts = int(context.get("approximateInvokeCount") or 1)
     else:
-        function = _function_name(attributes.get("TARGET_ARN", ""))
+        function = _catalogue_name(attributes.get("TARGET_ARN", ""))
         event = parsed
         fallback = (
             attributes.get("ERROR_CODE") or UNRECORDED,
@@ -125,7 +126,7 @@ def from_stream_failure(
     ``kept_at`` (what a retry reads)."""
     context = document.get("requestContext") or {}
     batch = document.get("DDBStreamBatchInfo") or {}
-    function = _function_name(str(context.get("functionArn", "")))
+    function = _catalogue_name(str(context.get("functionArn", "")))
     source = f"stream:{function}"
     origin = str(batch.get("startSequenceNumber") or key)
     first = _iso(batch.get("approximateArrivalOfFirstRecord")) or _iso(document.get("timestamp")) or now
@@ -234,11 +235,9 @@ def _parsed(body: str) -> Any:
         return body[:MAX_TEXT]
 
 
-def _function_name(arn: str) -> str:
-    """``arn:aws:lambda:<region>:<account>:function:firstmile-<stage>-<name>[:<qualifier>]`` -> ``<name>`` (the
-    catalogue's names have no dash)."""
-    _, _, rest = arn.partition(":function:")
-    return rest.split(":", 1)[0].rsplit("-", 1)[-1] if rest else ""
+def _catalogue_name(arn: str) -> str:
+    """The catalogue name of the function an ARN names; empty when it names none."""
+    return function_name(arn) if ":function:" in arn else ""
 
 
 def _is_stream_batch(event: Mapping[str, Any]) -> bool:

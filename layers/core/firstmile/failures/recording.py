@@ -13,6 +13,7 @@ from typing import Any
 
 from firstmile.failures.models import MAX_TEXT, Failure
 from firstmile.observability import logger, redact
+from firstmile.platform.resources import function_name
 
 
 def failure_of(
@@ -39,9 +40,9 @@ def failure_of(
 def record_failure(
     source: str, message_id: str, error: BaseException, body: Any, attempt: int, *, store: Callable[[Failure], None]
 ) -> None:
-    """Record one failed attempt of this function (``AWS_LAMBDA_FUNCTION_NAME``, by its catalogue name: deployed,
-    it is ``firstmile-<stage>-<name>``, and catalogue names have no dash); never raises."""
-    task = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "unknown").rsplit("-", 1)[-1]
+    """Record one failed attempt of this function (``AWS_LAMBDA_FUNCTION_NAME``, by its catalogue name); never
+    raises."""
+    task = function_name(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "unknown"))
     try:
         store(failure_of(task, source, message_id, error, body, attempt, datetime.now(UTC)))
     except Exception as exc:  # the failure itself must still reach the queue

@@ -58,6 +58,13 @@ def deployed_name(stage: str, logical: str) -> str:
     return f"firstmile-{stage}-{logical}"
 
 
+def function_name(deployed: str) -> str:
+    """A function's catalogue name from the name or ARN Lambda knows it by (``firstmile-<stage>-<name>``, maybe with
+    a qualifier): catalogue names have no dash, stages may."""
+    name = deployed.rsplit(":function:", 1)[-1].split(":", 1)[0]
+    return name.rsplit("-", 1)[-1]
+
+
 def dead_letter_queue_name(queue: str) -> str:
     """The name of the dead-letter queue that backs ``queue``."""
     return f"{queue}-dlq"
