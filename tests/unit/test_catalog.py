@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from firstmile.platform.resources import SCHEDULER_DLQ, dead_letter_queue_name
 from functions.catalog import (
     API_STACK,
     CATALOG,
@@ -16,11 +17,13 @@ from functions.catalog import (
     CatalogError,
     Queue,
     Route,
+    Schedule,
     TableStream,
     assemble,
     by_name,
     http_functions,
     problems,
+    queues,
 )
 from tests.factories import load_handler
 
@@ -181,3 +184,19 @@ def test_a_stream_filter_admits_only_inserts_of_its_kinds() -> None:
     assert not trigger.admits(record("INSERT", None))
     # And a stream trigger without a filter admits every change
     assert TableStream().admits(record("REMOVE", None))
+
+
+def test_the_dead_letter_collector_drains_every_dead_letter_queue_and_a_retry_may_invoke_every_retried_function() -> (
+    None
+):
+    # Given the catalogue's work queues, and its functions a dead-letter task's retry invokes (runs and batches)
+    dead_letter_queues = {dead_letter_queue_name(q.name) for q in queues()} | {SCHEDULER_DLQ}
+    invoked = {f.name for f in CATALOG if isinstance(f.trigger, Schedule | TableStream)}
+
+    # Then the collector drains every dead-letter queue, and the retry routes may send to every work queue and
+    # invoke every such function (functions/catalog/failures.py names the domains by hand)
+    assert set(by_name("dlq_collector").access.receives_from) == dead_letter_queues
+    for route in ("admin_dlq_task_retry", "admin_dlq_redrive"):
+        access = by_name(route).access
+        assert set(access.sends_to) == {q.name for q in queues()}
+        assert set(access.invokes) == invoked
