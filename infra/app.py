@@ -18,7 +18,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 from aws_cdk import App, Tags  # noqa: E402
 
-from functions.catalog import API_STACK, CATALOG, Function, assemble  # noqa: E402
+from functions.catalog import API_STACK, CATALOG, Function, LogSubscription, assemble  # noqa: E402
 from infra.constructs.function import CodeLocator, function_folder  # noqa: E402
 from infra.layer import build_core_layer  # noqa: E402
 from infra.nag import add_rule_packs, unacknowledged_findings  # noqa: E402
@@ -54,6 +54,7 @@ def build_app(
         **_stack(settings, "api", "HTTP API"),
     )
     api.add_stack_dependency(data)
+    stacks: dict[str, DomainStack] = {}
     for name, functions in _by_stack(catalog).items():
         stack = DomainStack(
             app,
@@ -69,6 +70,13 @@ def build_app(
         # Imports by name are invisible to CDK's ordering: deploy the exporting stacks first.
         stack.add_stack_dependency(data)
         stack.add_stack_dependency(api)
+        stacks[name] = stack
+    # Every route function's log group is subscribed to the request records' aggregator (decision 0101): its stack,
+    # with its permission, is deployed before the other stacks with routes.
+    subscriber = next((f.stack for f in catalog if isinstance(f.trigger, LogSubscription)), None)
+    for name, stack in stacks.items():
+        if subscriber is not None and name != subscriber and any(fn.spec.route for fn in stack.functions.values()):
+            stack.add_stack_dependency(stacks[subscriber])
     Tags.of(app).add("firstmile:stage", settings.stage)
     add_rule_packs(app)
     return app

@@ -32,7 +32,7 @@ from firstmile.platform.resources import (
     deployed_name,
 )
 from firstmile.platform.table import MAIN_TABLE
-from functions.catalog import Authorizer, Function, Queue
+from functions.catalog import Authorizer, Function, LogSubscription, Queue
 from infra.settings import DeploymentSettings
 
 
@@ -113,6 +113,9 @@ class Platform:
     http_api: apigwv2.IHttpApi | None = None
     # The id of the Lambda authorizer every non-public route uses, when the catalogue has one.
     authorizer_id: str | None = None
+    # The function every route function's log group is subscribed to (its request records), when the catalogue has
+    # one: its deployed name and the subscription's filter pattern.
+    log_subscriber: tuple[str, str] | None = None
 
     @property
     def exports_bucket(self) -> s3.IBucket:
@@ -188,7 +191,16 @@ def import_platform(
         ),
         http_api=http_api,
         authorizer_id=imported(settings, "http-authorizer-id") if with_authorizer else None,
+        log_subscriber=log_subscriber(settings, catalog),
     )
+
+
+def log_subscriber(settings: DeploymentSettings, catalog: tuple[Function, ...]) -> tuple[str, str] | None:
+    """The deployed name and filter pattern of the catalogue's ``LogSubscription`` function, if it has one."""
+    for function in catalog:
+        if isinstance(function.trigger, LogSubscription):
+            return f"firstmile-{settings.stage}-{function.name}", function.trigger.filter_pattern
+    return None
 
 
 def _imported_bucket(scope: Construct, settings: DeploymentSettings, bucket: BucketDefinition) -> s3.IBucket:

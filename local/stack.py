@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from firstmile.platform.resources import SCHEDULER_DLQ, STREAM_FAILURES_BUCKET
-from functions.catalog import CATALOG, Function, Queue, TableStream
+from functions.catalog import CATALOG, Function, LogSubscription, Queue, TableStream
 from local.config import AWS_PORT_ENV, PORT_ENV, LocalConfig
 from local.demo_users import can_walk, walk_demo_users
 from local.docs_page import render_docs_page
@@ -19,6 +19,7 @@ from local.emulator import Emulator, client
 from local.environment import LocalEnvironment
 from local.gateway import SYS_SEED_FAILED, Gateway, GatewayApp, authorizer_of
 from local.invocations import AsyncInvoker
+from local.log_subscriptions import LogSubscriptions
 from local.openapi import build_document
 from local.pollers import QueuePoller, StreamPoller
 from local.resources import Deployment, create_resources, deployment_for
@@ -72,6 +73,7 @@ class LocalStack:
         self.runtime: Runtime | None = None
         self.scheduler: Scheduler | None = None
         self.invoker: AsyncInvoker | None = None
+        self.log_subscriptions: LogSubscriptions | None = None
         self.pollers: list[QueuePoller | StreamPoller] = []
         self.queue_urls: dict[str, str] = {}
         # The demo tenant, clients and tokens (``local.seed``), or why they could not be made.
@@ -106,13 +108,19 @@ class LocalStack:
                 dynamodb_endpoint=self.emulator.dynamodb_endpoint,
                 outbox_path=str(self.outbox_path),
             )
+            subscriber = next((f.name for f in self.catalog if isinstance(f.trigger, LogSubscription)), None)
+            if subscriber is not None:
+                # The functions' output passes through the log subscription (the request records), as in AWS.
+                self.log_subscriptions = LogSubscriptions(
+                    self._output, lambda event: self._invoke_later(subscriber, event)
+                ).start()
             self.runtime = Runtime(
                 self.catalog,
                 environment.for_function,
                 max_instances=self.config.max_instances_per_function,
                 idle_seconds=self.config.instance_idle_seconds,
                 start_method=self.config.instance_start,
-                output=self._output,
+                output=self.log_subscriptions.write_end if self.log_subscriptions else self._output,
             ).start()
             sqs = client("sqs", endpoint)
             invocation_failures = sqs_dead_letter_sink(sqs, self.queue_urls[SCHEDULER_DLQ])
@@ -156,6 +164,11 @@ class LocalStack:
             raise
         self.started_in = time.monotonic() - began
         return self
+
+    def _invoke_later(self, name: str, event: dict[str, Any]) -> None:
+        if self.invoker is None:
+            raise RuntimeError("the stack is not started")
+        self.invoker.invoke_later(name, event)
 
     def record(self) -> dict[str, str]:
         """What the tokens file holds: where the stack listens, then the demo's credentials and tokens."""
@@ -298,6 +311,9 @@ class LocalStack:
         if self.runtime is not None:
             runtime = self.runtime
             timed("functions", lambda: runtime.stop(grace_seconds=min(1.0, _left(deadline) / 4)))
+        if self.log_subscriptions is not None:
+            subscriptions = self.log_subscriptions
+            timed("log subscriptions", subscriptions.stop)
         if scheduler is not None:
             timed("scheduler", lambda: scheduler.stop(timeout=_left(deadline) / 3))
         if pollers:
@@ -309,6 +325,7 @@ class LocalStack:
             timed("emulator", lambda: emulator.stop(grace_seconds=max(0.5, _left(deadline) - 0.5)))
         self.gateway = self.scheduler = self.runtime = self.emulator = None
         self.invoker = None
+        self.log_subscriptions = None
         self.pollers = []
         # Only this stack's own record: another stack may have written the file since.
         path = self.tokens_path

@@ -5,7 +5,7 @@ CDK (``infra/``), the local stack (``local/``) and the OpenAPI document are all 
 
 - ``model``: what a function is (``Function``, its trigger, its ``Access``);
 - one module per domain (``health``, ``identity``, ``audit``, ``onboarding``, ``flags``, ``analytics``,
-  ``privacy``, ``failures``, ``webhooks``), each
+  ``privacy``, ``failures``, ``webhooks``, ``sla``), each
   declaring its functions as ``FUNCTIONS`` and the stacks they are deployed in;
 - ``build``: assembles ``CATALOG`` from those lists and refuses a catalogue that contradicts itself;
 - ``environment``: the variables every function runs with, in AWS and in the local stack alike.
@@ -13,7 +13,18 @@ CDK (``infra/``), the local stack (``local/``) and the OpenAPI document are all 
 
 from __future__ import annotations
 
-from functions.catalog import analytics, audit, failures, flags, health, identity, onboarding, privacy, webhooks
+from functions.catalog import (
+    analytics,
+    audit,
+    failures,
+    flags,
+    health,
+    identity,
+    onboarding,
+    privacy,
+    sla,
+    webhooks,
+)
 from functions.catalog.build import CatalogError, assemble, problems
 from functions.catalog.model import (
     API_STACK,
@@ -22,6 +33,7 @@ from functions.catalog.model import (
     Authorizer,
     Function,
     HttpMethod,
+    LogSubscription,
     Queue,
     Route,
     Schedule,
@@ -39,6 +51,7 @@ __all__ = [
     "CatalogError",
     "Function",
     "HttpMethod",
+    "LogSubscription",
     "Queue",
     "Route",
     "Schedule",
@@ -62,6 +75,7 @@ CATALOG: tuple[Function, ...] = assemble(
     privacy.FUNCTIONS,
     failures.FUNCTIONS,
     webhooks.FUNCTIONS,
+    sla.FUNCTIONS,
 )
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from functools import partial
 
 from firstmile.platform.resources import SCHEDULER_DLQ, dead_letter_queue_name
-from functions.catalog import analytics, flags, health, identity, onboarding, privacy, webhooks
-from functions.catalog.model import Access, Function, HttpMethod, Queue, Route, Schedule, TableStream
+from functions.catalog import analytics, flags, health, identity, onboarding, privacy, sla, webhooks
+from functions.catalog.model import Access, Function, HttpMethod, LogSubscription, Queue, Route, Schedule, TableStream
 
 STACK = "failures"
 _TASK = "/v1/admin/dlq/tasks/{task_id}"
@@ -22,13 +22,14 @@ _OTHERS = (
     *analytics.FUNCTIONS,
     *privacy.FUNCTIONS,
     *webhooks.FUNCTIONS,
+    *sla.FUNCTIONS,
 )
 _WORK_QUEUES = tuple(sorted(f.trigger.name for f in _OTHERS if isinstance(f.trigger, Queue)))
 _DEAD_LETTER_QUEUES = (*(dead_letter_queue_name(q) for q in _WORK_QUEUES), SCHEDULER_DLQ)
-# A retry invokes a scheduled run or a stream batch again: those functions, and no other.
-_RETRIED_BY_INVOKING = tuple(sorted(f.name for f in _OTHERS if isinstance(f.trigger, Schedule | TableStream))) + (
-    "dlq_collector",
-)
+# A retry invokes a scheduled run, a stream batch or a log delivery again: those functions, and no other.
+_RETRIED_BY_INVOKING = tuple(
+    sorted(f.name for f in _OTHERS if isinstance(f.trigger, Schedule | TableStream | LogSubscription))
+) + ("dlq_collector",)
 _SENDS_BACK = Access(table="write", sends_to=_WORK_QUEUES, stream_failures="read", invokes=_RETRIED_BY_INVOKING)
 
 

@@ -9,6 +9,8 @@ STACK = "health"
 
 # Readiness reports on every queue of the deployment.
 _ALL_QUEUES = (SCHEDULER_DLQ, ONBOARDING_MIGRATIONS_QUEUE, FLAG_EXPOSURES_QUEUE)
+READINESS_ACCESS = Access(table="read", exports_bucket="read", inspects_queues=_ALL_QUEUES)
+"""What a readiness check reads: the table, the exports bucket and every queue's attributes."""
 
 FUNCTIONS: tuple[Function, ...] = (
     Function(
@@ -27,7 +29,7 @@ FUNCTIONS: tuple[Function, ...] = (
         description="Readiness: the table, queues and exports bucket answer, each with status and latency.",
         trigger=Route("GET", "/health/ready", "public"),
         timeout_seconds=6,
-        access=Access(table="read", exports_bucket="read", inspects_queues=_ALL_QUEUES),
+        access=READINESS_ACCESS,
     ),
     Function(
         name="health_startup",
@@ -45,7 +47,7 @@ FUNCTIONS: tuple[Function, ...] = (
         description="Version, commit and component states; full detail only to operators.",
         trigger=Route("GET", "/health", "public"),
         timeout_seconds=6,
-        access=Access(table="read", exports_bucket="read", inspects_queues=_ALL_QUEUES),
+        access=READINESS_ACCESS,
     ),
     Function(
         name="synthetic_probe",

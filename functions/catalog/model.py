@@ -6,6 +6,7 @@ A function has exactly one trigger:
 - ``Schedule``: an EventBridge Scheduler expression, ``rate(...)`` or ``cron(...)``;
 - ``Queue``: an SQS queue it consumes (the queue and its dead-letter queue are created with it);
 - ``TableStream``: the table's change stream;
+- ``LogSubscription``: the log lines of every route function that match a filter pattern;
 - ``Authorizer``: the HTTP API's Lambda authorizer.
 ``Access`` states everything else the function may touch; CDK grants exactly that and nothing more.
 """
@@ -97,7 +98,15 @@ class Authorizer:
     result_ttl_seconds: int = 0
 
 
-Trigger = Route | Schedule | Queue | TableStream | Authorizer
+@dataclass(frozen=True)
+class LogSubscription:
+    """A CloudWatch Logs subscription on the log group of every HTTP route function: the lines matching
+    ``filter_pattern`` reach the function in batches, invoked asynchronously (issue 15: the request records)."""
+
+    filter_pattern: str
+
+
+Trigger = Route | Schedule | Queue | TableStream | Authorizer | LogSubscription
 
 
 @dataclass(frozen=True)

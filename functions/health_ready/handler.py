@@ -3,8 +3,8 @@ circuit breakers (decision 0092)."""
 
 from firstmile import entrypoints
 from firstmile.config import get_settings
-from firstmile.health.logic import check_readiness
-from firstmile.health.models import BreakerStatus, Readiness
+from firstmile.health.logic import breaker_statuses, check_readiness
+from firstmile.health.models import Readiness
 from firstmile.health.store import dependency_checks
 from firstmile.http import problems as p
 from firstmile.http.problems import problem_responses
@@ -17,7 +17,7 @@ app = create_app()
 def ready() -> Readiness:
     settings = get_settings()
     readiness = check_readiness(dependency_checks(settings), settings.dependency_timeout_seconds)
-    readiness = readiness.model_copy(update={"breakers": breakers()})
+    readiness = readiness.model_copy(update={"breakers": breaker_statuses()})
     if readiness.status == "failed":
         raise p.Problem(
             p.SYS_UNAVAILABLE,
@@ -29,12 +29,6 @@ def ready() -> Readiness:
             },
         )
     return readiness
-
-
-def breakers() -> list[BreakerStatus]:
-    from firstmile.platform.resilience import breaker_states
-
-    return [BreakerStatus.model_validate({**vars(b), "dependency": b.service}) for b in breaker_states()]
 
 
 lambda_handler = entrypoints.http(app)

@@ -19,7 +19,7 @@ from constructs import Construct
 
 from firstmile.failures.collector import COLLECTED_PREFIX, FAILED_BATCHES_PREFIX
 from firstmile.platform.resources import ARCHIVE_PREFIX
-from functions.catalog import Function, Schedule, TableStream
+from functions.catalog import Function, LogSubscription, Schedule, TableStream
 from functions.catalog.environment import DeploymentValues, function_environment
 from infra.constructs.cursor_key import cursor_key_reference
 from infra.nag import acknowledge, flattened
@@ -102,6 +102,10 @@ class CatalogFunction(Construct):
         )
         if isinstance(spec.trigger, Schedule):
             self._handle_async_failures(spec.trigger.retry_attempts, spec.trigger.max_event_age_seconds, platform)
+        elif isinstance(spec.trigger, LogSubscription):
+            # CloudWatch Logs invokes the subscriber asynchronously: Lambda retries a failed delivery, then the
+            # invocation dead-letter queue keeps it as a dead-letter task (decision 0101).
+            self._handle_async_failures(2, 6 * 3600, platform)
         elif isinstance(spec.trigger, TableStream):
             # A dead-letter task's retry invokes a stream consumer asynchronously with the kept batch (decision
             # 0091); when that fails, the invocation's record must reach the invocation dead-letter queue too.

@@ -6,7 +6,7 @@ The ``Authorizer`` trigger is the API's own: ``ApiStack`` builds that function a
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -14,11 +14,12 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 
-from functions.catalog import Authorizer, Queue, Route, Schedule, TableStream
+from functions.catalog import Authorizer, LogSubscription, Queue, Route, Schedule, TableStream
 from infra.constructs.function import CatalogFunction
 from infra.nag import acknowledge, flattened
 from infra.platform import Platform
@@ -40,6 +41,8 @@ def connect_trigger(fn: CatalogFunction, platform: Platform) -> None:
         _connect_queue(fn, trigger, platform)
     elif isinstance(trigger, TableStream):
         _connect_stream(fn, trigger, platform)
+    elif isinstance(trigger, LogSubscription):
+        _connect_log_subscription(fn, platform)
     elif isinstance(trigger, Authorizer):
         raise ValueError(f"{fn.spec.name}: an Authorizer function is built and wired by the API stack only")
     else:  # pragma: no cover - the catalogue's Trigger union is closed
@@ -81,6 +84,53 @@ def _connect_route(fn: CatalogFunction, route: Route, platform: Platform) -> Non
         cfn_route.authorization_type = "CUSTOM"
         cfn_route.authorizer_id = platform.authorizer_id
     _acknowledge_sync(fn, "API Gateway")
+    if platform.log_subscriber is not None:
+        subscriber, pattern = platform.log_subscriber
+        # The function's request records (firstmile.sla.requests) reach the aggregator; CloudFormation checks the
+        # aggregator's permission when it creates the filter, so its stack is deployed first (infra/app.py).
+        logs.CfnSubscriptionFilter(
+            fn,
+            REQUEST_RECORDS_FILTER,
+            log_group_name=fn.log_group.log_group_name,
+            filter_pattern=pattern,
+            destination_arn=Stack.of(fn).format_arn(
+                service="lambda",
+                resource="function",
+                resource_name=subscriber,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
+        )
+
+
+REQUEST_RECORDS_FILTER = "RequestRecords"
+LOGS_INVOKE_PERMISSION = "LogsInvoke"
+
+
+def _connect_log_subscription(fn: CatalogFunction, platform: Platform) -> None:
+    """CloudWatch Logs may invoke ``fn`` for the stage's function log groups (their filters name it)."""
+    stack = Stack.of(fn)
+    fn.function.add_permission(
+        LOGS_INVOKE_PERMISSION,
+        principal=iam.ServicePrincipal("logs.amazonaws.com"),
+        source_account=stack.account,
+        source_arn=stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"/aws/lambda/firstmile-{platform.settings.stage}-*:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        ),
+    )
+
+
+def order_log_subscriptions(stack: Stack) -> None:
+    """In the aggregator's own stack, its route functions' filters are created after its permission."""
+    constructs = stack.node.find_all()
+    permission = next((c for c in constructs if c.node.id == LOGS_INVOKE_PERMISSION), None)
+    if permission is None:
+        return
+    for construct in constructs:
+        if isinstance(construct, logs.CfnSubscriptionFilter):
+            construct.node.add_dependency(permission)
 
 
 def _connect_schedule(fn: CatalogFunction, schedule: Schedule, platform: Platform) -> None:

@@ -11,7 +11,7 @@ from functions.catalog import Function, Route
 from infra.constructs.core_layer import core_layer
 from infra.constructs.first_run import run_after_deploy, runs_after_deploy
 from infra.constructs.function import CatalogFunction, CodeLocator, function_folder
-from infra.constructs.triggers import connect_trigger
+from infra.constructs.triggers import connect_trigger, order_log_subscriptions
 from infra.layer import LayerBuild
 from infra.platform import authorizer_function, import_platform
 from infra.settings import DeploymentSettings
@@ -62,3 +62,4 @@ class DomainStack(Stack):
             self.functions[spec.name] = fn
             if runs_after_deploy(spec):
                 run_after_deploy(fn, settings=settings, stack_suffix=stack_suffix(spec.stack))
+        order_log_subscriptions(self)

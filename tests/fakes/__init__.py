@@ -46,6 +46,8 @@ from firstmile.privacy.ports import (
 from firstmile.privacy.request_store import RequestStore
 from firstmile.privacy.retention import RetentionStore
 from firstmile.privacy.user_data import UserPartition
+from firstmile.sla.ports import RequestTallies
+from firstmile.sla.store import TallyStore
 from firstmile.webhooks.deliveries import DeliveryLog
 from firstmile.webhooks.ports import DeliveryLogPort, WebhookStorePort
 from firstmile.webhooks.store import WebhookStore
@@ -65,6 +67,7 @@ from tests.fakes.privacy import (
     FakeRetentionStore,
     FakeUserPartition,
 )
+from tests.fakes.sla import FakeTallyStore
 from tests.fakes.webhooks import FakeDeliveryLog, FakeWebhookStore
 
 
@@ -97,6 +100,7 @@ FAKES = (
     Registration(TaskStore, TaskStorePort, FakeTaskStore),
     Registration(WebhookStore, WebhookStorePort, FakeWebhookStore),
     Registration(DeliveryLog, DeliveryLogPort, FakeDeliveryLog),
+    Registration(TallyStore, RequestTallies, FakeTallyStore),
 )
 
 if TYPE_CHECKING:
@@ -120,6 +124,7 @@ if TYPE_CHECKING:
     _tasks: TaskStorePort = FakeTaskStore()
     _webhooks: WebhookStorePort = FakeWebhookStore()
     _deliveries: DeliveryLogPort = FakeDeliveryLog()
+    _tallies: RequestTallies = FakeTallyStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -138,4 +143,5 @@ if TYPE_CHECKING:
     _failure_store: FailureStorePort = FailureStore(...)  # type: ignore[arg-type]
     _task_store: TaskStorePort = TaskStore(..., audit=...)  # type: ignore[arg-type]
     _webhook_store: WebhookStorePort = WebhookStore(..., audit=...)  # type: ignore[arg-type]
+    _tally_store: RequestTallies = TallyStore(...)  # type: ignore[arg-type]
     _delivery_log: DeliveryLogPort = DeliveryLog(...)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from firstmile.platform.resources import SCHEDULER_DLQ
-from functions.catalog import Queue, Route, Schedule, TableStream
+from functions.catalog import LogSubscription, Queue, Route, Schedule, TableStream
 from functions.catalog.environment import function_environment
 from tests.factories import placeholder_deployment
 from tests.infra.assembly import Assembly, ResourceRef, as_list, function_resources, role_statements
@@ -239,7 +239,7 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
                 expected |= {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
                              "sqs:DeleteMessage", "sqs:GetQueueAttributes"}  # fmt: skip
             # Asynchronous invocations (a schedule's, a dead-letter task's retry) fail into the invocation DLQ.
-            if isinstance(spec.trigger, Schedule | TableStream) and queue_name == SCHEDULER_DLQ:
+            if isinstance(spec.trigger, Schedule | TableStream | LogSubscription) and queue_name == SCHEDULER_DLQ:
                 expected |= {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
             assert on_queue == expected, f"{name} on {queue_name}"
 

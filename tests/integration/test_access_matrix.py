@@ -818,6 +818,16 @@ DEAD_LETTER_PROBES: dict[str, tuple[Probe, ...]] = {
 }
 
 
+SLA_PROBES: dict[str, tuple[Probe, ...]] = {
+    **{
+        f"GET /v1/sla/{view}": (Probe("plain"), Probe("a week", query=lambda w: {"window": "7d"}))
+        for view in ("metrics", "uptime", "response-times", "error-rate")
+    },
+    "GET /v1/sla/health": (Probe("plain"),),
+    "GET /v1/sla/breach-check": (Probe("plain"),),
+}
+"""The SLA views are the platform's: only an operator reads them."""
+
 ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     f"GET {_RULES}": (
         Probe("plain", check=_only_tenant_bs_rules),
@@ -932,6 +942,7 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     # Operator routes name the tenant they act on in the path by design: operators act on tenants. Their tenant
     # boundary is that nobody but an operator reaches them, which the role matrix checks; the probes below are the
     # positive control (an operator acting on tenant A).
+    **SLA_PROBES,
     "POST /v1/operator/tenants": (Probe("new tenant", body=lambda w: {"name": "Charlie", "tenant_id": "charlie-co"}),),
     "POST /v1/operator/tenants/{tenant_id}/clients": (Probe("new client", body=lambda w: {"name": "second"}),),
     "GET /v1/operator/tenants/{tenant_id}/clients": (Probe("plain"),),

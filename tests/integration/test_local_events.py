@@ -19,7 +19,8 @@ import pytest
 from firstmile.composition import reset
 from firstmile.config import reset_settings
 from firstmile.platform.aws import reset_clients
-from functions.catalog import CATALOG, Authorizer, Function, Queue, Route, Schedule, TableStream
+from firstmile.sla.requests import decode_subscription
+from functions.catalog import CATALOG, Authorizer, Function, LogSubscription, Queue, Route, Schedule, TableStream
 from local.emulator import Emulator, client
 from local.environment import LocalEnvironment
 from local.events import match_path
@@ -152,6 +153,9 @@ def test_sample_is_shaped_like_its_trigger(function: Function, path: Path) -> No
         assert {r["eventSource"] for r in event["Records"]} == {"aws:sqs"}
     elif isinstance(trigger, TableStream):
         assert {r["eventSource"] for r in event["Records"]} == {"aws:dynamodb"}
+    elif isinstance(trigger, LogSubscription):
+        batch = decode_subscription(event)
+        assert batch.samples and len(batch.event_ids) == len(batch.samples)
     elif isinstance(trigger, Authorizer):
         assert (event["version"], event["type"]) == ("2.0", "REQUEST")
         assert event["routeArn"].startswith("arn:aws:execute-api:")

@@ -15,6 +15,7 @@ from functions.catalog import (
     FUNCTIONS_DIR,
     Authorizer,
     CatalogError,
+    LogSubscription,
     Queue,
     Route,
     Schedule,
@@ -111,6 +112,7 @@ def test_each_domain_is_a_real_domain_and_names_its_stacks() -> None:
         "privacy",
         "failures",
         "webhooks",
+        "sla",
     }
     assert {f.stack for f in CATALOG if f.domain == "flags"} == {"flags", "flags_admin", "flags_control"}
     assert by_name("authorizer").stack == API_STACK
@@ -191,7 +193,7 @@ def test_the_dead_letter_collector_drains_every_dead_letter_queue_and_a_retry_ma
 ):
     # Given the catalogue's work queues, and its functions a dead-letter task's retry invokes (runs and batches)
     dead_letter_queues = {dead_letter_queue_name(q.name) for q in queues()} | {SCHEDULER_DLQ}
-    invoked = {f.name for f in CATALOG if isinstance(f.trigger, Schedule | TableStream)}
+    invoked = {f.name for f in CATALOG if isinstance(f.trigger, Schedule | TableStream | LogSubscription)}
 
     # Then the collector drains every dead-letter queue, and the retry routes may send to every work queue and
     # invoke every such function (functions/catalog/failures.py names the domains by hand)

@@ -12,8 +12,10 @@ import pytest
 from firstmile.composition import container
 from firstmile.errors import DependencyUnavailableError
 from firstmile.health.models import Readiness
+from firstmile.sla.reports import SlaReports
 from tests.factories import FakeLambdaContext, load_handler
 from tests.fakes.health import FakeProbeResultStore
+from tests.fakes.sla import FakeTallyStore
 
 SCHEDULED = {"source": "aws.scheduler"}
 
@@ -30,6 +32,7 @@ def probe_with(
     monkeypatch.setattr(handler, "dependency_checks", lambda settings: checks)
     results = FakeProbeResultStore()
     container().probe_results = results
+    container().request_tallies = FakeTallyStore()
     return handler, results
 
 
@@ -68,3 +71,20 @@ def test_a_probe_that_cannot_keep_its_result_fails(monkeypatch: pytest.MonkeyPat
     with pytest.raises(DependencyUnavailableError):
         handler.lambda_handler(SCHEDULED, FakeLambdaContext())
     assert kept_results(results, datetime.now(UTC)) == []
+
+
+def test_each_run_is_tallied_for_the_uptime_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a probe run that finds the bucket missing, then one that finds everything ready
+    handler, _ = probe_with(monkeypatch, {"table": lambda: None, "bucket:exports": missing_bucket})
+    before = datetime.now(UTC)
+    handler.lambda_handler(SCHEDULED, FakeLambdaContext())
+    monkeypatch.setattr(handler, "dependency_checks", lambda settings: {"table": lambda: None})
+    handler.lambda_handler(SCHEDULED, FakeLambdaContext())
+
+    # When the uptime view reads the day
+    uptime = SlaReports(container().request_tallies, now=lambda: datetime.now(UTC)).uptime("1h")
+
+    # Then it counts both runs, one of them failed
+    assert (uptime.probes, uptime.failed, uptime.uptime_percent) == (2, 1, 50.0)
+    assert sum(point.probes for point in uptime.series) == 2
+    assert uptime.window.start <= before

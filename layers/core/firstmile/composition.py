@@ -70,6 +70,8 @@ if TYPE_CHECKING:
     from firstmile.privacy.request_store import RequestStore
     from firstmile.privacy.retention import RetentionJob
     from firstmile.privacy.rights import DataRights
+    from firstmile.sla.reports import SlaReports
+    from firstmile.sla.store import TallyStore
     from firstmile.webhooks.delivery import Sender
     from firstmile.webhooks.dispatch import Dispatcher
     from firstmile.webhooks.endpoints import WebhookEndpoints
@@ -111,6 +113,20 @@ class Container:
         from firstmile.health.store import ProbeResultStore
 
         return ProbeResultStore(self.table)
+
+    @cached_property
+    def request_tallies(self) -> TallyStore:
+        """Per-route tallies of answered requests and probe runs, by minute, hour and day (issue 15)."""
+        from firstmile.sla.store import TallyStore
+
+        return TallyStore(self.table)
+
+    @cached_property
+    def sla_reports(self) -> SlaReports:
+        """Uptime, response times, error rate and the objectives' budgets, from the tallies."""
+        from firstmile.sla.reports import SlaReports
+
+        return SlaReports(self.request_tallies)
 
     # --- identity -------------------------------------------------------------------------------------------
 

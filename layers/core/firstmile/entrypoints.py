@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ def http(app: APIGatewayHttpResolver, *, form: FormReader | None = None) -> Hand
     """
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        began = time.perf_counter()
         request_headers = event.get("headers") or {}
         correlation_id = h.correlation_id_from(request_headers)
         logger.set_correlation_id(correlation_id)
@@ -65,9 +67,37 @@ def http(app: APIGatewayHttpResolver, *, form: FormReader | None = None) -> Hand
         response = refusal if refusal is not None else app.resolve(event, context)
         response = {**response, "headers": {**(response.get("headers") or {}), **limit_headers}}
         allowed_origins = settings.cors_allow_origins if settings else ()
-        return _finish(response, correlation_id, h.header(request_headers, "origin"), allowed_origins)
+        answer = _finish(response, correlation_id, h.header(request_headers, "origin"), allowed_origins)
+        _record_request(event, answer, settings, began)
+        return answer
 
     return _instrumented(handle)
+
+
+def _record_request(event: dict[str, Any], answer: dict[str, Any], settings: Settings | None, began: float) -> None:
+    """The request's record for the SLA views and alarms (``firstmile.sla.requests``): route template, audience,
+    status, problem code and time taken. Never fails the request it records."""
+    from firstmile.sla.requests import RequestSample, emit
+
+    try:
+        status = int(answer.get("statusCode") or 200)
+        code = None
+        if status >= 400:
+            body = answer.get("body")
+            document = json.loads(body) if isinstance(body, str) and body.startswith("{") else {}
+            code = str(document.get("code")) if isinstance(document, dict) and document.get("code") else None
+        role = settings.route_role if settings else os.environ.get("FIRSTMILE_ROUTE_ROLE", "public")
+        sample = RequestSample(
+            route=str(event.get("routeKey") or "$default"),
+            audience=str(role),
+            status=status,
+            latency_ms=(time.perf_counter() - began) * 1000,
+            at_ms=int(time.time() * 1000),
+            code=code,
+        )
+        emit(sample, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
+    except Exception:  # a record lost is a count short; a request failed for it would be worse
+        logger.warning("the request's record could not be written", exc_info=True)
 
 
 def _settings_or_none() -> Settings | None:

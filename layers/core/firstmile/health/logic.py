@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from firstmile.health.models import (
+    BreakerStatus,
     ComponentStatus,
     ComponentSummary,
     HealthSummary,
@@ -100,3 +101,10 @@ def summarize(readiness: Readiness, *, version: str, commit: str, stage: str, fu
     ]
     status = "ok" if readiness.status == "ok" else "degraded"
     return HealthSummary(status=status, version=version, commit=commit, stage=stage, components=components)
+
+
+def breaker_statuses() -> list[BreakerStatus]:
+    """This container's circuit breakers (decision 0092), one per AWS service it called."""
+    from firstmile.platform.resilience import breaker_states
+
+    return [BreakerStatus.model_validate({**vars(b), "dependency": b.service}) for b in breaker_states()]

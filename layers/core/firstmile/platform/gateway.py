@@ -398,15 +398,21 @@ class TableGateway:
         request: dict[str, Any] = {"TableName": self.name, "Key": dict(key)}
         return _action("ConditionCheck", request, False, **conditions)
 
-    def transact(self, actions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
+    def transact(
+        self, actions: Sequence[Mapping[str, Any]], *, token: str | None = None
+    ) -> list[dict[str, Any]] | None:
         """Write ``actions`` (TransactWriteItems items) in one transaction: ``None`` when it applied, otherwise the
         cancellation reason of each action, in order (``Code`` ``ConditionalCheckFailed`` with the stored ``Item``
         when the action asked for it, as plain values; or ``TransactionConflict`` when concurrent transactions kept
-        winning after every retry). ``DependencyUnavailableError`` for anything else."""
+        winning after every retry). ``DependencyUnavailableError`` for anything else. With ``token`` (the
+        ``ClientRequestToken``) the same transaction sent again within ten minutes is applied once."""
         items = [dict(action) for action in actions]
+        request: dict[str, Any] = {"TransactItems": items}
+        if token is not None:
+            request["ClientRequestToken"] = token
         for attempt in range(1, self._attempts + 1):
             try:
-                self._send("transact_write_items", {"TransactItems": items})
+                self._send("transact_write_items", request)
             except Exception as exc:
                 code = _client_error_code(exc)
                 if code != "TransactionCanceledException":

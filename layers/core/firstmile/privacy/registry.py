@@ -629,6 +629,15 @@ REGISTRY: tuple[ItemType, ...] = (
         "90 days",
         retention_days=90,
     ),
+    # --- service levels -------------------------------------------------------------------------------------
+    _impersonal(
+        "sla_tally",
+        "a route's answered requests over a minute, hour or day: counts by status and problem code, latency buckets",
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        "minutes 3 days, hours 35 days, days 400 days",
+        retention_days=400,
+    ),
 )
 
 _BY_KIND = {item.kind: item for item in REGISTRY}

@@ -69,7 +69,7 @@ class Histogram:
         return histogram
 
     @classmethod
-    def from_counts(cls, counts: Mapping[str | int, int], sum_ms: float = 0.0) -> Histogram:
+    def from_counts(cls, counts: Mapping[str, int] | Mapping[int, int], sum_ms: float = 0.0) -> Histogram:
         """From stored counts (keys as text, as a table item or a log line keeps them)."""
         return cls({int(k): int(v) for k, v in counts.items() if int(v) > 0}, float(sum_ms))
 

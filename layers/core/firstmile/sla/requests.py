@@ -1,0 +1,160 @@
+"""One record per API request (issue 15, decision 0101): written to the function's log as one line in CloudWatch's
+embedded metric format, so publishing it costs no network call.
+
+In AWS the line does two things. CloudWatch turns it into metrics: request, server-error and client-error counts,
+latency, and a count per objective threshold, by ``audience`` (the route's role), for the burn-rate alarms and the
+dashboard. And a subscription filter on the function's log group hands it to ``sla_request_aggregator``, which adds
+it to the route's per-minute tallies (``firstmile.sla.tallies``) that the SLA endpoints read. Locally the stack does
+what the subscription does (``local.log_subscriptions``).
+
+The line names the route by its template (``GET /v1/flags/{key}``), never a path, a user or a tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from firstmile.sla.objectives import slow_thresholds
+
+MARKER = "firstmile_request"
+"""The key that marks a request record; the subscription filter's pattern is ``{ $.firstmile_request = 1 }``."""
+FILTER_PATTERN = "{ $." + MARKER + " = 1 }"
+NAMESPACE = "Firstmile"
+SERVICE = "firstmile"
+DIMENSIONS = ("service", "audience")
+REQUESTS_METRIC = "Requests"
+SERVER_ERRORS_METRIC = "ServerErrors"
+CLIENT_ERRORS_METRIC = "ClientErrors"
+LATENCY_METRIC = "Latency"
+
+
+def slower_than_metric(threshold_ms: int) -> str:
+    """The count metric of requests slower than ``threshold_ms``, e.g. ``SlowerThan300ms``."""
+    return f"SlowerThan{threshold_ms}ms"
+
+
+@dataclass(frozen=True)
+class RequestSample:
+    """One answered request, as its record tells it."""
+
+    route: str
+    audience: str
+    status: int
+    latency_ms: float
+    at_ms: int
+    code: str | None = None
+
+
+PROBE_ROUTE = "PROBE /health/ready"
+"""The synthetic probe's runs are tallied as requests of this route (audience ``probe``): a failed run as a 503."""
+
+
+def probe_sample(ready: bool, latency_ms: float, at_ms: int) -> RequestSample:
+    """One synthetic probe run as a sample: what the availability objective and the uptime view count."""
+    from firstmile.sla.objectives import PROBE_AUDIENCE
+
+    return RequestSample(PROBE_ROUTE, PROBE_AUDIENCE, 200 if ready else 503, latency_ms, at_ms)
+
+
+def record_line(sample: RequestSample, function: str = "") -> str:
+    """The request's record: one line of JSON in the embedded metric format."""
+    thresholds = slow_thresholds()
+    slow = {slower_than_metric(t): int(sample.latency_ms > t) for t in thresholds}
+    metrics = [
+        {"Name": REQUESTS_METRIC, "Unit": "Count"},
+        {"Name": SERVER_ERRORS_METRIC, "Unit": "Count"},
+        {"Name": CLIENT_ERRORS_METRIC, "Unit": "Count"},
+        {"Name": LATENCY_METRIC, "Unit": "Milliseconds"},
+        *({"Name": name, "Unit": "Count"} for name in slow),
+    ]
+    document: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": sample.at_ms,
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [list(DIMENSIONS)], "Metrics": metrics}],
+        },
+        "service": SERVICE,
+        "audience": sample.audience,
+        REQUESTS_METRIC: 1,
+        SERVER_ERRORS_METRIC: int(sample.status >= 500),
+        CLIENT_ERRORS_METRIC: int(400 <= sample.status < 500),
+        LATENCY_METRIC: round(sample.latency_ms, 3),
+        **slow,
+        MARKER: 1,
+        "route": sample.route,
+        "status": sample.status,
+        "function": function,
+    }
+    if sample.code:
+        document["code"] = sample.code
+    return json.dumps(document, separators=(",", ":"))
+
+
+def emit(sample: RequestSample, function: str = "") -> None:
+    """Write the request's record to the function's log (standard output, which Lambda sends to its log group)."""
+    sys.stdout.write(record_line(sample, function) + "\n")
+    sys.stdout.flush()
+
+
+def sample_of(line: str) -> RequestSample | None:
+    """The sample a log line records; ``None`` for any other line, or a record that does not parse."""
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.get(MARKER) != 1:
+        return None
+    try:
+        timestamp = document["_aws"]["Timestamp"]
+        return RequestSample(
+            route=str(document["route"]),
+            audience=str(document["audience"]),
+            status=int(document["status"]),
+            latency_ms=float(document[LATENCY_METRIC]),
+            at_ms=int(timestamp),
+            code=str(document["code"]) if document.get("code") else None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """What a subscription delivers: the log events' ids and the samples their messages record."""
+
+    event_ids: tuple[str, ...]
+    samples: tuple[RequestSample, ...]
+    control: bool = False
+
+
+def decode_subscription(event: dict[str, Any]) -> LogBatch:
+    """A CloudWatch Logs subscription event (``awslogs.data``: base64 of gzipped JSON) as a ``LogBatch``. The
+    control message CloudWatch sends when it sets a subscription up carries no log events."""
+    import base64
+    import gzip
+
+    raw = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    if raw.get("messageType") == "CONTROL_MESSAGE":
+        return LogBatch((), (), control=True)
+    events = raw.get("logEvents") or []
+    samples = tuple(s for s in (sample_of(str(e.get("message", ""))) for e in events) if s is not None)
+    return LogBatch(tuple(str(e.get("id", "")) for e in events), samples)
+
+
+def encode_subscription(log_group: str, lines: list[tuple[str, int, str]]) -> dict[str, Any]:
+    """The subscription event CloudWatch Logs would deliver for ``lines`` (id, timestamp in ms, message) of
+    ``log_group``: used by the local stack, which delivers its functions' records the same way."""
+    import base64
+    import gzip
+
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "000000000000",
+        "logGroup": log_group,
+        "logStream": "local",
+        "subscriptionFilters": ["firstmile-requests"],
+        "logEvents": [{"id": i, "timestamp": ts, "message": message} for i, ts, message in lines],
+    }
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()}}

@@ -1,0 +1,142 @@
+"""Where the request tallies are kept (``TallyStore``): one item per route and minute, hour and day.
+
+Key formats (docs/data-model.md):
+- minute: ``pk = SLA#M#<yyyy-mm-ddThh>``, ``sk = <mm>#<route>``, kept 3 days;
+- hour: ``pk = SLA#H#<yyyy-mm-dd>``, ``sk = <hh>#<route>``, kept 35 days;
+- day: ``pk = SLA#D#<yyyy-mm>``, ``sk = <dd>#<route>``, kept 400 days.
+A window is read one partition (an hour of minutes, a day of hours, a month of days) at a time.
+
+Counts are top-level number attributes added with ``ADD`` (``n``, ``c:<class>``, ``e:<code>``, ``b:<bucket>``,
+``slow:<ms>``, ``ms``), so concurrent aggregators never overwrite each other; one delivery's additions go in
+transactions carrying a token derived from the delivery, so a retried delivery within ten minutes adds nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from firstmile.platform.gateway import TableGateway, partition
+from firstmile.sla.histogram import Histogram
+from firstmile.sla.tallies import LEVELS, RETENTION, STEP, Level, Tally, TallyKey, TallyRow, period_start
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+KIND = "sla_tally"
+_PREFIX = {"minute": "SLA#M#", "hour": "SLA#H#", "day": "SLA#D#"}
+# DynamoDB takes at most 100 actions in a transaction.
+_ACTIONS_PER_TRANSACTION = 99
+
+
+def _partition_of(level: Level, at: datetime) -> str:
+    if level == "minute":
+        return _PREFIX[level] + at.strftime("%Y-%m-%dT%H")
+    if level == "hour":
+        return _PREFIX[level] + at.strftime("%Y-%m-%d")
+    return _PREFIX[level] + at.strftime("%Y-%m")
+
+
+def _sort_prefix(level: Level, at: datetime) -> str:
+    return at.strftime({"minute": "%M", "hour": "%H", "day": "%d"}[level])
+
+
+def _partitions(level: Level, start: datetime, end: datetime) -> Iterator[str]:
+    """Every partition holding periods that start in ``[start, end)``, in time order: the hours of a minute window,
+    the days of an hour window, the months of a day window."""
+    unit: Level = "hour" if level == "minute" else "day"
+    at = period_start(start, unit)
+    last = ""
+    while at < end:
+        key = _partition_of(level, at)
+        if key != last:
+            yield key
+            last = key
+        at += STEP[unit]
+
+
+def counts_of(tally: Tally) -> dict[str, Decimal]:
+    """A tally as the attributes it adds."""
+    counts: dict[str, Decimal] = {"n": Decimal(tally.requests), "ms": Decimal(str(round(tally.histogram.sum_ms, 3)))}
+    counts |= {f"c:{klass}": Decimal(n) for klass, n in tally.by_class.items()}
+    counts |= {f"e:{code}": Decimal(n) for code, n in tally.by_code.items()}
+    counts |= {f"b:{index}": Decimal(n) for index, n in tally.histogram.counts.items()}
+    counts |= {f"slow:{ms}": Decimal(n) for ms, n in tally.slower_than.items()}
+    return counts
+
+
+def tally_of(item: Mapping[str, Any]) -> Tally:
+    """A stored item's counts as a ``Tally``."""
+
+    def numbers(prefix: str) -> dict[str, int]:
+        return {k.removeprefix(prefix): int(v) for k, v in item.items() if k.startswith(prefix)}
+
+    return Tally(
+        requests=int(item.get("n", 0)),
+        by_class=numbers("c:"),
+        by_code=numbers("e:"),
+        histogram=Histogram.from_counts(numbers("b:"), float(item.get("ms", 0))),
+        slower_than={int(k): v for k, v in numbers("slow:").items()},
+    )
+
+
+def by_level(tallies: Mapping[TallyKey, Tally]) -> dict[tuple[Level, datetime, str, str], Tally]:
+    """Per-minute tallies added up per level, period and route: what one delivery adds to each item."""
+    summed: dict[tuple[Level, datetime, str, str], Tally] = {}
+    for key, tally in tallies.items():
+        for level in LEVELS:
+            slot = (level, period_start(key.minute, level), key.route, key.audience)
+            summed[slot] = summed[slot].merge(tally) if slot in summed else tally
+    return summed
+
+
+class TallyStore:
+    """``RequestTallies`` on the table."""
+
+    def __init__(self, table: Table | TableGateway) -> None:
+        self._table = TableGateway.of(table)
+
+    def add(self, tallies: Mapping[TallyKey, Tally], token: str) -> None:
+        slots = sorted(by_level(tallies).items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2]))
+        actions = [self._action(level, at, route, audience, tally) for (level, at, route, audience), tally in slots]
+        for index in range(0, len(actions), _ACTIONS_PER_TRANSACTION):
+            chunk = actions[index : index + _ACTIONS_PER_TRANSACTION]
+            # ClientRequestToken: at most 36 characters, the same for the same delivery's same chunk; the table's
+            # name is part of it, as the same records delivered to another table are another transaction.
+            digest = hashlib.sha256(f"{self._table.name}#{token}#{index}".encode()).hexdigest()[:32]
+            self._table.transact(chunk, token=digest)
+
+    def _action(self, level: Level, at: datetime, route: str, audience: str, tally: Tally) -> dict[str, Any]:
+        counts = counts_of(tally)
+        names = {f"#a{i}": name for i, name in enumerate(counts)}
+        values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(counts.values())}
+        adds = ", ".join(f"#a{i} :a{i}" for i in range(len(counts)))
+        names |= {"#kind": "kind", "#route": "route", "#audience": "audience", "#at": "at", "#level": "level"}
+        values |= {
+            ":kind": KIND,
+            ":route": route,
+            ":audience": audience,
+            ":at": at.isoformat(),
+            ":level": level,
+            ":expires": int((at + RETENTION[level]).timestamp()),
+        }
+        update = (
+            "SET #kind = :kind, #route = :route, #audience = :audience, #at = :at, #level = :level, "
+            f"expires_at = if_not_exists(expires_at, :expires) ADD {adds}"
+        )
+        key = {"pk": _partition_of(level, at), "sk": f"{_sort_prefix(level, at)}#{route}"}
+        return self._table.update_action(key, update, names=names, values=values)
+
+    def read(self, level: Level, start: datetime, end: datetime) -> list[TallyRow]:
+        now = int(time.time())
+        rows: list[TallyRow] = []
+        for key in _partitions(level, start, end):
+            for item in self._table.query_all(partition(key)):
+                at = datetime.fromisoformat(str(item["at"]))
+                if start <= at < end and int(item.get("expires_at", now + 1)) > now:
+                    rows.append(TallyRow(str(item["route"]), str(item["audience"]), at, tally_of(item)))
+        return sorted(rows, key=lambda r: (r.start, r.route))

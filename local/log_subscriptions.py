@@ -1,0 +1,125 @@
+"""What a CloudWatch Logs subscription filter does in AWS, for the local stack (decision 0101).
+
+Every function instance, and the fork server, write their standard output and error into one pipe instead of
+straight into the stack's log: a thread copies each line on to the log unchanged, and keeps those lines that are
+request records (``firstmile.sla.requests``: the filter pattern ``{ $.firstmile_request = 1 }``). About once a
+second, the kept lines of each function go to the subscriber function as the event CloudWatch Logs would send
+(``awslogs.data``: gzipped JSON of the function's log group and its log events), invoked asynchronously, so a
+delivery that keeps failing ends in the invocation dead-letter queue as in AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from firstmile.sla.requests import MARKER, encode_subscription, sample_of
+
+log = logging.getLogger(__name__)
+
+DELIVERY_INTERVAL_SECONDS = 1.0
+MAX_EVENTS_PER_DELIVERY = 1000
+_MARKER = f'"{MARKER}"'.encode()
+_READ_SIZE = 1 << 16
+
+
+class LogSubscriptions:
+    """The pipe the functions write to, its copier and the deliveries of the kept lines to ``deliver``."""
+
+    def __init__(
+        self,
+        output: int | None,
+        deliver: Callable[[dict[str, Any]], None],
+        *,
+        interval_seconds: float = DELIVERY_INTERVAL_SECONDS,
+    ) -> None:
+        self._output = output if output is not None else 2
+        self._deliver = deliver
+        self._interval = interval_seconds
+        self._read, self.write_end = os.pipe()
+        self._pending: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ids = itertools.count(1)
+        self._copier = threading.Thread(target=self._copy, name="log-copier", daemon=True)
+        self._sender = threading.Thread(target=self._send_loop, name="log-subscription", daemon=True)
+        self.delivered = 0
+
+    def start(self) -> LogSubscriptions:
+        self._copier.start()
+        self._sender.start()
+        return self
+
+    def _copy(self) -> None:
+        rest = b""
+        while True:
+            try:
+                chunk = os.read(self._read, _READ_SIZE)
+            except OSError:
+                return
+            if not chunk:
+                if rest:
+                    self._line(rest)
+                return
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                self._line(line)
+
+    def _line(self, line: bytes) -> None:
+        with contextlib.suppress(OSError):  # the log going away must not stop the records
+            os.write(self._output, line + b"\n")
+        if _MARKER not in line:
+            return
+        text = line.decode("utf-8", "replace")
+        if sample_of(text) is None:
+            return
+        try:
+            function = str(json.loads(text).get("function") or "unknown")
+        except ValueError:
+            return
+        with self._lock:
+            self._pending.append((function, text))
+
+    def _send_loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def flush(self) -> None:
+        """Deliver what was kept so far, one event per function and at most ``MAX_EVENTS_PER_DELIVERY`` lines."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        by_function: dict[str, list[str]] = {}
+        for function, text in pending:
+            by_function.setdefault(function, []).append(text)
+        now_ms = int(time.time() * 1000)
+        for function, texts in by_function.items():
+            for start in range(0, len(texts), MAX_EVENTS_PER_DELIVERY):
+                events = [
+                    (f"{now_ms}{next(self._ids):012d}", now_ms, t)
+                    for t in texts[start : start + MAX_EVENTS_PER_DELIVERY]
+                ]
+                try:
+                    self._deliver(encode_subscription(f"/aws/lambda/{function}", events))
+                except Exception:  # a delivery that cannot be queued is lost, as a subscription's would be
+                    log.exception("request records of %s could not be delivered", function)
+                    continue
+                self.delivered += len(events)
+
+    def stop(self) -> None:
+        """Close the pipe's write end (the functions' ends are closed once they stopped) and deliver the rest."""
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            os.close(self.write_end)
+        self._copier.join(timeout=1.0)
+        self.flush()
+        self._sender.join(timeout=1.0)
+        if not self._copier.is_alive():
+            os.close(self._read)

@@ -1,0 +1,47 @@
+"""The request records reach the aggregator in AWS (decision 0101): every route function's log group carries a
+subscription filter for them naming the aggregator, CloudWatch Logs may invoke the aggregator for the stage's log
+groups only, and the aggregator's stack is deployed before every other stack with routes."""
+
+from __future__ import annotations
+
+import json
+
+from firstmile.sla.requests import FILTER_PATTERN
+from functions.catalog import LogSubscription, Route
+from tests.infra.conftest import Synth
+
+
+def _camel(stack: str) -> str:
+    return "Firstmile" + "".join(p.capitalize() for p in stack.split("_"))
+
+
+def test_every_route_function_log_group_is_subscribed_to_the_aggregator(real_synth: Synth) -> None:
+    assembly = real_synth.assembly
+    stage = assembly.stage
+    aggregator = next(f for f in real_synth.catalog if isinstance(f.trigger, LogSubscription))
+    routes = [f for f in real_synth.catalog if isinstance(f.trigger, Route)]
+
+    # Given every subscription filter of the app, by the log group it is on
+    filters = {
+        json.dumps(resource["Properties"]["LogGroupName"]): (stack, resource["Properties"])
+        for stack, _, resource in assembly.resources("AWS::Logs::SubscriptionFilter")
+    }
+
+    # Then there is one per route function, with the records' pattern, naming the aggregator
+    assert len(filters) == len(routes)
+    for stack, properties in filters.values():
+        assert properties["FilterPattern"] == FILTER_PATTERN
+        assert f"function:firstmile-{stage}-{aggregator.name}" in json.dumps(properties["DestinationArn"]), stack
+
+    # And CloudWatch Logs may invoke the aggregator, for this stage's function log groups only
+    (permission,) = [
+        r["Properties"]
+        for _, _, r in assembly.resources("AWS::Lambda::Permission")
+        if r["Properties"].get("Principal") == "logs.amazonaws.com"
+    ]
+    assert f":log-group:/aws/lambda/firstmile-{stage}-*:*" in json.dumps(permission["SourceArn"])
+
+    # And every other stack with routes is deployed after the aggregator's
+    manifest = json.loads((assembly.directory / "manifest.json").read_text())
+    for stack in {f.stack for f in routes} - {aggregator.stack}:
+        assert _camel(aggregator.stack) in manifest["artifacts"][_camel(stack)].get("dependencies", []), stack
