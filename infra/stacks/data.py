@@ -16,6 +16,7 @@ from infra.constructs.alarms import ApplicationAlarms
 from infra.constructs.archive import EventArchiveTable
 from infra.constructs.buckets import Buckets
 from infra.constructs.cursor_key import CursorKeySecret
+from infra.constructs.objectives import ObjectiveAlarms
 from infra.constructs.queues import DeadLetterQueue, WorkQueue
 from infra.constructs.signing_keys import SigningKeysSecret
 from infra.constructs.table import MainTable
@@ -62,6 +63,7 @@ class DataStack(Stack):
             self, "CursorKey", name=cursor_key_secret_name(settings), stage=settings.stage
         )
         self.alarms = ApplicationAlarms(self, "ApplicationAlarms", stage=settings.stage, alarm_topic=self.alarm_topic)
+        self.objectives = ObjectiveAlarms(self, "Objectives", stage=settings.stage, alarm_topic=self.alarm_topic)
         publish_data(
             self,
             settings,
