@@ -71,11 +71,11 @@ def build_app(
         stack.add_stack_dependency(data)
         stack.add_stack_dependency(api)
         stacks[name] = stack
-    # Every route function's log group is subscribed to the request records' aggregator (decision 0101): its stack,
-    # with its permission, is deployed before the other stacks with routes.
+    # Every function's log group is subscribed to the records' aggregator (decision 0101): its stack, with its
+    # permission, is deployed before the others.
     subscriber = next((f.stack for f in catalog if isinstance(f.trigger, LogSubscription)), None)
     for name, stack in stacks.items():
-        if subscriber is not None and name != subscriber and any(fn.spec.route for fn in stack.functions.values()):
+        if subscriber is not None and name != subscriber:
             stack.add_stack_dependency(stacks[subscriber])
     Tags.of(app).add("firstmile:stage", settings.stage)
     add_rule_packs(app)

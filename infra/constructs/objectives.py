@@ -24,6 +24,7 @@ from firstmile.sla.requests import (
     REQUESTS_METRIC,
     SERVER_ERRORS_METRIC,
     SERVICE,
+    mark_metric,
     slower_than_metric,
 )
 
@@ -55,11 +56,12 @@ def burn_rate(objective: Objective, minutes: int) -> cloudwatch.MathExpression:
         }
         total, bad = f"FILL({runs}, 0)", f"(FILL({runs}, 0) - FILL({ready}, 0))"
     else:
-        bad_metric = (
-            slower_than_metric(objective.slower_than_ms)
-            if objective.slower_than_ms is not None
-            else SERVER_ERRORS_METRIC
-        )
+        if objective.marked is not None:
+            bad_metric = mark_metric(objective.marked)
+        elif objective.slower_than_ms is not None:
+            bad_metric = slower_than_metric(objective.slower_than_ms)
+        else:
+            bad_metric = SERVER_ERRORS_METRIC
         using = {}
         for index, audience in enumerate(objective.audiences):
             using[f"t{index}_{minutes}"] = _metric(REQUESTS_METRIC, audience, "Sum", period)

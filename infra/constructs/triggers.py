@@ -31,7 +31,8 @@ _SYNC_INVOCATION = (
 
 
 def connect_trigger(fn: CatalogFunction, platform: Platform) -> None:
-    """Wire ``fn`` to the trigger its catalogue entry names."""
+    """Wire ``fn`` to the trigger its catalogue entry names, and its log group to the records' subscriber."""
+    _subscribe_records(fn, platform)
     trigger = fn.spec.trigger
     if isinstance(trigger, Route):
         _connect_route(fn, trigger, platform)
@@ -84,25 +85,32 @@ def _connect_route(fn: CatalogFunction, route: Route, platform: Platform) -> Non
         cfn_route.authorization_type = "CUSTOM"
         cfn_route.authorizer_id = platform.authorizer_id
     _acknowledge_sync(fn, "API Gateway")
-    if platform.log_subscriber is not None:
-        subscriber, pattern = platform.log_subscriber
-        # The function's request records (firstmile.sla.requests) reach the aggregator; CloudFormation checks the
-        # aggregator's permission when it creates the filter, so its stack is deployed first (infra/app.py).
-        logs.CfnSubscriptionFilter(
-            fn,
-            REQUEST_RECORDS_FILTER,
-            log_group_name=fn.log_group.log_group_name,
-            filter_pattern=pattern,
-            destination_arn=Stack.of(fn).format_arn(
-                service="lambda",
-                resource="function",
-                resource_name=subscriber,
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            ),
-        )
 
 
 REQUEST_RECORDS_FILTER = "RequestRecords"
+
+
+def _subscribe_records(fn: CatalogFunction, platform: Platform) -> None:
+    """The function's records (firstmile.sla.requests: a route's answers, a queue's messages, the collector's
+    letters) reach the aggregator. CloudFormation checks the aggregator's permission when it creates the filter, so
+    the aggregator's stack is deployed first (infra/app.py)."""
+    if platform.log_subscriber is None or isinstance(fn.spec.trigger, LogSubscription):
+        return
+    subscriber, pattern = platform.log_subscriber
+    logs.CfnSubscriptionFilter(
+        fn,
+        REQUEST_RECORDS_FILTER,
+        log_group_name=fn.log_group.log_group_name,
+        filter_pattern=pattern,
+        destination_arn=Stack.of(fn).format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=subscriber,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        ),
+    )
+
+
 LOGS_INVOKE_PERMISSION = "LogsInvoke"
 
 

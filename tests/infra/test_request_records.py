@@ -1,13 +1,13 @@
-"""The request records reach the aggregator in AWS (decision 0101): every route function's log group carries a
-subscription filter for them naming the aggregator, CloudWatch Logs may invoke the aggregator for the stage's log
-groups only, and the aggregator's stack is deployed before every other stack with routes."""
+"""The records reach the aggregator in AWS (decision 0101): every function's log group but the aggregator's own
+carries a subscription filter for them naming the aggregator, CloudWatch Logs may invoke the aggregator for the
+stage's log groups only, and the aggregator's stack is deployed before every other domain stack."""
 
 from __future__ import annotations
 
 import json
 
 from firstmile.sla.requests import FILTER_PATTERN
-from functions.catalog import LogSubscription, Route
+from functions.catalog import API_STACK, Authorizer, LogSubscription
 from tests.infra.conftest import Synth
 
 
@@ -15,11 +15,12 @@ def _camel(stack: str) -> str:
     return "Firstmile" + "".join(p.capitalize() for p in stack.split("_"))
 
 
-def test_every_route_function_log_group_is_subscribed_to_the_aggregator(real_synth: Synth) -> None:
+def test_every_function_log_group_is_subscribed_to_the_aggregator(real_synth: Synth) -> None:
     assembly = real_synth.assembly
     stage = assembly.stage
     aggregator = next(f for f in real_synth.catalog if isinstance(f.trigger, LogSubscription))
-    routes = [f for f in real_synth.catalog if isinstance(f.trigger, Route)]
+    # (the authorizer is built by the API stack: it answers no route and takes no message)
+    subscribed = [f for f in real_synth.catalog if not isinstance(f.trigger, LogSubscription | Authorizer)]
 
     # Given every subscription filter of the app, by the log group it is on
     filters = {
@@ -27,8 +28,8 @@ def test_every_route_function_log_group_is_subscribed_to_the_aggregator(real_syn
         for stack, _, resource in assembly.resources("AWS::Logs::SubscriptionFilter")
     }
 
-    # Then there is one per route function, with the records' pattern, naming the aggregator
-    assert len(filters) == len(routes)
+    # Then there is one per function, with the records' pattern, naming the aggregator
+    assert len(filters) == len(subscribed)
     for stack, properties in filters.values():
         assert properties["FilterPattern"] == FILTER_PATTERN
         assert f"function:firstmile-{stage}-{aggregator.name}" in json.dumps(properties["DestinationArn"]), stack
@@ -41,7 +42,7 @@ def test_every_route_function_log_group_is_subscribed_to_the_aggregator(real_syn
     ]
     assert f":log-group:/aws/lambda/firstmile-{stage}-*:*" in json.dumps(permission["SourceArn"])
 
-    # And every other stack with routes is deployed after the aggregator's
+    # And every other domain stack is deployed after the aggregator's
     manifest = json.loads((assembly.directory / "manifest.json").read_text())
-    for stack in {f.stack for f in routes} - {aggregator.stack}:
+    for stack in {f.stack for f in subscribed} - {aggregator.stack, API_STACK}:
         assert _camel(aggregator.stack) in manifest["artifacts"][_camel(stack)].get("dependencies", []), stack

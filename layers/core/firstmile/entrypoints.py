@@ -20,7 +20,7 @@ from firstmile.config import Settings, get_settings
 from firstmile.http import headers as h
 from firstmile.http import problems as p
 from firstmile.http.auth import AuthContext, auth_from_event
-from firstmile.observability import logger, metrics, tracer
+from firstmile.observability import logger, metrics, take_request_marks, tracer
 
 # The HTTP resolver and the batch utilities are imported only where a function of that kind needs them: a
 # scheduled function should not pay for loading either at cold start (docs/performance.md).
@@ -53,6 +53,7 @@ def http(app: APIGatewayHttpResolver, *, form: FormReader | None = None) -> Hand
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         began = time.perf_counter()
+        take_request_marks()  # a mark of an earlier request that failed before its record must not carry over
         request_headers = event.get("headers") or {}
         correlation_id = h.correlation_id_from(request_headers)
         logger.set_correlation_id(correlation_id)
@@ -94,6 +95,7 @@ def _record_request(event: dict[str, Any], answer: dict[str, Any], settings: Set
             latency_ms=(time.perf_counter() - began) * 1000,
             at_ms=int(time.time() * 1000),
             code=code,
+            marks=take_request_marks(),
         )
         emit(sample, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
     except Exception:  # a record lost is a count short; a request failed for it would be worse
@@ -281,20 +283,35 @@ def sqs_batch(record_handler: Callable[[Any], None]) -> Handler:
             for name, value in (record.get("messageAttributes") or {}).items()
             if name in (TASK_ID_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE) and isinstance(value, dict)
         }
+        # By the queue's logical name (deployed as firstmile-<stage>-<name>), as the collector and a retry name it.
+        deployed = str(record.event_source_arn or "").rsplit(":", 1)[-1] or "unknown"
+        queue = deployed.removeprefix(f"firstmile-{get_settings().stage}-")
         try:
             record_handler(record)
         except Exception as error:
-            # By the queue's logical name (deployed as firstmile-<stage>-<name>), as the collector and a retry name it.
-            deployed = str(record.event_source_arn or "").rsplit(":", 1)[-1] or "unknown"
-            queue = deployed.removeprefix(f"firstmile-{get_settings().stage}-")
+            _record_taken(queue, record, ok=False)
             attempt = int(record.attributes.approximate_receive_count or 1)
             origin = marks.get(ORIGIN_MESSAGE_ATTRIBUTE) or record.message_id
             _record_failure(f"queue:{queue}", origin, error, record.body, attempt)
             raise
+        _record_taken(queue, record, ok=True)
         if marks.get(TASK_ID_ATTRIBUTE):
             _resolve(str(marks[TASK_ID_ATTRIBUTE]))
 
     return _batch(EventType.SQS, recorded)
+
+
+def _record_taken(queue: str, record: Any, *, ok: bool) -> None:
+    """The message's record for the queue-age objectives (``firstmile.sla.requests``): how long it waited since it
+    was sent, and whether its work succeeded. Never fails the message it records."""
+    from firstmile.sla.requests import emit, queue_sample
+
+    try:
+        now_ms = int(time.time() * 1000)
+        sent_ms = int(record.attributes.sent_timestamp or now_ms)
+        emit(queue_sample(queue, ok, max(0, now_ms - sent_ms), now_ms), os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
+    except Exception:
+        logger.warning("the message's record could not be written", exc_info=True)
 
 
 def _record_failure(source: str, message_id: str, error: BaseException, body: Any, attempt: int) -> None:

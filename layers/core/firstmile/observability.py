@@ -77,3 +77,21 @@ if not tracer.disabled:
     before_first_client(_trace_aws_calls)
 
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+
+
+_request_marks: set[str] = set()
+"""What happened during the request being answered that an objective counts (a Lambda container answers one request
+at a time): cleared when the HTTP entry point starts a request, written into its request record."""
+
+
+def mark_request(mark: str) -> None:
+    """Mark the request being answered (``flag-set-expired``: a flag was served its off value because the flag set
+    could not be checked within the kill switch's bound)."""
+    _request_marks.add(mark)
+
+
+def take_request_marks() -> frozenset[str]:
+    """The marks of the request being answered, cleared."""
+    taken = frozenset(_request_marks)
+    _request_marks.clear()
+    return taken

@@ -20,6 +20,7 @@ from firstmile.failures.letters import FindRecord, from_invocation_letter, from_
 from firstmile.failures.ports import TaskStorePort
 from firstmile.failures.tasks import TaskDraft, TaskFilter
 from firstmile.observability import logger
+from firstmile.sla.requests import emit, queue_sample
 
 FAILED_BATCHES_PREFIX = "aws/lambda/"
 """Where Lambda's S3 on-failure destination writes a stream consumer's failed batch."""
@@ -150,6 +151,7 @@ class Collector:
                     continue
                 summary.count(draft, self._tasks.admit(draft))
                 self._letters.delete(name, str(message["ReceiptHandle"]))
+                _record_taken(name, message)
 
     def _take_batch(self, key: str, summary: CollectionSummary) -> None:
         raw = self._batches.get(key)
@@ -164,3 +166,15 @@ class Collector:
             return
         summary.count(draft, self._tasks.admit(draft))
         self._batches.move(key, kept_at)
+
+
+def _record_taken(dead_letter_queue: str, message: dict[str, Any]) -> None:
+    """The letter's record for the failed-work objective (``firstmile.sla.objectives``): how long it waited in its
+    dead-letter queue since it was sent there (the invocation dead-letter queue's letters are sent there when the run
+    failed for good; a work queue's dead letter keeps its first send time, so its wait includes its failed tries)."""
+    now_ms = int(time.time() * 1000)
+    sent = (message.get("Attributes") or {}).get("SentTimestamp")
+    try:
+        emit(queue_sample(dead_letter_queue, True, max(0, now_ms - int(sent or now_ms)), now_ms), "dlq_collector")
+    except Exception:  # a record lost is a letter not counted; the task is kept either way
+        logger.warning("the letter's record could not be written", exc_info=True)

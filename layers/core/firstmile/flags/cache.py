@@ -32,7 +32,7 @@ from firstmile.flags.models import (
     FlagSettings,
     KillSwitch,
 )
-from firstmile.observability import logger
+from firstmile.observability import logger, mark_request
 
 
 @cache
@@ -66,6 +66,9 @@ class FlagSetSource(Protocol):
     def load(self, tenant: str) -> FlagSet:
         """The tenant's whole flag set (its kill switch as stored with it)."""
         ...
+
+
+FLAG_SET_EXPIRED_MARK = "flag-set-expired"
 
 
 class Freshness(StrEnum):
@@ -197,6 +200,8 @@ class FlagSetCache:
 
     @staticmethod
     def _expired(entry: _Entry, keys: Iterable[str] | None) -> dict[str, EvaluationResult]:
+        # The kill-switch objective counts the requests answered so (firstmile.sla.objectives).
+        mark_request(FLAG_SET_EXPIRED_MARK)
         flags = entry.flag_set.flags
         wanted = [k for k, f in flags.items() if not f.archived] if keys is None else list(keys)
         results: dict[str, EvaluationResult] = {}

@@ -12,14 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from firstmile.roles import ROLES, Role
+from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE, SCHEDULER_DLQ
+from firstmile.roles import ROLES
 
 PERIOD_DAYS = 30
 """The period an objective's error budget is spent over."""
 
-Audience = Role
-"""Requests are counted by the role their route requires."""
+Audience = str
+"""Requests are counted by the role their route requires (``public``, ``user``, ``admin``, ``operator``); a queue's
+messages by ``queue:<name>`` (their age when taken); the synthetic probe's runs by ``probe``."""
 ALL_AUDIENCES: tuple[Audience, ...] = ROLES
+QUEUE_AUDIENCE_PREFIX = "queue:"
 PROBE_AUDIENCE = "probe"
 """The synthetic probe's runs are kept with the requests (``firstmile.sla.tallies``) under this audience."""
 
@@ -50,6 +53,8 @@ class _Objective:
     runbook: str
     min_events: int
     """The low-traffic guard: a window with fewer events never counts as burning."""
+    marked: str | None = None
+    """Bad when the record carries this mark (``firstmile.observability.mark_request``), instead of a 5xx."""
 
     @property
     def budget(self) -> float:
@@ -61,7 +66,8 @@ class _Objective:
 class RequestObjective(_Objective):
     audiences: tuple[Audience, ...] = ALL_AUDIENCES
     slower_than_ms: int | None = None
-    """``None``: a request is bad when it answered a 5xx; otherwise when it took longer than this."""
+    """A request is bad when it took longer than this (a queue's message: when it waited longer); ``None``: when it
+    answered a 5xx, or carries the objective's mark."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,39 @@ OBJECTIVES: tuple[Objective, ...] = (
         runbook="docs/runbooks/slo-latency.md",
         min_events=20,
     ),
+    RequestObjective(
+        key="kill-switch-propagation",
+        title="User requests evaluate flags from a flag set checked within the kill switch's 5 s bound (99.9 %)",
+        target=0.999,
+        audiences=("user",),
+        marked="flag-set-expired",
+        runbook="docs/runbooks/slo-kill-switch-propagation.md",
+        min_events=20,
+    ),
+    RequestObjective(
+        key="migration-queue-age",
+        title="Flow-version migration batches are taken within 5 minutes of being queued (99 %)",
+        target=0.99,
+        audiences=(QUEUE_AUDIENCE_PREFIX + ONBOARDING_MIGRATIONS_QUEUE,),
+        slower_than_ms=300_000,
+        runbook="docs/runbooks/slo-queue-age.md",
+        min_events=5,
+    ),
+    RequestObjective(
+        key="failed-work-age",
+        title="Failed runs become dead-letter tasks within 5 minutes of being dead-lettered (99 %)",
+        target=0.99,
+        audiences=(QUEUE_AUDIENCE_PREFIX + SCHEDULER_DLQ,),
+        slower_than_ms=300_000,
+        runbook="docs/runbooks/slo-queue-age.md",
+        min_events=5,
+    ),
 )
+
+
+def marks(objectives: tuple[Objective, ...] = OBJECTIVES) -> tuple[str, ...]:
+    """The marks a request record counts (one metric each)."""
+    return tuple(sorted({o.marked for o in objectives if o.marked}))
 
 
 def slow_thresholds(objectives: tuple[Objective, ...] = OBJECTIVES) -> tuple[int, ...]:

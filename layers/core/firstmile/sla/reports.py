@@ -12,6 +12,7 @@ from firstmile import errors as e
 from firstmile.health.models import BreakerStatus, Readiness
 from firstmile.health.ports import ProbeResults
 from firstmile.sla.objectives import (
+    ALL_AUDIENCES,
     BURN_WINDOWS,
     OBJECTIVES,
     PERIOD_DAYS,
@@ -75,7 +76,8 @@ class Read:
     rows: list[TallyRow]
 
     def requests(self) -> list[TallyRow]:
-        return [r for r in self.rows if r.audience != PROBE_AUDIENCE]
+        """The API's requests (not the probe's runs, nor queue messages)."""
+        return [r for r in self.rows if r.audience in ALL_AUDIENCES]
 
     def probes(self) -> list[TallyRow]:
         return [r for r in self.rows if r.audience == PROBE_AUDIENCE]
@@ -131,6 +133,8 @@ def _by_period(rows: Iterable[TallyRow]) -> dict[datetime, Tally]:
 
 
 def _bad(objective: Objective, tally: Tally) -> int:
+    if objective.marked is not None:
+        return tally.marked.get(objective.marked, 0)
     if isinstance(objective, RequestObjective) and objective.slower_than_ms is not None:
         return tally.slower_than.get(objective.slower_than_ms, 0)
     return tally.server_errors

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from firstmile.sla.objectives import slow_thresholds
+from firstmile.sla.objectives import QUEUE_AUDIENCE_PREFIX, marks, slow_thresholds
 
 MARKER = "firstmile_request"
 """The key that marks a request record; the subscription filter's pattern is ``{ $.firstmile_request = 1 }``."""
@@ -36,6 +36,11 @@ def slower_than_metric(threshold_ms: int) -> str:
     return f"SlowerThan{threshold_ms}ms"
 
 
+def mark_metric(mark: str) -> str:
+    """The count metric of requests carrying ``mark``, e.g. ``FlagSetExpired``."""
+    return "".join(part.capitalize() for part in mark.split("-"))
+
+
 @dataclass(frozen=True)
 class RequestSample:
     """One answered request, as its record tells it."""
@@ -46,10 +51,17 @@ class RequestSample:
     latency_ms: float
     at_ms: int
     code: str | None = None
+    marks: frozenset[str] = frozenset()
 
 
 PROBE_ROUTE = "PROBE /health/ready"
 """The synthetic probe's runs are tallied as requests of this route (audience ``probe``): a failed run as a 503."""
+
+
+def queue_sample(queue: str, ok: bool, waited_ms: float, at_ms: int) -> RequestSample:
+    """One queue message taken by its consumer: how long it waited in the queue (its "latency"), and whether its
+    work succeeded. Route ``QUEUE <name>``, audience ``queue:<name>``."""
+    return RequestSample(f"QUEUE {queue}", QUEUE_AUDIENCE_PREFIX + queue, 200 if ok else 500, waited_ms, at_ms)
 
 
 def probe_sample(ready: bool, latency_ms: float, at_ms: int) -> RequestSample:
@@ -63,6 +75,7 @@ def record_line(sample: RequestSample, function: str = "") -> str:
     """The request's record: one line of JSON in the embedded metric format."""
     thresholds = slow_thresholds()
     slow = {slower_than_metric(t): int(sample.latency_ms > t) for t in thresholds}
+    slow |= {mark_metric(m): int(m in sample.marks) for m in marks()}
     metrics = [
         {"Name": REQUESTS_METRIC, "Unit": "Count"},
         {"Name": SERVER_ERRORS_METRIC, "Unit": "Count"},
@@ -89,6 +102,8 @@ def record_line(sample: RequestSample, function: str = "") -> str:
     }
     if sample.code:
         document["code"] = sample.code
+    if sample.marks:
+        document["marks"] = sorted(sample.marks)
     return json.dumps(document, separators=(",", ":"))
 
 
@@ -115,6 +130,7 @@ def sample_of(line: str) -> RequestSample | None:
             latency_ms=float(document[LATENCY_METRIC]),
             at_ms=int(timestamp),
             code=str(document["code"]) if document.get("code") else None,
+            marks=frozenset(str(m) for m in document.get("marks") or ()),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -7,8 +7,9 @@ Key formats (docs/data-model.md):
 A window is read one partition (an hour of minutes, a day of hours, a month of days) at a time.
 
 Counts are top-level number attributes added with ``ADD`` (``n``, ``c:<class>``, ``e:<code>``, ``b:<bucket>``,
-``slow:<ms>``, ``ms``), so concurrent aggregators never overwrite each other; one delivery's additions go in
-transactions carrying a token derived from the delivery, so a retried delivery within ten minutes adds nothing more.
+``slow:<ms>``, ``m:<mark>``, ``ms``), so concurrent aggregators never overwrite each other; one delivery's additions go
+in transactions carrying a token derived from the delivery, so a retried delivery within ten minutes adds nothing
+more.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def counts_of(tally: Tally) -> dict[str, Decimal]:
     counts |= {f"e:{code}": Decimal(n) for code, n in tally.by_code.items()}
     counts |= {f"b:{index}": Decimal(n) for index, n in tally.histogram.counts.items()}
     counts |= {f"slow:{ms}": Decimal(n) for ms, n in tally.slower_than.items()}
+    counts |= {f"m:{mark}": Decimal(n) for mark, n in tally.marked.items()}
     return counts
 
 
@@ -81,6 +83,7 @@ def tally_of(item: Mapping[str, Any]) -> Tally:
         by_code=numbers("e:"),
         histogram=Histogram.from_counts(numbers("b:"), float(item.get("ms", 0))),
         slower_than={int(k): v for k, v in numbers("slow:").items()},
+        marked=numbers("m:"),
     )
 
 

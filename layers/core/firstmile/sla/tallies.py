@@ -57,6 +57,7 @@ class Tally:
     by_code: dict[str, int] = field(default_factory=dict)
     histogram: Histogram = field(default_factory=Histogram)
     slower_than: dict[int, int] = field(default_factory=dict)
+    marked: dict[str, int] = field(default_factory=dict)
 
     def add(self, sample: RequestSample) -> None:
         self.requests += 1
@@ -69,6 +70,8 @@ class Tally:
         for threshold in slow_thresholds():
             if sample.latency_ms > threshold:
                 self.slower_than[threshold] = self.slower_than.get(threshold, 0) + 1
+        for mark in sample.marks:
+            self.marked[mark] = self.marked.get(mark, 0) + 1
 
     def merge(self, other: Tally) -> Tally:
         return Tally(
@@ -77,6 +80,7 @@ class Tally:
             by_code=_summed(self.by_code, other.by_code),
             histogram=self.histogram.merge(other.histogram),
             slower_than=_summed(self.slower_than, other.slower_than),
+            marked=_summed(self.marked, other.marked),
         )
 
     @property
