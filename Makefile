@@ -21,13 +21,14 @@ export UV_PYTHON_DOWNLOADS := never
 # the CDK app), and with nothing kept each of them compiled every module it imported from source again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install dev test suites checks lint typecheck unit integration infra e2e openapi openapi-check synth bench clean
+.PHONY: help install dev test suites checks lint typecheck unit integration infra e2e openapi openapi-check synth bench load clean
 
 help:
 	@echo "make dev     start the whole system locally (emulated AWS, real handlers, demo tenant)"
 	@echo "make test    install from the lock files and run every check"
 	@echo "make synth   synthesize the CDK app (cdk-nag and cfn-lint included)"
 	@echo "make bench   run the benchmarks under bench/"
+	@echo "make load    run the load, stress and spike profiles against a local stack (TARGET=url TOKENS=file: a stage)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -105,6 +106,15 @@ bench: install node_modules/.installed
 	$(RUN) python bench/table_engine.py
 	$(RUN) python bench/instance_start.py
 	$(RUN) python bench/soak.py
+
+# The load profiles (bench/load): each starts its own local stack unless TARGET (and TOKENS, the stage's credentials)
+# name a deployed one, writes its report under .local/load/ and fails on a regression against its committed baseline.
+# make test runs the smoke profile (tests/e2e/test_load_smoke.py).
+LOAD_TARGET = $(if $(TARGET),--target $(TARGET) --tokens-file $(TOKENS),)
+load: install node_modules/.installed
+	$(RUN) python bench/load/run.py --profile load $(LOAD_TARGET)
+	$(RUN) python bench/load/run.py --profile stress $(LOAD_TARGET)
+	$(RUN) python bench/load/run.py --profile spike $(LOAD_TARGET)
 
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

@@ -6,12 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from firstmile.platform.resilience import FAULTS_FILE_ENV
 from tests.e2e.harness import SUMMARY_LINES, RunningStack, start, stop
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start(tmp_path_factory.mktemp("stack"))
+    directory = tmp_path_factory.mktemp("stack")
+    # A faults file no test has written yet (decision 0092): a test may slow or fail the stack's AWS calls with it.
+    running = start(directory, extra_env={FAULTS_FILE_ENV: str(directory / "faults.json")})
     yield running
     stop(running)
 

@@ -205,3 +205,17 @@ def test_faults_are_injected_only_against_a_loopback_endpoint(
 
     remote = resilience.FaultInjector.from_environment("https://dynamodb.eu-west-1.amazonaws.com", "dynamodb")
     assert remote is None
+
+
+def test_an_injected_delay_slows_every_request_of_the_named_services(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({"delay_ms": 40, "services": ["dynamodb"]}))
+    slept: list[float] = []
+    monkeypatch.setattr(resilience.time, "sleep", slept.append)
+    injector = resilience.FaultInjector(str(faults), "dynamodb")
+
+    assert injector.before_send(object()) is None  # sent, only later
+    assert resilience.FaultInjector(str(faults), "sqs").before_send(object()) is None
+    assert slept == [0.04]

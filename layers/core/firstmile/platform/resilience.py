@@ -276,7 +276,8 @@ _LOOPBACK = ("http://127.0.0.1", "http://localhost")
 class FaultInjector:
     """Answers a share of a client's requests with a fault instead of sending them, as the file at
     ``FIRSTMILE_FAULTS_FILE`` says: ``{"rate": 0.2, "services": ["dynamodb", "sqs"], "kinds": ["throttle",
-    "unavailable", "timeout"]}``. The file is read again when it changes, so a test turns faults on and off while the
+    "unavailable", "timeout"]}``; ``"delay_ms": 50`` makes every request of those services wait that long before it is
+    sent (a slower dependency). The file is read again when it changes, so a test turns faults on and off while the
     stack runs; no file, or ``rate`` 0, injects nothing. Only a client whose endpoint is on the loopback interface
     (the local emulator) ever gets one."""
 
@@ -312,7 +313,12 @@ class FaultInjector:
         plan = self._current()
         rate = float(plan.get("rate", 0) or 0)
         service = self._service
-        if rate <= 0 or (plan.get("services") and service not in plan["services"]) or self._rng() >= rate:
+        if plan.get("services") and service not in plan["services"]:
+            return None
+        delay_ms = float(plan.get("delay_ms", 0) or 0)
+        if delay_ms > 0:
+            time.sleep(delay_ms / 1000)  # a slower dependency (the load suite's injected regression)
+        if rate <= 0 or self._rng() >= rate:
             return None
         kinds = plan.get("kinds") or ["throttle"]
         kind = kinds[int(self._rng() * len(kinds)) % len(kinds)]
