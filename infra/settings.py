@@ -45,6 +45,8 @@ class DeploymentSettings:
     api_throttle_rate: int = 100
     api_throttle_burst: int = 200
     log_retention_days: int = 30
+    # The table's point-in-time recovery window, in days (DynamoDB allows 1 to 35; decision 0104).
+    pitr_days: int = 7
     # The access tokens' ``iss`` and ``aud``, the same for every function; empty means the stage's default
     # (``urn:firstmile:<stage>`` and ``urn:firstmile:<stage>:api``).
     issuer: str = ""
@@ -74,6 +76,7 @@ class DeploymentSettings:
             api_throttle_rate=_integer(get("apiThrottleRate"), cls.api_throttle_rate, "apiThrottleRate"),
             api_throttle_burst=_integer(get("apiThrottleBurst"), cls.api_throttle_burst, "apiThrottleBurst"),
             log_retention_days=_integer(get("logRetentionDays"), cls.log_retention_days, "logRetentionDays"),
+            pitr_days=_integer(get("pitrDays"), cls.pitr_days, "pitrDays"),
             issuer=_text(get("issuer"), ""),
             audience=_text(get("audience"), ""),
             privacy_sender=_text(get("privacySender"), cls.privacy_sender),
@@ -94,6 +97,8 @@ class DeploymentSettings:
             raise SettingsError(f"stage {self.stage!r}: lower-case letters, digits and '-', at most 16")
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise SettingsError(f"logRetentionDays must be one of {LOG_RETENTION_DAYS}")
+        if not 1 <= self.pitr_days <= 35:
+            raise SettingsError("pitrDays must be 1..35 (DynamoDB's point-in-time recovery window)")
         if not 1 <= self.api_throttle_rate <= 10_000 or not 1 <= self.api_throttle_burst <= 5_000:
             raise SettingsError("apiThrottleRate must be 1..10000 and apiThrottleBurst 1..5000")
         for key, value in (("issuer", self.issuer), ("audience", self.audience)):

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import signal
 import socket
@@ -51,7 +50,7 @@ from local.tokens_file import read_tokens_file  # noqa: E402
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 BASELINES = Path(__file__).resolve().parent / "baselines"
 PROFILES = ("smoke", "load", "stress", "spike")
-# The most users each profile runs (bench/load/locustfile.py): one API client starts 60 sessions a minute.
+# The most users each profile runs (bench/load/locustfile.py).
 MOST_USERS = {"smoke": 2, "load": 20, "stress": 80, "spike": 60}
 # What a regression is: machines here are noisy (make test runs the end-to-end suite beside the integration suite),
 # so the bounds are wide; a handler made slower by tens of milliseconds per AWS call still crosses them.
@@ -128,7 +127,8 @@ def run(
     profile: str, target: str, tokens: dict[str, str], report_dir: Path, *, seconds: float | None
 ) -> dict[str, Any]:
     """One Locust run of ``profile`` against ``target``; its report."""
-    clients = make_clients(target, tokens, math.ceil(MOST_USERS[profile] / 5) + 2)
+    # A client starts 60 sessions a minute and a user about 30 (one per step completed): one client per user.
+    clients = make_clients(target, tokens, MOST_USERS[profile] + 2)
     env = {
         **os.environ,
         "FIRSTMILE_LOAD_PROFILE": profile,

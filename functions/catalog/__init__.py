@@ -5,7 +5,7 @@ CDK (``infra/``), the local stack (``local/``) and the OpenAPI document are all 
 
 - ``model``: what a function is (``Function``, its trigger, its ``Access``);
 - one module per domain (``health``, ``identity``, ``audit``, ``onboarding``, ``flags``, ``analytics``,
-  ``privacy``, ``failures``, ``webhooks``, ``sla``), each
+  ``privacy``, ``failures``, ``webhooks``, ``sla``, ``backups``), each
   declaring its functions as ``FUNCTIONS`` and the stacks they are deployed in;
 - ``build``: assembles ``CATALOG`` from those lists and refuses a catalogue that contradicts itself;
 - ``environment``: the variables every function runs with, in AWS and in the local stack alike.
@@ -16,6 +16,7 @@ from __future__ import annotations
 from functions.catalog import (
     analytics,
     audit,
+    backups,
     failures,
     flags,
     health,
@@ -76,6 +77,7 @@ CATALOG: tuple[Function, ...] = assemble(
     failures.FUNCTIONS,
     webhooks.FUNCTIONS,
     sla.FUNCTIONS,
+    backups.FUNCTIONS,
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 from firstmile.platform.resources import SCHEDULER_DLQ, dead_letter_queue_name
-from functions.catalog import analytics, flags, health, identity, onboarding, privacy, sla, webhooks
+from functions.catalog import analytics, backups, flags, health, identity, onboarding, privacy, sla, webhooks
 from functions.catalog.model import Access, Function, HttpMethod, LogSubscription, Queue, Route, Schedule, TableStream
 
 STACK = "failures"
@@ -23,6 +23,7 @@ _OTHERS = (
     *privacy.FUNCTIONS,
     *webhooks.FUNCTIONS,
     *sla.FUNCTIONS,
+    *backups.FUNCTIONS,
 )
 _WORK_QUEUES = tuple(sorted(f.trigger.name for f in _OTHERS if isinstance(f.trigger, Queue)))
 _DEAD_LETTER_QUEUES = (*(dead_letter_queue_name(q) for q in _WORK_QUEUES), SCHEDULER_DLQ)

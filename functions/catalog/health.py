@@ -57,6 +57,7 @@ FUNCTIONS: tuple[Function, ...] = (
         trigger=Schedule("rate(1 minute)"),
         timeout_seconds=10,
         reserved_concurrency=1,
-        access=Access(table="write", exports_bucket="read", inspects_queues=_ALL_QUEUES),
+        # (backups "read": whether a backup is fresh, for the backup-freshness objective)
+        access=Access(table="write", exports_bucket="read", inspects_queues=_ALL_QUEUES, backups="read"),
     ),
 )

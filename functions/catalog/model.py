@@ -133,6 +133,9 @@ class Access:
     stream_failures: Literal["none", "collect", "read"] = "none"
     # Functions of the catalogue it may invoke asynchronously (a dead-letter task's retry), by name.
     invokes: tuple[str, ...] = ()
+    # The table's backups (decision 0104): "read" lists them and the point-in-time window; "create" also makes and
+    # deletes them; "restore" restores the newest into a drill's scratch tables, reads and deletes those.
+    backups: Literal["none", "read", "create", "restore"] = "none"
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,14 @@ import time
 from typing import Any
 
 from firstmile import entrypoints
+from firstmile.clock import utc_now
 from firstmile.composition import container
 from firstmile.config import get_settings
 from firstmile.health.logic import check_readiness
 from firstmile.health.store import dependency_checks
-from firstmile.observability import metrics
-from firstmile.sla.requests import probe_sample
+from firstmile.observability import logger, metrics
+from firstmile.sla.objectives import BACKUP_AUDIENCE
+from firstmile.sla.requests import RequestSample, emit, probe_sample
 from firstmile.sla.tallies import tally_samples
 
 
@@ -25,7 +27,25 @@ def probe(event: dict[str, Any]) -> dict[str, Any]:
     # The run's instant is its token: a retried run of the same minute's probe is not counted twice.
     container().request_tallies.add(tally_samples([sample]), token=f"probe:{at_ms}")
     metrics.add_metric(name="ProbeSuccess", unit="Count", value=1 if readiness.status == "ok" else 0)
-    return {"status": readiness.status, "failed": readiness.failed}
+    fresh = _backup_is_fresh()
+    return {"status": readiness.status, "failed": readiness.failed, "backup_fresh": fresh}
+
+
+def _backup_is_fresh() -> bool:
+    """Whether a backup younger than 26 hours exists, written as a record for the backup-freshness objective (its
+    log line reaches the tallies and CloudWatch as a request's does). A failed check counts as not fresh."""
+    began = time.perf_counter()
+    try:
+        fresh = container().backups.fresh(utc_now())
+    except Exception:
+        logger.warning("the newest backup could not be checked", exc_info=True)
+        fresh = False
+    took_ms = (time.perf_counter() - began) * 1000
+    emit(RequestSample(BACKUP_ROUTE, BACKUP_AUDIENCE, 200 if fresh else 503, took_ms, int(time.time() * 1000)))
+    return fresh
+
+
+BACKUP_ROUTE = "PROBE backups"
 
 
 lambda_handler = entrypoints.job(probe)

@@ -16,6 +16,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from firstmile.analytics.signals import DROP_OFF_ALERT_METRIC
+from firstmile.backups.service import RESTORE_DRILL_FAILED_METRIC, RESTORE_OVER_RTO_METRIC
 from firstmile.failures.collector import DEAD_LETTER_TASKS_METRIC
 from firstmile.flags.signals import EXPOSURES_DROPPED_METRIC, ROLLOUT_HALTED_METRIC
 from firstmile.identity.sessions import REUSE_METRIC
@@ -97,6 +98,28 @@ APPLICATION_ALARMS: tuple[MetricAlarm, ...] = (
             "GET /v1/admin/dlq/stats says which functions and exceptions; retry, redrive or delete them."
         ),
         runbook="docs/runbooks/dead-letter-tasks.md",
+    ),
+    MetricAlarm(
+        key="restore-drill-over-rto",
+        metric_name=RESTORE_OVER_RTO_METRIC,
+        threshold=1,
+        period_minutes=24 * 60,
+        description=(
+            "The weekly restore drill's restore took longer than the 15-minute recovery time objective. "
+            "GET /v1/operator/backups/drills says how long."
+        ),
+        runbook="docs/runbooks/restore.md",
+    ),
+    MetricAlarm(
+        key="restore-drill-failed",
+        metric_name=RESTORE_DRILL_FAILED_METRIC,
+        threshold=1,
+        period_minutes=24 * 60,
+        description=(
+            "The weekly restore drill failed: a restore did not finish, was too slow, or the backup's copy differs "
+            "from the table as of the backup. GET /v1/operator/backups/drills says which item kinds differ."
+        ),
+        runbook="docs/runbooks/restore.md",
     ),
 )
 

@@ -114,6 +114,8 @@ class CatalogFunction(Construct):
         wildcard_reason = "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) "
         if isinstance(spec.trigger, TableStream):
             wildcard_reason += "and dynamodb:ListStreams (the stream event source) "
+        if spec.access.backups != "none":
+            wildcard_reason += "and dynamodb:ListBackups "
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -192,6 +194,57 @@ class CatalogFunction(Construct):
             self._grant_stream_failures(platform, collect=access.stream_failures == "collect")
         if access.invokes:
             self._grant_invokes(platform, access.invokes)
+        if access.backups != "none":
+            self._grant_backups(platform, access.backups)
+
+    def _grant_backups(self, platform: Platform, level: str) -> None:
+        """The table's backups (decision 0104): "read" lists them and the recovery window; "create" also makes and
+        deletes them; "restore" restores one, or the table as of an instant, into a drill's scratch tables
+        (``firstmile-<stage>-drill-*``), which it may read whole and delete, and nothing else."""
+        table = platform.table.table_arn
+        backups = f"{table}/backup/*"
+        scratch = Stack.of(self).format_arn(
+            service="dynamodb", resource="table", resource_name=f"firstmile-{platform.settings.stage}-drill-*"
+        )
+        statements = [
+            iam.PolicyStatement(actions=["dynamodb:ListBackups"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=["dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable"], resources=[table]
+            ),
+            iam.PolicyStatement(actions=["dynamodb:DescribeBackup"], resources=[backups]),
+        ]
+        if level == "create":
+            statements += [
+                iam.PolicyStatement(actions=["dynamodb:CreateBackup"], resources=[table]),
+                iam.PolicyStatement(actions=["dynamodb:DeleteBackup"], resources=[backups]),
+            ]
+        if level == "restore":
+            # A restore writes the items into its target table with the caller's rights.
+            statements += [
+                iam.PolicyStatement(actions=["dynamodb:RestoreTableFromBackup"], resources=[backups]),
+                iam.PolicyStatement(actions=["dynamodb:RestoreTableToPointInTime"], resources=[table]),
+                iam.PolicyStatement(
+                    actions=[
+                        "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+                        "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
+                        "dynamodb:DeleteTable",
+                    ],
+                    resources=[scratch],
+                ),
+            ]  # fmt: skip
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::{flattened(self, scratch)}]",
+                "A restore drill's scratch tables are named per drill at run time; the role reaches only the stage's "
+                "firstmile-<stage>-drill-* tables.",
+            )
+        for statement in statements:
+            self.role.add_to_principal_policy(statement)
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{flattened(self, backups)}]",
+            "Backups are named by DynamoDB when they are made; the role reaches only this table's backups.",
+        )
 
     def _grant_stream_failures(self, platform: Platform, *, collect: bool) -> None:
         """``collect``: list, read and delete the failed batches Lambda writes under ``aws/lambda/``, and write them

@@ -23,7 +23,9 @@ def _attribute(key: KeyAttribute) -> dynamodb.Attribute:
 class MainTable(Construct):
     """``definition`` as an on-demand table with its stream, TTL, PITR, deletion protection and encryption."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, definition: TableDefinition) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, definition: TableDefinition, recovery_days: int = 7
+    ) -> None:
         super().__init__(scope, construct_id)
         self.table = dynamodb.Table(
             self,
@@ -34,7 +36,7 @@ class MainTable(Construct):
             stream=_STREAM_VIEWS[definition.stream_view],
             time_to_live_attribute=definition.ttl_attribute,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
+                point_in_time_recovery_enabled=True, recovery_period_in_days=recovery_days
             ),
             deletion_protection=True,
             # The AWS managed key: encrypted at rest with a key whose use shows in CloudTrail, at no key fee.

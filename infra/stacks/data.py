@@ -41,7 +41,7 @@ class DataStack(Stack):
         self.alarm_topic = sns.Topic(
             self, "AlarmTopic", display_name=f"Firstmile {settings.stage} alarms", enforce_ssl=True
         )
-        self.table = MainTable(self, "MainTable", definition=MAIN_TABLE).table
+        self.table = MainTable(self, "MainTable", definition=MAIN_TABLE, recovery_days=settings.pitr_days).table
         self.buckets = Buckets(self, "Buckets", definitions=BUCKETS, stage=settings.stage)
         self.archive = EventArchiveTable(
             self, "EventArchive", stage=settings.stage, bucket=self.buckets.by_field[ARCHIVE_BUCKET.settings_field]

@@ -18,6 +18,9 @@ from firstmile.analytics.ports import AlertRuleStorePort, FunnelCounters
 from firstmile.analytics.store import FunnelCounterStore
 from firstmile.audit.ports import AuditLog
 from firstmile.audit.store import AuditStore
+from firstmile.backups.control import DynamoDbControlPlane
+from firstmile.backups.ports import ControlPlane, DrillStore
+from firstmile.backups.store import DrillStoreOnTable
 from firstmile.failures.ports import FailureStorePort, TaskStorePort
 from firstmile.failures.store import FailureStore
 from firstmile.failures.task_store import TaskStore
@@ -53,6 +56,7 @@ from firstmile.webhooks.ports import DeliveryLogPort, WebhookStorePort
 from firstmile.webhooks.store import WebhookStore
 from tests.fakes.analytics import FakeAlertRuleStore, FakeFunnelCounterStore
 from tests.fakes.audit import FakeAuditLog
+from tests.fakes.backups import FakeControlPlane, FakeDrillStore
 from tests.fakes.failures import FakeFailureStore, FakeTaskStore
 from tests.fakes.flags import FakeFlagStore
 from tests.fakes.health import FakeProbeResultStore
@@ -101,6 +105,7 @@ FAKES = (
     Registration(WebhookStore, WebhookStorePort, FakeWebhookStore),
     Registration(DeliveryLog, DeliveryLogPort, FakeDeliveryLog),
     Registration(TallyStore, RequestTallies, FakeTallyStore),
+    Registration(DrillStoreOnTable, DrillStore, FakeDrillStore),
 )
 
 if TYPE_CHECKING:
@@ -125,6 +130,7 @@ if TYPE_CHECKING:
     _webhooks: WebhookStorePort = FakeWebhookStore()
     _deliveries: DeliveryLogPort = FakeDeliveryLog()
     _tallies: RequestTallies = FakeTallyStore()
+    _drills: DrillStore = FakeDrillStore()
     _audit_store: AuditLog = AuditStore(...)  # type: ignore[arg-type]
     _identity_store: IdentityStorePort = IdentityStore(...)  # type: ignore[arg-type]
     _secret_store: SigningKeySecret = SecretsManagerKeyStore("")
@@ -144,4 +150,7 @@ if TYPE_CHECKING:
     _task_store: TaskStorePort = TaskStore(..., audit=...)  # type: ignore[arg-type]
     _webhook_store: WebhookStorePort = WebhookStore(..., audit=...)  # type: ignore[arg-type]
     _tally_store: RequestTallies = TallyStore(...)  # type: ignore[arg-type]
+    _drill_store: DrillStore = DrillStoreOnTable(...)  # type: ignore[arg-type]
+    _control_plane: ControlPlane = FakeControlPlane()
+    _dynamodb_control_plane: ControlPlane = DynamoDbControlPlane(...)
     _delivery_log: DeliveryLogPort = DeliveryLog(...)  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ FIXTURE_CONTEXT: dict[str, Any] = {
     "apiThrottleRate": "25",
     "apiThrottleBurst": "50",
     "logRetentionDays": 14,
+    "pitrDays": 14,
     "commit": "0123abc",
     "issuer": "https://auth.example.com",
     "audience": "urn:example:onboarding-api",

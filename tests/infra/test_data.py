@@ -34,7 +34,7 @@ def test_the_table_follows_main_table_with_pitr_deletion_protection_and_encrypti
                 "BillingMode": "PAY_PER_REQUEST",
                 "StreamSpecification": {"StreamViewType": MAIN_TABLE.stream_view},
                 "TimeToLiveSpecification": {"AttributeName": MAIN_TABLE.ttl_attribute, "Enabled": True},
-                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 7},
                 "DeletionProtectionEnabled": True,
                 "SSESpecification": {"SSEEnabled": True},
             },
@@ -118,3 +118,15 @@ def test_alarms_have_one_tls_only_topic(real_synth: Synth) -> None:
             }
         },
     )
+
+
+def test_the_point_in_time_window_is_the_deployments_choice(fixture_synth: Synth) -> None:
+    (table,) = [
+        r
+        for _, _, r in fixture_synth.assembly.resources("AWS::DynamoDB::Table")
+        if "StreamSpecification" in r["Properties"]
+    ]
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True,
+        "RecoveryPeriodInDays": 14,
+    }

@@ -139,6 +139,17 @@ def _allowed(assembly: Assembly, stack: str, role: str) -> list[tuple[str, Resou
     return pairs
 
 
+# (DescribeTable, which reading the table's data also grants, is checked with the data)
+_BACKUPS_READ = {"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeBackup"}
+BACKUP_LEVELS = {
+    "none": set(),
+    "read": _BACKUPS_READ,
+    "create": _BACKUPS_READ | {"dynamodb:CreateBackup", "dynamodb:DeleteBackup"},
+    "restore": _BACKUPS_READ | {"dynamodb:RestoreTableFromBackup", "dynamodb:RestoreTableToPointInTime"},
+}
+BACKUP_ACTIONS = set().union(*BACKUP_LEVELS.values())
+
+
 def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
     assembly = fixture_synth.assembly
     stage = assembly.stage
@@ -167,7 +178,11 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
         role_properties = assembly.templates[stack]["Resources"][role]["Properties"]
         assert "ManagedPolicyArns" not in role_properties, f"{name}: managed policies grant more than Access"
         allowed = _allowed(assembly, stack, role)
-        actions_on = {a for a, r in allowed if r is not None and r != "*" and r.logical_id == table.logical_id}  # type: ignore[union-attr]
+        on_table = {a for a, r in allowed if r is not None and r != "*" and r.logical_id == table.logical_id}  # type: ignore[union-attr]
+        # Backups (on the table and its backups' ARNs): exactly what the level states; the rest is the table's data.
+        assert on_table & BACKUP_ACTIONS == BACKUP_LEVELS[access.backups], name
+        assert (("dynamodb:ListBackups", "*") in allowed) == (access.backups != "none"), name
+        actions_on = on_table - BACKUP_ACTIONS - ({"dynamodb:DescribeTable"} if access.backups != "none" else set())
 
         # Table: nothing, read only, or read and write, as Access says.
         if access.table == "none" and not isinstance(spec.trigger, TableStream):
@@ -255,11 +270,14 @@ def test_grants_are_exactly_what_access_states(fixture_synth: Synth) -> None:
             ),
         }[access.signing_keys], name
 
-        # The only unscoped statement is tracing (and stream listing for stream consumers).
+        # The only unscoped statement is tracing (and stream listing for stream consumers, backup listing for those
+        # that see backups: neither takes a resource).
         unscoped = {a for a, r in allowed if r == "*"}
         expected_unscoped = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
         if isinstance(spec.trigger, TableStream):
             expected_unscoped.add("dynamodb:ListStreams")
+        if access.backups != "none":
+            expected_unscoped.add("dynamodb:ListBackups")
         assert unscoped == expected_unscoped, name
 
 

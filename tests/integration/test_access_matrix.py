@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
+import boto3
 import jwt
 import pytest
 
@@ -41,6 +42,9 @@ from firstmile.analytics.store import FunnelCounterStore
 from firstmile.audit.events import action_event
 from firstmile.audit.models import AuditEvent
 from firstmile.audit.store import AuditStore
+from firstmile.backups.control import DynamoDbControlPlane
+from firstmile.backups.models import Drill
+from firstmile.backups.store import DrillStoreOnTable
 from firstmile.composition import reset
 from firstmile.config import get_settings, reset_settings
 from firstmile.failures.task_store import TaskStore
@@ -217,6 +221,7 @@ UNSEEDED_IDS = {
     "task_id": "20261201T090000000-" + "a" * 16,
     "endpoint_id": "whe_" + "a" * 22,
     "message_id": "msg_20261201090000_" + "a" * 20,
+    "drill_id": "drl_20261201T090000_aaaaaa",
 }
 _NOBODY = TenantData(
     tenant=TENANT_A,
@@ -825,8 +830,15 @@ SLA_PROBES: dict[str, tuple[Probe, ...]] = {
     },
     "GET /v1/sla/health": (Probe("plain"),),
     "GET /v1/sla/breach-check": (Probe("plain"),),
+    "GET /v1/operator/backups": (Probe("plain"),),
+    "POST /v1/operator/backups": (Probe("plain"),),
+    "GET /v1/operator/backups/drills": (Probe("plain"), Probe("limit 1", query=lambda w: {"limit": "1"})),
+    "GET /v1/operator/backups/drills/{drill_id}": (Probe("plain"),),
+    "POST /v1/operator/backups/drills": (
+        Probe("plain", also_allowed=frozenset({(409, "BIZ_NO_BACKUP"), (409, "BIZ_DRILL_RUNNING")})),
+    ),
 }
-"""The SLA views are the platform's: only an operator reads them."""
+"""The SLA views and the backups are the platform's: only an operator reads or makes them."""
 
 ANALYTICS_PROBES: dict[str, tuple[Probe, ...]] = {
     f"GET {_RULES}": (
@@ -982,6 +994,8 @@ def tenant_ids(data: TenantData) -> dict[str, str]:
         "task_id": dead_letter_task_id(data.tenant),
         "endpoint_id": webhook_endpoint_id(data.tenant),
         "message_id": delivery_id(data.tenant),
+        # Drills are the platform's, not a tenant's: the one the backup routes' tests seed (seed_backups).
+        "drill_id": UNSEEDED_IDS["drill_id"],
     }
 
 
@@ -1255,6 +1269,8 @@ def world(
     seeding wrote, in its own empty table (seeding took about 1.5 s a test, a copy a fraction of that)."""
     function = getattr(request.node, "callspec", None) and request.node.callspec.params.get("function")
     with_flags = function is None or function.domain == "flags"
+    if function is not None and function.domain == "backups":
+        seed_backups(deployment)
     if with_flags in seeded_worlds:
         seeded, items = seeded_worlds[with_flags]
         with deployment.table.batch_writer() as batch:
@@ -1266,6 +1282,30 @@ def world(
     )
     seeded_worlds[with_flags] = (seeded, table_items(deployment))
     return seeded
+
+
+def seed_backups(deployment: Deployment) -> None:
+    """A backup of the test's table (on the emulator) and a finished drill: what the backup routes read or need."""
+    control = DynamoDbControlPlane(_control_client(deployment))
+    backup = control.create_backup(deployment.table_name, "seeded")
+    started = datetime.now(UTC) - timedelta(days=1)
+    DrillStoreOnTable(deployment.table).put(
+        Drill(
+            drill_id=UNSEEDED_IDS["drill_id"],
+            state="passed",
+            backup_arn=backup.backup_arn,
+            backup_name=backup.name,
+            backup_created_at=backup.created_at,
+            started_at=started,
+            backup_table="firstmile-t-drill-seeded-b",
+            source_table="firstmile-t-drill-seeded-s",
+        )
+    )
+
+
+def _control_client(deployment: Deployment) -> Any:
+    """The emulator's endpoint: it answers the backup API the table engine lacks."""
+    return boto3.client("dynamodb", endpoint_url=deployment.endpoint, region_name="us-east-1")
 
 
 def table_items(deployment: Deployment) -> list[dict[str, Any]]:

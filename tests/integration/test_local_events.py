@@ -44,6 +44,9 @@ ON_AN_EMPTY_DEPLOYMENT = {
     "admin_webhook_rotate_secret": (404, "RES_WEBHOOK_NOT_FOUND"),
     "admin_webhook_deliveries": (404, "RES_WEBHOOK_NOT_FOUND"),
     "admin_webhook_replay": (404, "RES_WEBHOOK_NOT_FOUND"),
+    # A drill sample names a drill, and a drill needs a backup: an empty deployment has neither.
+    "operator_drill_get": (404, "RES_DRILL_NOT_FOUND"),
+    "operator_drill_start": (409, "BIZ_NO_BACKUP"),
     "operator_client_create": (404, "RES_TENANT_NOT_FOUND"),
     "operator_client_rotate": (404, "RES_CLIENT_NOT_FOUND"),
     "operator_client_disable": (404, "RES_CLIENT_NOT_FOUND"),

@@ -113,6 +113,7 @@ def test_each_domain_is_a_real_domain_and_names_its_stacks() -> None:
         "failures",
         "webhooks",
         "sla",
+        "backups",
     }
     assert {f.stack for f in CATALOG if f.domain == "flags"} == {"flags", "flags_admin", "flags_control"}
     assert by_name("authorizer").stack == API_STACK

@@ -26,11 +26,24 @@ def scan_calls(source: str, filename: str = "<source>") -> list[str]:
     return found
 
 
+ALLOWED = {
+    "layers/core/firstmile/backups/control.py": "a restore drill reads its two scratch copies whole (decision 0104)",
+}
+"""The only places that may scan, each with its reason; IAM allows their Scan on those tables alone."""
+
+
 def test_runtime_code_never_scans() -> None:
     sources = [p for d in RUNTIME_DIRS for p in (ROOT / d).rglob("*.py")]
     assert sources, "no runtime sources found"
-    found = [hit for path in sources for hit in scan_calls(path.read_text(), str(path.relative_to(ROOT)))]
+    found = [
+        hit
+        for path in sources
+        if str(path.relative_to(ROOT)) not in ALLOWED
+        for hit in scan_calls(path.read_text(), str(path.relative_to(ROOT)))
+    ]
     assert found == []
+    allowed = [hit for name in ALLOWED for hit in scan_calls((ROOT / name).read_text(), name)]
+    assert len(allowed) == len(ALLOWED), "an allowed place no longer scans: take it off the list"
 
 
 def test_the_detector_finds_each_form_of_scan() -> None:

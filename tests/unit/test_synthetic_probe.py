@@ -9,11 +9,13 @@ from types import ModuleType
 
 import pytest
 
+from firstmile.backups.service import Backups
 from firstmile.composition import container
 from firstmile.errors import DependencyUnavailableError
 from firstmile.health.models import Readiness
 from firstmile.sla.reports import SlaReports
 from tests.factories import FakeLambdaContext, load_handler
+from tests.fakes.backups import FakeControlPlane
 from tests.fakes.health import FakeProbeResultStore
 from tests.fakes.sla import FakeTallyStore
 
@@ -33,6 +35,9 @@ def probe_with(
     results = FakeProbeResultStore()
     container().probe_results = results
     container().request_tallies = FakeTallyStore()
+    control = FakeControlPlane({"firstmile": []})
+    control.created["firstmile"] = datetime.now(UTC)  # a new table: no backup is due yet
+    container().backups = Backups(control, table="firstmile", stage="test")
     return handler, results
 
 
@@ -52,7 +57,7 @@ def test_the_probe_keeps_what_it_found(monkeypatch: pytest.MonkeyPatch) -> None:
     summary = handler.lambda_handler(SCHEDULED, FakeLambdaContext())
 
     # Then it reports the failure and keeps one result saying what failed and why
-    assert summary == {"status": "failed", "failed": ["bucket:exports"]}
+    assert summary == {"status": "failed", "failed": ["bucket:exports"], "backup_fresh": True}
     (kept,) = kept_results(results, before)
     assert kept.status == "failed"
     assert [(c.name, c.status, c.reason) for c in kept.components] == [

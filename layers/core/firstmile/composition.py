@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from firstmile.analytics.reports import AnalyticsReports
     from firstmile.analytics.store import FunnelCounterStore
     from firstmile.audit.store import AuditStore
+    from firstmile.backups.ports import ControlPlane
+    from firstmile.backups.service import Backups, RestoreDrills
     from firstmile.failures.collector import Collector
     from firstmile.failures.service import DeadLetters
     from firstmile.failures.store import FailureStore
@@ -127,6 +129,34 @@ class Container:
         from firstmile.sla.reports import SlaReports
 
         return SlaReports(self.request_tallies)
+
+    # --- backups --------------------------------------------------------------------------------------------
+
+    @cached_property
+    def backup_control(self) -> ControlPlane:
+        """DynamoDB's backup and restore API (emulated by the local stack)."""
+        from firstmile.backups.control import DynamoDbControlPlane
+
+        return DynamoDbControlPlane(aws.dynamodb_control())
+
+    @cached_property
+    def backups(self) -> Backups:
+        """The table's backups: the daily one, the retention, on demand, freshness."""
+        from firstmile.backups.service import Backups
+
+        settings = get_settings()
+        return Backups(self.backup_control, table=settings.table_name, stage=settings.stage)
+
+    @cached_property
+    def restore_drills(self) -> RestoreDrills:
+        """The weekly restore drill, a step per run, its records in the table."""
+        from firstmile.backups.service import RestoreDrills
+        from firstmile.backups.store import DrillStoreOnTable
+
+        settings = get_settings()
+        return RestoreDrills(
+            self.backup_control, DrillStoreOnTable(self.table), table=settings.table_name, stage=settings.stage
+        )
 
     # --- identity -------------------------------------------------------------------------------------------
 

@@ -118,6 +118,11 @@ VAL_WEBHOOK_URL_REFUSED: Final = "VAL_WEBHOOK_URL_REFUSED"
 BIZ_WEBHOOK_LIMIT: Final = "BIZ_WEBHOOK_LIMIT"
 RES_DELIVERY_NOT_FOUND: Final = "RES_DELIVERY_NOT_FOUND"
 
+# --- backups ---------------------------------------------------------------------------------------------------
+BIZ_DRILL_RUNNING: Final = "BIZ_DRILL_RUNNING"
+BIZ_NO_BACKUP: Final = "BIZ_NO_BACKUP"
+RES_DRILL_NOT_FOUND: Final = "RES_DRILL_NOT_FOUND"
+
 # --- the local stack: what its gateway answers by itself (local/gateway.py) ------------------------------------
 EXT_FUNCTION_TIMEOUT: Final = "EXT_FUNCTION_TIMEOUT"
 VAL_URI_TOO_LONG: Final = "VAL_URI_TOO_LONG"

@@ -112,6 +112,22 @@ def table(name: str) -> Table:
 
 
 @_MadeOnce
+def dynamodb_control() -> Any:
+    """The DynamoDB client for backups and restores: on the general endpoint (``AWS_ENDPOINT_URL``, the local
+    emulator, which emulates them: the local table engine has no backups), with a minute to read (a local backup
+    copies the table before it answers)."""
+    import os
+
+    from botocore.config import Config
+
+    from firstmile.platform.resilience import install
+
+    config = _config().merge(Config(read_timeout=60))
+    client = _session().create_client("dynamodb", config=config, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    return install(client, "dynamodb")
+
+
+@_MadeOnce
 def sqs() -> SQSClient:
     """The SQS client."""
     return _client("sqs")  # type: ignore[no-any-return]

@@ -629,6 +629,15 @@ REGISTRY: tuple[ItemType, ...] = (
         "90 days",
         retention_days=90,
     ),
+    # --- backups --------------------------------------------------------------------------------------------
+    _impersonal(
+        "restore_drill",
+        "a restore drill: which backup, how long its restore took, item counts and checksums per item kind",
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        "1 year",
+        retention_days=365,
+    ),
     # --- service levels -------------------------------------------------------------------------------------
     _impersonal(
         "sla_tally",

@@ -23,6 +23,8 @@ Audience = str
 messages by ``queue:<name>`` (their age when taken); the synthetic probe's runs by ``probe``."""
 ALL_AUDIENCES: tuple[Audience, ...] = ROLES
 QUEUE_AUDIENCE_PREFIX = "queue:"
+BACKUP_AUDIENCE = "backup"
+"""The synthetic probe's check of the newest backup's age, one a minute (a stale one as a 503)."""
 PROBE_AUDIENCE = "probe"
 """The synthetic probe's runs are kept with the requests (``firstmile.sla.tallies``) under this audience."""
 
@@ -135,6 +137,14 @@ OBJECTIVES: tuple[Objective, ...] = (
         audiences=(QUEUE_AUDIENCE_PREFIX + SCHEDULER_DLQ,),
         slower_than_ms=300_000,
         runbook="docs/runbooks/slo-queue-age.md",
+        min_events=5,
+    ),
+    RequestObjective(
+        key="backup-freshness",
+        title="A backup younger than 26 hours exists (99 % of the synthetic probe's runs)",
+        target=0.99,
+        audiences=(BACKUP_AUDIENCE,),
+        runbook="docs/runbooks/restore.md",
         min_events=5,
     ),
 )

@@ -28,7 +28,7 @@ from firstmile.sla.tallies import LEVELS, RETENTION, STEP, Level, Tally, TallyKe
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-KIND = "sla_tally"
+TALLY_KIND = "sla_tally"
 _PREFIX = {"minute": "SLA#M#", "hour": "SLA#H#", "day": "SLA#D#"}
 # DynamoDB takes at most 100 actions in a transaction.
 _ACTIONS_PER_TRANSACTION = 99
@@ -120,7 +120,7 @@ class TallyStore:
         adds = ", ".join(f"#a{i} :a{i}" for i in range(len(counts)))
         names |= {"#kind": "kind", "#route": "route", "#audience": "audience", "#at": "at", "#level": "level"}
         values |= {
-            ":kind": KIND,
+            ":kind": TALLY_KIND,
             ":route": route,
             ":audience": audience,
             ":at": at.isoformat(),
