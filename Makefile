@@ -106,6 +106,7 @@ bench: install node_modules/.installed
 	$(RUN) python bench/table_engine.py
 	$(RUN) python bench/instance_start.py
 	$(RUN) python bench/soak.py
+	$(RUN) python bench/cost.py
 
 # The load profiles (bench/load): each starts its own local stack unless TARGET (and TOKENS, the stage's credentials)
 # name a deployed one, writes its report under .local/load/ and fails on a regression against its committed baseline.

@@ -278,21 +278,14 @@ def errors_in(log_lines: str) -> list[str]:
     return found
 
 
-def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
+def use_emulator(endpoint: str, table_name: str, queue_urls: dict[str, str], **variables: str) -> None:
+    """Point this process's functions at the emulator, a table and queues (and ``variables``), as the local stack
+    configures a function; every cached setting, client and container part is dropped."""
     from firstmile.composition import reset
     from firstmile.config import reset_settings
-    from firstmile.onboarding.flows import FlowAdmin
-    from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate
-    from firstmile.onboarding.store import OnboardingStore
-    from firstmile.onboarding.versions import PublishedVersions
     from firstmile.platform import aws
-    from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
-    from firstmile.platform.table import MAIN_TABLE
-    from local.emulator import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, client
+    from local.emulator import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 
-    table_name = f"bench-{uuid.uuid4().hex[:8]}"
-    client("dynamodb", endpoint).create_table(**MAIN_TABLE.create_table_request(table_name))
-    queue_url = client("sqs", endpoint).create_queue(QueueName=f"{table_name}-migrations")["QueueUrl"]
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": endpoint,
@@ -304,7 +297,8 @@ def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
             "POWERTOOLS_METRICS_NAMESPACE": "Firstmile",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "FIRSTMILE_TABLE_NAME": table_name,
-            "FIRSTMILE_QUEUE_URLS": json.dumps({ONBOARDING_MIGRATIONS_QUEUE: queue_url}),
+            "FIRSTMILE_QUEUE_URLS": json.dumps(queue_urls),
+            **variables,
         }
     )
     os.environ.pop("AWS_SESSION_TOKEN", None)
@@ -312,13 +306,34 @@ def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
     aws.reset_clients()
     reset()
 
-    # The tenant's flow, published and made the default, written directly (not counted).
-    table = aws.table(table_name)
+
+def seed_default_flow(table: Any) -> None:
+    """The bench tenant's flow, published and made the default, written directly (not counted)."""
+    from firstmile.onboarding.flows import FlowAdmin
+    from firstmile.onboarding.models import DefaultFlowUpdate, FlowCreate
+    from firstmile.onboarding.store import OnboardingStore
+    from firstmile.onboarding.versions import PublishedVersions
+
     store = OnboardingStore(table)
     admin = FlowAdmin(store, PublishedVersions(store))
     admin.create_flow(TENANT, FlowCreate.model_validate(bench_flow()), ADMIN)
     admin.publish(TENANT, FLOW_ID, None, ADMIN)
     admin.set_default(TENANT, DefaultFlowUpdate(flow_id=FLOW_ID), ADMIN)
+
+
+def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
+    from firstmile.composition import reset
+    from firstmile.platform import aws
+    from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE
+    from firstmile.platform.table import MAIN_TABLE
+    from local.emulator import client
+
+    table_name = f"bench-{uuid.uuid4().hex[:8]}"
+    client("dynamodb", endpoint).create_table(**MAIN_TABLE.create_table_request(table_name))
+    queue_url = client("sqs", endpoint).create_queue(QueueName=f"{table_name}-migrations")["QueueUrl"]
+    use_emulator(endpoint, table_name, {ONBOARDING_MIGRATIONS_QUEUE: queue_url})
+    table = aws.table(table_name)
+    seed_default_flow(table)
 
     log = RequestLog()
     aws.dynamodb().meta.events.register("before-call.dynamodb", log.before_call)
@@ -528,7 +543,7 @@ class KeptAlive:
 
 def measure_latency(samples: int, warmup: int, seed: int) -> tuple[list[Timing], dict[str, Any]]:
     """Start the local stack (seeded), then sample status, /health/live and a bare GetItem in shuffled rounds."""
-    from firstmile.onboarding.store import _progress_key  # the store alone knows key formats; the bench borrows it
+    from firstmile.onboarding.store import progress_key  # the store alone knows key formats; the bench borrows it
     from local.config import LocalConfig
     from local.emulator import client
     from local.seed import DEMO_TENANT_ID, DEMO_USER
@@ -543,7 +558,7 @@ def measure_latency(samples: int, warmup: int, seed: int) -> tuple[list[Timing],
         http_client = KeptAlive(stack.api_url)
         dynamodb = client("dynamodb", stack.aws_endpoint)
         table_name = stack.deployment.table_name
-        key = {name: {"S": value} for name, value in _progress_key(DEMO_TENANT_ID, DEMO_USER).items()}
+        key = {name: {"S": value} for name, value in progress_key(DEMO_TENANT_ID, DEMO_USER).items()}
         bearer = {"Authorization": f"Bearer {token}"}
 
         def status() -> None:

@@ -33,15 +33,7 @@ class DynamoDbControlPlane:
             raise DependencyUnavailableError(COMPONENT, str(code or type(exc).__name__)) from exc
 
     def create_backup(self, table: str, name: str) -> Backup:
-        details = self._call("create_backup", TableName=table, BackupName=name)["BackupDetails"]
-        return Backup(
-            backup_arn=details["BackupArn"],
-            name=details["BackupName"],
-            created_at=_utc(details["BackupCreationDateTime"]),
-            size_bytes=details.get("BackupSizeBytes"),
-            status=details["BackupStatus"],
-            type=details.get("BackupType", "USER"),
-        )
+        return _backup(self._call("create_backup", TableName=table, BackupName=name)["BackupDetails"])
 
     def backups(self, table: str, *, created_before: datetime | None = None) -> list[Backup]:
         request: dict[str, Any] = {"TableName": table, "BackupType": "ALL"}
@@ -50,17 +42,7 @@ class DynamoDbControlPlane:
         found: list[Backup] = []
         while True:
             answer = self._call("list_backups", **request)
-            for summary in answer.get("BackupSummaries", []):
-                found.append(
-                    Backup(
-                        backup_arn=summary["BackupArn"],
-                        name=summary["BackupName"],
-                        created_at=_utc(summary["BackupCreationDateTime"]),
-                        size_bytes=summary.get("BackupSizeBytes"),
-                        status=summary["BackupStatus"],
-                        type=summary.get("BackupType", "USER"),
-                    )
-                )
+            found += [_backup(summary) for summary in answer.get("BackupSummaries", [])]
             last = answer.get("LastEvaluatedBackupArn")
             if not last:
                 return sorted(found, key=lambda b: b.created_at, reverse=True)
@@ -133,6 +115,18 @@ class DynamoDbControlPlane:
             self._call("delete_table", TableName=table)
         except LookupError:
             return
+
+
+def _backup(details: dict[str, Any]) -> Backup:
+    """A backup as ``CreateBackup``'s details or a ``ListBackups`` summary describe it."""
+    return Backup(
+        backup_arn=details["BackupArn"],
+        name=details["BackupName"],
+        created_at=_utc(details["BackupCreationDateTime"]),
+        size_bytes=details.get("BackupSizeBytes"),
+        status=details["BackupStatus"],
+        type=details.get("BackupType", "USER"),
+    )
 
 
 def _utc(value: Any) -> datetime:
