@@ -75,7 +75,9 @@ class LogSubscriptions:
 
     def _line(self, line: bytes) -> None:
         with contextlib.suppress(OSError):  # the log going away must not stop the records
-            os.write(self._output, line + b"\n")
+            data = memoryview(line + b"\n")
+            while data:
+                data = data[os.write(self._output, data) :]
         if _MARKER not in line:
             return
         text = line.decode("utf-8", "replace")

@@ -11,7 +11,7 @@ from firstmile.http.problems import problem_responses
 from firstmile.http.resolver import create_app
 
 app = create_app()
-DRILL_ID = r"^drl_[0-9]{8}T[0-9]{6}_[0-9a-f]{6}$"
+DRILL_ID = r"^drl_[0-9]{8}T[0-9]{9}_[0-9a-f]{6}$"
 
 
 @app.get(

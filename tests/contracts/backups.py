@@ -13,7 +13,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 def drill(minutes_ago: int, state: str = "restoring") -> Drill:
     started = NOW - timedelta(minutes=minutes_ago)
-    drill_id = f"drl_{started:%Y%m%dT%H%M%S}_abcdef"
+    drill_id = f"drl_{started:%Y%m%dT%H%M%S}000_abcdef"
     return Drill(
         drill_id=drill_id,
         state=state,  # type: ignore[arg-type]
@@ -39,7 +39,7 @@ class DrillStoreContract:
         assert drills.get(older.drill_id) == older
         assert [d.drill_id for d in drills.recent(10)] == [newer.drill_id, older.drill_id]
         assert drills.latest() == newer
-        assert drills.get("drl_19990101T000000_000000") is None
+        assert drills.get("drl_19990101T000000000_000000") is None
 
     def test_a_later_state_replaces_the_drill(self, drills: DrillStore) -> None:
         started = drill(30)

@@ -126,7 +126,7 @@ def _path_value(name: str, parameter: dict[str, Any], tenant: str) -> str:
         "20261201T090000000-" + "0" * 16,
         "whe_" + "A" * 22,
         "msg_20261201090000_" + "0" * 20,
-        "drl_20261201T090000_000000",
+        "drl_20261201T090000000_000000",
     )
     for candidate in (*candidates, "1"):
         if pattern is None or re.fullmatch(pattern.strip("^$"), candidate):

@@ -23,6 +23,7 @@ class FakeControlPlane:
         self.kept: list[tuple[Backup, list[dict[str, Any]]]] = []
         self.history: dict[datetime, list[dict[str, Any]]] = {}
         self.slow_restores = False
+        self.latest_restorable: datetime | None = None
         self.page_size = 3
         self._lock = threading.Lock()
 
@@ -44,7 +45,7 @@ class FakeControlPlane:
         self.kept = [(b, items) for b, items in self.kept if b.backup_arn != backup_arn]
 
     def point_in_time(self, table: str) -> PointInTime:
-        return PointInTime(enabled=True, recovery_period_days=7)
+        return PointInTime(enabled=True, recovery_period_days=7, latest_restorable_at=self.latest_restorable)
 
     def restore_backup(self, backup_arn: str, target: str) -> None:
         self.faults.enter("restore_backup")
@@ -75,6 +76,7 @@ class FakeControlPlane:
         return copy.deepcopy(items), (None if ends else {"offset": offset + self.page_size})
 
     def delete_table(self, table: str) -> None:
+        self.faults.enter("delete_table")
         with self._lock:
             self.tables.pop(table, None)
             self.statuses.pop(table, None)

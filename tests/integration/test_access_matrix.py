@@ -221,7 +221,7 @@ UNSEEDED_IDS = {
     "task_id": "20261201T090000000-" + "a" * 16,
     "endpoint_id": "whe_" + "a" * 22,
     "message_id": "msg_20261201090000_" + "a" * 20,
-    "drill_id": "drl_20261201T090000_aaaaaa",
+    "drill_id": "drl_20261201T090000000_aaaaaa",
 }
 _NOBODY = TenantData(
     tenant=TENANT_A,

@@ -8,7 +8,7 @@ import pytest
 
 from firstmile.platform import aws
 from firstmile.platform.gateway import TableGateway
-from firstmile.sla.store import TallyStore
+from firstmile.sla.store import TallyStore, shard_of
 from firstmile.sla.tallies import tally_samples
 from tests.contracts.sla import HOUR, STATUS, RequestTalliesContract, sample
 from tests.integration.conftest import Deployment
@@ -31,7 +31,7 @@ def test_a_minute_is_one_item_of_flat_counts_under_its_hour(deployment: Deployme
     )
 
     item = deployment.table.get_item(
-        Key={"pk": f"SLA#M#{HOUR:%Y-%m-%dT%H}", "sk": f"05#{STATUS}"}, ConsistentRead=True
+        Key={"pk": f"SLA#M#{HOUR:%Y-%m-%dT%H}#{shard_of(STATUS)}", "sk": f"05#{STATUS}"}, ConsistentRead=True
     )["Item"]
 
     assert item["kind"] == "sla_tally"

@@ -152,3 +152,29 @@ def test_checksums_do_not_depend_on_the_order_items_or_set_members_are_read_in()
     assert add(Manifest(), items) == add(Manifest(), reordered)
     assert digest(items[0]) != digest(items[1])
     assert compare(add(Manifest(), items), add(Manifest(), items[:2])) != []
+
+
+def test_a_scratch_table_that_cannot_be_deleted_yet_is_deleted_by_a_later_run(control: FakeControlPlane) -> None:
+    now = datetime.now(UTC)
+    Backups(control, table=TABLE, stage="test").create(now)
+    drills = drills_over(control)
+    started = drills.start(now)
+    drills.advance(now, budget_seconds=60)
+    control.faults.unavailable("delete_table", reason="ResourceInUseException")
+
+    finished = drills.advance(now, budget_seconds=60)
+    assert finished is not None and finished.state == "passed" and finished.leftover == [started.backup_table]
+
+    again = drills.advance(now + timedelta(minutes=1), budget_seconds=60)
+    assert again is not None and again.leftover == [] and started.backup_table not in control.tables
+
+
+def test_a_backup_newer_than_the_latest_restorable_instant_waits(control: FakeControlPlane) -> None:
+    now = datetime.now(UTC)
+    Backups(control, table=TABLE, stage="test").create(now)
+    control.latest_restorable = now - timedelta(minutes=5)
+
+    with pytest.raises(DomainError) as refused:
+        drills_over(control).start(now)
+    assert refused.value.code == "BIZ_NO_BACKUP" and refused.value.retry_after_seconds == 300
+    assert drills_over(control).advance(now, budget_seconds=60) is None

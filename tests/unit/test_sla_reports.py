@@ -205,7 +205,7 @@ def test_a_window_outside_5m_to_90d_is_refused(window: str) -> None:
 
 
 def test_windows_are_read_at_the_coarsest_level_that_still_shows_their_shape() -> None:
-    assert [level_for(parse_window(w)) for w in ("5m", "6h", "7h", "7d", "8d", "90d")] == [
+    assert [level_for(parse_window(w)) for w in ("5m", "2h", "3h", "7d", "8d", "90d")] == [
         "minute",
         "minute",
         "hour",

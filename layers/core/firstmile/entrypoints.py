@@ -219,9 +219,7 @@ def job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
         except Exception as error:
             # Retried by Lambda, then its on-failure destination: the run's record says what failed (decision 0090).
             attempt = int((event.get("detail") or {}).get("attempt-number", 1) or 1)
-            _record_failure(
-                f"schedule:{_function()}", origin or str(event.get("id") or "unknown"), error, event, attempt
-            )
+            _record_failure(f"schedule:{_function()}", origin or _event_id(event), error, event, attempt)
             raise
         if task:
             _resolve(task)
@@ -229,6 +227,15 @@ def job(run: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
         return summary
 
     return _instrumented(handle)
+
+
+def _event_id(event: dict[str, Any]) -> str:
+    """The event's id (a schedule's), or a digest of the event (a log delivery's has no id)."""
+    if event.get("id"):
+        return str(event["id"])
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(json.dumps(event, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def _function() -> str:

@@ -70,6 +70,10 @@ class Drill(Model):
     restored: Manifest = Field(default_factory=Manifest, description="The backup's copy, item counts and checksums")
     source: Manifest = Field(default_factory=Manifest, description="The source as of the backup")
     mismatches: list[KindMismatch] = Field(default_factory=list)
+    volatile_differences: list[KindMismatch] = Field(
+        default_factory=list, description="Differences in kinds the system writes constantly: reported, not failing"
+    )
+    leftover: list[str] = Field(default_factory=list, description="Scratch tables still to delete")
     error: str | None = None
     requested_by: str | None = None
     cursors: dict[str, str] = Field(default_factory=dict, description="Where each table's scan goes on")

@@ -62,8 +62,8 @@ def parse_window(text: str) -> timedelta:
 
 
 def level_for(length: timedelta) -> Level:
-    """The coarsest level whose series still shows the window's shape: minutes up to 6 h, hours up to 7 days."""
-    if length <= timedelta(hours=6):
+    """The coarsest level whose series still shows the window's shape: minutes up to 2 h, hours up to 7 days."""
+    if length <= timedelta(hours=2):
         return "minute"
     if length <= timedelta(days=7):
         return "hour"
@@ -214,14 +214,15 @@ class SlaReports:
     def breach_check(self) -> BreachCheck:
         now = self._now()
         longest = max(w.long_minutes for w in BURN_WINDOWS)
-        # Minutes for the windows up to 6 h, hours for longer ones, days for the period.
-        minutes = self._tallies.read("minute", period_start(now - timedelta(hours=6), "minute"), now)
+        # Minutes for the windows up to an hour, hours (the window rounded down to the hour) for longer ones, days
+        # for the period: three reads, each of the few partitions it needs.
+        minutes = self._tallies.read("minute", period_start(now - timedelta(minutes=60), "minute"), now)
         hours = self._tallies.read("hour", period_start(now - timedelta(minutes=longest), "hour"), now)
         days = self._tallies.read("day", period_start(now - timedelta(days=PERIOD_DAYS), "day"), now)
 
         def within(span_minutes: int) -> list[TallyRow]:
             start = now - timedelta(minutes=span_minutes)
-            if span_minutes <= 6 * 60:
+            if span_minutes <= 60:
                 return [r for r in minutes if r.start >= period_start(start, "minute")]
             return [r for r in hours if r.start >= period_start(start, "hour")]
 

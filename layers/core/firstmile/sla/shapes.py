@@ -22,7 +22,7 @@ class WindowParams(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     window: str = Field(
-        default="24h", pattern=WINDOW_PATTERN, description="5m to 90d; up to 6h read by minute, 7d by hour"
+        default="24h", pattern=WINDOW_PATTERN, description="5m to 90d; up to 2h read by minute, 7d by hour"
     )
 
 

@@ -1,10 +1,12 @@
 """Where the request tallies are kept (``TallyStore``): one item per route and minute, hour and day.
 
-Key formats (docs/data-model.md):
-- minute: ``pk = SLA#M#<yyyy-mm-ddThh>``, ``sk = <mm>#<route>``, kept 3 days;
-- hour: ``pk = SLA#H#<yyyy-mm-dd>``, ``sk = <hh>#<route>``, kept 35 days;
-- day: ``pk = SLA#D#<yyyy-mm>``, ``sk = <dd>#<route>``, kept 400 days.
-A window is read one partition (an hour of minutes, a day of hours, a month of days) at a time.
+Key formats (docs/data-model.md), each partition split in ``SHARDS`` by a digest of the route, so a busy deployment's
+additions spread over several partitions:
+- minute: ``pk = SLA#M#<yyyy-mm-ddThh>#<shard>``, ``sk = <mm>#<route>``, kept 3 days;
+- hour: ``pk = SLA#H#<yyyy-mm-dd>#<shard>``, ``sk = <hh>#<route>``, kept 35 days;
+- day: ``pk = SLA#D#<yyyy-mm>#<shard>``, ``sk = <dd>#<route>``, kept 400 days.
+A window is read one partition (an hour of minutes, a day of hours, a month of days) and shard at a time, the first
+and last partition only between the sort keys of the window's periods.
 
 Counts are top-level number attributes added with ``ADD`` (``n``, ``c:<class>``, ``e:<code>``, ``b:<bucket>``,
 ``slow:<ms>``, ``m:<mark>``, ``ms``), so concurrent aggregators never overwrite each other; one delivery's additions go
@@ -21,6 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from firstmile.errors import DependencyUnavailableError
 from firstmile.platform.gateway import TableGateway, partition
 from firstmile.sla.histogram import Histogram
 from firstmile.sla.tallies import LEVELS, RETENTION, STEP, Level, Tally, TallyKey, TallyRow, period_start
@@ -32,6 +35,11 @@ TALLY_KIND = "sla_tally"
 _PREFIX = {"minute": "SLA#M#", "hour": "SLA#H#", "day": "SLA#D#"}
 # DynamoDB takes at most 100 actions in a transaction.
 _ACTIONS_PER_TRANSACTION = 99
+SHARDS = 4
+
+
+def shard_of(route: str) -> int:
+    return int.from_bytes(hashlib.sha256(route.encode()).digest()[:2], "big") % SHARDS
 
 
 def _partition_of(level: Level, at: datetime) -> str:
@@ -111,7 +119,11 @@ class TallyStore:
             # ClientRequestToken: at most 36 characters, the same for the same delivery's same chunk; the table's
             # name is part of it, as the same records delivered to another table are another transaction.
             digest = hashlib.sha256(f"{self._table.name}#{token}#{index}".encode()).hexdigest()[:32]
-            self._table.transact(chunk, token=digest)
+            refused = self._table.transact(chunk, token=digest)
+            if refused is not None:
+                # Concurrent deliveries kept winning: fail, so the delivery is retried (its token keeps the chunks
+                # already added from being added twice).
+                raise DependencyUnavailableError("table", "TransactionConflict")
 
     def _action(self, level: Level, at: datetime, route: str, audience: str, tally: Tally) -> dict[str, Any]:
         counts = counts_of(tally)
@@ -131,15 +143,21 @@ class TallyStore:
             "SET #kind = :kind, #route = :route, #audience = :audience, #at = :at, #level = :level, "
             f"expires_at = if_not_exists(expires_at, :expires) ADD {adds}"
         )
-        key = {"pk": _partition_of(level, at), "sk": f"{_sort_prefix(level, at)}#{route}"}
+        key = {"pk": f"{_partition_of(level, at)}#{shard_of(route)}", "sk": f"{_sort_prefix(level, at)}#{route}"}
         return self._table.update_action(key, update, names=names, values=values)
 
     def read(self, level: Level, start: datetime, end: datetime) -> list[TallyRow]:
         now = int(time.time())
+        first, last = period_start(start, level), period_start(end, level)
         rows: list[TallyRow] = []
         for key in _partitions(level, start, end):
-            for item in self._table.query_all(partition(key)):
-                at = datetime.fromisoformat(str(item["at"]))
-                if start <= at < end and int(item.get("expires_at", now + 1)) > now:
-                    rows.append(TallyRow(str(item["route"]), str(item["audience"]), at, tally_of(item)))
+            # Only the window's periods of its first and last partition: "<first period>#" to "<last period>#~".
+            low = _sort_prefix(level, first) if key == _partition_of(level, first) else "00"
+            high = _sort_prefix(level, last) if key == _partition_of(level, last) else "99"
+            for shard in range(SHARDS):
+                condition = partition(f"{key}#{shard}").between(f"{low}#", f"{high}#~")
+                for item in self._table.query_all(condition):
+                    at = datetime.fromisoformat(str(item["at"]))
+                    if start <= at < end and int(item.get("expires_at", now + 1)) > now:
+                        rows.append(TallyRow(str(item["route"]), str(item["audience"]), at, tally_of(item)))
         return sorted(rows, key=lambda r: (r.start, r.route))
