@@ -15,7 +15,7 @@ app = create_app()
     summary="Back up now",
     tags=["backups"],
     status_code=201,
-    responses=problem_responses(401, 403, 503),
+    responses=problem_responses(401, 403, 503, ok=201, ok_description="The backup, made"),
 )
 def back_up() -> Backup:
     return container().backups.create(utc_now())

@@ -17,7 +17,7 @@ app = create_app()
     summary="Start a restore drill",
     tags=["backups"],
     status_code=202,
-    responses=problem_responses(401, 403, 409, 503),
+    responses=problem_responses(401, 403, 409, 503, ok=202, ok_description="Started; the scheduled runs carry it on"),
 )
 def start() -> Drill:
     caller = require_caller(app.current_event.raw_event)

@@ -44,7 +44,7 @@ def test_a_slower_handler_fails_the_comparison(stack: RunningStack, tmp_path: Pa
     faults.write_text(json.dumps({"delay_ms": 150, "services": ["dynamodb"]}))
     try:
         # When the smoke profile runs
-        finished = smoke(stack, tmp_path, "--warmup-seconds", "0")
+        finished = smoke(stack, tmp_path, "--warmup-seconds", "0", "--seconds", "10")
     finally:
         faults.unlink()
 

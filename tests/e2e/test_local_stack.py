@@ -119,7 +119,7 @@ def test_jobs_run_fires_the_probe_against_the_running_stack(stack: RunningStack)
 
     # Then it succeeded against the stack's resources and recorded its result in the table
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"status": "ok", "failed": []}
+    assert json.loads(result.stdout) == {"status": "ok", "failed": [], "backup_fresh": True}
     items = _probe_items(stack, since)
     assert len(items) > before
     assert {item["kind"]["S"] for item in items} == {"probe_result"}

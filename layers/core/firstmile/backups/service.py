@@ -103,7 +103,7 @@ class RestoreDrills:
             raise e.DomainError(
                 e.BIZ_DRILL_RUNNING,
                 f"Drill {latest.drill_id} is still {latest.state}.",
-                extensions={"drill": latest.drill_id},
+                extensions={"drill_id": latest.drill_id},
             )
         backup = next((b for b in self._control.backups(self._table) if b.status == "AVAILABLE"), None)
         if backup is None:
