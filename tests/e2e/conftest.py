@@ -22,3 +22,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     for line in config.stash.get(SUMMARY_LINES, []):
         terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The load profiles last: make test runs this session beside the integration suite, which is over by then, so
+    neither slows the other's timing-sensitive tests."""
+    items.sort(key=lambda item: item.get_closest_marker("load") is not None)

@@ -15,7 +15,7 @@ import pytest
 from firstmile.platform.resilience import FAULTS_FILE_ENV
 from tests.e2e.harness import RunningStack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.load]
 
 RUN = Path(__file__).resolve().parents[2] / "bench" / "load" / "run.py"
 JOURNEYS = {"token", "status", "step", "evaluate", "funnel"}

@@ -152,7 +152,7 @@ def test_the_probe_records_its_result_under_the_day(deployment: Deployment, lamb
     summary = load_handler("synthetic_probe").lambda_handler({"source": "aws.scheduler"}, lambda_context)
 
     # Then it reports and keeps one result for today, expiring later
-    assert summary == {"status": "ok", "failed": []}
+    assert summary == {"status": "ok", "failed": [], "backup_fresh": True}
     day = datetime.now(UTC).date().isoformat()
     items = deployment.table.query(
         KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"PROBE#{day}"}
