@@ -79,8 +79,11 @@ class AsyncInvoker:
         request_id = str(uuid.uuid4())
         run = threading.Thread(target=self.run, args=(name, event), name=f"invoke-{name}", daemon=True)
         with self._lock:
+            if self._stop.is_set():  # the stack is stopping: nothing runs any more, as when Lambda is gone
+                return request_id
             self._runs = {r for r in self._runs if r.is_alive()} | {run}
-        run.start()
+            # Started under the lock: ``stop`` joins only threads that were started.
+            run.start()
         return request_id
 
     def run(self, name: str, event: Any) -> bool | None:
@@ -104,8 +107,8 @@ class AsyncInvoker:
 
     def stop(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
-        self._stop.set()
         with self._lock:
+            self._stop.set()
             runs = list(self._runs)
         for run in runs:
             run.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -2,8 +2,8 @@
 
 Every function instance, and the fork server, write their standard output and error into one pipe instead of
 straight into the stack's log: a thread copies each line on to the log unchanged, and keeps those lines that are
-request records (``firstmile.sla.requests``: the filter pattern ``{ $.firstmile_request = 1 }``). About once a
-second, the kept lines of each function go to the subscriber function as the event CloudWatch Logs would send
+request records (``firstmile.sla.requests``: the filter pattern ``{ $.firstmile_request = 1 }``). Every five
+seconds, the kept lines of each function go to the subscriber function as the event CloudWatch Logs would send
 (``awslogs.data``: gzipped JSON of the function's log group and its log events), invoked asynchronously, so a
 delivery that keeps failing ends in the invocation dead-letter queue as in AWS.
 """
@@ -24,7 +24,8 @@ from firstmile.sla.requests import MARKER, encode_subscription, sample_of
 
 log = logging.getLogger(__name__)
 
-DELIVERY_INTERVAL_SECONDS = 1.0
+DELIVERY_INTERVAL_SECONDS = 5.0
+"""Within seconds, as CloudWatch Logs: every five, so a busy local stack runs its aggregator a few times a minute."""
 MAX_EVENTS_PER_DELIVERY = 1000
 _MARKER = f'"{MARKER}"'.encode()
 _READ_SIZE = 1 << 16

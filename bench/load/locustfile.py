@@ -1,9 +1,10 @@
 """The user journeys Firstmile's load profiles send (issue 15; run by ``bench/load/run.py``, never alone).
 
 Each simulated user is a person onboarding: a session from the tenant's API client (``token``), their onboarding
-status (``status``), a step completed (``step``), the flags evaluated for them (``evaluate``); now and then an admin
-reads the flow's funnel (``funnel``). A user who completed the first step starts over as a new person, with a new
-session. The profile (``FIRSTMILE_LOAD_PROFILE``: smoke, load, stress, spike) sets how many users, when.
+status (``status``, the first of which names the step they take), a step completed (``step``), the flags evaluated
+for them (``evaluate``); now and then an admin reads the flow's funnel (``funnel``). A user who completed their step
+starts over as a new person, with a new session. The profile (``FIRSTMILE_LOAD_PROFILE``: smoke, load, stress,
+spike) sets how many users, when.
 
 The target and credentials come from the environment ``run.py`` sets: ``FIRSTMILE_LOAD_CLIENTS`` (API clients of
 the tenant, ``id:secret`` each, comma-separated: a client may start 60 sessions a minute),
@@ -23,7 +24,6 @@ from locust import HttpUser, LoadTestShape, between, task
 CLIENTS = [c for c in os.environ.get("FIRSTMILE_LOAD_CLIENTS", "").split(",") if c]
 ADMIN_TOKEN = os.environ.get("FIRSTMILE_LOAD_ADMIN_TOKEN", "")
 FLOW = os.environ.get("FIRSTMILE_LOAD_FLOW", "getting-started")
-FIRST_STEP = os.environ.get("FIRSTMILE_LOAD_STEP", "create-workspace")
 _clients = itertools.cycle(base64.b64encode(c.encode()).decode() for c in CLIENTS or ["-:-"])
 
 # (seconds from the start, users, users started per second): the last stage's time ends the run.
@@ -46,6 +46,7 @@ class Person(HttpUser):
     def _start_over(self) -> None:
         self.token = ""
         self.stepped = False
+        self.next_step: str | None = None
         user = f"load-{uuid.uuid4().hex[:12]}"
         body = {"grant_type": "client_credentials", "user_id": user, "roles": ["user"], "attributes": {"plan": "pro"}}
         headers = {"Authorization": f"Basic {next(_clients)}"}
@@ -54,6 +55,18 @@ class Person(HttpUser):
                 self.token = r.json()["access_token"]
             else:
                 r.failure(f"{r.status_code}")
+                return
+        # The person's first look at their onboarding names the step they take: the tenant's default flow, whatever
+        # it is (a step completed by a milestone, not by the user, is left for later).
+        with self.client.get("/v1/onboarding/status", headers=self._as_user(), name="status", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"{r.status_code}")
+                return
+            steps = r.json().get("steps") or []
+        self.next_step = next(
+            (s["id"] for s in steps if s.get("kind") != "milestone" and s.get("state") not in ("completed", "skipped")),
+            None,
+        )
 
     def _as_user(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -72,11 +85,11 @@ class Person(HttpUser):
 
     @task(3)
     def step(self) -> None:
-        if self.stepped:
+        if self.stepped or self.next_step is None:
             self._start_over()
-        if self._without_session():
+        if self._without_session() or self.next_step is None:
             return
-        body: dict[str, Any] = {"step_id": FIRST_STEP, "action": "complete"}
+        body: dict[str, Any] = {"step_id": self.next_step, "action": "complete"}
         self.client.post("/v1/onboarding/step", json=body, headers=self._as_user(), name="step")
         self.stepped = True
 
