@@ -3,9 +3,9 @@
 Every function instance, and the fork server, write their standard output and error into one pipe instead of
 straight into the stack's log: a thread copies each line on to the log unchanged, and keeps those lines that are
 request records (``firstmile.sla.requests``: the filter pattern ``{ $.firstmile_request = 1 }``). Every five
-seconds, the kept lines of each function go to the subscriber function as the event CloudWatch Logs would send
-(``awslogs.data``: gzipped JSON of the function's log group and its log events), invoked asynchronously, so a
-delivery that keeps failing ends in the invocation dead-letter queue as in AWS.
+seconds, the kept lines go to the subscriber function as the event CloudWatch Logs would send (``awslogs.data``:
+gzipped JSON of a log group and its log events; here one event for every function's lines), invoked asynchronously,
+so a delivery that keeps failing ends in the invocation dead-letter queue as in AWS.
 """
 
 from __future__ import annotations
@@ -96,25 +96,22 @@ class LogSubscriptions:
             self.flush()
 
     def flush(self) -> None:
-        """Deliver what was kept so far, one event per function and at most ``MAX_EVENTS_PER_DELIVERY`` lines."""
+        """Deliver what was kept so far: one event for every function's lines (CloudWatch Logs sends one per log
+        group; the aggregator reads only the records, and one run a delivery keeps a busy local stack's work small),
+        at most ``MAX_EVENTS_PER_DELIVERY`` lines each."""
         with self._lock:
             pending, self._pending = self._pending, []
-        by_function: dict[str, list[str]] = {}
-        for function, text in pending:
-            by_function.setdefault(function, []).append(text)
         now_ms = int(time.time() * 1000)
-        for function, texts in by_function.items():
-            for start in range(0, len(texts), MAX_EVENTS_PER_DELIVERY):
-                events = [
-                    (f"{now_ms}{next(self._ids):012d}", now_ms, t)
-                    for t in texts[start : start + MAX_EVENTS_PER_DELIVERY]
-                ]
-                try:
-                    self._deliver(encode_subscription(f"/aws/lambda/{function}", events))
-                except Exception:  # a delivery that cannot be queued is lost, as a subscription's would be
-                    log.exception("request records of %s could not be delivered", function)
-                    continue
-                self.delivered += len(events)
+        group = f"/aws/lambda/{pending[0][0]}" if len({f for f, _ in pending}) == 1 else "/aws/lambda/local-functions"
+        for start in range(0, len(pending), MAX_EVENTS_PER_DELIVERY):
+            chunk = pending[start : start + MAX_EVENTS_PER_DELIVERY]
+            events = [(f"{now_ms}{next(self._ids):012d}", now_ms, text) for _, text in chunk]
+            try:
+                self._deliver(encode_subscription(group, events))
+            except Exception:  # a delivery that cannot be queued is lost, as a subscription's would be
+                log.exception("request records could not be delivered")
+                continue
+            self.delivered += len(events)
 
     def stop(self) -> None:
         """Close the pipe's write end (the functions' ends are closed once they stopped) and deliver the rest."""

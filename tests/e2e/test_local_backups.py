@@ -31,8 +31,10 @@ def start_drill(stack: RunningStack) -> dict[str, Any]:
 
 
 def step(stack: RunningStack, drill_id: str) -> dict[str, Any]:
-    """One run of the drill's function, then the drill as it stands."""
-    assert run_cli(stack, "jobs", "run", "restore_drill").returncode == 0
+    """One run of the drill's function, then the drill as it stands. The stack's schedule runs the same function every
+    minute, so this run may meet a step already taken (a scratch table just deleted, say) and fail; in AWS the
+    function runs one at a time (reserved concurrency 1). The drill's state is what the test judges."""
+    run_cli(stack, "jobs", "run", "restore_drill")
     return dict(as_operator(stack, "GET", f"{DRILLS}/{drill_id}").json())
 
 
