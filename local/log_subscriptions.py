@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firstmile.sla.requests import MARKER, encode_subscription, sample_of
+from firstmile.sla.requests import MARKER, encode_subscription
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +82,15 @@ class LogSubscriptions:
         if _MARKER not in line:
             return
         text = line.decode("utf-8", "replace")
-        if sample_of(text) is None:
-            return
         try:
-            function = str(json.loads(text).get("function") or "unknown")
+            document = json.loads(text)
         except ValueError:
             return
+        # The filter pattern ``{ $.firstmile_request = 1 }``: what the aggregator cannot read it skips.
+        if not isinstance(document, dict) or document.get(MARKER) != 1:
+            return
         with self._lock:
-            self._pending.append((function, text))
+            self._pending.append((str(document.get("function") or "unknown"), text))
 
     def _send_loop(self) -> None:
         while not self._stop.wait(self._interval):

@@ -87,10 +87,9 @@ def _record_request(event: dict[str, Any], answer: dict[str, Any], settings: Set
             body = answer.get("body")
             document = json.loads(body) if isinstance(body, str) and body.startswith("{") else {}
             code = str(document.get("code")) if isinstance(document, dict) and document.get("code") else None
-        role = settings.route_role if settings else os.environ.get("FIRSTMILE_ROUTE_ROLE", "public")
         sample = RequestSample(
             route=str(event.get("routeKey") or "$default"),
-            audience=str(role),
+            audience=_route_role(settings),
             status=status,
             latency_ms=(time.perf_counter() - began) * 1000,
             at_ms=int(time.time() * 1000),
@@ -116,7 +115,7 @@ def _refuse(settings: Settings | None, auth: AuthContext | None, event: dict[str
 
     Without a loadable configuration only public routes run (fail closed).
     """
-    role = settings.route_role if settings else os.environ.get("FIRSTMILE_ROUTE_ROLE", "public")
+    role = _route_role(settings)
     if role == "public":
         return None
     request_id = str((event.get("requestContext") or {}).get("requestId", ""))
@@ -131,6 +130,11 @@ def _refuse(settings: Settings | None, auth: AuthContext | None, event: dict[str
     else:
         return None
     return _problem_answer(problem, request_id)
+
+
+def _route_role(settings: Settings | None) -> str:
+    """The role the function's route requires (from its variable when the configuration cannot be loaded)."""
+    return settings.route_role if settings else os.environ.get("FIRSTMILE_ROUTE_ROLE", "public")
 
 
 def _admit(event: dict[str, Any], form: FormReader | None) -> dict[str, Any] | None:

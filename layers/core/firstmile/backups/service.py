@@ -10,6 +10,7 @@ where each left off kept with the drill.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -47,7 +48,7 @@ class Backups:
 
     def list(self, now: datetime) -> BackupList:
         backups = self._control.backups(self._table)
-        newest = next((b for b in backups if b.status != "DELETED"), None)
+        newest = _newest(backups)
         return BackupList(
             backups=backups,
             retention_days=RETENTION_DAYS,
@@ -73,7 +74,7 @@ class Backups:
 
     def fresh(self, now: datetime) -> bool:
         """Whether a backup younger than ``FRESH_FOR`` exists, or the table itself is younger (none is due yet)."""
-        newest = next((b for b in self._control.backups(self._table) if b.status != "DELETED"), None)
+        newest = _newest(self._control.backups(self._table))
         if newest is not None:
             return now - newest.created_at < FRESH_FOR
         created = self._control.created_at(self._table)
@@ -250,13 +251,14 @@ class RestoreDrills:
         return kept
 
 
-def _text(key: dict[str, object]) -> str:
-    import json
+def _newest(backups: list[Backup]) -> Backup | None:
+    """The newest backup not deleted (``backups`` come newest first)."""
+    return next((b for b in backups if b.status != "DELETED"), None)
 
+
+def _text(key: dict[str, object]) -> str:
     return json.dumps(key, sort_keys=True)
 
 
 def _key(text: str | None) -> dict[str, object] | None:
-    import json
-
     return json.loads(text) if text else None

@@ -10,6 +10,7 @@ Every objective is a ratio of good events to all events over a rolling 30 days:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from firstmile.platform.resources import ONBOARDING_MIGRATIONS_QUEUE, SCHEDULER_DLQ
@@ -150,11 +151,13 @@ OBJECTIVES: tuple[Objective, ...] = (
 )
 
 
+@cache
 def marks(objectives: tuple[Objective, ...] = OBJECTIVES) -> tuple[str, ...]:
     """The marks a request record counts (one metric each)."""
     return tuple(sorted({o.marked for o in objectives if o.marked}))
 
 
+@cache
 def slow_thresholds(objectives: tuple[Objective, ...] = OBJECTIVES) -> tuple[int, ...]:
     """The latency thresholds the request records count requests above, exactly (not by histogram bucket)."""
     return tuple(sorted({o.slower_than_ms for o in objectives if isinstance(o, RequestObjective) and o.slower_than_ms}))

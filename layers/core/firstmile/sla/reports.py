@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from firstmile import errors as e
 from firstmile.health.models import BreakerStatus, Readiness
@@ -42,6 +43,7 @@ from firstmile.sla.shapes import (
 )
 from firstmile.sla.tallies import STEP, Level, Tally, TallyRow, period_start, total
 
+K = TypeVar("K")
 MIN_WINDOW = timedelta(minutes=5)
 MAX_WINDOW = timedelta(days=90)
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
@@ -117,19 +119,21 @@ def _errors(tally: Tally) -> dict[str, float | int | None]:
     }
 
 
-def _by_route(rows: Iterable[TallyRow]) -> dict[tuple[str, str], Tally]:
-    routes: dict[tuple[str, str], Tally] = {}
+def _grouped(rows: Iterable[TallyRow], key: Callable[[TallyRow], K]) -> dict[K, Tally]:
+    """The rows' tallies added up per ``key``."""
+    grouped: dict[K, Tally] = {}
     for row in rows:
-        key = (row.route, row.audience)
-        routes[key] = routes[key].merge(row.tally) if key in routes else row.tally
-    return routes
+        at = key(row)
+        grouped[at] = grouped[at].merge(row.tally) if at in grouped else row.tally
+    return grouped
+
+
+def _by_route(rows: Iterable[TallyRow]) -> dict[tuple[str, str], Tally]:
+    return _grouped(rows, lambda row: (row.route, row.audience))
 
 
 def _by_period(rows: Iterable[TallyRow]) -> dict[datetime, Tally]:
-    periods: dict[datetime, Tally] = {}
-    for row in rows:
-        periods[row.start] = periods[row.start].merge(row.tally) if row.start in periods else row.tally
-    return periods
+    return _grouped(rows, lambda row: row.start)
 
 
 def _bad(objective: Objective, tally: Tally) -> int:
