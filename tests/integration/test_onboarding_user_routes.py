@@ -21,7 +21,7 @@ import pytest
 from botocore.config import Config
 
 from firstmile.composition import container, reset
-from firstmile.config import reset_settings
+from firstmile.config import get_settings, reset_settings
 from firstmile.onboarding.models import (
     CompletionCriteria,
     DefaultFlowUpdate,
@@ -31,7 +31,7 @@ from firstmile.onboarding.models import (
     StepDefinition,
     StepKind,
 )
-from firstmile.platform import aws
+from firstmile.platform import aws, resilience
 from functions.catalog import by_name
 from tests.factories import FakeLambdaContext, body_of, http_event, load_handler
 from tests.integration.conftest import Deployment
@@ -464,12 +464,20 @@ def patient_emulator_clients(monkeypatch: pytest.MonkeyPatch) -> None:
     """AWS clients that wait for the emulator as long as it takes.
 
     A hundred requests share two cores with the emulator, which serialises them, so an answer can take longer than
-    the production read timeout (meant for DynamoDB, which answers in milliseconds); here a late answer would be
-    mistaken for an outage. Everything else about the clients is as in production.
+    the production timeouts (meant for DynamoDB, which answers in milliseconds), and an overloaded emulator can fail
+    more calls in a row than the production retry policy tries; here a late answer, a connection the emulator is slow
+    to accept or a transient fault of its own would be mistaken for an outage. Everything else about the clients (the
+    breaker, the conditions, the transactions' own retries) is as in production.
     """
     production = aws._config()
-    patient = functools.lru_cache(maxsize=1)(lambda: production.merge(Config(read_timeout=300)))
+    patient = functools.lru_cache(maxsize=1)(lambda: production.merge(Config(connect_timeout=300, read_timeout=300)))
+    retries = resilience.RetryPolicy(max_attempts=10)
     monkeypatch.setattr(aws, "_config", patient)
+    monkeypatch.setattr(
+        aws,
+        "_client",
+        lambda service: resilience.install(aws._session().create_client(service, config=patient()), service, retries),
+    )
     aws.reset_clients()
     reset()
 
@@ -480,11 +488,13 @@ def serve_in_own_container(handler: ModuleType, step_id: str, event: dict[str, A
     Threads would not do: Powertools keeps the current event on the resolver class, shared by every instance in a
     process, so concurrent requests in one process would read each other's bodies.
     """
-    # The parent's clients and their connections stay with the parent; this container makes its own, before the
-    # start, like a warm instance.
+    # The parent's clients and their connections stay with the parent; this container makes its own, and opens its
+    # connection to the table, before the start, like a warm instance (a hundred connections opened at one moment
+    # would overflow the emulator's accept queue, which is not what this test is about).
     aws.reset_clients()
     reset()
     _ = container().progress, container().rate_limiter
+    aws.dynamodb().describe_table(TableName=get_settings().table_name)
     start.wait(timeout=300)
     answers.put((step_id, handler.lambda_handler(event, FakeLambdaContext())))
 
