@@ -89,6 +89,7 @@ e2e: install node_modules/.installed
 
 openapi: install
 	$(RUN) firstmile openapi --write docs/openapi.json
+	$(RUN) python -m functions.catalog.audiences
 
 openapi-check: install
 	$(RUN) firstmile openapi --check docs/openapi.json

@@ -25,6 +25,7 @@ from typing import Any
 from firstmile.entrypoints import BEARER_CHALLENGE
 from firstmile.http import headers as h
 from firstmile.http import problems as p
+from firstmile.sla.requests import ABSENT, FUNCTION_TIMEOUT_CODE
 from functions.catalog import Authorizer, Function, Route, http_functions
 from local.console import ACCESS_LOGGER
 from local.events import api_request_id, authorizer_event, http_event, match_path
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 # API Gateway answers 504 when the integration does not answer in time; Lambda's timeout is the local cause.
-EXT_FUNCTION_TIMEOUT = p.register_code("EXT_FUNCTION_TIMEOUT", 504, "The function did not answer in time")
+EXT_FUNCTION_TIMEOUT = p.register_code(FUNCTION_TIMEOUT_CODE, 504, "The function did not answer in time")
 # What the HTTP server itself refuses before there is a request to route (the stdlib would answer in HTML).
 VAL_URI_TOO_LONG = p.register_code("VAL_URI_TOO_LONG", 414, "Request line too long")
 VAL_HEADERS_TOO_LARGE = p.register_code("VAL_HEADERS_TOO_LARGE", 431, "Request header fields too large")
@@ -56,6 +57,9 @@ class Response:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    failed: tuple[str, str] | None = None
+    """When the gateway answered because the function or the authorizer failed: the access log field that says so
+    (``integrationErrorMessage`` or ``authorizerError``) and its message."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +113,12 @@ class GatewayApp:
         *,
         openapi: Callable[[], dict[str, Any]] | None = None,
         docs_page: Callable[[], str] | None = None,
+        access_records: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        """``access_records`` takes the access log line (as API Gateway writes it) of every answer the gateway made
+        because a function or the authorizer failed: the access log's subscription (decision 0105)."""
         catalog = tuple(catalog)
+        self._access_records = access_records
         self._routes = RouteTable(catalog)
         self._runtime = runtime
         self._allowed = tuple(cors_allow_origins)
@@ -134,26 +142,34 @@ class GatewayApp:
 
     def handle(self, request: Request) -> tuple[Response, str]:
         """The response, and what served it (a function name or the gateway) for the access log."""
+        started = time.monotonic()
+        response, served_by, route = self._handle(request)
+        if response.failed is not None and route is not None and self._access_records is not None:
+            self._access_records(access_line(request, route, response, (time.monotonic() - started) * 1000))
+        return response, served_by
+
+    def _handle(self, request: Request) -> tuple[Response, str, Route | None]:
         request_id = api_request_id()
         if request.method == "OPTIONS":
-            return self._preflight(request), "cors"
+            return self._preflight(request), "cors", None
         held = self._held
         if held is not None and request.method in ("GET", "HEAD") and request.path == READY_PATH:
             response = self._problem(request, request_id, *held)
             if held[0] is SYS_STARTING:
                 response.headers.append(("Retry-After", "1"))
-            return response, "gateway"
+            return response, "gateway", None
         matched = self._routes.match(request.method, request.path)
         if matched is None:
             own = self._own_page(request)
             if own is not None:
-                return own, "gateway"
-            return self._problem(
+                return own, "gateway", None
+            refused = self._problem(
                 request, request_id, p.RES_ROUTE_NOT_FOUND, "No route matches this method and path."
-            ), "gateway"
+            )
+            return refused, "gateway", None
         function, route, params = matched
         if len(request.body) > MAX_BODY_BYTES:
-            return self.too_large(request), "gateway"
+            return self.too_large(request), "gateway", route
         event = http_event(
             method=request.method,
             raw_path=request.path,
@@ -168,12 +184,13 @@ class GatewayApp:
         if route.role != "public":
             refusal = self._authorize(request, request_id, event)
             if refusal is not None:
-                return refusal, self._authorizer or "gateway"
+                return refusal, self._authorizer or "gateway", route
         try:
             invocation = self._runtime.invoke(function.name, event)
         except RuntimeStoppedError:
-            return self._problem(request, request_id, p.SYS_UNAVAILABLE, "The local stack is stopping."), function.name
-        return self._function_response(request, request_id, invocation), function.name
+            stopping = self._problem(request, request_id, p.SYS_UNAVAILABLE, "The local stack is stopping.")
+            return stopping, function.name, route
+        return self._function_response(request, request_id, invocation), function.name, route
 
     def malformed(self, request: Request) -> Response:
         """The answer to a request whose body could not be read (bad Content-Length or chunking)."""
@@ -216,7 +233,9 @@ class GatewayApp:
         answer = invocation.payload if invocation.ok else None
         if not isinstance(answer, dict) or not isinstance(answer.get("isAuthorized"), bool):
             log.error("the authorizer failed or gave no simple response: %s", invocation.error or answer)
-            return self._problem(request, request_id, p.SYS_INTERNAL, "The request could not be authorized.")
+            failed = self._problem(request, request_id, p.SYS_INTERNAL, "The request could not be authorized.")
+            failed.failed = ("authorizerError", "The authorizer failed or gave no simple response.")
+            return failed
         if not answer["isAuthorized"]:
             # API Gateway answers 403 whenever a simple-response authorizer says no.
             return self._problem(request, request_id, p.PERM_FORBIDDEN, "The request was refused by the authorizer.")
@@ -227,24 +246,32 @@ class GatewayApp:
     def _function_response(self, request: Request, request_id: str, invocation: Invocation) -> Response:
         if invocation.error is not None:
             if invocation.error.kind == "timeout":
-                return self._problem(request, request_id, EXT_FUNCTION_TIMEOUT, "The function did not answer in time.")
+                timed_out = self._problem(
+                    request, request_id, EXT_FUNCTION_TIMEOUT, "The function did not answer in time."
+                )
+                timed_out.failed = ("integrationErrorMessage", "The function timed out.")
+                return timed_out
             log.error(
                 "%s raised %s: %s (its traceback is in the log file)",
                 invocation.function,
                 invocation.error.error_type,
                 invocation.error.message,
             )
-            return self._problem(
+            crashed = self._problem(
                 request,
                 request_id,
                 p.SYS_INTERNAL,
                 "An unexpected error occurred; quote the instance id when reporting it.",
             )
+            crashed.failed = ("integrationErrorMessage", f"The function failed: {invocation.error.error_type}.")
+            return crashed
         try:
             response = _http_response(invocation.payload)
         except (TypeError, ValueError, KeyError) as exc:
             log.error("%s answered with something that is not an HTTP API response: %s", invocation.function, exc)
-            return self._problem(request, request_id, p.SYS_INTERNAL, "The function's answer was malformed.")
+            malformed = self._problem(request, request_id, p.SYS_INTERNAL, "The function's answer was malformed.")
+            malformed.failed = ("integrationErrorMessage", "The function's answer was malformed.")
+            return malformed
         response.headers.append(("apigw-requestid", request_id))
         return response
 
@@ -299,6 +326,31 @@ def authorizer_of(catalog: Iterable[Function]) -> str | None:
     if len(names) > 1:
         raise ValueError(f"the catalogue has more than one authorizer: {names}")
     return names[0] if names else None
+
+
+def access_line(request: Request, route: Route, response: Response, latency_ms: float) -> dict[str, Any]:
+    """The request's line in API Gateway's access log, in the format the API stage writes
+    (``infra.constructs.http_api.ACCESS_LOG_FIELDS``); what has no value is ``-``, as API Gateway writes it."""
+    request_id = next((v for k, v in response.headers if k.lower() == "apigw-requestid"), ABSENT)
+    failed_field, message = response.failed or ("", "")
+    integration_ran = failed_field == "integrationErrorMessage"
+    return {
+        "requestId": request_id,
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+        "ip": request.source_ip,
+        "httpMethod": request.method,
+        "routeKey": route.key,
+        "path": request.path,
+        "status": str(response.status),
+        "protocol": "HTTP/1.1",
+        "responseLength": str(len(response.body)),
+        "latency": str(round(latency_ms)),
+        "integrationLatency": str(round(latency_ms)) if integration_ran else ABSENT,
+        "integrationStatus": "200" if integration_ran else ABSENT,
+        "integrationErrorMessage": message if integration_ran else ABSENT,
+        "authorizerError": message if failed_field == "authorizerError" else ABSENT,
+        "errorMessage": "Internal Server Error" if response.status == 500 else HTTPStatus(response.status).phrase,
+    }
 
 
 def log_access(method: str, path: str, response: Response, served_by: str, duration_ms: float) -> None:

@@ -2,10 +2,12 @@
 
 Every function instance, and the fork server, write their standard output and error into one pipe instead of
 straight into the stack's log: a thread copies each line on to the log unchanged, and keeps those lines that are
-request records (``firstmile.sla.requests``: the filter pattern ``{ $.firstmile_request = 1 }``). Every five
-seconds, the kept lines go to the subscriber function as the event CloudWatch Logs would send (``awslogs.data``:
-gzipped JSON of a log group and its log events; here one event for every function's lines), invoked asynchronously,
-so a delivery that keeps failing ends in the invocation dead-letter queue as in AWS.
+request records (``firstmile.sla.requests``: the filter pattern ``{ $.firstmile_request = 1 }``), but the
+subscriber's own (in AWS its log group carries no filter). The gateway hands over the access log lines of the
+answers it made itself because a function or the authorizer failed (``access_record``: the access log's filter,
+decision 0105). Every five seconds, the kept lines go to the subscriber function as the event CloudWatch Logs would
+send (``awslogs.data``: gzipped JSON of a log group and its log events; here one event for all the lines), invoked
+asynchronously, so a delivery that keeps failing ends in the invocation dead-letter queue as in AWS.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from firstmile.sla.requests import MARKER, encode_subscription
+from firstmile.sla.requests import MARKER, answered_by_gateway, encode_subscription
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +41,15 @@ class LogSubscriptions:
         output: int | None,
         deliver: Callable[[dict[str, Any]], None],
         *,
+        subscriber: str = "",
         interval_seconds: float = DELIVERY_INTERVAL_SECONDS,
     ) -> None:
         self._output = output if output is not None else 2
         self._deliver = deliver
+        self._subscriber = subscriber
         self._interval = interval_seconds
         self._read, self.write_end = os.pipe()
-        self._pending: list[tuple[str, str]] = []
+        self._pending: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ids = itertools.count(1)
@@ -89,8 +93,18 @@ class LogSubscriptions:
         # The filter pattern ``{ $.firstmile_request = 1 }``: what the aggregator cannot read it skips.
         if not isinstance(document, dict) or document.get(MARKER) != 1:
             return
+        function = str(document.get("function") or "unknown")
+        if function == self._subscriber:
+            return
         with self._lock:
-            self._pending.append((str(document.get("function") or "unknown"), text))
+            self._pending.append((function, text, int(time.time() * 1000)))
+
+    def access_record(self, document: dict[str, Any]) -> None:
+        """One line of the API's access log, kept when the access log's filter would pass it on."""
+        if not answered_by_gateway(document):
+            return
+        with self._lock:
+            self._pending.append(("apigateway", json.dumps(document, separators=(",", ":")), int(time.time() * 1000)))
 
     def _send_loop(self) -> None:
         while not self._stop.wait(self._interval):
@@ -103,10 +117,11 @@ class LogSubscriptions:
         with self._lock:
             pending, self._pending = self._pending, []
         now_ms = int(time.time() * 1000)
-        group = f"/aws/lambda/{pending[0][0]}" if len({f for f, _ in pending}) == 1 else "/aws/lambda/local-functions"
+        sources = {f for f, _, _ in pending}
+        group = f"/aws/lambda/{pending[0][0]}" if len(sources) == 1 else "/aws/lambda/local-functions"
         for start in range(0, len(pending), MAX_EVENTS_PER_DELIVERY):
             chunk = pending[start : start + MAX_EVENTS_PER_DELIVERY]
-            events = [(f"{now_ms}{next(self._ids):012d}", now_ms, text) for _, text in chunk]
+            events = [(f"{now_ms}{next(self._ids):012d}", at_ms, text) for _, text, at_ms in chunk]
             try:
                 self._deliver(encode_subscription(group, events))
             except Exception:  # a delivery that cannot be queued is lost, as a subscription's would be

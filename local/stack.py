@@ -112,7 +112,7 @@ class LocalStack:
             if subscriber is not None:
                 # The functions' output passes through the log subscription (the request records), as in AWS.
                 self.log_subscriptions = LogSubscriptions(
-                    self._output, lambda event: self._invoke_later(subscriber, event)
+                    self._output, lambda event: self._invoke_later(subscriber, event), subscriber=subscriber
                 ).start()
             self.runtime = Runtime(
                 self.catalog,
@@ -148,6 +148,7 @@ class LocalStack:
                 self.config.cors_allow_origins,
                 openapi=document,
                 docs_page=_once(lambda: render_docs_page(document())),
+                access_records=self.log_subscriptions.access_record if self.log_subscriptions else None,
             )
             self.gateway.serve(self.app)
             if self._seed and can_seed(self.catalog):

@@ -101,9 +101,12 @@ class Authorizer:
 @dataclass(frozen=True)
 class LogSubscription:
     """A CloudWatch Logs subscription on the log group of every HTTP route function: the lines matching
-    ``filter_pattern`` reach the function in batches, invoked asynchronously (issue 15: the request records)."""
+    ``filter_pattern`` reach the function in batches, invoked asynchronously (issue 15: the request records). With
+    ``access_log_pattern``, the API's access log lines matching it reach the function too (decision 0105: the
+    answers API Gateway made itself)."""
 
     filter_pattern: str
+    access_log_pattern: str | None = None
 
 
 Trigger = Route | Schedule | Queue | TableStream | Authorizer | LogSubscription

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from firstmile.sla.requests import FILTER_PATTERN
+from firstmile.sla.requests import FILTER_PATTERN, GATEWAY_FILTER_PATTERN
 from functions.catalog.health import READINESS_ACCESS
 from functions.catalog.model import Access, Function, LogSubscription, Route
 
@@ -26,8 +26,8 @@ FUNCTIONS: tuple[Function, ...] = (
         name="sla_request_aggregator",
         domain="sla",
         stack=STACK,
-        description="Adds the route functions' request records (a log subscription) to per-route tallies.",
-        trigger=LogSubscription(FILTER_PATTERN),
+        description="Adds the functions' request records and API Gateway's failed answers to per-route tallies.",
+        trigger=LogSubscription(FILTER_PATTERN, GATEWAY_FILTER_PATTERN),
         timeout_seconds=30,
         access=Access(table="write"),
     ),

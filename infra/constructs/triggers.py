@@ -22,7 +22,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from functions.catalog import Authorizer, LogSubscription, Queue, Route, Schedule, TableStream
 from infra.constructs.function import CatalogFunction
 from infra.nag import acknowledge, flattened
-from infra.platform import Platform
+from infra.platform import Platform, imported
 
 _SYNC_INVOCATION = (
     "Invoked synchronously by {caller}: a failure returns to {caller}, so a DeadLetterConfig, which only "
@@ -43,7 +43,7 @@ def connect_trigger(fn: CatalogFunction, platform: Platform) -> None:
     elif isinstance(trigger, TableStream):
         _connect_stream(fn, trigger, platform)
     elif isinstance(trigger, LogSubscription):
-        _connect_log_subscription(fn, platform)
+        _connect_log_subscription(fn, trigger, platform)
     elif isinstance(trigger, Authorizer):
         raise ValueError(f"{fn.spec.name}: an Authorizer function is built and wired by the API stack only")
     else:  # pragma: no cover - the catalogue's Trigger union is closed
@@ -112,11 +112,31 @@ def _subscribe_records(fn: CatalogFunction, platform: Platform) -> None:
 
 
 LOGS_INVOKE_PERMISSION = "LogsInvoke"
+ACCESS_LOG_INVOKE_PERMISSION = "AccessLogsInvoke"
+ACCESS_LOG_FILTER = "GatewayAnswers"
 
 
-def _connect_log_subscription(fn: CatalogFunction, platform: Platform) -> None:
-    """CloudWatch Logs may invoke ``fn`` for the stage's function log groups (their filters name it)."""
+def _connect_log_subscription(fn: CatalogFunction, trigger: LogSubscription, platform: Platform) -> None:
+    """CloudWatch Logs may invoke ``fn`` for the stage's function log groups (their filters name it); with an
+    access log pattern, ``fn`` also subscribes to the API's access log, which the API stack (deployed before this
+    one) exports."""
     stack = Stack.of(fn)
+    if trigger.access_log_pattern is not None:
+        settings = platform.settings
+        fn.function.add_permission(
+            ACCESS_LOG_INVOKE_PERMISSION,
+            principal=iam.ServicePrincipal("logs.amazonaws.com"),
+            source_account=stack.account,
+            source_arn=imported(settings, "http-access-log-group-arn"),
+        )
+        access_filter = logs.CfnSubscriptionFilter(
+            fn,
+            ACCESS_LOG_FILTER,
+            log_group_name=imported(settings, "http-access-log-group-name"),
+            filter_pattern=trigger.access_log_pattern,
+            destination_arn=fn.function.function_arn,
+        )
+        access_filter.node.add_dependency(fn.function.node.find_child(ACCESS_LOG_INVOKE_PERMISSION))
     fn.function.add_permission(
         LOGS_INVOKE_PERMISSION,
         principal=iam.ServicePrincipal("logs.amazonaws.com"),

@@ -40,6 +40,9 @@ class ApiStack(Stack):
         self.http = FirstmileHttpApi(self, "Http", settings=settings)
         publish(self, settings, "http-api-id", self.http.api.api_id, "The HTTP API routes attach to")
         publish(self, settings, "http-api-url", self.http.stage.url, "Base URL of the HTTP API", export=False)
+        access_logs = self.http.access_logs
+        publish(self, settings, "http-access-log-group-name", access_logs.log_group_name, "The API's access log")
+        publish(self, settings, "http-access-log-group-arn", access_logs.log_group_arn, "The API's access log (ARN)")
         self.authorizer_function: CatalogFunction | None = None
         spec = authorizer_function(catalog)
         if spec is None:

@@ -8,12 +8,18 @@ it to the route's per-minute tallies (``firstmile.sla.tallies``) that the SLA en
 what the subscription does (``local.log_subscriptions``).
 
 The line names the route by its template (``GET /v1/flags/{key}``), never a path, a user or a tenant.
+
+A request its function never answered (the function timed out, ran out of memory or failed to start, or the
+authorizer failed) writes no record: API Gateway answers it itself, with a 5xx. Its access log line says so, and a
+second subscription filter (``GATEWAY_FILTER_PATTERN``) hands those lines to the same aggregator, which counts them
+as the route's server errors (``gateway_sample``) and writes the record the function could not (decision 0105).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,18 +142,87 @@ def sample_of(line: str) -> RequestSample | None:
         return None
 
 
+# --- answers API Gateway made itself ---------------------------------------------------------------------------
+
+ABSENT = "-"
+"""What API Gateway writes in an access log field whose variable has no value."""
+GATEWAY_FILTER_PATTERN = (
+    '{ $.status = "5*" && ($.integrationErrorMessage != "' + ABSENT + '" || $.authorizerError != "' + ABSENT + '") }'
+)
+"""The subscription filter on the API's access log: a 5xx API Gateway answered because the function or the
+authorizer failed (a function's own 5xx answer has neither field, and is counted from its record)."""
+FUNCTION_TIMEOUT_CODE = "EXT_FUNCTION_TIMEOUT"
+"""The code tallied for a function that did not answer in time (the local gateway answers it too)."""
+GATEWAY_FAILURE_CODE = "SYS_INTERNAL"
+"""The code tallied for any other failure API Gateway answered for: the function crashed, ran out of memory, was
+throttled or failed to start, or the authorizer failed (the local gateway answers those with it)."""
+
+
+def answered_by_gateway(document: Mapping[str, Any]) -> bool:
+    """Whether an access log line (``infra.constructs.http_api.ACCESS_LOG_FIELDS``) is a 5xx API Gateway answered
+    because the function or the authorizer failed: what ``GATEWAY_FILTER_PATTERN`` lets through."""
+    status = str(document.get("status", ""))
+    failed = any(_present(document.get(name)) for name in ("integrationErrorMessage", "authorizerError"))
+    return status.startswith("5") and failed
+
+
+def gateway_sample(
+    document: Mapping[str, Any], at_ms: int, audience_of: Callable[[str], str | None]
+) -> RequestSample | None:
+    """The sample of an access log line API Gateway answered itself (``answered_by_gateway``), at ``at_ms`` (the
+    log event's time), with the route's audience from ``audience_of``; ``None`` for any other line, a line that does
+    not parse, or a route ``audience_of`` does not know."""
+    if not answered_by_gateway(document):
+        return None
+    route = str(document.get("routeKey", ABSENT))
+    audience = audience_of(route)
+    if audience is None:
+        return None
+    try:
+        status = int(str(document["status"]))
+    except (KeyError, ValueError):
+        return None
+    message = str(document.get("integrationErrorMessage", ""))
+    timed_out = status == 504 or "timed out" in message.lower()
+    return RequestSample(
+        route=route,
+        audience=audience,
+        status=status,
+        latency_ms=_milliseconds(document.get("latency")),
+        at_ms=at_ms,
+        code=FUNCTION_TIMEOUT_CODE if timed_out else GATEWAY_FAILURE_CODE,
+    )
+
+
+def _present(value: Any) -> bool:
+    return value is not None and str(value) not in ("", ABSENT)
+
+
+def _milliseconds(value: Any) -> float:
+    try:
+        return max(0.0, float(str(value)))
+    except ValueError:
+        return 0.0
+
+
+# --- deliveries -----------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class LogBatch:
-    """What a subscription delivers: the log events' ids and the samples their messages record."""
+    """What a subscription delivers: the log events' ids and the samples their messages record; ``by_gateway``
+    are those among the samples that API Gateway answered itself (no function wrote their record)."""
 
     event_ids: tuple[str, ...]
     samples: tuple[RequestSample, ...]
     control: bool = False
+    by_gateway: tuple[RequestSample, ...] = ()
 
 
-def decode_subscription(event: dict[str, Any]) -> LogBatch:
+def decode_subscription(event: dict[str, Any], audience_of: Callable[[str], str | None] | None = None) -> LogBatch:
     """A CloudWatch Logs subscription event (``awslogs.data``: base64 of gzipped JSON) as a ``LogBatch``. The
-    control message CloudWatch sends when it sets a subscription up carries no log events."""
+    control message CloudWatch sends when it sets a subscription up carries no log events. With ``audience_of``,
+    the API's access log lines API Gateway answered itself are samples too."""
     import base64
     import gzip
 
@@ -155,8 +230,29 @@ def decode_subscription(event: dict[str, Any]) -> LogBatch:
     if raw.get("messageType") == "CONTROL_MESSAGE":
         return LogBatch((), (), control=True)
     events = raw.get("logEvents") or []
-    samples = tuple(s for s in (sample_of(str(e.get("message", ""))) for e in events) if s is not None)
-    return LogBatch(tuple(str(e.get("id", "")) for e in events), samples)
+    samples: list[RequestSample] = []
+    by_gateway: list[RequestSample] = []
+    for log_event in events:
+        message = str(log_event.get("message", ""))
+        sample = sample_of(message)
+        if sample is None and audience_of is not None:
+            sample = _gateway_sample_of(message, log_event.get("timestamp"), audience_of)
+            if sample is not None:
+                by_gateway.append(sample)
+        if sample is not None:
+            samples.append(sample)
+    return LogBatch(tuple(str(e.get("id", "")) for e in events), tuple(samples), by_gateway=tuple(by_gateway))
+
+
+def _gateway_sample_of(message: str, timestamp: Any, audience_of: Callable[[str], str | None]) -> RequestSample | None:
+    try:
+        document = json.loads(message)
+        at_ms = int(timestamp)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    return gateway_sample(document, at_ms, audience_of)
 
 
 def encode_subscription(log_group: str, lines: list[tuple[str, int, str]]) -> dict[str, Any]:
