@@ -441,15 +441,15 @@ def _count_on(endpoint: str) -> tuple[list[CallCount], dict[str, Any]]:
         meets=one_step,
     )
     measure("sample-workflow", "GET", "/v1/onboarding/sample-workflow", user, target="1 read", meets=_one_read)
-    # A new container: nothing cached, so the flow version is read once more.
+    # A new container: nothing cached, so the flow version and the tenant's policy versions are read once more.
     reset()
     measure(
         "status, cold container",
         "GET",
         "/v1/onboarding/status",
         user,
-        target="1 read + the flow version once",
-        meets=lambda c: _ops(c, "onboarding") == {"GetItem": 2},
+        target="1 read + the flow version and the policy versions once",
+        meets=lambda c: _ops(c, "onboarding") == {"GetItem": 2, "Query": 1},
     )
     setup = {"endpoint": endpoint, "table": table_name}
     return results, setup
