@@ -142,10 +142,11 @@ class GatewayApp:
 
     def handle(self, request: Request) -> tuple[Response, str]:
         """The response, and what served it (a function name or the gateway) for the access log."""
-        started = time.monotonic()
+        started, received = time.monotonic(), time.time()
         response, served_by, route = self._handle(request)
         if response.failed is not None and route is not None and self._access_records is not None:
-            self._access_records(access_line(request, route, response, (time.monotonic() - started) * 1000))
+            latency_ms = (time.monotonic() - started) * 1000
+            self._access_records(access_line(request, route, response, latency_ms, received))
         return response, served_by
 
     def _handle(self, request: Request) -> tuple[Response, str, Route | None]:
@@ -328,15 +329,18 @@ def authorizer_of(catalog: Iterable[Function]) -> str | None:
     return names[0] if names else None
 
 
-def access_line(request: Request, route: Route, response: Response, latency_ms: float) -> dict[str, Any]:
+def access_line(
+    request: Request, route: Route, response: Response, latency_ms: float, received: float | None = None
+) -> dict[str, Any]:
     """The request's line in API Gateway's access log, in the format the API stage writes
-    (``infra.constructs.http_api.ACCESS_LOG_FIELDS``); what has no value is ``-``, as API Gateway writes it."""
+    (``infra.constructs.http_api.ACCESS_LOG_FIELDS``), for a request ``received`` at that epoch second; what has no
+    value is ``-``, as API Gateway writes it."""
     request_id = next((v for k, v in response.headers if k.lower() == "apigw-requestid"), ABSENT)
     failed_field, message = response.failed or ("", "")
     integration_ran = failed_field == "integrationErrorMessage"
     return {
         "requestId": request_id,
-        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(received)),
         "ip": request.source_ip,
         "httpMethod": request.method,
         "routeKey": route.key,

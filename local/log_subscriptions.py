@@ -56,6 +56,8 @@ class LogSubscriptions:
         self._copier = threading.Thread(target=self._copy, name="log-copier", daemon=True)
         self._sender = threading.Thread(target=self._send_loop, name="log-subscription", daemon=True)
         self.delivered = 0
+        self.skipped = 0
+        """Request records of the subscriber itself, not delivered (in AWS its log group has no filter)."""
 
     def start(self) -> LogSubscriptions:
         self._copier.start()
@@ -94,9 +96,10 @@ class LogSubscriptions:
         if not isinstance(document, dict) or document.get(MARKER) != 1:
             return
         function = str(document.get("function") or "unknown")
-        if function == self._subscriber:
-            return
         with self._lock:
+            if function == self._subscriber:
+                self.skipped += 1
+                return
             self._pending.append((function, text, int(time.time() * 1000)))
 
     def access_record(self, document: dict[str, Any]) -> None:
@@ -127,7 +130,8 @@ class LogSubscriptions:
             except Exception:  # a delivery that cannot be queued is lost, as a subscription's would be
                 log.exception("request records could not be delivered")
                 continue
-            self.delivered += len(events)
+            with self._lock:
+                self.delivered += len(events)
 
     def stop(self) -> None:
         """Close the pipe's write end (the functions' ends are closed once they stopped) and deliver the rest."""

@@ -3,7 +3,7 @@
 The aggregator counts the answers API Gateway made itself, when a function or the authorizer failed, from the API's
 access log, which names the route but not its role. The catalogue is not deployed with the functions, so the
 audiences are written beside the aggregator's handler, from the catalogue: ``make openapi`` rewrites the file, and
-``tests/unit/test_route_audiences.py`` fails while it differs from the catalogue.
+``tests/unit/test_gateway_answers.py`` fails while it differs from the catalogue.
 """
 
 from __future__ import annotations

@@ -32,10 +32,12 @@ def aggregate(event: dict[str, Any]) -> dict[str, Any]:
     token = hashlib.sha256("\n".join(batch.event_ids).encode()).hexdigest()
     tallies = tally_samples(batch.samples)
     container().request_tallies.add(tallies, token=token)
-    # What API Gateway answered itself has no record of its function's: written here, once the tallies hold it (a
-    # retried delivery writes it once), so CloudWatch's request metrics, and the burn-rate alarms, count it too.
-    for sample in batch.by_gateway:
-        emit(sample, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
+    # What API Gateway answered itself has no record of its function's: written here, once the tallies hold it, so
+    # CloudWatch's request metrics, and the burn-rate alarms, count it too. A delivery comes at least once; its claim
+    # has the records written at most once (a run that dies between the claim and the writing loses them).
+    if batch.by_gateway and container().request_tallies.claim(token):
+        for sample in batch.by_gateway:
+            emit(sample, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
     return {"records": len(batch.samples), "tallies": len(tallies), "answered_by_gateway": len(batch.by_gateway)}
 
 

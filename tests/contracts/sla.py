@@ -69,6 +69,13 @@ class RequestTalliesContract:
         assert minute.tally.requests == 3
         assert minute.tally.histogram.total == 3
 
+    def test_a_delivery_is_claimed_once(self, tallies: RequestTallies) -> None:
+        assert [tallies.claim("delivery-4"), tallies.claim("delivery-4"), tallies.claim("delivery-5")] == [
+            True,
+            False,
+            True,
+        ]
+
     def test_a_window_reads_only_the_periods_starting_in_it(self, tallies: RequestTallies) -> None:
         tallies.add(
             tally_samples([sample(STEP, HOUR + timedelta(minutes=m)) for m in (10, 11, 12, 59)]),

@@ -20,6 +20,7 @@ class FakeTallyStore:
         self.faults = Faults()
         self._rows: dict[tuple[Level, datetime, str], tuple[str, Tally]] = {}
         self._tokens: set[str] = set()
+        self._claims: set[str] = set()
         self._lock = threading.Lock()
 
     def add(self, tallies: Mapping[TallyKey, Tally], token: str) -> None:
@@ -31,6 +32,14 @@ class FakeTallyStore:
             for (level, at, route, audience), tally in by_level(tallies).items():
                 kept = self._rows.get((level, at, route))
                 self._rows[(level, at, route)] = (audience, kept[1].merge(tally) if kept else tally)
+
+    def claim(self, token: str) -> bool:
+        self.faults.enter("claim")
+        with self._lock:
+            if token in self._claims:
+                return False
+            self._claims.add(token)
+            return True
 
     def read(self, level: Level, start: datetime, end: datetime) -> list[TallyRow]:
         self.faults.enter("read")

@@ -128,6 +128,24 @@ def test_the_aggregator_tallies_the_gateways_answers_beside_the_records_and_writ
     ]
 
 
+def test_a_delivery_taken_twice_writes_the_gateways_records_once(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a delivery with an answer API Gateway made, which Lambda hands to the aggregator twice (at least once)
+    tallies = FakeTallyStore()
+    container().request_tallies = tallies
+    line = json.dumps(access("POST /v1/onboarding/step", 504, integration="Network error"))
+    event = encode_subscription("/aws/apigateway/firstmile-test-access", [("1", AT_MS, line)])
+    handler = load_handler("sla_request_aggregator")
+
+    # When it runs on it twice
+    handler.lambda_handler(event, FakeLambdaContext())
+    handler.lambda_handler(event, FakeLambdaContext())
+
+    # Then the request is counted once, and its record written once
+    assert SlaReports(tallies, now=lambda: NOW).error_rate("1h").server_errors == 1
+    written = [s for s in map(sample_of, capsys.readouterr().out.splitlines()) if s is not None]
+    assert [(s.route, s.status) for s in written] == [("POST /v1/onboarding/step", 504)]
+
+
 def test_the_local_gateways_access_line_has_the_stages_fields_and_passes_its_filter() -> None:
     # Given a request whose function timed out, as the local gateway answers it
     route = by_name("onboarding_step").route

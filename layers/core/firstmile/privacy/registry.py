@@ -647,6 +647,14 @@ REGISTRY: tuple[ItemType, ...] = (
         "minutes 3 days, hours 35 days, days 400 days",
         retention_days=400,
     ),
+    _impersonal(
+        "sla_delivery",
+        "that a log delivery to the request aggregator was taken, so what follows it is done once (a digest only)",
+        (Category.OPERATIONAL,),
+        _OPERATE,
+        "2 days",
+        retention_days=2,
+    ),
 )
 
 _BY_KIND = {item.kind: item for item in REGISTRY}

@@ -16,6 +16,11 @@ class RequestTallies(Protocol):
         again (a retried delivery) within ten minutes counts them once."""
         ...
 
+    def claim(self, token: str) -> bool:
+        """Whether this is the first claim of ``token`` (a delivery's), so what follows its first success is done
+        once: ``False`` for any later claim within ``CLAIM_DAYS``."""
+        ...
+
     def read(self, level: Level, start: datetime, end: datetime) -> list[TallyRow]:
         """The ``level`` tallies of the periods starting in ``[start, end)``, in time order, without those past
         their retention."""

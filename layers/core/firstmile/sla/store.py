@@ -11,7 +11,9 @@ and last partition only between the sort keys of the window's periods.
 Counts are top-level number attributes added with ``ADD`` (``n``, ``c:<class>``, ``e:<code>``, ``b:<bucket>``,
 ``slow:<ms>``, ``m:<mark>``, ``ms``), so concurrent aggregators never overwrite each other; one delivery's additions go
 in transactions carrying a token derived from the delivery, so a retried delivery within ten minutes adds nothing
-more.
+more. A delivery's claim (``pk = SLA#CLAIM#<digest of its token>``, ``sk = -``, kept two days) lets the aggregator do
+once what follows a delivery's first success: writing the request records of API Gateway's own answers (decision
+0105).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 TALLY_KIND = "sla_tally"
+DELIVERY_KIND = "sla_delivery"
+CLAIM_DAYS = 2
+"""How long a delivery's claim is kept: CloudWatch Logs and Lambda retry a delivery for at most six hours."""
 _PREFIX = {"minute": "SLA#M#", "hour": "SLA#H#", "day": "SLA#D#"}
 # DynamoDB takes at most 100 actions in a transaction.
 _ACTIONS_PER_TRANSACTION = 99
@@ -124,6 +129,13 @@ class TallyStore:
                 # Concurrent deliveries kept winning: fail, so the delivery is retried (its token keeps the chunks
                 # already added from being added twice).
                 raise DependencyUnavailableError("table", "TransactionConflict")
+
+    def claim(self, token: str) -> bool:
+        digest = hashlib.sha256(token.encode()).hexdigest()[:32]
+        expires = int(time.time()) + CLAIM_DAYS * 86400
+        return self._table.put_new(
+            {"pk": f"SLA#CLAIM#{digest}", "sk": "-", "kind": DELIVERY_KIND, "expires_at": expires}
+        )
 
     def _action(self, level: Level, at: datetime, route: str, audience: str, tally: Tally) -> dict[str, Any]:
         counts = counts_of(tally)
