@@ -234,9 +234,8 @@ class GatewayApp:
         answer = invocation.payload if invocation.ok else None
         if not isinstance(answer, dict) or not isinstance(answer.get("isAuthorized"), bool):
             log.error("the authorizer failed or gave no simple response: %s", invocation.error or answer)
-            failed = self._problem(request, request_id, p.SYS_INTERNAL, "The request could not be authorized.")
-            failed.failed = ("authorizerError", "The authorizer failed or gave no simple response.")
-            return failed
+            failure = ("authorizerError", "The authorizer failed or gave no simple response.")
+            return self._problem(request, request_id, p.SYS_INTERNAL, "The request could not be authorized.", failure)
         if not answer["isAuthorized"]:
             # API Gateway answers 403 whenever a simple-response authorizer says no.
             return self._problem(request, request_id, p.PERM_FORBIDDEN, "The request was refused by the authorizer.")
@@ -247,32 +246,27 @@ class GatewayApp:
     def _function_response(self, request: Request, request_id: str, invocation: Invocation) -> Response:
         if invocation.error is not None:
             if invocation.error.kind == "timeout":
-                timed_out = self._problem(
-                    request, request_id, EXT_FUNCTION_TIMEOUT, "The function did not answer in time."
-                )
-                timed_out.failed = ("integrationErrorMessage", "The function timed out.")
-                return timed_out
+                detail, failure = "The function did not answer in time.", _integration_error("The function timed out.")
+                return self._problem(request, request_id, EXT_FUNCTION_TIMEOUT, detail, failure)
             log.error(
                 "%s raised %s: %s (its traceback is in the log file)",
                 invocation.function,
                 invocation.error.error_type,
                 invocation.error.message,
             )
-            crashed = self._problem(
+            return self._problem(
                 request,
                 request_id,
                 p.SYS_INTERNAL,
                 "An unexpected error occurred; quote the instance id when reporting it.",
+                _integration_error(f"The function failed: {invocation.error.error_type}."),
             )
-            crashed.failed = ("integrationErrorMessage", f"The function failed: {invocation.error.error_type}.")
-            return crashed
         try:
             response = _http_response(invocation.payload)
         except (TypeError, ValueError, KeyError) as exc:
             log.error("%s answered with something that is not an HTTP API response: %s", invocation.function, exc)
-            malformed = self._problem(request, request_id, p.SYS_INTERNAL, "The function's answer was malformed.")
-            malformed.failed = ("integrationErrorMessage", "The function's answer was malformed.")
-            return malformed
+            detail = "The function's answer was malformed."
+            return self._problem(request, request_id, p.SYS_INTERNAL, detail, _integration_error(detail))
         response.headers.append(("apigw-requestid", request_id))
         return response
 
@@ -312,13 +306,26 @@ class GatewayApp:
             (h.CORRELATION_HEADER, h.correlation_id_from(dict(request.headers))),
         ]
 
-    def _problem(self, request: Request, request_id: str, error: p.ErrorCode, detail: str) -> Response:
+    def _problem(
+        self,
+        request: Request,
+        request_id: str,
+        error: p.ErrorCode,
+        detail: str,
+        failed: tuple[str, str] | None = None,
+    ) -> Response:
+        """A problem answer; ``failed`` when it answers for a failed function or authorizer (``Response.failed``)."""
         document = p.Problem(error, detail).document(request_id)
         headers = [("Content-Type", p.PROBLEM_CONTENT_TYPE), *self._standard_headers(request)]
         headers.append(("apigw-requestid", request_id))
         if error.status == 401:
             headers.append(("WWW-Authenticate", BEARER_CHALLENGE))
-        return Response(error.status, headers, json.dumps(document).encode())
+        return Response(error.status, headers, json.dumps(document).encode(), failed)
+
+
+def _integration_error(message: str) -> tuple[str, str]:
+    """``Response.failed`` for a function that failed: the access log's ``integrationErrorMessage``."""
+    return ("integrationErrorMessage", message)
 
 
 def authorizer_of(catalog: Iterable[Function]) -> str | None:

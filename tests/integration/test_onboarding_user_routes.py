@@ -471,13 +471,8 @@ def patient_emulator_clients(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     production = aws._config()
     patient = functools.lru_cache(maxsize=1)(lambda: production.merge(Config(connect_timeout=300, read_timeout=300)))
-    retries = resilience.RetryPolicy(max_attempts=10)
     monkeypatch.setattr(aws, "_config", patient)
-    monkeypatch.setattr(
-        aws,
-        "_client",
-        lambda service: resilience.install(aws._session().create_client(service, config=patient()), service, retries),
-    )
+    monkeypatch.setattr(resilience, "RETRY_POLICY", resilience.RetryPolicy(max_attempts=10))
     aws.reset_clients()
     reset()
 

@@ -223,8 +223,10 @@ def _publish_opening(service: str) -> None:
 # --- wiring into botocore ------------------------------------------------------------------------------------
 
 
-def install(client: Any, service: str, policy: RetryPolicy = RETRY_POLICY) -> Any:
-    """Put ``policy``, the service's breaker and (locally, when asked) the fault injector on ``client``."""
+def install(client: Any, service: str, policy: RetryPolicy | None = None) -> Any:
+    """Put ``policy`` (by default ``RETRY_POLICY`` as it is when the client is made), the service's breaker and
+    (locally, when asked) the fault injector on ``client``."""
+    policy = policy if policy is not None else RETRY_POLICY
     events = client.meta.events
     guard = breaker(service)
     events.register("before-call", lambda **_: guard.allow(), unique_id="firstmile-breaker")

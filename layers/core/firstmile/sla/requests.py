@@ -121,11 +121,21 @@ def emit(sample: RequestSample, function: str = "") -> None:
 
 def sample_of(line: str) -> RequestSample | None:
     """The sample a log line records; ``None`` for any other line, or a record that does not parse."""
+    document = _document_of(line)
+    return _record_sample(document) if document is not None else None
+
+
+def _document_of(line: str) -> dict[str, Any] | None:
+    """A log line's JSON object; ``None`` when it is not one."""
     try:
         document = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(document, dict) or document.get(MARKER) != 1:
+    return document if isinstance(document, dict) else None
+
+
+def _record_sample(document: dict[str, Any]) -> RequestSample | None:
+    if document.get(MARKER) != 1:
         return None
     try:
         timestamp = document["_aws"]["Timestamp"]
@@ -233,10 +243,12 @@ def decode_subscription(event: dict[str, Any], audience_of: Callable[[str], str 
     samples: list[RequestSample] = []
     by_gateway: list[RequestSample] = []
     for log_event in events:
-        message = str(log_event.get("message", ""))
-        sample = sample_of(message)
+        document = _document_of(str(log_event.get("message", "")))
+        if document is None:
+            continue
+        sample = _record_sample(document)
         if sample is None and audience_of is not None:
-            sample = _gateway_sample_of(message, log_event.get("timestamp"), audience_of)
+            sample = _gateway_sample_at(document, log_event.get("timestamp"), audience_of)
             if sample is not None:
                 by_gateway.append(sample)
         if sample is not None:
@@ -244,13 +256,12 @@ def decode_subscription(event: dict[str, Any], audience_of: Callable[[str], str 
     return LogBatch(tuple(str(e.get("id", "")) for e in events), tuple(samples), by_gateway=tuple(by_gateway))
 
 
-def _gateway_sample_of(message: str, timestamp: Any, audience_of: Callable[[str], str | None]) -> RequestSample | None:
+def _gateway_sample_at(
+    document: dict[str, Any], timestamp: Any, audience_of: Callable[[str], str | None]
+) -> RequestSample | None:
     try:
-        document = json.loads(message)
         at_ms = int(timestamp)
     except (TypeError, ValueError):
-        return None
-    if not isinstance(document, dict):
         return None
     return gateway_sample(document, at_ms, audience_of)
 
