@@ -2,6 +2,7 @@
 the availability objective (firstmile.sla), publish a metric."""
 
 import time
+import uuid
 from typing import Any
 
 from firstmile import entrypoints
@@ -24,9 +25,9 @@ def probe(event: dict[str, Any]) -> dict[str, Any]:
     container().probe_results.record(readiness)
     at_ms = int(readiness.checked_at.timestamp() * 1000)
     sample = probe_sample(readiness.status == "ok", took_ms, at_ms)
-    # The run's instant is its token: the same run's tally added twice (a retried transaction) counts once; a retried
-    # run checks readiness again, and is counted as the run it is.
-    container().request_tallies.add(tally_samples([sample]), token=f"probe:{at_ms}")
+    # The run's own token: the same run's tally added twice (a retried transaction) counts once; a retried run checks
+    # readiness again, and is counted as the run it is. (Its instant would not do: two runs can share a millisecond.)
+    container().request_tallies.add(tally_samples([sample]), token=f"probe:{at_ms}:{uuid.uuid4().hex}")
     metrics.add_metric(name="ProbeSuccess", unit="Count", value=1 if readiness.status == "ok" else 0)
     fresh = _backup_is_fresh()
     return {"status": readiness.status, "failed": readiness.failed, "backup_fresh": fresh}
